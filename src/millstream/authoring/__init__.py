@@ -1,0 +1,1 @@
+"""What users write in DAG files: DAGs, operators, task groups, TaskFlow and templating."""

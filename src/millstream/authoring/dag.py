@@ -1,0 +1,279 @@
+"""The DAG: a named graph of tasks with its schedule, defaults and callbacks."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from millstream.authoring.params import Param, ParamsDict
+from millstream.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError
+from millstream.model.intervals import Schedule, ensure_utc, parse_schedule
+
+if TYPE_CHECKING:
+    from millstream.authoring.task import BaseOperator
+    from millstream.authoring.taskgroup import TaskGroup
+    from millstream.testing import DagTestResult
+
+DAG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_UNSET: Any = object()
+
+_dag_stack: list[DAG] = []
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def current_dag() -> DAG | None:
+    """The DAG whose ``with`` block is open, if any."""
+    return _dag_stack[-1] if _dag_stack else None
+
+
+class DAG:
+    """A pipeline: tasks, the dependencies between them, and when to run them.
+
+    Use it as a context manager (``with DAG("sales_etl", schedule="@daily") as dag:``) or
+    through the ``@dag`` decorator. Definition errors (bad ids, bad schedules, cycles,
+    duplicate task ids) raise :class:`DagDefinitionError` naming the DAG and tasks.
+    """
+
+    def __init__(
+        self,
+        dag_id: str,
+        description: str | None = None,
+        schedule: str | timedelta | Schedule | None = _UNSET,
+        schedule_interval: str | timedelta | Schedule | None = _UNSET,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        catchup: bool = False,
+        default_args: dict[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        max_active_runs: int = 16,
+        max_active_tasks: int = 16,
+        dagrun_timeout: timedelta | None = None,
+        doc_md: str | None = None,
+        params: dict[str, Any] | None = None,
+        on_success_callback: Callable[..., Any] | None = None,
+        on_failure_callback: Callable[..., Any] | None = None,
+        sla_miss_callback: Callable[..., Any] | None = None,
+        template_searchpath: str | Iterable[str] | None = None,
+        user_defined_macros: dict[str, Any] | None = None,
+        user_defined_filters: dict[str, Callable[..., Any]] | None = None,
+        is_paused_upon_creation: bool | None = None,
+        fileloc: str | None = None,
+    ) -> None:
+        if not isinstance(dag_id, str) or not DAG_ID_PATTERN.match(dag_id):
+            raise DagDefinitionError(
+                f"invalid dag_id {dag_id!r}: use only letters, digits, '_', '-' and '.'"
+            )
+        self.dag_id = dag_id
+        self.description = description
+        if schedule is not _UNSET and schedule_interval is not _UNSET:
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: give either schedule or schedule_interval, not both"
+            )
+        raw_schedule = schedule if schedule is not _UNSET else schedule_interval
+        if raw_schedule is _UNSET:
+            raw_schedule = None
+        try:
+            self.timetable: Schedule = parse_schedule(raw_schedule)
+        except ValueError as exc:
+            raise DagDefinitionError(f"DAG {dag_id!r}: bad schedule: {exc}") from exc
+        self.schedule = raw_schedule
+        self.default_args: dict[str, Any] = dict(default_args or {})
+        start = start_date if start_date is not None else self.default_args.get("start_date")
+        self.start_date = ensure_utc(start) if start is not None else None
+        end = end_date if end_date is not None else self.default_args.get("end_date")
+        self.end_date = ensure_utc(end) if end is not None else None
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise DagDefinitionError(f"DAG {dag_id!r}: end_date is before start_date")
+        self.catchup = catchup
+        self.tags: list[str] = list(tags or [])
+        for name, value in (("max_active_runs", max_active_runs),
+                            ("max_active_tasks", max_active_tasks)):
+            if not isinstance(value, int) or value < 1:
+                raise DagDefinitionError(f"DAG {dag_id!r}: {name} must be a positive integer")
+        self.max_active_runs = max_active_runs
+        self.max_active_tasks = max_active_tasks
+        self.dagrun_timeout = dagrun_timeout
+        self.doc_md = doc_md
+        self.params = ParamsDict(params or {}, owner=f"DAG {dag_id!r}")
+        self.on_success_callback = on_success_callback
+        self.on_failure_callback = on_failure_callback
+        self.sla_miss_callback = sla_miss_callback
+        if isinstance(template_searchpath, str):
+            template_searchpath = [template_searchpath]
+        self.template_searchpath: list[str] = list(template_searchpath or [])
+        self.user_defined_macros = dict(user_defined_macros or {})
+        self.user_defined_filters = dict(user_defined_filters or {})
+        self.is_paused_upon_creation = is_paused_upon_creation
+        self.fileloc = fileloc or _caller_file()
+        self.task_dict: dict[str, BaseOperator] = {}
+        self.task_group_dict: dict[str, TaskGroup] = {}
+
+    # -- context manager -------------------------------------------------------------
+    def __enter__(self) -> DAG:
+        _dag_stack.append(self)
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        _dag_stack.pop()
+        if exc_type is None:
+            self.validate()
+
+    def __repr__(self) -> str:
+        return f"<DAG: {self.dag_id}>"
+
+    # -- tasks -------------------------------------------------------------------------
+    def add_task(self, task: BaseOperator) -> None:
+        """Register a task; a second task with the same id is a definition error."""
+        if task.task_id in self.task_dict and self.task_dict[task.task_id] is not task:
+            raise DuplicateTaskIdError(
+                f"DAG {self.dag_id!r}: task id {task.task_id!r} is used by more than one task"
+            )
+        self.task_dict[task.task_id] = task
+
+    @property
+    def tasks(self) -> list[BaseOperator]:
+        return list(self.task_dict.values())
+
+    @property
+    def task_ids(self) -> list[str]:
+        return list(self.task_dict)
+
+    def has_task(self, task_id: str) -> bool:
+        return task_id in self.task_dict
+
+    def get_task(self, task_id: str) -> BaseOperator:
+        """The task with this id, or a KeyError naming the DAG."""
+        try:
+            return self.task_dict[task_id]
+        except KeyError:
+            raise KeyError(f"DAG {self.dag_id!r} has no task {task_id!r}") from None
+
+    @property
+    def roots(self) -> list[BaseOperator]:
+        return [t for t in self.task_dict.values() if not t.upstream_task_ids]
+
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        return [t for t in self.task_dict.values() if not t.downstream_task_ids]
+
+    def topological_sort(self) -> list[BaseOperator]:
+        """Tasks ordered so that every task comes after its upstream tasks."""
+        order: list[BaseOperator] = []
+        indegree = {tid: len(t.upstream_task_ids) for tid, t in self.task_dict.items()}
+        ready = [tid for tid, n in indegree.items() if n == 0]
+        while ready:
+            tid = ready.pop()
+            order.append(self.task_dict[tid])
+            for down in sorted(self.task_dict[tid].downstream_task_ids):
+                indegree[down] -= 1
+                if indegree[down] == 0:
+                    ready.append(down)
+        if len(order) != len(self.task_dict):
+            raise DagCycleError(f"DAG {self.dag_id!r} has a cycle: {' -> '.join(self._a_cycle())}")
+        return order
+
+    def _a_cycle(self) -> list[str]:
+        """One cycle among the tasks, as task ids with the first repeated at the end."""
+        colour: dict[str, int] = {}
+        path: list[str] = []
+
+        def visit(tid: str) -> list[str] | None:
+            colour[tid] = 1
+            path.append(tid)
+            for down in sorted(self.task_dict[tid].downstream_task_ids):
+                if colour.get(down) == 1:
+                    return [*path[path.index(down):], down]
+                if down not in colour and (found := visit(down)):
+                    return found
+            path.pop()
+            colour[tid] = 2
+            return None
+
+        for tid in sorted(self.task_dict):
+            if tid not in colour and (found := visit(tid)):
+                return found
+        return []
+
+    def validate(self) -> None:
+        """Check the whole graph: every edge points at a task of this DAG, and no cycles."""
+        for task in self.task_dict.values():
+            for other in task.upstream_task_ids | task.downstream_task_ids:
+                if other not in self.task_dict:
+                    raise DagDefinitionError(
+                        f"DAG {self.dag_id!r}: task {task.task_id!r} depends on {other!r}, "
+                        "which is not a task of this DAG"
+                    )
+        self.topological_sort()
+
+    # -- running -------------------------------------------------------------------------
+    def resolve_params(self, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The run's params: defaults overridden by the run's conf, each validated."""
+        return self.params.resolve(conf or {})
+
+    def test(
+        self,
+        logical_date: datetime | str | None = None,
+        conf: dict[str, Any] | None = None,
+        fast_retries: bool = False,
+    ) -> DagTestResult:
+        """Run one DAG run to completion in this process and return its result."""
+        from millstream.testing import run_dag_test
+
+        return run_dag_test(self, logical_date=logical_date, conf=conf, fast_retries=fast_retries)
+
+
+def _caller_file() -> str | None:
+    """The file of the first frame outside millstream: where the DAG was defined."""
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR):
+            return str(filename)
+        frame = frame.f_back
+    return None
+
+
+def dag(
+    dag_id: str | None = None, **dag_kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., DAG]]:
+    """Decorator turning a function that builds tasks into a DAG factory.
+
+    The function's parameters become DAG params (their defaults are the params' defaults);
+    inside the function they are placeholders resolved at run time.
+    """
+    if callable(dag_id):
+        return dag()(dag_id)  # type: ignore[return-value]
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., DAG]:
+        @functools.wraps(func)
+        def factory(*args: Any, **kwargs: Any) -> DAG:
+            from millstream.authoring.xcom_arg import DagParam
+
+            signature = inspect.signature(func)
+            bound = signature.bind_partial(*args, **kwargs)
+            params = dict(dag_kwargs.get("params") or {})
+            for name, parameter in signature.parameters.items():
+                if name in bound.arguments:
+                    params[name] = bound.arguments[name]
+                elif parameter.default is not inspect.Parameter.empty and name not in params:
+                    params[name] = parameter.default
+            kwargs_for_dag = {k: v for k, v in dag_kwargs.items() if k != "params"}
+            kwargs_for_dag.setdefault("doc_md", inspect.getdoc(func))
+            kwargs_for_dag.setdefault("fileloc", inspect.getsourcefile(func))
+            new_dag = DAG(dag_id or func.__name__, params=params, **kwargs_for_dag)
+            with new_dag:
+                func(**{name: DagParam(new_dag, name) for name in signature.parameters})
+            return new_dag
+
+        return factory
+
+    return decorator
+
+
+__all__ = ["DAG", "Param", "current_dag", "dag"]

@@ -1,0 +1,154 @@
+"""Dynamic task mapping: ``Operator.partial(...).expand(...)`` and its run-time unmapping."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from millstream.authoring.dag import _dag_stack, current_dag
+from millstream.authoring.task import BaseOperator, _init_parameters
+from millstream.authoring.taskgroup import _group_stack
+from millstream.authoring.xcom_arg import ResolvableArg, XComArg, resolve_nested, wire_upstream
+from millstream.exceptions import DagDefinitionError
+
+_BASE_PARAMETERS = _init_parameters(BaseOperator)
+
+
+class OperatorPartial:
+    """An operator class with some arguments fixed, waiting for ``.expand()``."""
+
+    def __init__(
+        self,
+        operator_class: type[BaseOperator],
+        kwargs: dict[str, Any],
+        expand_into: str | None = None,
+    ) -> None:
+        if "task_id" not in kwargs:
+            raise DagDefinitionError(f"{operator_class.__name__}.partial() needs a task_id")
+        self.operator_class = operator_class
+        self.kwargs = kwargs
+        self.expand_into = expand_into
+
+    def expand(self, **mapped: Any) -> MappedOperator:
+        """Create one task instance per element (or per combination) of the mapped values."""
+        return MappedOperator(self.operator_class, self.kwargs, mapped, self.expand_into)
+
+
+class MappedOperator(BaseOperator):
+    """A task that becomes one instance per element of its expanded arguments.
+
+    A literal list is known when the DAG is parsed; an XComArg is resolved when its
+    upstream task has finished. Several expanded arguments combine as a cross product.
+    """
+
+    is_mapped = True
+    _wrap_init_with_defaults = False  # defaults are applied to the partial kwargs instead
+
+    def __init__(
+        self,
+        operator_class: type[BaseOperator],
+        partial_kwargs: dict[str, Any],
+        expand_input: dict[str, Any],
+        expand_into: str | None = None,
+    ) -> None:
+        dag = partial_kwargs.get("dag") or current_dag()
+        task_id = partial_kwargs["task_id"]
+        where = f"DAG {dag.dag_id!r}, task {task_id!r}" if dag else f"task {task_id!r}"
+        if not expand_input:
+            raise DagDefinitionError(f"{where}: expand() needs at least one argument")
+        accepted = _init_parameters(operator_class)
+        for name, value in expand_input.items():
+            if expand_into is None and name not in accepted:
+                raise DagDefinitionError(
+                    f"{where}: {operator_class.__name__} has no argument {name!r} to expand"
+                )
+            if name in ("task_id", "dag", "task_group"):
+                raise DagDefinitionError(f"{where}: {name!r} cannot be expanded")
+            if not isinstance(value, ResolvableArg | Sequence | Mapping) or isinstance(value, str):
+                raise DagDefinitionError(
+                    f"{where}: expand({name}=...) needs a list, a dict or a task's output, "
+                    f"got {type(value).__name__}"
+                )
+        unknown = set(partial_kwargs) - accepted
+        if unknown:
+            raise DagDefinitionError(
+                f"{where}: {operator_class.__name__} got unknown arguments: "
+                f"{', '.join(sorted(unknown))}"
+            )
+        base_kwargs = {k: v for k, v in partial_kwargs.items() if k in _BASE_PARAMETERS}
+        super().__init__(**base_kwargs)
+        self.operator_class = operator_class
+        self.partial_kwargs = {
+            k: v for k, v in partial_kwargs.items() if k not in ("dag", "task_group", "task_id")
+        }
+        # default_args that the concrete operator accepts, captured while the DAG is open
+        merged_defaults: dict[str, Any] = {}
+        if self.dag is not None:
+            merged_defaults.update(self.dag.default_args)
+        if self.task_group is not None:
+            merged_defaults.update(self.task_group.merged_default_args())
+        for key, value in merged_defaults.items():
+            if key in accepted and key not in self.partial_kwargs:
+                self.partial_kwargs[key] = getattr(self, key) if key in _BASE_PARAMETERS else value
+        self.expand_input = dict(expand_input)
+        self.expand_into = expand_into
+        self.template_fields = operator_class.template_fields  # type: ignore[misc]
+        wire_upstream(self, list(self.expand_input.values()), list(self.partial_kwargs.values()))
+
+    def literal_lengths(self) -> dict[str, int] | None:
+        """Lengths of the expanded values when all are literals, else None."""
+        if any(isinstance(v, ResolvableArg) for v in self.expand_input.values()):
+            return None
+        return {k: len(v) for k, v in self.expand_input.items()}
+
+    def upstream_mapping_args(self) -> dict[str, XComArg]:
+        """The expanded arguments that come from other tasks' XCom."""
+        return {k: v for k, v in self.expand_input.items() if isinstance(v, XComArg)}
+
+    def unmap(self, map_index: int, context: dict[str, Any]) -> BaseOperator:
+        """The concrete operator for one map index, with its expanded values resolved."""
+        values = {k: _as_sequence(resolve_nested(v, context), k, self.task_id)
+                  for k, v in self.expand_input.items()}
+        total = math.prod(len(v) for v in values.values())
+        if not 0 <= map_index < total:
+            raise IndexError(f"task {self.task_id!r} has no map index {map_index}")
+        combination = next(itertools.islice(itertools.product(*values.values()), map_index, None))
+        chosen = dict(zip(values, combination, strict=True))
+        kwargs = dict(self.partial_kwargs)
+        if self.expand_into:
+            kwargs[self.expand_into] = {**kwargs.get(self.expand_into, {}), **chosen}
+        else:
+            kwargs.update(chosen)
+        saved_dags, saved_groups = list(_dag_stack), list(_group_stack)
+        _dag_stack.clear()
+        _group_stack.clear()
+        try:
+            operator = self.operator_class(task_id=self.task_id, **kwargs)
+        finally:
+            _dag_stack[:] = saved_dags
+            _group_stack[:] = saved_groups
+        operator.task_id = self.task_id
+        operator.dag = self.dag
+        operator.task_group = self.task_group
+        operator.upstream_task_ids = self.upstream_task_ids
+        operator.downstream_task_ids = self.downstream_task_ids
+        return operator
+
+
+def expansion_length(values: Mapping[str, Any], task_id: str) -> int:
+    """How many instances a mapped task gets for these resolved expand values."""
+    return math.prod(len(_as_sequence(v, k, task_id)) for k, v in values.items())
+
+
+def _as_sequence(value: Any, name: str, task_id: str) -> Sequence[Any]:
+    if isinstance(value, Mapping):
+        return list(value.items())
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return value
+    raise TypeError(
+        f"task {task_id!r}: expanded argument {name!r} must be a list or dict, "
+        f"got {type(value).__name__}"
+    )
+

@@ -1,0 +1,287 @@
+"""BaseOperator: one task of a DAG, its run settings, defaults and templated fields."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from millstream.authoring.dag import DAG, current_dag
+from millstream.authoring.dependencies import DependencyMixin
+from millstream.authoring.taskgroup import TaskGroup, current_task_group
+from millstream.exceptions import DagDefinitionError
+from millstream.model.intervals import ensure_utc
+from millstream.model.trigger_rules import TriggerRule
+
+if TYPE_CHECKING:
+    from millstream.authoring.mapping import OperatorPartial
+    from millstream.authoring.xcom_arg import XComArg
+
+DEFAULT_POOL = "default_pool"
+DEFAULT_QUEUE = "default"
+DEFAULT_RETRY_DELAY = timedelta(minutes=5)
+MAX_RETRY_DELAY = timedelta(hours=24)
+WEIGHT_RULES = ("downstream", "upstream", "absolute")
+
+
+@functools.cache
+def _init_parameters(cls: type) -> frozenset[str]:
+    """Keyword names accepted by the __init__ of ``cls`` and its bases."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for name, parameter in inspect.signature(init).parameters.items():
+            if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                names.add(name)
+    names.discard("self")
+    return frozenset(names)
+
+
+def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap an operator's __init__ so that DAG and group default_args fill unset arguments."""
+
+    @functools.wraps(init)
+    def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> None:
+        if getattr(self, "_defaults_applied", False):
+            init(self, *args, **kwargs)
+            return
+        self._defaults_applied = True
+        dag = kwargs.get("dag") or current_dag()
+        group = kwargs.get("task_group") or current_task_group()
+        merged: dict[str, Any] = {}
+        if dag is not None:
+            merged.update(dag.default_args)
+        if group is not None:
+            merged.update(group.merged_default_args())
+        merged.update(kwargs.pop("default_args", None) or {})
+        accepted = _init_parameters(type(self))
+        for key, value in merged.items():
+            if key in accepted and key not in kwargs:
+                kwargs[key] = value
+        if "params" in merged and "params" in kwargs and kwargs["params"] is not merged["params"]:
+            kwargs["params"] = {**merged["params"], **kwargs["params"]}
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
+class BaseOperator(DependencyMixin):
+    """One unit of work in a DAG. Subclasses implement :meth:`execute`.
+
+    Every keyword accepted here may also come from the DAG's (or task group's)
+    ``default_args``. ``template_fields`` names the attributes rendered with Jinja
+    before ``execute`` runs; values ending in one of ``template_ext`` are read from
+    a template file instead.
+    """
+
+    template_fields: ClassVar[Sequence[str]] = ()
+    template_ext: ClassVar[Sequence[str]] = ()
+    ui_color: ClassVar[str] = "#ffffff"
+    is_mapped: ClassVar[bool] = False
+    _defaults_applied: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__ and cls.__dict__.get("_wrap_init_with_defaults", True):
+            cls.__init__ = _apply_defaults(cls.__dict__["__init__"])  # type: ignore[misc]
+
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        owner: str = "millstream",
+        email: str | Sequence[str] | None = None,
+        email_on_failure: bool = True,
+        email_on_retry: bool = True,
+        retries: int = 0,
+        retry_delay: timedelta | float = DEFAULT_RETRY_DELAY,
+        retry_exponential_backoff: bool = False,
+        max_retry_delay: timedelta | float | None = None,
+        execution_timeout: timedelta | float | None = None,
+        trigger_rule: str | TriggerRule = TriggerRule.ALL_SUCCESS,
+        pool: str = DEFAULT_POOL,
+        pool_slots: int = 1,
+        priority_weight: int = 1,
+        weight_rule: str = "downstream",
+        queue: str = DEFAULT_QUEUE,
+        depends_on_past: bool = False,
+        wait_for_downstream: bool = False,
+        sla: timedelta | None = None,
+        on_execute_callback: Callable[..., Any] | None = None,
+        on_success_callback: Callable[..., Any] | None = None,
+        on_failure_callback: Callable[..., Any] | None = None,
+        on_retry_callback: Callable[..., Any] | None = None,
+        doc_md: str | None = None,
+        doc: str | None = None,
+        params: dict[str, Any] | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        do_xcom_push: bool = True,
+        multiple_outputs: bool = False,
+        max_active_tis_per_dag: int | None = None,
+        outlets: Sequence[Any] | None = None,
+        inlets: Sequence[Any] | None = None,
+        executor_config: dict[str, Any] | None = None,
+        dag: DAG | None = None,
+        task_group: TaskGroup | None = None,
+        **unknown: Any,
+    ) -> None:
+        self._defaults_applied = True
+        dag = dag or current_dag()
+        group = task_group or current_task_group()
+        if group is not None and group.dag is not dag and dag is not None:
+            group = None
+        where = f"DAG {dag.dag_id!r}, task {task_id!r}" if dag else f"task {task_id!r}"
+        if unknown:
+            raise DagDefinitionError(
+                f"{where}: {type(self).__name__} got unknown arguments: {', '.join(sorted(unknown))}"
+            )
+        if not isinstance(task_id, str) or not task_id:
+            raise DagDefinitionError(f"{where}: task_id must be a non-empty string")
+        self.task_group = group
+        self.task_id = group.child_id(task_id) if group is not None else task_id
+        where = f"DAG {dag.dag_id!r}, task {self.task_id!r}" if dag else f"task {self.task_id!r}"
+        try:
+            self.trigger_rule = TriggerRule.parse(trigger_rule)
+        except ValueError as exc:
+            raise DagDefinitionError(f"{where}: {exc}") from None
+        if not isinstance(retries, int) or retries < 0:
+            raise DagDefinitionError(f"{where}: retries must be a non-negative integer")
+        if not isinstance(pool_slots, int) or pool_slots < 1:
+            raise DagDefinitionError(f"{where}: pool_slots must be a positive integer")
+        if weight_rule not in WEIGHT_RULES:
+            raise DagDefinitionError(
+                f"{where}: unknown weight_rule {weight_rule!r}; expected one of {WEIGHT_RULES}"
+            )
+        self.owner = owner
+        self.email = email
+        self.email_on_failure = email_on_failure
+        self.email_on_retry = email_on_retry
+        self.retries = retries
+        self.retry_delay = _as_timedelta(retry_delay, "retry_delay", where)
+        self.retry_exponential_backoff = retry_exponential_backoff
+        self.max_retry_delay = _as_timedelta(max_retry_delay, "max_retry_delay", where)
+        self.execution_timeout = _as_timedelta(execution_timeout, "execution_timeout", where)
+        self.pool = pool
+        self.pool_slots = pool_slots
+        self.priority_weight = priority_weight
+        self.weight_rule = weight_rule
+        self.queue = queue
+        self.depends_on_past = depends_on_past or wait_for_downstream
+        self.wait_for_downstream = wait_for_downstream
+        self.sla = sla
+        self.on_execute_callback = on_execute_callback
+        self.on_success_callback = on_success_callback
+        self.on_failure_callback = on_failure_callback
+        self.on_retry_callback = on_retry_callback
+        self.doc_md = doc_md
+        self.doc = doc
+        self.params = dict(params or {})
+        self.start_date = ensure_utc(start_date) if start_date else None
+        self.end_date = ensure_utc(end_date) if end_date else None
+        self.do_xcom_push = do_xcom_push
+        self.multiple_outputs = multiple_outputs
+        self.max_active_tis_per_dag = max_active_tis_per_dag
+        self.outlets = list(outlets or [])
+        self.inlets = list(inlets or [])
+        self.executor_config = dict(executor_config or {})
+        self.upstream_task_ids: set[str] = set()
+        self.downstream_task_ids: set[str] = set()
+        self.dag: DAG | None = None
+        if dag is not None:
+            self.attach_to_dag(dag)
+        if group is not None:
+            group.add(self)
+
+    # -- DAG membership -------------------------------------------------------------------
+    def attach_to_dag(self, dag: DAG) -> None:
+        """Put this task in ``dag`` (once); a second, different DAG is an error."""
+        if self.dag is dag:
+            return
+        if self.dag is not None:
+            raise DagDefinitionError(
+                f"task {self.task_id!r} already belongs to DAG {self.dag.dag_id!r}"
+            )
+        dag.add_task(self)
+        self.dag = dag
+
+    @property
+    def dag_id(self) -> str | None:
+        return self.dag.dag_id if self.dag else None
+
+    @property
+    def dependency_roots(self) -> list[BaseOperator]:
+        return [self]
+
+    @property
+    def dependency_leaves(self) -> list[BaseOperator]:
+        return [self]
+
+    @property
+    def upstream_list(self) -> list[BaseOperator]:
+        assert self.dag is not None
+        return [self.dag.task_dict[t] for t in sorted(self.upstream_task_ids)]
+
+    @property
+    def downstream_list(self) -> list[BaseOperator]:
+        assert self.dag is not None
+        return [self.dag.task_dict[t] for t in sorted(self.downstream_task_ids)]
+
+    def get_flat_relative_ids(self, upstream: bool = False) -> set[str]:
+        """Ids of every task reachable downstream (or upstream) of this one."""
+        assert self.dag is not None
+        found: set[str] = set()
+        frontier = list(self.upstream_task_ids if upstream else self.downstream_task_ids)
+        while frontier:
+            tid = frontier.pop()
+            if tid in found:
+                continue
+            found.add(tid)
+            task = self.dag.task_dict[tid]
+            frontier.extend(task.upstream_task_ids if upstream else task.downstream_task_ids)
+        return found
+
+    # -- data passing ------------------------------------------------------------------------
+    @property
+    def output(self) -> XComArg:
+        """This task's return value, as an argument for other tasks."""
+        from millstream.authoring.xcom_arg import XComArg
+
+        return XComArg(self)
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:
+        """Fix the arguments shared by every mapped instance; follow with ``.expand()``."""
+        from millstream.authoring.mapping import OperatorPartial
+
+        return OperatorPartial(cls, kwargs)
+
+    # -- running -------------------------------------------------------------------------
+    def execute(self, context: dict[str, Any]) -> Any:
+        """Do the task's work; the return value is pushed to XCom as ``return_value``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement execute()")
+
+    def prepare_for_run(self) -> BaseOperator:
+        """A shallow copy whose templated fields can be rendered without touching the DAG."""
+        return copy.copy(self)
+
+    def __repr__(self) -> str:
+        return f"<Task({type(self).__name__}): {self.task_id}>"
+
+
+BaseOperator.__init__ = _apply_defaults(BaseOperator.__init__)  # type: ignore[method-assign]
+
+
+def _as_timedelta(value: timedelta | float | None, name: str, where: str) -> timedelta | None:
+    if value is None or isinstance(value, timedelta):
+        if isinstance(value, timedelta) and value < timedelta(0):
+            raise DagDefinitionError(f"{where}: {name} must not be negative")
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return timedelta(seconds=value)
+    raise DagDefinitionError(f"{where}: {name} must be a timedelta or a number of seconds")

@@ -1,0 +1,43 @@
+"""Exceptions that users raise in tasks or that millstream raises at them."""
+
+from __future__ import annotations
+
+
+class MillstreamError(Exception):
+    """Base class of every error millstream raises on purpose."""
+
+
+class DagDefinitionError(MillstreamError, ValueError):
+    """A DAG or task is defined wrongly; the message names the DAG and tasks."""
+
+
+class DagCycleError(DagDefinitionError):
+    """The task dependencies of a DAG form a cycle."""
+
+
+class DuplicateTaskIdError(DagDefinitionError):
+    """Two tasks of one DAG share a task id."""
+
+
+class TaskSkipped(MillstreamError):
+    """Raise inside a task to end it as skipped."""
+
+
+class TaskFailedNoRetry(MillstreamError):
+    """Raise inside a task to fail it at once, without using its remaining retries."""
+
+
+class TaskTimeout(MillstreamError):
+    """A task ran longer than its execution_timeout."""
+
+
+class TemplateRenderError(MillstreamError):
+    """A templated field of a task could not be rendered."""
+
+
+class XComError(MillstreamError):
+    """An XCom value could not be stored or read."""
+
+
+class ParamValidationError(MillstreamError, ValueError):
+    """A DAG param or run conf value does not satisfy its Param definition."""

@@ -1,0 +1,1 @@
+"""Executors run task tries and report events back to the scheduler."""

@@ -1,0 +1,50 @@
+"""The in-process executor: runs each workload synchronously in this process (dag.test)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+from millstream.runtime.task_runner import run_task_try
+
+if TYPE_CHECKING:
+    from millstream.authoring.task import BaseOperator
+    from millstream.runtime.xcom import XComReader
+
+
+class InProcessExecutor:
+    """Runs one workload at a time, in order, when the scheduler calls :meth:`sync`."""
+
+    def __init__(self, reader: XComReader, clock: Callable[[], datetime]) -> None:
+        self._reader = reader
+        self._clock = clock
+        self._pending: deque[tuple[TaskWorkload, BaseOperator]] = deque()
+        self._events: list[TaskStartedEvent | TaskFinishedEvent] = []
+        self._hostname = socket.gethostname()
+
+    def open_slots(self) -> int:
+        return 1_000_000
+
+    def submit(self, workload: TaskWorkload, task: BaseOperator) -> None:
+        self._pending.append((workload, task))
+
+    def sync(self) -> None:
+        while self._pending:
+            workload, task = self._pending.popleft()
+            self._events.append(
+                TaskStartedEvent(workload.key, workload.try_number, self._clock(),
+                                 self._hostname, os.getpid())
+            )
+            self._events.append(run_task_try(task, workload, self._reader, self._clock))
+
+    def drain_events(self) -> list[TaskStartedEvent | TaskFinishedEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def has_work(self) -> bool:
+        return bool(self._pending or self._events)

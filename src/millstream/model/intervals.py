@@ -1,0 +1,541 @@
+"""Schedules: the data intervals a DAG's runs cover, when each run is due, and catchup.
+
+A run covers a *data interval* ``[start, end)``; its logical date is the
+start, and it becomes due once the interval has ended (``end <= now``), as in
+Apache Airflow's data-interval timetables: a daily run for 2026-01-01 covers
+2026-01-01T00:00Z to 2026-01-02T00:00Z and is created just after midnight on
+2026-01-02.
+
+All datetimes are timezone-aware UTC. Inputs without a timezone are taken to
+be UTC (see :func:`ensure_utc`); every datetime returned is UTC.
+
+``last`` in the methods below is the data interval of the DAG's latest
+*scheduled* run (manual runs do not move the schedule), or ``None`` if it has
+none yet. ``start_date`` and ``end_date`` bound the intervals: none starts
+before ``start_date`` and none starts after ``end_date`` (an interval
+starting exactly at ``end_date`` is still run, as in Airflow).
+
+Schedules:
+
+* :class:`CronSchedule`: intervals run from one cron tick to the next.
+* :class:`DeltaSchedule`: intervals of a fixed length, laid end to end from
+  ``start_date``. With ``catchup=False`` millstream keeps that grid and picks
+  the latest interval of it that has ended, where Airflow's delta timetable
+  would instead start an unaligned interval ending at the moment the
+  scheduler looked; the grid keeps run dates predictable.
+* :class:`OnceSchedule`: a single run, for the point interval
+  ``[start_date, start_date]``, due once ``start_date`` has passed.
+* :class:`NoSchedule`: manual runs only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
+
+from croniter import CroniterBadDateError, croniter
+
+__all__ = [
+    "PRESETS",
+    "UTC",
+    "CronSchedule",
+    "DataInterval",
+    "DeltaSchedule",
+    "NoSchedule",
+    "OnceSchedule",
+    "Schedule",
+    "ensure_utc",
+    "parse_schedule",
+]
+
+PRESETS: Mapping[str, str] = MappingProxyType(
+    {
+        "@hourly": "0 * * * *",
+        "@daily": "0 0 * * *",
+        "@weekly": "0 0 * * 0",
+        "@monthly": "0 0 1 * *",
+        "@quarterly": "0 0 1 */3 *",
+        "@yearly": "0 0 1 1 *",
+        "@annually": "0 0 1 1 *",
+    }
+)
+"""Cron presets and the expressions they stand for. ``@once`` and ``None`` are not cron."""
+
+ONCE = "@once"
+
+# A fixed moment from which a new cron expression must find a tick, to reject
+# expressions that never match (such as 30 February).
+_CRON_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def ensure_utc(dt: datetime | date) -> datetime:
+    """Return ``dt`` as a timezone-aware UTC ``datetime``.
+
+    A naive datetime is taken to be UTC; an aware one is converted to UTC; a
+    plain ``date`` means midnight UTC of that day. Subclasses of datetime
+    (pendulum's, for instance) come back as a plain ``datetime``.
+    """
+    if not isinstance(dt, datetime):
+        if isinstance(dt, date):
+            return datetime(dt.year, dt.month, dt.day, tzinfo=UTC)
+        raise TypeError(f"expected a datetime, got {type(dt).__name__}: {dt!r}")
+    aware = dt.replace(tzinfo=UTC) if dt.utcoffset() is None else dt.astimezone(UTC)
+    return datetime(
+        aware.year,
+        aware.month,
+        aware.day,
+        aware.hour,
+        aware.minute,
+        aware.second,
+        aware.microsecond,
+        tzinfo=UTC,
+    )
+
+
+@dataclass(frozen=True)
+class DataInterval:
+    """The span of time ``[start, end)`` that one DAG run processes (UTC)."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", ensure_utc(self.start))
+        object.__setattr__(self, "end", ensure_utc(self.end))
+        if self.end < self.start:
+            raise ValueError(
+                f"data interval ends ({self.end.isoformat()}) "
+                f"before it starts ({self.start.isoformat()})"
+            )
+
+
+class Schedule(ABC):
+    """When a DAG's runs happen and which data interval each covers."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def data_interval_for(self, logical_date: datetime) -> DataInterval:
+        """Return the data interval of a run with this logical date (e.g. a manual run)."""
+
+    @abstractmethod
+    def next_interval(
+        self,
+        last: DataInterval | None,
+        start_date: datetime | None,
+        end_date: datetime | None,
+        catchup: bool,
+        now: datetime,
+    ) -> DataInterval | None:
+        """Return the interval of the next scheduled run to create, if it is due at ``now``.
+
+        Returns ``None`` when the next interval has not ended yet, would start
+        after ``end_date``, or when the schedule has no further runs. With
+        ``catchup=False`` it skips ahead to the latest interval that has ended.
+        """
+
+    def missed_intervals(
+        self,
+        last: DataInterval | None,
+        start_date: datetime | None,
+        end_date: datetime | None,
+        catchup: bool,
+        now: datetime,
+        *,
+        limit: int | None = None,
+    ) -> list[DataInterval]:
+        """Return every interval due at ``now`` after ``last``, oldest first.
+
+        With ``catchup=False`` that is at most the latest one. ``limit`` caps
+        how many are returned (the oldest ones are kept).
+        """
+        if limit is not None and limit <= 0:
+            return []
+        if not catchup:
+            due = self.next_interval(last, start_date, end_date, False, now)
+            return [] if due is None else [due]
+        found: list[DataInterval] = []
+        while limit is None or len(found) < limit:
+            due = self.next_interval(last, start_date, end_date, True, now)
+            if due is None:
+                break
+            found.append(due)
+            last = due
+        return found
+
+    @abstractmethod
+    def next_run_after(
+        self,
+        moment: datetime,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> datetime | None:
+        """Return the first moment strictly after ``moment`` at which a run becomes due.
+
+        That is the end of the next interval to end after ``moment``; the
+        scheduler may sleep until then. ``start_date`` and ``end_date`` bound
+        the intervals considered as in :meth:`next_interval`. ``None`` means
+        no run will ever become due.
+        """
+
+
+class _Periodic(Schedule):
+    """Shared catchup logic for schedules whose intervals tile time end to end."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def _first_start(
+        self, last: DataInterval | None, start_date: datetime | None, now: datetime, catchup: bool
+    ) -> datetime | None:
+        """Start of the next interval to run, or None if there is no anchor for the grid."""
+
+    @abstractmethod
+    def _end_of(self, start: datetime) -> datetime:
+        """End of the interval that starts at the boundary ``start``."""
+
+    def next_interval(
+        self,
+        last: DataInterval | None,
+        start_date: datetime | None,
+        end_date: datetime | None,
+        catchup: bool,
+        now: datetime,
+    ) -> DataInterval | None:
+        """Return the interval of the next scheduled run to create, if it is due at ``now``."""
+        now = ensure_utc(now)
+        try:
+            start = self._first_start(last, start_date, now, catchup)
+            if start is None:
+                return None
+            if end_date is not None and start > ensure_utc(end_date):
+                return None
+            end = self._end_of(start)
+        except (OverflowError, CroniterBadDateError):
+            return None  # past the last representable datetime
+        if end > now:
+            return None
+        return DataInterval(start, end)
+
+
+@dataclass(frozen=True)
+class CronSchedule(_Periodic):
+    """Intervals from one tick of a 5-field cron expression (or preset) to the next, in UTC."""
+
+    expression: str
+    _cron: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.expression, str):
+            raise ValueError(
+                f"cron expression must be a string, got {type(self.expression).__name__}"
+            )
+        expression = " ".join(self.expression.split())
+        if expression.startswith("@"):
+            expression = expression.lower()
+            if expression not in PRESETS:
+                raise ValueError(_unknown_preset(expression))
+            cron = PRESETS[expression]
+        else:
+            cron = expression
+            fields = cron.split()
+            if len(fields) != 5:
+                raise ValueError(
+                    f"invalid cron expression {self.expression!r}: expected 5 fields "
+                    f"(minute hour day-of-month month day-of-week), got {len(fields)}"
+                )
+        try:
+            croniter(cron, _CRON_PROBE).get_next(datetime)
+        except CroniterBadDateError:
+            raise ValueError(
+                f"cron expression {self.expression!r} never matches any date"
+            ) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"invalid cron expression {self.expression!r}: {exc}") from None
+        object.__setattr__(self, "expression", expression)
+        object.__setattr__(self, "_cron", cron)
+
+    def _tick_after(self, moment: datetime) -> datetime:
+        """The first tick strictly after ``moment``."""
+        return ensure_utc(croniter(self._cron, moment).get_next(datetime))
+
+    def _tick_before(self, moment: datetime) -> datetime:
+        """The last tick strictly before ``moment``."""
+        return ensure_utc(croniter(self._cron, moment).get_prev(datetime))
+
+    def _tick_at_or_before(self, moment: datetime) -> datetime:
+        """``moment`` if it is a tick, else the last tick before it."""
+        ticks = croniter(self._cron, moment)
+        before = ensure_utc(ticks.get_prev(datetime))
+        following = ensure_utc(ticks.get_next(datetime))
+        return following if following <= moment else before
+
+    def _tick_at_or_after(self, moment: datetime) -> datetime:
+        """``moment`` if it is a tick, else the first tick after it."""
+        ticks = croniter(self._cron, moment)
+        after = ensure_utc(ticks.get_next(datetime))
+        preceding = ensure_utc(ticks.get_prev(datetime))
+        return preceding if preceding >= moment else after
+
+    def _end_of(self, start: datetime) -> datetime:
+        return self._tick_after(start)
+
+    def _first_start(
+        self, last: DataInterval | None, start_date: datetime | None, now: datetime, catchup: bool
+    ) -> datetime | None:
+        earliest = None if start_date is None else self._tick_at_or_after(ensure_utc(start_date))
+        if last is not None:
+            start = self._tick_at_or_after(last.end)
+            if earliest is not None:
+                start = max(start, earliest)
+        elif earliest is None:
+            return None  # never ran and no start_date: nothing to anchor on
+        else:
+            start = earliest
+        if not catchup:
+            # The latest interval that has ended: it ends at the last tick <= now.
+            latest_start = self._tick_before(self._tick_at_or_before(now))
+            start = max(start, latest_start)
+        return start
+
+    def data_interval_for(self, logical_date: datetime) -> DataInterval:
+        """Return the cron interval containing ``logical_date``.
+
+        For a date on a tick that is ``[logical_date, next tick)``; for a date
+        between ticks it is ``[previous tick, next tick)``.
+        """
+        start = self._tick_at_or_before(ensure_utc(logical_date))
+        return DataInterval(start, self._tick_after(start))
+
+    def missed_intervals(
+        self,
+        last: DataInterval | None,
+        start_date: datetime | None,
+        end_date: datetime | None,
+        catchup: bool,
+        now: datetime,
+        *,
+        limit: int | None = None,
+    ) -> list[DataInterval]:
+        """Return every interval due at ``now`` after ``last``, oldest first.
+
+        With ``catchup=False`` that is at most the latest one. ``limit`` caps
+        how many are returned (the oldest ones are kept).
+        """
+        if not catchup or (limit is not None and limit <= 0):
+            return super().missed_intervals(last, start_date, end_date, catchup, now, limit=limit)
+        first = self.next_interval(last, start_date, end_date, True, now)
+        if first is None:
+            return []
+        now = ensure_utc(now)
+        latest_start = None if end_date is None else ensure_utc(end_date)
+        found = [first]
+        ticks = croniter(self._cron, first.end)
+        start = first.end
+        try:
+            while limit is None or len(found) < limit:
+                if latest_start is not None and start > latest_start:
+                    break
+                end = ensure_utc(ticks.get_next(datetime))
+                if end > now:
+                    break
+                found.append(DataInterval(start, end))
+                start = end
+        except (OverflowError, CroniterBadDateError):
+            pass  # past the last representable datetime
+        return found
+
+    def next_run_after(
+        self,
+        moment: datetime,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> datetime | None:
+        """Return the first tick after ``moment`` that ends an interval within the bounds."""
+        try:
+            due = self._tick_after(ensure_utc(moment))
+            if start_date is not None:
+                first_end = self._tick_after(self._tick_at_or_after(ensure_utc(start_date)))
+                due = max(due, first_end)
+            if end_date is not None and self._tick_before(due) > ensure_utc(end_date):
+                return None
+        except (OverflowError, CroniterBadDateError):
+            return None
+        return due
+
+
+@dataclass(frozen=True)
+class DeltaSchedule(_Periodic):
+    """Intervals of a fixed length, laid end to end from the DAG's ``start_date``."""
+
+    delta: timedelta
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.delta, timedelta):
+            raise ValueError(f"schedule delta must be a timedelta, got {type(self.delta).__name__}")
+        if self.delta <= timedelta(0):
+            raise ValueError(f"schedule timedelta must be positive, got {self.delta}")
+
+    def _end_of(self, start: datetime) -> datetime:
+        return start + self.delta
+
+    def _first_start(
+        self, last: DataInterval | None, start_date: datetime | None, now: datetime, catchup: bool
+    ) -> datetime | None:
+        if start_date is not None:
+            anchor = ensure_utc(start_date)
+        elif last is not None:
+            anchor = last.end
+        else:
+            return None  # never ran and no start_date: nothing to anchor on
+        start = anchor
+        if last is not None and last.end > anchor:
+            # The first grid point at or after the end of the last interval.
+            steps = -((anchor - last.end) // self.delta)
+            start = anchor + steps * self.delta
+        if not catchup:
+            # The latest grid interval that has ended: its end is the last grid point <= now.
+            ended = (now - anchor) // self.delta
+            if ended >= 1:
+                start = max(start, anchor + (ended - 1) * self.delta)
+        return start
+
+    def data_interval_for(self, logical_date: datetime) -> DataInterval:
+        """Return ``[logical_date, logical_date + delta)``."""
+        start = ensure_utc(logical_date)
+        return DataInterval(start, start + self.delta)
+
+    def next_run_after(
+        self,
+        moment: datetime,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> datetime | None:
+        """Return the first grid point after ``moment`` that ends an interval within bounds.
+
+        The grid is anchored at ``start_date``; without one it is anchored at
+        ``moment`` itself, giving ``moment + delta``.
+        """
+        moment = ensure_utc(moment)
+        anchor = moment if start_date is None else ensure_utc(start_date)
+        steps = max(1, (moment - anchor) // self.delta + 1)
+        try:
+            due = anchor + steps * self.delta
+        except OverflowError:
+            return None
+        if end_date is not None and due - self.delta > ensure_utc(end_date):
+            return None
+        return due
+
+
+@dataclass(frozen=True)
+class OnceSchedule(Schedule):
+    """A single scheduled run, for the point interval ``[start_date, start_date]``."""
+
+    def data_interval_for(self, logical_date: datetime) -> DataInterval:
+        """Return the point interval ``[logical_date, logical_date]``."""
+        moment = ensure_utc(logical_date)
+        return DataInterval(moment, moment)
+
+    def next_interval(
+        self,
+        last: DataInterval | None,
+        start_date: datetime | None,
+        end_date: datetime | None,
+        catchup: bool,
+        now: datetime,
+    ) -> DataInterval | None:
+        """Return ``[start_date, start_date]`` once ``now`` reaches it, unless it already ran."""
+        if last is not None or start_date is None:
+            return None
+        start = ensure_utc(start_date)
+        if end_date is not None and start > ensure_utc(end_date):
+            return None
+        if ensure_utc(now) < start:
+            return None
+        return DataInterval(start, start)
+
+    def next_run_after(
+        self,
+        moment: datetime,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> datetime | None:
+        """Return ``start_date`` if it is after ``moment`` (and not after ``end_date``)."""
+        if start_date is None:
+            return None
+        start = ensure_utc(start_date)
+        if start <= ensure_utc(moment):
+            return None
+        if end_date is not None and start > ensure_utc(end_date):
+            return None
+        return start
+
+
+@dataclass(frozen=True)
+class NoSchedule(Schedule):
+    """No scheduled runs: the DAG runs only when triggered."""
+
+    def data_interval_for(self, logical_date: datetime) -> DataInterval:
+        """Return the point interval ``[logical_date, logical_date]``."""
+        moment = ensure_utc(logical_date)
+        return DataInterval(moment, moment)
+
+    def next_interval(
+        self,
+        last: DataInterval | None,
+        start_date: datetime | None,
+        end_date: datetime | None,
+        catchup: bool,
+        now: datetime,
+    ) -> DataInterval | None:
+        """Return ``None``: nothing is ever scheduled."""
+        return None
+
+    def next_run_after(
+        self,
+        moment: datetime,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> datetime | None:
+        """Return ``None``: nothing is ever due."""
+        return None
+
+
+def _unknown_preset(value: str) -> str:
+    expected = ", ".join([ONCE, *PRESETS])
+    return f"unknown schedule preset {value!r}; expected one of: {expected}"
+
+
+def parse_schedule(value: str | timedelta | Schedule | None) -> Schedule:
+    """Turn a DAG's ``schedule`` argument into a :class:`Schedule`.
+
+    Accepts a 5-field cron expression, a preset (``@daily``, ``@once`` ...),
+    a positive ``timedelta``, ``None`` (manual runs only) or a ``Schedule``.
+    Raises ``ValueError`` saying what is wrong with anything else.
+    """
+    if value is None:
+        return NoSchedule()
+    if isinstance(value, Schedule):
+        return value
+    if isinstance(value, timedelta):
+        return DeltaSchedule(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError("schedule is an empty string; use None for manual runs only")
+        if text.lower() == ONCE:
+            return OnceSchedule()
+        return CronSchedule(text)
+    raise ValueError(
+        f"unsupported schedule {value!r} of type {type(value).__name__}; expected a cron "
+        "expression, a preset such as '@daily', a timedelta, None or a Schedule"
+    )

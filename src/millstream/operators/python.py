@@ -1,0 +1,128 @@
+"""Operators that run Python callables: PythonOperator, BranchPythonOperator, ShortCircuitOperator."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from millstream.authoring.task import BaseOperator
+from millstream.exceptions import DagDefinitionError
+from millstream.operators.skipping import branch_targets, skip_tasks
+
+log = logging.getLogger("millstream.task")
+
+
+def callable_kwargs(
+    python_callable: Callable[..., Any],
+    op_args: Sequence[Any],
+    op_kwargs: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Keyword arguments for ``python_callable``: its op_kwargs plus the context keys it takes.
+
+    A callable with ``**kwargs`` receives the whole context; otherwise only the context
+    keys it names as parameters (and that are not already filled positionally).
+    """
+    signature = inspect.signature(python_callable)
+    parameters = signature.parameters
+    takes_everything = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    positional = [
+        name
+        for name, p in parameters.items()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ][: len(op_args)]
+    kwargs: dict[str, Any] = {}
+    for key, value in context.items():
+        if key in positional or key in op_kwargs:
+            continue
+        if takes_everything or (key in parameters and parameters[key].kind is not
+                                inspect.Parameter.POSITIONAL_ONLY):
+            kwargs[key] = value
+    kwargs.update(op_kwargs)
+    return kwargs
+
+
+class PythonOperator(BaseOperator):
+    """Calls ``python_callable(*op_args, **op_kwargs, <context keys it declares>)``.
+
+    ``op_args``, ``op_kwargs`` and ``templates_dict`` are rendered as templates first;
+    ``templates_dict`` is passed as a context key of the same name.
+    """
+
+    template_fields = ("templates_dict", "op_args", "op_kwargs")
+    ui_color = "#ffefeb"
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Sequence[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        templates_dict: dict[str, Any] | None = None,
+        show_return_value_in_logs: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not callable(python_callable):
+            raise DagDefinitionError(
+                f"task {self.task_id!r}: python_callable must be callable, got {python_callable!r}"
+            )
+        self.python_callable = python_callable
+        self.op_args = list(op_args or [])
+        self.op_kwargs = dict(op_kwargs or {})
+        self.templates_dict = templates_dict
+        self.show_return_value_in_logs = show_return_value_in_logs
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        context["templates_dict"] = self.templates_dict
+        result = self.execute_callable(context)
+        if self.show_return_value_in_logs:
+            log.info("Done. Returned value was: %r", result)
+        return result
+
+    def execute_callable(self, context: dict[str, Any]) -> Any:
+        kwargs = callable_kwargs(self.python_callable, self.op_args, self.op_kwargs, context)
+        return self.python_callable(*self.op_args, **kwargs)
+
+
+class BranchPythonOperator(PythonOperator):
+    """Runs a callable that returns the task id(s) to follow; other direct downstream are skipped."""
+
+    ui_color = "#fff2cc"
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        chosen = super().execute(context)
+        follow = branch_targets(context, chosen)
+        log.info("Following branch %s", sorted(follow))
+        skip_tasks(context, self.downstream_task_ids - follow)
+        return chosen
+
+
+class ShortCircuitOperator(PythonOperator):
+    """Runs a callable; a falsy result skips the downstream tasks.
+
+    With ``ignore_downstream_trigger_rules=True`` (the default) every task downstream is
+    skipped; with False only the direct downstream tasks are, and their trigger rules
+    decide the rest.
+    """
+
+    ui_color = "#f0e4ff"
+
+    def __init__(self, *, ignore_downstream_trigger_rules: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ignore_downstream_trigger_rules = ignore_downstream_trigger_rules
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        result = super().execute(context)
+        if result:
+            log.info("Condition is truthy: downstream tasks proceed")
+            return result
+        if self.ignore_downstream_trigger_rules:
+            to_skip = self.get_flat_relative_ids(upstream=False)
+        else:
+            to_skip = set(self.downstream_task_ids)
+        log.info("Condition is falsy: skipping %s", sorted(to_skip))
+        skip_tasks(context, to_skip)
+        return result

@@ -1,0 +1,1 @@
+"""Running one task try: context, templates, timeout, XCom and callbacks."""

@@ -1,0 +1,125 @@
+"""The context a task sees: dates, run, params, macros, and its task instance handle."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from millstream.authoring import macros
+from millstream.runtime.xcom import XComReader, decode_xcom, encode_xcom
+
+if TYPE_CHECKING:
+    from millstream.authoring.task import BaseOperator
+    from millstream.runtime.events import TaskWorkload
+    from millstream.store.records import DagRunRecord
+
+
+class RuntimeTaskInstance:
+    """The ``ti`` of a running task: its identity, and XCom push and pull."""
+
+    def __init__(self, task: BaseOperator, workload: TaskWorkload, reader: XComReader) -> None:
+        self.task = task
+        self.dag_id = workload.key.dag_id
+        self.run_id = workload.key.run_id
+        self.task_id = workload.key.task_id
+        self.map_index = workload.key.map_index
+        self.try_number = workload.try_number
+        self.max_tries = workload.max_tries
+        self.dag_run = workload.run
+        self.state = "running"
+        self.start_date: datetime | None = None
+        self.log = logging.getLogger("millstream.task")
+        self.pushed: dict[str, str] = {}
+        self.skip_requests: set[str] = set()
+        self._reader = reader
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Store ``value`` (JSON) under ``key`` for other tasks of this run."""
+        self.pushed[key] = encode_xcom(value, self.task_id, key)
+
+    def xcom_pull(
+        self,
+        task_ids: str | Iterable[str] | None = None,
+        key: str = "return_value",
+        dag_id: str | None = None,
+        map_indexes: int | Iterable[int] | None = None,
+        default: Any = None,
+    ) -> Any:
+        """Values pushed by other tasks of this run.
+
+        One task id gives one value (a mapped task gives the list of its instances' values
+        in map-index order); a list of task ids gives a list. ``task_ids=None`` means this
+        task.
+        """
+        if task_ids is None:
+            task_ids = self.task_id
+        if isinstance(task_ids, str):
+            return self._pull_one(task_ids, key, dag_id, map_indexes, default)
+        return [self._pull_one(t, key, dag_id, map_indexes, default) for t in task_ids]
+
+    def _pull_one(
+        self,
+        task_id: str,
+        key: str,
+        dag_id: str | None,
+        map_indexes: int | Iterable[int] | None,
+        default: Any,
+    ) -> Any:
+        dag_id = dag_id or self.dag_id
+        if task_id == self.task_id and dag_id == self.dag_id and key in self.pushed:
+            return decode_xcom(self.pushed[key])
+        dag = self.task.dag
+        source = dag.task_dict.get(task_id) if dag is not None and dag_id == self.dag_id else None
+        if isinstance(map_indexes, int):
+            text = self._reader.get_xcom(dag_id, self.run_id, task_id, map_indexes, key)
+            return default if text is None else decode_xcom(text)
+        if map_indexes is not None or (source is not None and source.is_mapped):
+            texts = self._reader.get_mapped_xcoms(dag_id, self.run_id, task_id, key)
+            if map_indexes is not None:
+                wanted = set(map_indexes)
+                texts = [t for i, t in enumerate(texts) if i in wanted]
+            return [decode_xcom(t) for t in texts]
+        text = self._reader.get_xcom(dag_id, self.run_id, task_id, -1, key)
+        return default if text is None else decode_xcom(text)
+
+    def request_skip(self, task_ids: Iterable[str]) -> None:
+        """Skip these tasks of the run once this task has succeeded (branching)."""
+        self.skip_requests.update(task_ids)
+
+    def __repr__(self) -> str:
+        return f"<TaskInstance {self.dag_id}.{self.task_id} {self.run_id} try {self.try_number}>"
+
+
+def build_context(
+    task: BaseOperator, run: DagRunRecord, ti: RuntimeTaskInstance, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The template and callable context for one task try."""
+    logical = run.logical_date
+    ds = logical.strftime("%Y-%m-%d")
+    merged_params = {**task.params, **params}
+    return {
+        "dag": task.dag,
+        "task": task,
+        "ti": ti,
+        "task_instance": ti,
+        "dag_run": run,
+        "run_id": run.run_id,
+        "logical_date": logical,
+        "execution_date": logical,
+        "ds": ds,
+        "ds_nodash": ds.replace("-", ""),
+        "ts": logical.isoformat(),
+        "ts_nodash": logical.strftime("%Y%m%dT%H%M%S"),
+        "data_interval_start": run.data_interval_start,
+        "data_interval_end": run.data_interval_end,
+        "prev_data_interval_start_success": None,
+        "prev_data_interval_end_success": None,
+        "params": merged_params,
+        "conf": run.conf,
+        "macros": macros,
+        "map_index": ti.map_index,
+        "try_number": ti.try_number,
+        "test_mode": False,
+    }

@@ -1,0 +1,118 @@
+"""Runs one try of one task instance and reports how it ended."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from millstream.authoring.context import set_current_context
+from millstream.authoring.templating import render_template_fields
+from millstream.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
+from millstream.model.states import TaskState
+from millstream.runtime.context import RuntimeTaskInstance, build_context
+from millstream.runtime.events import TaskFinishedEvent
+from millstream.runtime.timeout import execution_timeout
+from millstream.runtime.xcom import encode_xcom
+
+if TYPE_CHECKING:
+    from millstream.authoring.task import BaseOperator
+    from millstream.runtime.events import TaskWorkload
+    from millstream.runtime.xcom import XComReader
+
+log = logging.getLogger("millstream.task")
+
+
+def run_task_try(
+    task: BaseOperator,
+    workload: TaskWorkload,
+    reader: XComReader,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> TaskFinishedEvent:
+    """Run ``task`` for ``workload`` in this process; never raises for a task's own failure."""
+    start = clock()
+    ti = RuntimeTaskInstance(task, workload, reader)
+    ti.start_date = start
+    context = build_context(task, workload.run, ti, workload.params)
+    state = TaskState.SUCCESS
+    error: str | None = None
+    try:
+        if task.is_mapped:
+            task = task.unmap(workload.key.map_index, context)  # type: ignore[attr-defined]
+        task = task.prepare_for_run()
+        ti.task = task
+        context["task"] = task
+        render_template_fields(task, context)
+        _call(task.on_execute_callback, context, "on_execute_callback", task.task_id)
+        timeout = task.execution_timeout.total_seconds() if task.execution_timeout else None
+        with set_current_context(context), execution_timeout(timeout, task.task_id):
+            result = task.execute(context)
+        _push_result(task, ti, result)
+    except TaskSkipped as exc:
+        state = TaskState.SKIPPED
+        log.info("Task %s skipped: %s", task.task_id, exc)
+    except Exception as exc:  # a task's failure is an outcome, not a crash of the runner
+        retry_allowed = not isinstance(exc, TaskFailedNoRetry)
+        state = (
+            TaskState.UP_FOR_RETRY
+            if retry_allowed and workload.try_number <= workload.max_tries
+            else TaskState.FAILED
+        )
+        error = _describe(exc)
+        log.error("Task %s failed (try %d): %s", task.task_id, workload.try_number, error)
+        context["exception"] = exc
+    if state is TaskState.SUCCESS:
+        _call(task.on_success_callback, context, "on_success_callback", task.task_id)
+    elif state is TaskState.UP_FOR_RETRY:
+        _call(task.on_retry_callback, context, "on_retry_callback", task.task_id)
+    elif state is TaskState.FAILED:
+        _call(task.on_failure_callback, context, "on_failure_callback", task.task_id)
+    skip = tuple(sorted(ti.skip_requests)) if state is TaskState.SUCCESS else ()
+    return TaskFinishedEvent(
+        key=workload.key,
+        try_number=workload.try_number,
+        state=state,
+        start_date=start,
+        end_date=clock(),
+        error=error,
+        xcoms=tuple(ti.pushed.items()) if state is TaskState.SUCCESS else (),
+        skip_task_ids=skip,
+    )
+
+
+def _push_result(task: BaseOperator, ti: RuntimeTaskInstance, result: Any) -> None:
+    if not task.do_xcom_push or result is None:
+        return
+    if task.multiple_outputs:
+        if not isinstance(result, dict):
+            raise TypeError(
+                f"task {task.task_id!r} has multiple_outputs=True but returned "
+                f"{type(result).__name__}, not a dict"
+            )
+        for key, value in result.items():
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"task {task.task_id!r}: multiple_outputs keys must be strings, got {key!r}"
+                )
+            ti.pushed[key] = encode_xcom(value, task.task_id, key)
+    ti.pushed["return_value"] = encode_xcom(result, task.task_id, "return_value")
+
+
+def _describe(exc: BaseException) -> str:
+    summary = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, TaskTimeout):
+        return summary
+    return summary + "\n" + "".join(traceback.format_exception(exc)).rstrip()
+
+
+def _call(callbacks: Any, context: dict[str, Any], name: str, task_id: str) -> None:
+    """Run a callback (or a list of them); a failing callback is logged, never propagated."""
+    if not callbacks:
+        return
+    for callback in callbacks if isinstance(callbacks, list | tuple) else [callbacks]:
+        try:
+            callback(context)
+        except Exception:
+            log.exception("%s of task %s failed", name, task_id)

@@ -1,0 +1,1 @@
+"""The scheduler: creates runs, decides what is ready, dispatches it, applies outcomes."""

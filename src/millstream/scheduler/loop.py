@@ -1,0 +1,201 @@
+"""The scheduler: ``tick(now)`` moves every active run forward; a loop only repeats it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from millstream.model.intervals import DataInterval
+from millstream.model.states import DagRunState, TaskState
+from millstream.runtime.events import TaskFinishedEvent, TaskWorkload
+from millstream.scheduler.callbacks import CallbackRunner, InlineCallbackRunner
+from millstream.scheduler.dispatch import choose_to_queue
+from millstream.scheduler.events import apply_finished, apply_started
+from millstream.scheduler.readiness import evaluate_dirty
+from millstream.scheduler.runs import create_run, final_state
+from millstream.store.records import DagRunRecord
+
+if TYPE_CHECKING:
+    from millstream.authoring.dag import DAG
+    from millstream.executors.base import Executor
+    from millstream.store.interfaces import Store
+
+log = logging.getLogger("millstream.scheduler")
+
+NOT_STARTED = (TaskState.NONE, TaskState.SCHEDULED, TaskState.UP_FOR_RETRY,
+               TaskState.UP_FOR_RESCHEDULE)
+STARTED = (TaskState.QUEUED, TaskState.RUNNING, TaskState.DEFERRED)
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    """What a tick did: whether anything changed, and when the next timed event is due."""
+
+    worked: bool
+    next_wakeup: datetime | None
+
+
+class Scheduler:
+    """Moves DAG runs forward over a store and an executor, one ``tick(now)`` at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        dags: Mapping[str, DAG],
+        callbacks: CallbackRunner | None = None,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.dags = dict(dags)
+        self.callbacks = callbacks or InlineCallbackRunner()
+        self._dirty: dict[tuple[str, str], set[str]] = {}
+        self._params: dict[tuple[str, str], dict[str, Any]] = {}
+        self._touched: set[tuple[str, str]] = set()  # runs with new outcomes to look at
+
+    def trigger(
+        self,
+        dag_id: str,
+        logical_date: datetime,
+        interval: DataInterval,
+        now: datetime,
+        conf: dict[str, Any] | None = None,
+        run_type: str = "manual",
+        run_id: str | None = None,
+    ) -> DagRunRecord:
+        """Create a queued run of a known DAG."""
+        dag = self.dags[dag_id]
+        with self.store.transaction():
+            return create_run(self.store, dag, logical_date, interval, now, run_type, conf, run_id)
+
+    # -- the tick ---------------------------------------------------------------------------
+    def tick(self, now: datetime) -> TickResult:
+        """Apply executor events, advance runs, queue ready work, and let the executor run it."""
+        with self.store.transaction():
+            worked = self._apply_events()
+            worked |= self._start_queued_runs(now)
+            for run in self.store.runs.list(states=[DagRunState.RUNNING]):
+                dag = self.dags.get(run.dag_id)
+                if dag is not None:
+                    worked |= self._advance(dag, run, now)
+            worked |= self._dispatch()
+        self.executor.sync()
+        return TickResult(worked or self.executor.has_work(), self._next_wakeup())
+
+    def _apply_events(self) -> bool:
+        events = self.executor.drain_events()
+        for event in events:
+            dag = self.dags.get(event.key.dag_id)
+            if dag is None:
+                continue
+            if isinstance(event, TaskFinishedEvent):
+                run_key = (event.key.dag_id, event.key.run_id)
+                self._dirty.setdefault(run_key, set()).update(
+                    apply_finished(self.store, dag, event)
+                )
+                self._touched.add(run_key)
+            else:
+                apply_started(self.store, event)
+        return bool(events)
+
+    def _start_queued_runs(self, now: datetime) -> bool:
+        started = False
+        for run in self.store.runs.list(states=[DagRunState.QUEUED]):
+            dag = self.dags.get(run.dag_id)
+            if dag is None:
+                continue
+            active = len(self.store.runs.list(run.dag_id, [DagRunState.RUNNING]))
+            if active >= dag.max_active_runs:
+                continue
+            self.store.runs.set_state(run, DagRunState.RUNNING, start_date=now)
+            self._dirty[(run.dag_id, run.run_id)] = set(dag.task_dict)
+            self._touched.add((run.dag_id, run.run_id))  # a run without tasks ends at once
+            started = True
+        return started
+
+    def _advance(self, dag: DAG, run: DagRunRecord, now: datetime) -> bool:
+        key = (run.dag_id, run.run_id)
+        if key not in self._dirty:  # first sight of this run (e.g. after a restart)
+            self._dirty[key] = set(dag.task_dict)
+        worked = False
+        if dag.dagrun_timeout and run.start_date and run.start_date + dag.dagrun_timeout <= now:
+            self._time_out(dag, run, now)
+            return True
+        for ti in self.store.task_instances.for_run(run.dag_id, run.run_id):
+            if ti.state is TaskState.UP_FOR_RETRY and (
+                ti.next_retry_at is None or ti.next_retry_at <= now
+            ):
+                self.store.task_instances.set_state(ti, TaskState.SCHEDULED)
+                worked = True
+        dirty = self._dirty[key]
+        if not dirty and not worked and key not in self._touched:
+            return False
+        self._touched.discard(key)
+        self._dirty[key] = set()
+        if dirty:
+            evaluate_dirty(self.store, dag, run, dirty, now)
+        state = final_state(dag, self.store.task_instances.for_run(run.dag_id, run.run_id))
+        if state is not None:
+            self._finish(dag, run, state, now, "success" if state is DagRunState.SUCCESS
+                         else "task_failure")
+        return True
+
+    def _time_out(self, dag: DAG, run: DagRunRecord, now: datetime) -> None:
+        for ti in self.store.task_instances.for_run(run.dag_id, run.run_id):
+            if ti.state in NOT_STARTED:
+                self.store.task_instances.set_state(ti, TaskState.SKIPPED, end_date=now)
+            elif ti.state in STARTED:
+                self.store.task_instances.set_state(
+                    ti, TaskState.FAILED, end_date=now, error="dagrun_timeout reached"
+                )
+        log.warning("run %s of DAG %s timed out", run.run_id, dag.dag_id)
+        self._finish(dag, run, DagRunState.FAILED, now, "timed_out")
+
+    def _finish(self, dag: DAG, run: DagRunRecord, state: DagRunState, now: datetime,
+                reason: str) -> None:
+        self.store.runs.set_state(run, state, end_date=now)
+        self._dirty.pop((run.dag_id, run.run_id), None)
+        self._params.pop((run.dag_id, run.run_id), None)
+        self._touched.discard((run.dag_id, run.run_id))
+        self.callbacks.dag_run_finished(dag, run, state is DagRunState.SUCCESS, reason)
+
+    def _dispatch(self) -> bool:
+        def is_active(dag_id: str, run_id: str) -> bool:
+            run = self.store.runs.get(dag_id, run_id)
+            return run is not None and run.state is DagRunState.RUNNING
+
+        chosen = choose_to_queue(self.store, self.dags, self.executor.open_slots(), is_active)
+        for ti in chosen:
+            try_number = ti.try_number + 1
+            if not self.store.task_instances.claim(
+                ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number
+            ):
+                continue
+            run = self.store.runs.get(ti.dag_id, ti.run_id)
+            assert run is not None
+            dag = self.dags[ti.dag_id]
+            workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,
+                                    self._run_params(dag, run))
+            self.executor.submit(workload, dag.task_dict[ti.task_id])
+        return bool(chosen)
+
+    def _run_params(self, dag: DAG, run: DagRunRecord) -> dict[str, Any]:
+        key = (run.dag_id, run.run_id)
+        if key not in self._params:
+            self._params[key] = dag.resolve_params(run.conf)
+        return self._params[key]
+
+    def _next_wakeup(self) -> datetime | None:
+        moments = [
+            ti.next_retry_at
+            for ti in self.store.task_instances.in_states([TaskState.UP_FOR_RETRY])
+            if ti.next_retry_at is not None
+        ]
+        for run in self.store.runs.list(states=[DagRunState.RUNNING]):
+            dag = self.dags.get(run.dag_id)
+            if dag is not None and dag.dagrun_timeout and run.start_date:
+                moments.append(run.start_date + dag.dagrun_timeout)
+        return min(moments) if moments else None

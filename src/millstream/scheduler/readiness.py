@@ -1,0 +1,167 @@
+"""Deciding which task instances of a run are ready, skipped or upstream-failed.
+
+Only the tasks whose upstream changed are looked at (the "dirty" set), in topological
+order, so one finished task costs work proportional to its downstream, not the DAG.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from millstream.authoring.mapping import MappedOperator, expansion_length
+from millstream.model.states import TaskState
+from millstream.model.trigger_rules import Decision, UpstreamCounts, evaluate
+from millstream.runtime.xcom import decode_xcom
+from millstream.store.records import DagRunRecord, TaskInstanceRecord
+
+if TYPE_CHECKING:
+    from millstream.authoring.dag import DAG
+    from millstream.store.interfaces import Store
+
+log = logging.getLogger("millstream.scheduler")
+
+PAST_OK_STATES = frozenset({TaskState.SUCCESS, TaskState.SKIPPED})
+
+
+def topological_index(dag: DAG) -> dict[str, int]:
+    """Position of each task in a topological order (cached on the DAG)."""
+    cached: dict[str, int] | None = getattr(dag, "_topo_index", None)
+    if cached is None or len(cached) != len(dag.task_dict):
+        cached = {t.task_id: i for i, t in enumerate(dag.topological_sort())}
+        dag._topo_index = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def evaluate_dirty(
+    store: Store,
+    dag: DAG,
+    run: DagRunRecord,
+    dirty: Iterable[str],
+    now: datetime,
+) -> None:
+    """Move instances of the dirty tasks (and what that cascades to) out of state none."""
+    instances = store.task_instances.for_run(run.dag_id, run.run_id)
+    by_task: dict[str, list[TaskInstanceRecord]] = defaultdict(list)
+    for ti in instances:
+        by_task[ti.task_id].append(ti)
+    order = topological_index(dag)
+    heap = [(order[t], t) for t in set(dirty) if t in order]
+    heapq.heapify(heap)
+    seen: set[str] = set()
+    while heap:
+        _, task_id = heapq.heappop(heap)
+        if task_id in seen:
+            continue
+        seen.add(task_id)
+        task = dag.task_dict[task_id]
+        waiting = [ti for ti in by_task[task_id] if ti.state is TaskState.NONE]
+        if not waiting:
+            continue
+        counts = UpstreamCounts.from_states(
+            ti.state for up in task.upstream_task_ids for ti in by_task[up]
+        )
+        decision = evaluate(task.trigger_rule, counts)
+        if decision is Decision.WAIT:
+            continue
+        if decision is Decision.RUN and not _past_allows(store, dag, run, task_id):
+            continue
+        if decision is Decision.RUN and isinstance(task, MappedOperator) and (
+            waiting[0].map_index == -1
+        ):
+            by_task[task_id] = _expand(store, task, run, waiting[0], now)
+            waiting = [ti for ti in by_task[task_id] if ti.state is TaskState.NONE]
+            if not waiting:  # expanded to nothing, or failed to expand
+                _push_downstream(heap, task.downstream_task_ids, order)
+                continue
+        new_state = {
+            Decision.RUN: TaskState.SCHEDULED,
+            Decision.SKIP: TaskState.SKIPPED,
+            Decision.UPSTREAM_FAILED: TaskState.UPSTREAM_FAILED,
+        }[decision]
+        for ti in waiting:
+            if new_state is TaskState.SCHEDULED:
+                store.task_instances.set_state(ti, new_state)
+            else:
+                store.task_instances.set_state(ti, new_state, start_date=now, end_date=now)
+        if new_state is not TaskState.SCHEDULED:
+            _push_downstream(heap, task.downstream_task_ids, order)
+
+
+def _push_downstream(heap: list[tuple[int, str]], task_ids: Iterable[str],
+                     order: dict[str, int]) -> None:
+    for down in task_ids:
+        heapq.heappush(heap, (order[down], down))
+
+
+def _past_allows(store: Store, dag: DAG, run: DagRunRecord, task_id: str) -> bool:
+    """depends_on_past: the same task in the previous run must have succeeded or been skipped."""
+    task = dag.task_dict[task_id]
+    if not task.depends_on_past:
+        return True
+    previous = store.runs.previous(run.dag_id, run.logical_date)
+    if previous is None:
+        return True
+    earlier = [
+        ti for ti in store.task_instances.for_run(previous.dag_id, previous.run_id)
+        if ti.task_id == task_id
+    ]
+    if not all(ti.state in PAST_OK_STATES for ti in earlier):
+        return False
+    if task.wait_for_downstream:
+        downstream = task.downstream_task_ids
+        return all(
+            ti.state in PAST_OK_STATES
+            for ti in store.task_instances.for_run(previous.dag_id, previous.run_id)
+            if ti.task_id in downstream
+        )
+    return True
+
+
+def _expand(
+    store: Store,
+    task: MappedOperator,
+    run: DagRunRecord,
+    placeholder: TaskInstanceRecord,
+    now: datetime,
+) -> list[TaskInstanceRecord]:
+    """Create the mapped instances; zero elements skip the task, bad input fails it."""
+    lengths = task.literal_lengths()
+    try:
+        if lengths is not None:
+            count = 1
+            for n in lengths.values():
+                count *= n
+        else:
+            values = {
+                name: _resolved_upstream_value(store, run, arg.operator, arg.key)
+                for name, arg in task.expand_input.items()
+                if hasattr(arg, "operator")
+            }
+            literal = {k: v for k, v in task.expand_input.items() if k not in values}
+            count = expansion_length({**values, **literal}, task.task_id)
+    except (TypeError, ValueError) as exc:
+        log.error("cannot expand task %s: %s", task.task_id, exc)
+        store.task_instances.set_state(
+            placeholder, TaskState.FAILED, start_date=now, end_date=now, error=str(exc)
+        )
+        return [placeholder]
+    if count == 0:
+        store.task_instances.set_state(placeholder, TaskState.SKIPPED, start_date=now, end_date=now)
+        return [placeholder]
+    return store.task_instances.expand(placeholder, count)
+
+
+def _resolved_upstream_value(store: Store, run: DagRunRecord, upstream: object, key: str) -> object:
+    task_id: str = upstream.task_id  # type: ignore[attr-defined]
+    if getattr(upstream, "is_mapped", False):
+        texts = store.xcoms.get_mapped_xcoms(run.dag_id, run.run_id, task_id, key)
+        return [decode_xcom(t) for t in texts]
+    text = store.xcoms.get_xcom(run.dag_id, run.run_id, task_id, -1, key)
+    if text is None:
+        raise ValueError(f"upstream task {task_id!r} pushed no XCom {key!r} to expand over")
+    return decode_xcom(text)

@@ -1,0 +1,101 @@
+"""Creating DAG runs and their task instances, and deciding when a run has finished."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from millstream.model.intervals import DataInterval
+from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
+from millstream.store.records import DagRunRecord, TaskInstanceRecord
+
+if TYPE_CHECKING:
+    from millstream.authoring.dag import DAG
+    from millstream.store.interfaces import Store
+
+FAILED_LEAF_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
+
+
+def make_run_id(run_type: str, logical_date: datetime) -> str:
+    """Airflow-style run id: ``manual__2026-01-01T00:00:00+00:00``."""
+    return f"{run_type}__{logical_date.isoformat()}"
+
+
+def create_run(
+    store: Store,
+    dag: DAG,
+    logical_date: datetime,
+    interval: DataInterval,
+    now: datetime,
+    run_type: str = "manual",
+    conf: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> DagRunRecord:
+    """A new queued run with one task instance per task (mapped tasks get a placeholder)."""
+    dag.resolve_params(conf)  # bad conf is rejected before anything is stored
+    run = DagRunRecord(
+        dag_id=dag.dag_id,
+        run_id=run_id or make_run_id(run_type, logical_date),
+        logical_date=logical_date,
+        data_interval_start=interval.start,
+        data_interval_end=interval.end,
+        run_type=run_type,
+        conf=dict(conf or {}),
+        queued_at=now,
+    )
+    store.runs.add(run)
+    store.task_instances.add_many(task_instances_for(dag, run))
+    return run
+
+
+def task_instances_for(dag: DAG, run: DagRunRecord) -> list[TaskInstanceRecord]:
+    """The initial task instances of a run."""
+    weights = priority_weights(dag)
+    return [
+        TaskInstanceRecord(
+            dag_id=dag.dag_id,
+            run_id=run.run_id,
+            task_id=task.task_id,
+            map_index=-1,
+            max_tries=task.retries,
+            pool=task.pool,
+            pool_slots=task.pool_slots,
+            queue=task.queue,
+            priority_weight=weights[task.task_id],
+        )
+        for task in dag.tasks
+    ]
+
+
+def priority_weights(dag: DAG) -> dict[str, int]:
+    """Effective priority of each task, per its weight_rule (downstream, upstream, absolute)."""
+    cached: dict[str, int] | None = getattr(dag, "_priority_weights", None)
+    if cached is not None and len(cached) == len(dag.task_dict):
+        return cached
+    weights: dict[str, int] = {}
+    for task in dag.tasks:
+        if task.weight_rule == "absolute":
+            weights[task.task_id] = task.priority_weight
+            continue
+        relatives = task.get_flat_relative_ids(upstream=task.weight_rule == "upstream")
+        weights[task.task_id] = task.priority_weight + sum(
+            dag.task_dict[t].priority_weight for t in relatives
+        )
+    dag._priority_weights = weights  # type: ignore[attr-defined]
+    return weights
+
+
+def final_state(dag: DAG, instances: Iterable[TaskInstanceRecord]) -> DagRunState | None:
+    """The run's end state once every instance has finished, else None.
+
+    A run fails when any leaf task (one with no downstream) ended failed or
+    upstream_failed; otherwise it succeeds.
+    """
+    leaf_failed = False
+    for ti in instances:
+        if ti.state not in FINISHED_TASK_STATES:
+            return None
+        if ti.state in FAILED_LEAF_STATES and not dag.task_dict[ti.task_id].downstream_task_ids:
+            leaf_failed = True
+    return DagRunState.FAILED if leaf_failed else DagRunState.SUCCESS

@@ -1,0 +1,1 @@
+"""The metadata store: records, repository interfaces and their implementations."""

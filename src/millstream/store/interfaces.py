@@ -1,0 +1,108 @@
+"""The repository interfaces every store implements (in-memory now, SQL in the durable engine).
+
+Repositories never commit: the caller owns the transaction (``store.transaction()``).
+Every state change goes through :func:`millstream.model.states.check_transition`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from millstream.model.states import DagRunState, TaskState
+from millstream.store.records import (
+    DagRunRecord,
+    TaskInstanceKey,
+    TaskInstanceRecord,
+    TaskTryRecord,
+)
+
+
+class RunRepo(Protocol):
+    """DAG runs."""
+
+    def add(self, run: DagRunRecord) -> None: ...
+
+    def get(self, dag_id: str, run_id: str) -> DagRunRecord | None: ...
+
+    def find(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None: ...
+
+    def list(
+        self, dag_id: str | None = None, states: Iterable[DagRunState] | None = None
+    ) -> list[DagRunRecord]: ...
+
+    def previous(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
+        """The run of the same DAG with the latest logical date before ``logical_date``."""
+        ...
+
+    def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None: ...
+
+
+class TaskInstanceRepo(Protocol):
+    """Task instances and the history of their tries."""
+
+    def add_many(self, instances: Iterable[TaskInstanceRecord]) -> None: ...
+
+    def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None: ...
+
+    def for_run(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]: ...
+
+    def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]: ...
+
+    def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
+        """Apply a checked transition and update ``fields`` in the same write."""
+        ...
+
+    def claim(
+        self, ti: TaskInstanceRecord, expected: TaskState, state: TaskState, **fields: Any
+    ) -> bool:
+        """Compare-and-set: change the state only if it is still ``expected``."""
+        ...
+
+    def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
+        """Turn an unexpanded mapped instance (map index -1) into ``count`` instances."""
+        ...
+
+    def record_try(self, record: TaskTryRecord) -> None: ...
+
+    def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]: ...
+
+
+class XComRepo(Protocol):
+    """XCom values, stored as JSON text."""
+
+    def set_many(self, key: TaskInstanceKey, values: Iterable[tuple[str, str]]) -> None: ...
+
+    def get_xcom(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str
+    ) -> str | None: ...
+
+    def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]: ...
+
+    def clear(self, key: TaskInstanceKey) -> None: ...
+
+
+class PoolRepo(Protocol):
+    """Named pools of worker slots."""
+
+    def slots(self, name: str) -> int | None:
+        """The pool's size, or None if no such pool exists."""
+        ...
+
+    def set(self, name: str, slots: int, description: str = "") -> None: ...
+
+
+class Store(Protocol):
+    """All repositories over one backing store, and its transactions."""
+
+    runs: RunRepo
+    task_instances: TaskInstanceRepo
+    xcoms: XComRepo
+    pools: PoolRepo
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+
+__all__ = ["Iterator", "PoolRepo", "RunRepo", "Store", "TaskInstanceRepo", "XComRepo"]

@@ -1,0 +1,191 @@
+"""The in-memory store: the repository interfaces over dicts, for dag.test() and unit tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from millstream.model.states import (
+    DagRunState,
+    TaskState,
+    check_run_transition,
+    check_transition,
+)
+from millstream.store.records import (
+    DagRunRecord,
+    TaskInstanceKey,
+    TaskInstanceRecord,
+    TaskTryRecord,
+)
+
+DEFAULT_POOL_SLOTS = 128
+
+
+class MemoryRunRepo:
+    """DAG runs in a dict keyed by (dag_id, run_id)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple[str, str], DagRunRecord] = {}
+
+    def add(self, run: DagRunRecord) -> None:
+        key = (run.dag_id, run.run_id)
+        if key in self._runs:
+            raise ValueError(f"DAG {run.dag_id!r} already has a run {run.run_id!r}")
+        if self.find(run.dag_id, run.logical_date) is not None:
+            raise ValueError(
+                f"DAG {run.dag_id!r} already has a run for logical date "
+                f"{run.logical_date.isoformat()}"
+            )
+        self._runs[key] = run
+
+    def get(self, dag_id: str, run_id: str) -> DagRunRecord | None:
+        return self._runs.get((dag_id, run_id))
+
+    def find(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
+        for run in self._runs.values():
+            if run.dag_id == dag_id and run.logical_date == logical_date:
+                return run
+        return None
+
+    def list(
+        self, dag_id: str | None = None, states: Iterable[DagRunState] | None = None
+    ) -> list[DagRunRecord]:
+        wanted = set(states) if states is not None else None
+        runs = [
+            r for r in self._runs.values()
+            if (dag_id is None or r.dag_id == dag_id) and (wanted is None or r.state in wanted)
+        ]
+        return sorted(runs, key=lambda r: (r.dag_id, r.logical_date))
+
+    def previous(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
+        earlier = [r for r in self.list(dag_id) if r.logical_date < logical_date]
+        return earlier[-1] if earlier else None
+
+    def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None:
+        check_run_transition(run.state, state, f"run {run.run_id!r} of DAG {run.dag_id!r}")
+        run.state = state
+        for name, value in fields.items():
+            setattr(run, name, value)
+
+
+class MemoryTaskInstanceRepo:
+    """Task instances in dicts, indexed by key and by run."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[TaskInstanceKey, TaskInstanceRecord] = {}
+        self._by_run: dict[tuple[str, str], dict[TaskInstanceKey, TaskInstanceRecord]] = (
+            defaultdict(dict)
+        )
+        self._tries: dict[TaskInstanceKey, list[TaskTryRecord]] = defaultdict(list)
+
+    def add_many(self, instances: Iterable[TaskInstanceRecord]) -> None:
+        for ti in instances:
+            if ti.key in self._by_key:
+                raise ValueError(f"task instance {ti.key} already exists")
+            self._by_key[ti.key] = ti
+            self._by_run[(ti.dag_id, ti.run_id)][ti.key] = ti
+
+    def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
+        return self._by_key.get(key)
+
+    def for_run(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
+        return list(self._by_run.get((dag_id, run_id), {}).values())
+
+    def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
+        wanted = set(states)
+        return [ti for ti in self._by_key.values() if ti.state in wanted]
+
+    def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
+        check_transition(ti.state, state, f"task {ti.label!r} of run {ti.run_id!r}")
+        ti.state = state
+        for name, value in fields.items():
+            setattr(ti, name, value)
+
+    def claim(
+        self, ti: TaskInstanceRecord, expected: TaskState, state: TaskState, **fields: Any
+    ) -> bool:
+        stored = self._by_key.get(ti.key)
+        if stored is None or stored.state is not expected:
+            return False
+        self.set_state(stored, state, **fields)
+        return True
+
+    def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
+        if placeholder.map_index != -1:
+            raise ValueError(f"task instance {placeholder.key} is already expanded")
+        run_index = self._by_run[(placeholder.dag_id, placeholder.run_id)]
+        del self._by_key[placeholder.key]
+        del run_index[placeholder.key]
+        placeholder.map_index = 0
+        created = [placeholder] + [replace(placeholder, map_index=i) for i in range(1, count)]
+        self.add_many(created)
+        return created
+
+    def record_try(self, record: TaskTryRecord) -> None:
+        self._tries[record.key].append(record)
+
+    def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]:
+        return list(self._tries.get(key, []))
+
+
+class MemoryXComRepo:
+    """XCom JSON texts keyed by task instance and XCom key."""
+
+    def __init__(self) -> None:
+        self._values: dict[TaskInstanceKey, dict[str, str]] = {}
+
+    def set_many(self, key: TaskInstanceKey, values: Iterable[tuple[str, str]]) -> None:
+        self._values.setdefault(key, {}).update(values)
+
+    def get_xcom(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str
+    ) -> str | None:
+        return self._values.get(TaskInstanceKey(dag_id, run_id, task_id, map_index), {}).get(key)
+
+    def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]:
+        found = [
+            (ti_key.map_index, values[key])
+            for ti_key, values in self._values.items()
+            if ti_key.dag_id == dag_id and ti_key.run_id == run_id and ti_key.task_id == task_id
+            and ti_key.map_index >= 0 and key in values
+        ]
+        return [text for _, text in sorted(found)]
+
+    def clear(self, key: TaskInstanceKey) -> None:
+        self._values.pop(key, None)
+
+
+class MemoryPoolRepo:
+    """Pools in a dict; ``open_pools`` makes unknown pools exist with the default size."""
+
+    def __init__(self, open_pools: bool = False) -> None:
+        self._pools: dict[str, int] = {"default_pool": DEFAULT_POOL_SLOTS}
+        self._open = open_pools
+
+    def slots(self, name: str) -> int | None:
+        if name in self._pools:
+            return self._pools[name]
+        return DEFAULT_POOL_SLOTS if self._open else None
+
+    def set(self, name: str, slots: int, description: str = "") -> None:
+        if slots < 0:
+            raise ValueError(f"pool {name!r}: slots must be >= 0, got {slots}")
+        self._pools[name] = slots
+
+
+class MemoryStore:
+    """Every repository in memory; transactions are no-ops since nothing is shared."""
+
+    def __init__(self, open_pools: bool = False) -> None:
+        self.runs = MemoryRunRepo()
+        self.task_instances = MemoryTaskInstanceRepo()
+        self.xcoms = MemoryXComRepo()
+        self.pools = MemoryPoolRepo(open_pools=open_pools)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield

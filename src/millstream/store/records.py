@@ -1,0 +1,87 @@
+"""Plain records of DAG runs, task instances and XComs, shared by every store implementation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from millstream.model.states import DagRunState, TaskState
+
+
+@dataclass(slots=True)
+class DagRunRecord:
+    """One run of a DAG for one logical date."""
+
+    dag_id: str
+    run_id: str
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    run_type: str = "manual"
+    state: DagRunState = DagRunState.QUEUED
+    conf: dict[str, Any] = field(default_factory=dict)
+    queued_at: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class TaskInstanceRecord:
+    """One task (one map index of a mapped task) within one DAG run."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+    state: TaskState = TaskState.NONE
+    try_number: int = 0
+    max_tries: int = 0
+    pool: str = "default_pool"
+    pool_slots: int = 1
+    queue: str = "default"
+    priority_weight: int = 1
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    next_retry_at: datetime | None = None
+    hostname: str | None = None
+    pid: int | None = None
+    error: str | None = None
+
+    @property
+    def key(self) -> TaskInstanceKey:
+        return TaskInstanceKey(self.dag_id, self.run_id, self.task_id, self.map_index)
+
+    @property
+    def label(self) -> str:
+        """``task_id`` or ``task_id[i]`` for a mapped instance."""
+        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
+
+    @property
+    def duration(self) -> float | None:
+        if self.start_date is None or self.end_date is None:
+            return None
+        return (self.end_date - self.start_date).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInstanceKey:
+    """What identifies a task instance across the store, executors and events."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class TaskTryRecord:
+    """The outcome of one finished try of a task instance, kept as history."""
+
+    key: TaskInstanceKey
+    try_number: int
+    state: TaskState
+    start_date: datetime | None
+    end_date: datetime | None
+    error: str | None = None

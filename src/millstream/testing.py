@@ -1,0 +1,150 @@
+"""dag.test(): one DAG run through the real scheduler, in memory, in this process."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from millstream.executors.inprocess import InProcessExecutor
+from millstream.model.intervals import ensure_utc
+from millstream.model.states import DagRunState, TaskState
+from millstream.runtime.xcom import decode_xcom
+from millstream.scheduler.loop import Scheduler
+from millstream.store.memory import MemoryStore
+from millstream.store.records import DagRunRecord
+
+if TYPE_CHECKING:
+    from millstream.authoring.dag import DAG
+
+
+class _Clock:
+    """Real time, or, with fast retries, real time plus the waits that were skipped."""
+
+    def __init__(self, fast: bool) -> None:
+        self.fast = fast
+        self.skipped = 0.0
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(time.time() + self.skipped, UTC)
+
+    def wait_until(self, moment: datetime) -> None:
+        delay = (moment - self.now()).total_seconds()
+        if delay <= 0:
+            return
+        if self.fast:
+            self.skipped += delay
+        else:
+            time.sleep(delay)
+
+
+@dataclass
+class TaskResult:
+    """How one task instance ended in a test run."""
+
+    label: str
+    state: str
+    tries: int
+    duration: float | None
+    error: str | None
+
+
+@dataclass
+class DagTestResult:
+    """The outcome of ``dag.test()``: run state, each task's state, and its XComs."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    task_states: dict[str, str]
+    tasks: list[TaskResult]
+    _store: MemoryStore = field(repr=False)
+    run: DagRunRecord = field(repr=False)
+
+    def xcom_pull(self, task_id: str, key: str = "return_value", map_index: int | None = None
+                  ) -> Any:
+        """A value a task pushed; a mapped task gives the list of its instances' values."""
+        xcoms = self._store.xcoms
+        if map_index is None:
+            text = xcoms.get_xcom(self.dag_id, self.run_id, task_id, -1, key)
+            if text is not None:
+                return decode_xcom(text)
+            mapped = xcoms.get_mapped_xcoms(self.dag_id, self.run_id, task_id, key)
+            return [decode_xcom(t) for t in mapped] if mapped else None
+        return decode_xcom(xcoms.get_xcom(self.dag_id, self.run_id, task_id, map_index, key))
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == DagRunState.SUCCESS.value
+
+
+def parse_logical_date(value: datetime | str | None) -> datetime:
+    """A logical date from a datetime or an ISO string (date or date-time); naive means UTC."""
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"bad logical date {value!r}: use ISO format, e.g. 2026-01-01 or "
+                "2026-01-01T06:00:00+00:00"
+            ) from None
+    return ensure_utc(value)
+
+
+def run_dag_test(
+    dag: DAG,
+    logical_date: datetime | str | None = None,
+    conf: dict[str, Any] | None = None,
+    fast_retries: bool = False,
+) -> DagTestResult:
+    """Run one DAG run to completion with the scheduler over an in-memory store."""
+    dag.validate()
+    clock = _Clock(fast_retries)
+    store = MemoryStore(open_pools=True)
+    executor = InProcessExecutor(store.xcoms, clock.now)
+    scheduler = Scheduler(store, executor, {dag.dag_id: dag})
+    moment = parse_logical_date(logical_date)
+    interval = dag.timetable.data_interval_for(moment)
+    run = scheduler.trigger(dag.dag_id, moment, interval, clock.now(), conf=conf)
+    while run.state not in (DagRunState.SUCCESS, DagRunState.FAILED):
+        result = scheduler.tick(clock.now())
+        if result.worked:
+            continue
+        if result.next_wakeup is None:
+            _fail_stuck_run(store, run, clock.now())
+            break
+        clock.wait_until(result.next_wakeup)
+    return _result(dag, store, run)
+
+
+def _fail_stuck_run(store: MemoryStore, run: DagRunRecord, now: datetime) -> None:
+    """Nothing can move any more (e.g. a pool of size 0): end the run failed, saying why."""
+    for ti in store.task_instances.for_run(run.dag_id, run.run_id):
+        if ti.state in (TaskState.NONE, TaskState.SCHEDULED):
+            store.task_instances.set_state(ti, TaskState.UPSTREAM_FAILED, end_date=now,
+                                           error="the run could not make progress")
+    store.runs.set_state(run, DagRunState.FAILED, end_date=now)
+
+
+def _result(dag: DAG, store: MemoryStore, run: DagRunRecord) -> DagTestResult:
+    order = {task.task_id: i for i, task in enumerate(dag.topological_sort())}
+    instances = sorted(
+        store.task_instances.for_run(run.dag_id, run.run_id),
+        key=lambda ti: (order[ti.task_id], ti.map_index),
+    )
+    tasks = [
+        TaskResult(ti.label, ti.state.value, ti.try_number, ti.duration, ti.error)
+        for ti in instances
+    ]
+    return DagTestResult(
+        dag_id=dag.dag_id,
+        run_id=run.run_id,
+        state=run.state.value,
+        task_states={t.label: t.state for t in tasks},
+        tasks=tasks,
+        _store=store,
+        run=run,
+    )
