@@ -64,7 +64,7 @@ PRESETS: Mapping[str, str] = MappingProxyType(
 )
 """Cron presets and the expressions they stand for. ``@once`` and ``None`` are not cron."""
 
-ONCE = "@once"
+_ONCE = "@once"
 
 # A fixed moment from which a new cron expression must find a tick, to reject
 # expressions that never match (such as 30 February).
@@ -83,16 +83,7 @@ def ensure_utc(dt: datetime | date) -> datetime:
             return datetime(dt.year, dt.month, dt.day, tzinfo=UTC)
         raise TypeError(f"expected a datetime, got {type(dt).__name__}: {dt!r}")
     aware = dt.replace(tzinfo=UTC) if dt.utcoffset() is None else dt.astimezone(UTC)
-    return datetime(
-        aware.year,
-        aware.month,
-        aware.day,
-        aware.hour,
-        aware.minute,
-        aware.second,
-        aware.microsecond,
-        tzinfo=UTC,
-    )
+    return datetime.combine(aware.date(), aware.time(), UTC)
 
 
 @dataclass(frozen=True)
@@ -511,7 +502,7 @@ class NoSchedule(Schedule):
 
 
 def _unknown_preset(value: str) -> str:
-    expected = ", ".join([ONCE, *PRESETS])
+    expected = ", ".join([_ONCE, *PRESETS])
     return f"unknown schedule preset {value!r}; expected one of: {expected}"
 
 
@@ -532,7 +523,7 @@ def parse_schedule(value: str | timedelta | Schedule | None) -> Schedule:
         text = value.strip()
         if not text:
             raise ValueError("schedule is an empty string; use None for manual runs only")
-        if text.lower() == ONCE:
+        if text.lower() == _ONCE:
             return OnceSchedule()
         return CronSchedule(text)
     raise ValueError(

@@ -1,0 +1,1 @@
+"""Unit tests of millstream.model: states, trigger rules, schedules and retry timing."""
