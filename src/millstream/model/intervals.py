@@ -35,8 +35,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
-from croniter import CroniterBadDateError, croniter
+
+def _cron_lib() -> Any:
+    """croniter, imported on first use: importing millstream stays fast for DAGs without cron."""
+    import croniter
+
+    return croniter
+
 
 __all__ = [
     "PRESETS",
@@ -206,7 +213,7 @@ class _Periodic(Schedule):
             if end_date is not None and start > ensure_utc(end_date):
                 return None
             end = self._end_of(start)
-        except (OverflowError, CroniterBadDateError):
+        except (OverflowError, _cron_lib().CroniterBadDateError):
             return None  # past the last representable datetime
         if end > now:
             return None
@@ -240,8 +247,8 @@ class CronSchedule(_Periodic):
                     f"(minute hour day-of-month month day-of-week), got {len(fields)}"
                 )
         try:
-            croniter(cron, _CRON_PROBE).get_next(datetime)
-        except CroniterBadDateError:
+            _cron_lib().croniter(cron, _CRON_PROBE).get_next(datetime)
+        except _cron_lib().CroniterBadDateError:
             raise ValueError(
                 f"cron expression {self.expression!r} never matches any date"
             ) from None
@@ -252,22 +259,22 @@ class CronSchedule(_Periodic):
 
     def _tick_after(self, moment: datetime) -> datetime:
         """The first tick strictly after ``moment``."""
-        return ensure_utc(croniter(self._cron, moment).get_next(datetime))
+        return ensure_utc(_cron_lib().croniter(self._cron, moment).get_next(datetime))
 
     def _tick_before(self, moment: datetime) -> datetime:
         """The last tick strictly before ``moment``."""
-        return ensure_utc(croniter(self._cron, moment).get_prev(datetime))
+        return ensure_utc(_cron_lib().croniter(self._cron, moment).get_prev(datetime))
 
     def _tick_at_or_before(self, moment: datetime) -> datetime:
         """``moment`` if it is a tick, else the last tick before it."""
-        ticks = croniter(self._cron, moment)
+        ticks = _cron_lib().croniter(self._cron, moment)
         before = ensure_utc(ticks.get_prev(datetime))
         following = ensure_utc(ticks.get_next(datetime))
         return following if following <= moment else before
 
     def _tick_at_or_after(self, moment: datetime) -> datetime:
         """``moment`` if it is a tick, else the first tick after it."""
-        ticks = croniter(self._cron, moment)
+        ticks = _cron_lib().croniter(self._cron, moment)
         after = ensure_utc(ticks.get_next(datetime))
         preceding = ensure_utc(ticks.get_prev(datetime))
         return preceding if preceding >= moment else after
@@ -325,7 +332,7 @@ class CronSchedule(_Periodic):
         now = ensure_utc(now)
         latest_start = None if end_date is None else ensure_utc(end_date)
         found = [first]
-        ticks = croniter(self._cron, first.end)
+        ticks = _cron_lib().croniter(self._cron, first.end)
         start = first.end
         try:
             while limit is None or len(found) < limit:
@@ -336,7 +343,7 @@ class CronSchedule(_Periodic):
                     break
                 found.append(DataInterval(start, end))
                 start = end
-        except (OverflowError, CroniterBadDateError):
+        except (OverflowError, _cron_lib().CroniterBadDateError):
             pass  # past the last representable datetime
         return found
 
@@ -355,7 +362,7 @@ class CronSchedule(_Periodic):
                 due = max(due, first_end)
             if end_date is not None and self._tick_before(due) > ensure_utc(end_date):
                 return None
-        except (OverflowError, CroniterBadDateError):
+        except (OverflowError, _cron_lib().CroniterBadDateError):
             return None
         return due
 
