@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -55,7 +56,7 @@ def _unique_task_id(task_id: str) -> str:
     full = group.child_id(task_id) if group is not None else task_id
     if dag is None or full not in dag.task_dict:
         return task_id
-    base = task_id.split("__")[0] if "__" in task_id else task_id
+    base = re.sub(r"__\d+$", "", task_id)
     n = 1
     while (group.child_id(f"{base}__{n}") if group else f"{base}__{n}") in dag.task_dict:
         n += 1

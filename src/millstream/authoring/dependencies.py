@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +97,7 @@ def chain(*elements: Any) -> None:
     Elements may be tasks, groups, XCom arguments or lists; two adjacent lists of the same
     length are linked pairwise (``chain(a, [b, c], [d, e], f)`` gives b>>d and c>>e).
     """
-    for left, right in zip(elements, elements[1:], strict=False):
+    for left, right in itertools.pairwise(elements):
         left_is_list = isinstance(left, list | tuple)
         right_is_list = isinstance(right, list | tuple)
         if left_is_list and right_is_list:

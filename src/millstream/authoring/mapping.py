@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from millstream.authoring.dag import _dag_stack, current_dag
@@ -14,6 +15,15 @@ from millstream.authoring.xcom_arg import ResolvableArg, XComArg, resolve_nested
 from millstream.exceptions import DagDefinitionError
 
 _BASE_PARAMETERS = _init_parameters(BaseOperator)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpandSource:
+    """Where one expanded argument comes from: a literal of known length, or a task's XCom."""
+
+    literal_length: int | None = None
+    xcom_task_id: str | None = None
+    xcom_key: str = "return_value"
 
 
 class OperatorPartial:
@@ -97,15 +107,20 @@ class MappedOperator(BaseOperator):
         self.template_fields = operator_class.template_fields  # type: ignore[misc]
         wire_upstream(self, list(self.expand_input.values()), list(self.partial_kwargs.values()))
 
-    def literal_lengths(self) -> dict[str, int] | None:
-        """Lengths of the expanded values when all are literals, else None."""
-        if any(isinstance(v, ResolvableArg) for v in self.expand_input.values()):
-            return None
-        return {k: len(v) for k, v in self.expand_input.items()}
-
-    def upstream_mapping_args(self) -> dict[str, XComArg]:
-        """The expanded arguments that come from other tasks' XCom."""
-        return {k: v for k, v in self.expand_input.items() if isinstance(v, XComArg)}
+    def expansion_sources(self) -> dict[str, ExpandSource]:
+        """Where each expanded argument comes from, as the scheduler needs it to expand."""
+        sources: dict[str, ExpandSource] = {}
+        for name, value in self.expand_input.items():
+            if isinstance(value, XComArg):
+                sources[name] = ExpandSource(None, value.operator.task_id, value.key)
+            elif isinstance(value, ResolvableArg):
+                raise DagDefinitionError(
+                    f"task {self.task_id!r}: expand({name}=...) can only take a list, a dict "
+                    "or a task's output"
+                )
+            else:
+                sources[name] = ExpandSource(len(value))
+        return sources
 
     def unmap(self, map_index: int, context: dict[str, Any]) -> BaseOperator:
         """The concrete operator for one map index, with its expanded values resolved."""

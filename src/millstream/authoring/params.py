@@ -32,7 +32,7 @@ class Param:
         default: Any = _NO_DEFAULT,
         description: str | None = None,
         *,
-        type: str | list[str] | None = None,  # noqa: A002 - the JSON-schema keyword
+        type: str | list[str] | None = None,  # the JSON-schema keyword
         enum: list[Any] | None = None,
         minimum: float | None = None,
         maximum: float | None = None,

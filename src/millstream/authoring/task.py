@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from millstream.authoring.dag import DAG, current_dag
 from millstream.authoring.dependencies import DependencyMixin
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
+from millstream.authoring.xcom_arg import wire_upstream
 from millstream.exceptions import DagDefinitionError
 from millstream.model.intervals import ensure_utc
 from millstream.model.trigger_rules import TriggerRule
@@ -42,12 +43,41 @@ def _init_parameters(cls: type) -> frozenset[str]:
     return frozenset(names)
 
 
+@functools.cache
+def _signature(init: Callable[..., None]) -> inspect.Signature:
+    return inspect.signature(init)
+
+
+def _check_call(
+    init: Callable[..., None],
+    task: BaseOperator,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    dag: DAG | None,
+) -> None:
+    """Raise a DagDefinitionError naming DAG, task and arguments if ``init`` cannot take them.
+
+    A misspelt required argument (``bash_comand=``) would otherwise be a bare TypeError.
+    """
+    try:
+        _signature(init).bind(task, *args, **kwargs)
+    except TypeError as exc:
+        task_id = kwargs.get("task_id")
+        where = f"DAG {dag.dag_id!r}, task {task_id!r}" if dag else f"task {task_id!r}"
+        problem = f"{type(task).__name__}: {exc}"
+        unknown = sorted(set(kwargs) - _init_parameters(type(task)))
+        if unknown:
+            problem += f" (unknown arguments: {', '.join(unknown)})"
+        raise DagDefinitionError(f"{where}: {problem}") from None
+
+
 def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
     """Wrap an operator's __init__ so that DAG and group default_args fill unset arguments."""
 
     @functools.wraps(init)
     def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> None:
-        if getattr(self, "_defaults_applied", False):
+        if getattr(self, "_defaults_applied", False):  # a subclass's super().__init__()
+            _check_call(init, self, args, kwargs, kwargs.get("dag") or current_dag())
             init(self, *args, **kwargs)
             return
         self._defaults_applied = True
@@ -65,7 +95,11 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
                 kwargs[key] = value
         if "params" in merged and "params" in kwargs and kwargs["params"] is not merged["params"]:
             kwargs["params"] = {**merged["params"], **kwargs["params"]}
+        _check_call(init, self, args, kwargs, dag)
         init(self, *args, **kwargs)
+        if self.dag is not None:
+            # an XComArg in a templated field (op_kwargs, bash_command ...) is an upstream
+            wire_upstream(self, *(getattr(self, name, None) for name in self.template_fields))
 
     return wrapper
 
@@ -139,7 +173,8 @@ class BaseOperator(DependencyMixin):
         where = f"DAG {dag.dag_id!r}, task {task_id!r}" if dag else f"task {task_id!r}"
         if unknown:
             raise DagDefinitionError(
-                f"{where}: {type(self).__name__} got unknown arguments: {', '.join(sorted(unknown))}"
+                f"{where}: {type(self).__name__} got unknown arguments: "
+                f"{', '.join(sorted(unknown))}"
             )
         if not isinstance(task_id, str) or not task_id:
             raise DagDefinitionError(f"{where}: task_id must be a non-empty string")

@@ -50,8 +50,9 @@ def render_value(
     if isinstance(value, ResolvableArg):
         return value.resolve(context)
     if isinstance(value, str):
-        if template_ext and value.strip().endswith(template_ext):
-            return env.get_template(value.strip()).render(context)
+        # exact suffix, as in Airflow: "run.sh " (trailing space) is a command, not a file
+        if template_ext and value.endswith(template_ext):
+            return env.get_template(value).render(context)
         if "{{" not in value and "{%" not in value:
             return value
         return env.from_string(value).render(context)

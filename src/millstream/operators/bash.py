@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import selectors
 import signal
 import subprocess
-from collections.abc import Container
+import time
+from collections.abc import Container, Iterator
 from typing import Any
 
 from millstream.authoring.task import BaseOperator
@@ -80,16 +82,20 @@ class BashOperator(BaseOperator):
             start_new_session=True,  # its own process group, so a timeout kills all of it
         )
         last_line: str | None = None
+        finished = False
         try:
-            assert process.stdout is not None
-            for raw in process.stdout:
-                line = raw.decode(self.output_encoding, errors="replace").rstrip("\n")
+            for raw in _output_lines(process):
+                line = raw.decode(self.output_encoding, errors="replace")
                 log.info("%s", line)
                 last_line = line
-            code = process.wait()
+            code = _wait(process)
+            finished = True
         finally:
-            if process.poll() is None:
+            if not finished:
+                # interrupted (timeout): the group may outlive bash itself, e.g. `sleep 60 &`
                 _kill_group(process)
+            if process.stdout is not None:
+                process.stdout.close()
         if code in self.skip_on_exit_code:
             raise TaskSkipped(f"bash command exited with code {code}")
         if code != 0:
@@ -99,13 +105,77 @@ class BashOperator(BaseOperator):
         return last_line
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """Terminate the command's whole process group, then kill what is left."""
+_POLL_SECONDS = 0.1
+
+
+def _output_lines(process: subprocess.Popen[bytes]) -> Iterator[bytes]:
+    """The command's output, line by line (without the newline).
+
+    Waits in short slices rather than one blocking read, so that a timeout raised
+    asynchronously in this thread (the runtime's non-main-thread timeout) is delivered
+    while the command is silent, not only when it next prints.
+    """
+    assert process.stdout is not None
+    descriptor = process.stdout.fileno()
+    pending = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(descriptor, selectors.EVENT_READ)
+        while True:
+            if not selector.select(timeout=_POLL_SECONDS):
+                continue
+            chunk = os.read(descriptor, 65536)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            yield from lines
+    if pending:
+        yield pending
+
+
+def _wait(process: subprocess.Popen[bytes]) -> int:
+    """The exit code, waiting in short slices for the same reason as :func:`_output_lines`."""
+    while True:
+        try:
+            return process.wait(timeout=_POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _kill_group(process: subprocess.Popen[bytes], grace: float = 2.0) -> None:
+    """Terminate the command's whole process group, then kill what is left.
+
+    Every process of the group gets SIGTERM and up to ``grace`` seconds to exit (to clean
+    up); whatever still runs after that, bash itself or not, gets SIGKILL.
+    """
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if process.poll() is not None and not _group_running(process.pid):
+            break
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs; zombies waiting to be reaped do not."""
     try:
-        process.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    if not os.path.isdir("/proc"):
+        return True  # no way to tell zombies apart: let the grace period run out
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # after the command name: state, parent pid, process group
+        if fields[0] != b"Z" and int(fields[2]) == pgid:
+            return True
+    return False

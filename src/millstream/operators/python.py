@@ -1,4 +1,4 @@
-"""Operators that run Python callables: PythonOperator, BranchPythonOperator, ShortCircuitOperator."""
+"""Operators that run Python callables: Python, BranchPython and ShortCircuit operators."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class PythonOperator(BaseOperator):
 
 
 class BranchPythonOperator(PythonOperator):
-    """Runs a callable that returns the task id(s) to follow; other direct downstream are skipped."""
+    """Runs a callable returning the task id(s) to follow; other direct downstream are skipped."""
 
     ui_color = "#fff2cc"
 

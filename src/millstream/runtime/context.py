@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from millstream.authoring import macros
+from millstream.authoring.params import Param
 from millstream.runtime.xcom import XComReader, decode_xcom, encode_xcom
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class RuntimeTaskInstance:
         self.dag_run = workload.run
         self.state = "running"
         self.start_date: datetime | None = None
+        self.end_date: datetime | None = None
+        self.duration: float | None = None  # seconds, once the try has ended
         self.log = logging.getLogger("millstream.task")
         self.pushed: dict[str, str] = {}
         self.skip_requests: set[str] = set()
@@ -75,11 +78,12 @@ class RuntimeTaskInstance:
         if isinstance(map_indexes, int):
             text = self._reader.get_xcom(dag_id, self.run_id, task_id, map_indexes, key)
             return default if text is None else decode_xcom(text)
-        if map_indexes is not None or (source is not None and source.is_mapped):
+        if map_indexes is not None:  # the chosen instances, in map-index order
+            found = (self._reader.get_xcom(dag_id, self.run_id, task_id, index, key)
+                     for index in sorted(set(map_indexes)))
+            return [decode_xcom(t) for t in found if t is not None]
+        if source is not None and source.is_mapped:
             texts = self._reader.get_mapped_xcoms(dag_id, self.run_id, task_id, key)
-            if map_indexes is not None:
-                wanted = set(map_indexes)
-                texts = [t for i, t in enumerate(texts) if i in wanted]
             return [decode_xcom(t) for t in texts]
         text = self._reader.get_xcom(dag_id, self.run_id, task_id, -1, key)
         return default if text is None else decode_xcom(text)
@@ -92,13 +96,25 @@ class RuntimeTaskInstance:
         return f"<TaskInstance {self.dag_id}.{self.task_id} {self.run_id} try {self.try_number}>"
 
 
+def _task_params(
+    task: BaseOperator, run: DagRunRecord, dag_params: dict[str, Any]
+) -> dict[str, Any]:
+    """DAG params, overridden by the task's own, overridden by the run's conf."""
+    merged = dict(dag_params)
+    for name, value in task.params.items():
+        if name in run.conf:
+            continue
+        merged[name] = value.validate(value.default, name) if isinstance(value, Param) else value
+    return merged
+
+
 def build_context(
     task: BaseOperator, run: DagRunRecord, ti: RuntimeTaskInstance, params: dict[str, Any]
 ) -> dict[str, Any]:
     """The template and callable context for one task try."""
     logical = run.logical_date
     ds = logical.strftime("%Y-%m-%d")
-    merged_params = {**task.params, **params}
+    merged_params = _task_params(task, run, params)
     return {
         "dag": task.dag,
         "task": task,

@@ -19,6 +19,7 @@ class TaskWorkload:
     max_tries: int
     run: DagRunRecord
     params: dict[str, Any] = field(default_factory=dict)
+    dag_file: str | None = None  # where a worker process finds the DAG to import
 
 
 @dataclass(frozen=True, slots=True)

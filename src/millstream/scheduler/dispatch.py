@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from millstream.model.states import TaskState
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("millstream.scheduler")
 
 ACTIVE_STATES = (TaskState.QUEUED, TaskState.RUNNING)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -60,7 +62,14 @@ def choose_to_queue(
     ]
     if not scheduled:
         return []
-    scheduled.sort(key=lambda ti: (-ti.priority_weight, ti.run_id, ti.task_id, ti.map_index))
+    # Ties go to the earlier run (by logical date, as in Airflow), then by task and map index.
+    logical_dates: dict[tuple[str, str], datetime] = {}
+    for ti in scheduled:
+        if (ti.dag_id, ti.run_id) not in logical_dates:
+            run = store.runs.get(ti.dag_id, ti.run_id)
+            logical_dates[(ti.dag_id, ti.run_id)] = run.logical_date if run else _LATEST
+    scheduled.sort(key=lambda ti: (-ti.priority_weight, logical_dates[(ti.dag_id, ti.run_id)],
+                                   ti.run_id, ti.task_id, ti.map_index))
     occupancy = Occupancy.from_active(store.task_instances.in_states(ACTIVE_STATES))
     chosen: list[TaskInstanceRecord] = []
     warned_pools: set[str] = set()

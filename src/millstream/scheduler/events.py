@@ -62,7 +62,8 @@ def apply_finished(store: Store, dag: DAG, event: TaskFinishedEvent) -> set[str]
                       event.error)
     )
     changed = set(task.downstream_task_ids)
-    if event.skip_task_ids:
+    # Only a successful try's skips count: a branch that failed chose nothing.
+    if event.skip_task_ids and event.state is TaskState.SUCCESS:
         changed |= skip_tasks(store, dag, event.key, event.skip_task_ids)
     return changed
 

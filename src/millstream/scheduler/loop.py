@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from millstream.model.intervals import DataInterval
+from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskWorkload
 from millstream.scheduler.callbacks import CallbackRunner, InlineCallbackRunner
@@ -55,6 +55,8 @@ class Scheduler:
         self._dirty: dict[tuple[str, str], set[str]] = {}
         self._params: dict[tuple[str, str], dict[str, Any]] = {}
         self._touched: set[tuple[str, str]] = set()  # runs with new outcomes to look at
+        # per DAG: task id -> tasks whose depends_on_past looks at it (see _wake_later_runs)
+        self._past_dependents: dict[str, tuple[DAG, dict[str, set[str]]]] = {}
 
     def trigger(
         self,
@@ -66,8 +68,11 @@ class Scheduler:
         run_type: str = "manual",
         run_id: str | None = None,
     ) -> DagRunRecord:
-        """Create a queued run of a known DAG."""
-        dag = self.dags[dag_id]
+        """Create a queued run of a known DAG; a naive logical date is taken as UTC."""
+        dag = self.dags.get(dag_id)
+        if dag is None:
+            raise KeyError(f"no DAG {dag_id!r} is known to this scheduler")
+        logical_date = ensure_utc(logical_date)
         with self.store.transaction():
             return create_run(self.store, dag, logical_date, interval, now, run_type, conf, run_id)
 
@@ -97,6 +102,7 @@ class Scheduler:
                     apply_finished(self.store, dag, event)
                 )
                 self._touched.add(run_key)
+                self._wake_later_runs(dag, event.key.run_id, (event.key.task_id,))
             else:
                 apply_started(self.store, event)
         return bool(events)
@@ -160,7 +166,38 @@ class Scheduler:
         self._dirty.pop((run.dag_id, run.run_id), None)
         self._params.pop((run.dag_id, run.run_id), None)
         self._touched.discard((run.dag_id, run.run_id))
+        # Tasks may also have ended by a skip, a trigger rule or a timeout: wake for all.
+        self._wake_later_runs(dag, run.run_id, dag.task_dict)
         self.callbacks.dag_run_finished(dag, run, state is DagRunState.SUCCESS, reason)
+
+    def _wake_later_runs(self, dag: DAG, run_id: str, task_ids: Iterable[str]) -> None:
+        """depends_on_past: tasks ending in one run may unblock waiting tasks of other runs.
+
+        A waiting task is evaluated only when marked dirty, so the tasks that look at the
+        past of ``task_ids`` (themselves, or their upstream with wait_for_downstream) are
+        marked dirty in every other active run of the DAG.
+        """
+        cached = self._past_dependents.get(dag.dag_id)
+        if cached is None or cached[0] is not dag:
+            dependents: dict[str, set[str]] = {}
+            for task in dag.tasks:
+                if task.depends_on_past:
+                    dependents.setdefault(task.task_id, set()).add(task.task_id)
+                if task.wait_for_downstream:
+                    for down in task.downstream_task_ids:
+                        dependents.setdefault(down, set()).add(task.task_id)
+            cached = (dag, dependents)
+            self._past_dependents[dag.dag_id] = cached
+        if not cached[1]:
+            return
+        woken: set[str] = set()
+        for task_id in task_ids:
+            woken |= cached[1].get(task_id, set())
+        if not woken:
+            return
+        for (dag_id, other_run_id), dirty in self._dirty.items():
+            if dag_id == dag.dag_id and other_run_id != run_id:
+                dirty |= woken
 
     def _dispatch(self) -> bool:
         def is_active(dag_id: str, run_id: str) -> bool:
@@ -178,7 +215,7 @@ class Scheduler:
             assert run is not None
             dag = self.dags[ti.dag_id]
             workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,
-                                    self._run_params(dag, run))
+                                    self._run_params(dag, run), dag.fileloc)
             self.executor.submit(workload, dag.task_dict[ti.task_id])
         return bool(chosen)
 

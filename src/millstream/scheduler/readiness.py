@@ -11,9 +11,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from millstream.authoring.mapping import MappedOperator, expansion_length
+from millstream.authoring.mapping import expansion_length
 from millstream.model.states import TaskState
 from millstream.model.trigger_rules import Decision, UpstreamCounts, evaluate
 from millstream.runtime.xcom import decode_xcom
@@ -70,10 +70,10 @@ def evaluate_dirty(
             continue
         if decision is Decision.RUN and not _past_allows(store, dag, run, task_id):
             continue
-        if decision is Decision.RUN and isinstance(task, MappedOperator) and (
+        if decision is Decision.RUN and task.is_mapped and (
             waiting[0].map_index == -1
         ):
-            by_task[task_id] = _expand(store, task, run, waiting[0], now)
+            by_task[task_id] = _expand(store, dag, task, run, waiting[0], now)
             waiting = [ti for ti in by_task[task_id] if ti.state is TaskState.NONE]
             if not waiting:  # expanded to nothing, or failed to expand
                 _push_downstream(heap, task.downstream_task_ids, order)
@@ -124,26 +124,25 @@ def _past_allows(store: Store, dag: DAG, run: DagRunRecord, task_id: str) -> boo
 
 def _expand(
     store: Store,
-    task: MappedOperator,
+    dag: DAG,
+    task: Any,
     run: DagRunRecord,
     placeholder: TaskInstanceRecord,
     now: datetime,
 ) -> list[TaskInstanceRecord]:
     """Create the mapped instances; zero elements skip the task, bad input fails it."""
-    lengths = task.literal_lengths()
     try:
-        if lengths is not None:
-            count = 1
-            for n in lengths.values():
-                count *= n
-        else:
-            values = {
-                name: _resolved_upstream_value(store, run, arg.operator, arg.key)
-                for name, arg in task.expand_input.items()
-                if hasattr(arg, "operator")
-            }
-            literal = {k: v for k, v in task.expand_input.items() if k not in values}
-            count = expansion_length({**values, **literal}, task.task_id)
+        count = 1
+        for name, source in task.expansion_sources().items():
+            if source.xcom_task_id is None:
+                count *= source.literal_length
+                continue
+            upstream = dag.task_dict[source.xcom_task_id]
+            try:
+                value = _resolved_upstream_value(store, run, upstream, source.xcom_key)
+            except ValueError as exc:
+                raise ValueError(f"task {task.task_id!r}: cannot expand {name!r}: {exc}") from None
+            count *= expansion_length({name: value}, task.task_id)
     except (TypeError, ValueError) as exc:
         log.error("cannot expand task %s: %s", task.task_id, exc)
         store.task_instances.set_state(
@@ -156,9 +155,9 @@ def _expand(
     return store.task_instances.expand(placeholder, count)
 
 
-def _resolved_upstream_value(store: Store, run: DagRunRecord, upstream: object, key: str) -> object:
-    task_id: str = upstream.task_id  # type: ignore[attr-defined]
-    if getattr(upstream, "is_mapped", False):
+def _resolved_upstream_value(store: Store, run: DagRunRecord, upstream: Any, key: str) -> Any:
+    task_id: str = upstream.task_id
+    if upstream.is_mapped:
         texts = store.xcoms.get_mapped_xcoms(run.dag_id, run.run_id, task_id, key)
         return [decode_xcom(t) for t in texts]
     text = store.xcoms.get_xcom(run.dag_id, run.run_id, task_id, -1, key)

@@ -43,10 +43,46 @@ def create_run(
         run_type=run_type,
         conf=dict(conf or {}),
         queued_at=now,
+        dag_version=getattr(dag, "version", None),
     )
     store.runs.add(run)
     store.task_instances.add_many(task_instances_for(dag, run))
     return run
+
+
+def create_due_runs(store: Store, dag: DAG, now: datetime) -> list[DagRunRecord]:
+    """Create the scheduled runs that are due for one DAG (catchup, start and end dates).
+
+    Never more than the DAG's free run slots (max_active_runs minus queued and running
+    runs), so a long catchup is created a few runs at a time. A logical date that already
+    has a run (e.g. a manual one) is passed over.
+    """
+    active = store.runs.list(dag.dag_id, [DagRunState.QUEUED, DagRunState.RUNNING])
+    free = dag.max_active_runs - len(active)
+    if free <= 0 or dag.start_date is None:
+        return []
+    created: list[DagRunRecord] = []
+    last = last_scheduled_interval(store, dag.dag_id)
+    while len(created) < free:
+        due = dag.timetable.missed_intervals(
+            last, dag.start_date, dag.end_date, dag.catchup, now, limit=free - len(created)
+        )
+        if not due:
+            break
+        for interval in due:
+            last = interval
+            if store.runs.find(dag.dag_id, interval.start) is None:
+                created.append(create_run(store, dag, interval.start, interval, now, "scheduled"))
+    return created
+
+
+def last_scheduled_interval(store: Store, dag_id: str) -> DataInterval | None:
+    """The data interval of the DAG's latest scheduled run: where its schedule resumes."""
+    scheduled = [r for r in store.runs.list(dag_id) if r.run_type == "scheduled"]
+    if not scheduled:
+        return None
+    latest = max(scheduled, key=lambda r: r.logical_date)
+    return DataInterval(latest.data_interval_start, latest.data_interval_end)
 
 
 def task_instances_for(dag: DAG, run: DagRunRecord) -> list[TaskInstanceRecord]:

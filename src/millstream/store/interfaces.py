@@ -13,7 +13,10 @@ from typing import Any, Protocol
 
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.records import (
+    AuditRecord,
+    DagRecord,
     DagRunRecord,
+    ImportErrorRecord,
     TaskInstanceKey,
     TaskInstanceRecord,
     TaskTryRecord,
@@ -94,9 +97,55 @@ class PoolRepo(Protocol):
     def set(self, name: str, slots: int, description: str = "") -> None: ...
 
 
+class DagRepo(Protocol):
+    """DAGs found by parsing, their paused flag, and every serialized version of each."""
+
+    def upsert(
+        self, dag_id: str, fileloc: str | None, structure_json: str, version: str,
+        now: datetime, paused_on_create: bool = False,
+    ) -> DagRecord:
+        """Record a parse of a DAG; a new ``version`` keeps the old ones for existing runs."""
+        ...
+
+    def get(self, dag_id: str) -> DagRecord | None: ...
+
+    def list(self, active_only: bool = True) -> list[DagRecord]: ...
+
+    def set_paused(self, dag_id: str, paused: bool) -> None: ...
+
+    def structure(self, dag_id: str, version: str | None = None) -> str | None:
+        """The serialized structure (JSON) of a version, by default the latest."""
+        ...
+
+    def deactivate_missing(self, present: Iterable[str], filelocs: Iterable[str]) -> list[str]:
+        """Mark DAGs from the given files that are no longer in ``present`` as inactive."""
+        ...
+
+
+class ImportErrorRepo(Protocol):
+    """The current import error of each DAG file that fails to load."""
+
+    def set(self, filename: str, traceback: str | None, now: datetime) -> None:
+        """Store the file's error, or clear it when ``traceback`` is None."""
+        ...
+
+    def list(self) -> list[ImportErrorRecord]: ...
+
+
+class AuditRepo(Protocol):
+    """The log of user actions (trigger, clear, pause, edits)."""
+
+    def add(self, record: AuditRecord) -> None: ...
+
+    def list(self, dag_id: str | None = None, limit: int = 100) -> list[AuditRecord]: ...
+
+
 class Store(Protocol):
     """All repositories over one backing store, and its transactions."""
 
+    dags: DagRepo
+    import_errors: ImportErrorRepo
+    audit: AuditRepo
     runs: RunRepo
     task_instances: TaskInstanceRepo
     xcoms: XComRepo
@@ -105,4 +154,7 @@ class Store(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
 
 
-__all__ = ["Iterator", "PoolRepo", "RunRepo", "Store", "TaskInstanceRepo", "XComRepo"]
+__all__ = [
+    "AuditRepo", "DagRepo", "ImportErrorRepo", "Iterator", "PoolRepo", "RunRepo", "Store",
+    "TaskInstanceRepo", "XComRepo",
+]

@@ -16,7 +16,10 @@ from millstream.model.states import (
     check_transition,
 )
 from millstream.store.records import (
+    AuditRecord,
+    DagRecord,
     DagRunRecord,
+    ImportErrorRecord,
     TaskInstanceKey,
     TaskInstanceRecord,
     TaskTryRecord,
@@ -66,8 +69,9 @@ class MemoryRunRepo:
         return earlier[-1] if earlier else None
 
     def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None:
-        check_run_transition(run.state, state, f"run {run.run_id!r} of DAG {run.dag_id!r}")
-        run.state = state
+        run.state = check_run_transition(
+            run.state, state, f"run {run.run_id!r} of DAG {run.dag_id!r}"
+        )
         for name, value in fields.items():
             setattr(run, name, value)
 
@@ -100,8 +104,7 @@ class MemoryTaskInstanceRepo:
         return [ti for ti in self._by_key.values() if ti.state in wanted]
 
     def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
-        check_transition(ti.state, state, f"task {ti.label!r} of run {ti.run_id!r}")
-        ti.state = state
+        ti.state = check_transition(ti.state, state, f"task {ti.label!r} of run {ti.run_id!r}")
         for name, value in fields.items():
             setattr(ti, name, value)
 
@@ -109,7 +112,7 @@ class MemoryTaskInstanceRepo:
         self, ti: TaskInstanceRecord, expected: TaskState, state: TaskState, **fields: Any
     ) -> bool:
         stored = self._by_key.get(ti.key)
-        if stored is None or stored.state is not expected:
+        if stored is None or stored.state != TaskState(expected):
             return False
         self.set_state(stored, state, **fields)
         return True
@@ -117,6 +120,11 @@ class MemoryTaskInstanceRepo:
     def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
         if placeholder.map_index != -1:
             raise ValueError(f"task instance {placeholder.key} is already expanded")
+        if count < 1:
+            raise ValueError(
+                f"task instance {placeholder.key}: cannot expand to {count} instances; "
+                "an empty expansion is skipped, not expanded"
+            )
         run_index = self._by_run[(placeholder.dag_id, placeholder.run_id)]
         del self._by_key[placeholder.key]
         del run_index[placeholder.key]
@@ -177,10 +185,97 @@ class MemoryPoolRepo:
         self._pools[name] = slots
 
 
+class MemoryDagRepo:
+    """DAG records and their serialized versions in dicts."""
+
+    def __init__(self) -> None:
+        self._dags: dict[str, DagRecord] = {}
+        self._versions: dict[tuple[str, str], str] = {}
+
+    def upsert(
+        self, dag_id: str, fileloc: str | None, structure_json: str, version: str,
+        now: datetime, paused_on_create: bool = False,
+    ) -> DagRecord:
+        record = self._dags.get(dag_id)
+        if record is None:
+            record = DagRecord(dag_id, fileloc, is_paused=paused_on_create)
+            self._dags[dag_id] = record
+        record.fileloc = fileloc
+        record.is_active = True
+        record.latest_version = version
+        record.last_parsed = now
+        self._versions.setdefault((dag_id, version), structure_json)
+        return record
+
+    def get(self, dag_id: str) -> DagRecord | None:
+        return self._dags.get(dag_id)
+
+    def list(self, active_only: bool = True) -> list[DagRecord]:
+        return sorted(
+            (d for d in self._dags.values() if d.is_active or not active_only),
+            key=lambda d: d.dag_id,
+        )
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        record = self._dags.get(dag_id)
+        if record is None:
+            raise KeyError(f"no DAG {dag_id!r}")
+        record.is_paused = paused
+
+    def structure(self, dag_id: str, version: str | None = None) -> str | None:
+        record = self._dags.get(dag_id)
+        if record is None:
+            return None
+        return self._versions.get((dag_id, version or record.latest_version or ""))
+
+    def deactivate_missing(self, present: Iterable[str], filelocs: Iterable[str]) -> list[str]:
+        keep, files = set(present), set(filelocs)
+        gone = [
+            d.dag_id for d in self._dags.values()
+            if d.is_active and d.fileloc in files and d.dag_id not in keep
+        ]
+        for dag_id in gone:
+            self._dags[dag_id].is_active = False
+        return gone
+
+
+class MemoryImportErrorRepo:
+    """The latest import error of each file."""
+
+    def __init__(self) -> None:
+        self._errors: dict[str, ImportErrorRecord] = {}
+
+    def set(self, filename: str, traceback: str | None, now: datetime) -> None:
+        if traceback is None:
+            self._errors.pop(filename, None)
+        else:
+            self._errors[filename] = ImportErrorRecord(filename, traceback, now)
+
+    def list(self) -> list[ImportErrorRecord]:
+        return sorted(self._errors.values(), key=lambda e: e.filename)
+
+
+class MemoryAuditRepo:
+    """User actions in a list, newest last."""
+
+    def __init__(self) -> None:
+        self._records: list[AuditRecord] = []
+
+    def add(self, record: AuditRecord) -> None:
+        self._records.append(record)
+
+    def list(self, dag_id: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        found = [r for r in self._records if dag_id is None or r.dag_id == dag_id]
+        return list(reversed(found))[:limit]
+
+
 class MemoryStore:
     """Every repository in memory; transactions are no-ops since nothing is shared."""
 
     def __init__(self, open_pools: bool = False) -> None:
+        self.dags = MemoryDagRepo()
+        self.import_errors = MemoryImportErrorRepo()
+        self.audit = MemoryAuditRepo()
         self.runs = MemoryRunRepo()
         self.task_instances = MemoryTaskInstanceRepo()
         self.xcoms = MemoryXComRepo()

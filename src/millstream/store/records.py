@@ -25,6 +25,7 @@ class DagRunRecord:
     start_date: datetime | None = None
     end_date: datetime | None = None
     note: str | None = None
+    dag_version: str | None = None  # the serialized structure this run was created with
 
 
 @dataclass(slots=True)
@@ -85,3 +86,37 @@ class TaskTryRecord:
     start_date: datetime | None
     end_date: datetime | None
     error: str | None = None
+
+
+@dataclass(slots=True)
+class DagRecord:
+    """A DAG known to the store: where it came from, whether it is paused, its latest version."""
+
+    dag_id: str
+    fileloc: str | None = None
+    is_paused: bool = False
+    is_active: bool = True
+    latest_version: str | None = None
+    last_parsed: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportErrorRecord:
+    """A DAG file that failed to load, with the traceback that says why."""
+
+    filename: str
+    traceback: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One user action: who did what to which DAG, run or task."""
+
+    when: datetime
+    who: str
+    event: str
+    dag_id: str | None = None
+    run_id: str | None = None
+    task_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Unit tests of millstream.authoring: DAGs, tasks, dependencies, TaskFlow, templates."""

@@ -1,0 +1,1 @@
+"""Unit tests of millstream.operators: empty, Python (branch, short-circuit) and Bash."""
