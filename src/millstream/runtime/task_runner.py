@@ -48,7 +48,7 @@ def run_task_try(
         _call(task.on_execute_callback, context, "on_execute_callback", task.task_id)
         timeout = task.execution_timeout.total_seconds() if task.execution_timeout else None
         with set_current_context(context), execution_timeout(timeout, task.task_id):
-            result = task.execute(context)
+            result = _execute(task, context)
         _push_result(task, ti, result)
     except TaskSkipped as exc:
         state = TaskState.SKIPPED
@@ -63,6 +63,10 @@ def run_task_try(
         error = _describe(exc)
         log.error("Task %s failed (try %d): %s", task.task_id, workload.try_number, error)
         context["exception"] = exc
+    end = clock()
+    ti.state = state.value  # callbacks see how the try ended, and how long it took
+    ti.end_date = end
+    ti.duration = (end - start).total_seconds()
     if state is TaskState.SUCCESS:
         _call(task.on_success_callback, context, "on_success_callback", task.task_id)
     elif state is TaskState.UP_FOR_RETRY:
@@ -75,11 +79,25 @@ def run_task_try(
         try_number=workload.try_number,
         state=state,
         start_date=start,
-        end_date=clock(),
+        end_date=end,
         error=error,
         xcoms=tuple(ti.pushed.items()) if state is TaskState.SUCCESS else (),
         skip_task_ids=skip,
     )
+
+
+class TaskExited(RuntimeError):
+    """A task called ``sys.exit()`` with a failure code."""
+
+
+def _execute(task: BaseOperator, context: dict[str, Any]) -> Any:
+    """``task.execute``, where ``sys.exit(0)`` is a success and any other exit a failure."""
+    try:
+        return task.execute(context)
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            return None
+        raise TaskExited(f"task {task.task_id!r} exited with SystemExit({exc.code!r})") from None
 
 
 def _push_result(task: BaseOperator, ti: RuntimeTaskInstance, result: Any) -> None:

@@ -64,6 +64,10 @@ class TaskInstanceRepo(Protocol):
         """Compare-and-set: change the state only if it is still ``expected``."""
         ...
 
+    def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
+        """Record that the tries of these instances were seen alive at ``now``."""
+        ...
+
     def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
         """Turn an unexpanded mapped instance (map index -1) into ``count`` instances."""
         ...

@@ -117,6 +117,12 @@ class MemoryTaskInstanceRepo:
         self.set_state(stored, state, **fields)
         return True
 
+    def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
+        for key in keys:
+            ti = self._by_key.get(key)
+            if ti is not None:
+                ti.heartbeat_at = now
+
     def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
         if placeholder.map_index != -1:
             raise ValueError(f"task instance {placeholder.key} is already expanded")

@@ -49,6 +49,7 @@ class TaskInstanceRecord:
     hostname: str | None = None
     pid: int | None = None
     error: str | None = None
+    heartbeat_at: datetime | None = None  # last moment the try was seen alive
 
     @property
     def key(self) -> TaskInstanceKey:

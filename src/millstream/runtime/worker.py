@@ -1,0 +1,225 @@
+"""One task try in a worker process of its own: its log file, XCom reader, run and result file.
+
+Files of a try, under the executor's log folder::
+
+    <log_folder>/<dag_id>/<run_id>/<task_id>/<try_number>.log
+    <log_folder>/<dag_id>/<run_id>/<task_id>/<try_number>.result.json
+    <log_folder>/<dag_id>/<run_id>/<task_id>/map_index=<i>/<try_number>.log   (mapped)
+
+Each id is one path component, percent-encoded so that any run id is safe and the
+mapping stays reversible: letters, digits, ``-``, ``_`` and ``.`` are kept, everything
+else (``/``, ``:``, ``+``, spaces, ``%`` ...) becomes ``%XX`` of its UTF-8 bytes, and a
+leading dot is encoded too (no hidden files, no ``..``). For example run id
+``scheduled__2026-01-01T00:00:00+00:00`` is stored as
+``scheduled__2026-01-01T00%3A00%3A00%2B00%3A00``.
+
+The ``.log`` file receives everything the try writes: ``print`` output and anything a
+subprocess writes to stdout or stderr (file descriptors 1 and 2 point at it), and the
+records of every logger (the root logger's handlers are replaced in the try process).
+The ``.result.json`` file holds the try's :class:`TaskFinishedEvent` as JSON
+(see :mod:`millstream.runtime.events_json`); it is written to a temporary name and
+renamed, so a reader sees a whole result or none. It stays on disk after the try, so a
+scheduler restarted while tries were running can adopt their outcomes
+(:func:`read_result_file`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import socket
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from millstream.model.states import TaskState
+from millstream.runtime.events import TaskFinishedEvent
+from millstream.runtime.events_json import MessageFormatError, from_json, to_json
+from millstream.runtime.task_runner import run_task_try
+
+if TYPE_CHECKING:
+    from millstream.authoring.task import BaseOperator
+    from millstream.runtime.events import TaskWorkload
+    from millstream.runtime.xcom import XComReader
+    from millstream.store.records import TaskInstanceKey
+
+log = logging.getLogger("millstream.runtime.worker")
+
+LOG_FORMAT = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
+RESULT_SUFFIX = ".result.json"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- where a try's files live -------------------------------------------------------------------
+def path_component(value: str) -> str:
+    """``value`` as one safe, reversible path component (see the module docstring)."""
+    encoded = quote(value, safe="-_.")
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
+    return encoded or "%00"  # never an empty component
+
+
+def try_folder(log_folder: str | os.PathLike[str], key: TaskInstanceKey) -> Path:
+    """The folder holding the log and result files of every try of one task instance."""
+    folder = (Path(log_folder) / path_component(key.dag_id) / path_component(key.run_id)
+              / path_component(key.task_id))
+    if key.map_index >= 0:
+        folder = folder / f"map_index={key.map_index}"
+    return folder
+
+
+def try_log_path(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
+                 try_number: int) -> Path:
+    """The log file of one try."""
+    return try_folder(log_folder, key) / f"{try_number}.log"
+
+
+def result_path(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
+                try_number: int) -> Path:
+    """The result file of one try (it exists once the try has ended)."""
+    return try_folder(log_folder, key) / f"{try_number}{RESULT_SUFFIX}"
+
+
+# -- result files -------------------------------------------------------------------------------
+def write_result_file(log_folder: str | os.PathLike[str], event: TaskFinishedEvent) -> Path:
+    """Store a try's outcome atomically (temporary file, then rename); returns its path."""
+    path = result_path(log_folder, event.key, event.try_number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(to_json(event) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def read_result_text(path: Path) -> str | None:
+    """The JSON text of a result file, or None when the try has not left one."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+
+
+def read_result_file(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
+                     try_number: int) -> TaskFinishedEvent | None:
+    """The outcome a try left on disk, or None if it has not ended (or never ran here).
+
+    A restarted scheduler calls this for tries that were running when it stopped.
+    """
+    path = result_path(log_folder, key, try_number)
+    text = read_result_text(path)
+    if text is None:
+        return None
+    try:
+        event = from_json(text)
+    except MessageFormatError as exc:
+        log.warning("ignoring unreadable result file %s: %s", path, exc)
+        return None
+    if not isinstance(event, TaskFinishedEvent) or event.key != key \
+            or event.try_number != try_number:
+        log.warning("ignoring result file %s: it describes another try", path)
+        return None
+    return event
+
+
+def lost_try_event(workload: TaskWorkload, start: datetime, end: datetime,
+                   error: str) -> TaskFinishedEvent:
+    """The outcome of a try that ended without reporting one: retried if tries remain."""
+    state = (TaskState.UP_FOR_RETRY if workload.try_number <= workload.max_tries
+             else TaskState.FAILED)
+    return TaskFinishedEvent(workload.key, workload.try_number, state, start, end, error)
+
+
+def append_to_log(log_folder: str | os.PathLike[str], key: TaskInstanceKey, try_number: int,
+                  text: str) -> None:
+    """Add lines to a try's log file (for what the executor knows of a try's end)."""
+    path = try_log_path(log_folder, key, try_number)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as file:
+            file.write(f"[{utc_now().isoformat()}] {text.rstrip()}\n")
+    except OSError as exc:
+        log.warning("could not write to task log %s: %s", path, exc)
+
+
+# -- the try itself -----------------------------------------------------------------------------
+def run_try_in_this_process(
+    task: BaseOperator,
+    workload: TaskWorkload,
+    log_folder: str | os.PathLike[str],
+    reader_factory: Callable[[], XComReader],
+    clock: Callable[[], datetime] = utc_now,
+) -> int:
+    """Run one try in a freshly forked process; returns the exit code it should end with.
+
+    Points stdout, stderr and logging at the try's log file, builds the XCom reader
+    (after the fork, so it opens its own database connections), runs the try and writes
+    its result file. Every outcome of the task, including an exception escaping the
+    runner, becomes a result; only a failure to write the result file gives a non-zero
+    code (the executor then reports the try as lost).
+    """
+    key = workload.key
+    start = clock()
+    _redirect_output(try_log_path(log_folder, key, workload.try_number))
+    task_log = logging.getLogger("millstream.task")
+    label = key.task_id if key.map_index < 0 else f"{key.task_id}[{key.map_index}]"
+    task_log.info("Starting try %d of %s in run %s of DAG %s (host %s, pid %d)",
+                  workload.try_number, label, key.run_id, key.dag_id,
+                  socket.gethostname(), os.getpid())
+    try:
+        reader = reader_factory()
+        event = run_task_try(task, workload, reader, clock)
+    except BaseException as exc:  # the runner itself failed: still an outcome of this try
+        detail = "".join(traceback.format_exception(exc)).rstrip()
+        task_log.error("The try could not run: %s", detail)
+        event = lost_try_event(workload, start, clock(),
+                               f"the task runner failed: {type(exc).__name__}: {exc}\n{detail}")
+    task_log.info("Try %d of %s ended: %s", workload.try_number, label, event.state.value)
+    try:
+        write_result_file(log_folder, event)
+    except Exception as exc:
+        task_log.error("Could not write the result file: %s", exc)
+        return 75
+    finally:
+        _flush_output()
+    return 0
+
+
+def _redirect_output(log_path: Path) -> None:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.close(null)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as the process
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
+                      errors="backslashreplace", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
+                      errors="backslashreplace", closefd=False)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    # The scheduler's handlers came along with the fork; this process logs to its file only.
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    task_log = logging.getLogger("millstream.task")
+    task_log.handlers = []
+    task_log.propagate = True
+    task_log.setLevel(logging.INFO)
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            stream.flush()

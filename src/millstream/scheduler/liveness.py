@@ -1,0 +1,95 @@
+"""Watching task tries that should be running: heartbeats, adopting outcomes, finding zombies.
+
+A try is alive while the executor runs it, or (after a scheduler restart) while its
+recorded process still exists on this host. A try that finished while no scheduler was
+listening left its outcome in a result file, which is adopted. Any other try whose
+heartbeat is older than the zombie timeout has vanished (kill -9, OOM, a lost machine)
+and ends up_for_retry or failed per its retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from millstream.model.states import TaskState
+from millstream.runtime.events import TaskFinishedEvent
+from millstream.store.records import TaskInstanceKey
+
+if TYPE_CHECKING:
+    from millstream.store.interfaces import Store
+
+log = logging.getLogger("millstream.scheduler")
+
+ResultReader = Callable[[TaskInstanceKey, int], TaskFinishedEvent | None]
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id exists on this host (a zombie child counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def check_liveness(
+    store: Store,
+    running_here: Mapping[TaskInstanceKey, int],
+    hostname: str,
+    now: datetime,
+    zombie_timeout: timedelta,
+    read_result: ResultReader,
+) -> list[TaskFinishedEvent]:
+    """Heartbeat live tries; return outcomes of tries that finished unseen or vanished.
+
+    Queued tries that no executor holds and that never started are given back to the
+    dispatcher (queued -> scheduled) instead of being counted as a failed try.
+    """
+    alive: list[TaskInstanceKey] = []
+    outcomes: list[TaskFinishedEvent] = []
+    for ti in store.task_instances.in_states([TaskState.QUEUED, TaskState.RUNNING]):
+        key = ti.key
+        if key in running_here:
+            alive.append(key)
+            continue
+        finished = read_result(key, ti.try_number)
+        if finished is not None:
+            log.info("adopting the outcome of %s try %d: %s", ti.label, ti.try_number,
+                     finished.state.value)
+            outcomes.append(finished)
+            continue
+        if ti.pid is not None and ti.hostname == hostname and process_exists(ti.pid):
+            alive.append(key)
+            continue
+        if ti.state is TaskState.QUEUED and ti.pid is None:
+            log.info("%s was queued but never started: queueing it again", ti.label)
+            store.task_instances.set_state(ti, TaskState.SCHEDULED, try_number=ti.try_number - 1)
+            continue
+        last_seen = ti.heartbeat_at or ti.start_date
+        if last_seen is not None and now - last_seen < zombie_timeout:
+            continue
+        retry = ti.try_number <= ti.max_tries
+        log.warning("%s try %d vanished (no heartbeat for %s): %s", ti.label, ti.try_number,
+                    zombie_timeout, "will retry" if retry else "failed")
+        outcomes.append(TaskFinishedEvent(
+            key=key,
+            try_number=ti.try_number,
+            state=TaskState.UP_FOR_RETRY if retry else TaskState.FAILED,
+            start_date=ti.start_date or now,
+            end_date=now,
+            error=f"the task's process vanished: no heartbeat for "
+                  f"{zombie_timeout.total_seconds():g} s",
+        ))
+    if alive:
+        store.task_instances.heartbeat(alive, now)
+    return outcomes
