@@ -323,6 +323,10 @@ class DagStructure:
         return json.dumps(self.data, sort_keys=True)
 
     @classmethod
+    def from_json_text(cls, text: str) -> DagStructure:
+        return cls(json.loads(text))
+
+    @classmethod
     def from_dag(cls, dag: DAG) -> DagStructure:
         return cls(serialize_dag(dag))
 

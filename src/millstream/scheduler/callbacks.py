@@ -54,3 +54,51 @@ class InlineCallbackRunner:
             except Exception:
                 log.exception("DAG %s: %s callback failed", dag.dag_id,
                               "success" if success else "failure")
+
+
+def _run_in_worker(fileloc: str, dag_id: str, run: DagRunRecord, success: bool,
+                   reason: str) -> None:
+    from millstream.parsing.loader import load_dag_file
+
+    logging.basicConfig(level=logging.INFO)
+    dag = load_dag_file(fileloc).get(dag_id)
+    if dag is None:
+        log.error("DAG %s is no longer in %s: its callback cannot run", dag_id, fileloc)
+        return
+    InlineCallbackRunner().dag_run_finished(dag, run, success, reason)
+
+
+class ProcessCallbackRunner:
+    """Runs DAG callbacks in a worker process that imports the DAG file.
+
+    The scheduler works from serialized structures and never runs user code itself: a
+    callback that hangs or crashes costs a worker process, not the scheduler.
+    """
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+
+    def dag_run_finished(self, dag: Any, run: DagRunRecord, success: bool, reason: str) -> None:
+        wanted = dag.has_success_callback if success else dag.has_failure_callback
+        if not wanted or not dag.fileloc:
+            return
+        if self._pool is None:
+            import concurrent.futures
+            import multiprocessing
+
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            )
+        future = self._pool.submit(_run_in_worker, dag.fileloc, dag.dag_id, run, success, reason)
+        future.add_done_callback(_log_failure)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=False)
+            self._pool = None
+
+
+def _log_failure(future: Any) -> None:
+    error = future.exception()
+    if error is not None:
+        log.error("a DAG callback worker failed: %s", error)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
-from millstream.runtime.events import TaskFinishedEvent, TaskWorkload
+from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.scheduler.callbacks import CallbackRunner, InlineCallbackRunner
 from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started
@@ -51,6 +51,7 @@ class Scheduler:
         self.store = store
         self.executor = executor
         self.dags = dict(dags)
+        self.paused: set[str] = set()  # DAGs whose runs wait: nothing new starts or is queued
         self.callbacks = callbacks or InlineCallbackRunner()
         self._dirty: dict[tuple[str, str], set[str]] = {}
         self._params: dict[tuple[str, str], dict[str, Any]] = {}
@@ -84,14 +85,21 @@ class Scheduler:
             worked |= self._start_queued_runs(now)
             for run in self.store.runs.list(states=[DagRunState.RUNNING]):
                 dag = self.dags.get(run.dag_id)
-                if dag is not None:
+                if dag is not None and run.dag_id not in self.paused:
                     worked |= self._advance(dag, run, now)
             worked |= self._dispatch()
         self.executor.sync()
         return TickResult(worked or self.executor.has_work(), self._next_wakeup())
 
+    def apply_outcomes(self, events: Iterable[TaskFinishedEvent]) -> None:
+        """Apply outcomes found outside the executor (adopted results, vanished tries)."""
+        with self.store.transaction():
+            self._apply(list(events))
+
     def _apply_events(self) -> bool:
-        events = self.executor.drain_events()
+        return self._apply(self.executor.drain_events())
+
+    def _apply(self, events: Sequence[TaskStartedEvent | TaskFinishedEvent]) -> bool:
         for event in events:
             dag = self.dags.get(event.key.dag_id)
             if dag is None:
@@ -111,7 +119,7 @@ class Scheduler:
         started = False
         for run in self.store.runs.list(states=[DagRunState.QUEUED]):
             dag = self.dags.get(run.dag_id)
-            if dag is None:
+            if dag is None or run.dag_id in self.paused:
                 continue
             active = len(self.store.runs.list(run.dag_id, [DagRunState.RUNNING]))
             if active >= dag.max_active_runs:
@@ -202,7 +210,11 @@ class Scheduler:
     def _dispatch(self) -> bool:
         def is_active(dag_id: str, run_id: str) -> bool:
             run = self.store.runs.get(dag_id, run_id)
-            return run is not None and run.state is DagRunState.RUNNING
+            return (
+                dag_id not in self.paused
+                and run is not None
+                and run.state is DagRunState.RUNNING
+            )
 
         chosen = choose_to_queue(self.store, self.dags, self.executor.open_slots(), is_active)
         for ti in chosen:

@@ -1,0 +1,151 @@
+"""The scheduler process: parse DAGs, create due runs, tick, watch liveness, sleep until needed.
+
+``step(now)`` does one round and says how long nothing needs doing; ``run()`` repeats it,
+sleeping on the executor's event pipe so a finished task wakes the scheduler at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from millstream.model.states import DagRunState
+from millstream.parsing.serialize import DagStructure
+from millstream.scheduler.liveness import ResultReader, check_liveness
+from millstream.scheduler.loop import Scheduler
+from millstream.scheduler.runs import create_due_runs
+
+if TYPE_CHECKING:
+    from millstream.scheduler.callbacks import CallbackRunner
+    from millstream.store.interfaces import Store
+
+log = logging.getLogger("millstream.scheduler")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class JobTimings:
+    """How often the scheduler does its periodic work."""
+
+    parse_interval: timedelta = timedelta(seconds=30)
+    schedule_interval: timedelta = timedelta(seconds=1)  # due runs, pauses, triggered runs
+    heartbeat_interval: timedelta = timedelta(seconds=5)
+    zombie_timeout: timedelta = timedelta(seconds=30)
+
+
+class SchedulerJob:
+    """One scheduler: a :class:`Scheduler` over a store and an executor, plus periodic work.
+
+    ``refresh_dags(store, now)`` parses the DAG folder into the store (structures, import
+    errors); this job then schedules from the stored structures, never from user code.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Any,
+        refresh_dags: Callable[[Store, datetime], None],
+        read_result: ResultReader,
+        timings: JobTimings | None = None,
+        callbacks: CallbackRunner | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.refresh = refresh_dags
+        self.read_result = read_result
+        self.timings = timings or JobTimings()
+        self.clock = clock
+        self.scheduler = Scheduler(store, executor, {}, callbacks)
+        self.hostname = socket.gethostname()
+        self._structures: dict[str, DagStructure] = {}
+        self._next_parse: datetime | None = None
+        self._next_schedule: datetime | None = None
+        self._next_liveness: datetime | None = None
+
+    # -- periodic work ---------------------------------------------------------------------
+    def load_dags(self) -> None:
+        """Bring the scheduler's view of DAGs (structures, paused flags) up to the store's."""
+        with self.store.transaction():
+            records = self.store.dags.list(active_only=False)
+            paused = {r.dag_id for r in records if r.is_paused or not r.is_active}
+            for record in records:
+                known = self._structures.get(record.dag_id)
+                if record.latest_version is None or (
+                    known is not None and known.version == record.latest_version
+                ):
+                    continue
+                text = self.store.dags.structure(record.dag_id)
+                if text is None:
+                    continue
+                self._structures[record.dag_id] = DagStructure.from_json_text(text)
+        self.scheduler.dags = dict(self._structures)
+        self.scheduler.paused = paused
+
+    def create_runs(self, now: datetime) -> int:
+        """Create the scheduled runs that are due for every active, unpaused DAG."""
+        created = 0
+        with self.store.transaction():
+            for dag_id, dag in self._structures.items():
+                if dag_id in self.scheduler.paused:
+                    continue
+                created += len(create_due_runs(self.store, dag, now))  # type: ignore[arg-type]
+        return created
+
+    def watch_liveness(self, now: datetime) -> None:
+        """Heartbeat running tries; apply outcomes of tries that ended unseen or vanished."""
+        running = self.executor.running_pids() if hasattr(self.executor, "running_pids") else {}
+        with self.store.transaction():
+            outcomes = check_liveness(self.store, running, self.hostname, now,
+                                      self.timings.zombie_timeout, self.read_result)
+        if outcomes:
+            self.scheduler.apply_outcomes(outcomes)
+
+    # -- the loop --------------------------------------------------------------------------
+    def step(self, now: datetime) -> float:
+        """One round of work; returns the seconds until something is due (0: go again)."""
+        busy = False
+        if self._next_parse is None or now >= self._next_parse:
+            self.refresh(self.store, now)
+            self._next_parse = now + self.timings.parse_interval
+            self._next_schedule = None
+        if self._next_schedule is None or now >= self._next_schedule:
+            self.load_dags()
+            busy |= self.create_runs(now) > 0
+            self._next_schedule = now + self.timings.schedule_interval
+        if self._next_liveness is None or now >= self._next_liveness:
+            self.watch_liveness(now)
+            self._next_liveness = now + self.timings.heartbeat_interval
+        result = self.scheduler.tick(now)
+        if busy or result.worked:
+            return 0.0
+        moments = [self._next_parse, self._next_schedule, self._next_liveness]
+        if result.next_wakeup is not None:
+            moments.append(result.next_wakeup)
+        soonest = min(m for m in moments if m is not None)
+        return max(0.0, (soonest - now).total_seconds())
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        until: Callable[[], bool] | None = None,
+    ) -> None:
+        """Repeat :meth:`step` until ``stop`` is set or ``until()`` is true."""
+        stop = stop or threading.Event()
+        while not stop.is_set() and not (until is not None and until()):
+            wait = self.step(self.clock())
+            if wait > 0:
+                self.executor.wait_for_events(min(wait, 1.0))
+
+    def active_runs(self) -> int:
+        """How many runs are queued or running (for callers that wait for a quiet store)."""
+        with self.store.transaction():
+            return len(self.store.runs.list(states=[DagRunState.QUEUED, DagRunState.RUNNING]))
