@@ -6,6 +6,7 @@ import typer
 
 import millstream
 from millstream.cli.dags import dags_app
+from millstream.cli.db import db_app
 
 app = typer.Typer(
     name="millstream",
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(dags_app, name="dags")
+app.add_typer(db_app, name="db")
 
 
 @app.command()

@@ -1,0 +1,402 @@
+"""The store's repository interfaces over SQL: each repo works in a Session and never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from millstream.model.states import (
+    DagRunState,
+    InvalidTransition,
+    TaskState,
+    check_run_transition,
+    check_transition,
+)
+from millstream.store.memory import DEFAULT_POOL_SLOTS
+from millstream.store.records import (
+    DagRunRecord,
+    TaskInstanceKey,
+    TaskInstanceRecord,
+    TaskTryRecord,
+)
+from millstream.store.sql.common import (
+    StaleRecordError,
+    conflicts_as_value_error,
+    rowcount,
+    upsert,
+)
+from millstream.store.sql.convert import (
+    RUN_COLUMNS,
+    RUN_FIELDS,
+    RUN_KEY_FIELDS,
+    RUN_TABLE,
+    TI_COLUMNS,
+    TI_FIELDS,
+    TI_KEY_FIELDS,
+    TI_TABLE,
+    TRY_COLUMNS,
+    TRY_TABLE,
+    check_aware,
+    row_to_run,
+    row_to_ti,
+    row_to_try,
+    run_values,
+    ti_values,
+    try_values,
+    update_values,
+)
+from millstream.store.sql.models import PoolRow, XComRow
+
+XCOM_TABLE = cast(Table, XComRow.__table__)
+POOL_TABLE = cast(Table, PoolRow.__table__)
+DEFAULT_POOL = "default_pool"
+
+
+def _by_ti_key(table: Table) -> Any:
+    """WHERE the task instance key equals the k_dag_id, k_run_id, k_task_id, k_map_index params."""
+    return (
+        (table.c.dag_id == bindparam("k_dag_id"))
+        & (table.c.run_id == bindparam("k_run_id"))
+        & (table.c.task_id == bindparam("k_task_id"))
+        & (table.c.map_index == bindparam("k_map_index"))
+    )
+
+
+def _by_run_key(table: Table) -> Any:
+    return (table.c.dag_id == bindparam("k_dag_id")) & (table.c.run_id == bindparam("k_run_id"))
+
+
+def _key_params(key: TaskInstanceKey) -> dict[str, Any]:
+    return {"k_dag_id": key.dag_id, "k_run_id": key.run_id, "k_task_id": key.task_id,
+            "k_map_index": key.map_index}
+
+
+# Statements built once; the values differ per call, the compiled SQL does not.
+_RUN = RUN_TABLE.c
+_TI = TI_TABLE.c
+_RUN_GET = select(*RUN_COLUMNS).where(_by_run_key(RUN_TABLE))
+_RUN_STATE = select(_RUN.state).where(_by_run_key(RUN_TABLE))
+_RUN_LISTS = {
+    (by_dag, by_state): select(*RUN_COLUMNS)
+    .where(_RUN.dag_id == bindparam("k_dag_id") if by_dag else true())
+    .where(_RUN.state.in_(bindparam("states", expanding=True)) if by_state else true())
+    .order_by(_RUN.dag_id, _RUN.logical_date)
+    for by_dag in (False, True)
+    for by_state in (False, True)
+}
+"""Listing runs, by (filtered by DAG, filtered by states)."""
+_RUN_UPDATE = update(RUN_TABLE).where(_by_run_key(RUN_TABLE), _RUN.state == bindparam("k_state"))
+_TI_GET = select(*TI_COLUMNS).where(_by_ti_key(TI_TABLE))
+_TI_STATE = select(_TI.state).where(_by_ti_key(TI_TABLE))
+_TI_FOR_RUN = (
+    select(*TI_COLUMNS).where(_by_run_key(TI_TABLE)).order_by(_TI.task_id, _TI.map_index)
+)
+_TI_KEYS_FOR_RUN = select(_TI.task_id, _TI.map_index).where(_by_run_key(TI_TABLE))
+_TI_IN_STATES = (
+    select(*TI_COLUMNS)
+    .where(_TI.state.in_(bindparam("states", expanding=True)))
+    .order_by(_TI.dag_id, _TI.run_id, _TI.task_id, _TI.map_index)
+)
+_TI_UPDATE = update(TI_TABLE).where(_by_ti_key(TI_TABLE), _TI.state == bindparam("k_state"))
+_TI_SET = update(TI_TABLE).where(_by_ti_key(TI_TABLE))
+"""Set the columns given as parameters on one task instance, whatever its state."""
+_TRIES = select(*TRY_COLUMNS).where(_by_ti_key(TRY_TABLE)).order_by(TRY_TABLE.c.id)
+_XCOM_GET = select(XCOM_TABLE.c.value).where(
+    _by_ti_key(XCOM_TABLE), XCOM_TABLE.c.key == bindparam("k_key")
+)
+_XCOM_MAPPED = (
+    select(XCOM_TABLE.c.value)
+    .where(_by_run_key(XCOM_TABLE), XCOM_TABLE.c.task_id == bindparam("k_task_id"),
+           XCOM_TABLE.c.map_index >= 0, XCOM_TABLE.c.key == bindparam("k_key"))
+    .order_by(XCOM_TABLE.c.map_index)
+)
+_XCOM_CLEAR = delete(XCOM_TABLE).where(_by_ti_key(XCOM_TABLE))
+_POOL_SLOTS = select(POOL_TABLE.c.slots).where(POOL_TABLE.c.name == bindparam("k_name"))
+
+
+class SqlRunRepo:
+    """DAG runs in the ``dag_run`` table."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, run: DagRunRecord) -> None:
+        values = run_values(run)
+        clashes = self.session.execute(
+            select(_RUN.run_id).where(
+                _RUN.dag_id == run.dag_id,
+                or_(_RUN.run_id == run.run_id, _RUN.logical_date == run.logical_date),
+            )
+        ).scalars().all()
+        if run.run_id in clashes:
+            raise ValueError(f"DAG {run.dag_id!r} already has a run {run.run_id!r}")
+        if clashes:
+            raise ValueError(
+                f"DAG {run.dag_id!r} already has a run for logical date "
+                f"{run.logical_date.isoformat()}"
+            )
+        with conflicts_as_value_error(
+            self.session, f"cannot add run {run.run_id!r} of DAG {run.dag_id!r}"
+        ):
+            self.session.execute(insert(RUN_TABLE), [values])
+
+    def get(self, dag_id: str, run_id: str) -> DagRunRecord | None:
+        row = self.session.execute(_RUN_GET, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
+        return row_to_run(row) if row is not None else None
+
+    def find(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
+        row = self.session.execute(
+            select(*RUN_COLUMNS).where(_RUN.dag_id == dag_id, _RUN.logical_date == logical_date)
+        ).first()
+        return row_to_run(row) if row is not None else None
+
+    def list(
+        self, dag_id: str | None = None, states: Iterable[DagRunState] | None = None
+    ) -> list[DagRunRecord]:
+        params: dict[str, Any] = {}
+        if dag_id is not None:
+            params["k_dag_id"] = dag_id
+        if states is not None:
+            params["states"] = sorted({DagRunState(s).value for s in states})
+        query = _RUN_LISTS[(dag_id is not None, states is not None)]
+        return [row_to_run(row) for row in self.session.execute(query, params)]
+
+    def previous(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
+        row = self.session.execute(
+            select(*RUN_COLUMNS)
+            .where(_RUN.dag_id == dag_id, _RUN.logical_date < logical_date)
+            .order_by(_RUN.logical_date.desc())
+            .limit(1)
+        ).first()
+        return row_to_run(row) if row is not None else None
+
+    def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None:
+        """Apply a checked transition and update ``fields`` in the same write.
+
+        The write is a compare-and-set on the state ``run`` holds; if the row has moved
+        on, :class:`StaleRecordError` is raised and nothing is written.
+        """
+        what = f"run {run.run_id!r} of DAG {run.dag_id!r}"
+        new = check_run_transition(run.state, state, what)
+        params = update_values(what, RUN_FIELDS, RUN_KEY_FIELDS, fields)
+        params.update(state=new.value, k_dag_id=run.dag_id, k_run_id=run.run_id,
+                      k_state=DagRunState(run.state).value)
+        if rowcount(self.session.execute(_RUN_UPDATE, params)) != 1:
+            current = self.session.execute(
+                _RUN_STATE, {"k_dag_id": run.dag_id, "k_run_id": run.run_id}
+            ).scalar()
+            raise _stale(what, run.state, current)
+        run.state = new
+        for name, value in fields.items():
+            setattr(run, name, value)
+
+
+class SqlTaskInstanceRepo:
+    """Task instances in ``task_instance``, and their tries' history in ``task_try``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_many(self, instances: Iterable[TaskInstanceRecord]) -> None:
+        batch = list(instances)
+        if not batch:
+            return
+        keys: set[TaskInstanceKey] = set()
+        for ti in batch:
+            if ti.key in keys:
+                raise ValueError(f"task instance {ti.key} already exists")
+            keys.add(ti.key)
+        values = [ti_values(ti) for ti in batch]
+        for dag_id, run_id in {(k.dag_id, k.run_id) for k in keys}:
+            present = self.session.execute(
+                _TI_KEYS_FOR_RUN, {"k_dag_id": dag_id, "k_run_id": run_id}
+            ).all()
+            for task_id, map_index in present:
+                key = TaskInstanceKey(dag_id, run_id, task_id, map_index)
+                if key in keys:
+                    raise ValueError(f"task instance {key} already exists")
+            if not present and self.session.execute(
+                _RUN_STATE, {"k_dag_id": dag_id, "k_run_id": run_id}
+            ).first() is None:
+                raise ValueError(
+                    f"cannot add task instances: DAG {dag_id!r} has no run {run_id!r}"
+                )
+        with conflicts_as_value_error(self.session, "cannot add task instances"):
+            self.session.execute(insert(TI_TABLE), values)
+
+    def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
+        row = self.session.execute(_TI_GET, _key_params(key)).first()
+        return row_to_ti(row) if row is not None else None
+
+    def for_run(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
+        rows = self.session.execute(_TI_FOR_RUN, {"k_dag_id": dag_id, "k_run_id": run_id})
+        return [row_to_ti(row) for row in rows]
+
+    def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
+        """Instances in any of ``states``.
+
+        On PostgreSQL, asking for exactly the scheduled ones (the dispatcher's query)
+        locks them with ``FOR UPDATE SKIP LOCKED`` until the transaction ends, so a
+        second scheduler skips the rows the first is dispatching.
+        """
+        wanted = sorted({TaskState(s).value for s in states})
+        query = _TI_IN_STATES
+        if wanted == [TaskState.SCHEDULED.value] and self._dialect() == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [row_to_ti(row) for row in self.session.execute(query, {"states": wanted})]
+
+    def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
+        """Apply a checked transition and update ``fields`` in the same write.
+
+        The write is a compare-and-set on the state ``ti`` holds; if the row has moved
+        on, :class:`StaleRecordError` is raised and nothing is written.
+        """
+        what = _ti_what(ti)
+        new = check_transition(ti.state, state, what)
+        values = update_values(what, TI_FIELDS, TI_KEY_FIELDS, fields)
+        if self._write_state(ti.key, TaskState(ti.state), new, values) != 1:
+            current = self._current_state(ti.key)
+            raise _stale(what, ti.state, current)
+        ti.state = new
+        for name, value in fields.items():
+            setattr(ti, name, value)
+
+    def claim(
+        self, ti: TaskInstanceRecord, expected: TaskState, state: TaskState, **fields: Any
+    ) -> bool:
+        """Compare-and-set: change the state only if it is still ``expected``.
+
+        One ``UPDATE ... WHERE state = :expected``; returns whether it changed the row.
+        """
+        what = _ti_what(ti)
+        try:
+            new = check_transition(expected, state, what)
+        except InvalidTransition:
+            if self._current_state(ti.key) == TaskState(expected).value:
+                raise
+            return False
+        values = update_values(what, TI_FIELDS, TI_KEY_FIELDS, fields)
+        if self._write_state(ti.key, TaskState(expected), new, values) != 1:
+            return False
+        ti.state = new
+        for name, value in fields.items():
+            setattr(ti, name, value)
+        return True
+
+    def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
+        """Record that the tries of these instances were seen alive at ``now``."""
+        check_aware("heartbeat", "now", now)
+        params = [{**_key_params(key), "heartbeat_at": now} for key in keys]
+        if params:
+            self.session.execute(_TI_SET, params)
+
+    def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
+        if placeholder.map_index != -1:
+            raise ValueError(f"task instance {placeholder.key} is already expanded")
+        if count < 1:
+            raise ValueError(
+                f"task instance {placeholder.key}: cannot expand to {count} instances"
+            )
+        moved = self.session.execute(_TI_SET, {**_key_params(placeholder.key), "map_index": 0})
+        if rowcount(moved) != 1:
+            raise StaleRecordError(f"task instance {placeholder.key} is not in the store")
+        placeholder.map_index = 0
+        created = [placeholder] + [replace(placeholder, map_index=i) for i in range(1, count)]
+        if count > 1:
+            with conflicts_as_value_error(
+                self.session, f"cannot expand task instance {placeholder.key}"
+            ):
+                self.session.execute(insert(TI_TABLE), [ti_values(ti) for ti in created[1:]])
+        return created
+
+    def record_try(self, record: TaskTryRecord) -> None:
+        self.session.execute(insert(TRY_TABLE), [try_values(record)])
+
+    def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]:
+        return [row_to_try(row) for row in self.session.execute(_TRIES, _key_params(key))]
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _write_state(
+        self, key: TaskInstanceKey, expected: TaskState, new: TaskState, values: dict[str, Any]
+    ) -> int:
+        params = {**values, **_key_params(key), "state": new.value, "k_state": expected.value}
+        return rowcount(self.session.execute(_TI_UPDATE, params))
+
+    def _current_state(self, key: TaskInstanceKey) -> str | None:
+        return self.session.execute(_TI_STATE, _key_params(key)).scalar()
+
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+
+class SqlXComRepo:
+    """XCom JSON texts in the ``xcom`` table."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def set_many(self, key: TaskInstanceKey, values: Iterable[tuple[str, str]]) -> None:
+        latest = dict(values)  # the last value of a repeated key wins
+        if not latest:
+            return
+        rows = [
+            {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id,
+             "map_index": key.map_index, "key": name, "value": text}
+            for name, text in latest.items()
+        ]
+        pk = ["dag_id", "run_id", "task_id", "map_index", "key"]
+        self.session.execute(upsert(self.session, XCOM_TABLE, pk, ["value"]), rows)
+
+    def get_xcom(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str
+    ) -> str | None:
+        params = {"k_dag_id": dag_id, "k_run_id": run_id, "k_task_id": task_id,
+                  "k_map_index": map_index, "k_key": key}
+        return self.session.execute(_XCOM_GET, params).scalar()
+
+    def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]:
+        params = {"k_dag_id": dag_id, "k_run_id": run_id, "k_task_id": task_id, "k_key": key}
+        return list(self.session.execute(_XCOM_MAPPED, params).scalars())
+
+    def clear(self, key: TaskInstanceKey) -> None:
+        self.session.execute(_XCOM_CLEAR, _key_params(key))
+
+
+class SqlPoolRepo:
+    """Pools in the ``pool`` table; ``default_pool`` always exists, as in the memory store."""
+
+    def __init__(self, session: Session, open_pools: bool = False) -> None:
+        self.session = session
+        self._open = open_pools
+
+    def slots(self, name: str) -> int | None:
+        size = self.session.execute(_POOL_SLOTS, {"k_name": name}).scalar()
+        if size is not None:
+            return int(size)
+        return DEFAULT_POOL_SLOTS if self._open or name == DEFAULT_POOL else None
+
+    def set(self, name: str, slots: int, description: str = "") -> None:
+        if slots < 0:
+            raise ValueError(f"pool {name!r}: slots must be >= 0, got {slots}")
+        row = {"name": name, "slots": slots, "description": description}
+        self.session.execute(
+            upsert(self.session, POOL_TABLE, ["name"], ["slots", "description"]), [row]
+        )
+
+
+def _ti_what(ti: TaskInstanceRecord) -> str:
+    return f"task {ti.label!r} of run {ti.run_id!r}"
+
+
+def _stale(what: str, held: object, current: str | None) -> StaleRecordError:
+    if current is None:
+        return StaleRecordError(f"{what} is not in the store")
+    return StaleRecordError(
+        f"{what} changed since it was read: the record says {str(held)!r}, "
+        f"the store says {current!r}"
+    )

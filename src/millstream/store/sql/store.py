@@ -1,0 +1,122 @@
+"""SqlStore: the repositories over one SQLAlchemy session, and the transactions around them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from millstream.store.interfaces import (
+    AuditRepo,
+    DagRepo,
+    ImportErrorRepo,
+    PoolRepo,
+    RunRepo,
+    TaskInstanceRepo,
+    XComRepo,
+)
+from millstream.store.sql.dag_repos import SqlAuditRepo, SqlDagRepo, SqlImportErrorRepo
+from millstream.store.sql.engine import make_engine
+from millstream.store.sql.repos import (
+    SqlPoolRepo,
+    SqlRunRepo,
+    SqlTaskInstanceRepo,
+    SqlXComRepo,
+)
+
+_R = TypeVar("_R")
+
+
+class SqlStore:
+    """Every repository over one database session.
+
+    ``transaction()`` is one database transaction: it commits when the block ends
+    and rolls back if it raises; a ``transaction()`` inside another joins it. A
+    repository method called outside any transaction runs in a transaction of its
+    own, so nothing is left open between calls.
+
+    A store (like its session) belongs to one thread; make one per thread over a
+    shared engine.
+    """
+
+    def __init__(self, engine: Engine, open_pools: bool = False) -> None:
+        self.engine = engine
+        self.session = Session(engine, autobegin=False, autoflush=False, expire_on_commit=False)
+        self._depth = 0
+        # Typed as the interfaces, so that the checker holds each repo to its Protocol.
+        self.dags: DagRepo = self._bind(SqlDagRepo(self.session))
+        self.import_errors: ImportErrorRepo = self._bind(SqlImportErrorRepo(self.session))
+        self.audit: AuditRepo = self._bind(SqlAuditRepo(self.session))
+        self.runs: RunRepo = self._bind(SqlRunRepo(self.session))
+        self.task_instances: TaskInstanceRepo = self._bind(SqlTaskInstanceRepo(self.session))
+        self.xcoms: XComRepo = self._bind(SqlXComRepo(self.session))
+        self.pools: PoolRepo = self._bind(SqlPoolRepo(self.session, open_pools=open_pools))
+
+    @classmethod
+    def from_url(cls, url: str | URL, open_pools: bool = False) -> SqlStore:
+        """A store over a new engine for ``url`` (the schema must already be migrated)."""
+        return cls(make_engine(url), open_pools=open_pools)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One database transaction: commit at the end, roll back on error; nested calls join."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            with self.session.begin():
+                yield
+        finally:
+            self._depth = 0
+
+    def close(self) -> None:
+        """Release the session's connection (the engine stays usable)."""
+        self.session.close()
+
+    def _bind(self, repo: _R) -> _R:
+        return cast(_R, _AutoTransaction(repo, self))
+
+
+class _AutoTransaction:
+    """A repository whose methods, called outside a transaction, run in one of their own."""
+
+    def __init__(self, repo: object, store: SqlStore) -> None:
+        self._repo = repo
+        self._store = store
+        self._methods: dict[str, Callable[..., Any]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = self._methods.get(name)
+        if method is not None:
+            return method
+        target = getattr(self._repo, name)
+        if not callable(target):
+            return target
+        store = self._store
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if store.in_transaction:
+                return target(*args, **kwargs)
+            with store.transaction():
+                return target(*args, **kwargs)
+
+        call.__name__ = name
+        call.__doc__ = target.__doc__
+        self._methods[name] = call
+        return call
+
+    def __repr__(self) -> str:
+        return f"<{type(self._repo).__name__} over {self._store.engine.url!r}>"

@@ -1,0 +1,117 @@
+"""The schema comes from the migrations alone and matches the ORM rows (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+
+from millstream.store.sql import SqlStore, make_engine
+from millstream.store.sql.migrate import (
+    MIGRATIONS_DIR,
+    MigrationError,
+    check,
+    is_up_to_date,
+    migrate,
+    reset,
+    schema_drift,
+)
+from millstream.store.sql.models import Base
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database with no tables at all: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        yield engine
+        engine.dispose()
+        return
+    yield request.getfixturevalue("fresh_postgres_engine")
+
+
+def test_a_new_database_is_pending_every_revision_then_up_to_date(empty_engine: Engine) -> None:
+    assert check(empty_engine) == ["0001"]
+    assert not is_up_to_date(empty_engine)
+    migrate(empty_engine)
+    assert check(empty_engine) == []
+    assert is_up_to_date(empty_engine)
+    migrate(empty_engine)  # a second run has nothing to do
+    tables = set(inspect(empty_engine).get_table_names())
+    assert tables == {t.name for t in Base.metadata.tables.values()} | {"alembic_version"}
+
+
+def test_migrated_schema_matches_the_orm_rows(empty_engine: Engine) -> None:
+    migrate(empty_engine)
+    assert schema_drift(empty_engine) == []
+
+
+def test_drift_between_schema_and_rows_is_detected(empty_engine: Engine) -> None:
+    migrate(empty_engine)
+    with empty_engine.begin() as connection:
+        connection.execute(text("ALTER TABLE pool ADD COLUMN colour VARCHAR(10)"))
+    drift = schema_drift(empty_engine)
+    assert drift and drift[0][0] == "remove_column"
+
+
+def test_migration_creates_the_default_pool(empty_engine: Engine) -> None:
+    migrate(empty_engine)
+    with empty_engine.connect() as connection:
+        rows = connection.execute(text("SELECT name, slots FROM pool")).all()
+    assert [tuple(row) for row in rows] == [("default_pool", 128)]
+
+
+def test_reset_drops_the_data_and_migrates_again(empty_engine: Engine) -> None:
+    migrate(empty_engine)
+    store = SqlStore(empty_engine)
+    store.pools.set("db", 2)
+    store.close()
+    reset(empty_engine)
+    assert check(empty_engine) == []
+    store = SqlStore(empty_engine)
+    assert store.pools.slots("db") is None
+    assert store.pools.slots("default_pool") == 128
+    store.close()
+    assert schema_drift(empty_engine) == []
+
+
+def test_a_revision_unknown_to_this_version_is_reported(empty_engine: Engine) -> None:
+    migrate(empty_engine)
+    with empty_engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    with pytest.raises(MigrationError, match="revision f00d"):
+        check(empty_engine)
+
+
+def test_migrate_accepts_a_url(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'by_url.db'}"
+    migrate(url)
+    assert check(url) == []
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    engine.dispose()
+    assert mode == "wal"
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+    assert sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py")) == [
+        "0001_initial.py"
+    ]
+    assert MIGRATIONS_DIR.parent.name == "store"
+
+
+def test_importing_millstream_does_not_import_sqlalchemy() -> None:
+    probe = (
+        "import sys, millstream, millstream.store.interfaces, millstream.store.memory; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
