@@ -16,7 +16,7 @@ from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started
 from millstream.scheduler.readiness import evaluate_dirty
 from millstream.scheduler.runs import create_run, final_state
-from millstream.store.records import DagRunRecord
+from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
@@ -56,6 +56,12 @@ class Scheduler:
         self._dirty: dict[tuple[str, str], set[str]] = {}
         self._params: dict[tuple[str, str], dict[str, Any]] = {}
         self._touched: set[tuple[str, str]] = set()  # runs with new outcomes to look at
+        # Work found by queries is only looked for when something may have changed it:
+        # these flags keep the hot path (one task ends, the next starts) to a few queries.
+        self._look_for_queued_runs = True
+        self._dispatch_needed = True
+        self._retries_changed = True
+        self._next_retry_at: datetime | None = None
         # per DAG: task id -> tasks whose depends_on_past looks at it (see _wake_later_runs)
         self._past_dependents: dict[str, tuple[DAG, dict[str, set[str]]]] = {}
 
@@ -75,21 +81,37 @@ class Scheduler:
             raise KeyError(f"no DAG {dag_id!r} is known to this scheduler")
         logical_date = ensure_utc(logical_date)
         with self.store.transaction():
-            return create_run(self.store, dag, logical_date, interval, now, run_type, conf, run_id)
+            run = create_run(self.store, dag, logical_date, interval, now, run_type, conf, run_id)
+        self._look_for_queued_runs = True
+        return run
+
+    def poke(self) -> None:
+        """Something changed outside this scheduler (a run triggered, a DAG unpaused, a task
+        cleared): look for queued runs, due retries and work to dispatch on the next tick."""
+        self._look_for_queued_runs = True
+        self._dispatch_needed = True
+        self._retries_changed = True
 
     # -- the tick ---------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickResult:
         """Apply executor events, advance runs, queue ready work, and let the executor run it."""
         with self.store.transaction():
             worked = self._apply_events()
-            worked |= self._start_queued_runs(now)
-            for run in self.store.runs.list(states=[DagRunState.RUNNING]):
+            if self._look_for_queued_runs:
+                self._look_for_queued_runs = False
+                worked |= self._start_queued_runs(now)
+            running = self.store.runs.list(states=[DagRunState.RUNNING])
+            retries = self._due_retries(now)
+            for run in running:
                 dag = self.dags.get(run.dag_id)
                 if dag is not None and run.dag_id not in self.paused:
-                    worked |= self._advance(dag, run, now)
-            worked |= self._dispatch()
+                    key = (run.dag_id, run.run_id)
+                    worked |= self._advance(dag, run, now, retries.get(key, []))
+            if worked or self._dispatch_needed:
+                self._dispatch_needed = False
+                worked |= self._dispatch(running)
         self.executor.sync()
-        return TickResult(worked or self.executor.has_work(), self._next_wakeup())
+        return TickResult(worked or self.executor.has_work(), self._next_wakeup(running))
 
     def apply_outcomes(self, events: Iterable[TaskFinishedEvent]) -> None:
         """Apply outcomes found outside the executor (adopted results, vanished tries)."""
@@ -105,6 +127,8 @@ class Scheduler:
             if dag is None:
                 continue
             if isinstance(event, TaskFinishedEvent):
+                self._dispatch_needed = True  # a slot is free
+                self._retries_changed |= event.state is TaskState.UP_FOR_RETRY
                 run_key = (event.key.dag_id, event.key.run_id)
                 self._dirty.setdefault(run_key, set()).update(
                     apply_finished(self.store, dag, event)
@@ -130,7 +154,25 @@ class Scheduler:
             started = True
         return started
 
-    def _advance(self, dag: DAG, run: DagRunRecord, now: datetime) -> bool:
+    def _due_retries(self, now: datetime) -> dict[tuple[str, str], list[TaskInstanceRecord]]:
+        """Instances whose retry delay has passed, by run; queried only when one may be due."""
+        if not self._retries_changed and (
+            self._next_retry_at is None or now < self._next_retry_at
+        ):
+            return {}
+        self._retries_changed = False
+        self._next_retry_at = None
+        due: dict[tuple[str, str], list[TaskInstanceRecord]] = {}
+        for ti in self.store.task_instances.in_states([TaskState.UP_FOR_RETRY]):
+            if ti.next_retry_at is None or ti.next_retry_at <= now:
+                due.setdefault((ti.dag_id, ti.run_id), []).append(ti)
+            elif self._next_retry_at is None or ti.next_retry_at < self._next_retry_at:
+                self._next_retry_at = ti.next_retry_at
+        return due
+
+    def _advance(
+        self, dag: DAG, run: DagRunRecord, now: datetime, retries: list[TaskInstanceRecord]
+    ) -> bool:
         key = (run.dag_id, run.run_id)
         if key not in self._dirty:  # first sight of this run (e.g. after a restart)
             self._dirty[key] = set(dag.task_dict)
@@ -138,20 +180,16 @@ class Scheduler:
         if dag.dagrun_timeout and run.start_date and run.start_date + dag.dagrun_timeout <= now:
             self._time_out(dag, run, now)
             return True
-        for ti in self.store.task_instances.for_run(run.dag_id, run.run_id):
-            if ti.state is TaskState.UP_FOR_RETRY and (
-                ti.next_retry_at is None or ti.next_retry_at <= now
-            ):
-                self.store.task_instances.set_state(ti, TaskState.SCHEDULED)
-                worked = True
+        for ti in retries:
+            self.store.task_instances.set_state(ti, TaskState.SCHEDULED)
+            worked = True
         dirty = self._dirty[key]
         if not dirty and not worked and key not in self._touched:
             return False
         self._touched.discard(key)
         self._dirty[key] = set()
-        if dirty:
-            evaluate_dirty(self.store, dag, run, dirty, now)
-        state = final_state(dag, self.store.task_instances.for_run(run.dag_id, run.run_id))
+        instances = evaluate_dirty(self.store, dag, run, dirty, now)
+        state = final_state(dag, instances)
         if state is not None:
             self._finish(dag, run, state, now, "success" if state is DagRunState.SUCCESS
                          else "task_failure")
@@ -171,6 +209,7 @@ class Scheduler:
     def _finish(self, dag: DAG, run: DagRunRecord, state: DagRunState, now: datetime,
                 reason: str) -> None:
         self.store.runs.set_state(run, state, end_date=now)
+        self._look_for_queued_runs = True  # a max_active_runs slot is free
         self._dirty.pop((run.dag_id, run.run_id), None)
         self._params.pop((run.dag_id, run.run_id), None)
         self._touched.discard((run.dag_id, run.run_id))
@@ -207,14 +246,14 @@ class Scheduler:
             if dag_id == dag.dag_id and other_run_id != run_id:
                 dirty |= woken
 
-    def _dispatch(self) -> bool:
+    def _dispatch(self, running: list[DagRunRecord]) -> bool:
+        active = {
+            (r.dag_id, r.run_id): r for r in running
+            if r.state is DagRunState.RUNNING and r.dag_id not in self.paused
+        }
+
         def is_active(dag_id: str, run_id: str) -> bool:
-            run = self.store.runs.get(dag_id, run_id)
-            return (
-                dag_id not in self.paused
-                and run is not None
-                and run.state is DagRunState.RUNNING
-            )
+            return (dag_id, run_id) in active
 
         chosen = choose_to_queue(self.store, self.dags, self.executor.open_slots(), is_active)
         for ti in chosen:
@@ -223,8 +262,7 @@ class Scheduler:
                 ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number
             ):
                 continue
-            run = self.store.runs.get(ti.dag_id, ti.run_id)
-            assert run is not None
+            run = active[(ti.dag_id, ti.run_id)]
             dag = self.dags[ti.dag_id]
             workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,
                                     self._run_params(dag, run), dag.fileloc)
@@ -237,13 +275,9 @@ class Scheduler:
             self._params[key] = dag.resolve_params(run.conf)
         return self._params[key]
 
-    def _next_wakeup(self) -> datetime | None:
-        moments = [
-            ti.next_retry_at
-            for ti in self.store.task_instances.in_states([TaskState.UP_FOR_RETRY])
-            if ti.next_retry_at is not None
-        ]
-        for run in self.store.runs.list(states=[DagRunState.RUNNING]):
+    def _next_wakeup(self, running: list[DagRunRecord]) -> datetime | None:
+        moments = [self._next_retry_at] if self._next_retry_at is not None else []
+        for run in running:
             dag = self.dags.get(run.dag_id)
             if dag is not None and dag.dagrun_timeout and run.start_date:
                 moments.append(run.start_date + dag.dagrun_timeout)

@@ -43,8 +43,12 @@ def evaluate_dirty(
     run: DagRunRecord,
     dirty: Iterable[str],
     now: datetime,
-) -> None:
-    """Move instances of the dirty tasks (and what that cascades to) out of state none."""
+) -> list[TaskInstanceRecord]:
+    """Move instances of the dirty tasks (and what that cascades to) out of state none.
+
+    Returns every instance of the run as it stands afterwards, so the caller need not
+    read them again.
+    """
     instances = store.task_instances.for_run(run.dag_id, run.run_id)
     by_task: dict[str, list[TaskInstanceRecord]] = defaultdict(list)
     for ti in instances:
@@ -90,6 +94,7 @@ def evaluate_dirty(
                 store.task_instances.set_state(ti, new_state, start_date=now, end_date=now)
         if new_state is not TaskState.SCHEDULED:
             _push_downstream(heap, task.downstream_task_ids, order)
+    return [ti for group in by_task.values() for ti in group]
 
 
 def _push_downstream(heap: list[tuple[int, str]], task_ids: Iterable[str],

@@ -215,6 +215,7 @@ def test_a_task_in_an_unknown_pool_waits_without_blocking_others(caplog: Any) ->
     assert "no_such_pool" in caplog.text
     assert run.state is DagRunState.RUNNING
     engine.store.pools.set("no_such_pool", 1)
+    engine.scheduler.poke()  # the pool was created outside the scheduler
     engine.run_to_end(run)
     assert engine.states(run) == {"lost": "success", "fine": "success"}
 
