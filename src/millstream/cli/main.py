@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 import millstream
+from millstream.cli.config import config_app
 from millstream.cli.dags import dags_app
 from millstream.cli.db import db_app
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(dags_app, name="dags")
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
 
 
 @app.command()

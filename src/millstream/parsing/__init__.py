@@ -1,5 +1,6 @@
-"""Turning DAG files into DAG objects: import a file, or find a DAG by id in a folder."""
+"""Turning DAG files into DAG objects: import a file, find a DAG by id, or load a DagBag."""
 
+from millstream.parsing.dagbag import DagBag
 from millstream.parsing.loader import (
     DagImportError,
     DagNotFound,
@@ -10,6 +11,7 @@ from millstream.parsing.loader import (
 )
 
 __all__ = [
+    "DagBag",
     "DagImportError",
     "DagNotFound",
     "default_dags_folder",

@@ -1,0 +1,476 @@
+"""millstream's settings: defaults, then ``<home>/millstream.toml``, then MILLSTREAM__ env vars.
+
+Every setting lives in a section (``core``, ``database``, ``scheduler``, ``logging``,
+``webserver``). The file has one TOML table per section; an environment variable
+``MILLSTREAM__SECTION__KEY`` (for example ``MILLSTREAM__DATABASE__URL``) overrides the
+file. The home folder is ``MILLSTREAM_HOME`` (default ``~/.millstream``); the dags folder,
+the database and the logs default to places inside it.
+
+An unknown section or key, or a value of the wrong kind, is a :class:`SettingsError`
+that names the setting and where it came from (the file's path or the variable's name),
+so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextvars
+import difflib
+import os
+import re
+import tomllib
+import zoneinfo
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from millstream.exceptions import MillstreamError
+
+HOME_ENV = "MILLSTREAM_HOME"
+DAGS_FOLDER_ENV = "MILLSTREAM_DAGS_FOLDER"
+ENV_PREFIX = "MILLSTREAM__"
+DEFAULT_HOME = "~/.millstream"
+SETTINGS_FILE = "millstream.toml"
+MASK = "***"
+
+_SECRET_KEYS = frozenset({("core", "fernet_key"), ("webserver", "secret_key")})
+_SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "sslpassword"})
+
+
+class SettingsError(MillstreamError):
+    """The settings are wrong: each problem names the setting and where its value came from."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser()
+
+
+class CoreSettings(_Section):
+    """``[core]``: where millstream keeps its files, and what every component shares."""
+
+    home: Path = Field(default_factory=_default_home)
+    dags_folder: Path = Field(default_factory=lambda: _default_home() / "dags")
+    load_examples: bool = False
+    fernet_key: SecretStr | None = None
+    default_timezone: str = "UTC"
+
+    @field_validator("fernet_key")
+    @classmethod
+    def _check_fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("a Fernet key is 32 url-safe base64-encoded bytes (44 characters)")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like UTC)") from exc
+        return value
+
+
+class DatabaseSettings(_Section):
+    """``[database]``: the metadata database and its connection pool."""
+
+    url: str = Field(default_factory=lambda: _sqlite_url(_default_home()))
+    pool_size: int = Field(default=5, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    pool_recycle_s: int = Field(default=1800, ge=-1)
+    pool_pre_ping: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z][A-Za-z0-9+_]*://", value):
+            raise ValueError(
+                "a database URL looks like sqlite:////path/to/file.db "
+                "or postgresql://user@host:5432/dbname"
+            )
+        return value
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for SQLAlchemy's ``create_engine`` from the pool settings."""
+        kwargs: dict[str, Any] = {
+            "pool_pre_ping": self.pool_pre_ping,
+            "pool_recycle": self.pool_recycle_s,
+        }
+        in_memory = self.url.startswith("sqlite") and (
+            ":memory:" in self.url or self.url.rstrip("/").endswith(":")
+        )
+        if not in_memory:
+            kwargs.update(pool_size=self.pool_size, max_overflow=self.max_overflow)
+        return kwargs
+
+
+class SchedulerSettings(_Section):
+    """``[scheduler]``: the scheduler loop, the executor, and DAG file parsing."""
+
+    executor: Literal["local", "celery"] = "local"
+    parallelism: int = Field(default=8, ge=1)
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    zombie_timeout_s: float = Field(default=30.0, gt=0)
+    parse_interval_s: float = Field(default=30.0, gt=0)
+    file_parse_timeout_s: float = Field(default=30.0, gt=0)
+    file_parse_memory_mb: int = Field(default=1024, ge=16)
+    max_runs_per_tick: int = Field(default=10, ge=1)
+    catchup_by_default: bool = False
+
+    @model_validator(mode="after")
+    def _check_zombie_timeout(self) -> SchedulerSettings:
+        if self.zombie_timeout_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                f"zombie_timeout_s ({self.zombie_timeout_s}) must be longer than "
+                f"heartbeat_interval_s ({self.heartbeat_interval_s})"
+            )
+        return self
+
+
+class LoggingSettings(_Section):
+    """``[logging]``: where task logs are written and how much millstream logs."""
+
+    base_log_folder: Path = Field(default_factory=lambda: _default_home() / "logs")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class WebserverSettings(_Section):
+    """``[webserver]``: the web UI and REST API server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    secret_key: SecretStr | None = None
+
+
+def _sqlite_url(home: Path) -> str:
+    return f"sqlite:///{home / 'millstream.db'}"
+
+
+@dataclass
+class _LoadContext:
+    """What one load reads from, and where each value it found came from."""
+
+    home: Path
+    home_origin: str
+    environ: Mapping[str, str]
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def file(self) -> Path:
+        return self.home / SETTINGS_FILE
+
+
+_current_load: contextvars.ContextVar[_LoadContext | None] = contextvars.ContextVar(
+    "millstream_settings_load", default=None
+)
+
+
+class Settings(BaseSettings):
+    """All of millstream's settings, one attribute per section.
+
+    Build it with :func:`load_settings`; ``Settings()`` does the same with the home and the
+    environment of this process.
+    """
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
+    core: CoreSettings = Field(default_factory=CoreSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    webserver: WebserverSettings = Field(default_factory=WebserverSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Highest priority first: explicit arguments, env vars, the TOML file, the home."""
+        context = _current_load.get() or _context_for(None, os.environ)
+        return (
+            init_settings,
+            _EnvSource(settings_cls, context),
+            _TomlSource(settings_cls, context),
+            _HomeSource(settings_cls, context),
+        )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _place_in_home(cls, data: Any) -> Any:
+        """Defaults that live inside the home folder follow the home that was chosen."""
+        if not isinstance(data, dict):
+            return data
+        data = {name: dict(value) if isinstance(value, Mapping) else value
+                for name, value in data.items()}
+        core = data.setdefault("core", {})
+        if not isinstance(core, dict):
+            return data
+        home = Path(str(core.get("home") or _default_home())).expanduser()
+        core["home"] = home
+        core.setdefault("dags_folder", home / "dags")
+        for section, key, default in (
+            ("database", "url", _sqlite_url(home)),
+            ("logging", "base_log_folder", home / "logs"),
+        ):
+            values = data.setdefault(section, {})
+            if isinstance(values, dict):
+                values.setdefault(key, default)
+        return data
+
+    def masked(self) -> dict[str, dict[str, Any]]:
+        """Every setting as JSON-ready data, grouped by section, with secrets shown as ***.
+
+        Unset secrets stay ``None``; a password in the database URL is replaced by ***.
+        """
+        result: dict[str, dict[str, Any]] = {}
+        for section in type(self).model_fields:
+            values = getattr(self, section).model_dump(mode="json")
+            for key, value in values.items():
+                if (section, key) in _SECRET_KEYS and value is not None:
+                    values[key] = MASK
+            if section == "database":
+                values["url"] = mask_url(values["url"])
+            result[section] = values
+        return result
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (and password-like query parameters) replaced by ***."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    masked = url
+    if password is not None:
+        userinfo, _, hostinfo = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        masked = masked.replace(f"//{parts.netloc}", f"//{user}:{MASK}@{hostinfo}", 1)
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
+            query = urlencode(
+                [(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs],
+                safe="*",
+            )
+            masked = masked.replace(f"?{parts.query}", f"?{query}", 1)
+    return masked
+
+
+def load_settings(home: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """The effective settings: defaults, then ``<home>/millstream.toml``, then env vars.
+
+    ``home`` defaults to ``MILLSTREAM__CORE__HOME``, else ``MILLSTREAM_HOME``, else
+    ``~/.millstream``; ``environ`` defaults to this process's environment. Raises
+    :class:`SettingsError` naming every unknown or bad setting and where it came from.
+    """
+    context = _context_for(home, os.environ if environ is None else environ)
+    token = _current_load.set(context)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError([_describe(error, context) for error in exc.errors()]) from None
+    finally:
+        _current_load.reset(token)
+
+
+def _context_for(home: Path | None, environ: Mapping[str, str]) -> _LoadContext:
+    if home is not None:
+        return _LoadContext(Path(home).expanduser(), "the home argument", environ)
+    for name in (f"{ENV_PREFIX}CORE__HOME", HOME_ENV):
+        if environ.get(name):
+            return _LoadContext(Path(environ[name]).expanduser(), f"env var {name}", environ)
+    return _LoadContext(Path(DEFAULT_HOME).expanduser(), "the default home", environ)
+
+
+def _describe(error: Any, context: _LoadContext) -> str:
+    """One ValidationError entry as 'section.key = value (from where): what is wrong'."""
+    loc = tuple(str(part) for part in error.get("loc", ()))
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if len(loc) < 2:
+        name = ".".join(loc) or "settings"
+        origins = {o for (s, _), o in context.origins.items() if not loc or s == loc[0]}
+        where = f" (from {', '.join(sorted(origins))})" if origins else ""
+        return f"bad settings in [{name}]{where}: {message}"
+    section, key = loc[0], loc[1]
+    origin = context.origins.get((section, key), "the defaults")
+    value = error.get("input")
+    if (section, key) in _SECRET_KEYS:
+        shown = MASK
+    elif section == "database" and key == "url" and isinstance(value, str):
+        shown = repr(mask_url(value))
+    else:
+        shown = repr(value)
+    return f"bad setting {section}.{key} = {shown} (from {origin}): {message}"
+
+
+def _sections() -> dict[str, type[BaseModel]]:
+    sections: dict[str, type[BaseModel]] = {}
+    for name, info in Settings.model_fields.items():
+        annotation = info.annotation
+        assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        sections[name] = annotation
+    return sections
+
+
+def _unknown(kind: str, name: str, known: Iterator[str] | list[str], origin: str) -> str:
+    choices = sorted(known)
+    close = difflib.get_close_matches(name, choices, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown {kind} {name!r} (from {origin}): {hint}known: {', '.join(choices)}"
+
+
+class _Source(PydanticBaseSettingsSource):
+    """A settings source that reads everything at once; the per-field hook is unused."""
+
+    def __init__(self, settings_cls: type[BaseSettings], context: _LoadContext) -> None:
+        super().__init__(settings_cls)
+        self.context = context
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class _HomeSource(_Source):
+    """The home folder, and the dags folder from the loader's MILLSTREAM_DAGS_FOLDER.
+
+    Sources are read in priority order, so this one comes last: it reports the unknown
+    settings that the env and file sources found, all at once.
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        if self.context.problems:
+            raise SettingsError(self.context.problems)
+        core: dict[str, Any] = {"home": str(self.context.home)}
+        self.context.origins.setdefault(("core", "home"), self.context.home_origin)
+        folder = self.context.environ.get(DAGS_FOLDER_ENV)
+        if folder:
+            core["dags_folder"] = folder
+            self.context.origins.setdefault(("core", "dags_folder"), f"env var {DAGS_FOLDER_ENV}")
+        return {"core": core}
+
+
+class _TomlSource(_Source):
+    """``<home>/millstream.toml``: one table per section; a missing file means no settings."""
+
+    def __call__(self) -> dict[str, Any]:
+        path = self.context.file
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            return {}
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError([f"cannot read settings file {path}: {exc}"]) from None
+        sections = _sections()
+        problems: list[str] = []
+        result: dict[str, Any] = {}
+        for section, values in data.items():
+            if section not in sections:
+                problems.append(_unknown("section", section, list(sections), str(path)))
+                continue
+            if not isinstance(values, dict):
+                problems.append(
+                    f"setting {section!r} in {path} must be a table: write [{section}] "
+                    "and put its keys under it"
+                )
+                continue
+            keys = sections[section].model_fields
+            for key in values:
+                if key not in keys:
+                    problems.append(_unknown(f"key in [{section}]", key, list(keys), str(path)))
+                elif (section, key) == ("core", "home"):
+                    problems.append(
+                        f"core.home cannot be set in {path}, which is found through it: "
+                        f"set {HOME_ENV} instead"
+                    )
+                else:
+                    self.context.origins.setdefault((section, key), str(path))
+            result[section] = {k: v for k, v in values.items() if k in keys}
+        self.context.problems.extend(problems)
+        return result
+
+
+class _EnvSource(_Source):
+    """``MILLSTREAM__SECTION__KEY`` variables (section and key in any letter case)."""
+
+    def __call__(self) -> dict[str, Any]:
+        sections = _sections()
+        problems: list[str] = []
+        result: dict[str, dict[str, Any]] = {}
+        for name in sorted(self.context.environ):
+            if not name.upper().startswith(ENV_PREFIX):
+                continue
+            parts = name[len(ENV_PREFIX):].lower().split("__")
+            origin = f"env var {name}"
+            if len(parts) != 2 or not all(parts):
+                problems.append(
+                    f"bad settings variable {name}: use {ENV_PREFIX}SECTION__KEY, "
+                    f"e.g. {ENV_PREFIX}DATABASE__URL"
+                )
+                continue
+            section, key = parts
+            if section not in sections:
+                problems.append(_unknown("section", section, list(sections), origin))
+            elif key not in sections[section].model_fields:
+                keys = list(sections[section].model_fields)
+                problems.append(_unknown(f"key in [{section}]", key, keys, origin))
+            elif (section, key) != ("core", "home"):  # the home was chosen before any source
+                self.context.origins[(section, key)] = origin
+                result.setdefault(section, {})[key] = self.context.environ[name]
+        self.context.problems.extend(problems)
+        return result
+
+
+__all__ = [
+    "CoreSettings",
+    "DatabaseSettings",
+    "LoggingSettings",
+    "SchedulerSettings",
+    "Settings",
+    "SettingsError",
+    "WebserverSettings",
+    "load_settings",
+    "mask_url",
+]
