@@ -48,12 +48,15 @@ def choose_to_queue(
     dags: Mapping[str, DAG],
     open_slots: int,
     is_run_active: Callable[[str, str], bool],
+    warned_pools: set[str] | None = None,
 ) -> list[TaskInstanceRecord]:
     """Scheduled instances to queue now, highest priority first, honouring every limit.
 
     Limits: the executor's free slots, each pool's size (by pool_slots), the DAG's
-    max_active_tasks and each task's max_active_tis_per_dag.
+    max_active_tasks and each task's max_active_tis_per_dag. A missing pool is warned
+    about once per name in ``warned_pools`` (kept by the caller across calls).
     """
+    warned_pools = set() if warned_pools is None else warned_pools
     if open_slots <= 0:
         return []
     scheduled = [
@@ -72,7 +75,6 @@ def choose_to_queue(
                                    ti.run_id, ti.task_id, ti.map_index))
     occupancy = Occupancy.from_active(store.task_instances.in_states(ACTIVE_STATES))
     chosen: list[TaskInstanceRecord] = []
-    warned_pools: set[str] = set()
     for ti in scheduled:
         if len(chosen) >= open_slots:
             break

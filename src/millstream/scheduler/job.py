@@ -111,7 +111,10 @@ class SchedulerJob:
 
     # -- the loop --------------------------------------------------------------------------
     def step(self, now: datetime) -> float:
-        """One round of work; returns the seconds until something is due (0: go again)."""
+        """One round of work; returns the seconds until something timed is due.
+
+        The caller sleeps that long on the executor's events, which end the sleep early.
+        """
         busy = False
         if self._next_parse is None or now >= self._next_parse:
             self.refresh(self.store, now)
@@ -125,8 +128,10 @@ class SchedulerJob:
             self.watch_liveness(now)
             self._next_liveness = now + self.timings.heartbeat_interval
         result = self.scheduler.tick(now)
-        if busy or result.worked:
+        if busy:
             return 0.0
+        # Everything a tick can do it has done; only new executor events or a timed
+        # moment make another tick worth it, and wait_for_events returns on the former.
         moments = [self._next_parse, self._next_schedule, self._next_liveness]
         if result.next_wakeup is not None:
             moments.append(result.next_wakeup)

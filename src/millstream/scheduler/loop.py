@@ -62,6 +62,7 @@ class Scheduler:
         self._dispatch_needed = True
         self._retries_changed = True
         self._next_retry_at: datetime | None = None
+        self._warned_pools: set[str] = set()
         # per DAG: task id -> tasks whose depends_on_past looks at it (see _wake_later_runs)
         self._past_dependents: dict[str, tuple[DAG, dict[str, set[str]]]] = {}
 
@@ -255,7 +256,8 @@ class Scheduler:
         def is_active(dag_id: str, run_id: str) -> bool:
             return (dag_id, run_id) in active
 
-        chosen = choose_to_queue(self.store, self.dags, self.executor.open_slots(), is_active)
+        chosen = choose_to_queue(self.store, self.dags, self.executor.open_slots(), is_active,
+                                 self._warned_pools)
         for ti in chosen:
             try_number = ti.try_number + 1
             if not self.store.task_instances.claim(

@@ -1,0 +1,85 @@
+"""Wiring the durable engine from settings: store, DAG folder sync, executor, scheduler job."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from millstream.config import Settings
+
+if TYPE_CHECKING:
+    from millstream.scheduler.job import SchedulerJob
+    from millstream.store.sql.store import SqlStore
+
+log = logging.getLogger("millstream.scheduler")
+
+
+def open_sql_store(settings: Settings) -> SqlStore:
+    """The metadata store of these settings, its schema migrated to the latest version."""
+    from millstream.store.sql.migrate import migrate
+    from millstream.store.sql.store import SqlStore
+
+    url = settings.database.url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    migrate(url)
+    return SqlStore.from_url(url)
+
+
+@contextlib.contextmanager
+def scheduler_job(
+    settings: Settings, extra_dag_folders: tuple[Path, ...] = ()
+) -> Iterator[SchedulerJob]:
+    """A ready scheduler job (store, parsing, local executor); everything stops on exit."""
+    from millstream.executors.local import LocalExecutor, read_result_file
+    from millstream.parsing.sync import DagFolderSync
+    from millstream.scheduler.callbacks import ProcessCallbackRunner
+    from millstream.scheduler.job import JobTimings, SchedulerJob
+    from millstream.store.sql.store import SqlStore
+
+    store = open_sql_store(settings)
+    url = settings.database.url
+    log_folder = Path(settings.logging.base_log_folder)
+    log_folder.mkdir(parents=True, exist_ok=True)
+    folders = [Path(settings.core.dags_folder), *extra_dag_folders]
+    sched = settings.scheduler
+    sync = DagFolderSync(folders, timeout_s=sched.file_parse_timeout_s,
+                         memory_mb=sched.file_parse_memory_mb)
+
+    def xcom_reader() -> Any:
+        return SqlStore.from_url(url).xcoms
+
+    executor = LocalExecutor(sched.parallelism, log_folder, xcom_reader)
+    callbacks = ProcessCallbackRunner()
+    timings = JobTimings(
+        parse_interval=_seconds(sched.parse_interval_s),
+        heartbeat_interval=_seconds(sched.heartbeat_interval_s),
+        zombie_timeout=_seconds(sched.zombie_timeout_s),
+    )
+    executor.start()
+    try:
+        yield SchedulerJob(
+            store, executor, sync,
+            lambda key, try_number: read_result_file(log_folder, key, try_number),
+            timings, callbacks,
+        )
+    finally:
+        executor.stop()
+        sync.close()
+        callbacks.close()
+        store.close()
+
+
+def run_scheduler_until(settings: Settings, predicate: Callable[[], bool]) -> None:
+    """Run a scheduler in this process until ``predicate()`` is true (backfill --run-here)."""
+    with scheduler_job(settings) as job:
+        job.run(until=predicate)
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)

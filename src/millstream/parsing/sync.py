@@ -1,0 +1,87 @@
+"""Keeping the store's DAGs in step with the DAG folders: structures, versions, import errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from millstream.parsing.loader import iter_dag_files
+from millstream.parsing.processor import DagFileProcessor, FileFingerprint
+from millstream.parsing.serialize import DagStructure
+
+if TYPE_CHECKING:
+    from millstream.store.interfaces import Store
+
+log = logging.getLogger("millstream.parsing")
+
+
+class DagFolderSync:
+    """Parses the DAG folders in worker processes and records what it found in the store.
+
+    A changed file's DAGs get a new version when their structure changed; a DAG that
+    left its file (or whose file was deleted) becomes inactive; a file that fails to load
+    has its import error stored until it loads again. Unchanged files are not re-parsed.
+    """
+
+    def __init__(
+        self,
+        folders: Iterable[str | os.PathLike[str]],
+        timeout_s: float = 30.0,
+        memory_mb: int = 1024,
+        paused_on_create: bool = False,
+    ) -> None:
+        self.folders = [Path(f) for f in folders]
+        self.processor = DagFileProcessor(timeout_s=timeout_s, memory_mb=memory_mb)
+        self.paused_on_create = paused_on_create
+        self._fingerprints: dict[str, FileFingerprint] = {}
+
+    def files(self) -> list[str]:
+        found: list[str] = []
+        for folder in self.folders:
+            if folder.is_file():
+                found.append(str(folder.resolve()))
+            elif folder.is_dir():
+                found.extend(str(p.resolve()) for p in iter_dag_files(folder))
+        return found
+
+    def __call__(self, store: Store, now: datetime) -> None:
+        paths = self.files()
+        report = self.processor.parse(paths, previous=self._fingerprints)
+        deleted = set(self._fingerprints) - set(report.files)
+        self._fingerprints = report.fingerprints
+        changed_files: list[str] = []
+        present: list[str] = []
+        with store.transaction():
+            for path, result in report.files.items():
+                if result.status == "unchanged":
+                    continue
+                if result.error is not None:  # its DAGs keep their last good version
+                    log.warning("cannot load %s: %s", path, result.error.summary)
+                    store.import_errors.set(path, result.error.message, now)
+                    continue
+                changed_files.append(path)
+                store.import_errors.set(path, None, now)
+                for data in result.dags:
+                    structure = DagStructure(data)
+                    present.append(structure.dag_id)
+                    paused = (
+                        structure.is_paused_upon_creation
+                        if structure.is_paused_upon_creation is not None
+                        else self.paused_on_create
+                    )
+                    store.dags.upsert(structure.dag_id, path, structure.to_json(),
+                                      structure.version, now, paused_on_create=paused)
+            for path in deleted:
+                store.import_errors.set(path, None, now)
+            gone = store.dags.deactivate_missing(present, [*changed_files, *deleted])
+        if changed_files or deleted:
+            log.info("parsed %d changed file(s) in %.2f s; %d DAG(s) found%s",
+                     len(changed_files), report.duration_s, len(present),
+                     f"; no longer present: {', '.join(gone)}" if gone else "")
+
+    def close(self) -> None:
+        self.processor.close()
