@@ -40,7 +40,6 @@ def scheduler_job(
     from millstream.scheduler.job import JobTimings, SchedulerJob
     from millstream.store.sql.store import SqlStore
 
-    store = open_sql_store(settings)
     url = settings.database.url
     log_folder = Path(settings.logging.base_log_folder)
     log_folder.mkdir(parents=True, exist_ok=True)
@@ -59,7 +58,9 @@ def scheduler_job(
         heartbeat_interval=_seconds(sched.heartbeat_interval_s),
         zombie_timeout=_seconds(sched.zombie_timeout_s),
     )
+    # The fork server copies this process: start it before any DB connection or thread.
     executor.start()
+    store = open_sql_store(settings)
     try:
         yield SchedulerJob(
             store, executor, sync,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
     from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+    from millstream.store.records import TaskInstanceKey
 
 
 class Executor(Protocol):
@@ -19,8 +20,8 @@ class Executor(Protocol):
         """How many more workloads it can take now."""
         ...
 
-    def submit(self, workload: TaskWorkload, task: BaseOperator) -> None:
-        """Accept a workload to run."""
+    def submit(self, workload: TaskWorkload, task: BaseOperator | None = None) -> None:
+        """Accept a workload to run; ``task`` spares an in-process executor an import."""
         ...
 
     def sync(self) -> None:
@@ -33,4 +34,20 @@ class Executor(Protocol):
 
     def has_work(self) -> bool:
         """Whether anything is accepted or running."""
+        ...
+
+    def wait_for_events(self, timeout: float) -> bool:
+        """Block until an event is ready or ``timeout`` seconds pass; True if one is ready."""
+        ...
+
+    def in_flight(self) -> set[TaskInstanceKey]:
+        """Every instance with a try accepted and not yet reported finished."""
+        ...
+
+    def running_pids(self) -> dict[TaskInstanceKey, int]:
+        """The process id of each running try, where tries are processes."""
+        ...
+
+    def terminate(self, key: TaskInstanceKey) -> None:
+        """Stop the try of ``key`` (its outcome is still reported)."""
         ...

@@ -15,6 +15,7 @@ from millstream.runtime.task_runner import run_task_try
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
     from millstream.runtime.xcom import XComReader
+    from millstream.store.records import TaskInstanceKey
 
 
 class InProcessExecutor:
@@ -30,7 +31,9 @@ class InProcessExecutor:
     def open_slots(self) -> int:
         return 1_000_000
 
-    def submit(self, workload: TaskWorkload, task: BaseOperator) -> None:
+    def submit(self, workload: TaskWorkload, task: BaseOperator | None = None) -> None:
+        if task is None:
+            raise ValueError("the in-process executor runs DAG objects: pass the task")
         self._pending.append((workload, task))
 
     def sync(self) -> None:
@@ -48,3 +51,15 @@ class InProcessExecutor:
 
     def has_work(self) -> bool:
         return bool(self._pending or self._events)
+
+    def wait_for_events(self, timeout: float) -> bool:
+        return bool(self._events)  # work runs inside sync(): there is nothing to wait for
+
+    def in_flight(self) -> set[TaskInstanceKey]:
+        return {workload.key for workload, _ in self._pending}
+
+    def running_pids(self) -> dict[TaskInstanceKey, int]:
+        return {}
+
+    def terminate(self, key: TaskInstanceKey) -> None:
+        self._pending = deque((w, t) for w, t in self._pending if w.key != key)

@@ -14,8 +14,9 @@ leading dot is encoded too (no hidden files, no ``..``). For example run id
 ``scheduled__2026-01-01T00%3A00%3A00%2B00%3A00``.
 
 The ``.log`` file receives everything the try writes: ``print`` output and anything a
-subprocess writes to stdout or stderr (file descriptors 1 and 2 point at it), and the
-records of every logger (the root logger's handlers are replaced in the try process).
+subprocess writes to stdout or stderr (file descriptors 1 and 2 point at it), the
+records of every logger (the root logger's handlers are replaced in the try process),
+and the Python traceback of a crash in native code (faulthandler).
 The ``.result.json`` file holds the try's :class:`TaskFinishedEvent` as JSON
 (see :mod:`millstream.runtime.events_json`); it is written to a temporary name and
 renamed, so a reader sees a whole result or none. It stays on disk after the try, so a
@@ -26,6 +27,7 @@ scheduler restarted while tries were running can adopt their outcomes
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import io
 import logging
 import os
@@ -207,6 +209,8 @@ def _redirect_output(log_path: Path) -> None:
                       errors="backslashreplace", closefd=False)
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
                       errors="backslashreplace", closefd=False)
+    # A crash in native code leaves the Python traceback in the try's log, not the scheduler's.
+    faulthandler.enable(file=sys.stderr, all_threads=True)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()

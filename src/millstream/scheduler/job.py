@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
@@ -21,6 +21,7 @@ from millstream.scheduler.loop import Scheduler
 from millstream.scheduler.runs import create_due_runs
 
 if TYPE_CHECKING:
+    from millstream.executors.base import Executor
     from millstream.scheduler.callbacks import CallbackRunner
     from millstream.store.interfaces import Store
 
@@ -51,7 +52,7 @@ class SchedulerJob:
     def __init__(
         self,
         store: Store,
-        executor: Any,
+        executor: Executor,
         refresh_dags: Callable[[Store, datetime], None],
         read_result: ResultReader,
         timings: JobTimings | None = None,
@@ -102,9 +103,10 @@ class SchedulerJob:
 
     def watch_liveness(self, now: datetime) -> None:
         """Heartbeat running tries; apply outcomes of tries that ended unseen or vanished."""
-        running = self.executor.running_pids() if hasattr(self.executor, "running_pids") else {}
+        running = self.executor.running_pids()
         with self.store.transaction():
-            outcomes = check_liveness(self.store, running, self.hostname, now,
+            outcomes = check_liveness(self.store, running, self.executor.in_flight(),
+                                      self.hostname, now,
                                       self.timings.zombie_timeout, self.read_result)
         if outcomes:
             self.scheduler.apply_outcomes(outcomes)

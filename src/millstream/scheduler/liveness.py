@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,7 @@ def process_exists(pid: int) -> bool:
 def check_liveness(
     store: Store,
     running_here: Mapping[TaskInstanceKey, int],
+    in_flight: Collection[TaskInstanceKey],
     hostname: str,
     now: datetime,
     zombie_timeout: timedelta,
@@ -59,7 +60,7 @@ def check_liveness(
     outcomes: list[TaskFinishedEvent] = []
     for ti in store.task_instances.in_states([TaskState.QUEUED, TaskState.RUNNING]):
         key = ti.key
-        if key in running_here:
+        if key in running_here or key in in_flight:
             alive.append(key)
             continue
         finished = read_result(key, ti.try_number)

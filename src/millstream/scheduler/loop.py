@@ -204,6 +204,7 @@ class Scheduler:
                 self.store.task_instances.set_state(
                     ti, TaskState.FAILED, end_date=now, error="dagrun_timeout reached"
                 )
+                self.executor.terminate(ti.key)
         log.warning("run %s of DAG %s timed out", run.run_id, dag.dag_id)
         self._finish(dag, run, DagRunState.FAILED, now, "timed_out")
 

@@ -48,6 +48,7 @@ class HeldExecutor:
         self.held: dict[TaskInstanceKey, tuple[TaskWorkload, BaseOperator]] = {}
         self.submitted: list[TaskInstanceKey] = []
         self.events: list[TaskStartedEvent | TaskFinishedEvent] = []
+        self.terminated: list[TaskInstanceKey] = []
 
     # -- the Executor protocol ---------------------------------------------------------------
     def open_slots(self) -> int:
@@ -67,6 +68,18 @@ class HeldExecutor:
 
     def has_work(self) -> bool:
         return bool(self.events)
+
+    def wait_for_events(self, timeout: float) -> bool:
+        return bool(self.events)
+
+    def in_flight(self) -> set[TaskInstanceKey]:
+        return set(self.held)
+
+    def running_pids(self) -> dict[TaskInstanceKey, int]:
+        return {}
+
+    def terminate(self, key: TaskInstanceKey) -> None:
+        self.terminated.append(key)  # its outcome still comes, when the test finishes it
 
     # -- test controls -------------------------------------------------------------------------
     def key(self, task_id: str, map_index: int = -1, run_id: str | None = None) -> TaskInstanceKey:

@@ -88,6 +88,7 @@ def test_dagrun_timeout_fails_the_run_failing_started_and_skipping_unstarted_tas
     assert run.end_date == engine.clock()
     assert engine.states(run) == {"a": "failed", "b": "skipped", "c": "skipped", "quick": "success"}
     assert "dagrun_timeout" in (engine.ti(run, "a").error or "")
+    assert engine.executor.terminated == [engine.executor.key("a")]  # its process is stopped
     assert reasons == ["timed_out"]
 
     # The worker reporting later cannot revive the task of a stopped run.

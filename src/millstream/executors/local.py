@@ -1,0 +1,508 @@
+"""The local executor: runs task tries as processes on this machine, through a fork server.
+
+``start()`` forks the fork server (:mod:`millstream.executors.forkserver`) while the
+scheduler process is still small and warm; every try is then one more ``fork`` of that
+server. Workloads go to the server as JSON lines and events come back the same way, so
+nothing but JSON crosses the process boundary and nothing here writes the store: the
+scheduler applies the events it drains.
+
+At most ``parallelism`` tries run at once; workloads submitted beyond that wait here,
+in order, and go out as soon as a running try reports its end. Nothing sleeps: the
+scheduler's loop can block in :meth:`LocalExecutor.wait_for_events` until the server
+has something to say.
+
+Reliability:
+
+- A try that crashes, is killed or overruns its timeout becomes a finished event (see
+  the fork server); the scheduler and the fork server live on.
+- If the fork server itself dies, it is started again; tries it had started keep
+  running, are watched by pid, and their result files are reported when they end.
+- If the scheduler dies, the fork server lets the running tries finish and exits; a
+  restarted scheduler adopts their outcomes with :func:`read_result_file`.
+
+Anything the XCom reader factory opens (database connections) must be opened by the
+factory itself, which runs in the try's process after the fork: share an engine URL,
+not an engine with open connections. Call ``start()`` early, before the scheduler
+starts threads: a fork copies only the calling thread, and a lock another thread held
+at that moment stays locked in the fork server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import select
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from millstream.executors import forkserver
+from millstream.executors.forkserver import (
+    DAG_IMPORT_TIMEOUT_S,
+    ForkServerConfig,
+    ForkServerHandle,
+)
+from millstream.model.states import TaskState
+from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+from millstream.runtime.events_json import MessageFormatError, from_json
+from millstream.runtime.worker import (
+    lost_try_event,
+    read_result_file,
+    result_path,
+    try_log_path,
+    utc_now,
+)
+from millstream.store.records import TaskInstanceKey
+
+if TYPE_CHECKING:
+    from millstream.authoring.task import BaseOperator
+    from millstream.runtime.xcom import XComReader
+
+__all__ = ["LocalExecutor", "read_result_file", "result_path", "try_log_path"]
+
+log = logging.getLogger("millstream.executors.local")
+
+KILL_WAIT_S = 5.0
+"""How long ``stop(kill=True)`` waits for killed tries to be reported before giving up."""
+
+_READ_SIZE = 1 << 16
+
+Event = TaskStartedEvent | TaskFinishedEvent
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A try handed to the fork server and not yet reported finished."""
+
+    workload: TaskWorkload
+    pid: int | None = None
+
+
+class LocalExecutor:
+    """Runs up to ``parallelism`` task tries at once, each in a process of its own."""
+
+    def __init__(
+        self,
+        parallelism: int,
+        log_folder: str | os.PathLike[str],
+        xcom_reader_factory: Callable[[], XComReader],
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        dag_import_timeout: float = DAG_IMPORT_TIMEOUT_S,
+    ) -> None:
+        if parallelism < 1:
+            raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        self.parallelism = parallelism
+        self.log_folder = Path(log_folder)
+        self._config = ForkServerConfig(self.log_folder, xcom_reader_factory, clock,
+                                        dag_import_timeout)
+        self._clock = clock
+        self._server: ForkServerHandle | None = None
+        self._stopping = False
+        self._waiting: deque[tuple[TaskWorkload, bytes]] = deque()
+        self._sent: dict[tuple[TaskInstanceKey, int], _InFlight] = {}
+        self._orphans: dict[int, _InFlight] = {}  # pidfd -> try whose fork server died
+        self._outbox = bytearray()
+        self._inbox = bytearray()
+        self._events: list[Event] = []
+        self._killed: set[tuple[TaskInstanceKey, int]] = set()  # killed by stop(kill=True)
+        self._poller = select.poll()
+        self._watching_output = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the fork server (if it is not running)."""
+        if self._server is not None:
+            return
+        self.log_folder.mkdir(parents=True, exist_ok=True)
+        self._server = forkserver.spawn(self._config)
+        self._poller.register(self._server.from_server, select.POLLIN)
+        self._watching_output = False
+        log.debug("fork server started (pid %d)", self._server.pid)
+
+    def stop(self, timeout: float = 30.0, kill: bool = False) -> None:
+        """Stop taking work and wait up to ``timeout`` seconds for running tries to end.
+
+        Workloads not yet handed to a process are dropped (the scheduler queues them
+        again after a restart). Tries still running after ``timeout`` are killed with
+        their process groups when ``kill`` is true; otherwise they are left to finish
+        on their own (the fork server stays until they have, and exits) and their
+        outcomes are found later with :func:`read_result_file`. Events that arrive
+        while stopping can still be drained.
+        """
+        self._waiting.clear()
+        handle = self._server
+        if handle is None:
+            self._forget_orphans()
+            return
+        self._stopping = True
+        try:
+            deadline = time.monotonic() + max(timeout, 0.0)
+            self._write_until(deadline)
+            self._outbox.clear()
+            self._unwatch(handle.to_server)
+            forkserver.close_to_server(handle)  # end of input: the server winds down
+            self._read_until_server_exits(deadline)
+            if self._server is not None and kill:
+                kill_deadline = time.monotonic() + KILL_WAIT_S
+                while self._server is not None and time.monotonic() < kill_deadline:
+                    # Tries whose start is reported only now are killed on the next round.
+                    for sent_key, running in self._sent.items():
+                        if running.pid is not None and sent_key not in self._killed:
+                            _kill_group(running.pid, signal.SIGKILL)
+                            self._killed.add(sent_key)
+                    left = kill_deadline - time.monotonic()
+                    if left > 0:
+                        select.select([self._server.from_server], [], [], left)
+                    self._read()
+                if self._server is not None:
+                    log.error("fork server (pid %d) did not exit; killing it", handle.pid)
+                    _kill_pid(handle.pid, signal.SIGKILL)
+                    self._read_until_server_exits(time.monotonic() + KILL_WAIT_S)
+            if self._server is not None:  # tries are left running: they finish on their own
+                log.info("leaving %d running tries to finish after the executor stopped",
+                         len(self._sent))
+                self._detach_server(handle)
+            self._sent.clear()
+            self._forget_orphans()
+        finally:
+            self._stopping = False
+            self._killed.clear()
+
+    @property
+    def fork_server_pid(self) -> int | None:
+        """The fork server's process id while it runs."""
+        return self._server.pid if self._server is not None else None
+
+    def __enter__(self) -> LocalExecutor:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop(timeout=5.0, kill=True)
+
+    # -- the Executor protocol --------------------------------------------------------------
+    def open_slots(self) -> int:
+        """``parallelism`` minus the tries submitted and not yet finished."""
+        busy = len(self._sent) + len(self._waiting) + len(self._orphans)
+        return max(0, self.parallelism - busy)
+
+    def submit(self, workload: TaskWorkload, task: BaseOperator | None = None) -> None:
+        """Accept a workload; it starts at once if a slot is free.
+
+        The try's process imports the DAG from ``workload.dag_file`` (or, when that is
+        missing, from the file ``task``'s DAG was defined in).
+        """
+        dag_file = workload.dag_file
+        if not dag_file and task is not None:
+            dag_file = getattr(getattr(task, "dag", None), "fileloc", None)
+        if not dag_file:
+            self._reject(workload, f"no DAG file is known for task {workload.key.task_id!r} "
+                                   f"of DAG {workload.key.dag_id!r}, so no process can load it")
+            return
+        if dag_file != workload.dag_file:
+            workload = dataclasses.replace(workload, dag_file=str(dag_file))
+        try:
+            line = forkserver.workload_line(workload)
+        except TypeError as exc:
+            self._reject(workload, f"the workload cannot be sent to a worker process: {exc}")
+            return
+        if self._server is None:
+            self.start()
+        self._waiting.append((workload, line))
+        self._send_waiting()
+        self._write()
+
+    def sync(self) -> None:
+        """Send what is waiting to be sent and collect the events that have arrived."""
+        self._write()
+        self._read()
+
+    def drain_events(self) -> list[Event]:
+        """Events since the last call, oldest first (a try's start before its end)."""
+        self._read()
+        events, self._events = self._events, []
+        return events
+
+    def has_work(self) -> bool:
+        """Whether any try is waiting, running, or has events not yet drained."""
+        return bool(self._waiting or self._sent or self._orphans or self._events)
+
+    # -- beyond the protocol ----------------------------------------------------------------
+    def wait_for_events(self, timeout: float) -> bool:
+        """Block until an event can be drained or ``timeout`` seconds have passed.
+
+        Returns whether events are ready. With nothing running this simply waits out
+        the timeout, so a scheduler loop can use it as its only wait.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            self._write()
+            self._read()
+            if self._events:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._watch_output()
+            if self._poller_is_empty():
+                time.sleep(left)
+                continue
+            self._poller.poll(math.ceil(left * 1000))
+
+    def running_pids(self) -> dict[TaskInstanceKey, int]:
+        """The process id of each running try (the leader of its process group)."""
+        self._read()  # take in the starts reported so far (their events stay to be drained)
+        pids = {key: t.pid for (key, _), t in self._sent.items() if t.pid is not None}
+        for running in self._orphans.values():
+            if running.pid is not None:
+                pids[running.workload.key] = running.pid
+        return pids
+
+    def in_flight(self) -> set[TaskInstanceKey]:
+        """Every task instance with a try accepted here and not yet reported finished.
+
+        Unlike :meth:`running_pids` this includes tries waiting for a slot and tries whose
+        start has not been reported yet: none of them may be handed out a second time.
+        """
+        self._read()
+        keys = {workload.key for workload, _ in self._waiting}
+        keys.update(key for key, _ in self._sent)
+        keys.update(running.workload.key for running in self._orphans.values())
+        return keys
+
+    def terminate(self, key: TaskInstanceKey) -> None:
+        """Stop the try of ``key``: its whole process group gets SIGTERM, then SIGKILL.
+
+        A workload still waiting for a slot is dropped without an event. A running try
+        is reported finished (failed or up_for_retry) when it has gone; the scheduler
+        ignores that outcome if it has moved the task on (cleared, run timed out).
+        """
+        kept = deque(item for item in self._waiting if item[0].key != key)
+        self._waiting = kept
+        for (sent_key, try_number), _ in self._sent.items():
+            if sent_key == key:
+                self._outbox += forkserver.terminate_line(key, try_number)
+        self._write()
+        for running in self._orphans.values():
+            if running.workload.key == key and running.pid is not None:
+                _kill_group(running.pid, signal.SIGKILL)
+
+    # -- sending ----------------------------------------------------------------------------
+    def _reject(self, workload: TaskWorkload, error: str) -> None:
+        now = self._clock()
+        log.error("cannot run %s: %s", workload.key, error)
+        self._events.append(TaskFinishedEvent(workload.key, workload.try_number,
+                                              TaskState.FAILED, now, now, error))
+
+    def _send_waiting(self) -> None:
+        while self._waiting and len(self._sent) + len(self._orphans) < self.parallelism:
+            workload, line = self._waiting.popleft()
+            self._sent[(workload.key, workload.try_number)] = _InFlight(workload)
+            self._outbox += line
+
+    def _write(self) -> None:
+        handle = self._server
+        while self._outbox and handle is not None:
+            try:
+                written = os.write(handle.to_server, self._outbox)
+            except BlockingIOError:
+                return
+            except OSError:  # the server is gone; reading its end-of-file handles that
+                self._outbox.clear()
+                return
+            del self._outbox[:written]
+
+    def _write_until(self, deadline: float) -> None:
+        while self._outbox and self._server is not None:
+            self._write()
+            left = deadline - time.monotonic()
+            if not self._outbox or left <= 0:
+                return
+            select.select([], [self._server.to_server], [], left)
+
+    def _watch_output(self) -> None:
+        handle = self._server
+        want = bool(self._outbox) and handle is not None
+        if want == self._watching_output or handle is None:
+            return
+        if want:
+            self._poller.register(handle.to_server, select.POLLOUT)
+        else:
+            self._unwatch(handle.to_server)
+        self._watching_output = want
+
+    def _unwatch(self, fd: int) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._poller.unregister(fd)
+        if self._server is not None and fd == self._server.to_server:
+            self._watching_output = False
+
+    def _poller_is_empty(self) -> bool:
+        return self._server is None and not self._orphans
+
+    # -- receiving --------------------------------------------------------------------------
+    def _read(self) -> None:
+        handle = self._server
+        while handle is not None and handle is self._server:
+            try:
+                chunk = os.read(handle.from_server, _READ_SIZE)
+            except BlockingIOError:
+                break
+            if not chunk:
+                self._server_exited(handle)
+                break
+            self._inbox += chunk
+            self._parse_lines()
+            if len(chunk) < _READ_SIZE:
+                break
+        if self._orphans:
+            self._check_orphans()
+
+    def _parse_lines(self) -> None:
+        while (end := self._inbox.find(b"\n")) >= 0:
+            line = bytes(self._inbox[:end])
+            del self._inbox[: end + 1]
+            try:
+                event = from_json(line)
+            except MessageFormatError as exc:
+                log.error("ignoring a malformed message from the fork server: %s", exc)
+                continue
+            if isinstance(event, TaskStartedEvent):
+                running = self._sent.get((event.key, event.try_number))
+                if running is not None:
+                    running.pid = event.pid
+                self._events.append(event)
+            elif isinstance(event, TaskFinishedEvent):
+                self._sent.pop((event.key, event.try_number), None)
+                if (event.key, event.try_number) in self._killed and event.error:
+                    event = dataclasses.replace(
+                        event, error=f"killed because the executor was stopping: {event.error}"
+                    )
+                self._events.append(event)
+                self._send_waiting()
+        if self._outbox:
+            self._write()
+
+    def _read_until_server_exits(self, deadline: float) -> None:
+        while self._server is not None:
+            self._read()
+            left = deadline - time.monotonic()
+            if self._server is None or left <= 0:
+                return
+            select.select([self._server.from_server], [], [], left)
+
+    # -- when the fork server ends --------------------------------------------------------------
+    def _server_exited(self, handle: ForkServerHandle) -> None:
+        self._server = None
+        self._unwatch(handle.from_server)
+        self._unwatch(handle.to_server)
+        self._watching_output = False
+        forkserver.release(handle)
+        self._inbox.clear()
+        self._outbox.clear()
+        status = _reap(handle.pid, block=True)
+        if self._stopping:
+            return
+        log.error("the fork server (pid %d) %s; starting a new one", handle.pid, status)
+        now = self._clock()
+        for running in list(self._sent.values()):
+            if running.pid is None:
+                self._events.append(lost_try_event(
+                    running.workload, now, now,
+                    "the executor's fork server exited before it started the try",
+                ))
+            else:
+                self._watch_orphan(running)
+        self._sent.clear()
+        self.start()
+        self._send_waiting()
+        self._write()
+
+    def _watch_orphan(self, running: _InFlight) -> None:
+        assert running.pid is not None
+        workload = running.workload
+        if result_path(self.log_folder, workload.key, workload.try_number).exists():
+            self._orphan_ended(running)  # it has ended already (its pid may be another's)
+            return
+        try:
+            fd = os.pidfd_open(running.pid)
+        except ProcessLookupError:
+            self._orphan_ended(running)
+            return
+        except (AttributeError, OSError) as exc:  # no pidfd here: the outcome is unknown
+            log.error("cannot watch try process %d: %s", running.pid, exc)
+            self._orphan_ended(running)
+            return
+        self._orphans[fd] = running
+        self._poller.register(fd, select.POLLIN)
+
+    def _check_orphans(self) -> None:
+        ready, _, _ = select.select(list(self._orphans), [], [], 0)
+        for fd in ready:
+            running = self._orphans.pop(fd)
+            self._unwatch(fd)
+            os.close(fd)
+            self._orphan_ended(running)
+        if ready:
+            self._send_waiting()
+            self._write()
+
+    def _orphan_ended(self, running: _InFlight) -> None:
+        workload = running.workload
+        event = read_result_file(self.log_folder, workload.key, workload.try_number)
+        if event is None:
+            now = self._clock()
+            event = lost_try_event(
+                workload, now, now,
+                "the try's process ended while the executor's fork server was down, "
+                "without leaving a result",
+            )
+        self._events.append(event)
+
+    def _forget_orphans(self) -> None:
+        for fd in list(self._orphans):
+            self._unwatch(fd)
+            os.close(fd)
+        self._orphans.clear()
+
+    def _detach_server(self, handle: ForkServerHandle) -> None:
+        """Stop talking to a server that still runs tries; reap it whenever it exits."""
+        self._server = None
+        self._unwatch(handle.from_server)
+        forkserver.release(handle)
+        self._inbox.clear()
+        threading.Thread(target=_reap, args=(handle.pid, True), daemon=True,
+                         name=f"millstream-reap-{handle.pid}").start()
+
+
+def _reap(pid: int, block: bool) -> str:
+    """Collect a child's exit status; returns how it ended, in words."""
+    try:
+        _, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return "has exited"
+    if os.WIFSIGNALED(status):
+        return f"was killed by signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with code {os.WEXITSTATUS(status)}"
+
+
+def _kill_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _kill_pid(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
