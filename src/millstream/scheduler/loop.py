@@ -189,8 +189,14 @@ class Scheduler:
             return False
         self._touched.discard(key)
         self._dirty[key] = set()
-        instances = evaluate_dirty(self.store, dag, run, dirty, now)
-        state = final_state(dag, instances)
+        if dirty:
+            evaluate_dirty(self.store, dag, run, dirty, now)
+        state = None
+        if self.store.task_instances.unfinished_count(run.dag_id, run.run_id) == 0:
+            leaves = [t.task_id for t in dag.tasks if not t.downstream_task_ids]
+            state = final_state(
+                dag, self.store.task_instances.for_run(run.dag_id, run.run_id, leaves)
+            )
         if state is not None:
             self._finish(dag, run, state, now, "success" if state is DagRunState.SUCCESS
                          else "task_failure")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -43,18 +42,27 @@ def evaluate_dirty(
     run: DagRunRecord,
     dirty: Iterable[str],
     now: datetime,
-) -> list[TaskInstanceRecord]:
+) -> None:
     """Move instances of the dirty tasks (and what that cascades to) out of state none.
 
-    Returns every instance of the run as it stands afterwards, so the caller need not
-    read them again.
+    Only the instances of the tasks looked at and of their upstream tasks are read.
     """
-    instances = store.task_instances.for_run(run.dag_id, run.run_id)
-    by_task: dict[str, list[TaskInstanceRecord]] = defaultdict(list)
-    for ti in instances:
-        by_task[ti.task_id].append(ti)
+    by_task: dict[str, list[TaskInstanceRecord]] = {}
+
+    def load(task_ids: Iterable[str]) -> None:
+        missing = [t for t in task_ids if t not in by_task]
+        if not missing:
+            return
+        for task_id in missing:
+            by_task[task_id] = []
+        for ti in store.task_instances.for_run(run.dag_id, run.run_id, missing):
+            by_task[ti.task_id].append(ti)
+
+    dirty = set(dirty)
+    load({up for t in dirty if t in dag.task_dict
+          for up in dag.task_dict[t].upstream_task_ids} | dirty)
     order = topological_index(dag)
-    heap = [(order[t], t) for t in set(dirty) if t in order]
+    heap = [(order[t], t) for t in dirty if t in order]
     heapq.heapify(heap)
     seen: set[str] = set()
     while heap:
@@ -63,6 +71,7 @@ def evaluate_dirty(
             continue
         seen.add(task_id)
         task = dag.task_dict[task_id]
+        load([task_id, *task.upstream_task_ids])
         waiting = [ti for ti in by_task[task_id] if ti.state is TaskState.NONE]
         if not waiting:
             continue
@@ -94,7 +103,6 @@ def evaluate_dirty(
                 store.task_instances.set_state(ti, new_state, start_date=now, end_date=now)
         if new_state is not TaskState.SCHEDULED:
             _push_downstream(heap, task.downstream_task_ids, order)
-    return [ti for group in by_task.values() for ti in group]
 
 
 def _push_downstream(heap: list[tuple[int, str]], task_ids: Iterable[str],

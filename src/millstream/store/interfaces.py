@@ -6,7 +6,7 @@ Every state change goes through :func:`millstream.model.states.check_transition`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,9 +50,22 @@ class TaskInstanceRepo(Protocol):
 
     def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None: ...
 
-    def for_run(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]: ...
+    def for_run(
+        self, dag_id: str, run_id: str, task_ids: Collection[str] | None = None
+    ) -> list[TaskInstanceRecord]:
+        """The run's instances, or only those of ``task_ids``."""
+        ...
+
+    def unfinished_count(self, dag_id: str, run_id: str) -> int:
+        """How many instances of the run have not finished."""
+        ...
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]: ...
+
+    def dispatchable(self, limit: int) -> list[TaskInstanceRecord]:
+        """Up to ``limit`` scheduled instances, highest priority first, locked for this
+        transaction where the database can lock rows (so two schedulers never share one)."""
+        ...
 
     def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
         """Apply a checked transition and update ``fields`` in the same write."""
@@ -99,6 +112,14 @@ class PoolRepo(Protocol):
         ...
 
     def set(self, name: str, slots: int, description: str = "") -> None: ...
+
+    def list(self) -> list[tuple[str, int, str]]:
+        """Every pool as (name, slots, description), by name; ``default_pool`` included."""
+        ...
+
+    def delete(self, name: str) -> bool:
+        """Remove a pool; False if there was none. ``default_pool`` is a ValueError."""
+        ...
 
 
 class DagRepo(Protocol):

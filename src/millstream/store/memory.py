@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from millstream.model.states import (
+    FINISHED_TASK_STATES,
     DagRunState,
     TaskState,
     check_run_transition,
@@ -96,12 +97,30 @@ class MemoryTaskInstanceRepo:
     def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
         return self._by_key.get(key)
 
-    def for_run(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
-        return list(self._by_run.get((dag_id, run_id), {}).values())
+    def for_run(
+        self, dag_id: str, run_id: str, task_ids: Collection[str] | None = None
+    ) -> list[TaskInstanceRecord]:
+        instances = self._by_run.get((dag_id, run_id), {}).values()
+        if task_ids is None:
+            return list(instances)
+        wanted = set(task_ids)
+        return [ti for ti in instances if ti.task_id in wanted]
+
+    def unfinished_count(self, dag_id: str, run_id: str) -> int:
+        return sum(
+            ti.state not in FINISHED_TASK_STATES
+            for ti in self._by_run.get((dag_id, run_id), {}).values()
+        )
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
         wanted = set(states)
         return [ti for ti in self._by_key.values() if ti.state in wanted]
+
+    def dispatchable(self, limit: int) -> list[TaskInstanceRecord]:
+        scheduled = self.in_states([TaskState.SCHEDULED])
+        scheduled.sort(key=lambda ti: (-ti.priority_weight, ti.dag_id, ti.run_id, ti.task_id,
+                                       ti.map_index))
+        return scheduled[:limit]
 
     def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
         ti.state = check_transition(ti.state, state, f"task {ti.label!r} of run {ti.run_id!r}")
@@ -178,6 +197,7 @@ class MemoryPoolRepo:
 
     def __init__(self, open_pools: bool = False) -> None:
         self._pools: dict[str, int] = {"default_pool": DEFAULT_POOL_SLOTS}
+        self._descriptions: dict[str, str] = {"default_pool": "Default pool"}
         self._open = open_pools
 
     def slots(self, name: str) -> int | None:
@@ -189,6 +209,17 @@ class MemoryPoolRepo:
         if slots < 0:
             raise ValueError(f"pool {name!r}: slots must be >= 0, got {slots}")
         self._pools[name] = slots
+        self._descriptions[name] = description
+
+    def list(self) -> list[tuple[str, int, str]]:
+        return [(name, self._pools[name], self._descriptions.get(name, ""))
+                for name in sorted(self._pools)]
+
+    def delete(self, name: str) -> bool:
+        if name == "default_pool":
+            raise ValueError("the default pool 'default_pool' cannot be deleted")
+        self._descriptions.pop(name, None)
+        return self._pools.pop(name, None) is not None
 
 
 class MemoryDagRepo:

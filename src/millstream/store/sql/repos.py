@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import builtins
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, or_, select, true, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from millstream.model.states import (
+    FINISHED_TASK_STATES,
     DagRunState,
     InvalidTransition,
     TaskState,
@@ -97,10 +99,23 @@ _TI_FOR_RUN = (
     select(*TI_COLUMNS).where(_by_run_key(TI_TABLE)).order_by(_TI.task_id, _TI.map_index)
 )
 _TI_KEYS_FOR_RUN = select(_TI.task_id, _TI.map_index).where(_by_run_key(TI_TABLE))
+_TI_FOR_RUN_TASKS = (
+    select(*TI_COLUMNS)
+    .where(_by_run_key(TI_TABLE), _TI.task_id.in_(bindparam("task_ids", expanding=True)))
+    .order_by(_TI.task_id, _TI.map_index)
+)
+_TI_UNFINISHED = select(func.count()).select_from(TI_TABLE).where(
+    _by_run_key(TI_TABLE), _TI.state.not_in([s.value for s in FINISHED_TASK_STATES])
+)
 _TI_IN_STATES = (
     select(*TI_COLUMNS)
     .where(_TI.state.in_(bindparam("states", expanding=True)))
     .order_by(_TI.dag_id, _TI.run_id, _TI.task_id, _TI.map_index)
+)
+_TI_SCHEDULED = (
+    select(*TI_COLUMNS)
+    .where(_TI.state == TaskState.SCHEDULED.value)
+    .order_by(_TI.priority_weight.desc(), _TI.dag_id, _TI.run_id, _TI.task_id, _TI.map_index)
 )
 _TI_UPDATE = update(TI_TABLE).where(_by_ti_key(TI_TABLE), _TI.state == bindparam("k_state"))
 _TI_SET = update(TI_TABLE).where(_by_ti_key(TI_TABLE))
@@ -233,22 +248,40 @@ class SqlTaskInstanceRepo:
         row = self.session.execute(_TI_GET, _key_params(key)).first()
         return row_to_ti(row) if row is not None else None
 
-    def for_run(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
-        rows = self.session.execute(_TI_FOR_RUN, {"k_dag_id": dag_id, "k_run_id": run_id})
+    def for_run(
+        self, dag_id: str, run_id: str, task_ids: Collection[str] | None = None
+    ) -> list[TaskInstanceRecord]:
+        params: dict[str, Any] = {"k_dag_id": dag_id, "k_run_id": run_id}
+        if task_ids is None:
+            rows = self.session.execute(_TI_FOR_RUN, params)
+        elif not task_ids:
+            return []
+        else:
+            rows = self.session.execute(_TI_FOR_RUN_TASKS, {**params, "task_ids": list(task_ids)})
         return [row_to_ti(row) for row in rows]
 
-    def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
-        """Instances in any of ``states``.
+    def unfinished_count(self, dag_id: str, run_id: str) -> int:
+        """How many instances of the run have not finished."""
+        count = self.session.execute(
+            _TI_UNFINISHED, {"k_dag_id": dag_id, "k_run_id": run_id}
+        ).scalar_one()
+        return int(count)
 
-        On PostgreSQL, asking for exactly the scheduled ones (the dispatcher's query)
-        locks them with ``FOR UPDATE SKIP LOCKED`` until the transaction ends, so a
-        second scheduler skips the rows the first is dispatching.
-        """
+    def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
+        """Instances in any of ``states`` (never locked: for counts and timers)."""
         wanted = sorted({TaskState(s).value for s in states})
-        query = _TI_IN_STATES
-        if wanted == [TaskState.SCHEDULED.value] and self._dialect() == "postgresql":
+        return [row_to_ti(row) for row in self.session.execute(_TI_IN_STATES, {"states": wanted})]
+
+    def dispatchable(self, limit: int) -> list[TaskInstanceRecord]:
+        """Up to ``limit`` scheduled instances, highest priority first.
+
+        On PostgreSQL they are locked with ``FOR UPDATE SKIP LOCKED`` until the transaction
+        ends, so a second scheduler skips the rows this one is dispatching.
+        """
+        query = _TI_SCHEDULED.limit(limit)
+        if self._dialect() == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return [row_to_ti(row) for row in self.session.execute(query, {"states": wanted})]
+        return [row_to_ti(row) for row in self.session.execute(query)]
 
     def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
         """Apply a checked transition and update ``fields`` in the same write.
@@ -387,6 +420,24 @@ class SqlPoolRepo:
         self.session.execute(
             upsert(self.session, POOL_TABLE, ["name"], ["slots", "description"]), [row]
         )
+
+    def list(self) -> builtins.list[tuple[str, int, str]]:
+        rows = self.session.execute(
+            select(POOL_TABLE.c.name, POOL_TABLE.c.slots, POOL_TABLE.c.description)
+            .order_by(POOL_TABLE.c.name)
+        )
+        pools = [(str(name), int(slots), str(description or ""))
+                 for name, slots, description in rows]
+        if all(name != DEFAULT_POOL for name, _, _ in pools):
+            pools.append((DEFAULT_POOL, DEFAULT_POOL_SLOTS, "Default pool"))
+            pools.sort()
+        return pools
+
+    def delete(self, name: str) -> bool:
+        if name == DEFAULT_POOL:
+            raise ValueError(f"the default pool {DEFAULT_POOL!r} cannot be deleted")
+        result = self.session.execute(delete(POOL_TABLE).where(POOL_TABLE.c.name == name))
+        return rowcount(result) > 0
 
 
 def _ti_what(ti: TaskInstanceRecord) -> str:
