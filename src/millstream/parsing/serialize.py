@@ -218,6 +218,7 @@ class TaskStructure:
     wait_for_downstream: bool
     max_active_tis_per_dag: int | None
     is_mapped: bool
+    sla: timedelta | None
     operator_name: str
     task_group_id: str | None
     raw: dict[str, Any] = field(repr=False)
@@ -246,6 +247,7 @@ class TaskStructure:
             wait_for_downstream=data["wait_for_downstream"],
             max_active_tis_per_dag=data["max_active_tis_per_dag"],
             is_mapped=data["is_mapped"],
+            sla=_delta(data["sla"]),
             operator_name=data["operator_name"],
             task_group_id=data["task_group"],
             raw=data,
@@ -300,6 +302,7 @@ class DagStructure:
         )
         self.has_success_callback: bool = data["has_callbacks"]["success"]
         self.has_failure_callback: bool = data["has_callbacks"]["failure"]
+        self.has_sla_miss_callback: bool = data["has_callbacks"]["sla_miss"]
         self.is_paused_upon_creation: bool | None = data["is_paused_upon_creation"]
         self.task_groups: dict[str, dict[str, Any]] = data["task_groups"]
         self._order = [TaskStructure.from_json(t) for t in data["tasks"]]

@@ -9,6 +9,7 @@ from millstream.authoring import macros
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
+    from millstream.scheduler.sla import SlaMiss
     from millstream.store.records import DagRunRecord
 
 log = logging.getLogger("millstream.scheduler")
@@ -18,6 +19,9 @@ class CallbackRunner(Protocol):
     """Where the scheduler sends DAG callbacks to be run."""
 
     def dag_run_finished(self, dag: DAG, run: DagRunRecord, success: bool, reason: str) -> None:
+        ...
+
+    def sla_missed(self, dag: DAG, misses: list[SlaMiss]) -> None:
         ...
 
 
@@ -43,6 +47,9 @@ def dag_callback_context(dag: DAG, run: DagRunRecord, reason: str) -> dict[str, 
 class InlineCallbackRunner:
     """Runs callbacks at once in this thread; a failing callback is logged and forgotten."""
 
+    def sla_missed(self, dag: DAG, misses: list[SlaMiss]) -> None:
+        _call_sla_callback(dag, misses)
+
     def dag_run_finished(self, dag: DAG, run: DagRunRecord, success: bool, reason: str) -> None:
         callback = dag.on_success_callback if success else dag.on_failure_callback
         if not callback:
@@ -54,6 +61,18 @@ class InlineCallbackRunner:
             except Exception:
                 log.exception("DAG %s: %s callback failed", dag.dag_id,
                               "success" if success else "failure")
+
+
+def _call_sla_callback(dag: DAG, misses: list[SlaMiss]) -> None:
+    """Airflow's signature: (dag, task_list, blocking_task_list, slas, blocking_tis)."""
+    if not dag.sla_miss_callback:
+        return
+    task_list = "\n".join(f"{m.task_id} on {m.run_id} (due {m.deadline.isoformat()})"
+                          for m in misses)
+    try:
+        dag.sla_miss_callback(dag, task_list, "", misses, [])
+    except Exception:
+        log.exception("DAG %s: sla_miss_callback failed", dag.dag_id)
 
 
 def _run_in_worker(fileloc: str, dag_id: str, run: DagRunRecord, success: bool,
@@ -68,6 +87,14 @@ def _run_in_worker(fileloc: str, dag_id: str, run: DagRunRecord, success: bool,
     InlineCallbackRunner().dag_run_finished(dag, run, success, reason)
 
 
+def _sla_in_worker(fileloc: str, dag_id: str, misses: list[SlaMiss]) -> None:
+    from millstream.parsing.loader import load_dag_file
+
+    dag = load_dag_file(fileloc).get(dag_id)
+    if dag is not None:
+        _call_sla_callback(dag, misses)
+
+
 class ProcessCallbackRunner:
     """Runs DAG callbacks in a worker process that imports the DAG file.
 
@@ -80,8 +107,14 @@ class ProcessCallbackRunner:
 
     def dag_run_finished(self, dag: Any, run: DagRunRecord, success: bool, reason: str) -> None:
         wanted = dag.has_success_callback if success else dag.has_failure_callback
-        if not wanted or not dag.fileloc:
-            return
+        if wanted and dag.fileloc:
+            self._submit(_run_in_worker, dag.fileloc, dag.dag_id, run, success, reason)
+
+    def sla_missed(self, dag: Any, misses: list[SlaMiss]) -> None:
+        if dag.has_sla_miss_callback and dag.fileloc:
+            self._submit(_sla_in_worker, dag.fileloc, dag.dag_id, misses)
+
+    def _submit(self, function: Any, *args: Any) -> None:
         if self._pool is None:
             import concurrent.futures
             import multiprocessing
@@ -89,8 +122,7 @@ class ProcessCallbackRunner:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn")
             )
-        future = self._pool.submit(_run_in_worker, dag.fileloc, dag.dag_id, run, success, reason)
-        future.add_done_callback(_log_failure)
+        self._pool.submit(function, *args).add_done_callback(_log_failure)
 
     def close(self) -> None:
         if self._pool is not None:

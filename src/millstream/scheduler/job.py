@@ -19,6 +19,7 @@ from millstream.parsing.serialize import DagStructure
 from millstream.scheduler.liveness import ResultReader, check_liveness
 from millstream.scheduler.loop import Scheduler
 from millstream.scheduler.runs import create_due_runs
+from millstream.scheduler.sla import SlaMiss, find_sla_misses
 
 if TYPE_CHECKING:
     from millstream.executors.base import Executor
@@ -71,6 +72,7 @@ class SchedulerJob:
         self._next_parse: datetime | None = None
         self._next_schedule: datetime | None = None
         self._next_liveness: datetime | None = None
+        self._sla_reported: set[tuple[str, str, str]] = set()
 
     # -- periodic work ---------------------------------------------------------------------
     def load_dags(self) -> None:
@@ -101,6 +103,18 @@ class SchedulerJob:
                 created += len(create_due_runs(self.store, dag, now))  # type: ignore[arg-type]
         return created
 
+    def report_sla_misses(self, now: datetime) -> None:
+        """Send each new SLA miss to its DAG's sla_miss_callback (in a worker process)."""
+        with self.store.transaction():
+            misses = find_sla_misses(self.store, self._structures, now, self._sla_reported)
+        by_dag: dict[str, list[SlaMiss]] = {}
+        for miss in misses:
+            by_dag.setdefault(miss.dag_id, []).append(miss)
+        for dag_id, found in by_dag.items():
+            log.warning("DAG %s missed its SLA for %s", dag_id,
+                        ", ".join(f"{m.task_id} ({m.run_id})" for m in found))
+            self.scheduler.callbacks.sla_missed(self._structures[dag_id], found)
+
     def watch_liveness(self, now: datetime) -> None:
         """Heartbeat running tries; apply outcomes of tries that ended unseen or vanished."""
         running = self.executor.running_pids()
@@ -125,6 +139,7 @@ class SchedulerJob:
         if self._next_schedule is None or now >= self._next_schedule:
             self.load_dags()
             busy |= self.create_runs(now) > 0
+            self.report_sla_misses(now)
             self._next_schedule = now + self.timings.schedule_interval
         if self._next_liveness is None or now >= self._next_liveness:
             self.watch_liveness(now)

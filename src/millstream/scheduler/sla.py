@@ -1,0 +1,58 @@
+"""SLA misses: tasks not done by their run's data interval end plus their ``sla``.
+
+As in Airflow, a task with ``sla=timedelta(...)`` misses it when, that long after its
+run's data interval ended, it has not succeeded (or been skipped). Each miss is reported
+once to the DAG's ``sla_miss_callback``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from millstream.model.states import DagRunState, TaskState
+
+if TYPE_CHECKING:
+    from millstream.store.interfaces import Store
+
+DONE_IN_TIME = frozenset({TaskState.SUCCESS, TaskState.SKIPPED})
+
+
+@dataclass(frozen=True, slots=True)
+class SlaMiss:
+    """One task of one run that is late."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    deadline: datetime
+
+
+def find_sla_misses(
+    store: Store, dags: dict[str, Any], now: datetime, reported: set[tuple[str, str, str]]
+) -> list[SlaMiss]:
+    """Misses not yet in ``reported`` among active runs; adds the new ones to it."""
+    misses: list[SlaMiss] = []
+    for run in store.runs.list(states=[DagRunState.QUEUED, DagRunState.RUNNING]):
+        dag = dags.get(run.dag_id)
+        if dag is None:
+            continue
+        slas = {t.task_id: t.sla for t in dag.tasks if t.sla is not None}
+        if not slas:
+            continue
+        late = {
+            task_id: run.data_interval_end + sla
+            for task_id, sla in slas.items()
+            if run.data_interval_end + sla <= now and (run.dag_id, run.run_id, task_id)
+            not in reported
+        }
+        if not late:
+            continue
+        for ti in store.task_instances.for_run(run.dag_id, run.run_id, list(late)):
+            key = (run.dag_id, run.run_id, ti.task_id)
+            if ti.state not in DONE_IN_TIME and key not in reported:
+                reported.add(key)
+                misses.append(SlaMiss(run.dag_id, run.run_id, ti.task_id, late[ti.task_id]))
+    return misses
+
