@@ -1,4 +1,4 @@
-"""``millstream dags ...``: commands that work on DAG definitions (for now: ``dags test``)."""
+"""``millstream dags ...``: list, pause, trigger, backfill and inspect DAGs and their runs."""
 
 from __future__ import annotations
 
@@ -14,22 +14,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from millstream.cli.common import STATE_STYLES
+
 if TYPE_CHECKING:
     from millstream.testing import DagTestResult
 
 EXIT_FAILED_RUN = 1
 EXIT_BAD_INPUT = 2
 
-STATE_STYLES = {
-    "success": "green",
-    "failed": "bold red",
-    "upstream_failed": "dark_orange",
-    "up_for_retry": "yellow",
-    "skipped": "magenta",
-    "removed": "dim",
-}
 
-dags_app = typer.Typer(help="Work with DAGs: run one for a test.", no_args_is_help=True)
+dags_app = typer.Typer(
+    help="Work with DAGs: list, pause, trigger, backfill, inspect runs, test one.",
+    no_args_is_help=True,
+)
 
 
 @dags_app.command("test")
@@ -157,3 +154,249 @@ def _report(result: DagTestResult) -> None:
     run_line = Text(f"run {result.run_id}: ")
     run_line.append(result.state, style=STATE_STYLES.get(result.state, "bold"))
     console.print(run_line, soft_wrap=True)
+
+
+# -- commands over the metadata store ---------------------------------------------------------
+@dags_app.command("list")
+def list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the DAGs as JSON.")] = False,
+) -> None:
+    """List the DAGs in the metadata database: paused flag, schedule, file, latest run."""
+    from millstream.cli.common import cells, guarded, open_store
+    from millstream.parsing.serialize import DagStructure
+
+    rows: list[dict[str, Any]] = []
+    with guarded(), open_store() as store:
+        for record in store.dags.list():
+            text = store.dags.structure(record.dag_id)
+            structure = DagStructure.from_json_text(text) if text is not None else None
+            runs = store.runs.list(record.dag_id)
+            latest = runs[-1] if runs else None
+            rows.append({
+                "dag_id": record.dag_id,
+                "paused": record.is_paused,
+                "schedule": structure.schedule_display if structure is not None else None,
+                "fileloc": record.fileloc,
+                "latest_run": latest.run_id if latest else None,
+                "latest_run_state": latest.state.value if latest else None,
+            })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="DAGs", title_justify="left")
+    for column in ("dag_id", "paused", "schedule", "fileloc", "latest run"):
+        table.add_column(column, no_wrap=column != "fileloc", overflow="fold")
+    for row in rows:
+        state = row["latest_run_state"]
+        table.add_row(*cells(
+            row["dag_id"], "yes" if row["paused"] else "no", row["schedule"] or "-",
+            row["fileloc"] or "-",
+            Text("-") if state is None else Text(state, style=STATE_STYLES.get(state, "")),
+        ))
+    _console().print(table)
+
+
+DagIdArgument = Annotated[str, typer.Argument(help="The DAG's id.")]
+
+
+@dags_app.command("pause")
+def pause_command(dag_id: DagIdArgument) -> None:
+    """Pause a DAG: no new scheduled runs, and its queued runs wait."""
+    _set_paused(dag_id, True)
+
+
+@dags_app.command("unpause")
+def unpause_command(dag_id: DagIdArgument) -> None:
+    """Unpause a DAG: the scheduler creates its due runs and starts its queued ones."""
+    _set_paused(dag_id, False)
+
+
+def _set_paused(dag_id: str, paused: bool) -> None:
+    from millstream.cli.common import guarded, open_store, utcnow, who
+    from millstream.store import actions
+
+    with guarded(), open_store() as store:
+        changed = actions.set_paused(store, dag_id, paused, who(), utcnow())
+    word = "paused" if paused else "unpaused"
+    typer.echo(f"DAG {dag_id} {word}" if changed else f"DAG {dag_id} was already {word}")
+
+
+ConfOption = Annotated[
+    str | None, typer.Option("--conf", help='Run conf as a JSON object, e.g. \'{"n": 3}\'.')
+]
+
+
+@dags_app.command("trigger")
+def trigger_command(
+    dag_id: DagIdArgument,
+    conf: ConfOption = None,
+    logical_date: Annotated[
+        str | None,
+        typer.Option("--logical-date", help="ISO date or date-time of the run (default: now)."),
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="The run's id (default: manual__<date>).")
+    ] = None,
+) -> None:
+    """Create a queued manual run of a DAG for a scheduler to start; prints its run id.
+
+    The conf is checked against the DAG's params before anything is stored.
+    """
+    from millstream.cli.common import (
+        guarded,
+        load_dag,
+        open_store,
+        parse_conf,
+        parse_date,
+        plan_run,
+        utcnow,
+        who,
+    )
+    from millstream.exceptions import ParamValidationError
+    from millstream.store import actions
+
+    with guarded():
+        run_conf = parse_conf(conf)
+        now = utcnow()
+        moment = parse_date(logical_date, "--logical-date") if logical_date \
+            else now.replace(microsecond=0)
+        with open_store() as store:
+            record, structure = load_dag(store, dag_id)
+            try:
+                new = plan_run(structure, moment, now, "manual", run_conf, run_id)
+            except ParamValidationError as exc:
+                raise ValueError(f"bad --conf for DAG {dag_id!r}: {exc}") from None
+            run = actions.trigger(store, new, who(), now)
+    if record.is_paused:
+        Console(stderr=True).print(
+            Text(f"note: DAG {dag_id} is paused; the run waits until it is unpaused",
+                 style="yellow"), soft_wrap=True)
+    typer.echo(run.run_id)
+
+
+@dags_app.command("list-runs")
+def list_runs_command(
+    dag_id: DagIdArgument,
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only runs in this state.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs.")] = 25,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
+    """List a DAG's runs, newest logical date first."""
+    from millstream.cli.common import cells, guarded, moment_text, open_store, state_text
+    from millstream.model.states import DagRunState
+    from millstream.store.actions import require_dag
+
+    with guarded():
+        states = None if state is None else [_run_state(state)]
+        with open_store() as store:
+            require_dag(store, dag_id)
+            runs = list(reversed(store.runs.list(dag_id, states)))[:limit]
+    if as_json:
+        typer.echo(json.dumps([
+            {"run_id": r.run_id, "state": r.state.value, "run_type": r.run_type,
+             "logical_date": r.logical_date.isoformat(),
+             "start_date": r.start_date.isoformat() if r.start_date else None,
+             "end_date": r.end_date.isoformat() if r.end_date else None, "conf": r.conf}
+            for r in runs
+        ], indent=2))
+        return
+    table = Table(title=Text(f"Runs of {dag_id}"), title_justify="left")
+    for column in ("run_id", "state", "type", "logical date", "start", "end"):
+        table.add_column(column, no_wrap=True)
+    for run in runs:
+        table.add_row(*cells(run.run_id, state_text(DagRunState(run.state).value),
+                             run.run_type, moment_text(run.logical_date),
+                             moment_text(run.start_date), moment_text(run.end_date)))
+    _console().print(table)
+
+
+def _run_state(value: str) -> Any:
+    from millstream.model.states import DagRunState
+
+    try:
+        return DagRunState(value.lower())
+    except ValueError:
+        choices = ", ".join(s.value for s in DagRunState)
+        raise ValueError(f"unknown run state {value!r}; expected one of: {choices}") from None
+
+
+@dags_app.command("state")
+def state_command(
+    dag_id: DagIdArgument,
+    run: Annotated[str, typer.Argument(help="The run's id, or its logical date.")],
+) -> None:
+    """Print the state of one run (queued, running, success or failed)."""
+    from millstream.cli.common import find_run, guarded, open_store
+
+    with guarded(), open_store() as store:
+        found = find_run(store, dag_id, run)
+    typer.echo(found.state.value)
+
+
+@dags_app.command("list-import-errors")
+def list_import_errors_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the errors as JSON.")] = False,
+) -> None:
+    """List the DAG files that failed to import, with the error that says why."""
+    from millstream.cli.common import cells, guarded, moment_text, open_store
+
+    with guarded(), open_store() as store:
+        errors = store.import_errors.list()
+    if as_json:
+        typer.echo(json.dumps([
+            {"filename": e.filename, "timestamp": e.timestamp.isoformat(),
+             "traceback": e.traceback} for e in errors
+        ], indent=2))
+        return
+    if not errors:
+        typer.echo("no import errors")
+        return
+    table = Table(title="Import errors", title_justify="left")
+    table.add_column("file", overflow="fold")
+    table.add_column("when", no_wrap=True)
+    table.add_column("error", overflow="fold")
+    for error in errors:
+        lines = [line for line in error.traceback.strip().splitlines() if line.strip()]
+        table.add_row(*cells(error.filename, moment_text(error.timestamp),
+                             Text(lines[-1] if lines else "", style="red")))
+    _console().print(table)
+
+
+@dags_app.command("backfill")
+def backfill_command(
+    dag_id: DagIdArgument,
+    start: Annotated[str, typer.Option("--start", help="First logical date (ISO).")],
+    end: Annotated[str, typer.Option("--end", help="Last logical date (ISO), included.")],
+    conf: ConfOption = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Create the runs and return at once.")
+    ] = False,
+    run_here: Annotated[
+        bool, typer.Option("--run-here", help="Run them with a scheduler in this process.")
+    ] = False,
+) -> None:
+    """Create a backfill run for each schedule interval whose logical date is from start to end.
+
+    Dates that already have a run are left alone, so repeating a backfill creates nothing
+    new. Unless --no-wait, waits with a progress bar until every run has finished
+    (exit 0 if all succeeded, 1 if any failed); the runs are started by the running
+    scheduler, or by one in this process with --run-here.
+    """
+    from millstream.cli.backfill import create_backfill, wait_for_runs
+
+    settings, created, existing = create_backfill(dag_id, start, end, conf)
+    typer.echo(f"created {len(created)} backfill run(s) of {dag_id}"
+               + (f"; {len(existing)} date(s) already had a run" if existing else ""))
+    if no_wait:
+        return
+    keys = [run.run_id for run in [*existing, *created]]
+    if not wait_for_runs(settings, dag_id, keys, run_here):
+        raise typer.Exit(EXIT_FAILED_RUN)
+
+
+def _console() -> Console:
+    from millstream.cli.common import console
+
+    return console()

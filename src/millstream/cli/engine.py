@@ -68,9 +68,11 @@ def scheduler_job(
             timings, callbacks,
         )
     finally:
-        executor.stop()
+        # Parsing workers are forked and hold a copy of the fork server's input pipe:
+        # they go first, so the fork server sees the end of its input and exits.
         sync.close()
         callbacks.close()
+        executor.stop()
         store.close()
 
 

@@ -8,6 +8,9 @@ import millstream
 from millstream.cli.config import config_app
 from millstream.cli.dags import dags_app
 from millstream.cli.db import db_app
+from millstream.cli.pools import pools_app
+from millstream.cli.scheduler import scheduler, standalone
+from millstream.cli.tasks import tasks_app
 
 app = typer.Typer(
     name="millstream",
@@ -20,6 +23,10 @@ app = typer.Typer(
 app.add_typer(dags_app, name="dags")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(pools_app, name="pools")
+app.command()(scheduler)
+app.command()(standalone)
 
 
 @app.command()

@@ -138,6 +138,7 @@ class SchedulerJob:
             self._next_schedule = None
         if self._next_schedule is None or now >= self._next_schedule:
             self.load_dags()
+            self.scheduler.poke()  # runs triggered or tasks cleared by the CLI or API
             busy |= self.create_runs(now) > 0
             self.report_sla_misses(now)
             self._next_schedule = now + self.timings.schedule_interval

@@ -92,6 +92,8 @@ class Scheduler:
         self._look_for_queued_runs = True
         self._dispatch_needed = True
         self._retries_changed = True
+        # Instances may have been cleared or marked: look at every task of every run again.
+        self._dirty.clear()
 
     # -- the tick ---------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickResult:

@@ -6,6 +6,7 @@ Every state change goes through :func:`millstream.model.states.check_transition`
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -142,7 +143,9 @@ class DagRepo(Protocol):
         """The serialized structure (JSON) of a version, by default the latest."""
         ...
 
-    def deactivate_missing(self, present: Iterable[str], filelocs: Iterable[str]) -> list[str]:
+    def deactivate_missing(
+        self, present: Iterable[str], filelocs: Iterable[str]
+    ) -> builtins.list[str]:
         """Mark DAGs from the given files that are no longer in ``present`` as inactive."""
         ...
 

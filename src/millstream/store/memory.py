@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
@@ -265,7 +266,9 @@ class MemoryDagRepo:
             return None
         return self._versions.get((dag_id, version or record.latest_version or ""))
 
-    def deactivate_missing(self, present: Iterable[str], filelocs: Iterable[str]) -> list[str]:
+    def deactivate_missing(
+        self, present: Iterable[str], filelocs: Iterable[str]
+    ) -> builtins.list[str]:
         keep, files = set(present), set(filelocs)
         gone = [
             d.dag_id for d in self._dags.values()

@@ -413,6 +413,23 @@ def test_pools(store: Store) -> None:
     assert store.pools.slots("db") == 0
 
 
+def test_pools_list_and_delete(store: Store) -> None:
+    assert store.pools.list() == [("default_pool", 128, "Default pool")]
+    with store.transaction():
+        store.pools.set("db", 4, "the warehouse")
+        store.pools.set("api", 2)
+    assert store.pools.list() == [
+        ("api", 2, ""), ("db", 4, "the warehouse"), ("default_pool", 128, "Default pool"),
+    ]
+    with store.transaction():
+        assert store.pools.delete("db") is True
+        assert store.pools.delete("db") is False
+    assert store.pools.slots("db") is None
+    with pytest.raises(ValueError, match="cannot be deleted"):
+        store.pools.delete("default_pool")
+    assert [name for name, _, _ in store.pools.list()] == ["api", "default_pool"]
+
+
 def test_open_pools_exist_with_the_default_size(store_factory: StoreFactory) -> None:
     store = store_factory(open_pools=True)
     assert store.pools.slots("anything") == 128
