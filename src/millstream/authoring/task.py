@@ -14,6 +14,7 @@ from millstream.authoring.dependencies import DependencyMixin
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.authoring.xcom_arg import wire_upstream
 from millstream.exceptions import DagDefinitionError
+from millstream.model.graph import reachable
 from millstream.model.intervals import ensure_utc
 from millstream.model.trigger_rules import TriggerRule
 
@@ -270,16 +271,13 @@ class BaseOperator(DependencyMixin):
     def get_flat_relative_ids(self, upstream: bool = False) -> set[str]:
         """Ids of every task reachable downstream (or upstream) of this one."""
         assert self.dag is not None
-        found: set[str] = set()
-        frontier = list(self.upstream_task_ids if upstream else self.downstream_task_ids)
-        while frontier:
-            tid = frontier.pop()
-            if tid in found:
-                continue
-            found.add(tid)
-            task = self.dag.task_dict[tid]
-            frontier.extend(task.upstream_task_ids if upstream else task.downstream_task_ids)
-        return found
+        tasks = self.dag.task_dict
+
+        def neighbours(task_id: str) -> set[str]:
+            task = tasks[task_id]
+            return task.upstream_task_ids if upstream else task.downstream_task_ids
+
+        return reachable(neighbours(self.task_id), neighbours)
 
     # -- data passing ------------------------------------------------------------------------
     @property

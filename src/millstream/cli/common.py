@@ -223,26 +223,13 @@ def plan_run(structure: DagStructure, logical_date: datetime, now: datetime,
     param is wrong); the data interval comes from the DAG's schedule.
     """
     from millstream.model.intervals import ensure_utc
-    from millstream.scheduler.runs import make_run_id, task_instances_for
+    from millstream.scheduler import runs
     from millstream.store.actions import NewRun
-    from millstream.store.records import DagRunRecord
 
-    conf = dict(conf or {})
-    structure.resolve_params(conf)
     logical_date = ensure_utc(logical_date)
     interval = structure.timetable.data_interval_for(logical_date)
-    run = DagRunRecord(
-        dag_id=structure.dag_id,
-        run_id=run_id or make_run_id(run_type, logical_date),
-        logical_date=logical_date,
-        data_interval_start=interval.start,
-        data_interval_end=interval.end,
-        run_type=run_type,
-        conf=conf,
-        queued_at=now,
-        dag_version=structure.version,
-    )
-    instances = task_instances_for(structure, run)  # type: ignore[arg-type]
+    run, instances = runs.plan_run(structure, logical_date, interval, now,  # type: ignore[arg-type]
+                                   run_type, dict(conf or {}), run_id)
     return NewRun(run, tuple(instances))
 
 

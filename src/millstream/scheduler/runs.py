@@ -22,8 +22,7 @@ def make_run_id(run_type: str, logical_date: datetime) -> str:
     return f"{run_type}__{logical_date.isoformat()}"
 
 
-def create_run(
-    store: Store,
+def plan_run(
     dag: DAG,
     logical_date: datetime,
     interval: DataInterval,
@@ -31,9 +30,9 @@ def create_run(
     run_type: str = "manual",
     conf: dict[str, Any] | None = None,
     run_id: str | None = None,
-) -> DagRunRecord:
-    """A new queued run with one task instance per task (mapped tasks get a placeholder)."""
-    dag.resolve_params(conf)  # bad conf is rejected before anything is stored
+) -> tuple[DagRunRecord, list[TaskInstanceRecord]]:
+    """A queued run and its task instances, not yet stored; bad conf raises first."""
+    dag.resolve_params(conf)
     run = DagRunRecord(
         dag_id=dag.dag_id,
         run_id=run_id or make_run_id(run_type, logical_date),
@@ -45,8 +44,23 @@ def create_run(
         queued_at=now,
         dag_version=getattr(dag, "version", None),
     )
+    return run, task_instances_for(dag, run)
+
+
+def create_run(
+    store: Store,
+    dag: DAG,
+    logical_date: datetime,
+    interval: DataInterval,
+    now: datetime,
+    run_type: str = "manual",
+    conf: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> DagRunRecord:
+    """A new queued run with one task instance per task (mapped tasks get a placeholder)."""
+    run, instances = plan_run(dag, logical_date, interval, now, run_type, conf, run_id)
     store.runs.add(run)
-    store.task_instances.add_many(task_instances_for(dag, run))
+    store.task_instances.add_many(instances)
     return run
 
 
