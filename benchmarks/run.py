@@ -1,23 +1,52 @@
 """Run every benchmark workload and print its figures next to the floor measured in the same run.
 
-Usage: python benchmarks/run.py [--json FILE] [--only NAME ...]
+Usage: python benchmarks/run.py [--json FILE] [--only NAME [NAME ...]]
 
 Absolute times vary between machines, so each workload also measures a floor on this
-machine (the least work that could do the same job) and reports measured / floor.
+machine (the least work that could do the same job) and reports overhead = measured /
+floor (for a rate, where more is better: floor rate / measured rate, so an overhead
+above 1 always means "that many times worse than the floor").
+
+Workloads (DESIGN.md section 5; each lives in a module of its own, this file composes):
+
+- chain100 (bench_engine.py): 100 no-op tasks in a chain through the real scheduler and
+  local executor on SQLite. Median handoff (floor: one bare fork + exit + wait) and
+  whole run (floor: 100 of them).
+- fan1000 (bench_engine.py): 1000 independent no-op tasks, tasks per second (floor:
+  bare forks per second).
+- parse200 (bench_parse.py): 200 DAG files of 10 tasks parsed in worker processes
+  (floor: the same files loaded one after another in this process).
+- test100: chain100 under ``dag.test()`` (floor: the same operators executed in a loop).
+- import: ``import millstream`` over a bare interpreter start (floor: the bare start).
+- idle (bench_idle.py): resident memory of an idle ``millstream scheduler`` and its
+  child processes, summed (floor: a bare interpreter).
+
+With ``--json FILE`` every figure is written under its key, each floor under the
+figure's floor key (``<workload>.floor``, or ``chain100.handoff_floor_ms`` for the
+handoff) and each overhead under ``<workload>.overhead_ratio`` (or
+``chain100.handoff_overhead_ratio``), with the workloads' secondary figures beside them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 REPEATS = 5
+
+Status = Callable[[str], None]
 
 
 @dataclass
@@ -27,14 +56,46 @@ class Figure:
     key: str
     value: float
     unit: str
-    target: str
+    target: float
     floor: float | None = None
+    floor_unit: str | None = None
+    floor_key: str | None = None  # default: "<workload>.floor"
+    ratio_key: str | None = None  # default: "<workload>.overhead_ratio"
+    higher_is_better: bool = False
+    detail: str = ""
+    extra: dict[str, float] = field(default_factory=dict)  # secondary figures, for --json
+
+    @property
+    def workload(self) -> str:
+        return self.key.split(".")[0]
 
     @property
     def overhead_ratio(self) -> float | None:
-        if not self.floor:
+        if not self.floor or not self.value:
             return None
-        return self.value / self.floor
+        return self.floor / self.value if self.higher_is_better else self.value / self.floor
+
+    @property
+    def meets_target(self) -> bool:
+        return self.value >= self.target if self.higher_is_better else self.value <= self.target
+
+    @property
+    def target_text(self) -> str:
+        return f"{'>=' if self.higher_is_better else '<='} {self.target:g} {self.unit}"
+
+    def json_items(self) -> dict[str, float]:
+        items: dict[str, float] = {self.key: self.value}
+        if self.floor is not None:
+            items[self.floor_key or f"{self.workload}.floor"] = self.floor
+            ratio = self.overhead_ratio
+            if ratio is not None:
+                items[self.ratio_key or f"{self.workload}.overhead_ratio"] = ratio
+        items.update(self.extra)
+        return items
+
+
+def _numbers(figures: dict[str, Any], *keys: str) -> dict[str, float]:
+    return {k: float(figures[k]) for k in keys if isinstance(figures.get(k), int | float)}
 
 
 def _median_seconds(action: Callable[[], object], repeats: int = REPEATS) -> float:
@@ -46,7 +107,57 @@ def _median_seconds(action: Callable[[], object], repeats: int = REPEATS) -> flo
     return statistics.median(samples)
 
 
-def bench_test100() -> list[Figure]:
+# -- the workloads --------------------------------------------------------------------------
+def bench_chain100(status: Status) -> list[Figure]:
+    """chain100 through the real scheduler: median handoff and whole run."""
+    from bench_engine import bench_chain100 as run
+
+    f = run(status=status)
+    loaded = f["chain100.loaded_fork_ms"]
+    return [
+        Figure("chain100.handoff_median_ms", f["chain100.handoff_median_ms"], "ms", 5.0,
+               f["chain100.handoff_floor_ms"], "ms/fork", "chain100.handoff_floor_ms",
+               "chain100.handoff_overhead_ratio",
+               detail=f"p95 {f['chain100.handoff_p95_ms']:.3g} ms; a fork from a process "
+                      f"with the engine loaded: {loaded:.3g} ms",
+               extra=_numbers(f, "chain100.handoff_p95_ms", "chain100.loaded_fork_ms")),
+        Figure("chain100.total_s", f["chain100.total_s"], "s", 1.0, f["chain100.floor"], "s",
+               detail=f"floor: {f['chain100.tasks']} bare forks"),
+    ]
+
+
+def bench_fan1000(status: Status) -> list[Figure]:
+    """fan1000 through the real scheduler: tasks per second against bare forks per second."""
+    from bench_engine import bench_fan1000 as run
+
+    f = run(status=status)
+    return [
+        Figure("fan1000.tasks_per_s", f["fan1000.tasks_per_s"], "tasks/s", 500.0,
+               f["fan1000.floor"], "forks/s", higher_is_better=True,
+               detail=f"parallelism {f['fan1000.parallelism']}, {os.cpu_count()} cores; "
+                      f"forks from a loaded process: {f['fan1000.loaded_fork_per_s']:.4g}/s",
+               extra=_numbers(f, "fan1000.run_s", "fan1000.parallelism",
+                              "fan1000.loaded_fork_per_s")),
+    ]
+
+
+def bench_parse200(status: Status) -> list[Figure]:
+    """parse200: 200 DAG files of 10 tasks, parsed in worker processes."""
+    from bench_parse import TARGET_S
+    from bench_parse import bench_parse200 as run
+
+    status("parse200: parsing 200 fresh DAG files (3 repeats)")
+    f = run()
+    return [
+        Figure("parse200.total_s", f["parse200.total_s"], "s", TARGET_S,
+               f["parse200.floor_s"], "s",
+               detail=f"{f['dags']} DAGs; unchanged re-check {f['parse200.unchanged_s']:.3g} s; "
+                      f"floor: load_dag_file in this process",
+               extra=_numbers(f, "parse200.unchanged_s")),
+    ]
+
+
+def bench_test100(status: Status) -> list[Figure]:
     """chain100 under dag.test(); floor: the same 100 operators executed in a plain loop."""
     from millstream import DAG, chain
     from millstream.operators.empty import EmptyOperator
@@ -56,6 +167,7 @@ def bench_test100() -> list[Figure]:
             chain(*[EmptyOperator(task_id=f"t{i:03d}") for i in range(100)])
         return dag
 
+    status("test100: dag.test() of 100 chained tasks")
     dag = build()
     total = _median_seconds(lambda: dag.test(logical_date="2026-01-01"))
     result = dag.test(logical_date="2026-01-01")
@@ -67,10 +179,11 @@ def bench_test100() -> list[Figure]:
             task.execute({})
 
     floor_s = _median_seconds(lambda: (build(), floor()))
-    return [Figure("test100.total_s", total, "s", "<= 0.2", floor_s)]
+    return [Figure("test100.total_s", total, "s", 0.2, floor_s, "s",
+                   detail="floor: build the DAG, execute() each task in a loop")]
 
 
-def bench_import() -> list[Figure]:
+def bench_import(status: Status) -> list[Figure]:
     """``python -c "import millstream"`` minus bare ``python -c pass`` (best of several)."""
 
     def best(code: str) -> float:
@@ -81,58 +194,125 @@ def bench_import() -> list[Figure]:
             samples.append(time.perf_counter() - start)
         return min(samples)
 
+    status("import: timing interpreter starts")
     bare = best("pass")
     with_import = best("import millstream")
-    return [Figure("import.overhead_ms", (with_import - bare) * 1000, "ms", "<= 150",
-                   bare * 1000)]
+    return [Figure("import.overhead_ms", (with_import - bare) * 1000, "ms", 150.0,
+                   bare * 1000, "ms", detail="floor: bare `python -c pass`")]
 
 
-WORKLOADS: dict[str, Callable[[], list[Figure]]] = {
+def bench_idle(status: Status) -> list[Figure]:
+    """Resident memory of an idle ``millstream scheduler`` plus its children, summed."""
+    from bench_idle import TARGET_MB
+    from bench_idle import bench_idle as run
+
+    f = run(status=status)
+    leftover = f["idle.leftover_processes"]
+    detail = (f"sum of VmRSS: scheduler {f['idle.scheduler_rss_mb']:.3g} MB + "
+              f"{f['idle.children']} children {f['idle.children_rss_mb']:.3g} MB "
+              f"({f['idle.children_each']}); "
+              f"PSS {f['idle.pss_mb']:.3g} MB")
+    if leftover:
+        detail += f"; {leftover} processes outlived SIGTERM (killed)"
+    return [
+        Figure("idle.rss_mb", f["idle.rss_mb"], "MB", TARGET_MB, f["idle.floor"], "MB",
+               detail=detail,
+               extra=_numbers(f, "idle.scheduler_rss_mb", "idle.children_rss_mb",
+                              "idle.children", "idle.pss_mb", "idle.leftover_processes")),
+    ]
+
+
+WORKLOADS: dict[str, Callable[[Status], list[Figure]]] = {
+    "chain100": bench_chain100,
+    "fan1000": bench_fan1000,
+    "parse200": bench_parse200,
     "test100": bench_test100,
     "import": bench_import,
+    "idle": bench_idle,
 }
+
+
+# -- running and reporting ------------------------------------------------------------------
+def _table(figures: list[Figure]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="millstream benchmarks")
+    table.add_column("figure", no_wrap=True)
+    for column in ("measured", "target", "floor", "overhead"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for fig in figures:
+        ratio = fig.overhead_ratio
+        colour = "green" if fig.meets_target else "red"
+        table.add_row(
+            fig.key,
+            f"[{colour}]{fig.value:.4g} {fig.unit}[/{colour}]",
+            fig.target_text,
+            "-" if fig.floor is None else f"{fig.floor:.4g} {fig.floor_unit or fig.unit}",
+            "-" if ratio is None else f"{ratio:.1f}x",
+        )
+    return table
+
+
+def _notes(figures: list[Figure]) -> list[str]:
+    return [f"[bold]{fig.key}[/bold]: {fig.detail}" for fig in figures if fig.detail]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
-    parser.add_argument("--only", nargs="*", choices=sorted(WORKLOADS), help="run only these")
+    parser.add_argument("--only", nargs="+", choices=list(WORKLOADS), metavar="NAME",
+                        help=f"run only these workloads (of: {', '.join(WORKLOADS)})")
     args = parser.parse_args(argv)
     from rich.console import Console
-    from rich.table import Table
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
+    chosen = [name for name in WORKLOADS if not args.only or name in args.only]
     figures: list[Figure] = []
+    failed: dict[str, str] = {}
     console = Console()
-    with console.status("running benchmarks") as status:
-        for name, workload in WORKLOADS.items():
-            if args.only and name not in args.only:
-                continue
-            status.update(f"running {name}")
-            figures.extend(workload())
-    table = Table(title="millstream benchmarks")
-    for column in ("figure", "measured", "target", "floor", "overhead"):
-        table.add_column(column, justify="left" if column == "figure" else "right")
-    for fig in figures:
-        ratio = fig.overhead_ratio
-        table.add_row(
-            fig.key,
-            f"{fig.value:.4g} {fig.unit}",
-            f"{fig.target} {fig.unit}",
-            "-" if fig.floor is None else f"{fig.floor:.4g}",
-            "-" if ratio is None else f"{ratio:.1f}x",
-        )
-    console.print(table)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = max(console.width, 120)  # a pipe or a file: room for the table
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("benchmarks", total=len(chosen))
+
+        def status(text: str) -> None:
+            progress.update(bar, description=text)
+
+        for name in chosen:
+            status(f"running {name}")
+            start = time.perf_counter()
+            try:
+                measured = WORKLOADS[name](status)
+            except Exception as exc:
+                failed[name] = "".join(traceback.format_exception(exc))
+                progress.console.print(f"[red]{name} failed[/red]: {exc}")
+            else:
+                figures.extend(measured)
+                shown = ", ".join(f"{f.key} {f.value:.4g} {f.unit}" for f in measured)
+                progress.console.print(
+                    f"{name} done in {time.perf_counter() - start:.1f} s: {shown}")
+            progress.advance(bar)
+    console.print(_table(figures))
+    for note in _notes(figures):
+        console.print(note, highlight=False)
+    for name, text in failed.items():
+        console.print(f"[red]{name} failed:[/red]\n{text}", soft_wrap=True)
     if args.json:
         data: dict[str, float] = {}
         for fig in figures:
-            data[fig.key] = fig.value
-            prefix = fig.key.split(".")[0]
-            if fig.floor is not None:
-                data[f"{prefix}.floor"] = fig.floor
-                data[f"{prefix}.overhead_ratio"] = fig.overhead_ratio or 0.0
+            data.update(fig.json_items())
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def scheduler_job(
     settings: Settings, extra_dag_folders: tuple[Path, ...] = ()
 ) -> Iterator[SchedulerJob]:
     """A ready scheduler job (store, parsing, local executor); everything stops on exit."""
-    from millstream.executors.local import LocalExecutor, read_result_file
+    from millstream.executors.local import LocalExecutor, read_result_file, try_log_path
     from millstream.parsing.sync import DagFolderSync
     from millstream.scheduler.callbacks import ProcessCallbackRunner
     from millstream.scheduler.job import JobTimings, SchedulerJob
@@ -61,18 +61,28 @@ def scheduler_job(
     # The fork server copies this process: start it before any DB connection or thread.
     executor.start()
     store = open_sql_store(settings)
+    job: SchedulerJob | None = None
     try:
-        yield SchedulerJob(
+        job = SchedulerJob(
             store, executor, sync,
             lambda key, try_number: read_result_file(log_folder, key, try_number),
             timings, callbacks,
+            # A try's process creates its log file first thing: then it has started.
+            try_started=lambda key, try_number: try_log_path(log_folder, key,
+                                                             try_number).exists(),
         )
+        yield job
     finally:
         # Parsing workers are forked and hold a copy of the fork server's input pipe:
         # they go first, so the fork server sees the end of its input and exits.
         sync.close()
         callbacks.close()
         executor.stop()
+        if job is not None:
+            try:  # the ends of the tries stop() waited for: into the store, not lost
+                job.record_final_events()
+            except Exception:
+                log.exception("could not record the outcomes of the last tries")
         store.close()
 
 

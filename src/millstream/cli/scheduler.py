@@ -24,6 +24,18 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _open_database(settings: Settings) -> None:
+    """Reach and migrate the database first: a bad URL, a server that is down or a schema
+    from a newer version is one line naming the problem, not a traceback."""
+    from millstream.cli.common import guarded
+    from millstream.cli.engine import open_sql_store
+
+    with guarded():
+        store = open_sql_store(settings)
+        store.close()
+        store.engine.dispose()  # the fork server must not inherit an open connection
+
+
 def _run(settings: Settings, extra_folders: tuple[Path, ...]) -> None:
     from millstream.cli.engine import scheduler_job
 
@@ -37,6 +49,9 @@ def _run(settings: Settings, extra_folders: tuple[Path, ...]) -> None:
     signal.signal(signal.SIGINT, on_signal)
     logging.basicConfig(level=settings.logging.level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every start-up at INFO (plugins, dialect): keep only its warnings.
+    alembic_log = logging.getLogger("alembic")
+    alembic_log.setLevel(max(alembic_log.getEffectiveLevel(), logging.WARNING))
     with scheduler_job(settings, extra_folders) as job:
         console.print("[green]scheduler running[/green] (Ctrl-C to stop)")
         job.run(stop)
@@ -44,7 +59,9 @@ def _run(settings: Settings, extra_folders: tuple[Path, ...]) -> None:
 
 def scheduler() -> None:
     """Run the scheduler with the local executor until stopped (SIGTERM or Ctrl-C)."""
-    _run(_settings(), ())
+    settings = _settings()
+    _open_database(settings)
+    _run(settings, ())
 
 
 def standalone(
@@ -56,6 +73,7 @@ def standalone(
     from millstream.parsing.dagbag import example_dags_folder
 
     settings = _settings()
+    _open_database(settings)
     home = Path(settings.core.home)
     dags_folder = Path(settings.core.dags_folder)
     dags_folder.mkdir(parents=True, exist_ok=True)

@@ -215,6 +215,7 @@ class _ForkServer:
         self.poller = select.poll()
         self.wake_read, self.wake_write = os.pipe()
         self.watching_output = False
+        self.parent_pid = os.getppid()  # the executor's process: we serve only it
 
     # -- main loop ------------------------------------------------------------------------------
     def serve(self) -> int:
@@ -305,6 +306,11 @@ class _ForkServer:
 
     # -- starting a try -------------------------------------------------------------------------
     def _start(self, workload: TaskWorkload) -> None:
+        if os.getppid() != self.parent_pid:
+            # The scheduler that sent this died before it could record the start; the
+            # next scheduler hands the task out again (no log file: it never began).
+            log.warning("fork server: not starting %s, its scheduler is gone", workload.key)
+            return
         try:
             task = self._task_for(workload)
         except _CannotRun as exc:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
-from millstream.scheduler.liveness import ResultReader, check_liveness
+from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
+from millstream.scheduler.events import apply_started
+from millstream.scheduler.liveness import ResultReader, TryStarted, check_liveness
 from millstream.scheduler.loop import Scheduler
 from millstream.scheduler.runs import create_due_runs
 from millstream.scheduler.sla import SlaMiss, find_sla_misses
@@ -59,11 +61,13 @@ class SchedulerJob:
         timings: JobTimings | None = None,
         callbacks: CallbackRunner | None = None,
         clock: Callable[[], datetime] = utcnow,
+        try_started: TryStarted | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
         self.refresh = refresh_dags
         self.read_result = read_result
+        self.try_started = try_started
         self.timings = timings or JobTimings()
         self.clock = clock
         self.scheduler = Scheduler(store, executor, {}, callbacks)
@@ -121,7 +125,8 @@ class SchedulerJob:
         with self.store.transaction():
             outcomes = check_liveness(self.store, running, self.executor.in_flight(),
                                       self.hostname, now,
-                                      self.timings.zombie_timeout, self.read_result)
+                                      self.timings.zombie_timeout, self.read_result,
+                                      self.try_started)
         if outcomes:
             self.scheduler.apply_outcomes(outcomes)
 
@@ -167,6 +172,23 @@ class SchedulerJob:
             wait = self.step(self.clock())
             if wait > 0:
                 self.executor.wait_for_events(min(wait, 1.0))
+
+    def record_final_events(self) -> None:
+        """Record what the executor reported and no tick applied: after it has stopped,
+        the starts and ends of the tries it waited for, so the store is left current."""
+        started: list[TaskStartedEvent] = []
+        finished: list[TaskFinishedEvent] = []
+        for event in self.executor.drain_events():
+            if isinstance(event, TaskFinishedEvent):
+                finished.append(event)
+            else:
+                started.append(event)
+        if started:
+            with self.store.transaction():
+                for event in started:
+                    apply_started(self.store, event)
+        if finished:
+            self.scheduler.apply_outcomes(finished)
 
     def active_runs(self) -> int:
         """How many runs are queued or running (for callers that wait for a quiet store)."""

@@ -5,6 +5,11 @@ recorded process still exists on this host. A try that finished while no schedul
 listening left its outcome in a result file, which is adopted. Any other try whose
 heartbeat is older than the zombie timeout has vanished (kill -9, OOM, a lost machine)
 and ends up_for_retry or failed per its retries.
+
+A queued try with no recorded process may still be starting: the fork server of a
+scheduler that died outlives it and starts what it was handed. Such a try is given back
+to the dispatcher only once the zombie timeout has passed with no sign of it (no
+result, and no sign that it started); given back earlier, it would run twice.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from millstream.model.states import TaskState
 from millstream.runtime.events import TaskFinishedEvent
-from millstream.store.records import TaskInstanceKey
+from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 
 if TYPE_CHECKING:
     from millstream.store.interfaces import Store
@@ -25,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("millstream.scheduler")
 
 ResultReader = Callable[[TaskInstanceKey, int], TaskFinishedEvent | None]
+TryStarted = Callable[[TaskInstanceKey, int], bool]
+"""Whether a try has started on this host (for example: its log file exists)."""
 
 
 def process_exists(pid: int) -> bool:
@@ -42,6 +49,17 @@ def process_exists(pid: int) -> bool:
         return True
 
 
+def last_sign_of_life(ti: TaskInstanceRecord) -> datetime | None:
+    """When the current try was last seen alive (its start or latest heartbeat), if ever.
+
+    Moments no later than the instance's last end belong to an earlier try: a retry's
+    instance keeps the previous try's heartbeat and start until its own are recorded.
+    """
+    moments = [m for m in (ti.heartbeat_at, ti.start_date)
+               if m is not None and (ti.end_date is None or m > ti.end_date)]
+    return max(moments, default=None)
+
+
 def check_liveness(
     store: Store,
     running_here: Mapping[TaskInstanceKey, int],
@@ -50,11 +68,13 @@ def check_liveness(
     now: datetime,
     zombie_timeout: timedelta,
     read_result: ResultReader,
+    try_started: TryStarted | None = None,
 ) -> list[TaskFinishedEvent]:
     """Heartbeat live tries; return outcomes of tries that finished unseen or vanished.
 
     Queued tries that no executor holds and that never started are given back to the
-    dispatcher (queued -> scheduled) instead of being counted as a failed try.
+    dispatcher (queued -> scheduled) instead of being counted as a failed try, once the
+    zombie timeout has passed without a sign of them.
     """
     alive: list[TaskInstanceKey] = []
     outcomes: list[TaskFinishedEvent] = []
@@ -72,12 +92,17 @@ def check_liveness(
         if ti.pid is not None and ti.hostname == hostname and process_exists(ti.pid):
             alive.append(key)
             continue
-        if ti.state is TaskState.QUEUED and ti.pid is None:
+        last_seen = last_sign_of_life(ti)
+        if last_seen is None:  # nobody has seen this try yet: its clock starts now
+            alive.append(key)
+            continue
+        if now - last_seen < zombie_timeout:
+            continue
+        if ti.state is TaskState.QUEUED and ti.pid is None and not (
+            try_started is not None and try_started(key, ti.try_number)
+        ):
             log.info("%s was queued but never started: queueing it again", ti.label)
             store.task_instances.set_state(ti, TaskState.SCHEDULED, try_number=ti.try_number - 1)
-            continue
-        last_seen = ti.heartbeat_at or ti.start_date
-        if last_seen is not None and now - last_seen < zombie_timeout:
             continue
         retry = ti.try_number <= ti.max_tries
         log.warning("%s try %d vanished (no heartbeat for %s): %s", ti.label, ti.try_number,
