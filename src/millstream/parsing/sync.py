@@ -50,7 +50,11 @@ class DagFolderSync:
 
     def __call__(self, store: Store, now: datetime) -> None:
         paths = self.files()
-        report = self.processor.parse(paths, previous=self._fingerprints)
+        try:
+            report = self.processor.parse(paths, previous=self._fingerprints)
+        finally:
+            # Parsing is rare (files change seldom); idle workers would hold tens of MB each.
+            self.processor.close()
         deleted = set(self._fingerprints) - set(report.files)
         self._fingerprints = report.fingerprints
         changed_files: list[str] = []

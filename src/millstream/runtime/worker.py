@@ -44,6 +44,7 @@ from millstream.model.states import TaskState
 from millstream.runtime.events import TaskFinishedEvent
 from millstream.runtime.events_json import MessageFormatError, from_json, to_json
 from millstream.runtime.task_runner import run_task_try
+from millstream.runtime.xcom import LazyXComReader
 
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
@@ -177,8 +178,7 @@ def run_try_in_this_process(
                   workload.try_number, label, key.run_id, key.dag_id,
                   socket.gethostname(), os.getpid())
     try:
-        reader = reader_factory()
-        event = run_task_try(task, workload, reader, clock)
+        event = run_task_try(task, workload, LazyXComReader(reader_factory), clock)
     except BaseException as exc:  # the runner itself failed: still an outcome of this try
         detail = "".join(traceback.format_exception(exc)).rstrip()
         task_log.error("The try could not run: %s", detail)

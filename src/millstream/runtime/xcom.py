@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from millstream.exceptions import XComError
@@ -20,6 +21,30 @@ class XComReader(Protocol):
 
     def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]:
         """The JSON texts of every map index of a task for ``key``, in map-index order."""
+
+
+class LazyXComReader:
+    """Builds the real reader (e.g. a database connection) only when a task first pulls.
+
+    Most tasks never pull, and opening a connection in every try would cost milliseconds.
+    """
+
+    def __init__(self, factory: Callable[[], XComReader]) -> None:
+        self._factory = factory
+        self._reader: XComReader | None = None
+
+    def _get(self) -> XComReader:
+        if self._reader is None:
+            self._reader = self._factory()
+        return self._reader
+
+    def get_xcom(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str
+    ) -> str | None:
+        return self._get().get_xcom(dag_id, run_id, task_id, map_index, key)
+
+    def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]:
+        return self._get().get_mapped_xcoms(dag_id, run_id, task_id, key)
 
 
 def encode_xcom(value: Any, task_id: str, key: str, limit: int = MAX_XCOM_BYTES) -> str:

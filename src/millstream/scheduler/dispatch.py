@@ -62,7 +62,7 @@ def choose_to_queue(
     scheduled = [
         # A window, not all of them: with thousands scheduled, reading every row per
         # handoff would dominate; limits that skip many in the window are rare.
-        ti for ti in store.task_instances.dispatchable(max(open_slots * 8, 256))
+        ti for ti in store.task_instances.dispatchable(min(open_slots, 10_000) * 4 + 16)
         if is_run_active(ti.dag_id, ti.run_id) and ti.dag_id in dags
     ]
     if not scheduled:
