@@ -11,6 +11,7 @@ from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.intervals import ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.xcom import decode_xcom
+from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord
@@ -114,19 +115,20 @@ def run_dag_test(
         if result.worked:
             continue
         if result.next_wakeup is None:
-            _fail_stuck_run(store, run, clock.now())
+            _fail_stuck_run(dag, store, run, clock.now())
             break
         clock.wait_until(result.next_wakeup)
     return _result(dag, store, run)
 
 
-def _fail_stuck_run(store: MemoryStore, run: DagRunRecord, now: datetime) -> None:
+def _fail_stuck_run(dag: DAG, store: MemoryStore, run: DagRunRecord, now: datetime) -> None:
     """Nothing can move any more (e.g. a pool of size 0): end the run failed, saying why."""
     for ti in store.task_instances.for_run(run.dag_id, run.run_id):
         if ti.state in (TaskState.NONE, TaskState.SCHEDULED):
             store.task_instances.set_state(ti, TaskState.UPSTREAM_FAILED, end_date=now,
                                            error="the run could not make progress")
     store.runs.set_state(run, DagRunState.FAILED, end_date=now)
+    InlineCallbackRunner().dag_run_finished(dag, run, False, "deadlock")
 
 
 def _result(dag: DAG, store: MemoryStore, run: DagRunRecord) -> DagTestResult:

@@ -96,13 +96,16 @@ def test_bad_conf_is_refused_before_running() -> None:
 
 
 def test_a_run_that_cannot_progress_ends_failed_instead_of_hanging() -> None:
-    dag = DAG("test_stuck", start_date=datetime(2026, 1, 1))
+    reasons: list[str] = []
+    dag = DAG("test_stuck", start_date=datetime(2026, 1, 1),
+              on_failure_callback=lambda context: reasons.append(context["reason"]))
     # More slots than any pool has: it can never be queued.
     EmptyOperator(task_id="greedy", pool_slots=10_000, dag=dag) >> EmptyOperator(task_id="after")
     result = dag.test("2026-01-01")
     assert result.state == "failed"
     assert result.task_states == {"greedy": "upstream_failed", "after": "upstream_failed"}
     assert "could not make progress" in (result.tasks[0].error or "")
+    assert reasons == ["deadlock"]
 
 
 def test_every_run_is_independent() -> None:
