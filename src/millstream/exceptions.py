@@ -41,3 +41,16 @@ class XComError(MillstreamError):
 
 class ParamValidationError(MillstreamError, ValueError):
     """A DAG param or run conf value does not satisfy its Param definition."""
+
+
+class StaleRecordError(MillstreamError, RuntimeError):
+    """A record was written back, but its row changed (or vanished) since it was read.
+
+    Every state change is a compare-and-set on the state the record holds, so a writer
+    working from an outdated record (another scheduler moved the task on) never overwrites
+    someone else's change. Roll the transaction back and read again.
+    """
+
+
+class ConflictError(MillstreamError, ValueError):
+    """A write collided with a row another writer created first (e.g. the same run)."""

@@ -12,8 +12,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
@@ -138,17 +139,17 @@ class SchedulerJob:
         """
         busy = False
         if self._next_parse is None or now >= self._next_parse:
-            self.refresh(self.store, now)
+            self._shared(self.refresh, self.store, now)
             self._next_parse = now + self.timings.parse_interval
             self._next_schedule = None
         if self._next_schedule is None or now >= self._next_schedule:
             self.load_dags()
             self.scheduler.poke()  # runs triggered or tasks cleared by the CLI or API
-            busy |= self.create_runs(now) > 0
-            self.report_sla_misses(now)
+            busy |= bool(self._shared(self.create_runs, now))
+            self._shared(self.report_sla_misses, now)
             self._next_schedule = now + self.timings.schedule_interval
         if self._next_liveness is None or now >= self._next_liveness:
-            self.watch_liveness(now)
+            self._shared(self.watch_liveness, now)
             self._next_liveness = now + self.timings.heartbeat_interval
         result = self.scheduler.tick(now)
         if busy:
@@ -160,6 +161,16 @@ class SchedulerJob:
             moments.append(result.next_wakeup)
         soonest = min(m for m in moments if m is not None)
         return max(0.0, (soonest - now).total_seconds())
+
+    @staticmethod
+    def _shared(work: Callable[..., Any], *args: Any) -> Any:
+        """Periodic work that another scheduler may be doing at the same moment: a collision
+        rolls this attempt back, and the next round (or the other scheduler) does it."""
+        try:
+            return work(*args)
+        except (StaleRecordError, ConflictError) as exc:
+            log.info("another scheduler got there first (%s); trying again later", exc)
+            return None
 
     def run(
         self,

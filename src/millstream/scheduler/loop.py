@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from millstream.exceptions import StaleRecordError
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
@@ -63,6 +64,7 @@ class Scheduler:
         self._retries_changed = True
         self._next_retry_at: datetime | None = None
         self._warned_pools: set[str] = set()
+        self._unapplied: list[TaskStartedEvent | TaskFinishedEvent] = []
         # per DAG: task id -> tasks whose depends_on_past looks at it (see _wake_later_runs)
         self._past_dependents: dict[str, tuple[DAG, dict[str, set[str]]]] = {}
 
@@ -98,6 +100,19 @@ class Scheduler:
     # -- the tick ---------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickResult:
         """Apply executor events, advance runs, queue ready work, and let the executor run it."""
+        try:
+            worked, running = self._tick_in_transaction(now)
+        except StaleRecordError as exc:
+            # Another scheduler changed a row this tick read: everything it wrote is rolled
+            # back, the executor's events are kept, and the next tick reads afresh.
+            log.info("a row changed under this tick (%s); looking again", exc)
+            self.poke()
+            return TickResult(True, None)
+        self._unapplied = []
+        self.executor.sync()
+        return TickResult(worked or self.executor.has_work(), self._next_wakeup(running))
+
+    def _tick_in_transaction(self, now: datetime) -> tuple[bool, list[DagRunRecord]]:
         with self.store.transaction():
             worked = self._apply_events()
             if self._look_for_queued_runs:
@@ -113,8 +128,7 @@ class Scheduler:
             if worked or self._dispatch_needed:
                 self._dispatch_needed = False
                 worked |= self._dispatch(running)
-        self.executor.sync()
-        return TickResult(worked or self.executor.has_work(), self._next_wakeup(running))
+        return worked, running
 
     def apply_outcomes(self, events: Iterable[TaskFinishedEvent]) -> None:
         """Apply outcomes found outside the executor (adopted results, vanished tries)."""
@@ -122,7 +136,9 @@ class Scheduler:
             self._apply(list(events))
 
     def _apply_events(self) -> bool:
-        return self._apply(self.executor.drain_events())
+        # Events stay here until their transaction commits, so a rolled-back tick loses none.
+        self._unapplied.extend(self.executor.drain_events())
+        return self._apply(self._unapplied)
 
     def _apply(self, events: Sequence[TaskStartedEvent | TaskFinishedEvent]) -> bool:
         for event in events:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from millstream.exceptions import ConflictError
 from millstream.model.intervals import DataInterval
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
@@ -85,8 +86,12 @@ def create_due_runs(store: Store, dag: DAG, now: datetime) -> list[DagRunRecord]
             break
         for interval in due:
             last = interval
-            if store.runs.find(dag.dag_id, interval.start) is None:
+            if store.runs.find(dag.dag_id, interval.start) is not None:
+                continue
+            try:
                 created.append(create_run(store, dag, interval.start, interval, now, "scheduled"))
+            except ConflictError:  # another scheduler created it a moment ago
+                continue
     return created
 
 

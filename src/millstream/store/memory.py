@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from millstream.exceptions import ConflictError
 from millstream.model.states import (
     FINISHED_TASK_STATES,
     DagRunState,
@@ -39,9 +40,9 @@ class MemoryRunRepo:
     def add(self, run: DagRunRecord) -> None:
         key = (run.dag_id, run.run_id)
         if key in self._runs:
-            raise ValueError(f"DAG {run.dag_id!r} already has a run {run.run_id!r}")
+            raise ConflictError(f"DAG {run.dag_id!r} already has a run {run.run_id!r}")
         if self.find(run.dag_id, run.logical_date) is not None:
-            raise ValueError(
+            raise ConflictError(
                 f"DAG {run.dag_id!r} already has a run for logical date "
                 f"{run.logical_date.isoformat()}"
             )

@@ -1,6 +1,6 @@
 """The SQL store: the repository interfaces over SQLAlchemy (SQLite or PostgreSQL)."""
 
-from millstream.store.sql.common import StaleRecordError
+from millstream.exceptions import StaleRecordError
 from millstream.store.sql.engine import make_engine
 from millstream.store.sql.store import SqlStore
 

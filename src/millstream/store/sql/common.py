@@ -12,14 +12,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-
-class StaleRecordError(RuntimeError):
-    """A record was written back, but its row changed (or vanished) since it was read.
-
-    Every state change is a compare-and-set on the state the record holds, so a
-    writer working from an outdated record never overwrites someone else's change.
-    Roll the transaction back and read again.
-    """
+from millstream.exceptions import ConflictError
 
 
 def rowcount(result: object) -> int:
@@ -29,7 +22,8 @@ def rowcount(result: object) -> int:
 
 @contextmanager
 def conflicts_as_value_error(session: Session, message: str) -> Iterator[None]:
-    """Run inserts in a savepoint; a unique or foreign-key violation becomes ValueError.
+    """Run inserts in a savepoint; a unique or foreign-key violation becomes ConflictError
+    (a ValueError).
 
     The savepoint keeps the surrounding transaction usable (PostgreSQL aborts a
     transaction on any error otherwise).
@@ -38,7 +32,7 @@ def conflicts_as_value_error(session: Session, message: str) -> Iterator[None]:
         with session.begin_nested():
             yield
     except IntegrityError as exc:
-        raise ValueError(f"{message}: {exc.orig}") from None
+        raise ConflictError(f"{message}: {exc.orig}") from None
 
 
 def upsert(session: Session, table: Table, keys: Sequence[str], changed: Sequence[str]) -> Any:

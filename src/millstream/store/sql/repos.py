@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.model.states import (
     FINISHED_TASK_STATES,
     DagRunState,
@@ -27,7 +28,6 @@ from millstream.store.records import (
     TaskTryRecord,
 )
 from millstream.store.sql.common import (
-    StaleRecordError,
     conflicts_as_value_error,
     rowcount,
     upsert,
@@ -149,9 +149,9 @@ class SqlRunRepo:
             )
         ).scalars().all()
         if run.run_id in clashes:
-            raise ValueError(f"DAG {run.dag_id!r} already has a run {run.run_id!r}")
+            raise ConflictError(f"DAG {run.dag_id!r} already has a run {run.run_id!r}")
         if clashes:
-            raise ValueError(
+            raise ConflictError(
                 f"DAG {run.dag_id!r} already has a run for logical date "
                 f"{run.logical_date.isoformat()}"
             )
