@@ -1,4 +1,4 @@
-"""DAG files that raise, hang or exit become stored import errors; the good DAG still runs."""
+"""DAG files that raise, hang, exit or do not compile become stored import errors; the good DAG still runs."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ BAD_FILES = {
 
         while True:  # never finishes importing
             time.sleep(0.1)
+    """,
+    "syntax.py": """
+        from millstream import DAG
+
+        with DAG("half_written" as dag:
+            pass
     """,
     "exits.py": """
         import sys
@@ -57,6 +63,8 @@ def test_broken_dag_files_are_import_errors_and_the_good_dag_still_runs(home: Ho
         assert "timed out" in errors["hangs.py"].traceback
         assert "2 s" in errors["hangs.py"].traceback
         assert "SystemExit: 3" in errors["exits.py"].traceback
+        assert "SyntaxError" in errors["syntax.py"].traceback
+        assert "line 3" in errors["syntax.py"].traceback  # where it is wrong
         for error in errors.values():
             assert error.filename.startswith(str(home.dags.resolve()))
 
