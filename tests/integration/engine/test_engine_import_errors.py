@@ -1,4 +1,4 @@
-"""DAG files that raise, hang, exit or do not compile become stored import errors; the good DAG still runs."""
+"""DAG files that raise, hang, exit or do not compile are import errors; good DAGs still run."""
 
 from __future__ import annotations
 
