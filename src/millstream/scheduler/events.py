@@ -31,8 +31,14 @@ def apply_started(store: Store, event: TaskStartedEvent) -> None:
     )
 
 
-def apply_finished(store: Store, dag: DAG, event: TaskFinishedEvent) -> set[str]:
-    """Record a try's outcome; returns the task ids whose readiness may have changed."""
+def apply_finished(
+    store: Store, dag: DAG, event: TaskFinishedEvent, started: TaskStartedEvent | None = None
+) -> set[str]:
+    """Record a try's outcome; returns the task ids whose readiness may have changed.
+
+    ``started`` is the same try's start, when both arrived together (a short task): the
+    instance then goes from queued to its outcome in one write.
+    """
     ti = store.task_instances.get(event.key)
     if ti is None or ti.try_number != event.try_number or ti.state not in (
         TaskState.QUEUED, TaskState.RUNNING
@@ -53,7 +59,9 @@ def apply_finished(store: Store, dag: DAG, event: TaskFinishedEvent) -> set[str]
             jitter_key=f"{ti.dag_id}.{ti.task_id}.{ti.run_id}.{ti.map_index}",
         )
     if ti.state is TaskState.QUEUED:
-        store.task_instances.set_state(ti, TaskState.RUNNING, start_date=event.start_date)
+        fields["start_date"] = started.start_date if started else event.start_date
+        if started is not None:
+            fields.update(hostname=started.hostname, pid=started.pid)
     if event.xcoms:
         store.xcoms.set_many(event.key, event.xcoms)
     store.task_instances.set_state(ti, event.state, **fields)

@@ -141,16 +141,26 @@ class Scheduler:
         return self._apply(self._unapplied)
 
     def _apply(self, events: Sequence[TaskStartedEvent | TaskFinishedEvent]) -> bool:
+        # A start and an end of the same try in one batch become one write.
+        ended = {(e.key, e.try_number) for e in events if isinstance(e, TaskFinishedEvent)}
+        starts = {
+            (e.key, e.try_number): e for e in events
+            if isinstance(e, TaskStartedEvent) and (e.key, e.try_number) in ended
+        }
         for event in events:
             dag = self.dags.get(event.key.dag_id)
-            if dag is None:
+            folded = isinstance(event, TaskStartedEvent) and (
+                (event.key, event.try_number) in starts
+            )
+            if dag is None or folded:
                 continue
             if isinstance(event, TaskFinishedEvent):
                 self._dispatch_needed = True  # a slot is free
                 self._retries_changed |= event.state is TaskState.UP_FOR_RETRY
                 run_key = (event.key.dag_id, event.key.run_id)
                 self._dirty.setdefault(run_key, set()).update(
-                    apply_finished(self.store, dag, event)
+                    apply_finished(self.store, dag, event,
+                                   starts.get((event.key, event.try_number)))
                 )
                 self._touched.add(run_key)
                 self._wake_later_runs(dag, event.key.run_id, (event.key.task_id,))

@@ -181,3 +181,19 @@ def test_up_for_retry_outcome_sets_next_retry_from_the_end_of_the_try() -> None:
     assert ti.next_retry_at == engine.clock() + timedelta(minutes=1)
     assert ti.error == "transient"
     assert run.state is DagRunState.RUNNING
+
+
+def test_a_start_and_end_in_one_batch_are_one_write_that_keeps_the_start() -> None:
+    dag = DAG("folded", start_date=START)
+    EmptyOperator(task_id="quick", dag=dag)
+    engine = Engine(dag, held=True)
+    run = engine.trigger(dag)
+    engine.tick()
+    engine.executor.start("quick")
+    engine.clock.advance(seconds=2)
+    engine.executor.finish("quick")
+    engine.tick()  # both events arrive in the same batch
+    ti = engine.ti(run, "quick")
+    assert ti.state is TaskState.SUCCESS
+    assert (ti.hostname, ti.pid) == ("worker-1", 4242)
+    assert ti.start_date == START and ti.end_date == START + timedelta(seconds=2)
