@@ -22,21 +22,15 @@ from millstream.operators.python import (
 )
 
 
-class _DecoratedMixin:
-    """Marks operators created by ``@task``; they pass mapped values as keyword arguments."""
-
-    expand_into = "op_kwargs"
-
-
-class DecoratedPythonOperator(_DecoratedMixin, PythonOperator):
+class DecoratedPythonOperator(PythonOperator):
     """The operator behind ``@task``."""
 
 
-class DecoratedBranchOperator(_DecoratedMixin, BranchPythonOperator):
+class DecoratedBranchOperator(BranchPythonOperator):
     """The operator behind ``@task.branch``."""
 
 
-class DecoratedShortCircuitOperator(_DecoratedMixin, ShortCircuitOperator):
+class DecoratedShortCircuitOperator(ShortCircuitOperator):
     """The operator behind ``@task.short_circuit``."""
 
 

@@ -56,7 +56,6 @@ class DagFolderSync:
             # Parsing is rare (files change seldom); idle workers would hold tens of MB each.
             self.processor.close()
         deleted = set(self._fingerprints) - set(report.files)
-        self._fingerprints = report.fingerprints
         changed_files: list[str] = []
         present: list[str] = []
         with store.transaction():
@@ -82,6 +81,8 @@ class DagFolderSync:
             for path in deleted:
                 store.import_errors.set(path, None, now)
             gone = store.dags.deactivate_missing(present, [*changed_files, *deleted])
+        # Only once stored: a write that failed leaves the files to be parsed again.
+        self._fingerprints = report.fingerprints
         if changed_files or deleted:
             log.info("parsed %d changed file(s) in %.2f s; %d DAG(s) found%s",
                      len(changed_files), report.duration_s, len(present),

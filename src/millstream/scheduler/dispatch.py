@@ -59,41 +59,68 @@ def choose_to_queue(
     warned_pools = set() if warned_pools is None else warned_pools
     if open_slots <= 0:
         return []
-    scheduled = [
-        # A window, not all of them: with thousands scheduled, reading every row per
-        # handoff would dominate; limits that skip many in the window are rare.
-        ti for ti in store.task_instances.dispatchable(min(open_slots, 10_000) * 4 + 16)
-        if is_run_active(ti.dag_id, ti.run_id) and ti.dag_id in dags
-    ]
-    if not scheduled:
-        return []
-    # Ties go to the earlier run (by logical date, as in Airflow), then by task and map index.
+    # Windows of scheduled rows, not all of them: with thousands scheduled, reading every
+    # row per handoff would dominate. Further windows are read only when the limits
+    # (pools, max_active_tasks, paused DAGs) left free slots, so nothing starves.
+    window = min(open_slots, 10_000) * 4 + 16
+    occupancy = Occupancy.from_active(store.task_instances.in_states(ACTIVE_STATES))
+    pool_sizes: dict[str, int | None] = {}
+    chosen: list[TaskInstanceRecord] = []
+    offset = 0
+    while len(chosen) < open_slots:
+        batch = store.task_instances.dispatchable(window, offset)
+        candidates = [ti for ti in batch
+                      if is_run_active(ti.dag_id, ti.run_id) and ti.dag_id in dags]
+        for ti in _in_dispatch_order(store, candidates):
+            if len(chosen) >= open_slots:
+                break
+            if _fits(ti, dags[ti.dag_id], occupancy, store, pool_sizes, warned_pools):
+                occupancy.take(ti)
+                chosen.append(ti)
+        if len(batch) < window:
+            break
+        offset += window
+    return chosen
+
+
+def _in_dispatch_order(
+    store: Store, candidates: list[TaskInstanceRecord]
+) -> list[TaskInstanceRecord]:
+    """Highest priority first; ties go to the earlier run (by logical date, as in Airflow),
+    then by task and map index."""
     logical_dates: dict[tuple[str, str], datetime] = {}
-    for ti in scheduled:
+    for ti in candidates:
         if (ti.dag_id, ti.run_id) not in logical_dates:
             run = store.runs.get(ti.dag_id, ti.run_id)
             logical_dates[(ti.dag_id, ti.run_id)] = run.logical_date if run else _LATEST
-    scheduled.sort(key=lambda ti: (-ti.priority_weight, logical_dates[(ti.dag_id, ti.run_id)],
-                                   ti.run_id, ti.task_id, ti.map_index))
-    occupancy = Occupancy.from_active(store.task_instances.in_states(ACTIVE_STATES))
-    chosen: list[TaskInstanceRecord] = []
-    for ti in scheduled:
-        if len(chosen) >= open_slots:
-            break
-        dag = dags[ti.dag_id]
-        size = store.pools.slots(ti.pool)
-        if size is None:
-            if ti.pool not in warned_pools:
-                log.warning("task %s waits for pool %r, which does not exist", ti.label, ti.pool)
-                warned_pools.add(ti.pool)
-            continue
-        if occupancy.pool_slots[ti.pool] + ti.pool_slots > size:
-            continue
-        if occupancy.per_dag[ti.dag_id] >= dag.max_active_tasks:
-            continue
-        limit = dag.task_dict[ti.task_id].max_active_tis_per_dag
-        if limit is not None and occupancy.per_task[(ti.dag_id, ti.task_id)] >= limit:
-            continue
-        occupancy.take(ti)
-        chosen.append(ti)
-    return chosen
+    return sorted(candidates, key=lambda ti: (
+        -ti.priority_weight, logical_dates[(ti.dag_id, ti.run_id)], ti.run_id, ti.task_id,
+        ti.map_index,
+    ))
+
+
+def _fits(
+    ti: TaskInstanceRecord,
+    dag: DAG,
+    occupancy: Occupancy,
+    store: Store,
+    pool_sizes: dict[str, int | None],
+    warned_pools: set[str],
+) -> bool:
+    """Whether one more instance fits its pool, its DAG's and its task's limits."""
+    if ti.task_id not in dag.task_dict:  # left the DAG: align_run_with_dag removes it
+        return False
+    if ti.pool not in pool_sizes:
+        pool_sizes[ti.pool] = store.pools.slots(ti.pool)
+    size = pool_sizes[ti.pool]
+    if size is None:
+        if ti.pool not in warned_pools:
+            log.warning("task %s waits for pool %r, which does not exist", ti.label, ti.pool)
+            warned_pools.add(ti.pool)
+        return False
+    if occupancy.pool_slots[ti.pool] + ti.pool_slots > size:
+        return False
+    if occupancy.per_dag[ti.dag_id] >= dag.max_active_tasks:
+        return False
+    limit = dag.task_dict[ti.task_id].max_active_tis_per_dag
+    return limit is None or occupancy.per_task[(ti.dag_id, ti.task_id)] < limit

@@ -45,7 +45,11 @@ def apply_finished(
     ):
         log.info("ignoring a stale outcome for %s try %d", event.key, event.try_number)
         return set()
-    task = dag.task_dict[ti.task_id]
+    task = dag.task_dict.get(ti.task_id)
+    if task is None:  # the task left the DAG while this try ran: record it, retry nothing
+        outcome = TaskState.FAILED if event.state is TaskState.UP_FOR_RETRY else event.state
+        store.task_instances.set_state(ti, outcome, end_date=event.end_date, error=event.error)
+        return set()
     fields: dict[str, object] = {"end_date": event.end_date, "error": event.error}
     if ti.start_date is None:
         fields["start_date"] = event.start_date

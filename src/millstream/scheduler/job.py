@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("millstream.scheduler")
 
 
+ERROR_BACKOFF_S = 1.0
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -95,6 +98,8 @@ class SchedulerJob:
                 if text is None:
                     continue
                 self._structures[record.dag_id] = DagStructure.from_json_text(text)
+                if known is not None:
+                    self.scheduler.dag_changed(record.dag_id)
         self.scheduler.dags = dict(self._structures)
         self.scheduler.paused = paused
 
@@ -180,7 +185,15 @@ class SchedulerJob:
         """Repeat :meth:`step` until ``stop`` is set or ``until()`` is true."""
         stop = stop or threading.Event()
         while not stop.is_set() and not (until is not None and until()):
-            wait = self.step(self.clock())
+            try:
+                wait = self.step(self.clock())
+            except Exception:
+                # A lost database connection, a locked SQLite file, a bug in one DAG's
+                # structure: log it, and try again from the store's state in a moment.
+                log.exception("scheduler step failed; trying again in %s s", ERROR_BACKOFF_S)
+                self.scheduler.poke()
+                stop.wait(ERROR_BACKOFF_S)
+                continue
             if wait > 0:
                 self.executor.wait_for_events(min(wait, 1.0))
 

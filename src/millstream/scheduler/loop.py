@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from millstream.scheduler.callbacks import CallbackRunner, InlineCallbackRunner
 from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started
 from millstream.scheduler.readiness import evaluate_dirty
-from millstream.scheduler.runs import create_run, final_state
+from millstream.scheduler.runs import align_run_with_dag, create_run, final_state
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
 if TYPE_CHECKING:
@@ -65,6 +66,10 @@ class Scheduler:
         self._next_retry_at: datetime | None = None
         self._warned_pools: set[str] = set()
         self._unapplied: list[TaskStartedEvent | TaskFinishedEvent] = []
+        # Effects outside the store (starting tries, callbacks, kills) wait for the commit:
+        # a rolled-back tick must not have started a try or fired a callback.
+        self._after_commit: list[Callable[[], None]] = []
+        self._changed_dags: set[str] = set()
         # per DAG: task id -> tasks whose depends_on_past looks at it (see _wake_later_runs)
         self._past_dependents: dict[str, tuple[DAG, dict[str, set[str]]]] = {}
 
@@ -88,6 +93,11 @@ class Scheduler:
         self._look_for_queued_runs = True
         return run
 
+    def dag_changed(self, dag_id: str) -> None:
+        """A new version of the DAG was loaded: its active runs are brought in line with it."""
+        self._changed_dags.add(dag_id)
+        self._dispatch_needed = True
+
     def poke(self) -> None:
         """Something changed outside this scheduler (a run triggered, a DAG unpaused, a task
         cleared): look for queued runs, due retries and work to dispatch on the next tick."""
@@ -103,12 +113,17 @@ class Scheduler:
         try:
             worked, running = self._tick_in_transaction(now)
         except StaleRecordError as exc:
+            self._after_commit.clear()
             # Another scheduler changed a row this tick read: everything it wrote is rolled
             # back, the executor's events are kept, and the next tick reads afresh.
             log.info("a row changed under this tick (%s); looking again", exc)
             self.poke()
             return TickResult(True, None)
+        except Exception:
+            self._after_commit.clear()
+            raise
         self._unapplied = []
+        self._run_after_commit()
         self.executor.sync()
         return TickResult(worked or self.executor.has_work(), self._next_wakeup(running))
 
@@ -125,6 +140,7 @@ class Scheduler:
                 if dag is not None and run.dag_id not in self.paused:
                     key = (run.dag_id, run.run_id)
                     worked |= self._advance(dag, run, now, retries.get(key, []))
+            self._changed_dags.clear()
             if worked or self._dispatch_needed:
                 self._dispatch_needed = False
                 worked |= self._dispatch(running)
@@ -132,8 +148,18 @@ class Scheduler:
 
     def apply_outcomes(self, events: Iterable[TaskFinishedEvent]) -> None:
         """Apply outcomes found outside the executor (adopted results, vanished tries)."""
-        with self.store.transaction():
-            self._apply(list(events))
+        try:
+            with self.store.transaction():
+                self._apply(list(events))
+        except Exception:
+            self._after_commit.clear()
+            raise
+        self._run_after_commit()
+
+    def _run_after_commit(self) -> None:
+        effects, self._after_commit = self._after_commit, []
+        for effect in effects:
+            effect()
 
     def _apply_events(self) -> bool:
         # Events stay here until their transaction commits, so a rolled-back tick loses none.
@@ -205,6 +231,9 @@ class Scheduler:
         key = (run.dag_id, run.run_id)
         if key not in self._dirty:  # first sight of this run (e.g. after a restart)
             self._dirty[key] = set(dag.task_dict)
+        if run.dag_id in self._changed_dags and align_run_with_dag(self.store, dag, run):
+            self._dirty[key] = set(dag.task_dict)
+            self._touched.add(key)
         worked = False
         if dag.dagrun_timeout and run.start_date and run.start_date + dag.dagrun_timeout <= now:
             self._time_out(dag, run, now)
@@ -238,7 +267,7 @@ class Scheduler:
                 self.store.task_instances.set_state(
                     ti, TaskState.FAILED, end_date=now, error="dagrun_timeout reached"
                 )
-                self.executor.terminate(ti.key)
+                self._after_commit.append(functools.partial(self.executor.terminate, ti.key))
         log.warning("run %s of DAG %s timed out", run.run_id, dag.dag_id)
         self._finish(dag, run, DagRunState.FAILED, now, "timed_out")
 
@@ -251,7 +280,9 @@ class Scheduler:
         self._touched.discard((run.dag_id, run.run_id))
         # Tasks may also have ended by a skip, a trigger rule or a timeout: wake for all.
         self._wake_later_runs(dag, run.run_id, dag.task_dict)
-        self.callbacks.dag_run_finished(dag, run, state is DagRunState.SUCCESS, reason)
+        self._after_commit.append(functools.partial(
+            self.callbacks.dag_run_finished, dag, run, state is DagRunState.SUCCESS, reason
+        ))
 
     def _wake_later_runs(self, dag: DAG, run_id: str, task_ids: Iterable[str]) -> None:
         """depends_on_past: tasks ending in one run may unblock waiting tasks of other runs.
@@ -303,7 +334,9 @@ class Scheduler:
             dag = self.dags[ti.dag_id]
             workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,
                                     self._run_params(dag, run), dag.fileloc)
-            self.executor.submit(workload, dag.task_dict[ti.task_id])
+            self._after_commit.append(functools.partial(
+                self.executor.submit, workload, dag.task_dict[ti.task_id]
+            ))
         return bool(chosen)
 
     def _run_params(self, dag: DAG, run: DagRunRecord) -> dict[str, Any]:

@@ -95,6 +95,25 @@ def create_due_runs(store: Store, dag: DAG, now: datetime) -> list[DagRunRecord]
     return created
 
 
+WAITING_STATES = (TaskState.NONE, TaskState.SCHEDULED, TaskState.UP_FOR_RETRY,
+                  TaskState.UP_FOR_RESCHEDULE)
+
+
+def align_run_with_dag(store: Store, dag: DAG, run: DagRunRecord) -> int:
+    """After the DAG changed: instances of tasks it no longer has end removed (unless a try
+    is in flight), and tasks it gained get instances. Returns how many instances changed."""
+    instances = store.task_instances.for_run(run.dag_id, run.run_id)
+    present = {ti.task_id for ti in instances}
+    changed = 0
+    for ti in instances:
+        if ti.task_id not in dag.task_dict and ti.state in WAITING_STATES:
+            store.task_instances.set_state(ti, TaskState.REMOVED)
+            changed += 1
+    added = [ti for ti in task_instances_for(dag, run) if ti.task_id not in present]
+    store.task_instances.add_many(added)
+    return changed + len(added)
+
+
 def last_scheduled_interval(store: Store, dag_id: str) -> DataInterval | None:
     """The data interval of the DAG's latest scheduled run: where its schedule resumes."""
     scheduled = [r for r in store.runs.list(dag_id) if r.run_type == "scheduled"]

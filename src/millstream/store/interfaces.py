@@ -63,7 +63,7 @@ class TaskInstanceRepo(Protocol):
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]: ...
 
-    def dispatchable(self, limit: int) -> list[TaskInstanceRecord]:
+    def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
         """Up to ``limit`` scheduled instances, highest priority first, locked for this
         transaction where the database can lock rows (so two schedulers never share one)."""
         ...

@@ -118,11 +118,11 @@ class MemoryTaskInstanceRepo:
         wanted = set(states)
         return [ti for ti in self._by_key.values() if ti.state in wanted]
 
-    def dispatchable(self, limit: int) -> list[TaskInstanceRecord]:
+    def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
         scheduled = self.in_states([TaskState.SCHEDULED])
         scheduled.sort(key=lambda ti: (-ti.priority_weight, ti.dag_id, ti.run_id, ti.task_id,
                                        ti.map_index))
-        return scheduled[:limit]
+        return scheduled[offset:offset + limit]
 
     def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
         ti.state = check_transition(ti.state, state, f"task {ti.label!r} of run {ti.run_id!r}")

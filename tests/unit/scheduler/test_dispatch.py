@@ -246,3 +246,20 @@ def test_equal_priorities_go_to_the_run_with_the_earlier_logical_date() -> None:
                                        run_type="scheduled")
     engine.tick()
     assert [k.run_id for k in engine.executor.held] == [earlier.run_id]
+
+
+def test_many_blocked_high_priority_tasks_do_not_starve_the_rest() -> None:
+    busy = DAG("busy_pool", start_date=START)
+    for i in range(100):  # far more than one dispatch window, all waiting for one slot
+        EmptyOperator(task_id=f"narrow{i:03d}", pool="narrow", priority_weight=10, dag=busy)
+    other = DAG("other_dag", start_date=START)
+    EmptyOperator(task_id="lowly", dag=other)
+    engine = Engine(busy, other, held=True, slots=4)
+    engine.store.pools.set("narrow", 1)
+    engine.trigger(busy)
+    engine.trigger(other)
+    engine.tick()
+    engine.tick()
+    held = engine.executor.held_ids()
+    assert "lowly" in held
+    assert len([t for t in held if t.startswith("narrow")]) == 1

@@ -272,13 +272,13 @@ class SqlTaskInstanceRepo:
         wanted = sorted({TaskState(s).value for s in states})
         return [row_to_ti(row) for row in self.session.execute(_TI_IN_STATES, {"states": wanted})]
 
-    def dispatchable(self, limit: int) -> list[TaskInstanceRecord]:
+    def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
         """Up to ``limit`` scheduled instances, highest priority first.
 
         On PostgreSQL they are locked with ``FOR UPDATE SKIP LOCKED`` until the transaction
         ends, so a second scheduler skips the rows this one is dispatching.
         """
-        query = _TI_SCHEDULED.limit(limit)
+        query = _TI_SCHEDULED.limit(limit).offset(offset)
         if self._dialect() == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return [row_to_ti(row) for row in self.session.execute(query)]
