@@ -81,6 +81,7 @@ class SchedulerJob:
         self._next_schedule: datetime | None = None
         self._next_liveness: datetime | None = None
         self._sla_reported: set[tuple[str, str, str]] = set()
+        self._last_audit: tuple[object, ...] | None = None
 
     # -- periodic work ---------------------------------------------------------------------
     def load_dags(self) -> None:
@@ -102,6 +103,15 @@ class SchedulerJob:
                     self.scheduler.dag_changed(record.dag_id)
         self.scheduler.dags = dict(self._structures)
         self.scheduler.paused = paused
+
+    def _users_acted(self) -> bool:
+        """Whether the audit log has a new entry since the last look."""
+        with self.store.transaction():
+            latest = self.store.audit.list(limit=1)
+        marker = (latest[0].when, latest[0].event, latest[0].run_id) if latest else None
+        acted = marker != self._last_audit
+        self._last_audit = marker
+        return acted
 
     def create_runs(self, now: datetime) -> int:
         """Create the scheduled runs that are due for every active, unpaused DAG."""
@@ -149,7 +159,9 @@ class SchedulerJob:
             self._next_schedule = None
         if self._next_schedule is None or now >= self._next_schedule:
             self.load_dags()
-            self.scheduler.poke()  # runs triggered or tasks cleared by the CLI or API
+            # Runs triggered elsewhere are found by a light poke; tasks cleared or marked
+            # elsewhere (every such action is audited) need every run looked at again.
+            self.scheduler.poke(reevaluate=self._users_acted())
             busy |= bool(self._shared(self.create_runs, now))
             self._shared(self.report_sla_misses, now)
             self._next_schedule = now + self.timings.schedule_interval

@@ -98,14 +98,15 @@ class Scheduler:
         self._changed_dags.add(dag_id)
         self._dispatch_needed = True
 
-    def poke(self) -> None:
-        """Something changed outside this scheduler (a run triggered, a DAG unpaused, a task
-        cleared): look for queued runs, due retries and work to dispatch on the next tick."""
+    def poke(self, reevaluate: bool = True) -> None:
+        """Something may have changed outside this scheduler (a run triggered, a DAG
+        unpaused, a task cleared): look for queued runs, due retries and work to dispatch
+        on the next tick, and with ``reevaluate`` every task of every active run again."""
         self._look_for_queued_runs = True
         self._dispatch_needed = True
         self._retries_changed = True
-        # Instances may have been cleared or marked: look at every task of every run again.
-        self._dirty.clear()
+        if reevaluate:
+            self._dirty.clear()
 
     # -- the tick ---------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickResult:
