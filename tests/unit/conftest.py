@@ -1,4 +1,4 @@
-"""Fixtures shared by the authoring tests: loading the DAG files under tests/dags."""
+"""Fixtures shared by the unit tests: loading the DAG files under tests/dags."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
 _counter = itertools.count()
 
 
