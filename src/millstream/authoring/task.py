@@ -14,7 +14,7 @@ from millstream.authoring.dependencies import DependencyMixin
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.authoring.xcom_arg import wire_upstream
 from millstream.exceptions import DagDefinitionError
-from millstream.model.graph import reachable
+from millstream.model.graph import relatives
 from millstream.model.intervals import ensure_utc
 from millstream.model.trigger_rules import TriggerRule
 
@@ -271,13 +271,7 @@ class BaseOperator(DependencyMixin):
     def get_flat_relative_ids(self, upstream: bool = False) -> set[str]:
         """Ids of every task reachable downstream (or upstream) of this one."""
         assert self.dag is not None
-        tasks = self.dag.task_dict
-
-        def neighbours(task_id: str) -> set[str]:
-            task = tasks[task_id]
-            return task.upstream_task_ids if upstream else task.downstream_task_ids
-
-        return reachable(neighbours(self.task_id), neighbours)
+        return relatives(self.dag.task_dict, self.task_id, upstream)  # type: ignore[arg-type]
 
     # -- data passing ------------------------------------------------------------------------
     @property

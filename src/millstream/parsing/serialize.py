@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from millstream.authoring.mapping import ExpandSource
 from millstream.authoring.params import Param, ParamsDict
-from millstream.model.graph import reachable
+from millstream.model.graph import relatives
 from millstream.model.intervals import (
     CronSchedule,
     DeltaSchedule,
@@ -265,13 +265,7 @@ class TaskStructure:
     def get_flat_relative_ids(self, upstream: bool = False) -> set[str]:
         """Ids of every task reachable downstream (or upstream) of this one."""
         assert self.dag is not None
-        tasks = self.dag.task_dict
-
-        def neighbours(task_id: str) -> set[str]:
-            task = tasks[task_id]
-            return task.upstream_task_ids if upstream else task.downstream_task_ids
-
-        return reachable(neighbours(self.task_id), neighbours)
+        return relatives(self.dag.task_dict, self.task_id, upstream)  # type: ignore[arg-type]
 
 
 class DagStructure:

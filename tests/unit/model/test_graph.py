@@ -19,3 +19,18 @@ def test_a_leaf_reaches_nothing_and_the_start_is_not_included() -> None:
 def test_a_cycle_terminates_and_leads_back_to_the_start() -> None:
     cyclic = {"x": {"y"}, "y": {"x"}}
     assert reachable(cyclic["x"], cyclic.__getitem__) == {"x", "y"}
+
+
+class _Node:
+    def __init__(self, up: set[str], down: set[str]) -> None:
+        self.upstream_task_ids = up
+        self.downstream_task_ids = down
+
+
+def test_relatives_follow_either_direction() -> None:
+    from millstream.model.graph import relatives
+
+    tasks = {"a": _Node(set(), {"b"}), "b": _Node({"a"}, {"c"}), "c": _Node({"b"}, set())}
+    assert relatives(tasks, "a") == {"b", "c"}
+    assert relatives(tasks, "c", upstream=True) == {"a", "b"}
+    assert relatives(tasks, "b", upstream=True) == {"a"}
