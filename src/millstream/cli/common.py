@@ -11,7 +11,6 @@ import contextlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -55,9 +54,8 @@ def fail(message: str) -> NoReturn:
 @contextlib.contextmanager
 def guarded() -> Iterator[None]:
     """Turn the errors a user can cause (settings, ids, input, database) into :func:`fail`."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from millstream.exceptions import MillstreamError
+    from millstream.store.sql.engine import DatabaseError, describe_database_error
     from millstream.store.sql.migrate import MigrationError
 
     try:
@@ -66,8 +64,8 @@ def guarded() -> Iterator[None]:
         fail(str(exc.args[0]) if exc.args else "not found")
     except (MillstreamError, ValueError, MigrationError) as exc:
         fail(str(exc))
-    except SQLAlchemyError as exc:
-        fail(str(exc).split("\n(Background on this error")[0])
+    except DatabaseError as exc:
+        fail(describe_database_error(exc))
 
 
 def console() -> Console:
@@ -113,17 +111,16 @@ def open_store(settings: Settings | None = None) -> Iterator[SqlStore]:
     A database migrated by an older version is not upgraded behind the user's back: that
     is an error pointing at ``millstream db migrate``.
     """
-    from sqlalchemy import inspect
-
     from millstream.store.sql import SqlStore, make_engine
-    from millstream.store.sql.migrate import VERSION_TABLE, check, migrate
+    from millstream.store.sql.engine import ensure_sqlite_folder
+    from millstream.store.sql.migrate import check, has_schema, migrate
 
     settings = settings or load_settings()
     url = settings.database.url
-    _ensure_sqlite_folder(url)
+    ensure_sqlite_folder(url)
     engine = make_engine(url, **settings.database.engine_kwargs())
     try:
-        if not inspect(engine).has_table(VERSION_TABLE):
+        if not has_schema(engine):
             migrate(engine)
         else:
             pending = check(engine)
@@ -139,15 +136,6 @@ def open_store(settings: Settings | None = None) -> Iterator[SqlStore]:
             store.close()
     finally:
         engine.dispose()
-
-
-def _ensure_sqlite_folder(url: str) -> None:
-    """SQLite creates its file but not the folder the file is in."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(str(parsed.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 def load_dag(store: Store, dag_id: str,

@@ -75,14 +75,13 @@ def reset_command(
 
 def _guarded(action: Callable[[], _T]) -> _T:
     """Run ``action``; a bad URL, an unreachable database or a migration problem exits 2."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+    from millstream.store.sql.engine import DatabaseError, describe_database_error
     from millstream.store.sql.migrate import MigrationError
 
     try:
         return action()
-    except (MigrationError, ValueError, SQLAlchemyError) as exc:
-        _fail(str(exc).split("\n(Background on this error")[0])
+    except (MigrationError, ValueError, DatabaseError) as exc:
+        _fail(describe_database_error(exc))
 
 
 def _resolve_url(url: str | None) -> str:
@@ -97,27 +96,21 @@ def _resolve_url(url: str | None) -> str:
 
 
 def _shown(url: str) -> str:
-    """The URL with any password hidden."""
-    from sqlalchemy.engine import make_url
+    from millstream.store.sql.engine import shown_url
 
-    return _guarded(lambda: make_url(url)).render_as_string(hide_password=True)
+    return _guarded(lambda: shown_url(url))
 
 
 def _sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite URL, or None for other databases and in-memory SQLite."""
-    from sqlalchemy.engine import make_url
+    from millstream.store.sql.engine import sqlite_file
 
-    parsed = _guarded(lambda: make_url(url))
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(str(parsed.database)).expanduser()
+    return _guarded(lambda: sqlite_file(url))
 
 
 def _ensure_sqlite_folder(url: str) -> None:
-    """SQLite creates its file but not the folder the file is in."""
-    path = _sqlite_file(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    from millstream.store.sql.engine import ensure_sqlite_folder
+
+    _guarded(lambda: ensure_sqlite_folder(url))
 
 
 def _fail(message: str) -> NoReturn:

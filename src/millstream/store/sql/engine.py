@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
+
+DatabaseError = SQLAlchemyError
+"""What the database layer raises (bad URL, unreachable server, locked file ...)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another process's write lock before failing."""
@@ -18,6 +23,31 @@ def normalize_url(url: str | URL) -> URL:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def describe_database_error(error: BaseException) -> str:
+    """A database error's message without SQLAlchemy's trailing background link."""
+    return str(error).split("\n(Background on this error")[0]
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL, or None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database)).expanduser()
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    """SQLite creates its file but not the folder the file is in."""
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def shown_url(url: str) -> str:
+    """The URL with any password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:

@@ -55,6 +55,13 @@ def check(url: str | URL | Engine) -> list[str]:
     return [revision.revision for revision in reversed(pending)]
 
 
+def has_schema(engine: Engine) -> bool:
+    """Whether migrations were ever run on this database."""
+    from sqlalchemy import inspect
+
+    return inspect(engine).has_table(VERSION_TABLE)
+
+
 def is_up_to_date(url: str | URL | Engine) -> bool:
     """Whether every migration has been applied."""
     return not check(url)
