@@ -24,6 +24,10 @@ class CallbackRunner(Protocol):
     def sla_missed(self, dag: DAG, misses: list[SlaMiss]) -> None:
         ...
 
+    def reap(self) -> None:
+        """Clean up callbacks that ended or ran too long (called now and then)."""
+        ...
+
 
 def dag_callback_context(dag: DAG, run: DagRunRecord, reason: str) -> dict[str, Any]:
     """The context a DAG callback receives."""
@@ -49,6 +53,9 @@ class InlineCallbackRunner:
 
     def sla_missed(self, dag: DAG, misses: list[SlaMiss]) -> None:
         _call_sla_callback(dag, misses)
+
+    def reap(self) -> None:
+        return None  # nothing runs in the background
 
     def dag_run_finished(self, dag: DAG, run: DagRunRecord, success: bool, reason: str) -> None:
         callback = dag.on_success_callback if success else dag.on_failure_callback
@@ -95,42 +102,74 @@ def _sla_in_worker(fileloc: str, dag_id: str, misses: list[SlaMiss]) -> None:
         _call_sla_callback(dag, misses)
 
 
+CALLBACK_TIMEOUT_S = 300.0
+"""How long one DAG callback may run before its process is killed."""
+
+
 class ProcessCallbackRunner:
-    """Runs DAG callbacks in a worker process that imports the DAG file.
+    """Runs each DAG callback in a process of its own that imports the DAG file.
 
     The scheduler works from serialized structures and never runs user code itself: a
-    callback that hangs or crashes costs a worker process, not the scheduler.
+    callback that crashes costs its process; one that hangs is killed after
+    ``timeout_s``, and a callback never waits for another.
     """
 
-    def __init__(self) -> None:
-        self._pool: Any = None
+    def __init__(self, timeout_s: float = CALLBACK_TIMEOUT_S) -> None:
+        self.timeout_s = timeout_s
+        self._running: list[tuple[Any, float]] = []  # (process, deadline)
 
     def dag_run_finished(self, dag: Any, run: DagRunRecord, success: bool, reason: str) -> None:
         wanted = dag.has_success_callback if success else dag.has_failure_callback
         if wanted and dag.fileloc:
-            self._submit(_run_in_worker, dag.fileloc, dag.dag_id, run, success, reason)
+            self._start(_run_in_worker, dag.fileloc, dag.dag_id, run, success, reason)
 
     def sla_missed(self, dag: Any, misses: list[SlaMiss]) -> None:
         if dag.has_sla_miss_callback and dag.fileloc:
-            self._submit(_sla_in_worker, dag.fileloc, dag.dag_id, misses)
+            self._start(_sla_in_worker, dag.fileloc, dag.dag_id, misses)
 
-    def _submit(self, function: Any, *args: Any) -> None:
-        if self._pool is None:
-            import concurrent.futures
-            import multiprocessing
+    def _start(self, function: Any, *args: Any) -> None:
+        import multiprocessing
+        import time
 
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
-            )
-        self._pool.submit(function, *args).add_done_callback(_log_failure)
+        self.reap()
+        # spawn, not fork: the scheduler has threads and database connections
+        process = multiprocessing.get_context("spawn").Process(
+            target=function, args=args, daemon=True, name="millstream-callback"
+        )
+        process.start()
+        self._running.append((process, time.monotonic() + self.timeout_s))
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=False)
-            self._pool = None
+    @property
+    def running(self) -> int:
+        """How many callback processes have not been reaped yet."""
+        return len(self._running)
 
+    def reap(self) -> None:
+        """Forget finished callbacks; kill those past their deadline."""
+        import time
 
-def _log_failure(future: Any) -> None:
-    error = future.exception()
-    if error is not None:
-        log.error("a DAG callback worker failed: %s", error)
+        still: list[tuple[Any, float]] = []
+        for process, deadline in self._running:
+            if not process.is_alive():
+                process.join()
+                if process.exitcode:
+                    log.error("a DAG callback process exited with code %s", process.exitcode)
+            elif time.monotonic() > deadline:
+                log.error("a DAG callback ran past %g s and was killed", self.timeout_s)
+                process.kill()
+                process.join()
+            else:
+                still.append((process, deadline))
+        self._running = still
+
+    def close(self, wait_s: float = 10.0) -> None:
+        """Give running callbacks ``wait_s`` seconds to finish, then kill them."""
+        import time
+
+        deadline = time.monotonic() + wait_s
+        for process, _ in self._running:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self._running = []

@@ -164,6 +164,7 @@ class SchedulerJob:
             self.scheduler.poke(reevaluate=self._users_acted())
             busy |= bool(self._shared(self.create_runs, now))
             self._shared(self.report_sla_misses, now)
+            self.scheduler.callbacks.reap()
             self._next_schedule = now + self.timings.schedule_interval
         if self._next_liveness is None or now >= self._next_liveness:
             self._shared(self.watch_liveness, now)
