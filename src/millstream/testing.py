@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.intervals import ensure_utc
 from millstream.model.states import DagRunState, TaskState
+from millstream.runtime.metadata import using_store
 from millstream.runtime.xcom import decode_xcom
 from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler
@@ -110,14 +111,15 @@ def run_dag_test(
     moment = parse_logical_date(logical_date)
     interval = dag.timetable.data_interval_for(moment)
     run = scheduler.trigger(dag.dag_id, moment, interval, clock.now(), conf=conf)
-    while run.state not in (DagRunState.SUCCESS, DagRunState.FAILED):
-        result = scheduler.tick(clock.now())
-        if result.worked:
-            continue
-        if result.next_wakeup is None:
-            _fail_stuck_run(dag, store, run, clock.now())
-            break
-        clock.wait_until(result.next_wakeup)
+    with using_store(store):
+        while run.state not in (DagRunState.SUCCESS, DagRunState.FAILED):
+            result = scheduler.tick(clock.now())
+            if result.worked:
+                continue
+            if result.next_wakeup is None:
+                _fail_stuck_run(dag, store, run, clock.now())
+                break
+            clock.wait_until(result.next_wakeup)
     return _result(dag, store, run)
 
 

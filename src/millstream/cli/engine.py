@@ -36,6 +36,7 @@ def scheduler_job(
     """A ready scheduler job (store, parsing, local executor); everything stops on exit."""
     from millstream.executors.local import LocalExecutor, read_result_file, try_log_path
     from millstream.parsing.sync import DagFolderSync
+    from millstream.runtime.metadata import set_store_factory
     from millstream.scheduler.callbacks import ProcessCallbackRunner
     from millstream.scheduler.job import JobTimings, SchedulerJob
     from millstream.store.sql.store import SqlStore
@@ -50,6 +51,9 @@ def scheduler_job(
 
     def xcom_reader() -> Any:
         return SqlStore.from_url(url).xcoms
+
+    # Tries forked from the fork server read variables, connections and other runs here.
+    set_store_factory(lambda: SqlStore.from_url(url))
 
     executor = LocalExecutor(sched.parallelism, log_folder, xcom_reader)
     callbacks = ProcessCallbackRunner()
