@@ -1,0 +1,270 @@
+"""Assets: named pieces of data that tasks update (outlets) and that DAGs can be scheduled on.
+
+A task declares what it writes with ``outlets=[Asset("warehouse.sales_fact")]``; each
+successful try of it records an *asset event*. A DAG with
+``schedule=[Asset("warehouse.sales_fact"), Asset("warehouse.customers")]`` gets a run
+(``run_type="asset_triggered"``) once every one of its assets has had an event since its
+previous asset-triggered run, as with Apache Airflow's data-aware scheduling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from millstream.exceptions import DagDefinitionError
+from millstream.model.intervals import DataInterval, Schedule, ensure_utc
+
+MAX_IDENTIFIER_LENGTH = 1500
+"""Longest asset name or URI (the metadata database indexes the URI)."""
+
+RESERVED_SCHEMES = frozenset({"airflow", "millstream"})
+"""URI schemes kept for the orchestrator's own use, as Airflow reserves ``airflow://``."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", re.DOTALL)
+
+
+class Asset:
+    """A piece of data, named by a URI, that tasks update and DAGs can be scheduled on.
+
+    ``Asset("warehouse.sales_fact")`` names it; ``uri`` defaults to the name and the
+    name to the URI, so ``Asset(uri="s3://lake/sales/")`` works too. The URI is what
+    identifies the asset in the metadata database. ``extra`` is a JSON object kept with
+    it. Bad values raise :class:`~millstream.exceptions.DagDefinitionError` saying what
+    is wrong.
+    """
+
+    __slots__ = ("extra", "group", "name", "uri")
+
+    def __init__(
+        self,
+        name: str | None = None,
+        uri: str | None = None,
+        *,
+        group: str = "asset",
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        if name is None and uri is None:
+            raise DagDefinitionError("an Asset needs a name or a uri, e.g. Asset('sales_fact')")
+        label = name if name is not None else uri
+        checked_name = _identifier(name if name is not None else uri, "name", label)
+        set_field = object.__setattr__  # assets are immutable once made
+        set_field(self, "name", checked_name)
+        set_field(self, "uri", _uri(uri if uri is not None else checked_name, label))
+        set_field(self, "group", _identifier(group, "group", label))
+        set_field(self, "extra", _extra(extra, label))
+
+    name: str
+    uri: str
+    group: str
+    extra: dict[str, Any]
+
+    def __setattr__(self, attribute: str, value: object) -> None:
+        raise AttributeError(f"{self!r} cannot be changed: make a new Asset instead")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Asset.from_json, (self.as_json(),))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Asset):
+            return NotImplemented
+        return (self.name, self.uri) == (other.name, other.uri)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.uri))
+
+    def __repr__(self) -> str:
+        if self.name == self.uri:
+            return f"Asset({self.uri!r})"
+        return f"Asset(name={self.name!r}, uri={self.uri!r})"
+
+    def __or__(self, other: object) -> Any:
+        raise DagDefinitionError(_NO_CONDITIONS)
+
+    def __and__(self, other: object) -> Any:
+        raise DagDefinitionError(_NO_CONDITIONS)
+
+    def as_json(self) -> dict[str, Any]:
+        """The asset as JSON-ready data (see :meth:`from_json`)."""
+        return {"name": self.name, "uri": self.uri, "group": self.group, "extra": self.extra}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Asset:
+        return cls(data["name"], data["uri"], group=data.get("group", "asset"),
+                   extra=data.get("extra"))
+
+
+_NO_CONDITIONS = (
+    "conditional asset expressions (| and &) are not supported: give schedule a list of "
+    "assets, and the DAG runs once every one of them has been updated"
+)
+
+
+def _identifier(value: object, what: str, label: object) -> str:
+    if not isinstance(value, str):
+        raise DagDefinitionError(
+            f"Asset {label!r}: {what} must be a string, got {type(value).__name__}"
+        )
+    if not value or value.isspace():
+        raise DagDefinitionError(f"Asset {label!r}: {what} must not be empty")
+    if value != value.strip():
+        raise DagDefinitionError(
+            f"Asset {label!r}: {what} must not start or end with whitespace"
+        )
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        raise DagDefinitionError(
+            f"Asset {value[:40]!r}...: {what} is {len(value)} characters long; "
+            f"at most {MAX_IDENTIFIER_LENGTH} are allowed"
+        )
+    if _CONTROL.search(value):
+        raise DagDefinitionError(f"Asset {label!r}: {what} must not contain control characters")
+    return value
+
+
+def _uri(value: object, label: object) -> str:
+    uri = _identifier(value, "uri", label)
+    if not uri.isascii():
+        raise DagDefinitionError(
+            f"Asset {label!r}: uri {uri!r} must be ASCII (percent-encode other characters)"
+        )
+    scheme = _SCHEME.match(uri)
+    if scheme is not None:
+        if scheme.group(1).lower() in RESERVED_SCHEMES:
+            raise DagDefinitionError(
+                f"Asset {label!r}: the uri scheme {scheme.group(1)!r} is reserved"
+            )
+        if not scheme.group(2).strip("/"):
+            raise DagDefinitionError(
+                f"Asset {label!r}: uri {uri!r} has a scheme but nothing after it"
+            )
+    return uri
+
+
+def _extra(value: object, label: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise DagDefinitionError(
+            f"Asset {label!r}: extra must be a dict, got {type(value).__name__}"
+        )
+    bad_keys = [k for k in value if not isinstance(k, str)]
+    if bad_keys:
+        raise DagDefinitionError(f"Asset {label!r}: extra keys must be strings, got {bad_keys!r}")
+    try:
+        json.dumps(dict(value))
+    except (TypeError, ValueError) as exc:
+        raise DagDefinitionError(f"Asset {label!r}: extra must be JSON-serializable: {exc}") \
+            from None
+    return dict(value)
+
+
+# -- scheduling on assets ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class AssetSchedule(Schedule):
+    """A DAG scheduled on assets: no time-based runs, a run once every asset was updated.
+
+    The scheduler creates those runs (see ``millstream.scheduler.assets``); a run's
+    logical date is the moment it was created and its data interval spans the asset
+    events it consumed. A manual run of such a DAG covers the point interval at its
+    logical date.
+    """
+
+    assets: tuple[Asset, ...]
+
+    def __post_init__(self) -> None:
+        if not self.assets:
+            raise ValueError("a schedule on assets needs at least one Asset")
+        for asset in self.assets:
+            if not isinstance(asset, Asset):
+                raise ValueError(
+                    f"schedule lists {asset!r} of type {type(asset).__name__}; "
+                    "a list schedule may hold only Asset objects"
+                )
+        uris = [a.uri for a in self.assets]
+        duplicates = sorted({u for u in uris if uris.count(u) > 1})
+        if duplicates:
+            raise ValueError(f"schedule lists the asset {duplicates[0]!r} more than once")
+
+    @property
+    def uris(self) -> tuple[str, ...]:
+        """The URIs of the assets, in the order given."""
+        return tuple(a.uri for a in self.assets)
+
+    def __str__(self) -> str:
+        return "assets: " + ", ".join(self.uris)
+
+    def data_interval_for(self, logical_date: datetime) -> DataInterval:
+        """Return the point interval ``[logical_date, logical_date]`` (a manual run)."""
+        moment = ensure_utc(logical_date)
+        return DataInterval(moment, moment)
+
+    def next_interval(
+        self,
+        last: DataInterval | None,
+        start_date: datetime | None,
+        end_date: datetime | None,
+        catchup: bool,
+        now: datetime,
+    ) -> DataInterval | None:
+        """Return ``None``: runs come from asset events, never from the clock."""
+        return None
+
+    def next_run_after(
+        self,
+        moment: datetime,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> datetime | None:
+        """Return ``None``: no run is ever due at a known moment."""
+        return None
+
+
+def asset_schedule(value: object) -> AssetSchedule | None:
+    """The :class:`AssetSchedule` for a DAG's ``schedule`` argument, if it names assets.
+
+    An ``Asset`` or a list (tuple, set) holding Assets gives a schedule on them; any other
+    value gives ``None`` (a time-based or manual schedule). A list that is empty or holds
+    something else than Assets is a ``ValueError`` saying so.
+    """
+    if isinstance(value, Asset):
+        return AssetSchedule((value,))
+    if isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+        if not items:
+            raise ValueError("schedule is an empty list of assets; use None for manual runs only")
+        if isinstance(value, set | frozenset):
+            items.sort(key=lambda a: a.uri if isinstance(a, Asset) else "")
+        return AssetSchedule(tuple(items))
+    return None
+
+
+def validate_outlets(outlets: Iterable[Any] | None, where: str) -> list[Asset]:
+    """A task's ``outlets`` as a list of Assets; anything else is a DagDefinitionError."""
+    if outlets is None:
+        return []
+    if isinstance(outlets, Asset):
+        return [outlets]
+    if isinstance(outlets, str | bytes) or not isinstance(outlets, Iterable):
+        raise DagDefinitionError(
+            f"{where}: outlets must be a list of Asset objects, got {type(outlets).__name__}"
+        )
+    found: list[Asset] = []
+    for item in outlets:
+        if not isinstance(item, Asset):
+            hint = f" (write Asset({item!r}))" if isinstance(item, str) else ""
+            raise DagDefinitionError(
+                f"{where}: outlets may hold only Asset objects, got {item!r} of type "
+                f"{type(item).__name__}{hint}"
+            )
+        if item not in found:
+            found.append(item)
+    return found
+
+
+__all__ = ["Asset", "AssetSchedule", "asset_schedule", "validate_outlets"]
