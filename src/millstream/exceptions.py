@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 
 class MillstreamError(Exception):
     """Base class of every error millstream raises on purpose."""
@@ -54,3 +56,47 @@ class StaleRecordError(MillstreamError, RuntimeError):
 
 class ConflictError(MillstreamError, ValueError):
     """A write collided with a row another writer created first (e.g. the same run)."""
+
+
+class SensorTimeout(TaskFailedNoRetry):
+    """A sensor waited longer than its ``timeout``; the task fails without retrying."""
+
+
+class TaskDeferred(MillstreamError):
+    """Raised by ``BaseOperator.defer()``: suspend the task until ``trigger`` fires.
+
+    The try ends in state ``deferred``; the triggerer runs ``trigger`` and, when it
+    yields an event, the task resumes (same try) by calling ``method_name(context,
+    event=payload, **kwargs)``. ``timeout`` (a timedelta) bounds the whole wait.
+    """
+
+    def __init__(
+        self,
+        *,
+        trigger: object,
+        method_name: str,
+        kwargs: dict[str, object] | None = None,
+        timeout: timedelta | None = None,
+    ) -> None:
+        super().__init__(f"deferred to {type(trigger).__name__}, resuming in {method_name}()")
+        self.trigger = trigger
+        self.method_name = method_name
+        self.kwargs = dict(kwargs or {})
+        self.timeout = timeout
+
+
+class TaskDeferralError(MillstreamError):
+    """The trigger of a deferred task failed; the task resumes only to fail with this."""
+
+
+class TaskDeferralTimeout(MillstreamError):
+    """A deferred task's trigger did not fire before the deferral's timeout."""
+
+
+class TaskRescheduled(MillstreamError):
+    """Raised by a sensor in reschedule mode: end this poke, free the slot, poke again at
+    ``reschedule_date`` (the same try continues; its try number does not change)."""
+
+    def __init__(self, reschedule_date: datetime) -> None:
+        super().__init__(f"rescheduled to {reschedule_date.isoformat()}")
+        self.reschedule_date = reschedule_date

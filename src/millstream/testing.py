@@ -16,13 +16,19 @@ from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord
+from millstream.triggerer.clock import Clock, SkippingClock, using_clock
+from millstream.triggerer.inline import InlineTriggerRunner
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
 
 
 class _Clock:
-    """Real time, or, with fast retries, real time plus the waits that were skipped."""
+    """Real time, or, with fast retries, real time plus the waits that were skipped.
+
+    The waits skipped are every wait of the run: retry delays, sensors' poke intervals
+    and reschedules, and time triggers of deferred tasks.
+    """
 
     def __init__(self, fast: bool) -> None:
         self.fast = fast
@@ -101,20 +107,30 @@ def run_dag_test(
     logical_date: datetime | str | None = None,
     conf: dict[str, Any] | None = None,
     fast_retries: bool = False,
+    store: MemoryStore | None = None,
 ) -> DagTestResult:
-    """Run one DAG run to completion with the scheduler over an in-memory store."""
+    """Run one DAG run to completion with the scheduler over an in-memory store.
+
+    ``store`` may hold what the run should find already there (e.g. another DAG's runs
+    for an ExternalTaskSensor, left by an earlier ``run_dag_test`` with the same store).
+    """
     dag.validate()
     clock = _Clock(fast_retries)
-    store = MemoryStore(open_pools=True)
+    store = MemoryStore(open_pools=True) if store is None else store
     executor = InProcessExecutor(store.xcoms, clock.now)
     scheduler = Scheduler(store, executor, {dag.dag_id: dag})
+    triggers = InlineTriggerRunner(store, clock.now)
     moment = parse_logical_date(logical_date)
     interval = dag.timetable.data_interval_for(moment)
     run = scheduler.trigger(dag.dag_id, moment, interval, clock.now(), conf=conf)
-    with using_store(store):
+    sensor_clock = SkippingClock(clock.now, clock.wait_until) if fast_retries else Clock()
+    with using_store(store), using_clock(sensor_clock):
         while run.state not in (DagRunState.SUCCESS, DagRunState.FAILED):
             result = scheduler.tick(clock.now())
             if result.worked:
+                continue
+            if triggers.run_until_event(until=result.next_wakeup):
+                scheduler.poke(reevaluate=False)  # deferred tasks resume: dispatch them
                 continue
             if result.next_wakeup is None:
                 _fail_stuck_run(dag, store, run, clock.now())

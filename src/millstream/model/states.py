@@ -115,6 +115,10 @@ TASK_TRANSITIONS: Mapping[TaskState, frozenset[TaskState]] = MappingProxyType(
             _T.RUNNING,  # a worker started the try
             _T.SCHEDULED,  # the executor gave it back or lost it (queued timeout)
             _T.UP_FOR_RETRY,  # the worker died before starting it; tries remain
+            # A short try's start and end arrive together and are recorded in one write,
+            # so every outcome of a running try may also follow queued directly:
+            _T.UP_FOR_RESCHEDULE,  # ... a sensor's poke that gave its slot back
+            _T.DEFERRED,  # ... a task that deferred at once
             # -> failed: the executor reports it could not start it and no tries remain.
             # -> none: a restarted scheduler resets tasks no executor adopted.
         },

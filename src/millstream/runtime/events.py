@@ -20,6 +20,12 @@ class TaskWorkload:
     run: DagRunRecord
     params: dict[str, Any] = field(default_factory=dict)
     dag_file: str | None = None  # where a worker process finds the DAG to import
+    # Continuing a suspended try: a deferral's resume method and kwargs (JSON, as the
+    # triggerer's serde wrote them), or a rescheduled sensor's first poke and poke count.
+    next_method: str | None = None
+    next_kwargs: dict[str, Any] | None = None
+    first_start_date: datetime | None = None
+    reschedule_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +40,26 @@ class TaskStartedEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskDeferral:
+    """What a deferring task asks for: a trigger to run, and how to resume after it fires.
+
+    ``trigger_kwargs`` and ``next_kwargs`` are JSON as the triggerer's serde wrote them;
+    ``timeout`` is the moment the wait fails.
+    """
+
+    classpath: str
+    trigger_kwargs: dict[str, Any]
+    next_method: str
+    next_kwargs: dict[str, Any] = field(default_factory=dict)
+    timeout: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TaskFinishedEvent:
     """A task try has ended; ``state`` is success, failed, skipped or up_for_retry.
+
+    Or it is suspended: ``up_for_reschedule`` (a sensor's next poke is due at
+    ``reschedule_date``) or ``deferred`` (the triggerer runs ``deferral``'s trigger).
 
     ``xcoms`` holds the values the task pushed, as (key, JSON text) pairs, and
     ``skip_task_ids`` the downstream tasks it asked to skip (branching).
@@ -49,3 +73,5 @@ class TaskFinishedEvent:
     error: str | None = None
     xcoms: tuple[tuple[str, str], ...] = ()
     skip_task_ids: tuple[str, ...] = ()
+    reschedule_date: datetime | None = None
+    deferral: TaskDeferral | None = None

@@ -10,12 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 from millstream.authoring.context import set_current_context
 from millstream.authoring.templating import render_template_fields
-from millstream.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
+from millstream.exceptions import (
+    TaskDeferred,
+    TaskFailedNoRetry,
+    TaskRescheduled,
+    TaskSkipped,
+    TaskTimeout,
+)
 from millstream.model.states import TaskState
 from millstream.runtime.context import RuntimeTaskInstance, build_context
-from millstream.runtime.events import TaskFinishedEvent
+from millstream.runtime.events import TaskDeferral, TaskFinishedEvent
 from millstream.runtime.timeout import execution_timeout
 from millstream.runtime.xcom import encode_xcom
+from millstream.triggerer.base import serialize_trigger
+from millstream.triggerer.serde import decode, encode
 
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
@@ -30,14 +38,21 @@ def run_task_try(
     workload: TaskWorkload,
     reader: XComReader,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_rendered: Callable[[BaseOperator], None] | None = None,
 ) -> TaskFinishedEvent:
-    """Run ``task`` for ``workload`` in this process; never raises for a task's own failure."""
+    """Run ``task`` for ``workload`` in this process; never raises for a task's own failure.
+
+    ``on_rendered`` sees the task once its templated fields are rendered (the UI shows them).
+    """
     start = clock()
     ti = RuntimeTaskInstance(task, workload, reader)
-    ti.start_date = start
+    # A rescheduled sensor's try began at its first poke (its timeout counts from there).
+    ti.start_date = workload.first_start_date or start
     context = build_context(task, workload.run, ti, workload.params)
     state = TaskState.SUCCESS
     error: str | None = None
+    reschedule_date: datetime | None = None
+    deferral: TaskDeferral | None = None
     try:
         if task.is_mapped:
             task = task.unmap(workload.key.map_index, context)  # type: ignore[attr-defined]
@@ -45,14 +60,29 @@ def run_task_try(
         ti.task = task
         context["task"] = task
         render_template_fields(task, context)
+        if on_rendered is not None:
+            on_rendered(task)
         _call(task.on_execute_callback, context, "on_execute_callback", task.task_id)
         timeout = task.execution_timeout.total_seconds() if task.execution_timeout else None
         with set_current_context(context), execution_timeout(timeout, task.task_id):
-            result = _execute(task, context)
+            result = _execute(task, context, workload)
         _push_result(task, ti, result)
     except TaskSkipped as exc:
         state = TaskState.SKIPPED
         log.info("Task %s skipped: %s", task.task_id, exc)
+    except TaskRescheduled as exc:
+        state, reschedule_date = TaskState.UP_FOR_RESCHEDULE, exc.reschedule_date
+        log.info("Task %s rescheduled: next poke at %s", task.task_id,
+                 reschedule_date.isoformat())
+    except TaskDeferred as exc:
+        try:
+            deferral = _deferral(exc, clock())
+            state = TaskState.DEFERRED
+            log.info("Task %s deferred: %s, resuming in %s()", task.task_id, exc.trigger,
+                     exc.method_name)
+        except (TypeError, ValueError) as bad:  # a trigger that cannot be stored
+            state, error = TaskState.FAILED, _describe(bad)
+            log.error("Task %s cannot defer: %s", task.task_id, error)
     except Exception as exc:  # a task's failure is an outcome, not a crash of the runner
         retry_allowed = not isinstance(exc, TaskFailedNoRetry)
         state = (
@@ -73,6 +103,8 @@ def run_task_try(
         _call(task.on_retry_callback, context, "on_retry_callback", task.task_id)
     elif state is TaskState.FAILED:
         _call(task.on_failure_callback, context, "on_failure_callback", task.task_id)
+    if state in (TaskState.FAILED, TaskState.UP_FOR_RETRY) and task.email:
+        _call(_email_alert, context, "alert e-mail", task.task_id)
     skip = tuple(sorted(ti.skip_requests)) if state is TaskState.SUCCESS else ()
     return TaskFinishedEvent(
         key=workload.key,
@@ -83,6 +115,22 @@ def run_task_try(
         error=error,
         xcoms=tuple(ti.pushed.items()) if state is TaskState.SUCCESS else (),
         skip_task_ids=skip,
+        reschedule_date=reschedule_date,
+        deferral=deferral,
+    )
+
+
+def _deferral(request: TaskDeferred, now: datetime) -> TaskDeferral:
+    """The stored form of a deferral request; TypeError if its trigger or kwargs are not
+    storable."""
+    classpath, kwargs = serialize_trigger(request.trigger)  # type: ignore[arg-type]
+    timeout = request.timeout
+    return TaskDeferral(
+        classpath=classpath,
+        trigger_kwargs=kwargs,
+        next_method=request.method_name,
+        next_kwargs=encode(request.kwargs, f"defer(kwargs) of {request.method_name}()"),
+        timeout=now + timeout if timeout is not None else None,
     )
 
 
@@ -90,9 +138,13 @@ class TaskExited(RuntimeError):
     """A task called ``sys.exit()`` with a failure code."""
 
 
-def _execute(task: BaseOperator, context: dict[str, Any]) -> Any:
-    """``task.execute``, where ``sys.exit(0)`` is a success and any other exit a failure."""
+def _execute(task: BaseOperator, context: dict[str, Any], workload: TaskWorkload) -> Any:
+    """``task.execute`` (or, resuming a deferral, the method it named), where
+    ``sys.exit(0)`` is a success and any other exit a failure."""
     try:
+        if workload.next_method is not None:
+            kwargs = decode(workload.next_kwargs or {})
+            return task.resume_execution(workload.next_method, kwargs, context)
         return task.execute(context)
     except SystemExit as exc:
         if exc.code in (0, None):
@@ -123,6 +175,13 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TaskTimeout):
         return summary
     return summary + "\n" + "".join(traceback.format_exception(exc)).rstrip()
+
+
+def _email_alert(context: dict[str, Any]) -> None:
+    """The failure or retry e-mail that the task's email_on_failure / email_on_retry ask for."""
+    from millstream.notify.email import send_task_alert_email
+
+    send_task_alert_email(context)
 
 
 def _call(callbacks: Any, context: dict[str, Any], name: str, task_id: str) -> None:

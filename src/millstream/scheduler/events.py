@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from millstream.model.retry import next_retry_at
 from millstream.model.states import TaskState
-from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
-from millstream.store.records import TaskInstanceKey, TaskTryRecord
+from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+from millstream.scheduler.assets import record_outlet_events
+from millstream.store.records import TaskInstanceKey, TaskInstanceRecord, TaskTryRecord
+from millstream.store.trigger_records import TaskRescheduleRecord
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
@@ -18,6 +21,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("millstream.scheduler")
 
 SKIPPABLE_STATES = (TaskState.NONE, TaskState.SCHEDULED)
+LATER_RUN_STATES = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE, TaskState.DEFERRED)
+"""Outcomes that need the task to run again (a retry, a next poke, a resumption)."""
 
 
 def apply_started(store: Store, event: TaskStartedEvent) -> None:
@@ -47,7 +52,7 @@ def apply_finished(
         return set()
     task = dag.task_dict.get(ti.task_id)
     if task is None:  # the task left the DAG while this try ran: record it, retry nothing
-        outcome = TaskState.FAILED if event.state is TaskState.UP_FOR_RETRY else event.state
+        outcome = TaskState.FAILED if event.state in LATER_RUN_STATES else event.state
         store.task_instances.set_state(ti, outcome, end_date=event.end_date, error=event.error)
         return set()
     fields: dict[str, object] = {"end_date": event.end_date, "error": event.error}
@@ -68,6 +73,8 @@ def apply_finished(
             fields.update(hostname=started.hostname, pid=started.pid)
     if event.xcoms:
         store.xcoms.set_many(event.key, event.xcoms)
+    if event.state in (TaskState.UP_FOR_RESCHEDULE, TaskState.DEFERRED):
+        return suspend(store, ti, event, fields)
     store.task_instances.set_state(ti, event.state, **fields)
     store.task_instances.record_try(
         TaskTryRecord(event.key, event.try_number, event.state, ti.start_date, event.end_date,
@@ -77,7 +84,60 @@ def apply_finished(
     # Only a successful try's skips count: a branch that failed chose nothing.
     if event.skip_task_ids and event.state is TaskState.SUCCESS:
         changed |= skip_tasks(store, dag, event.key, event.skip_task_ids)
+    if event.state is TaskState.SUCCESS and getattr(task, "outlets", None):
+        record_outlet_events(store, task, event.key, event.end_date)  # with the outcome
     return changed
+
+
+def suspend(
+    store: Store, ti: TaskInstanceRecord, event: TaskFinishedEvent, fields: dict[str, object]
+) -> set[str]:
+    """A try gave its slot back without ending: a sensor's poke found nothing (its next
+    poke is recorded), or a task deferred (its trigger is stored for the triggerer).
+
+    Nothing downstream changes, and no try is recorded in the history: the try goes on.
+    """
+    if event.state is TaskState.UP_FOR_RESCHEDULE and event.reschedule_date is not None:
+        store.task_reschedules.add(TaskRescheduleRecord(
+            event.key, event.try_number, event.start_date, event.end_date, event.reschedule_date
+        ))
+        store.task_instances.set_state(
+            ti, TaskState.UP_FOR_RESCHEDULE, **fields, reschedule_date=event.reschedule_date,
+            next_method=None, next_kwargs=None,
+        )
+        return set()
+    deferral = event.deferral
+    if event.state is TaskState.DEFERRED and deferral is not None:
+        trigger_id = store.triggers.add(deferral.classpath, deferral.trigger_kwargs,
+                                        event.end_date)
+        store.task_instances.set_state(
+            ti, TaskState.DEFERRED, **fields, trigger_id=trigger_id,
+            trigger_timeout=deferral.timeout, next_method=deferral.next_method,
+            next_kwargs=deferral.next_kwargs, reschedule_date=None,
+        )
+        return set()
+    # An event from a worker of another version, missing what the suspension needs.
+    log.error("%s reported %s without its details: failing it", ti.label, event.state.value)
+    fields["error"] = f"the try ended {event.state.value} without its reschedule date or trigger"
+    store.task_instances.set_state(ti, TaskState.FAILED, **fields)
+    store.task_instances.record_try(TaskTryRecord(
+        event.key, event.try_number, TaskState.FAILED, ti.start_date, event.end_date,
+        str(fields["error"]),
+    ))
+    return set()
+
+
+def resumed_workload(store: Store, ti: TaskInstanceRecord, workload: TaskWorkload
+                     ) -> TaskWorkload:
+    """``workload`` for a try that continues: the deferral's resume method and kwargs, or
+    a rescheduled sensor's first poke and how many pokes it gave back."""
+    if ti.next_method is not None:
+        return replace(workload, next_method=ti.next_method, next_kwargs=ti.next_kwargs or {})
+    reschedules = store.task_reschedules.for_try(ti.key, workload.try_number)
+    if not reschedules:
+        return workload
+    return replace(workload, first_start_date=reschedules[0].start_date,
+                   reschedule_count=len(reschedules))
 
 
 def skip_tasks(

@@ -102,7 +102,9 @@ def check_liveness(
             try_started is not None and try_started(key, ti.try_number)
         ):
             log.info("%s was queued but never started: queueing it again", ti.label)
-            store.task_instances.set_state(ti, TaskState.SCHEDULED, try_number=ti.try_number - 1)
+            # A continuing try (next poke, resumed deferral) kept its number when queued.
+            number = ti.try_number if ti.resuming else ti.try_number - 1
+            store.task_instances.set_state(ti, TaskState.SCHEDULED, try_number=number)
             continue
         retry = ti.try_number <= ti.max_tries
         log.warning("%s try %d vanished (no heartbeat for %s): %s", ti.label, ti.try_number,

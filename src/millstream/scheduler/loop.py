@@ -15,7 +15,7 @@ from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.scheduler.callbacks import CallbackRunner, InlineCallbackRunner
 from millstream.scheduler.dispatch import choose_to_queue
-from millstream.scheduler.events import apply_finished, apply_started
+from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
 from millstream.scheduler.readiness import evaluate_dirty
 from millstream.scheduler.runs import align_run_with_dag, create_run, final_state
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("millstream.scheduler")
 
+WAITING_FOR_TIME = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
+"""States left by the scheduler itself once a moment has come (retry delay, next poke)."""
 NOT_STARTED = (TaskState.NONE, TaskState.SCHEDULED, TaskState.UP_FOR_RETRY,
                TaskState.UP_FOR_RESCHEDULE)
 STARTED = (TaskState.QUEUED, TaskState.RUNNING, TaskState.DEFERRED)
@@ -183,7 +185,7 @@ class Scheduler:
                 continue
             if isinstance(event, TaskFinishedEvent):
                 self._dispatch_needed = True  # a slot is free
-                self._retries_changed |= event.state is TaskState.UP_FOR_RETRY
+                self._retries_changed |= event.state in WAITING_FOR_TIME
                 run_key = (event.key.dag_id, event.key.run_id)
                 self._dirty.setdefault(run_key, set()).update(
                     apply_finished(self.store, dag, event,
@@ -211,7 +213,8 @@ class Scheduler:
         return started
 
     def _due_retries(self, now: datetime) -> dict[tuple[str, str], list[TaskInstanceRecord]]:
-        """Instances whose retry delay has passed, by run; queried only when one may be due."""
+        """Instances whose retry delay (or a sensor's reschedule date) has passed, by run;
+        queried only when one may be due."""
         if not self._retries_changed and (
             self._next_retry_at is None or now < self._next_retry_at
         ):
@@ -219,11 +222,13 @@ class Scheduler:
         self._retries_changed = False
         self._next_retry_at = None
         due: dict[tuple[str, str], list[TaskInstanceRecord]] = {}
-        for ti in self.store.task_instances.in_states([TaskState.UP_FOR_RETRY]):
-            if ti.next_retry_at is None or ti.next_retry_at <= now:
+        for ti in self.store.task_instances.in_states(WAITING_FOR_TIME):
+            moment = (ti.reschedule_date if ti.state is TaskState.UP_FOR_RESCHEDULE
+                      else ti.next_retry_at)
+            if moment is None or moment <= now:
                 due.setdefault((ti.dag_id, ti.run_id), []).append(ti)
-            elif self._next_retry_at is None or ti.next_retry_at < self._next_retry_at:
-                self._next_retry_at = ti.next_retry_at
+            elif self._next_retry_at is None or moment < self._next_retry_at:
+                self._next_retry_at = moment
         return due
 
     def _advance(
@@ -326,7 +331,9 @@ class Scheduler:
         chosen = choose_to_queue(self.store, self.dags, self.executor.open_slots(), is_active,
                                  self._warned_pools)
         for ti in chosen:
-            try_number = ti.try_number + 1
+            # A sensor's next poke, or a deferral's resumption, continues the same try.
+            resuming = ti.resuming
+            try_number = ti.try_number if resuming else ti.try_number + 1
             if not self.store.task_instances.claim(
                 ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number
             ):
@@ -335,6 +342,8 @@ class Scheduler:
             dag = self.dags[ti.dag_id]
             workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,
                                     self._run_params(dag, run), dag.fileloc)
+            if resuming:
+                workload = resumed_workload(self.store, ti, workload)
             self._after_commit.append(functools.partial(
                 self.executor.submit, workload, dag.task_dict[ti.task_id]
             ))

@@ -50,6 +50,18 @@ class TaskInstanceRecord:
     pid: int | None = None
     error: str | None = None
     heartbeat_at: datetime | None = None  # last moment the try was seen alive
+    # A suspended try (store/trigger_records.py): a sensor's next poke, or a deferral.
+    reschedule_date: datetime | None = None  # reschedule mode: when the next poke is due
+    trigger_id: int | None = None  # deferred: the trigger the triggerer waits on
+    trigger_timeout: datetime | None = None  # deferred: when the wait fails
+    next_method: str | None = None  # resuming a deferral: the method to call
+    next_kwargs: dict[str, Any] | None = None  # ... and its kwargs (event payload included)
+
+    @property
+    def resuming(self) -> bool:
+        """Whether the next run of this instance continues its current try (a sensor's
+        next poke, or a deferral's resumption) instead of starting a new one."""
+        return self.reschedule_date is not None or self.next_method is not None
 
     @property
     def key(self) -> TaskInstanceKey:

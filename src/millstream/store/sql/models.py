@@ -103,6 +103,12 @@ class TaskInstanceRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer())
     error: Mapped[str | None] = mapped_column(Text())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # a suspended try (migration 0004): see TaskInstanceRecord
+    reschedule_date: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    trigger_id: Mapped[int | None] = mapped_column(Integer(), index=True)
+    trigger_timeout: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    next_method: Mapped[str | None] = mapped_column(String(1000))
+    next_kwargs: Mapped[dict[str, Any] | None] = mapped_column(JSON())
 
 
 class TaskTryRow(Base):

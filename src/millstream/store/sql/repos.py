@@ -53,6 +53,7 @@ from millstream.store.sql.convert import (
     update_values,
 )
 from millstream.store.sql.models import PoolRow, XComRow
+from millstream.store.trigger_records import suspension_reset
 
 XCOM_TABLE = cast(Table, XComRow.__table__)
 POOL_TABLE = cast(Table, PoolRow.__table__)
@@ -190,6 +191,13 @@ class SqlRunRepo:
         ).first()
         return row_to_run(row) if row is not None else None
 
+    def delete(self, dag_id: str, run_id: str) -> bool:
+        """Remove a run; its instances, tries and XComs go with it (ON DELETE CASCADE)."""
+        result = self.session.execute(
+            delete(RUN_TABLE).where(_RUN.dag_id == dag_id, _RUN.run_id == run_id)
+        )
+        return rowcount(result) > 0
+
     def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None:
         """Apply a checked transition and update ``fields`` in the same write.
 
@@ -291,6 +299,7 @@ class SqlTaskInstanceRepo:
         """
         what = _ti_what(ti)
         new = check_transition(ti.state, state, what)
+        fields = suspension_reset(ti, new, fields)
         values = update_values(what, TI_FIELDS, TI_KEY_FIELDS, fields)
         if self._write_state(ti.key, TaskState(ti.state), new, values) != 1:
             current = self._current_state(ti.key)
@@ -313,6 +322,7 @@ class SqlTaskInstanceRepo:
             if self._current_state(ti.key) == TaskState(expected).value:
                 raise
             return False
+        fields = suspension_reset(ti, new, fields)
         values = update_values(what, TI_FIELDS, TI_KEY_FIELDS, fields)
         if self._write_state(ti.key, TaskState(expected), new, values) != 1:
             return False
@@ -398,6 +408,14 @@ class SqlXComRepo:
 
     def clear(self, key: TaskInstanceKey) -> None:
         self.session.execute(_XCOM_CLEAR, _key_params(key))
+
+    def entries(self, key: TaskInstanceKey) -> list[tuple[str, str]]:
+        rows = self.session.execute(
+            select(XCOM_TABLE.c.key, XCOM_TABLE.c.value)
+            .where(_by_ti_key(XCOM_TABLE)).order_by(XCOM_TABLE.c.key),
+            _key_params(key),
+        )
+        return [(str(name), str(value)) for name, value in rows]
 
 
 class SqlPoolRepo:

@@ -1,0 +1,81 @@
+"""``millstream triggerer``: run the triggers of deferred tasks (also inside standalone)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from millstream.config import Settings
+
+console = Console()
+log = logging.getLogger("millstream.triggerer")
+
+DEFAULT_CAPACITY = 1000
+
+
+def triggerer(
+    capacity: Annotated[
+        int, typer.Option(min=1, help="the most triggers this triggerer runs at once")
+    ] = DEFAULT_CAPACITY,
+) -> None:
+    """Run deferred tasks' triggers until stopped (SIGTERM or Ctrl-C)."""
+    from millstream.cli.common import guarded
+    from millstream.cli.engine import open_sql_store
+    from millstream.config import load_settings
+    from millstream.triggerer.job import TriggererJob
+
+    # Bad settings, an unreachable database or a schema from a newer version: one line.
+    with guarded():
+        settings = load_settings()
+        store = open_sql_store(settings)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        console.print(f"received {signal.Signals(signum).name}: stopping")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    logging.basicConfig(level=settings.logging.level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        job = TriggererJob(store, capacity=capacity)
+        console.print(f"[green]triggerer running[/green] as {job.triggerer_id} "
+                      f"(capacity {capacity}; Ctrl-C to stop)")
+        job.run(stop)
+    finally:
+        store.close()
+
+
+@contextlib.contextmanager
+def triggerer_thread(settings: Settings, capacity: int = DEFAULT_CAPACITY) -> Iterator[None]:
+    """A triggerer in a thread of this process (standalone), with a store of its own;
+    it stops and gives its triggers back when the block ends."""
+    from millstream.cli.engine import open_sql_store
+    from millstream.triggerer.job import TriggererJob
+
+    stop = threading.Event()
+    store = open_sql_store(settings)
+    job = TriggererJob(store, capacity=capacity)
+
+    def run() -> None:
+        try:
+            job.run(stop)
+        except Exception:
+            log.exception("the triggerer stopped")
+
+    thread = threading.Thread(target=run, name="millstream-triggerer", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(15)
+        store.close()

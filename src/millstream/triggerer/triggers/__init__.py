@@ -1,0 +1,5 @@
+"""Built-in triggers: time (DateTimeTrigger, TimeDeltaTrigger)."""
+
+from millstream.triggerer.triggers.time import DateTimeTrigger, TimeDeltaTrigger
+
+__all__ = ["DateTimeTrigger", "TimeDeltaTrigger"]
