@@ -273,13 +273,16 @@ class LocalExecutor:
     def in_flight(self) -> set[TaskInstanceKey]:
         """Every task instance with a try accepted here and not yet reported finished.
 
-        Unlike :meth:`running_pids` this includes tries waiting for a slot and tries whose
-        start has not been reported yet: none of them may be handed out a second time.
+        Unlike :meth:`running_pids` this includes tries waiting for a slot, tries whose
+        start has not been reported yet, and tries whose end is read but not yet drained:
+        none of them may be handed out a second time, nor have its result file adopted
+        ahead of its own event.
         """
         self._read()
         keys = {workload.key for workload, _ in self._waiting}
         keys.update(key for key, _ in self._sent)
         keys.update(running.workload.key for running in self._orphans.values())
+        keys.update(event.key for event in self._events)
         return keys
 
     def terminate(self, key: TaskInstanceKey) -> None:
