@@ -1,0 +1,64 @@
+"""Reading a task try's log file for the UI: the tail for the page, new bytes for live updates."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from millstream.api.routes.logs import read_piece, try_finished
+from millstream.runtime.worker import try_log_path
+from millstream.store.records import TaskInstanceRecord
+
+TAIL_BYTES = 256 * 1024
+"""How much of a log the page shows at first (the end of it); the rest is a download away."""
+PIECE_BYTES = 256 * 1024
+"""The most one live update fetches."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogPiece:
+    """Some text of a log, where the next read starts, and whether more may come."""
+
+    text: str
+    offset: int
+    start: int
+    size: int
+    finished: bool
+    exists: bool
+
+    @property
+    def truncated(self) -> bool:
+        """Whether text before ``start`` was left out."""
+        return self.start > 0
+
+
+def log_path(log_folder: str | os.PathLike[str], ti: TaskInstanceRecord, try_number: int) -> Path:
+    return try_log_path(log_folder, ti.key, try_number)
+
+
+def read_log(log_folder: str | os.PathLike[str], ti: TaskInstanceRecord, try_number: int,
+             offset: int | None = None, limit: int = PIECE_BYTES) -> LogPiece:
+    """From ``offset`` (None: the last ``TAIL_BYTES``), up to ``limit`` bytes of the try's log."""
+    path = log_path(log_folder, ti, try_number)
+    finished = try_number < 1 or try_finished(ti, try_number, Path(log_folder))
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return LogPiece("", 0, 0, 0, finished, False)
+    if offset is None:
+        start = max(0, size - TAIL_BYTES)
+        limit = TAIL_BYTES
+    else:
+        start = min(max(offset, 0), size)
+    data = read_piece(path, start, limit)
+    if offset is None and start > 0:
+        cut = data.find(b"\n")  # begin on a whole line
+        if 0 <= cut < len(data) - 1:
+            data = data[cut + 1:]
+            start += cut + 1
+    return LogPiece(data.decode("utf-8", errors="replace"), start + len(data), start, size,
+                    finished, True)
+
+
+__all__ = ["PIECE_BYTES", "TAIL_BYTES", "LogPiece", "log_path", "read_log"]

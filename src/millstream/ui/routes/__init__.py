@@ -1,0 +1,23 @@
+"""The UI's pages, one module per area; ``routers()`` lists them in mounting order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    from millstream.ui.routes import (
+        actions,
+        admin,
+        admin_secrets,
+        dag_info,
+        dag_list,
+        dag_views,
+        live,
+        login,
+        task_views,
+    )
+
+    return [login.router, dag_list.router, dag_views.router, dag_info.router,
+            task_views.router, actions.router, live.router, admin.router,
+            admin_secrets.router]

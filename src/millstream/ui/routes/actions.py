@@ -1,0 +1,257 @@
+"""What a user changes from the UI: trigger a run, clear tasks, mark tasks or runs.
+
+Clearing and marking always go through a confirmation page first: the GET shows what
+would change (read-only), its form POSTs the change with the page's CSRF token. Every
+change is a store action, audited under the logged-in user's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+
+from millstream.api.deps import StoreDep
+from millstream.exceptions import ConflictError, ParamValidationError
+from millstream.model.intervals import ensure_utc
+from millstream.model.states import FINISHED_TASK_STATES
+from millstream.parsing.serialize import DagStructure
+from millstream.scheduler.runs import plan_run
+from millstream.store import actions
+from millstream.store.interfaces import Store
+from millstream.store.records import DagRunRecord, TaskInstanceKey
+from millstream.ui.dagpage import (
+    bool_param,
+    int_param,
+    load_header,
+    load_structure,
+    require_run,
+    utcnow,
+)
+from millstream.ui.errors import PageError
+from millstream.ui.session import CsrfChecked, OpUser
+from millstream.ui.templating import query, render
+
+router = APIRouter()
+
+# -- trigger -------------------------------------------------------------------------------------
+def default_conf(structure: DagStructure) -> dict[str, Any]:
+    """The params' defaults, as the conf a trigger form starts from."""
+    conf: dict[str, Any] = {}
+    for name, spec in structure.data.get("params", {}).items():
+        if spec.get("param"):
+            if spec.get("has_default"):
+                conf[name] = spec.get("default")
+        else:
+            conf[name] = spec.get("value")
+    return conf
+
+
+def parse_conf(text: str) -> dict[str, Any]:
+    """The conf field: a JSON object (empty means none), or a ValueError saying what is wrong."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"Conf is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+                         f"{exc.colno}.") from None
+    if not isinstance(value, dict):
+        raise ValueError(f'Conf must be a JSON object like {{"key": 1}}, not a '
+                         f"{type(value).__name__}.")
+    return value
+
+
+def parse_logical_date(text: str) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        return ensure_utc(datetime.fromisoformat(text.strip()))
+    except ValueError:
+        raise ValueError(f"Logical date {text!r} is not an ISO date or date-time, e.g. "
+                         "2026-01-01 or 2026-01-01T06:00:00+00:00.") from None
+
+
+@router.get("/dags/{dag_id}/trigger", include_in_schema=False)
+def trigger_form(request: Request, dag_id: str, store: StoreDep, _: OpUser) -> Any:
+    with store.transaction():
+        header = load_header(store, dag_id)
+    conf = json.dumps(default_conf(header.structure), indent=2, sort_keys=True)
+    return _trigger_page(request, header, conf, "", "", None)
+
+
+@router.post("/dags/{dag_id}/trigger", include_in_schema=False)
+def trigger(
+    request: Request,
+    dag_id: str,
+    store: StoreDep,
+    user: OpUser,
+    _csrf: CsrfChecked,
+    conf: Annotated[str, Form()] = "",
+    logical_date: Annotated[str, Form()] = "",
+    run_id: Annotated[str, Form()] = "",
+) -> Any:
+    """Queue a manual run; bad input shows the form again, saying what is wrong."""
+    with store.transaction():
+        header = load_header(store, dag_id)
+    now = utcnow()
+    try:
+        run_conf = parse_conf(conf)
+        moment = parse_logical_date(logical_date) or now.replace(microsecond=0)
+        structure = header.structure
+        interval = structure.timetable.data_interval_for(moment)
+        run, instances = plan_run(structure, moment, interval, now,  # type: ignore[arg-type]
+                                  "manual", run_conf, run_id.strip() or None)
+        actions.trigger(store, actions.NewRun(run, tuple(instances)), user.username, now)
+    except ParamValidationError as exc:
+        return _trigger_page(request, header, conf, logical_date, run_id,
+                             f"Conf does not fit the DAG's params: {exc}")
+    except (ValueError, ConflictError) as exc:
+        return _trigger_page(request, header, conf, logical_date, run_id, str(exc))
+    return RedirectResponse(f"/dags/{dag_id}/run{query(run_id=run.run_id)}", status_code=303)
+
+
+def _trigger_page(request: Request, header: Any, conf: str, logical_date: str, run_id: str,
+                  error: str | None) -> Any:
+    params = []
+    for name, spec in header.structure.data.get("params", {}).items():
+        has_default = not spec.get("param") or spec.get("has_default")
+        default = spec.get("default") if spec.get("param") else spec.get("value")
+        params.append({"name": name, "description": spec.get("description"),
+                       "type": spec.get("type"), "required": not has_default,
+                       "default": json.dumps(default) if has_default else None})
+    return render(request, "trigger.html", {
+        "nav": "dags", "tab": "", "header": header, "conf": conf, "logical_date": logical_date,
+        "run_id": run_id, "error": error, "params": params,
+    }, status_code=400 if error else 200)
+
+
+# -- clear ---------------------------------------------------------------------------------------
+def clear_plan(store: Store, dag_id: str, run: DagRunRecord, task_id: str | None,
+               downstream: bool, upstream: bool,
+               only_failed: bool) -> tuple[DagStructure, set[str], list[Any]]:
+    """The structure, the tasks chosen, and the instances a clear would reset."""
+    structure = load_structure(store, dag_id, run.dag_version)
+    if task_id is None:
+        chosen = set(structure.task_dict)
+    elif task_id not in structure.task_dict:
+        raise PageError(404, f"DAG {dag_id!r} has no task {task_id!r}")
+    else:
+        chosen = {task_id}
+        chosen |= actions.select_tasks(structure, f"^{re.escape(task_id)}$", downstream, upstream)
+    found = actions.clearable(store, dag_id, [run.run_id], chosen, only_failed)
+    return structure, chosen, found
+
+
+@router.get("/dags/{dag_id}/clear", include_in_schema=False)
+def clear_confirm(
+    request: Request, dag_id: str, store: StoreDep, _: OpUser, run_id: str | None = None,
+    task_id: str | None = None, downstream: str | None = None, upstream: str | None = None,
+    only_failed: str | None = None,
+) -> Any:
+    """What a clear would reset, with a form to confirm it."""
+    down = bool_param(downstream) if downstream is not None else task_id is not None
+    with store.transaction():
+        header = load_header(store, dag_id)
+        run = require_run(store, dag_id, run_id)
+        found = clear_plan(store, dag_id, run, task_id, down, bool_param(upstream),
+                           bool_param(only_failed))[2]
+        unfinished = [ti for ti in store.task_instances.for_run(dag_id, run.run_id)
+                      if ti.state not in FINISHED_TASK_STATES]
+    return render(request, "confirm_clear.html", {
+        "nav": "dags", "tab": "", "header": header, "run": run, "task_id": task_id,
+        "downstream": down, "upstream": bool_param(upstream),
+        "only_failed": bool_param(only_failed), "found": found, "unfinished": len(unfinished),
+    })
+
+
+@router.post("/dags/{dag_id}/clear", include_in_schema=False)
+def clear(
+    dag_id: str, run_id: Annotated[str, Form()], store: StoreDep, user: OpUser,
+    _csrf: CsrfChecked, task_id: Annotated[str, Form()] = "",
+    downstream: Annotated[str, Form()] = "", upstream: Annotated[str, Form()] = "",
+    only_failed: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    run = require_run(store, dag_id, run_id)
+    structure, chosen, _ = clear_plan(store, dag_id, run, task_id or None,
+                                      bool_param(downstream), bool_param(upstream),
+                                      bool_param(only_failed))
+    with _action_errors():
+        actions.clear(store, structure, dag_id, [run.run_id], chosen, user.username, utcnow(),
+                      only_failed=bool_param(only_failed))
+    if task_id:
+        return RedirectResponse(f"/dags/{dag_id}/task{query(run_id=run_id, task_id=task_id)}",
+                                status_code=303)
+    return RedirectResponse(f"/dags/{dag_id}/run{query(run_id=run_id)}", status_code=303)
+
+
+# -- mark ----------------------------------------------------------------------------------------
+MARK_STATES = ("success", "failed")
+
+
+@router.get("/dags/{dag_id}/mark", include_in_schema=False)
+def mark_confirm(
+    request: Request, dag_id: str, store: StoreDep, _: OpUser, run_id: str | None = None,
+    task_id: str | None = None, map_index: str | None = None, state: str = "",
+) -> Any:
+    """What marking a task instance or a whole run would do, with a form to confirm it."""
+    if state not in MARK_STATES:
+        raise PageError(400, f"mark as success or failed, not {state!r}")
+    index = int_param(map_index, -1, -1)
+    with store.transaction():
+        header = load_header(store, dag_id)
+        run = require_run(store, dag_id, run_id)
+        ti = None
+        affected = []
+        if task_id:
+            ti = store.task_instances.get(TaskInstanceKey(dag_id, run.run_id, task_id, index))
+            if ti is None:
+                raise PageError(404, f"run {run.run_id!r} has no task instance {task_id!r}")
+        else:
+            affected = [t for t in store.task_instances.for_run(dag_id, run.run_id)
+                        if t.state not in FINISHED_TASK_STATES]
+    return render(request, "confirm_mark.html", {
+        "nav": "dags", "tab": "", "header": header, "run": run, "ti": ti, "state": state,
+        "affected": affected,
+    })
+
+
+@router.post("/dags/{dag_id}/mark", include_in_schema=False)
+def mark(
+    dag_id: str, run_id: Annotated[str, Form()], state: Annotated[str, Form()],
+    store: StoreDep, user: OpUser, _csrf: CsrfChecked, task_id: Annotated[str, Form()] = "",
+    map_index: Annotated[str, Form()] = "-1",
+) -> RedirectResponse:
+    if state not in MARK_STATES:
+        raise PageError(400, f"mark as success or failed, not {state!r}")
+    now = utcnow()
+    with _action_errors():
+        if task_id:
+            index = int_param(map_index, -1, -1)
+            key = TaskInstanceKey(dag_id, run_id, task_id, index)
+            actions.mark_task(store, key, state, user.username, now)
+            target = query(run_id=run_id, task_id=task_id,
+                           map_index=index if index >= 0 else None)
+            return RedirectResponse(f"/dags/{dag_id}/task{target}", status_code=303)
+        actions.mark_run(store, dag_id, run_id, state, user.username, now)
+    return RedirectResponse(f"/dags/{dag_id}/run{query(run_id=run_id)}", status_code=303)
+
+
+@contextlib.contextmanager
+def _action_errors() -> Iterator[None]:
+    """An unknown id is a 404 page; a change the current state does not allow, a 409."""
+    try:
+        yield
+    except KeyError as exc:
+        raise PageError(404, str(exc.args[0]) if exc.args else "not found") from None
+    except (ConflictError, ValueError) as exc:
+        raise PageError(409, str(exc)) from None
+
+
+__all__ = ["clear_plan", "default_conf", "parse_conf", "router"]

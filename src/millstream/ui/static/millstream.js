@@ -1,0 +1,201 @@
+/* millstream web UI: live state colours, log tails, group toggles and confirmations.
+ * Plain JavaScript, no build step. Every page works without it; this only keeps pages fresh. */
+(function () {
+  "use strict";
+
+  var FAST = 2000;   // while something is under way
+  var SLOW = 10000;  // when everything shown has finished
+
+  function label(state) {
+    return state === "none" ? "no status" : state.replace(/_/g, " ");
+  }
+
+  function setState(el, state) {
+    if (!el || el.getAttribute("data-state") === state) { return; }
+    var old = el.getAttribute("data-state");
+    el.setAttribute("data-state", state);
+    var target = el.classList.contains("node") ? el.querySelector("rect.state") : el;
+    if (target) {
+      if (old) { target.classList.remove("st-" + old); }
+      target.classList.add("st-" + state);
+    }
+    var badge = el.querySelector && el.querySelector(".badge");
+    if (badge) {
+      badge.className = "badge st-" + state;
+      badge.setAttribute("data-state", state);
+      badge.textContent = label(state);
+    }
+    if (el.hasAttribute("title")) {
+      el.setAttribute("title", el.getAttribute("title").replace(/[a-z_]+$/, state));
+    }
+  }
+
+  function poll(url, handle) {
+    var stopped = false;
+    function tick() {
+      if (stopped) { return; }
+      if (document.hidden) { window.setTimeout(tick, FAST); return; }
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) {
+          if (!response.ok || (response.headers.get("content-type") || "").indexOf("json") < 0) {
+            throw new Error("status " + response.status);
+          }
+          return response.json();
+        })
+        .then(function (data) {
+          var next = handle(data);
+          if (next === false) { stopped = true; return; }
+          window.setTimeout(tick, next || FAST);
+        })
+        .catch(function () { window.setTimeout(tick, SLOW); });
+    }
+    window.setTimeout(tick, FAST);
+  }
+
+  function cssEscape(value) {
+    return window.CSS && CSS.escape ? CSS.escape(value) : value.replace(/["\\]/g, "\\$&");
+  }
+
+  /* -- grid: recolour cells and run bars; a new run reloads the page ------------------------ */
+  function liveGrid(table) {
+    if (table.getAttribute("data-live") !== "true") { return; }
+    var cells = {};
+    table.querySelectorAll("[data-run-id][data-task-id], [data-run-id][data-group-id]")
+      .forEach(function (el) {
+        var row = el.getAttribute("data-task-id") || el.getAttribute("data-group-id");
+        cells[row + "\n" + el.getAttribute("data-run-id")] = el;
+      });
+    var shown = Array.prototype.map.call(table.querySelectorAll(".run-bar"), function (bar) {
+      return bar.getAttribute("data-run-id");
+    });
+    poll(table.getAttribute("data-states-url"), function (data) {
+      var runs = data.runs.map(function (r) { return r.run_id; });
+      if (runs.join("\n") !== shown.join("\n")) { window.location.reload(); return false; }
+      data.runs.forEach(function (r) {
+        var bar = table.querySelector('.run-bar[data-run-id="' + cssEscape(r.run_id) + '"]');
+        if (bar) {
+          setState(bar, r.state);
+          bar.className = bar.className.replace(/bar-h\d+/, "bar-h" + r.bar);
+        }
+      });
+      Object.keys(data.cells).forEach(function (row) {
+        var states = data.cells[row];
+        Object.keys(states).forEach(function (run) { setState(cells[row + "\n" + run], states[run]); });
+      });
+      return data.active ? FAST : SLOW;
+    });
+  }
+
+  /* -- grid: collapse and expand task groups ------------------------------------------------ */
+  function groupToggles(table) {
+    table.querySelectorAll(".group-toggle").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var open = button.getAttribute("aria-expanded") === "true";
+        button.setAttribute("aria-expanded", open ? "false" : "true");
+        button.textContent = open ? "▸" : "▾";
+        var hidden = {};
+        hidden[button.getAttribute("data-group")] = open;
+        table.querySelectorAll("tbody tr").forEach(function (row) {
+          var parent = row.getAttribute("data-parent");
+          if (parent && Object.prototype.hasOwnProperty.call(hidden, parent)) {
+            row.classList.toggle("hidden", hidden[parent]);
+            if (row.getAttribute("data-kind") === "group") {
+              var inner = row.querySelector(".group-toggle");
+              hidden[row.getAttribute("data-row-id")] =
+                hidden[parent] || inner.getAttribute("aria-expanded") === "false";
+            }
+          }
+        });
+      });
+    });
+  }
+
+  /* -- graph, run page, task page: one run's states ----------------------------------------- */
+  function liveRun(root, url, onInstances) {
+    poll(url, function (data) {
+      Object.keys(data.nodes).forEach(function (id) {
+        root.querySelectorAll('[data-task-id="' + cssEscape(id) + '"].node, ' +
+                              '[data-group-id="' + cssEscape(id) + '"]')
+          .forEach(function (el) { setState(el, data.nodes[id]); });
+      });
+      var runState = document.getElementById("run-state");
+      if (runState) { setState(runState, data.state); }
+      if (onInstances && onInstances(data.instances) === false) { return false; }
+      return data.active ? FAST : false;
+    });
+  }
+
+  function instanceUpdater(scope) {
+    return function (instances) {
+      var cells = scope.querySelectorAll(".ti-state");
+      if (cells.length && cells.length !== instances.filter(function (ti) {
+        return scope.querySelector('.ti-state[data-task-id="' + cssEscape(ti.task_id) + '"]');
+      }).length) {
+        window.location.reload();  // mapped tasks expanded: rows changed
+        return false;
+      }
+      instances.forEach(function (ti) {
+        setState(scope.querySelector('.ti-state[data-task-id="' + cssEscape(ti.task_id) +
+                                     '"][data-map-index="' + ti.map_index + '"]'), ti.state);
+      });
+      return true;
+    };
+  }
+
+  /* -- task page: follow the log while the try runs ----------------------------------------- */
+  function followLog(pre) {
+    if (pre.getAttribute("data-finished") === "true") { return; }
+    var status = document.getElementById("log-status");
+    if (status) {
+      var dot = document.createElement("span");
+      dot.className = "live-dot";
+      dot.title = "following the log";
+      status.insertBefore(dot, status.firstChild);
+    }
+    var offset = parseInt(pre.getAttribute("data-offset"), 10) || 0;
+    var base = pre.getAttribute("data-log-url");
+    function tick() {
+      fetch(base + "&offset=" + offset, { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          if (data.text) {
+            var atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+            pre.appendChild(document.createTextNode(data.text));
+            if (atBottom) { pre.scrollTop = pre.scrollHeight; }
+          }
+          offset = data.offset;
+          setState(document.getElementById("ti-state"), data.state);
+          if (data.finished && offset >= data.size) {
+            window.location.reload();  // the try ended: show its XComs and final state
+            return;
+          }
+          window.setTimeout(tick, data.text ? 500 : 1500);
+        })
+        .catch(function () { window.setTimeout(tick, SLOW); });
+    }
+    window.setTimeout(tick, 1000);
+  }
+
+  /* -- forms that ask first ----------------------------------------------------------------- */
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    confirmations();
+    var grid = document.getElementById("grid");
+    if (grid) { groupToggles(grid); liveGrid(grid); }
+    var graph = document.getElementById("graph");
+    if (graph && graph.getAttribute("data-states-url")) {
+      liveRun(graph, graph.getAttribute("data-states-url"));
+    }
+    var table = document.getElementById("task-instances");
+    if (table) { liveRun(table, table.getAttribute("data-states-url"), instanceUpdater(table)); }
+    var log = document.getElementById("log");
+    if (log) { followLog(log); }
+  });
+}());
