@@ -1,0 +1,37 @@
+"""Shapes of pools: the list, one pool with its occupancy, creating and changing one."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from millstream.api.schemas.common import Body, Collection
+
+
+class PoolOut(BaseModel):
+    """A pool of worker slots and how many are taken."""
+
+    name: str
+    slots: int
+    description: str
+    running_slots: int
+    queued_slots: int
+    open_slots: int
+
+
+class PoolCollection(Collection):
+    pools: list[PoolOut]
+
+
+class PoolIn(Body):
+    """A new pool."""
+
+    name: str = Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")
+    slots: int = Field(ge=0, le=1_000_000)
+    description: str = Field(default="", max_length=10000)
+
+
+class PoolPatch(Body):
+    """What can change on a pool."""
+
+    slots: int | None = Field(default=None, ge=0, le=1_000_000)
+    description: str | None = Field(default=None, max_length=10000)
