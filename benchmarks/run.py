@@ -20,6 +20,14 @@ Workloads (DESIGN.md section 5; each lives in a module of its own, this file com
 - import: ``import millstream`` over a bare interpreter start (floor: the bare start).
 - idle (bench_idle.py): resident memory of an idle ``millstream scheduler`` and its
   child processes, summed (floor: a bare interpreter).
+- triggerer (bench_triggerer.py): resident memory of ``millstream triggerer`` while 1000
+  time triggers wait at once (floor: a bare asyncio loop of 1000 sleeping tasks).
+- etl (bench_etl.py): the etl_sales_pipeline example on 1,000,000 generated orders in
+  PostgreSQL: rows/s extracted, transformed and loaded (floors: a bare COPY out, a bare
+  CSV pass, a bare COPY in of the same rows). Needs MILLSTREAM_BENCH_POSTGRES_URL or
+  MILLSTREAM_TEST_POSTGRES_URL; without either it says so and measures nothing.
+- ui (bench_ui.py): p95 of the DAG list and of a DAG's grid page through the web app,
+  with 1,000 DAGs and 10,000 runs on SQLite (floor: the app's smallest page).
 
 With ``--json FILE`` every figure is written under its key, each floor under the
 figure's floor key (``<workload>.floor``, or ``chain100.handoff_floor_ms`` for the
@@ -222,6 +230,73 @@ def bench_idle(status: Status) -> list[Figure]:
     ]
 
 
+def bench_triggerer(status: Status) -> list[Figure]:
+    """Resident memory of ``millstream triggerer`` running 1000 time triggers at once."""
+    from bench_triggerer import TARGET_MB
+    from bench_triggerer import bench_triggerer as run
+
+    f = run(status=status)
+    return [
+        Figure("triggerer.rss_mb", f["triggerer.rss_mb"], "MB", TARGET_MB, f["triggerer.floor"],
+               "MB",
+               detail=f"{f['triggerer.triggers']} concurrent time triggers; every task resumed "
+                      f"{f['triggerer.fire_lag_s']:.3g} s after the triggers' moment; floor: a "
+                      "bare asyncio loop of as many sleeping tasks",
+               extra=_numbers(f, "triggerer.triggers", "triggerer.fire_lag_s")),
+    ]
+
+
+def bench_etl(status: Status) -> list[Figure]:
+    """etl_sales_pipeline's rows/s per phase on PostgreSQL, against bare COPY and CSV passes."""
+    from bench_etl import SKIPPED, TARGET_ROWS_PER_S
+    from bench_etl import bench_etl as run
+
+    f = run(status=status)
+    if f is None:
+        print(SKIPPED)
+        return []
+    figures = []
+    for phase in ("extract", "transform", "load"):
+        figures.append(Figure(
+            f"etl.{phase}_rows_per_s", f[f"etl.{phase}_rows_per_s"], "rows/s",
+            TARGET_ROWS_PER_S, f[f"etl.{phase}_floor_rows_per_s"], "rows/s",
+            f"etl.{phase}_floor_rows_per_s", f"etl.{phase}_overhead_ratio",
+            higher_is_better=True,
+            detail=f"{f[f'etl.{phase}_s']:.3g} s for {f['etl.orders']:,} orders "
+                   f"(median of {f['etl.repeats']})",
+        ))
+    figures[-1].detail += (f"; {f['etl.rows_loaded']:,} rows loaded; summary rebuild "
+                           f"{f['etl.summary_s']:.3g} s, validation {f['etl.validate_s']:.3g} s, "
+                           f"whole run {f['etl.run_s']:.3g} s")
+    figures[-1].extra = _numbers(f, "etl.orders", "etl.rows_loaded", "etl.summary_s",
+                                 "etl.validate_s", "etl.run_s")
+    return figures
+
+
+def bench_ui(status: Status) -> list[Figure]:
+    """The DAG list and a DAG's grid page, 1,000 DAGs and 10,000 runs on SQLite."""
+    from bench_ui import TARGET_MS
+    from bench_ui import bench_ui as run
+
+    f = run(status=status)
+    floor = f["ui.floor_p95_ms"]
+    extra = _numbers(f, "ui.dag_list_p50_ms", "ui.dag_list_filtered_p95_ms", "ui.grid_p50_ms",
+                     "ui.grid_small_p95_ms", "ui.dag_list_cold_ms", "ui.floor_p50_ms")
+    return [
+        Figure("ui.dag_list_p95_ms", f["ui.dag_list_p95_ms"], "ms", TARGET_MS, floor, "ms",
+               "ui.floor", "ui.dag_list_overhead_ratio",
+               detail=f"{f['ui.dags']} DAGs, {f['ui.runs']} runs; p50 "
+                      f"{f['ui.dag_list_p50_ms']:.3g} ms; filtered by tag and text p95 "
+                      f"{f['ui.dag_list_filtered_p95_ms']:.3g} ms; first load (cold cache) "
+                      f"{f['ui.dag_list_cold_ms']:.3g} ms; floor: the smallest page",
+               extra=extra),
+        Figure("ui.grid_p95_ms", f["ui.grid_p95_ms"], "ms", TARGET_MS, floor, "ms",
+               "ui.floor", "ui.grid_overhead_ratio",
+               detail=f"the grid of a DAG with 1,009 runs (its newest 25); p50 "
+                      f"{f['ui.grid_p50_ms']:.3g} ms"),
+    ]
+
+
 WORKLOADS: dict[str, Callable[[Status], list[Figure]]] = {
     "chain100": bench_chain100,
     "fan1000": bench_fan1000,
@@ -229,6 +304,9 @@ WORKLOADS: dict[str, Callable[[Status], list[Figure]]] = {
     "test100": bench_test100,
     "import": bench_import,
     "idle": bench_idle,
+    "triggerer": bench_triggerer,
+    "etl": bench_etl,
+    "ui": bench_ui,
 }
 
 

@@ -3,6 +3,7 @@
 The public authoring API lives here: ``from millstream import DAG, dag, task, TaskGroup``.
 """
 
+from millstream.authoring.assets import Asset
 from millstream.authoring.context import get_current_context
 from millstream.authoring.dag import DAG, dag
 from millstream.authoring.decorators import task
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DAG",
+    "Asset",
     "BaseOperator",
     "Param",
     "TaskGroup",

@@ -1,10 +1,12 @@
 """millstream's settings: defaults, then ``<home>/millstream.toml``, then MILLSTREAM__ env vars.
 
 Every setting lives in a section (``core``, ``database``, ``scheduler``, ``logging``,
-``webserver``). The file has one TOML table per section; an environment variable
-``MILLSTREAM__SECTION__KEY`` (for example ``MILLSTREAM__DATABASE__URL``) overrides the
-file. The home folder is ``MILLSTREAM_HOME`` (default ``~/.millstream``); the dags folder,
-the database and the logs default to places inside it.
+``webserver``, ``secrets``, ``smtp``, ``compat``). The file has one TOML table per section;
+an env variable ``MILLSTREAM__SECTION__KEY`` (for example ``MILLSTREAM__DATABASE__URL``)
+overrides the file. The home folder is ``MILLSTREAM_HOME`` (default ``~/.millstream``);
+the dags folder, the database and the logs default to places inside it.
+``core.fernet_key``, when neither the file nor a variable sets it, is read from
+``<home>/fernet.key`` if that file exists.
 
 An unknown section or key, or a value of the wrong kind, is a :class:`SettingsError`
 that names the setting and where it came from (the file's path or the variable's name),
@@ -45,9 +47,12 @@ DAGS_FOLDER_ENV = "MILLSTREAM_DAGS_FOLDER"
 ENV_PREFIX = "MILLSTREAM__"
 DEFAULT_HOME = "~/.millstream"
 SETTINGS_FILE = "millstream.toml"
+FERNET_KEY_FILE = "fernet.key"
+"""Read as ``core.fernet_key`` when no file or variable sets it (``db migrate`` writes it)."""
 MASK = "***"
 
-_SECRET_KEYS = frozenset({("core", "fernet_key"), ("webserver", "secret_key")})
+_SECRET_KEYS = frozenset({("core", "fernet_key"), ("webserver", "secret_key"),
+                          ("smtp", "password")})
 _SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "sslpassword"})
 
 
@@ -81,12 +86,17 @@ class CoreSettings(_Section):
     def _check_fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
             return None
-        try:
-            raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) != 32:
-            raise ValueError("a Fernet key is 32 url-safe base64-encoded bytes (44 characters)")
+        # Several keys, newest first, let old secrets be read while new ones use the first.
+        for part in value.get_secret_value().split(","):
+            try:
+                raw = base64.urlsafe_b64decode(part.strip().encode())
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(
+                    "a Fernet key is 32 url-safe base64-encoded bytes (44 characters); "
+                    "to rotate keys give several, comma-separated, the newest first"
+                )
         return value
 
     @field_validator("default_timezone")
@@ -171,8 +181,44 @@ class WebserverSettings(_Section):
     """``[webserver]``: the web UI and REST API server."""
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (printed at start)
+    # Signs CSRF tokens; unset, one is generated into <home>/webserver_secret_key.
     secret_key: SecretStr | None = None
+    # Where users reach the server, e.g. https://millstream.example.com (https: secure cookies).
+    base_url: str | None = None
+    session_lifetime_s: float = Field(default=43200.0, gt=0)
+    # A scheduler or triggerer is healthy if its latest heartbeat is at most this old.
+    health_check_threshold_s: float = Field(default=30.0, gt=0)
+
+
+class SecretsSettings(_Section):
+    """``[secrets]``: where connections and variables are found besides the database.
+
+    The Fernet key that encrypts them in the database is ``[core] fernet_key``.
+    """
+
+    # A JSON or YAML file with "connections" and "variables" mappings, read before the DB.
+    secrets_file: Path | None = None
+
+
+class SmtpSettings(_Section):
+    """``[smtp]``: the mail server for failure and retry e-mails and the EmailOperator."""
+
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = True  # as in Airflow; a server that does not offer it is an error
+    ssl: bool = False  # implicit TLS (usually port 465); starttls is then not used
+    user: str | None = None
+    password: SecretStr | None = None
+    mail_from: str = "millstream@localhost"
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class CompatSettings(_Section):
+    """``[compat]``: opt-in compatibility layers for DAG files written for other tools."""
+
+    # Serve `airflow.*` imports from millstream (millstream.compat.airflow).
+    airflow: bool = False
 
 
 def _sqlite_url(home: Path) -> str:
@@ -213,6 +259,9 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     webserver: WebserverSettings = Field(default_factory=WebserverSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    compat: CompatSettings = Field(default_factory=CompatSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -388,6 +437,14 @@ class _HomeSource(_Source):
         if folder:
             core["dags_folder"] = folder
             self.context.origins.setdefault(("core", "dags_folder"), f"env var {DAGS_FOLDER_ENV}")
+        key_file = self.context.home / FERNET_KEY_FILE
+        try:
+            core["fernet_key"] = key_file.read_text(encoding="ascii").strip()
+            self.context.origins.setdefault(("core", "fernet_key"), str(key_file))
+        except FileNotFoundError:
+            pass
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError([f"cannot read the Fernet key file {key_file}: {exc}"]) from None
         return {"core": core}
 
 
@@ -464,12 +521,15 @@ class _EnvSource(_Source):
 
 
 __all__ = [
+    "CompatSettings",
     "CoreSettings",
     "DatabaseSettings",
     "LoggingSettings",
     "SchedulerSettings",
+    "SecretsSettings",
     "Settings",
     "SettingsError",
+    "SmtpSettings",
     "WebserverSettings",
     "load_settings",
     "mask_url",

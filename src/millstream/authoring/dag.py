@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from millstream.authoring.assets import Asset, asset_schedule
 from millstream.authoring.params import Param, ParamsDict
 from millstream.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError
 from millstream.model.intervals import Schedule, ensure_utc, parse_schedule
@@ -44,7 +45,7 @@ class DAG:
         self,
         dag_id: str,
         description: str | None = None,
-        schedule: str | timedelta | Schedule | None = _UNSET,
+        schedule: str | timedelta | Schedule | Asset | list[Asset] | None = _UNSET,
         schedule_interval: str | timedelta | Schedule | None = _UNSET,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
@@ -79,7 +80,8 @@ class DAG:
         if raw_schedule is _UNSET:
             raw_schedule = None
         try:
-            self.timetable: Schedule = parse_schedule(raw_schedule)
+            # A list of Assets: runs come from asset events, not from the clock.
+            self.timetable: Schedule = asset_schedule(raw_schedule) or parse_schedule(raw_schedule)
         except ValueError as exc:
             raise DagDefinitionError(f"DAG {dag_id!r}: bad schedule: {exc}") from exc
         self.schedule = raw_schedule
@@ -143,6 +145,11 @@ class DAG:
     @property
     def task_ids(self) -> list[str]:
         return list(self.task_dict)
+
+    @property
+    def schedule_interval(self) -> Any:
+        """The schedule as given (Airflow 2's name for :attr:`schedule`)."""
+        return self.schedule
 
     def has_task(self, task_id: str) -> bool:
         return task_id in self.task_dict

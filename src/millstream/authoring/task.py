@@ -5,15 +5,22 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
+from millstream.authoring.assets import validate_outlets
 from millstream.authoring.dag import DAG, current_dag
 from millstream.authoring.dependencies import DependencyMixin
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.authoring.xcom_arg import wire_upstream
-from millstream.exceptions import DagDefinitionError
+from millstream.exceptions import (
+    DagDefinitionError,
+    TaskDeferralError,
+    TaskDeferralTimeout,
+    TaskDeferred,
+)
 from millstream.model.graph import relatives
 from millstream.model.intervals import ensure_utc
 from millstream.model.trigger_rules import TriggerRule
@@ -223,7 +230,7 @@ class BaseOperator(DependencyMixin):
         self.do_xcom_push = do_xcom_push
         self.multiple_outputs = multiple_outputs
         self.max_active_tis_per_dag = max_active_tis_per_dag
-        self.outlets = list(outlets or [])
+        self.outlets = validate_outlets(outlets, where)  # the Assets a success updates
         self.inlets = list(inlets or [])
         self.executor_config = dict(executor_config or {})
         self.upstream_task_ids: set[str] = set()
@@ -249,6 +256,11 @@ class BaseOperator(DependencyMixin):
     @property
     def dag_id(self) -> str | None:
         return self.dag.dag_id if self.dag else None
+
+    @property
+    def log(self) -> logging.Logger:
+        """A logger for the task's own messages (``self.log.info(...)``), in the task's log."""
+        return logging.getLogger(f"millstream.task.{type(self).__name__}")
 
     @property
     def dependency_roots(self) -> list[BaseOperator]:
@@ -292,6 +304,43 @@ class BaseOperator(DependencyMixin):
     def execute(self, context: dict[str, Any]) -> Any:
         """Do the task's work; the return value is pushed to XCom as ``return_value``."""
         raise NotImplementedError(f"{type(self).__name__} must implement execute()")
+
+    def defer(
+        self,
+        *,
+        trigger: Any,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | float | None = None,
+    ) -> NoReturn:
+        """Suspend this task until ``trigger`` (a ``BaseTrigger``) fires, freeing its slot.
+
+        The triggerer runs the trigger; its event resumes the task, in the same try, by
+        calling ``method_name(context, event=payload, **kwargs)``. Past ``timeout`` the
+        task fails (``TaskDeferralTimeout``) instead.
+        """
+        if not callable(getattr(self, method_name, None)):
+            raise TypeError(f"task {self.task_id!r}: defer(method_name={method_name!r}) "
+                            f"names no method of {type(self).__name__}")
+        where = f"task {self.task_id!r}"
+        raise TaskDeferred(trigger=trigger, method_name=method_name, kwargs=kwargs,
+                           timeout=_as_timedelta(timeout, "defer timeout", where))
+
+    def resume_execution(
+        self, next_method: str, next_kwargs: dict[str, Any] | None, context: dict[str, Any]
+    ) -> Any:
+        """Continue a deferred task: call the method its deferral named.
+
+        ``__fail__`` is the triggerer's word that the trigger failed or timed out.
+        """
+        kwargs = dict(next_kwargs or {})
+        if next_method == "__fail__":
+            error = kwargs.get("error", "the trigger failed")
+            trace = kwargs.get("traceback")
+            if kwargs.get("timeout"):
+                raise TaskDeferralTimeout(error)
+            raise TaskDeferralError(f"{error}\n{trace}" if trace else error)
+        return getattr(self, next_method)(context, **kwargs)
 
     def prepare_for_run(self) -> BaseOperator:
         """A shallow copy whose templated fields can be rendered without touching the DAG."""

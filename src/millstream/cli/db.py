@@ -36,6 +36,21 @@ def migrate_command(url: UrlOption = None) -> None:
         typer.echo(f"applied {', '.join(pending)} to {_shown(target)}")
     else:
         typer.echo(f"{_shown(target)} is up to date")
+    if not url:  # this home's own database: it gets the key its secrets are encrypted with
+        _ensure_fernet_key()
+
+
+def _ensure_fernet_key() -> None:
+    from millstream.config import SettingsError, load_settings
+    from millstream.secrets.crypto import ensure_fernet_key
+
+    try:
+        path = ensure_fernet_key(load_settings())
+    except (SettingsError, OSError) as exc:
+        _fail(f"cannot write the Fernet key: {exc}")
+    if path is not None:
+        typer.echo(f"generated a Fernet key in {path} (connections and variables are "
+                   "encrypted with it; keep it safe)")
 
 
 @db_app.command("check")

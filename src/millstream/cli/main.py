@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import Annotated
+
 import typer
 
 import millstream
+from millstream.cli.assets import assets_app
 from millstream.cli.config import config_app
+from millstream.cli.connections import connections_app
 from millstream.cli.dags import dags_app
 from millstream.cli.db import db_app
 from millstream.cli.pools import pools_app
 from millstream.cli.scheduler import scheduler, standalone
 from millstream.cli.tasks import tasks_app
+from millstream.cli.tokens import tokens_app
+from millstream.cli.triggerer import triggerer
+from millstream.cli.users import users_app
+from millstream.cli.variables import variables_app
+from millstream.cli.webserver import webserver
 
 app = typer.Typer(
     name="millstream",
@@ -20,13 +31,45 @@ app = typer.Typer(
     # Tracebacks with local variables can print secrets from a DAG's context.
     pretty_exceptions_show_locals=False,
 )
+AIRFLOW_COMPAT_FLAG = "--airflow-compat"
+
+
+@app.callback()
+def root_options(
+    airflow_compat: Annotated[bool, typer.Option(
+        AIRFLOW_COMPAT_FLAG,
+        help="Load Airflow DAG files (`from airflow import DAG` ...) through millstream's "
+        "Airflow compatibility layer: sets compat.airflow = true for this command and "
+        "every process it starts.",
+    )] = False,
+) -> None:
+    """millstream: data pipelines as DAGs of Python tasks, scheduled, run and watched."""
+    if airflow_compat:
+        from millstream.compat.airflow import ENV_VAR, AirflowCompatError, enable
+
+        # Child processes (parsing workers, the fork server, callbacks) read it from here.
+        os.environ[ENV_VAR] = "true"
+        try:
+            enable()
+        except AirflowCompatError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+
 app.add_typer(dags_app, name="dags")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(pools_app, name="pools")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(connections_app, name="connections")
+app.add_typer(variables_app, name="variables")
+app.add_typer(assets_app, name="assets")
 app.command()(scheduler)
 app.command()(standalone)
+app.command()(webserver)
+app.command()(triggerer)
 
 
 @app.command()
@@ -37,7 +80,12 @@ def version() -> None:
 
 def main() -> None:
     """Entry point of the ``millstream`` console script."""
-    app()
+    args = sys.argv[1:]
+    if AIRFLOW_COMPAT_FLAG in args[1:]:
+        # A root option, also accepted after the command: `millstream dags test --airflow-compat`
+        args.remove(AIRFLOW_COMPAT_FLAG)
+        args.insert(0, AIRFLOW_COMPAT_FLAG)
+    app(args=args)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -36,8 +37,11 @@ def _open_database(settings: Settings) -> None:
         store.engine.dispose()  # the fork server must not inherit an open connection
 
 
-def _run(settings: Settings, extra_folders: tuple[Path, ...]) -> None:
+def _run(settings: Settings, extra_folders: tuple[Path, ...], with_triggerer: bool = False,
+         with_webserver: bool = False) -> None:
     from millstream.cli.engine import scheduler_job
+    from millstream.cli.triggerer import triggerer_thread
+    from millstream.cli.webserver import webserver_thread
 
     stop = threading.Event()
 
@@ -53,8 +57,15 @@ def _run(settings: Settings, extra_folders: tuple[Path, ...]) -> None:
     alembic_log = logging.getLogger("alembic")
     alembic_log.setLevel(max(alembic_log.getEffectiveLevel(), logging.WARNING))
     with scheduler_job(settings, extra_folders) as job:
-        console.print("[green]scheduler running[/green] (Ctrl-C to stop)")
-        job.run(stop)
+        # After the executor's fork server started: it must not copy the triggerer's thread.
+        triggers = triggerer_thread(settings) if with_triggerer else contextlib.nullcontext()
+        web = webserver_thread(settings) if with_webserver else contextlib.nullcontext()
+        with triggers, web as url:
+            if url is not None:
+                console.print(f"[green]web server on {url}[/green] (API at {url}/api/v1)",
+                              highlight=False)
+            console.print("[green]scheduler running[/green] (Ctrl-C to stop)")
+            job.run(stop)
 
 
 def scheduler() -> None:
@@ -74,6 +85,15 @@ def standalone(
 
     settings = _settings()
     _open_database(settings)
+    from millstream.secrets.crypto import ensure_fernet_key
+
+    # A fresh home gets the key that encrypts connection passwords and variables.
+    new_key = ensure_fernet_key(settings)
+    if new_key is not None:
+        settings = _settings()  # with the new key, which the web server encrypts with
+    from millstream.cli.users import ADMIN_USERNAME, ensure_admin
+
+    admin_password = ensure_admin(settings)
     home = Path(settings.core.home)
     dags_folder = Path(settings.core.dags_folder)
     dags_folder.mkdir(parents=True, exist_ok=True)
@@ -86,12 +106,17 @@ def standalone(
     console.print(f"database     {mask_url(settings.database.url)}")
     console.print(f"logs         {settings.logging.base_log_folder}")
     console.print(f"DAGs         {dags_folder}")
+    if new_key is not None:
+        console.print(f"fernet key   {new_key} (generated: keep it, secrets need it)")
     if folder is not None:
         console.print(f"examples     {folder}")
     if folder is not None:
         _create_example_pools(settings, folder)
+    if admin_password is not None:
+        console.print(f"login        {ADMIN_USERNAME} / {admin_password} (generated, shown "
+                      "this once)", highlight=False)
     console.print("trigger a run with: millstream dags trigger DAG_ID")
-    _run(settings, extra)
+    _run(settings, extra, with_triggerer=True, with_webserver=True)
 
 
 EXAMPLE_POOL_SLOTS = 4

@@ -199,7 +199,7 @@ def run_command(
     from millstream.parsing import load_dag_file
     from millstream.runtime.events import TaskStartedEvent, TaskWorkload
     from millstream.runtime.task_runner import run_task_try
-    from millstream.runtime.worker import lost_try_event, try_log_path
+    from millstream.runtime.worker import lost_try_event, try_log_path, write_rendered_file
     from millstream.scheduler.events import apply_finished, apply_started
     from millstream.store import actions
     from millstream.store.records import TaskInstanceKey
@@ -230,7 +230,10 @@ def run_command(
                                                       socket.gethostname(), os.getpid()))
             try:
                 with _task_output(log_path):
-                    event = run_task_try(task, workload, store.xcoms)
+                    event = run_task_try(
+                        task, workload, store.xcoms,
+                        on_rendered=lambda done: write_rendered_file(
+                            settings.logging.base_log_folder, key, ti.try_number, done))
             except BaseException as exc:  # interrupted: the try still gets an outcome
                 event = lost_try_event(workload, start, utcnow(),
                                        f"the try was interrupted: {type(exc).__name__}")

@@ -60,6 +60,11 @@ class BaseHook:
         return str(getattr(self, self.conn_name_attr, None) or self.default_conn_name)
 
     @property
+    def log(self) -> logging.Logger:
+        """A logger for the hook's messages (``self.log.info(...)``), in the task's log."""
+        return logging.getLogger(f"millstream.hooks.{type(self).__name__}")
+
+    @property
     def connection(self) -> Connection:
         """This hook's connection, looked up once."""
         if self._connection is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from millstream.authoring.assets import Asset, AssetSchedule
 from millstream.authoring.mapping import ExpandSource
 from millstream.authoring.params import Param, ParamsDict
 from millstream.model.graph import relatives
@@ -57,6 +58,8 @@ def _schedule_to_json(schedule: Schedule) -> dict[str, Any]:
         return {"type": "delta", "seconds": schedule.delta.total_seconds()}
     if isinstance(schedule, OnceSchedule):
         return {"type": "once"}
+    if isinstance(schedule, AssetSchedule):
+        return {"type": "assets", "assets": [a.as_json() for a in schedule.assets]}
     return {"type": "none"}
 
 
@@ -68,6 +71,8 @@ def _schedule_from_json(data: dict[str, Any]) -> Schedule:
         return parse_schedule(timedelta(seconds=data["seconds"]))
     if kind == "once":
         return OnceSchedule()
+    if kind == "assets":
+        return AssetSchedule(tuple(Asset.from_json(a) for a in data["assets"]))
     return NoSchedule()
 
 
@@ -145,6 +150,7 @@ def serialize_task(task: BaseOperator) -> dict[str, Any]:
             for name in ("execute", "success", "failure", "retry")
         },
         "is_mapped": task.is_mapped,
+        "outlets": [asset.as_json() for asset in task.outlets],
         "expansion": None if expansion is None else {
             name: {"literal_length": s.literal_length, "xcom_task_id": s.xcom_task_id,
                    "xcom_key": s.xcom_key}
@@ -170,7 +176,9 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "fileloc": dag.fileloc,
         "description": dag.description,
         "schedule": _schedule_to_json(dag.timetable),
-        "schedule_display": None if dag.schedule is None else str(dag.schedule),
+        "schedule_display": None if dag.schedule is None else (
+            str(dag.timetable) if isinstance(dag.timetable, AssetSchedule) else str(dag.schedule)
+        ),
         "start_date": _moment(dag.start_date),
         "end_date": _moment(dag.end_date),
         "catchup": dag.catchup,
@@ -224,6 +232,7 @@ class TaskStructure:
     task_group_id: str | None
     raw: dict[str, Any] = field(repr=False)
     _expansion: dict[str, ExpandSource] | None = field(default=None, repr=False)
+    outlets: list[Asset] = field(default_factory=list, repr=False)
     dag: DagStructure | None = field(default=None, repr=False)
 
     @classmethod
@@ -251,6 +260,7 @@ class TaskStructure:
             sla=_delta(data["sla"]),
             operator_name=data["operator_name"],
             task_group_id=data["task_group"],
+            outlets=[Asset.from_json(a) for a in data.get("outlets", [])],
             raw=data,
             _expansion=None if expansion is None else {
                 name: ExpandSource(s["literal_length"], s["xcom_task_id"], s["xcom_key"])

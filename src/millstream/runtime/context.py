@@ -2,19 +2,80 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from millstream.authoring import macros
 from millstream.authoring.params import Param
 from millstream.runtime.xcom import XComReader, decode_xcom, encode_xcom
+from millstream.secrets.accessors import ConnectionAccessor, VariableAccessor
+from millstream.store.records import DagRunRecord
 
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
     from millstream.runtime.events import TaskWorkload
-    from millstream.store.records import DagRunRecord
+    from millstream.store.records import TaskInstanceRecord
+
+_DEFAULT_BASE_URL = "http://localhost:8080"
+
+
+def webserver_base_url() -> str:
+    """Where users reach the web UI: ``webserver.base_url``, else its host and port."""
+    from millstream.config import SettingsError, load_settings
+
+    try:
+        web = load_settings().webserver
+    except SettingsError as exc:  # a link is not worth failing a try (or its e-mail) over
+        logging.getLogger("millstream.task").warning("bad settings, log links use %s: %s",
+                                                     _DEFAULT_BASE_URL, exc)
+        return _DEFAULT_BASE_URL
+    if web.base_url:
+        return web.base_url.rstrip("/")
+    host = "localhost" if web.host in ("0.0.0.0", "::", "") else web.host
+    return f"http://{host}:{web.port}"
+
+
+def task_log_url(dag_id: str, run_id: str, task_id: str, try_number: int,
+                 map_index: int = -1, base_url: str | None = None) -> str:
+    """The web UI's page for one try's log."""
+    base = (base_url or webserver_base_url()).rstrip("/")
+    ids = [quote(part, safe="") for part in (dag_id, run_id, task_id)]
+    return (f"{base}/dags/{ids[0]}/runs/{ids[1]}/tasks/{ids[2]}"
+            f"?try_number={try_number}&map_index={map_index}")
+
+
+class RuntimeDagRun(DagRunRecord):
+    """The ``dag_run`` a running task sees: the run's record, and its task instances."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, run: DagRunRecord) -> RuntimeDagRun:
+        if isinstance(run, RuntimeDagRun):
+            return run
+        return cls(**{f.name: getattr(run, f.name) for f in dataclasses.fields(run)})
+
+    def get_task_instances(self, state: str | Iterable[str] | None = None
+                           ) -> list[TaskInstanceRecord]:
+        """The run's task instances as the metadata store has them now (``state`` filters)."""
+        from millstream.runtime.metadata import current_store
+
+        instances = current_store().task_instances.for_run(self.dag_id, self.run_id)
+        if state is None:
+            return instances
+        wanted = {state} if isinstance(state, str) else set(state)
+        return [ti for ti in instances if ti.state in wanted]
+
+    def get_task_instance(self, task_id: str, map_index: int = -1) -> TaskInstanceRecord | None:
+        """One task instance of the run, or None."""
+        for ti in self.get_task_instances():
+            if ti.task_id == task_id and ti.map_index == map_index:
+                return ti
+        return None
 
 
 class RuntimeTaskInstance:
@@ -27,8 +88,9 @@ class RuntimeTaskInstance:
         self.task_id = workload.key.task_id
         self.map_index = workload.key.map_index
         self.try_number = workload.try_number
+        self.reschedule_count = workload.reschedule_count  # pokes this try gave back so far
         self.max_tries = workload.max_tries
-        self.dag_run = workload.run
+        self.dag_run = RuntimeDagRun.of(workload.run)
         self.state = "running"
         self.start_date: datetime | None = None
         self.end_date: datetime | None = None
@@ -88,6 +150,12 @@ class RuntimeTaskInstance:
         text = self._reader.get_xcom(dag_id, self.run_id, task_id, -1, key)
         return default if text is None else decode_xcom(text)
 
+    @property
+    def log_url(self) -> str:
+        """The web UI's page for this try's log."""
+        return task_log_url(self.dag_id, self.run_id, self.task_id, self.try_number,
+                            self.map_index)
+
     def request_skip(self, task_ids: Iterable[str]) -> None:
         """Skip these tasks of the run once this task has succeeded (branching)."""
         self.skip_requests.update(task_ids)
@@ -120,7 +188,7 @@ def build_context(
         "task": task,
         "ti": ti,
         "task_instance": ti,
-        "dag_run": run,
+        "dag_run": ti.dag_run,
         "run_id": run.run_id,
         "logical_date": logical,
         "execution_date": logical,
@@ -135,6 +203,8 @@ def build_context(
         "params": merged_params,
         "conf": run.conf,
         "macros": macros,
+        "var": VariableAccessor(),
+        "conn": ConnectionAccessor(),
         "map_index": ti.map_index,
         "try_number": ti.try_number,
         "test_mode": False,

@@ -27,8 +27,10 @@ scheduler restarted while tries were running can adopt their outcomes
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import faulthandler
 import io
+import json
 import logging
 import os
 import socket
@@ -45,6 +47,13 @@ from millstream.runtime.events import TaskFinishedEvent
 from millstream.runtime.events_json import MessageFormatError, from_json, to_json
 from millstream.runtime.task_runner import run_task_try
 from millstream.runtime.xcom import LazyXComReader
+from millstream.secrets.masking import (
+    RedactingFilter,
+    RedactingStream,
+    clear_secrets,
+    redact,
+    redact_text,
+)
 
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
@@ -56,6 +65,7 @@ log = logging.getLogger("millstream.runtime.worker")
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
 RESULT_SUFFIX = ".result.json"
+RENDERED_SUFFIX = ".rendered.json"
 
 
 def utc_now() -> datetime:
@@ -90,6 +100,35 @@ def result_path(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
                 try_number: int) -> Path:
     """The result file of one try (it exists once the try has ended)."""
     return try_folder(log_folder, key) / f"{try_number}{RESULT_SUFFIX}"
+
+
+def rendered_path(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
+                  try_number: int) -> Path:
+    """The file holding the values a try's templated fields were rendered to."""
+    return try_folder(log_folder, key) / f"{try_number}{RENDERED_SUFFIX}"
+
+
+def write_rendered_file(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
+                        try_number: int, task: BaseOperator) -> None:
+    """Keep the rendered templated fields of a try as JSON (secrets masked) for the UI.
+
+    A value that is not JSON is kept as its repr; any failure is only logged, since what
+    the UI shows must never fail the try.
+    """
+    path = rendered_path(log_folder, key, try_number)
+    try:
+        values: dict[str, object] = {}
+        for name in task.template_fields:
+            value = getattr(task, name, None)
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                value = repr(value)
+            values[name] = redact(value, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values, indent=1, sort_keys=True), encoding="utf-8")
+    except Exception as exc:
+        log.warning("could not write the rendered fields of %s: %s", path, exc)
 
 
 # -- result files -------------------------------------------------------------------------------
@@ -178,13 +217,18 @@ def run_try_in_this_process(
                   workload.try_number, label, key.run_id, key.dag_id,
                   socket.gethostname(), os.getpid())
     try:
-        event = run_task_try(task, workload, LazyXComReader(reader_factory), clock)
+        event = run_task_try(
+            task, workload, LazyXComReader(reader_factory), clock,
+            on_rendered=lambda done: write_rendered_file(log_folder, key, workload.try_number,
+                                                         done))
     except BaseException as exc:  # the runner itself failed: still an outcome of this try
         detail = "".join(traceback.format_exception(exc)).rstrip()
         task_log.error("The try could not run: %s", detail)
         event = lost_try_event(workload, start, clock(),
                                f"the task runner failed: {type(exc).__name__}: {exc}\n{detail}")
     task_log.info("Try %d of %s ended: %s", workload.try_number, label, event.state.value)
+    if event.error:  # the error is shown in the UI and CLI: no password in it either
+        event = dataclasses.replace(event, error=redact_text(event.error))
     try:
         write_result_file(log_folder, event)
     except Exception as exc:
@@ -213,6 +257,12 @@ def _redirect_output(log_path: Path) -> None:
     faulthandler.enable(file=sys.stderr, all_threads=True)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    # Connection passwords and secret variables the task reads show as *** in its log,
+    # whether logged or printed (subprocesses writing to the file directly are not seen).
+    clear_secrets()
+    handler.addFilter(RedactingFilter())
+    sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
     root = logging.getLogger()
     # The scheduler's handlers came along with the fork; this process logs to its file only.
     root.handlers = [handler]

@@ -7,6 +7,7 @@ sleeping on the executor's event pipe so a finished task wakes the scheduler at 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
+from millstream.scheduler.assets import AssetScheduling
 from millstream.scheduler.events import apply_started
 from millstream.scheduler.liveness import ResultReader, TryStarted, check_liveness
 from millstream.scheduler.loop import Scheduler
@@ -82,6 +84,7 @@ class SchedulerJob:
         self._next_liveness: datetime | None = None
         self._sla_reported: set[tuple[str, str, str]] = set()
         self._last_audit: tuple[object, ...] | None = None
+        self.assets = AssetScheduling()  # runs of DAGs scheduled on assets
 
     # -- periodic work ---------------------------------------------------------------------
     def load_dags(self) -> None:
@@ -114,13 +117,16 @@ class SchedulerJob:
         return acted
 
     def create_runs(self, now: datetime) -> int:
-        """Create the scheduled runs that are due for every active, unpaused DAG."""
+        """Create the scheduled and asset-triggered runs due for every active, unpaused DAG."""
+        self.assets.register(self.store, self._structures, now)
         created = 0
         with self.store.transaction():
             for dag_id, dag in self._structures.items():
                 if dag_id in self.scheduler.paused:
                     continue
                 created += len(create_due_runs(self.store, dag, now))  # type: ignore[arg-type]
+            created += len(self.assets.create_runs(self.store, self._structures,
+                                                   self.scheduler.paused, now))
         return created
 
     def report_sla_misses(self, now: datetime) -> None:
@@ -134,6 +140,11 @@ class SchedulerJob:
             log.warning("DAG %s missed its SLA for %s", dag_id,
                         ", ".join(f"{m.task_id} ({m.run_id})" for m in found))
             self.scheduler.callbacks.sla_missed(self._structures[dag_id], found)
+
+    def heartbeat(self, now: datetime) -> None:
+        """Record that this scheduler is alive (the web server's health check reads it)."""
+        with self.store.transaction():
+            self.store.jobs.heartbeat("scheduler", self.hostname, os.getpid(), now)
 
     def watch_liveness(self, now: datetime) -> None:
         """Heartbeat running tries; apply outcomes of tries that ended unseen or vanished."""
@@ -167,6 +178,7 @@ class SchedulerJob:
             self.scheduler.callbacks.reap()
             self._next_schedule = now + self.timings.schedule_interval
         if self._next_liveness is None or now >= self._next_liveness:
+            self._shared(self.heartbeat, now)
             self._shared(self.watch_liveness, now)
             self._next_liveness = now + self.timings.heartbeat_interval
         result = self.scheduler.tick(now)

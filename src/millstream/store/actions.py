@@ -315,6 +315,32 @@ def mark_run(store: Store, dag_id: str, run_id: str, state: DagRunState | str, w
     return run
 
 
+# -- delete ------------------------------------------------------------------------------------
+BUSY_TASK_STATES = frozenset({TaskState.QUEUED, TaskState.RUNNING, TaskState.DEFERRED})
+"""States of a task whose try is under way: a run holding one is not deleted."""
+
+
+def delete_run(store: Store, dag_id: str, run_id: str, who: str, now: datetime) -> DagRunRecord:
+    """Remove a run with its task instances, tries and XComs.
+
+    A run with a try under way is a ValueError (mark it failed first), so no worker
+    reports the end of a try whose record is gone.
+    """
+    with store.transaction():
+        run = require_run(store, dag_id, run_id)
+        busy = sorted(ti.label for ti in store.task_instances.for_run(dag_id, run_id)
+                      if ti.state in BUSY_TASK_STATES)
+        if busy:
+            raise ValueError(
+                f"run {run_id!r} of DAG {dag_id!r} has tasks under way ({', '.join(busy)}): "
+                "mark the run failed first, then delete it"
+            )
+        store.runs.delete(dag_id, run_id)
+        audit(store, "delete_run", who, now, dag_id=dag_id, run_id=run_id,
+              logical_date=run.logical_date.isoformat(), state=run.state.value)
+    return run
+
+
 # -- running one try by hand -------------------------------------------------------------------
 def claim_for_manual_try(store: Store, key: TaskInstanceKey, who: str, now: datetime,
                          force: bool = False) -> TaskInstanceRecord:

@@ -7,12 +7,20 @@ Every state change goes through :func:`millstream.model.states.check_transition`
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
 from millstream.model.states import DagRunState, TaskState
+from millstream.store.asset_records import (
+    AssetEventRecord,
+    AssetQueueRecord,
+    AssetRecord,
+    AssetReferenceRecord,
+)
+from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
+from millstream.store.job_records import JobRecord
 from millstream.store.records import (
     AuditRecord,
     DagRecord,
@@ -22,6 +30,8 @@ from millstream.store.records import (
     TaskInstanceRecord,
     TaskTryRecord,
 )
+from millstream.store.secrets_records import ConnectionRecord, VariableRecord
+from millstream.store.trigger_records import TaskRescheduleRecord, TriggerRecord
 
 
 class RunRepo(Protocol):
@@ -42,6 +52,10 @@ class RunRepo(Protocol):
         ...
 
     def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None: ...
+
+    def delete(self, dag_id: str, run_id: str) -> bool:
+        """Remove a run with its task instances, tries and XComs; False if there was none."""
+        ...
 
 
 class TaskInstanceRepo(Protocol):
@@ -103,6 +117,10 @@ class XComRepo(Protocol):
     def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]: ...
 
     def clear(self, key: TaskInstanceKey) -> None: ...
+
+    def entries(self, key: TaskInstanceKey) -> list[tuple[str, str]]:
+        """Every (XCom key, JSON text) of one task instance, by key."""
+        ...
 
 
 class PoolRepo(Protocol):
@@ -168,6 +186,264 @@ class AuditRepo(Protocol):
     def list(self, dag_id: str | None = None, limit: int = 100) -> list[AuditRecord]: ...
 
 
+class UserRepo(Protocol):
+    """The web server's users."""
+
+    def add(self, user: UserRecord) -> None:
+        """Add a user; a username already taken is a ConflictError."""
+        ...
+
+    def get(self, username: str) -> UserRecord | None: ...
+
+    def list(self, limit: int = 100, offset: int = 0) -> builtins.list[UserRecord]:
+        """Users by username."""
+        ...
+
+    def count(self) -> int: ...
+
+    def update(self, username: str, **fields: Any) -> UserRecord:
+        """Change fields (password_hash, role, email, last_login); unknown user: KeyError."""
+        ...
+
+    def delete(self, username: str) -> bool:
+        """Remove a user with their tokens and sessions; False if there was none."""
+        ...
+
+
+class ApiTokenRepo(Protocol):
+    """Bearer tokens of the REST API, kept as hashes."""
+
+    def add(self, token: ApiTokenRecord) -> None: ...
+
+    def by_hash(self, token_hash: str) -> ApiTokenRecord | None: ...
+
+    def list(self, username: str | None = None) -> builtins.list[ApiTokenRecord]:
+        """Tokens (of one user, or of all), oldest first."""
+        ...
+
+    def delete(self, token_id: str) -> bool: ...
+
+
+class LoginSessionRepo(Protocol):
+    """Logged-in browser sessions, kept as hashes of their cookies' secrets."""
+
+    def add(self, session: LoginSessionRecord) -> None: ...
+
+    def get(self, session_hash: str) -> LoginSessionRecord | None: ...
+
+    def delete(self, session_hash: str) -> bool: ...
+
+    def delete_expired(self, now: datetime) -> int:
+        """Remove the sessions that expired before ``now``; returns how many."""
+        ...
+
+
+class JobRepo(Protocol):
+    """Heartbeats of the long-running services (job_type "scheduler", "triggerer" ...)."""
+
+    def heartbeat(self, job_type: str, hostname: str, pid: int, now: datetime) -> None:
+        """Record that this process was alive at ``now``."""
+        ...
+
+    def latest(self, job_type: str) -> JobRecord | None:
+        """The process of this type with the most recent heartbeat, if any ever beat."""
+        ...
+
+
+class BrowseRepo(Protocol):
+    """Bounded read-only queries for the web UI's pages: paging and the latest N per DAG."""
+
+    def latest_runs(self, dag_id: str, limit: int,
+                    before: datetime | None = None) -> builtins.list[DagRunRecord]:
+        """Up to ``limit`` runs of the DAG (logical date before ``before``), newest first."""
+        ...
+
+    def latest_runs_per_dag(self, dag_ids: Collection[str],
+                            limit: int) -> dict[str, builtins.list[DagRunRecord]]:
+        """Each DAG's latest ``limit`` runs, newest first; DAGs without runs are left out."""
+        ...
+
+    def run_state_counts(self, dag_ids: Collection[str]) -> dict[str, dict[DagRunState, int]]:
+        """How many runs each DAG has in each state (states without runs are left out)."""
+        ...
+
+    def run_count(self, dag_id: str) -> int: ...
+
+    def instances_for_runs(self, dag_id: str,
+                           run_ids: Collection[str]) -> builtins.list[TaskInstanceRecord]:
+        """The task instances of these runs, by run, task and map index."""
+        ...
+
+    def tries_for_run(self, dag_id: str, run_id: str) -> builtins.list[TaskTryRecord]:
+        """Every recorded try of the run's instances, by task, map index and try number."""
+        ...
+
+    def latest_structures(self, dag_ids: Collection[str]) -> dict[str, tuple[str, str]]:
+        """``dag_id -> (version, structure JSON)`` of each DAG's latest version."""
+        ...
+
+
+class VariableRepo(Protocol):
+    """Variables; values arrive and leave as stored (ciphertext when ``is_encrypted``)."""
+
+    def get(self, key: str) -> VariableRecord | None: ...
+
+    def set(self, record: VariableRecord) -> None:
+        """Create the variable or replace every field of it."""
+        ...
+
+    def delete(self, key: str) -> bool:
+        """Remove a variable; False if there was none."""
+        ...
+
+    def count(self) -> int: ...
+
+    def list(self, limit: int | None = None, offset: int = 0) -> builtins.list[VariableRecord]:
+        """Variables by key; ``limit`` None means all of them."""
+        ...
+
+
+class ConnectionRepo(Protocol):
+    """Connections; password and extra arrive and leave as stored (ciphertext per their flags)."""
+
+    def get(self, conn_id: str) -> ConnectionRecord | None: ...
+
+    def set(self, record: ConnectionRecord) -> None:
+        """Create the connection or replace every field of it."""
+        ...
+
+    def delete(self, conn_id: str) -> bool:
+        """Remove a connection; False if there was none."""
+        ...
+
+    def count(self) -> int: ...
+
+    def list(self, limit: int | None = None, offset: int = 0) -> builtins.list[ConnectionRecord]:
+        """Connections by conn_id; ``limit`` None means all of them."""
+        ...
+
+
+class AssetRepo(Protocol):
+    """Assets, their events, the DAGs scheduled on them and each DAG's queue of updates.
+
+    An event queues its asset for every active, unpaused DAG scheduled on it; a run
+    created from the queue consumes the entries (a compare-and-set, so two schedulers
+    never both create a run from the same updates).
+    """
+
+    def set_references(
+        self, dag_id: str, schedule: Iterable[AssetRecord],
+        outlets: Mapping[str, Iterable[AssetRecord]], now: datetime,
+    ) -> None:
+        """Record the assets a DAG is scheduled on and those each of its tasks updates
+        (task id -> assets), replacing what the DAG had; unknown assets are added, known
+        ones get the given name and extra. Queue entries of assets the DAG is no longer
+        scheduled on are dropped."""
+        ...
+
+    def get(self, uri: str) -> AssetRecord | None: ...
+
+    def list(self) -> builtins.list[AssetRecord]:
+        """Every asset, by URI."""
+        ...
+
+    def references(self) -> builtins.list[AssetReferenceRecord]:
+        """For every asset, by URI: its producing tasks and the DAGs scheduled on it."""
+        ...
+
+    def record_event(
+        self, uri: str, timestamp: datetime, source: TaskInstanceKey | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> AssetEventRecord:
+        """Add an event of the asset (added first if unknown) and queue the asset for each
+        active, unpaused DAG scheduled on it that has no queue entry for it yet."""
+        ...
+
+    def events(
+        self, uri: str | None = None, limit: int = 100
+    ) -> builtins.list[AssetEventRecord]:
+        """The latest events (of one asset, or of all), newest first."""
+        ...
+
+    def queued(self, dag_id: str | None = None) -> builtins.list[AssetQueueRecord]:
+        """Queue entries (of one DAG, or of all), by DAG and URI."""
+        ...
+
+    def consume(self, entries: Iterable[AssetQueueRecord]) -> builtins.list[AssetEventRecord]:
+        """Remove exactly these queue entries and return the events they stand for (each
+        entry's asset's events from its first one on), oldest first. If any entry is gone
+        or was replaced, :class:`~millstream.exceptions.StaleRecordError` is raised:
+        another scheduler consumed it, so roll back."""
+        ...
+
+    def link_run(self, dag_id: str, run_id: str, event_ids: Iterable[int]) -> None:
+        """Record which events a run was created from."""
+        ...
+
+    def run_events(self, dag_id: str, run_id: str) -> builtins.list[AssetEventRecord]:
+        """The events a run was created from, oldest first."""
+        ...
+
+
+class TriggerRepo(Protocol):
+    """Triggers of deferred task instances, and which triggerer runs each one."""
+
+    def add(self, classpath: str, kwargs: dict[str, Any], now: datetime) -> int:
+        """Store a trigger nobody runs yet; returns its id."""
+        ...
+
+    def get(self, trigger_id: int) -> TriggerRecord | None: ...
+
+    def list(self) -> builtins.list[TriggerRecord]:
+        """Every trigger, by id."""
+        ...
+
+    def assign(self, triggerer_id: str, capacity: int, now: datetime,
+               stale_before: datetime) -> builtins.list[TriggerRecord]:
+        """Take unowned triggers, and those whose triggerer's heartbeat is older than
+        ``stale_before``, until ``triggerer_id`` runs ``capacity``; returns every trigger
+        it now owns, by id. Two triggerers never take the same trigger."""
+        ...
+
+    def heartbeat(self, triggerer_id: str, now: datetime) -> None:
+        """Mark the triggers of ``triggerer_id`` as still running at ``now``."""
+        ...
+
+    def owners(self) -> builtins.list[str]:
+        """The triggerers that own at least one trigger."""
+        ...
+
+    def release(self, triggerer_id: str) -> int:
+        """Give up every trigger of ``triggerer_id`` (for others to take); returns how many."""
+        ...
+
+    def delete(self, trigger_id: int) -> bool: ...
+
+    def clean_unused(self) -> int:
+        """Delete the triggers no deferred task instance waits on; returns how many."""
+        ...
+
+    def waiting_on(self, trigger_id: int) -> builtins.list[TaskInstanceRecord]:
+        """The deferred task instances waiting on this trigger."""
+        ...
+
+    def timed_out(self, now: datetime) -> builtins.list[TaskInstanceRecord]:
+        """Deferred task instances whose trigger timeout is before ``now``."""
+        ...
+
+
+class TaskRescheduleRepo(Protocol):
+    """The pokes of reschedule-mode sensors that gave their slot back, per try."""
+
+    def add(self, record: TaskRescheduleRecord) -> None: ...
+
+    def for_try(self, key: TaskInstanceKey, try_number: int) -> builtins.list[
+        TaskRescheduleRecord
+    ]:
+        """The reschedules of one try, oldest first."""
+        ...
+
+
 class Store(Protocol):
     """All repositories over one backing store, and its transactions."""
 
@@ -178,11 +454,23 @@ class Store(Protocol):
     task_instances: TaskInstanceRepo
     xcoms: XComRepo
     pools: PoolRepo
+    assets: AssetRepo
+    variables: VariableRepo
+    connections: ConnectionRepo
+    browse: BrowseRepo
+    users: UserRepo
+    api_tokens: ApiTokenRepo
+    login_sessions: LoginSessionRepo
+    jobs: JobRepo
+    triggers: TriggerRepo
+    task_reschedules: TaskRescheduleRepo
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
 
 __all__ = [
-    "AuditRepo", "DagRepo", "ImportErrorRepo", "Iterator", "PoolRepo", "RunRepo", "Store",
-    "TaskInstanceRepo", "XComRepo",
+    "ApiTokenRepo", "AssetRepo", "AuditRepo", "BrowseRepo", "ConnectionRepo", "DagRepo",
+    "ImportErrorRepo",
+    "Iterator", "JobRepo", "LoginSessionRepo", "PoolRepo", "RunRepo", "Store", "TaskInstanceRepo",
+    "TaskRescheduleRepo", "TriggerRepo", "UserRepo", "VariableRepo", "XComRepo",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,12 @@ from millstream.model.states import (
     check_run_transition,
     check_transition,
 )
+from millstream.store.memory_assets import MemoryAssetRepo
+from millstream.store.memory_auth import memory_auth_repos
+from millstream.store.memory_browse import MemoryBrowseRepo
+from millstream.store.memory_jobs import MemoryJobRepo
+from millstream.store.memory_secrets import MemoryConnectionRepo, MemoryVariableRepo
+from millstream.store.memory_triggers import MemoryTaskRescheduleRepo, MemoryTriggerRepo
 from millstream.store.records import (
     AuditRecord,
     DagRecord,
@@ -27,6 +33,7 @@ from millstream.store.records import (
     TaskInstanceRecord,
     TaskTryRecord,
 )
+from millstream.store.trigger_records import suspension_reset
 
 DEFAULT_POOL_SLOTS = 128
 
@@ -36,6 +43,7 @@ class MemoryRunRepo:
 
     def __init__(self) -> None:
         self._runs: dict[tuple[str, str], DagRunRecord] = {}
+        self.cascade: list[Callable[[str, str], None]] = []  # what goes with a deleted run
 
     def add(self, run: DagRunRecord) -> None:
         key = (run.dag_id, run.run_id)
@@ -77,6 +85,13 @@ class MemoryRunRepo:
         )
         for name, value in fields.items():
             setattr(run, name, value)
+
+    def delete(self, dag_id: str, run_id: str) -> bool:
+        if self._runs.pop((dag_id, run_id), None) is None:
+            return False
+        for forget in self.cascade:
+            forget(dag_id, run_id)
+        return True
 
 
 class MemoryTaskInstanceRepo:
@@ -125,7 +140,9 @@ class MemoryTaskInstanceRepo:
         return scheduled[offset:offset + limit]
 
     def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
-        ti.state = check_transition(ti.state, state, f"task {ti.label!r} of run {ti.run_id!r}")
+        new = check_transition(ti.state, state, f"task {ti.label!r} of run {ti.run_id!r}")
+        fields = suspension_reset(ti, new, fields)
+        ti.state = new
         for name, value in fields.items():
             setattr(ti, name, value)
 
@@ -166,6 +183,12 @@ class MemoryTaskInstanceRepo:
     def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]:
         return list(self._tries.get(key, []))
 
+    def forget_run(self, dag_id: str, run_id: str) -> None:
+        """Drop a deleted run's instances and their tries."""
+        for key in self._by_run.pop((dag_id, run_id), {}):
+            self._by_key.pop(key, None)
+            self._tries.pop(key, None)
+
 
 class MemoryXComRepo:
     """XCom JSON texts keyed by task instance and XCom key."""
@@ -192,6 +215,14 @@ class MemoryXComRepo:
 
     def clear(self, key: TaskInstanceKey) -> None:
         self._values.pop(key, None)
+
+    def entries(self, key: TaskInstanceKey) -> list[tuple[str, str]]:
+        return sorted(self._values.get(key, {}).items())
+
+    def forget_run(self, dag_id: str, run_id: str) -> None:
+        """Drop a deleted run's XComs."""
+        for key in [k for k in self._values if (k.dag_id, k.run_id) == (dag_id, run_id)]:
+            del self._values[key]
 
 
 class MemoryPoolRepo:
@@ -321,6 +352,16 @@ class MemoryStore:
         self.task_instances = MemoryTaskInstanceRepo()
         self.xcoms = MemoryXComRepo()
         self.pools = MemoryPoolRepo(open_pools=open_pools)
+        self.runs.cascade = [self.task_instances.forget_run, self.xcoms.forget_run]
+        self.users, self.api_tokens, self.login_sessions = memory_auth_repos()
+        self.jobs = MemoryJobRepo()
+        self.variables, self.connections = MemoryVariableRepo(), MemoryConnectionRepo()
+        self.browse = MemoryBrowseRepo(self)
+        self.assets = MemoryAssetRepo(self.dags)
+        self.runs.cascade.append(self.assets.forget_run)
+        self.triggers = MemoryTriggerRepo(self.task_instances)
+        self.task_reschedules = MemoryTaskRescheduleRepo()
+        self.runs.cascade.append(self.task_reschedules.forget_run)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -184,6 +184,8 @@ class Home:
         env["MILLSTREAM_HOME"] = str(self.path)
         env["PYTHONUNBUFFERED"] = "1"
         env["COLUMNS"] = "200"
+        # standalone serves the web UI too: on any free port, so that tests never collide.
+        env.setdefault("MILLSTREAM__WEBSERVER__PORT", "0")
         return env
 
     def start(self, *args: str) -> Proc:

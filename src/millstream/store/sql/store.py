@@ -11,22 +11,38 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from millstream.store.interfaces import (
+    ApiTokenRepo,
+    AssetRepo,
     AuditRepo,
+    BrowseRepo,
+    ConnectionRepo,
     DagRepo,
     ImportErrorRepo,
+    JobRepo,
+    LoginSessionRepo,
     PoolRepo,
     RunRepo,
     TaskInstanceRepo,
+    TaskRescheduleRepo,
+    TriggerRepo,
+    UserRepo,
+    VariableRepo,
     XComRepo,
 )
+from millstream.store.sql.asset_repos import SqlAssetRepo
+from millstream.store.sql.auth_repos import SqlApiTokenRepo, SqlLoginSessionRepo, SqlUserRepo
+from millstream.store.sql.browse_repos import SqlBrowseRepo
 from millstream.store.sql.dag_repos import SqlAuditRepo, SqlDagRepo, SqlImportErrorRepo
 from millstream.store.sql.engine import make_engine
+from millstream.store.sql.job_repos import SqlJobRepo
 from millstream.store.sql.repos import (
     SqlPoolRepo,
     SqlRunRepo,
     SqlTaskInstanceRepo,
     SqlXComRepo,
 )
+from millstream.store.sql.secrets_repos import SqlConnectionRepo, SqlVariableRepo
+from millstream.store.sql.trigger_repos import SqlTaskRescheduleRepo, SqlTriggerRepo
 
 _R = TypeVar("_R")
 
@@ -55,6 +71,18 @@ class SqlStore:
         self.task_instances: TaskInstanceRepo = self._bind(SqlTaskInstanceRepo(self.session))
         self.xcoms: XComRepo = self._bind(SqlXComRepo(self.session))
         self.pools: PoolRepo = self._bind(SqlPoolRepo(self.session, open_pools=open_pools))
+        self.assets: AssetRepo = self._bind(SqlAssetRepo(self.session))
+        self.users: UserRepo = self._bind(SqlUserRepo(self.session))
+        self.api_tokens: ApiTokenRepo = self._bind(SqlApiTokenRepo(self.session))
+        self.login_sessions: LoginSessionRepo = self._bind(SqlLoginSessionRepo(self.session))
+        self.jobs: JobRepo = self._bind(SqlJobRepo(self.session))
+        self.variables: VariableRepo = self._bind(SqlVariableRepo(self.session))
+        self.connections: ConnectionRepo = self._bind(SqlConnectionRepo(self.session))
+        self.browse: BrowseRepo = self._bind(SqlBrowseRepo(self.session))
+        self.triggers: TriggerRepo = self._bind(SqlTriggerRepo(self.session))
+        self.task_reschedules: TaskRescheduleRepo = self._bind(
+            SqlTaskRescheduleRepo(self.session)
+        )
 
     @classmethod
     def from_url(cls, url: str | URL, open_pools: bool = False) -> SqlStore:
