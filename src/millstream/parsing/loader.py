@@ -27,6 +27,9 @@ DAGS_FOLDER_ENV = "MILLSTREAM_DAGS_FOLDER"
 HOME_ENV = "MILLSTREAM_HOME"
 DEFAULT_HOME = "~/.millstream"
 
+# `import airflow...` or `from airflow... import` at the start of a line (content lowercased)
+_AIRFLOW_IMPORT = re.compile(rb"^[ \t]*(?:from|import)[ \t]+airflow\b", re.MULTILINE)
+
 # Each load gets a new module name, so a second load of a file never reuses the first one's
 # module object (and its DAGs) from sys.modules.
 _load_counter = itertools.count(1)
@@ -74,6 +77,7 @@ def load_dag_file(path: str | os.PathLike[str]) -> dict[str, DAG]:
     if not file.is_file():
         raise DagImportError(str(file), f"{file} does not exist or is not a file",
                              error="file not found")
+    _enable_compat(file)
     module = _import_fresh(file)
     found: dict[str, DAG] = {}
     for value in vars(module).values():
@@ -89,6 +93,17 @@ def load_dag_file(path: str | os.PathLike[str]) -> dict[str, DAG]:
     return found
 
 
+def _enable_compat(file: Path) -> None:
+    """Turn on the Airflow compatibility layer first if the settings ask for it."""
+    from millstream.compat.airflow import AirflowCompatError, enable_if_configured
+
+    try:
+        enable_if_configured()
+    except AirflowCompatError as exc:
+        raise DagImportError(str(file), f"AirflowCompatError: {exc}",
+                             error=f"AirflowCompatError: {exc}") from None
+
+
 def _import_fresh(file: Path) -> ModuleType:
     digest = hashlib.sha1(str(file).encode(), usedforsecurity=False).hexdigest()[:10]
     stem = re.sub(r"\W", "_", file.stem)
@@ -102,6 +117,8 @@ def _import_fresh(file: Path) -> ModuleType:
     # Registered while it runs: dataclasses, pickling and typing look modules up by name.
     sys.modules[name] = module
     sys.path.insert(0, folder)
+    shadowed = _set_aside_shadowed(folder)
+    before = set(sys.modules)
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # KeyboardInterrupt still stops the caller
@@ -110,7 +127,47 @@ def _import_fresh(file: Path) -> ModuleType:
     finally:
         # Only our own entry goes: the DAG file may have put the folder there too.
         _remove_first(sys.path, folder)
+        _forget_helpers(before, folder)
+        sys.modules.update(shadowed)
     return module
+
+
+def _set_aside_shadowed(folder: str) -> dict[str, ModuleType]:
+    """Take out of ``sys.modules`` what this folder's own helper modules would shadow.
+
+    In a fresh process the folder comes first on ``sys.path``, so its ``common`` package
+    is the one a DAG file gets; one imported earlier from elsewhere must not win.
+    """
+    root = os.path.join(os.path.abspath(folder), "")
+    names = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.endswith(".py"):
+                names.add(entry.name[:-3])
+            elif entry.is_dir() and os.path.exists(os.path.join(entry.path, "__init__.py")):
+                names.add(entry.name)
+    aside: dict[str, ModuleType] = {}
+    for name in list(sys.modules):
+        if name.split(".", 1)[0] not in names:
+            continue
+        path = getattr(sys.modules[name], "__file__", None)
+        if not (path and os.path.abspath(path).startswith(root)):
+            aside[name] = sys.modules.pop(name)
+    return aside
+
+
+def _forget_helpers(before: set[str], folder: str) -> None:
+    """Drop the helper modules a DAG file imported from its own folder.
+
+    Two DAG folders often both have a ``common`` package; left in ``sys.modules``, the
+    first one's would be handed to the second folder's DAGs. The DAGs keep working: their
+    functions hold on to the helper modules they were defined with.
+    """
+    root = os.path.join(os.path.abspath(folder), "")
+    for name in set(sys.modules) - before:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path and os.path.abspath(path).startswith(root):
+            del sys.modules[name]
 
 
 def _remove_first(items: list[str], value: str) -> None:
@@ -124,9 +181,14 @@ def _import_error(file: Path, exc: BaseException) -> DagImportError:
     # shows the file, line and caret, so the import machinery's frames are only noise.
     tb = None if isinstance(exc, SyntaxError) else _user_frames(exc.__traceback__, file)
     exc = exc.with_traceback(tb)
+    hint = _airflow_hint(exc)
+    if hint is not None:
+        exc.add_note(hint)
     message = "".join(traceback.format_exception(type(exc), exc, tb))
     # The first line is "Type: message"; a multi-line message or notes follow it.
     error = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[0]
+    if hint is not None:
+        error = f"{error} — {hint}"
     path, lineno = str(file), None
     if isinstance(exc, SyntaxError) and exc.filename:
         path, lineno = exc.filename, exc.lineno
@@ -138,6 +200,13 @@ def _import_error(file: Path, exc: BaseException) -> DagImportError:
     if isinstance(exc, SystemExit):
         error = f"SystemExit: the DAG file called exit({exc.code!r})"
     return DagImportError(path, message, lineno=lineno, error=error)
+
+
+def _airflow_hint(exc: BaseException) -> str | None:
+    """How to turn on the Airflow compatibility layer, for a file that imports Airflow."""
+    from millstream.compat.airflow import import_hint
+
+    return import_hint(exc)
 
 
 def _user_frames(tb: TracebackType | None, file: Path) -> TracebackType | None:
@@ -162,7 +231,8 @@ def iter_dag_files(folder: str | os.PathLike[str]) -> Iterator[Path]:
     """Python files under ``folder`` that look like DAG files, in a stable order.
 
     Like Airflow's safe mode, a file is only imported when its text mentions both
-    ``millstream`` and ``dag``: helper modules next to the DAGs are left alone.
+    ``millstream`` and ``dag``, or imports ``airflow`` and mentions ``dag`` (an Airflow DAG
+    file, for the compatibility layer): helper modules next to the DAGs are left alone.
     Hidden folders and ``__pycache__`` are skipped.
     """
     root = Path(folder)
@@ -180,7 +250,9 @@ def _might_define_dags(path: Path) -> bool:
         content = path.read_bytes().lower()
     except OSError:
         return False
-    return b"millstream" in content and b"dag" in content
+    if b"dag" not in content:
+        return False
+    return b"millstream" in content or _AIRFLOW_IMPORT.search(content) is not None
 
 
 def find_dag(

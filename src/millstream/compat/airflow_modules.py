@@ -1,0 +1,235 @@
+"""The table of Airflow modules the compatibility layer serves: each name and its millstream object.
+
+Every entry maps an ``airflow.*`` module name to the names it provides, and each name to
+a target ``"millstream.module:attribute"``. Targets are imported on first use, so a DAG
+file pays only for what it imports. Airflow 2 homes (``airflow.operators.python``) and
+Airflow 3 homes (``airflow.providers.standard.operators.python``, ``airflow.sdk``) point
+at the same objects. Packages that only lead to served modules (``airflow.providers``)
+are served as empty packages.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+_AUTHORING = "millstream.authoring"
+_SHIMS = "millstream.compat.airflow_shims"
+
+DAG = f"{_AUTHORING}.dag:DAG"
+DAG_DECORATOR = f"{_AUTHORING}.dag:dag"
+TASK = f"{_SHIMS}:task"
+TASK_GROUP_DECORATOR = f"{_SHIMS}:task_group"
+TASK_GROUP = f"{_AUTHORING}.taskgroup:TaskGroup"
+BASE_OPERATOR = f"{_AUTHORING}.task:BaseOperator"
+CHAIN = f"{_AUTHORING}.dependencies:chain"
+CROSS_DOWNSTREAM = f"{_AUTHORING}.dependencies:cross_downstream"
+PARAM = f"{_AUTHORING}.params:Param"
+PARAMS_DICT = f"{_AUTHORING}.params:ParamsDict"
+XCOM_ARG = f"{_AUTHORING}.xcom_arg:XComArg"
+ASSET = f"{_AUTHORING}.assets:Asset"
+GET_CURRENT_CONTEXT = f"{_AUTHORING}.context:get_current_context"
+TRIGGER_RULE = "millstream.model.trigger_rules:TriggerRule"
+VARIABLE = "millstream.secrets.variable:Variable"
+CONNECTION = "millstream.secrets.connection:Connection"
+CONTEXT = f"{_SHIMS}:Context"
+
+_PYTHON_OPERATORS = {
+    "PythonOperator": "millstream.operators.python:PythonOperator",
+    "BranchPythonOperator": "millstream.operators.python:BranchPythonOperator",
+    "ShortCircuitOperator": "millstream.operators.python:ShortCircuitOperator",
+    "get_current_context": GET_CURRENT_CONTEXT,
+}
+_EMPTY = {"EmptyOperator": "millstream.operators.empty:EmptyOperator"}
+_BASH = {"BashOperator": "millstream.operators.bash:BashOperator"}
+_TRIGGER_DAGRUN = {
+    "TriggerDagRunOperator": "millstream.operators.trigger_dagrun:TriggerDagRunOperator",
+}
+_EMAIL = {"EmailOperator": "millstream.operators.email:EmailOperator"}
+_SENSOR_BASE = {
+    "BaseSensorOperator": "millstream.sensors.base:BaseSensorOperator",
+    "PokeReturnValue": "millstream.sensors.base:PokeReturnValue",
+}
+_FILE_SENSOR = {"FileSensor": "millstream.sensors.filesystem:FileSensor"}
+_EXTERNAL_TASK_SENSOR = {
+    "ExternalTaskSensor": "millstream.sensors.external_task:ExternalTaskSensor",
+}
+_PYTHON_SENSOR = {"PythonSensor": "millstream.sensors.python:PythonSensor"}
+_TIME_DELTA_SENSORS = {
+    "TimeDeltaSensor": "millstream.sensors.time:TimeDeltaSensor",
+    "TimeDeltaSensorAsync": "millstream.sensors.time:TimeDeltaSensorAsync",
+}
+_DATE_TIME_SENSORS = {
+    "DateTimeSensor": "millstream.sensors.time:DateTimeSensor",
+    "DateTimeSensorAsync": "millstream.sensors.time:DateTimeSensorAsync",
+}
+_BASE_HOOK = {"BaseHook": "millstream.hooks.base:BaseHook"}
+_CHAIN = {"chain": CHAIN, "cross_downstream": CROSS_DOWNSTREAM}
+
+_EXCEPTIONS = {
+    # AirflowException is the base of Airflow's own errors, as MillstreamError is of
+    # millstream's: `except AirflowException` also catches a sensor's timeout or a skip.
+    "AirflowException": "millstream.exceptions:MillstreamError",
+    "AirflowSkipException": "millstream.exceptions:TaskSkipped",
+    "AirflowFailException": "millstream.exceptions:TaskFailedNoRetry",
+    "AirflowSensorTimeout": "millstream.exceptions:SensorTimeout",
+    "AirflowTaskTimeout": "millstream.exceptions:TaskTimeout",
+    "AirflowRescheduleException": "millstream.exceptions:TaskRescheduled",
+    "TaskDeferred": "millstream.exceptions:TaskDeferred",
+    "TaskDeferralError": "millstream.exceptions:TaskDeferralError",
+    # the common base of ConnectionNotFound and VariableNotFound (both KeyErrors)
+    "AirflowNotFoundException": "millstream.secrets.errors:_NotFound",
+    "AirflowDagCycleException": "millstream.exceptions:DagCycleError",
+    "DuplicateTaskIdFound": "millstream.exceptions:DuplicateTaskIdError",
+    "ParamValidationError": "millstream.exceptions:ParamValidationError",
+}
+
+_SDK = {
+    "DAG": DAG,
+    "dag": DAG_DECORATOR,
+    "task": TASK,
+    "task_group": TASK_GROUP_DECORATOR,
+    "TaskGroup": TASK_GROUP,
+    "Asset": ASSET,
+    "Variable": VARIABLE,
+    "Connection": CONNECTION,
+    "BaseOperator": BASE_OPERATOR,
+    "BaseSensorOperator": "millstream.sensors.base:BaseSensorOperator",
+    "PokeReturnValue": "millstream.sensors.base:PokeReturnValue",
+    "BaseHook": "millstream.hooks.base:BaseHook",
+    "chain": CHAIN,
+    "cross_downstream": CROSS_DOWNSTREAM,
+    "get_current_context": GET_CURRENT_CONTEXT,
+    "Param": PARAM,
+    "TriggerRule": TRIGGER_RULE,
+    "Context": CONTEXT,
+    "XComArg": XCOM_ARG,
+}
+
+_STANDARD = "airflow.providers.standard"
+
+_TABLE: dict[str, dict[str, str]] = {
+    # -- the DAG and the models ---------------------------------------------------------------
+    "airflow": {"DAG": DAG, "Dataset": ASSET},
+    "airflow.models": {
+        "DAG": DAG,
+        "BaseOperator": BASE_OPERATOR,
+        "Variable": VARIABLE,
+        "Connection": CONNECTION,
+        "Param": PARAM,
+        "DagBag": "millstream.parsing.dagbag:DagBag",
+        # what a task's context holds as "ti" and "dag_run", for type hints and isinstance
+        "TaskInstance": "millstream.runtime.context:RuntimeTaskInstance",
+        "DagRun": "millstream.runtime.context:RuntimeDagRun",
+        "XComArg": XCOM_ARG,
+    },
+    "airflow.models.dag": {"DAG": DAG},
+    "airflow.models.dagbag": {"DagBag": "millstream.parsing.dagbag:DagBag"},
+    "airflow.models.baseoperator": {"BaseOperator": BASE_OPERATOR, **_CHAIN},
+    "airflow.models.param": {"Param": PARAM, "ParamsDict": PARAMS_DICT},
+    "airflow.models.variable": {"Variable": VARIABLE},
+    "airflow.models.connection": {"Connection": CONNECTION},
+    "airflow.models.taskinstance": {
+        "TaskInstance": "millstream.runtime.context:RuntimeTaskInstance",
+    },
+    "airflow.models.dagrun": {"DagRun": "millstream.runtime.context:RuntimeDagRun"},
+    "airflow.models.xcom_arg": {"XComArg": XCOM_ARG},
+    "airflow.datasets": {"Dataset": ASSET},
+    # -- operators: Airflow 2 homes, then Airflow 3's standard provider -----------------------
+    "airflow.operators.python": _PYTHON_OPERATORS,
+    "airflow.operators.empty": _EMPTY,
+    "airflow.operators.dummy": {"DummyOperator": "millstream.operators.empty:EmptyOperator"},
+    "airflow.operators.bash": _BASH,
+    "airflow.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.operators.email": _EMAIL,
+    f"{_STANDARD}.operators.python": _PYTHON_OPERATORS,
+    f"{_STANDARD}.operators.empty": _EMPTY,
+    f"{_STANDARD}.operators.bash": _BASH,
+    f"{_STANDARD}.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.providers.smtp.operators.smtp": _EMAIL,
+    "airflow.providers.common.sql.operators.sql": {
+        "SQLExecuteQueryOperator": "millstream.operators.sql:SQLExecuteQueryOperator",
+    },
+    "airflow.providers.postgres.operators.postgres": {
+        "PostgresOperator": "millstream.compat.airflow_sql:PostgresOperator",
+    },
+    "airflow.providers.sqlite.operators.sqlite": {
+        "SqliteOperator": "millstream.compat.airflow_sql:SqliteOperator",
+    },
+    # -- sensors ------------------------------------------------------------------------------
+    "airflow.sensors.base": _SENSOR_BASE,
+    "airflow.sensors.filesystem": _FILE_SENSOR,
+    "airflow.sensors.external_task": _EXTERNAL_TASK_SENSOR,
+    "airflow.sensors.python": _PYTHON_SENSOR,
+    "airflow.sensors.time_delta": _TIME_DELTA_SENSORS,
+    "airflow.sensors.date_time": _DATE_TIME_SENSORS,
+    f"{_STANDARD}.sensors.filesystem": _FILE_SENSOR,
+    f"{_STANDARD}.sensors.external_task": _EXTERNAL_TASK_SENSOR,
+    f"{_STANDARD}.sensors.python": _PYTHON_SENSOR,
+    f"{_STANDARD}.sensors.time_delta": _TIME_DELTA_SENSORS,
+    f"{_STANDARD}.sensors.date_time": _DATE_TIME_SENSORS,
+    "airflow.providers.http.sensors.http": {"HttpSensor": "millstream.sensors.http:HttpSensor"},
+    "airflow.providers.common.sql.sensors.sql": {"SqlSensor": "millstream.sensors.sql:SqlSensor"},
+    # -- hooks --------------------------------------------------------------------------------
+    "airflow.hooks.base": _BASE_HOOK,
+    "airflow.providers.common.sql.hooks.sql": {"DbApiHook": "millstream.hooks.dbapi:DbApiHook"},
+    "airflow.providers.postgres.hooks.postgres": {
+        "PostgresHook": "millstream.hooks.postgres:PostgresHook",
+    },
+    "airflow.providers.sqlite.hooks.sqlite": {"SqliteHook": "millstream.hooks.sqlite:SqliteHook"},
+    "airflow.providers.http.hooks.http": {"HttpHook": "millstream.hooks.http:HttpHook"},
+    # -- utilities ----------------------------------------------------------------------------
+    "airflow.utils.task_group": {"TaskGroup": TASK_GROUP},
+    "airflow.utils.trigger_rule": {"TriggerRule": TRIGGER_RULE},
+    "airflow.utils.decorators": {"apply_defaults": "millstream.sensors.base:apply_defaults"},
+    "airflow.utils.dates": {"days_ago": f"{_SHIMS}:days_ago"},
+    "airflow.utils.state": {
+        "State": f"{_SHIMS}:State",
+        "TaskInstanceState": "millstream.model.states:TaskState",
+        "DagRunState": "millstream.model.states:DagRunState",
+    },
+    "airflow.utils.context": {"Context": CONTEXT},
+    "airflow.utils.helpers": _CHAIN,
+    "airflow.macros": {
+        "ds_add": f"{_AUTHORING}.macros:ds_add",
+        "ds_format": f"{_AUTHORING}.macros:ds_format",
+    },
+    "airflow.exceptions": _EXCEPTIONS,
+    # -- TaskFlow and the Airflow 3 task SDK --------------------------------------------------
+    "airflow.decorators": {
+        "dag": DAG_DECORATOR,
+        "task": TASK,
+        "task_group": TASK_GROUP_DECORATOR,
+    },
+    "airflow.sdk": _SDK,
+}
+
+MODULES: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
+    {module: MappingProxyType(dict(names)) for module, names in _TABLE.items()}
+)
+"""Every served module that provides names: module -> {name: "millstream.module:attribute"}."""
+
+
+def _parents(names: list[str]) -> frozenset[str]:
+    found: set[str] = set()
+    for name in names:
+        parts = name.split(".")
+        found.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return frozenset(found)
+
+
+PACKAGES: frozenset[str] = _parents(list(MODULES)) | frozenset(MODULES)
+"""Every served module: those of :data:`MODULES` and the packages leading to them."""
+
+
+def submodules(module: str) -> list[str]:
+    """The served modules directly inside ``module`` (their last part only), sorted."""
+    prefix = module + "."
+    return sorted({m[len(prefix):].split(".")[0] for m in PACKAGES if m.startswith(prefix)})
+
+
+def names_of(module: str) -> list[str]:
+    """The names ``module`` provides, sorted (none for a package that only holds modules)."""
+    return sorted(MODULES.get(module, {}))
+
+
+__all__ = ["MODULES", "PACKAGES", "names_of", "submodules"]

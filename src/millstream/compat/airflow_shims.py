@@ -1,0 +1,139 @@
+"""Airflow names with no millstream object of the same shape: thin stand-ins built on millstream.
+
+Each one behaves as Airflow documents it: ``days_ago``, the ``State`` constants, the
+``Context`` type, the ``@task`` namespace (naming the decorators it does not support) and
+the ``@task_group`` decorator.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from millstream.authoring.dag import current_dag
+from millstream.authoring.decorators import task as _millstream_task
+from millstream.authoring.taskgroup import TaskGroup, current_task_group
+from millstream.model.states import TaskState
+
+DOCS = "docs/migrating-from-airflow.md"
+
+Context = dict
+"""A task's context: the dict of ``ds``, ``ti``, ``dag_run`` ... passed to callables."""
+
+
+def days_ago(
+    n: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0
+) -> datetime:
+    """Today at ``hour:minute:second`` UTC, ``n`` days back (Airflow 2's ``days_ago``)."""
+    today = datetime.now(UTC).replace(hour=hour, minute=minute, second=second,
+                                      microsecond=microsecond)
+    return today - timedelta(days=n)
+
+
+class State:
+    """Airflow's ``State`` constants, as millstream's task states.
+
+    A task that has not been scheduled yet is ``State.NONE``, which is the state
+    ``"none"`` in millstream (Airflow uses Python's ``None``).
+    """
+
+    NONE = TaskState.NONE
+    SCHEDULED = TaskState.SCHEDULED
+    QUEUED = TaskState.QUEUED
+    RUNNING = TaskState.RUNNING
+    SUCCESS = TaskState.SUCCESS
+    FAILED = TaskState.FAILED
+    SKIPPED = TaskState.SKIPPED
+    UPSTREAM_FAILED = TaskState.UPSTREAM_FAILED
+    UP_FOR_RETRY = TaskState.UP_FOR_RETRY
+    UP_FOR_RESCHEDULE = TaskState.UP_FOR_RESCHEDULE
+    DEFERRED = TaskState.DEFERRED
+    REMOVED = TaskState.REMOVED
+
+    task_states = tuple(TaskState)
+    finished = frozenset({SUCCESS, FAILED, SKIPPED, UPSTREAM_FAILED, REMOVED})
+    unfinished = frozenset({NONE, SCHEDULED, QUEUED, RUNNING, UP_FOR_RETRY,
+                            UP_FOR_RESCHEDULE, DEFERRED})
+    failed_states = frozenset({FAILED, UPSTREAM_FAILED})
+    success_states = frozenset({SUCCESS, SKIPPED})
+
+
+class _TaskNamespace:
+    """``@task``, ``@task.python``, ``@task.branch`` and ``@task.short_circuit``.
+
+    Any other ``@task.<kind>`` of Airflow (``bash``, ``virtualenv``, ``docker``, ``sensor``
+    ...) is an AttributeError naming it, instead of a bare "no attribute".
+    """
+
+    python = staticmethod(_millstream_task.python)
+    branch = staticmethod(_millstream_task.branch)
+    short_circuit = staticmethod(_millstream_task.short_circuit)
+
+    def __call__(self, python_callable: Callable[..., Any] | None = None,
+                 **operator_kwargs: Any) -> Any:
+        return _millstream_task(python_callable, **operator_kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"millstream's Airflow compatibility does not support @task.{name}; supported: "
+            f"@task, @task.python, @task.branch, @task.short_circuit; see {DOCS}"
+        )
+
+    def __repr__(self) -> str:
+        return "<airflow task decorator (millstream)>"
+
+
+task = _TaskNamespace()
+
+
+def task_group(
+    python_callable: Callable[..., Any] | None = None, **group_kwargs: Any
+) -> Any:
+    """``@task_group``: calling the decorated function builds its tasks inside a TaskGroup.
+
+    The group id is ``group_id=`` or the function's name; calling the function again in
+    the same DAG adds ``__1``, ``__2`` ... to the id. The call returns what the function
+    returns (so ``start >> my_group() >> end`` links to the task it returned), or the
+    group itself when the function returns nothing.
+    """
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def build(*args: Any, **kwargs: Any) -> Any:
+            options = dict(group_kwargs)
+            options["group_id"] = _free_group_id(options.get("group_id") or function.__name__)
+            options.setdefault("tooltip", inspect.getdoc(function) or "")
+            with TaskGroup(**options) as group:
+                result = function(*args, **kwargs)
+            return group if result is None else result
+
+        return build
+
+    if python_callable is not None:
+        return decorate(python_callable)
+    return decorate
+
+
+def _free_group_id(base: str) -> str:
+    """``base``, or ``base__N`` with the first N whose full group id is not taken yet."""
+    dag = current_dag()
+    parent = current_task_group()
+    if dag is None:
+        return base  # TaskGroup itself says that a group needs a DAG
+
+    def full(group_id: str) -> str:
+        return parent.child_id(group_id) if parent is not None else group_id
+
+    candidate, number = base, 0
+    while full(candidate) in dag.task_group_dict:
+        number += 1
+        candidate = f"{base}__{number}"
+    return candidate
+
+
+__all__ = ["Context", "State", "days_ago", "task", "task_group"]
