@@ -6,10 +6,13 @@ import os
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlencode
 
 from millstream.hooks.dbapi import DbApiHook
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # extra keys the hook reads itself; every other key is a libpq parameter (sslmode, options ...)
 _HOOK_EXTRA_KEYS = frozenset({"cursor", "sqlalchemy_scheme", "__extra__"})
@@ -96,6 +99,30 @@ class PostgresHook(DbApiHook):
         """The URI with SQLAlchemy's psycopg 3 driver (``postgresql+psycopg://``)."""
         scheme = (self.connection.extra_dejson or {}).get("sqlalchemy_scheme", "postgresql+psycopg")
         return f"{scheme}://" + self.get_uri().removeprefix("postgresql://")
+
+    def get_sqlalchemy_engine(self, engine_kwargs: dict[str, Any] | None = None) -> Engine:
+        """A SQLAlchemy engine that binds parameters as psycopg 2 did: client-side, untyped.
+
+        SQLAlchemy's psycopg 3 dialect casts each parameter to the type it guessed
+        (``%(x)s::VARCHAR`` for a pandas object column), so ``DataFrame.to_sql`` of decimals
+        or numeric text into a numeric column fails, where Airflow's psycopg 2 engine lets
+        PostgreSQL convert the literal. Binding on the client without casts keeps DAG code
+        written for Airflow working unchanged (and SQLAlchemy's reflection with it).
+        """
+        from psycopg import ClientCursor
+        from sqlalchemy.engine.interfaces import BindTyping
+
+        cached = not engine_kwargs
+        if cached and self._engine is not None:
+            return self._engine
+        kwargs = dict(engine_kwargs or {})
+        kwargs["connect_args"] = {"cursor_factory": ClientCursor,
+                                  **kwargs.get("connect_args", {})}
+        engine = super().get_sqlalchemy_engine(kwargs)
+        engine.dialect.bind_typing = BindTyping.NONE
+        if cached:
+            self._engine = engine
+        return engine
 
     # -- COPY --------------------------------------------------------------------------------
     def copy_expert(self, sql: str, filename: str | os.PathLike[str]) -> int:

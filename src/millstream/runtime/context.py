@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from millstream.authoring import macros
 from millstream.authoring.params import Param
@@ -43,9 +43,9 @@ def task_log_url(dag_id: str, run_id: str, task_id: str, try_number: int,
                  map_index: int = -1, base_url: str | None = None) -> str:
     """The web UI's page for one try's log."""
     base = (base_url or webserver_base_url()).rstrip("/")
-    ids = [quote(part, safe="") for part in (dag_id, run_id, task_id)]
-    return (f"{base}/dags/{ids[0]}/runs/{ids[1]}/tasks/{ids[2]}"
-            f"?try_number={try_number}&map_index={map_index}")
+    query = urlencode({"run_id": run_id, "task_id": task_id, "map_index": map_index,
+                       "try": try_number})
+    return f"{base}/dags/{quote(dag_id, safe='')}/task?{query}"
 
 
 class RuntimeDagRun(DagRunRecord):
