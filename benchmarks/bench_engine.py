@@ -106,7 +106,9 @@ def engine_for(dag_id: str, source: str, environ: dict[str, str] | None = None,
         dags = home / "dags"
         dags.mkdir()
         (dags / f"{dag_id}.py").write_text(textwrap.dedent(source))
-        settings = load_settings(home=home, environ=dict(environ or {}))
+        # The DAG runs at once: unpaused when first parsed, whatever the default.
+        unpaused = {"MILLSTREAM__CORE__DAGS_ARE_PAUSED_AT_CREATION": "false"}
+        settings = load_settings(home=home, environ={**unpaused, **(environ or {})})
         with scheduler_job(settings) as job:
             try:
                 job.step(datetime.now(UTC))  # parses the folder and loads the structures

@@ -1,24 +1,27 @@
-"""The idle workload: resident memory of a ``millstream scheduler`` that has nothing to do.
+"""The idle workload: the memory of a ``millstream standalone`` that has nothing to do.
 
 Usage: python benchmarks/bench_idle.py [--json]
 
-Starts ``python -m millstream.cli.main scheduler`` with ``MILLSTREAM_HOME`` set to a
-temporary home whose dags folder holds copies of ``examples/dags/*.py``, waits until
-the store lists every example DAG, lets it settle for ``SETTLE_S`` seconds (the
-examples' first scheduled runs come and go in that time) and reads ``VmRSS`` from
-``/proc/<pid>/status`` for the scheduler and for each of its descendants (the fork
-server and the DAG-parsing workers).
+DESIGN's target is "scheduler + webserver resident memory <= 150 MB"; ``standalone`` runs
+the scheduler, the web server (a uvicorn thread) and the triggerer (a thread) in one
+process, beside the executor's fork server. This starts ``python -m millstream.cli.main
+standalone --no-examples`` with ``MILLSTREAM_HOME`` set to a temporary home whose dags
+folder is a copy of ``examples/dags`` (so every example is parsed, and, new DAGs starting
+paused by default, none runs), waits until the store lists every example DAG and the web
+server answers ``/api/v1/health``, lets it settle for ``SETTLE_S`` seconds and reads
+``VmRSS`` from ``/proc/<pid>/status`` for standalone and each of its descendants (the
+fork server; DAG-parsing workers, when caught between parses).
 
-``idle.rss_mb`` is the *sum* of those VmRSS figures: an upper bound, since the
-children share copy-on-write pages with the scheduler and RSS counts shared pages in
-every process that maps them. The scheduler alone, the children alone and the
-proportional set size (``Pss`` from ``/proc/<pid>/smaps_rollup``, which counts each
-shared page once) are reported alongside. Floor: the VmRSS of a bare
-``python -c "import time; time.sleep(5)"``.
+``idle.rss_mb`` is the *sum* of those VmRSS figures: an upper bound, since the children
+share copy-on-write pages with standalone and RSS counts shared pages in every process
+that maps them. Standalone alone, the children alone and the proportional set size
+(``Pss`` from ``/proc/<pid>/smaps_rollup``, which counts each shared page once) are
+reported alongside; ``idle.runs`` (0 when idle indeed) says that nothing ran. Floor: the
+VmRSS of a bare ``python -c "import time; time.sleep(5)"``.
 
-The scheduler is stopped with SIGTERM (then SIGKILL for its whole process group if it
-has not exited after ``STOP_TIMEOUT_S``); any descendant still alive afterwards is
-killed and counted in ``idle.leftover_processes``.
+Standalone is stopped with SIGTERM (then SIGKILL for its whole process group if it has
+not exited after ``STOP_TIMEOUT_S``); any descendant still alive afterwards is killed and
+counted in ``idle.leftover_processes``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -40,7 +44,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "dags"
 SETTLE_S = 3.0
-PARSE_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 90.0
+OUTPUT = "standalone.out"
+_URL = re.compile(r"^web server on (http://\S+) ", re.MULTILINE)
 STOP_TIMEOUT_S = 30.0
 SAMPLES = 5
 SAMPLE_GAP_S = 0.2
@@ -132,21 +138,26 @@ def floor_rss_mb() -> float:
 
 
 def _environment(home: Path) -> dict[str, str]:
-    """This environment without any millstream setting, and the temporary home."""
+    """This environment without any millstream setting; the temporary home, any free port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM")}
     env["MILLSTREAM_HOME"] = str(home)
+    env["MILLSTREAM__WEBSERVER__PORT"] = "0"
+    env["COLUMNS"] = "200"
     return env
 
 
-def _example_dag_ids(home: Path) -> int:
-    """How many DAGs the example files define (loaded in this process, once)."""
-    from millstream.parsing.loader import load_dag_file
+def _example_dag_count() -> int:
+    """How many DAGs the examples define (loaded in this process, once)."""
+    from millstream.parsing.dagbag import DagBag
 
-    return sum(len(load_dag_file(path)) for path in sorted((home / "dags").glob("*.py")))
+    bag = DagBag(EXAMPLES)
+    if bag.import_errors:
+        raise RuntimeError(f"the examples do not load here: {bag.import_errors}")
+    return len(bag.dags)
 
 
-class _StoredDags:
-    """Counts the DAGs the scheduler has recorded so far, over one store opened when it can be."""
+class _Store:
+    """The standalone's store, read from outside, opened once its database exists."""
 
     def __init__(self, home: Path) -> None:
         from millstream.config import load_settings
@@ -154,18 +165,31 @@ class _StoredDags:
         self.url = load_settings(home=home, environ={}).database.url
         self.store: Any = None
 
-    def count(self) -> int:
+    def _open(self) -> Any:
         from millstream.store.sql.store import SqlStore
 
         if self.store is None:
             database = Path(self.url.removeprefix("sqlite:///"))
             if self.url.startswith("sqlite:///") and not database.exists():
-                return 0
+                return None
             self.store = SqlStore.from_url(self.url)
+        return self.store
+
+    def dags(self) -> dict[str, bool]:
+        """Stored DAGs and their paused flags (none while the schema is being created)."""
+        store = self._open()
+        if store is None:
+            return {}
         try:
-            return len(self.store.dags.list(active_only=False))
-        except Exception:  # the schema is still being created
-            return 0
+            with store.transaction():
+                return {r.dag_id: r.is_paused for r in store.dags.list(active_only=False)}
+        except Exception:
+            return {}
+
+    def runs(self) -> int:
+        store = self._open()
+        with store.transaction():
+            return len(store.runs.list())
 
     def close(self) -> None:
         if self.store is not None:
@@ -175,7 +199,7 @@ class _StoredDags:
 
 
 def _stop(process: subprocess.Popen[bytes], known: set[int]) -> int:
-    """SIGTERM the scheduler, then SIGKILL its group if needed; returns leftovers killed."""
+    """SIGTERM standalone, then SIGKILL its group if needed; returns leftovers killed."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -198,45 +222,70 @@ def _stop(process: subprocess.Popen[bytes], known: set[int]) -> int:
 
 @contextlib.contextmanager
 def _home() -> Iterator[Path]:
+    """A temporary home whose dags folder is a copy of the examples (helpers and all)."""
     tmp = Path(tempfile.mkdtemp(prefix="millstream-idle-"))
     try:
-        (tmp / "dags").mkdir()
-        for path in sorted(EXAMPLES.glob("*.py")):
-            shutil.copy(path, tmp / "dags" / path.name)
+        shutil.copytree(EXAMPLES, tmp / "dags",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _wait(what: str, check: Callable[[], Any], process: subprocess.Popen[bytes],
+          home: Path, timeout_s: float = START_TIMEOUT_S) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if process.poll() is not None:
+            raise RuntimeError(_failure(f"standalone exited waiting for {what}", home))
+        if time.monotonic() > deadline:
+            raise RuntimeError(_failure(f"timed out waiting for {what}", home))
+        time.sleep(0.1)
+
+
+def _web_url(home: Path) -> str | None:
+    match = _URL.search((home / OUTPUT).read_text(errors="replace"))
+    return match.group(1) if match else None
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/api/v1/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def bench_idle(settle_s: float = SETTLE_S, status: Status = _quiet) -> dict[str, Any]:
-    """Resident memory of an idle scheduler with the example DAGs, against a bare interpreter."""
+    """Memory of an idle standalone (the examples parsed, all paused) against a bare python."""
     status("idle: measuring a bare interpreter")
     floor = floor_rss_mb()
+    expected = _example_dag_count()
     with _home() as home:
-        expected = _example_dag_ids(home)
-        status("idle: starting millstream scheduler")
-        with (home / "scheduler.out").open("wb") as out:
+        status("idle: starting millstream standalone")
+        with (home / OUTPUT).open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "millstream.cli.main", "scheduler"],
+                [sys.executable, "-m", "millstream.cli.main", "standalone", "--no-examples"],
                 env=_environment(home), cwd=home, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                stdin=subprocess.DEVNULL, start_new_session=True,
             )
         known: set[int] = set()
-        leftovers = 0
+        store = _Store(home)
         try:
-            deadline = time.monotonic() + PARSE_TIMEOUT_S
-            status(f"idle: waiting for the scheduler to store {expected} example DAGs")
-            stored = _StoredDags(home)
-            try:
-                while stored.count() < expected:
-                    if process.poll() is not None:
-                        raise RuntimeError(_failure("the scheduler exited", home))
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(_failure("the example DAGs were not stored", home))
-                    time.sleep(0.1)
-            finally:
-                stored.close()
-            status(f"idle: letting the scheduler settle for {settle_s:.0f} s")
+            status(f"idle: waiting for standalone to store the {expected} example DAGs")
+            dags = _wait("the example DAGs to be stored",
+                         lambda: (found := store.dags()) and len(found) >= expected and found,
+                         process, home)
+            if not all(dags.values()):
+                active = sorted(d for d, paused in dags.items() if not paused)
+                raise RuntimeError(f"not idle: DAGs {active} started unpaused")
+            url = _wait("the web server's address", lambda: _web_url(home), process, home)
+            _wait("the web server to answer", lambda: _answers(url), process, home)
+            status(f"idle: letting standalone settle for {settle_s:.0f} s")
             time.sleep(settle_s)
             status("idle: reading resident memory")
             samples: list[tuple[float, list[float], float]] = []
@@ -245,13 +294,15 @@ def bench_idle(settle_s: float = SETTLE_S, status: Status = _quiet) -> dict[str,
                 known.update(children)
                 main_rss = rss_mb(process.pid)
                 if main_rss is None or process.poll() is not None:
-                    raise RuntimeError(_failure("the scheduler exited while measured", home))
+                    raise RuntimeError(_failure("standalone exited while measured", home))
                 each = [rss_mb(pid) or 0.0 for pid in children]
                 pss = sum(pss_mb(pid) or 0.0 for pid in (process.pid, *children))
                 samples.append((main_rss, each, pss))
                 time.sleep(SAMPLE_GAP_S)
+            runs = store.runs()
         finally:
-            status("idle: stopping the scheduler")
+            store.close()
+            status("idle: stopping standalone")
             known.update(descendants(process.pid))
             leftovers = _stop(process, known)
     # The sample with the most memory in all: the figure is an upper bound.
@@ -259,11 +310,13 @@ def bench_idle(settle_s: float = SETTLE_S, status: Status = _quiet) -> dict[str,
     total = main_rss + sum(each)
     return {
         "idle.rss_mb": total,
-        "idle.scheduler_rss_mb": main_rss,
+        "idle.standalone_rss_mb": main_rss,
         "idle.children_rss_mb": sum(each),
         "idle.children": len(each),
         "idle.children_each": " + ".join(f"{mb:.3g}" for mb in each) or "none",
         "idle.pss_mb": pss,
+        "idle.dags": len(dags),
+        "idle.runs": runs,
         "idle.floor": floor,
         "idle.overhead_ratio": total / floor,
         "idle.leftover_processes": leftovers,
@@ -272,7 +325,7 @@ def bench_idle(settle_s: float = SETTLE_S, status: Status = _quiet) -> dict[str,
 
 
 def _failure(what: str, home: Path) -> str:
-    output = (home / "scheduler.out").read_text(errors="replace")[-2000:]
+    output = (home / OUTPUT).read_text(errors="replace")[-2000:]
     return f"{what}; its output ends with:\n{output}"
 
 

@@ -38,6 +38,9 @@ Changes from the Airflow original, each for a reason:
 - ``process_data`` reads the file and returns its row count with the status.
 - The environment variable ``EVENT_DRIVEN_ETL_POKE_SECONDS`` sets one poke interval for
   every sensor (e.g. ``0.5`` for a demo or a test); unset, the article's intervals apply.
+- ``is_paused_upon_creation=True``: it starts paused, ``millstream standalone`` included
+  (which starts the other examples unpaused), since on a fresh machine neither the file
+  nor the upstream run exists and every hourly run would fail.
 """
 
 import logging
@@ -135,6 +138,7 @@ with DAG(
     schedule_interval="0 * * * *",  # Hourly
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    is_paused_upon_creation=True,  # waits for things a fresh machine lacks: see above
     tags=["event-driven", "sensors"],
     user_defined_macros={"landing_dir": landing_dir, "api_health_url": api_health_url},
 ) as dag:

@@ -22,7 +22,6 @@ import difflib
 import os
 import re
 import tomllib
-import zoneinfo
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +52,8 @@ MASK = "***"
 
 _SECRET_KEYS = frozenset({("core", "fernet_key"), ("webserver", "secret_key"),
                           ("smtp", "password")})
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
 _SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "sslpassword"})
 
 
@@ -77,9 +78,27 @@ class CoreSettings(_Section):
 
     home: Path = Field(default_factory=_default_home)
     dags_folder: Path = Field(default_factory=lambda: _default_home() / "dags")
-    load_examples: bool = False
+    # Unset: `standalone` loads the example DAGs and `scheduler` does not; set, it decides both.
+    load_examples: bool | None = None
+    # As in Airflow: a DAG the scheduler finds for the first time starts paused.
+    dags_are_paused_at_creation: bool = True
     fernet_key: SecretStr | None = None
-    default_timezone: str = "UTC"
+
+    @field_validator("load_examples", mode="before")
+    @classmethod
+    def _check_load_examples(cls, value: Any) -> Any:
+        """One clear message for a bad value (the union would report one per branch)."""
+        if value is None or isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(
+            "give true or false (leave it unset and `standalone` loads the examples while "
+            "`scheduler` does not)"
+        )
 
     @field_validator("fernet_key")
     @classmethod
@@ -97,15 +116,6 @@ class CoreSettings(_Section):
                     "a Fernet key is 32 url-safe base64-encoded bytes (44 characters); "
                     "to rotate keys give several, comma-separated, the newest first"
                 )
-        return value
-
-    @field_validator("default_timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like UTC)") from exc
         return value
 
 
@@ -145,7 +155,7 @@ class DatabaseSettings(_Section):
 class SchedulerSettings(_Section):
     """``[scheduler]``: the scheduler loop, the executor, and DAG file parsing."""
 
-    executor: Literal["local", "celery"] = "local"
+    executor: Literal["local"] = "local"
     parallelism: int = Field(default=8, ge=1)
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
     zombie_timeout_s: float = Field(default=30.0, gt=0)
@@ -154,6 +164,15 @@ class SchedulerSettings(_Section):
     file_parse_memory_mb: int = Field(default=1024, ge=16)
     max_runs_per_tick: int = Field(default=10, ge=1)
     catchup_by_default: bool = False
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _check_executor(cls, value: Any) -> Any:
+        if value == "local":
+            return value
+        if value == "celery":
+            raise ValueError("the celery executor is not available yet; allowed: local")
+        raise ValueError(f"unknown executor {value!r}; allowed: local")
 
     @model_validator(mode="after")
     def _check_zombie_timeout(self) -> SchedulerSettings:

@@ -26,9 +26,9 @@ def test_defaults_live_in_the_home(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, environ={})
     assert settings.core.home == tmp_path
     assert settings.core.dags_folder == tmp_path / "dags"
-    assert settings.core.load_examples is False
+    assert settings.core.load_examples is None  # standalone loads them, scheduler does not
+    assert settings.core.dags_are_paused_at_creation is True
     assert settings.core.fernet_key is None
-    assert settings.core.default_timezone == "UTC"
     assert settings.database.url == f"sqlite:///{tmp_path}/millstream.db"
     assert settings.logging.base_log_folder == tmp_path / "logs"
     assert settings.scheduler.parallelism == 8
@@ -51,7 +51,7 @@ def test_file_then_env_precedence(tmp_path: Path) -> None:
     write_settings(tmp_path, """
 [scheduler]
 parallelism = 4
-executor = "celery"
+max_runs_per_tick = 3
 
 [webserver]
 port = 9000
@@ -62,7 +62,7 @@ url = "postgresql://millstream@db:5432/millstream"
     env = {"MILLSTREAM__SCHEDULER__PARALLELISM": "6", "MILLSTREAM__CORE__LOAD_EXAMPLES": "true"}
     settings = load_settings(tmp_path, environ=env)
     assert settings.scheduler.parallelism == 6  # env beats file
-    assert settings.scheduler.executor == "celery"  # file beats default
+    assert settings.scheduler.max_runs_per_tick == 3  # file beats default
     assert settings.webserver.port == 9000
     assert settings.core.load_examples is True
     assert settings.database.url == "postgresql://millstream@db:5432/millstream"
@@ -157,7 +157,7 @@ def test_bad_value_in_env_names_setting_and_variable(tmp_path: Path) -> None:
     ("variable", "value"),
     [
         ("MILLSTREAM__SCHEDULER__EXECUTOR", "kubernetes"),
-        ("MILLSTREAM__CORE__DEFAULT_TIMEZONE", "Mars/Olympus"),
+        ("MILLSTREAM__CORE__DAGS_ARE_PAUSED_AT_CREATION", "sometimes"),
         ("MILLSTREAM__LOGGING__LEVEL", "loud"),
         ("MILLSTREAM__CORE__LOAD_EXAMPLES", "perhaps"),
         ("MILLSTREAM__DATABASE__URL", "not a url"),

@@ -39,6 +39,10 @@ class DAG:
     Use it as a context manager (``with DAG("sales_etl", schedule="@daily") as dag:``) or
     through the ``@dag`` decorator. Definition errors (bad ids, bad schedules, cycles,
     duplicate task ids) raise :class:`DagDefinitionError` naming the DAG and tasks.
+
+    As in Airflow, ``catchup`` left out takes the ``scheduler.catchup_by_default`` setting
+    (false unless set), and ``is_paused_upon_creation`` left out lets the scheduler's
+    ``core.dags_are_paused_at_creation`` setting decide whether a new DAG starts paused.
     """
 
     def __init__(
@@ -49,7 +53,7 @@ class DAG:
         schedule_interval: str | timedelta | Schedule | None = _UNSET,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
-        catchup: bool = False,
+        catchup: bool | None = None,
         default_args: dict[str, Any] | None = None,
         tags: Iterable[str] | None = None,
         max_active_runs: int = 16,
@@ -92,7 +96,9 @@ class DAG:
         self.end_date = ensure_utc(end) if end is not None else None
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise DagDefinitionError(f"DAG {dag_id!r}: end_date is before start_date")
-        self.catchup = catchup
+        # Airflow's rule: a DAG that does not say takes scheduler.catchup_by_default.
+        self.catchup_given = catchup is not None
+        self.catchup: bool = catchup if catchup is not None else _catchup_by_default()
         self.tags: list[str] = list(tags or [])
         for name, value in (("max_active_runs", max_active_runs),
                             ("max_active_tasks", max_active_tasks)):
@@ -233,6 +239,17 @@ class DAG:
         from millstream.testing import run_dag_test
 
         return run_dag_test(self, logical_date=logical_date, conf=conf, fast_retries=fast_retries)
+
+
+def _catchup_by_default() -> bool:
+    """The ``scheduler.catchup_by_default`` setting, read when a DAG is defined.
+
+    The settings module is imported here, not at the top, so that ``import millstream``
+    stays fast; processes that parse DAGs have it loaded already.
+    """
+    from millstream.config import load_settings
+
+    return load_settings().scheduler.catchup_by_default
 
 
 def _caller_file() -> str | None:

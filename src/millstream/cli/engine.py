@@ -31,9 +31,14 @@ def open_sql_store(settings: Settings) -> SqlStore:
 
 @contextlib.contextmanager
 def scheduler_job(
-    settings: Settings, extra_dag_folders: tuple[Path, ...] = ()
+    settings: Settings, extra_dag_folders: tuple[Path, ...] = (),
+    extra_folders_paused: bool | None = None,
 ) -> Iterator[SchedulerJob]:
-    """A ready scheduler job (store, parsing, local executor); everything stops on exit."""
+    """A ready scheduler job (store, parsing, local executor); everything stops on exit.
+
+    New DAGs start paused per ``core.dags_are_paused_at_creation``; those of the
+    ``extra_dag_folders`` per ``extra_folders_paused`` when it is given.
+    """
     from millstream.executors.local import LocalExecutor, read_result_file, try_log_path
     from millstream.parsing.sync import DagFolderSync
     from millstream.runtime.metadata import set_store_factory
@@ -46,8 +51,13 @@ def scheduler_job(
     log_folder.mkdir(parents=True, exist_ok=True)
     folders = [Path(settings.core.dags_folder), *extra_dag_folders]
     sched = settings.scheduler
+    by_folder: dict[Path, bool] = (
+        {} if extra_folders_paused is None
+        else dict.fromkeys(extra_dag_folders, extra_folders_paused))
     sync = DagFolderSync(folders, timeout_s=sched.file_parse_timeout_s,
-                         memory_mb=sched.file_parse_memory_mb)
+                         memory_mb=sched.file_parse_memory_mb,
+                         paused_on_create=settings.core.dags_are_paused_at_creation,
+                         paused_on_create_by_folder=by_folder)
 
     def xcom_reader() -> Any:
         return SqlStore.from_url(url).xcoms
@@ -74,6 +84,7 @@ def scheduler_job(
             # A try's process creates its log file first thing: then it has started.
             try_started=lambda key, try_number: try_log_path(log_folder, key,
                                                              try_number).exists(),
+            max_runs_per_tick=sched.max_runs_per_tick,
         )
         yield job
     finally:

@@ -14,7 +14,9 @@ from rich.console import Console
 
 from millstream.config import Settings, SettingsError, load_settings, mask_url
 
-console = Console()
+# Lines are printed whole, never wrapped at the terminal's (or a pipe's 80) columns: the
+# generated password and key must stay on their lines for whoever copies or greps them.
+console = Console(soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -38,7 +40,7 @@ def _open_database(settings: Settings) -> None:
 
 
 def _run(settings: Settings, extra_folders: tuple[Path, ...], with_triggerer: bool = False,
-         with_webserver: bool = False) -> None:
+         with_webserver: bool = False, extra_folders_paused: bool | None = None) -> None:
     from millstream.cli.engine import scheduler_job
     from millstream.cli.triggerer import triggerer_thread
     from millstream.cli.webserver import webserver_thread
@@ -56,7 +58,7 @@ def _run(settings: Settings, extra_folders: tuple[Path, ...], with_triggerer: bo
     # Alembic narrates every start-up at INFO (plugins, dialect): keep only its warnings.
     alembic_log = logging.getLogger("alembic")
     alembic_log.setLevel(max(alembic_log.getEffectiveLevel(), logging.WARNING))
-    with scheduler_job(settings, extra_folders) as job:
+    with scheduler_job(settings, extra_folders, extra_folders_paused) as job:
         # After the executor's fork server started: it must not copy the triggerer's thread.
         triggers = triggerer_thread(settings) if with_triggerer else contextlib.nullcontext()
         web = webserver_thread(settings) if with_webserver else contextlib.nullcontext()
@@ -69,20 +71,46 @@ def _run(settings: Settings, extra_folders: tuple[Path, ...], with_triggerer: bo
 
 
 def scheduler() -> None:
-    """Run the scheduler with the local executor until stopped (SIGTERM or Ctrl-C)."""
+    """Run the scheduler with the local executor until stopped (SIGTERM or Ctrl-C).
+
+    It parses the dags folder, and the example DAGs too when core.load_examples is true.
+    New DAGs start paused unless core.dags_are_paused_at_creation is false.
+    """
     settings = _settings()
     _open_database(settings)
-    _run(settings, ())
+    extra: tuple[Path, ...] = ()
+    if settings.core.load_examples:
+        folder = _examples_folder()
+        if folder is not None:
+            _create_example_pools(settings, folder)
+            console.print(f"examples     {folder}")
+            extra = (folder,)
+    _run(settings, extra)
+
+
+def _examples_folder() -> Path | None:
+    from millstream.parsing.dagbag import example_dags_folder
+
+    folder = example_dags_folder()
+    if folder is None:
+        console.print("[yellow]warning:[/yellow] the example DAGs are not installed here; "
+                      "loading none")
+    return folder
 
 
 def standalone(
     examples: Annotated[
-        bool, typer.Option("--examples/--no-examples", help="also load the example DAGs")
-    ] = True,
+        bool | None,
+        typer.Option("--examples/--no-examples",
+                     help="load the example DAGs (default: core.load_examples, else yes)"),
+    ] = None,
 ) -> None:
-    """Everything in one process, on the embedded database: migrate, load DAGs, schedule, run."""
-    from millstream.parsing.dagbag import example_dags_folder
+    """Everything in one process, on the embedded database: migrate, load DAGs, schedule, run.
 
+    The example DAGs start unpaused (except those that set is_paused_upon_creation), so
+    that they run on a fresh machine; new DAGs in the dags folder start paused unless
+    core.dags_are_paused_at_creation is false, as with `millstream scheduler`.
+    """
     settings = _settings()
     _open_database(settings)
     from millstream.secrets.crypto import ensure_fernet_key
@@ -97,8 +125,10 @@ def standalone(
     home = Path(settings.core.home)
     dags_folder = Path(settings.core.dags_folder)
     dags_folder.mkdir(parents=True, exist_ok=True)
+    if examples is None:
+        examples = settings.core.load_examples is not False
     extra: tuple[Path, ...] = ()
-    folder = example_dags_folder() if examples else None
+    folder = _examples_folder() if examples else None
     if folder is not None:
         extra = (folder,)
     console.rule("millstream standalone")
@@ -116,7 +146,7 @@ def standalone(
         console.print(f"login        {ADMIN_USERNAME} / {admin_password} (generated, shown "
                       "this once)", highlight=False)
     console.print("trigger a run with: millstream dags trigger DAG_ID")
-    _run(settings, extra, with_triggerer=True, with_webserver=True)
+    _run(settings, extra, with_triggerer=True, with_webserver=True, extra_folders_paused=False)
 
 
 EXAMPLE_POOL_SLOTS = 4

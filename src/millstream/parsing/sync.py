@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,11 @@ class DagFolderSync:
     A changed file's DAGs get a new version when their structure changed; a DAG that
     left its file (or whose file was deleted) becomes inactive; a file that fails to load
     has its import error stored until it loads again. Unchanged files are not re-parsed.
+
+    A DAG seen for the first time is stored paused when its ``is_paused_upon_creation``
+    says so, else per its folder's entry in ``paused_on_create_by_folder``, else per
+    ``paused_on_create`` (Airflow's ``dags_are_paused_at_creation``, true by default). A DAG
+    already stored keeps its paused flag whatever its file says.
     """
 
     def __init__(
@@ -32,21 +37,29 @@ class DagFolderSync:
         folders: Iterable[str | os.PathLike[str]],
         timeout_s: float = 30.0,
         memory_mb: int = 1024,
-        paused_on_create: bool = False,
+        paused_on_create: bool = True,
+        paused_on_create_by_folder: Mapping[Path, bool] | None = None,
     ) -> None:
         self.folders = [Path(f) for f in folders]
         self.processor = DagFileProcessor(timeout_s=timeout_s, memory_mb=memory_mb)
         self.paused_on_create = paused_on_create
+        self._folder_paused = {Path(f).resolve(): paused
+                               for f, paused in (paused_on_create_by_folder or {}).items()}
+        self._file_paused: dict[str, bool] = {}
         self._fingerprints: dict[str, FileFingerprint] = {}
 
     def files(self) -> list[str]:
-        found: list[str] = []
+        """Every DAG file of the folders (a file found through two folders counts once)."""
+        found: dict[str, bool] = {}
         for folder in self.folders:
+            paused = self._folder_paused.get(folder.resolve(), self.paused_on_create)
             if folder.is_file():
-                found.append(str(folder.resolve()))
+                found.setdefault(str(folder.resolve()), paused)
             elif folder.is_dir():
-                found.extend(str(p.resolve()) for p in iter_dag_files(folder))
-        return found
+                for path in iter_dag_files(folder):
+                    found.setdefault(str(path.resolve()), paused)
+        self._file_paused = found
+        return list(found)
 
     def __call__(self, store: Store, now: datetime) -> None:
         paths = self.files()
@@ -74,7 +87,7 @@ class DagFolderSync:
                     paused = (
                         structure.is_paused_upon_creation
                         if structure.is_paused_upon_creation is not None
-                        else self.paused_on_create
+                        else self._file_paused.get(path, self.paused_on_create)
                     )
                     store.dags.upsert(structure.dag_id, path, structure.to_json(),
                                       structure.version, now, paused_on_create=paused)

@@ -65,15 +65,19 @@ def create_run(
     return run
 
 
-def create_due_runs(store: Store, dag: DAG, now: datetime) -> list[DagRunRecord]:
+def create_due_runs(
+    store: Store, dag: DAG, now: datetime, limit: int | None = None
+) -> list[DagRunRecord]:
     """Create the scheduled runs that are due for one DAG (catchup, start and end dates).
 
     Never more than the DAG's free run slots (max_active_runs minus queued and running
-    runs), so a long catchup is created a few runs at a time. A logical date that already
-    has a run (e.g. a manual one) is passed over.
+    runs), nor more than ``limit``, so a long catchup is created a few runs at a time. A
+    logical date that already has a run (e.g. a manual one) is passed over.
     """
     active = store.runs.list(dag.dag_id, [DagRunState.QUEUED, DagRunState.RUNNING])
     free = dag.max_active_runs - len(active)
+    if limit is not None:
+        free = min(free, limit)
     if free <= 0 or dag.start_date is None:
         return []
     created: list[DagRunRecord] = []

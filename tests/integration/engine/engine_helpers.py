@@ -158,8 +158,13 @@ class Home:
             self.settings_env[f"MILLSTREAM__{section.upper()}__{key.upper()}"] = str(value)
 
     def environ(self) -> dict[str, str]:
-        """The millstream part of the environment of this home's processes."""
-        return {"MILLSTREAM__DATABASE__URL": self.database_url, **self.settings_env}
+        """The millstream part of the environment of this home's processes.
+
+        The tests' DAGs are scheduled as soon as they are parsed: new DAGs start unpaused
+        unless a test sets ``core__dags_are_paused_at_creation`` itself.
+        """
+        return {"MILLSTREAM__DATABASE__URL": self.database_url,
+                "MILLSTREAM__CORE__DAGS_ARE_PAUSED_AT_CREATION": "false", **self.settings_env}
 
     def settings(self) -> Settings:
         return load_settings(self.path, self.environ())
