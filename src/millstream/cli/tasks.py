@@ -222,7 +222,7 @@ def run_command(
             key = TaskInstanceKey(dag_id, found.run_id, task_id, map_index)
             ti = actions.claim_for_manual_try(store, key, who(), utcnow(), force)
             workload = TaskWorkload(key, ti.try_number, ti.max_tries, found, params,
-                                    record.fileloc)
+                                    record.fileloc, step_id=ti.step_id)
             log_path = try_log_path(settings.logging.base_log_folder, key, ti.try_number)
             start = utcnow()
             with store.transaction():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Annotated
@@ -18,6 +19,17 @@ console = Console()
 log = logging.getLogger("millstream.triggerer")
 
 DEFAULT_CAPACITY = 1000
+
+
+def put_dags_folder_on_path(settings: Settings) -> None:
+    """Let the triggerer import triggers kept with the DAGs (``dags/common/triggers.py``
+    serialized as ``common.triggers.MyTrigger``), as Airflow does.
+
+    The folder goes to the end of ``sys.path``: it never shadows an installed module.
+    """
+    folder = str(settings.core.dags_folder)
+    if folder not in sys.path:
+        sys.path.append(folder)
 
 
 def triggerer(
@@ -35,6 +47,7 @@ def triggerer(
     with guarded():
         settings = load_settings()
         store = open_sql_store(settings)
+    put_dags_folder_on_path(settings)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -61,6 +74,7 @@ def triggerer_thread(settings: Settings, capacity: int = DEFAULT_CAPACITY) -> It
     from millstream.cli.engine import open_sql_store
     from millstream.triggerer.job import TriggererJob
 
+    put_dags_folder_on_path(settings)
     stop = threading.Event()
     store = open_sql_store(settings)
     job = TriggererJob(store, capacity=capacity)

@@ -307,7 +307,8 @@ class LocalExecutor:
         now = self._clock()
         log.error("cannot run %s: %s", workload.key, error)
         self._events.append(TaskFinishedEvent(workload.key, workload.try_number,
-                                              TaskState.FAILED, now, now, error))
+                                              TaskState.FAILED, now, now, error,
+                                              step_id=workload.step_id))
 
     def _send_waiting(self) -> None:
         while self._waiting and len(self._sent) + len(self._orphans) < self.parallelism:

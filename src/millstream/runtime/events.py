@@ -26,6 +26,9 @@ class TaskWorkload:
     next_kwargs: dict[str, Any] | None = None
     first_start_date: datetime | None = None
     reschedule_count: int = 0
+    # The step of the try this workload runs (TaskInstanceRecord.step_id): its outcome
+    # names it, so the scheduler never takes it for another step's.
+    step_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,10 @@ class TaskFinishedEvent:
 
     ``xcoms`` holds the values the task pushed, as (key, JSON text) pairs, and
     ``skip_task_ids`` the downstream tasks it asked to skip (branching).
+
+    ``step_id`` names the step of the try that ended (the workload's): a continuing try
+    (a sensor's next poke, a deferral's resumption) has the same key and try number from
+    step to step. None: a worker that names no step (an earlier version).
     """
 
     key: TaskInstanceKey
@@ -75,3 +82,4 @@ class TaskFinishedEvent:
     skip_task_ids: tuple[str, ...] = ()
     reschedule_date: datetime | None = None
     deferral: TaskDeferral | None = None
+    step_id: str | None = None

@@ -117,6 +117,7 @@ def run_task_try(
         skip_task_ids=skip,
         reschedule_date=reschedule_date,
         deferral=deferral,
+        step_id=workload.step_id,
     )
 
 

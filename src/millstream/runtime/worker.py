@@ -22,6 +22,11 @@ The ``.result.json`` file holds the try's :class:`TaskFinishedEvent` as JSON
 renamed, so a reader sees a whole result or none. It stays on disk after the try, so a
 scheduler restarted while tries were running can adopt their outcomes
 (:func:`read_result_file`).
+
+A continuing try (a rescheduled sensor's next poke, a deferral's resumption) runs in
+steps that share its key and try number, hence its file names: the result names the
+step that wrote it (``step_id``), and the fork server removes the previous step's result
+before it starts the next step. A result is adopted only for the step it names.
 """
 
 from __future__ import annotations
@@ -154,7 +159,8 @@ def read_result_file(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
                      try_number: int) -> TaskFinishedEvent | None:
     """The outcome a try left on disk, or None if it has not ended (or never ran here).
 
-    A restarted scheduler calls this for tries that were running when it stopped.
+    A restarted scheduler calls this for tries that were running when it stopped. The
+    outcome may be an earlier step's of a continuing try: compare its ``step_id``.
     """
     path = result_path(log_folder, key, try_number)
     text = read_result_text(path)
@@ -177,7 +183,8 @@ def lost_try_event(workload: TaskWorkload, start: datetime, end: datetime,
     """The outcome of a try that ended without reporting one: retried if tries remain."""
     state = (TaskState.UP_FOR_RETRY if workload.try_number <= workload.max_tries
              else TaskState.FAILED)
-    return TaskFinishedEvent(workload.key, workload.try_number, state, start, end, error)
+    return TaskFinishedEvent(workload.key, workload.try_number, state, start, end, error,
+                             step_id=workload.step_id)
 
 
 def append_to_log(log_folder: str | os.PathLike[str], key: TaskInstanceKey, try_number: int,

@@ -43,11 +43,14 @@ def apply_finished(
 
     ``started`` is the same try's start, when both arrived together (a short task): the
     instance then goes from queued to its outcome in one write.
+
+    An outcome of another try, or of another step of this try (a sensor's previous poke,
+    the deferral now resuming), is stale and ignored.
     """
     ti = store.task_instances.get(event.key)
     if ti is None or ti.try_number != event.try_number or ti.state not in (
         TaskState.QUEUED, TaskState.RUNNING
-    ):
+    ) or not of_current_step(event, ti):
         log.info("ignoring a stale outcome for %s try %d", event.key, event.try_number)
         return set()
     task = dag.task_dict.get(ti.task_id)
@@ -87,6 +90,12 @@ def apply_finished(
     if event.state is TaskState.SUCCESS and getattr(task, "outlets", None):
         record_outlet_events(store, task, event.key, event.end_date)  # with the outcome
     return changed
+
+
+def of_current_step(event: TaskFinishedEvent, ti: TaskInstanceRecord) -> bool:
+    """Whether ``event`` is the outcome of the step ``ti`` is on (an event naming no step
+    comes from a worker of an earlier version, and is taken as the current step's)."""
+    return event.step_id is None or event.step_id == ti.step_id
 
 
 def suspend(

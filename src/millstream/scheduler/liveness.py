@@ -10,6 +10,12 @@ A queued try with no recorded process may still be starting: the fork server of 
 scheduler that died outlives it and starts what it was handed. Such a try is given back
 to the dispatcher only once the zombie timeout has passed with no sign of it (no
 result, and no sign that it started); given back earlier, it would run twice.
+
+A continuing try (a sensor's next poke, a deferral's resumption) runs in steps under one
+key and try number, so the result file found may be the previous step's: it is adopted
+only when it names the step the instance is on (``step_id``). Another step's result
+still on disk also shows that the queued step never started here, since the fork
+server removes it before starting a step.
 """
 
 from __future__ import annotations
@@ -84,12 +90,18 @@ def check_liveness(
             alive.append(key)
             continue
         finished = read_result(key, ti.try_number)
-        if finished is not None:
+        if finished is not None and finished.step_id == ti.step_id:
             log.info("adopting the outcome of %s try %d: %s", ti.label, ti.try_number,
                      finished.state.value)
             outcomes.append(finished)
             continue
-        if ti.pid is not None and ti.hostname == hostname and process_exists(ti.pid):
+        # Another step's result (or one of an earlier run under the same run id): while
+        # it is on disk, the queued step has not started here.
+        not_started = ti.state is TaskState.QUEUED and finished is not None
+        if not_started:
+            log.debug("%s try %d: the result on disk is another step's", ti.label,
+                      ti.try_number)
+        elif ti.pid is not None and ti.hostname == hostname and process_exists(ti.pid):
             alive.append(key)
             continue
         last_seen = last_sign_of_life(ti)
@@ -98,9 +110,9 @@ def check_liveness(
             continue
         if now - last_seen < zombie_timeout:
             continue
-        if ti.state is TaskState.QUEUED and ti.pid is None and not (
+        if not_started or (ti.state is TaskState.QUEUED and ti.pid is None and not (
             try_started is not None and try_started(key, ti.try_number)
-        ):
+        )):
             log.info("%s was queued but never started: queueing it again", ti.label)
             # A continuing try (next poke, resumed deferral) kept its number when queued.
             number = ti.try_number if ti.resuming else ti.try_number - 1
@@ -117,6 +129,7 @@ def check_liveness(
             end_date=now,
             error=f"the task's process vanished: no heartbeat for "
                   f"{zombie_timeout.total_seconds():g} s",
+            step_id=ti.step_id,
         ))
     if alive:
         store.task_instances.heartbeat(alive, now)

@@ -18,7 +18,7 @@ from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
 from millstream.scheduler.readiness import evaluate_dirty
 from millstream.scheduler.runs import align_run_with_dag, create_run, final_state
-from millstream.store.records import DagRunRecord, TaskInstanceRecord
+from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
@@ -334,14 +334,19 @@ class Scheduler:
             # A sensor's next poke, or a deferral's resumption, continues the same try.
             resuming = ti.resuming
             try_number = ti.try_number if resuming else ti.try_number + 1
+            # Each step gets an id its outcome names. Its process and heartbeats are its
+            # own: those of the step before would make liveness misjudge this one.
+            step_id = new_step_id()
             if not self.store.task_instances.claim(
-                ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number
+                ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number,
+                step_id=step_id, pid=None, heartbeat_at=None,
             ):
                 continue
             run = active[(ti.dag_id, ti.run_id)]
             dag = self.dags[ti.dag_id]
             workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,
-                                    self._run_params(dag, run), dag.fileloc)
+                                    self._run_params(dag, run), dag.fileloc,
+                                    step_id=step_id)
             if resuming:
                 workload = resumed_workload(self.store, ti, workload)
             self._after_commit.append(functools.partial(

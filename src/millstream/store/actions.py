@@ -35,6 +35,7 @@ from millstream.store.records import (
     DagRunRecord,
     TaskInstanceKey,
     TaskInstanceRecord,
+    new_step_id,
 )
 
 DEFAULT_POOL = "default_pool"
@@ -368,7 +369,9 @@ def claim_for_manual_try(store: Store, key: TaskInstanceKey, who: str, now: date
         if ti.state is not TaskState.SCHEDULED:
             store.task_instances.set_state(ti, TaskState.SCHEDULED)
         if not store.task_instances.claim(ti, TaskState.SCHEDULED, TaskState.QUEUED,
-                                          try_number=ti.try_number + 1):
+                                          try_number=ti.try_number + 1,
+                                          step_id=new_step_id(), pid=None,
+                                          heartbeat_at=None):
             raise ValueError(f"task {ti.label!r} of run {key.run_id!r} was taken by a scheduler")
         claimed = store.task_instances.get(key)
         assert claimed is not None

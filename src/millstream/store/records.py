@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,10 @@ class TaskInstanceRecord:
     trigger_timeout: datetime | None = None  # deferred: when the wait fails
     next_method: str | None = None  # resuming a deferral: the method to call
     next_kwargs: dict[str, Any] | None = None  # ... and its kwargs (event payload included)
+    # The current step of the try: every queueing (a try's first run, a sensor's next
+    # poke, a deferral's resumption) gets a new id, and that step's outcome names it, so
+    # an outcome is never taken for another step's (see new_step_id).
+    step_id: str | None = None
 
     @property
     def resuming(self) -> bool:
@@ -77,6 +82,15 @@ class TaskInstanceRecord:
         if self.start_date is None or self.end_date is None:
             return None
         return (self.end_date - self.start_date).total_seconds()
+
+
+def new_step_id() -> str:
+    """A new id for the step of a try being queued (written with the claim that queues it).
+
+    A continuing try keeps its key and try number from step to step, and a deleted run's
+    id may be used again: only this id tells one step's outcome from another's.
+    """
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)

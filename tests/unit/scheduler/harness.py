@@ -112,7 +112,7 @@ class HeldExecutor:
             state=state,
             start_date=self.clock(),
             end_date=self.clock(),
-            **fields,
+            **{"step_id": workload.step_id, **fields},
         )
         self.events.append(event)
         return event

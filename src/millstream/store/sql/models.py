@@ -26,6 +26,8 @@ from millstream.store.sql.types import UtcDateTime
 
 ID_LEN = 250
 """Longest dag_id, run_id or task_id."""
+STEP_ID_LEN = 32
+"""A step id: a uuid4 in hex (see ``records.new_step_id``)."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -109,6 +111,8 @@ class TaskInstanceRow(Base):
     trigger_timeout: Mapped[datetime | None] = mapped_column(UtcDateTime())
     next_method: Mapped[str | None] = mapped_column(String(1000))
     next_kwargs: Mapped[dict[str, Any] | None] = mapped_column(JSON())
+    # the current step of the try (migration 0006): see TaskInstanceRecord
+    step_id: Mapped[str | None] = mapped_column(String(STEP_ID_LEN))
 
 
 class TaskTryRow(Base):
