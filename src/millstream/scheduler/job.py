@@ -68,6 +68,7 @@ class SchedulerJob:
         callbacks: CallbackRunner | None = None,
         clock: Callable[[], datetime] = utcnow,
         try_started: TryStarted | None = None,
+        max_runs_per_tick: int | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -76,6 +77,8 @@ class SchedulerJob:
         self.try_started = try_started
         self.timings = timings or JobTimings()
         self.clock = clock
+        self.max_runs_per_tick = max_runs_per_tick  # scheduled runs created per round
+        self._resume_after: str | None = None  # the DAG the cap last stopped at
         self.scheduler = Scheduler(store, executor, {}, callbacks)
         self.hostname = socket.gethostname()
         self._structures: dict[str, DagStructure] = {}
@@ -117,14 +120,29 @@ class SchedulerJob:
         return acted
 
     def create_runs(self, now: datetime) -> int:
-        """Create the scheduled and asset-triggered runs due for every active, unpaused DAG."""
+        """Create the scheduled and asset-triggered runs due for every active, unpaused DAG.
+
+        At most ``max_runs_per_tick`` scheduled runs per round; the next round starts with
+        the DAG after the one the cap stopped at, so one long catchup starves no other DAG.
+        """
         self.assets.register(self.store, self._structures, now)
+        cap = self.max_runs_per_tick
+        order = sorted(self._structures)
+        if self._resume_after is not None:
+            order = ([d for d in order if d > self._resume_after]
+                     + [d for d in order if d <= self._resume_after])
+        self._resume_after = None
         created = 0
         with self.store.transaction():
-            for dag_id, dag in self._structures.items():
+            for dag_id in order:
                 if dag_id in self.scheduler.paused:
                     continue
-                created += len(create_due_runs(self.store, dag, now))  # type: ignore[arg-type]
+                room = None if cap is None else cap - created
+                dag: Any = self._structures[dag_id]  # a structure stands in for the DAG
+                created += len(create_due_runs(self.store, dag, now, limit=room))
+                if cap is not None and created >= cap:
+                    self._resume_after = dag_id
+                    break
             created += len(self.assets.create_runs(self.store, self._structures,
                                                    self.scheduler.paused, now))
         return created
