@@ -13,11 +13,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from millstream.exceptions import DagDefinitionError
-from millstream.model.intervals import DataInterval, Schedule, ensure_utc
+from millstream.model.intervals import NoSchedule
 
 MAX_IDENTIFIER_LENGTH = 1500
 """Longest asset name or URI (the metadata database indexes the URI)."""
@@ -165,8 +164,11 @@ def _extra(value: object, label: object) -> dict[str, Any]:
 
 # -- scheduling on assets ----------------------------------------------------------------------
 @dataclass(frozen=True)
-class AssetSchedule(Schedule):
+class AssetSchedule(NoSchedule):
     """A DAG scheduled on assets: no time-based runs, a run once every asset was updated.
+
+    Like :class:`NoSchedule`, the clock never makes a run due and a manual run covers the
+    point interval at its logical date.
 
     The scheduler creates those runs (see ``millstream.scheduler.assets``); a run's
     logical date is the moment it was created and its data interval spans the asset
@@ -197,32 +199,6 @@ class AssetSchedule(Schedule):
 
     def __str__(self) -> str:
         return "assets: " + ", ".join(self.uris)
-
-    def data_interval_for(self, logical_date: datetime) -> DataInterval:
-        """Return the point interval ``[logical_date, logical_date]`` (a manual run)."""
-        moment = ensure_utc(logical_date)
-        return DataInterval(moment, moment)
-
-    def next_interval(
-        self,
-        last: DataInterval | None,
-        start_date: datetime | None,
-        end_date: datetime | None,
-        catchup: bool,
-        now: datetime,
-    ) -> DataInterval | None:
-        """Return ``None``: runs come from asset events, never from the clock."""
-        return None
-
-    def next_run_after(
-        self,
-        moment: datetime,
-        *,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-    ) -> datetime | None:
-        """Return ``None``: no run is ever due at a known moment."""
-        return None
 
 
 def asset_schedule(value: object) -> AssetSchedule | None:
