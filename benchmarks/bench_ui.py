@@ -9,7 +9,8 @@ the others 9 each), logs in as an admin and times, through the whole ASGI applic
 each of:
 
 - the DAG list (first page, 50 DAGs), and the list filtered by a tag and a search;
-- the grid of the DAG with 1,009 runs (its newest 25) and of one with 9.
+- the grid of the DAG with 1,009 runs (its newest 25) and of one with 9;
+- the REST API's newest 100 runs of every DAG (``GET /api/v1/dags/~/dagRuns?limit=100``).
 
 Each is reported as p50 and p95 in milliseconds (target: p95 <= 200 ms). The floor is
 the same client fetching the app's smallest page (the state colours stylesheet, built
@@ -150,6 +151,7 @@ def bench_ui(requests: int = REQUESTS, status: Status = _quiet) -> dict[str, Any
                 "dag_list_filtered": "/dags?tags=finance&search=bench&status=active",
                 "grid": "/dags/bench_ui_0000/grid",
                 "grid_small": "/dags/bench_ui_0500/grid",
+                "api_dag_runs": "/api/v1/dags/~/dagRuns?limit=100",
                 "floor": "/ui/states.css",
             }
             figures: dict[str, Any] = {"ui.dag_list_cold_ms": cold, "ui.dags": DAGS,
@@ -178,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for key, value in figures.items():
         print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
-    print(f"target: ui.dag_list_p95_ms and ui.grid_p95_ms <= {TARGET_MS:.0f} ms")
+    print(f"target: ui.dag_list_p95_ms, ui.grid_p95_ms and ui.api_dag_runs_p95_ms "
+          f"<= {TARGET_MS:.0f} ms")
     return 0
 
 

@@ -18,16 +18,18 @@ Workloads (DESIGN.md section 5; each lives in a module of its own, this file com
   (floor: the same files loaded one after another in this process).
 - test100: chain100 under ``dag.test()`` (floor: the same operators executed in a loop).
 - import: ``import millstream`` over a bare interpreter start (floor: the bare start).
-- idle (bench_idle.py): resident memory of an idle ``millstream scheduler`` and its
-  child processes, summed (floor: a bare interpreter).
+- idle (bench_idle.py): resident memory of an idle ``millstream standalone`` (scheduler,
+  web server and triggerer in one process; the examples parsed and paused) and its child
+  processes, summed, with their PSS (floor: a bare interpreter).
 - triggerer (bench_triggerer.py): resident memory of ``millstream triggerer`` while 1000
   time triggers wait at once (floor: a bare asyncio loop of 1000 sleeping tasks).
 - etl (bench_etl.py): the etl_sales_pipeline example on 1,000,000 generated orders in
   PostgreSQL: rows/s extracted, transformed and loaded (floors: a bare COPY out, a bare
   CSV pass, a bare COPY in of the same rows). Needs MILLSTREAM_BENCH_POSTGRES_URL or
   MILLSTREAM_TEST_POSTGRES_URL; without either it says so and measures nothing.
-- ui (bench_ui.py): p95 of the DAG list and of a DAG's grid page through the web app,
-  with 1,000 DAGs and 10,000 runs on SQLite (floor: the app's smallest page).
+- ui (bench_ui.py): p95 of the DAG list, of a DAG's grid page and of the REST API's
+  newest 100 runs through the web app, with 1,000 DAGs and 10,000 runs on SQLite (floor:
+  the app's smallest page).
 
 With ``--json FILE`` every figure is written under its key, each floor under the
 figure's floor key (``<workload>.floor``, or ``chain100.handoff_floor_ms`` for the
@@ -210,23 +212,25 @@ def bench_import(status: Status) -> list[Figure]:
 
 
 def bench_idle(status: Status) -> list[Figure]:
-    """Resident memory of an idle ``millstream scheduler`` plus its children, summed."""
+    """Resident memory of an idle ``millstream standalone`` plus its children, summed."""
     from bench_idle import TARGET_MB
     from bench_idle import bench_idle as run
 
     f = run(status=status)
     leftover = f["idle.leftover_processes"]
-    detail = (f"sum of VmRSS: scheduler {f['idle.scheduler_rss_mb']:.3g} MB + "
-              f"{f['idle.children']} children {f['idle.children_rss_mb']:.3g} MB "
-              f"({f['idle.children_each']}); "
+    detail = (f"standalone (scheduler, web server, triggerer) with {f['idle.dags']} paused "
+              f"DAGs and {f['idle.runs']} runs; sum of VmRSS: standalone "
+              f"{f['idle.standalone_rss_mb']:.3g} MB + {f['idle.children']} children "
+              f"{f['idle.children_rss_mb']:.3g} MB ({f['idle.children_each']}); "
               f"PSS {f['idle.pss_mb']:.3g} MB")
     if leftover:
         detail += f"; {leftover} processes outlived SIGTERM (killed)"
     return [
         Figure("idle.rss_mb", f["idle.rss_mb"], "MB", TARGET_MB, f["idle.floor"], "MB",
                detail=detail,
-               extra=_numbers(f, "idle.scheduler_rss_mb", "idle.children_rss_mb",
-                              "idle.children", "idle.pss_mb", "idle.leftover_processes")),
+               extra=_numbers(f, "idle.standalone_rss_mb", "idle.children_rss_mb",
+                              "idle.children", "idle.pss_mb", "idle.dags", "idle.runs",
+                              "idle.leftover_processes")),
     ]
 
 
@@ -294,6 +298,10 @@ def bench_ui(status: Status) -> list[Figure]:
                "ui.floor", "ui.grid_overhead_ratio",
                detail=f"the grid of a DAG with 1,009 runs (its newest 25); p50 "
                       f"{f['ui.grid_p50_ms']:.3g} ms"),
+        Figure("ui.api_dag_runs_p95_ms", f["ui.api_dag_runs_p95_ms"], "ms", TARGET_MS, floor,
+               "ms", "ui.floor", "ui.api_dag_runs_overhead_ratio",
+               detail=f"GET /api/v1/dags/~/dagRuns?limit=100 of {f['ui.runs']} runs; p50 "
+                      f"{f['ui.api_dag_runs_p50_ms']:.3g} ms"),
     ]
 
 

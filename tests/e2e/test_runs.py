@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.e2e_helpers import (
+    RUN_TIMEOUT_MS,
     TASKFLOW_DAG,
     TASKFLOW_TASKS,
     new_run_id,
@@ -102,4 +103,26 @@ def test_clearing_a_task_runs_it_again(admin_page: Page, server: Standalone) -> 
     expect(page.locator("#log")).to_contain_text(f"{ORDERS_TOTAL} across 5 orders")
     # The first try's log is still there.
     page.locator("a.badge[data-try='1']").click()
+    expect(page.locator("#log")).to_contain_text(f"{ORDERS_TOTAL} across 5 orders")
+
+
+def test_a_cleared_tasks_page_follows_its_next_try(admin_page: Page, server: Standalone) -> None:
+    page = admin_page
+    run_id = new_run_id("e2e_follow")
+    trigger_with_api(server, TASKFLOW_DAG, run_id)
+    wait_in_grid_until_finished(page, TASKFLOW_DAG, run_id)
+    task_cells(page, run_id).and_(page.locator("[data-task-id='report.announce']")).click()
+    expect(page.locator("#ti-state")).to_have_attribute("data-state", "success")
+
+    page.locator("#task-actions a", has_text="Clear").click()
+    expect(page.locator("#affected li")).to_have_count(1)  # the last task: nothing downstream
+    page.locator("#confirm-form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/task\?run_id=.*&task_id=report.announce$"))
+
+    # Without reloading by hand, the page moves on to the new try and follows its log.
+    expect(page.locator("a.badge[data-try='2'][aria-current='true']")).to_have_count(
+        1, timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#ti-state")).to_have_attribute("data-state", "success",
+                                                        timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("a.badge[data-try='1']")).to_have_count(1)
     expect(page.locator("#log")).to_contain_text(f"{ORDERS_TOTAL} across 5 orders")

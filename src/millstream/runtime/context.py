@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 
 from millstream.authoring import macros
 from millstream.authoring.params import Param
+from millstream.runtime.asset_events import TriggeringAssetEvents
 from millstream.runtime.xcom import XComReader, decode_xcom, encode_xcom
 from millstream.secrets.accessors import ConnectionAccessor, VariableAccessor
 from millstream.store.records import DagRunRecord
@@ -208,4 +209,6 @@ def build_context(
         "map_index": ti.map_index,
         "try_number": ti.try_number,
         "test_mode": False,
+        # read from the metadata store on first use: most tasks never look
+        "triggering_asset_events": TriggeringAssetEvents(run.dag_id, run.run_id),
     }

@@ -21,6 +21,7 @@ from millstream.store.asset_records import (
 )
 from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
 from millstream.store.job_records import JobRecord
+from millstream.store.listing_records import PageRecord
 from millstream.store.records import (
     AuditRecord,
     DagRecord,
@@ -444,6 +445,26 @@ class TaskRescheduleRepo(Protocol):
         ...
 
 
+class ListingRepo(Protocol):
+    """Pages of the REST API's long lists, cut and counted in the store (states None: any)."""
+
+    def runs(self, dag_id: str | None, states: Collection[DagRunState] | None,
+             newest_first: bool, limit: int, offset: int = 0) -> PageRecord[DagRunRecord]:
+        """Runs of a DAG (None: of all), by logical date, DAG id and run id."""
+
+    def task_instances(self, dag_id: str, run_id: str, states: Collection[TaskState] | None,
+                       limit: int, offset: int = 0) -> PageRecord[TaskInstanceRecord]:
+        """A run's instances by task id and map index."""
+
+    def xcom_entries(self, key: TaskInstanceKey, limit: int,
+                     offset: int = 0) -> PageRecord[tuple[str, str]]:
+        """A task instance's (XCom key, JSON text) pairs, by key."""
+
+    def dags(self, active_only: bool, paused: bool | None, id_contains: str | None,
+             limit: int | None, offset: int = 0) -> PageRecord[DagRecord]:
+        """DAGs by id; ``id_contains`` ignores case; ``limit`` None: all of them."""
+
+
 class Store(Protocol):
     """All repositories over one backing store, and its transactions."""
 
@@ -464,13 +485,14 @@ class Store(Protocol):
     jobs: JobRepo
     triggers: TriggerRepo
     task_reschedules: TaskRescheduleRepo
+    listing: ListingRepo
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
 
 __all__ = [
     "ApiTokenRepo", "AssetRepo", "AuditRepo", "BrowseRepo", "ConnectionRepo", "DagRepo",
-    "ImportErrorRepo",
-    "Iterator", "JobRepo", "LoginSessionRepo", "PoolRepo", "RunRepo", "Store", "TaskInstanceRepo",
+    "ImportErrorRepo", "Iterator", "JobRepo", "ListingRepo",
+    "LoginSessionRepo", "PoolRepo", "RunRepo", "Store", "TaskInstanceRepo",
     "TaskRescheduleRepo", "TriggerRepo", "UserRepo", "VariableRepo", "XComRepo",
 ]

@@ -22,6 +22,7 @@ from millstream.store.memory_assets import MemoryAssetRepo
 from millstream.store.memory_auth import memory_auth_repos
 from millstream.store.memory_browse import MemoryBrowseRepo
 from millstream.store.memory_jobs import MemoryJobRepo
+from millstream.store.memory_listing import MemoryListingRepo
 from millstream.store.memory_secrets import MemoryConnectionRepo, MemoryVariableRepo
 from millstream.store.memory_triggers import MemoryTaskRescheduleRepo, MemoryTriggerRepo
 from millstream.store.records import (
@@ -357,6 +358,7 @@ class MemoryStore:
         self.jobs = MemoryJobRepo()
         self.variables, self.connections = MemoryVariableRepo(), MemoryConnectionRepo()
         self.browse = MemoryBrowseRepo(self)
+        self.listing = MemoryListingRepo(self)
         self.assets = MemoryAssetRepo(self.dags)
         self.runs.cascade.append(self.assets.forget_run)
         self.triggers = MemoryTriggerRepo(self.task_instances)

@@ -35,8 +35,8 @@ def _dag(callable_: object = _boom, **task_args: object) -> DAG:
 
 
 def _log_url(run_id: str, try_number: int) -> str:
-    return (f"{BASE_URL}/dags/mail_alerts/runs/{quote(run_id, safe='')}/tasks/load"
-            f"?try_number={try_number}&map_index=-1")
+    return (f"{BASE_URL}/dags/mail_alerts/task?run_id={quote(run_id, safe='')}&task_id=load"
+            f"&map_index=-1&try={try_number}")
 
 
 def test_a_retry_then_a_failure_each_send_an_email_naming_everything(smtp: SmtpInbox) -> None:

@@ -40,8 +40,8 @@ def test_the_message_names_dag_task_run_try_error_and_links_the_log(
     run_id = _run(notifier, retries=1)
     retry, failure = (r.json() for r in http_server.requests_to(HOOK_PATH))
     assert failure["channel"] == "#data-alerts" and failure["username"] == "millstream"
-    log_url = (f"{BASE_URL}/dags/slack_alerts/runs/{quote(run_id, safe='')}/tasks/transform"
-               "?try_number=2&map_index=-1")
+    log_url = (f"{BASE_URL}/dags/slack_alerts/task?run_id={quote(run_id, safe='')}"
+               "&task_id=transform&map_index=-1&try=2")
     assert failure["text"].splitlines() == [
         ":red_circle: *Task transform failed* in DAG `slack_alerts`",
         "*DAG*: slack_alerts",

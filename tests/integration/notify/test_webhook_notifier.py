@@ -60,14 +60,14 @@ def test_retry_success_and_failure_callbacks_post_the_try(http_server: Recording
         "error": "ConnectionError: Database connection failed",
         "exception_type": "ConnectionError",
         "reason": None,
-        "log_url": (f"{BASE_URL}/dags/webhook_alerts/runs/{quote(result.run_id, safe='')}"
-                    "/tasks/extract?try_number=1&map_index=-1"),
+        "log_url": (f"{BASE_URL}/dags/webhook_alerts/task?run_id="
+                    f"{quote(result.run_id, safe='')}&task_id=extract&map_index=-1&try=1"),
     }
     assert by_event[("extract", "success")]["try_number"] == 2
     assert by_event[("extract", "success")]["error"] is None
     failed = by_event[("validate", "failed")]
     assert failed["error"] == "RuntimeError: Data validation failed: missing required columns"
-    assert failed["log_url"].endswith("/tasks/validate?try_number=1&map_index=-1")
+    assert failed["log_url"].endswith("&task_id=validate&map_index=-1&try=1")
     assert all(r.headers["content-type"] == "application/json"
                for r in http_server.requests)
 

@@ -50,9 +50,9 @@ def test_alert_fields_of_a_retried_try() -> None:
         "map_index": -1, "try_number": 1, "max_tries": 3, "state": "up_for_retry",
         "logical_date": "2026-01-05T00:00:00+00:00", "error": "ValueError: bad row 0",
         "exception_type": "ValueError", "reason": None,
-        "log_url": "https://ms.example.com/dags/alerts/runs/"
-                   "manual__2026-01-05T00%3A00%3A00%2B00%3A00/tasks/load"
-                   "?try_number=1&map_index=-1",
+        "log_url": "https://ms.example.com/dags/alerts/task"
+                   "?run_id=manual__2026-01-05T00%3A00%3A00%2B00%3A00&task_id=load"
+                   "&map_index=-1&try=1",
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -22,14 +23,22 @@ def empty_home(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(f"MILLSTREAM__WEBSERVER__{name}", raising=False)
 
 
-def test_the_link_quotes_every_id_and_names_try_and_map_index() -> None:
+def test_the_link_is_the_task_page_naming_run_task_map_index_and_try() -> None:
     url = task_log_url("etl", "scheduled__2026-01-01T00:00:00+00:00", "group.load", 3, 7,
                        base_url="https://ms.example.com/")
-    assert url == ("https://ms.example.com/dags/etl/runs/"
-                   "scheduled__2026-01-01T00%3A00%3A00%2B00%3A00/tasks/group.load"
-                   "?try_number=3&map_index=7")
-    assert task_log_url("a/b", "r?x", "t#1", 1, base_url="http://h").startswith(
-        "http://h/dags/a%2Fb/runs/r%3Fx/tasks/t%231?")
+    assert url == ("https://ms.example.com/dags/etl/task"
+                   "?run_id=scheduled__2026-01-01T00%3A00%3A00%2B00%3A00&task_id=group.load"
+                   "&map_index=7&try=3")
+
+
+def test_the_link_quotes_every_id() -> None:
+    url = task_log_url("a.b", "r?x&y=1 z", "t#1", 1, base_url="http://h")
+    assert url == "http://h/dags/a.b/task?run_id=r%3Fx%26y%3D1+z&task_id=t%231&map_index=-1&try=1"
+    query = parse_qs(urlsplit(url).query, strict_parsing=True)
+    assert query == {"run_id": ["r?x&y=1 z"], "task_id": ["t#1"], "map_index": ["-1"],
+                     "try": ["1"]}
+    assert task_log_url("a/b", "r", "t", 1, base_url="http://h").startswith(
+        "http://h/dags/a%2Fb/task?")
 
 
 def test_the_base_url_comes_from_the_webserver_settings(monkeypatch: pytest.MonkeyPatch,
@@ -74,6 +83,6 @@ def test_a_task_sees_its_log_url_and_the_runs_task_instances(
     assert set(seen["all"]) == {"start", "extract_data", "send_failure_alert"}
     assert seen["one"] == "failed"
     assert seen["log_url"] == (
-        "https://ms.example.com/dags/robust_error_handling_pipeline/runs/"
-        "manual__2026-01-05T00%3A00%3A00%2B00%3A00/tasks/send_failure_alert"
-        "?try_number=1&map_index=-1")
+        "https://ms.example.com/dags/robust_error_handling_pipeline/task"
+        "?run_id=manual__2026-01-05T00%3A00%3A00%2B00%3A00&task_id=send_failure_alert"
+        "&map_index=-1&try=1")

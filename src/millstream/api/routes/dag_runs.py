@@ -68,11 +68,10 @@ def list_runs(
     with store.transaction():
         if dag_id != ALL_DAGS:
             find_dag(store, dag_id)
-        runs = store.runs.list(None if dag_id == ALL_DAGS else dag_id, state)
-    runs.sort(key=lambda r: (r.logical_date, r.dag_id, r.run_id),
-              reverse=order_by.startswith("-"))
-    return DagRunCollection(dag_runs=[run_out(r) for r in page.slice(runs)],
-                            total_entries=len(runs))
+        found = store.listing.runs(None if dag_id == ALL_DAGS else dag_id, state,
+                                   order_by.startswith("-"), page.limit, page.offset)
+    return DagRunCollection(dag_runs=[run_out(r) for r in found.items],
+                            total_entries=found.total)
 
 
 @router.post("/dags/{dag_id}/dagRuns", response_model=DagRunOut,

@@ -23,12 +23,14 @@ from millstream.api.schemas.dags import (
     TaskOut,
 )
 from millstream.store import actions
+from millstream.store.interfaces import Store
 from millstream.store.records import DagRecord
 
 router = APIRouter(tags=["DAGs"], responses=problem_responses(*STANDARD_ERRORS))
 
 Viewer = Annotated[User, Depends(require_role(Role.VIEWER))]
 Op = Annotated[User, Depends(require_role(Role.OP))]
+STRUCTURES_PER_QUERY = 500
 
 
 def dag_out(record: DagRecord, structure_text: str | None, failing_files: set[str]) -> DagOut:
@@ -66,19 +68,27 @@ def list_dags(
                                                    "defines them.")] = True,
 ) -> DagCollection:
     with store.transaction():
-        records = store.dags.list(active_only=only_active)
         failing = {error.filename for error in store.import_errors.list()}
-        texts = {r.dag_id: store.dags.structure(r.dag_id) for r in records}
-    if paused is not None:
-        records = [r for r in records if r.is_paused == paused]
-    if dag_id_pattern:
-        needle = dag_id_pattern.lower()
-        records = [r for r in records if needle in r.dag_id.lower()]
-    dags = [dag_out(r, texts[r.dag_id], failing) for r in records]
-    if tags:
-        wanted = set(tags)
-        dags = [d for d in dags if wanted & set(d.tags)]
+        # Tags are in the structures: filtering by them reads every candidate's structure.
+        found = store.listing.dags(only_active, paused, dag_id_pattern,
+                                   None if tags else page.limit, 0 if tags else page.offset)
+        texts = latest_structures(store, [r.dag_id for r in found.items])
+    dags = [dag_out(r, texts.get(r.dag_id), failing) for r in found.items]
+    if not tags:
+        return DagCollection(dags=dags, total_entries=found.total)
+    wanted = set(tags)
+    dags = [d for d in dags if wanted & set(d.tags)]
     return DagCollection(dags=page.slice(dags), total_entries=len(dags))
+
+
+def latest_structures(store: Store, dag_ids: list[str]) -> dict[str, str]:
+    """The latest structure (JSON) of each DAG that has one, in queries of a bounded size."""
+    texts: dict[str, str] = {}
+    for start in range(0, len(dag_ids), STRUCTURES_PER_QUERY):
+        chosen = dag_ids[start:start + STRUCTURES_PER_QUERY]
+        texts.update((dag_id, text) for dag_id, (_, text)
+                     in store.browse.latest_structures(chosen).items())
+    return texts
 
 
 @router.get("/dags/{dag_id}", response_model=DagOut, summary="Get a DAG")

@@ -63,13 +63,10 @@ def list_task_instances(
 ) -> TaskInstanceCollection:
     with store.transaction():
         find_run(store, dag_id, dag_run_id)
-        instances = store.task_instances.for_run(dag_id, dag_run_id)
-    if state:
-        wanted = set(state)
-        instances = [ti for ti in instances if ti.state in wanted]
-    instances.sort(key=lambda ti: (ti.task_id, ti.map_index))
-    return TaskInstanceCollection(task_instances=[ti_out(ti) for ti in page.slice(instances)],
-                                  total_entries=len(instances))
+        found = store.listing.task_instances(dag_id, dag_run_id, state or None, page.limit,
+                                             page.offset)
+    return TaskInstanceCollection(task_instances=[ti_out(ti) for ti in found.items],
+                                  total_entries=found.total)
 
 
 @router.get(TI_PATH, response_model=TaskInstanceOut, summary="Get a task instance")
@@ -138,12 +135,12 @@ def clear_task_instances(dag_id: str, body: ClearTaskInstances, store: StoreDep,
             summary="The XCom values of a task instance", tags=["XCom"])
 def list_xcoms(dag_id: str, dag_run_id: str, task_id: str, store: StoreDep, page: PageDep,
                user: Viewer, map_index: MapIndex = -1) -> XComCollection:
-    ti = find_task_instance(store, dag_id, dag_run_id, task_id, map_index)
-    entries = store.xcoms.entries(ti.key)
+    with store.transaction():
+        ti = find_task_instance(store, dag_id, dag_run_id, task_id, map_index)
+        found = store.listing.xcom_entries(ti.key, page.limit, page.offset)
     return XComCollection(
-        xcom_entries=[XComEntryOut(key=k, value=redact(_json(v), k))
-                      for k, v in page.slice(entries)],
-        total_entries=len(entries))
+        xcom_entries=[XComEntryOut(key=k, value=redact(_json(v), k)) for k, v in found.items],
+        total_entries=found.total)
 
 
 @router.get(f"{TI_PATH}/xcomEntries/{{xcom_key}}", response_model=XComEntryOut,

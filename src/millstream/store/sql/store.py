@@ -19,6 +19,7 @@ from millstream.store.interfaces import (
     DagRepo,
     ImportErrorRepo,
     JobRepo,
+    ListingRepo,
     LoginSessionRepo,
     PoolRepo,
     RunRepo,
@@ -35,6 +36,7 @@ from millstream.store.sql.browse_repos import SqlBrowseRepo
 from millstream.store.sql.dag_repos import SqlAuditRepo, SqlDagRepo, SqlImportErrorRepo
 from millstream.store.sql.engine import make_engine
 from millstream.store.sql.job_repos import SqlJobRepo
+from millstream.store.sql.listing_repos import SqlListingRepo
 from millstream.store.sql.repos import (
     SqlPoolRepo,
     SqlRunRepo,
@@ -79,6 +81,7 @@ class SqlStore:
         self.variables: VariableRepo = self._bind(SqlVariableRepo(self.session))
         self.connections: ConnectionRepo = self._bind(SqlConnectionRepo(self.session))
         self.browse: BrowseRepo = self._bind(SqlBrowseRepo(self.session))
+        self.listing: ListingRepo = self._bind(SqlListingRepo(self.session))
         self.triggers: TriggerRepo = self._bind(SqlTriggerRepo(self.session))
         self.task_reschedules: TaskRescheduleRepo = self._bind(
             SqlTaskRescheduleRepo(self.session)

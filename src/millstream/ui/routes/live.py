@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from millstream.api.deps import SettingsDep, StoreDep
-from millstream.model.states import FINISHED_RUN_STATES
+from millstream.model.states import FINISHED_RUN_STATES, FINISHED_TASK_STATES
+from millstream.store.actions import BUSY_TASK_STATES
 from millstream.store.records import TaskInstanceKey
 from millstream.ui.dagpage import int_param, load_structure, require_run
 from millstream.ui.errors import PageError
@@ -16,6 +17,7 @@ from millstream.ui.graph import graph_tasks, group_members
 from millstream.ui.grid import build_grid, grid_states
 from millstream.ui.logs import PIECE_BYTES, log_path, read_log
 from millstream.ui.routes.dag_views import node_states
+from millstream.ui.routes.task_views import tries_of
 from millstream.ui.session import PageUser
 from millstream.ui.states import state_name
 
@@ -65,6 +67,24 @@ def run_states(dag_id: str, store: StoreDep, _: PageUser,
         "instances": [{"task_id": ti.task_id, "map_index": ti.map_index,
                        "state": state_name(ti.state), "try_number": ti.try_number}
                       for ti in instances],
+    })
+
+
+@router.get("/dags/{dag_id}/task", include_in_schema=False)
+def task_json(dag_id: str, store: StoreDep, _: PageUser, run_id: str | None = None,
+              task_id: str = "", map_index: str | None = None) -> JSONResponse:
+    """One task instance's state and tries, for its page to wait on its next try."""
+    index = int_param(map_index, -1, -1)
+    with store.transaction():
+        run = require_run(store, dag_id, run_id)
+        ti = store.task_instances.get(TaskInstanceKey(dag_id, run.run_id, task_id, index))
+        if ti is None:
+            raise PageError(404, f"run {run.run_id!r} has no task instance {task_id!r}")
+        tries = tries_of(store, ti)
+    return _json({
+        "state": state_name(ti.state), "try_number": ti.try_number,
+        "busy": ti.state in BUSY_TASK_STATES, "finished": ti.state in FINISHED_TASK_STATES,
+        "tries": [{"try_number": t.try_number, "state": t.state} for t in tries],
     })
 
 

@@ -10,8 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from millstream.api.deps import SettingsDep, StoreDep
+from millstream.model.states import FINISHED_TASK_STATES
 from millstream.parsing.serialize import TaskStructure
 from millstream.secrets.masking import redact
+from millstream.store.actions import BUSY_TASK_STATES
 from millstream.store.interfaces import Store
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 from millstream.ui.dagpage import int_param, load_header, load_structure, require_run
@@ -119,6 +121,9 @@ def task_page(
         log_folder = settings.logging.base_log_folder
         context.update(
             try_number=chosen,
+            # the page waits for the next try while the instance has work ahead of it
+            unfinished=ti.state not in FINISHED_TASK_STATES,
+            busy=ti.state in BUSY_TASK_STATES,
             log=read_log(log_folder, ti, chosen) if chosen >= 1 else None,
             rendered=rendered_fields(log_folder, ti.key, chosen) if chosen >= 1 else None,
         )

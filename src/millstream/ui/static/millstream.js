@@ -176,6 +176,52 @@
     window.setTimeout(tick, 1000);
   }
 
+  /* -- task page: wait for the next try while the instance has work ahead of it ------------- */
+  function syncTryLinks(pageUrl, tries) {
+    var links = document.getElementById("try-links");
+    if (!links) { return; }
+    tries.forEach(function (t) {
+      var link = links.querySelector('a.badge[data-try="' + t.try_number + '"]');
+      if (!link) {
+        link = document.createElement("a");
+        link.setAttribute("data-try", String(t.try_number));
+        link.href = pageUrl + "&try=" + t.try_number;
+        link.textContent = String(t.try_number);
+        links.appendChild(link);
+      } else if (link.getAttribute("data-state") === t.state) {
+        return;
+      }
+      link.classList.remove("st-" + link.getAttribute("data-state"));
+      link.classList.add("badge", "st-" + t.state);
+      link.setAttribute("data-state", t.state);
+      link.title = "try " + t.try_number + ": " + t.state;
+    });
+  }
+
+  function watchInstance(head) {
+    if (head.getAttribute("data-unfinished") !== "true") { return; }
+    var log = document.getElementById("log");
+    if (log && log.getAttribute("data-finished") === "false") { return; }  // followLog has it
+    var pageUrl = head.getAttribute("data-page-url");
+    var shown = parseInt(head.getAttribute("data-try"), 10) || 0;
+    var latest = parseInt(head.getAttribute("data-try-number"), 10) || 0;
+    var wasBusy = head.getAttribute("data-busy") === "true";
+    poll(head.getAttribute("data-instance-url"), function (data) {
+      setState(document.getElementById("ti-state"), data.state);
+      syncTryLinks(pageUrl, data.tries);
+      if (shown === latest && (data.try_number !== latest || (data.busy && !wasBusy))) {
+        // a try started (or a suspended one resumed): show it and follow its log
+        window.location.replace(pageUrl + "&try=" + data.try_number);
+        return false;
+      }
+      if (data.finished) {
+        if (shown === latest) { window.location.reload(); }  // its final state and XComs
+        return false;
+      }
+      return FAST;
+    });
+  }
+
   /* -- forms that ask first ----------------------------------------------------------------- */
   function confirmations() {
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
@@ -197,5 +243,7 @@
     if (table) { liveRun(table, table.getAttribute("data-states-url"), instanceUpdater(table)); }
     var log = document.getElementById("log");
     if (log) { followLog(log); }
+    var head = document.getElementById("task-head");
+    if (head) { watchInstance(head); }
   });
 }());
