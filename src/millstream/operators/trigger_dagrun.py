@@ -44,7 +44,8 @@ class TriggerDagRunOperator(BaseOperator):
     :param wait_for_completion: wait, checking every ``poke_interval`` seconds, until the run
         reaches one of ``allowed_states`` (the task succeeds) or ``failed_states``
         (:class:`TriggeredRunFailed`).
-    :param deferrable: accepted for Airflow DAGs; the wait polls from the task either way.
+    :param deferrable: wait in the triggerer instead of polling from the task, so the wait
+        holds no worker slot (needs ``millstream triggerer``, which ``standalone`` runs).
 
     The run id and logical date are pushed to XCom as ``trigger_run_id`` and
     ``trigger_logical_date_iso``. The run is recorded in the audit log as done by
@@ -155,6 +156,20 @@ class TriggerDagRunOperator(BaseOperator):
                 "test, so the run never starts. Test that DAG with its own dag.test(), or "
                 "set wait_for_completion=False for this test."
             )
+        if self.deferrable:
+            from millstream.triggerer.triggers.external_task import ExternalTaskTrigger
+
+            # The triggerer watches the run; this task gives its worker slot back meanwhile.
+            self.defer(
+                trigger=ExternalTaskTrigger(
+                    external_dag_id=dag_id, logical_dates=[run.logical_date],
+                    allowed_states=[s.value for s in self.allowed_states],
+                    failed_states=[s.value for s in self.failed_states],
+                    poke_interval=self.poke_interval,
+                ),
+                method_name="execute_complete",
+                kwargs={"run_id": run.run_id},
+            )
         while True:
             state = run_state(store, dag_id, run.run_id)
             if state is None:
@@ -168,6 +183,16 @@ class TriggerDagRunOperator(BaseOperator):
                 return
             log.info("waiting for run %s of DAG %s (%s)", run.run_id, dag_id, state.value)
             time.sleep(self.poke_interval)
+
+    def execute_complete(self, context: dict[str, Any], event: dict[str, Any] | None = None,
+                         run_id: str = "") -> None:
+        """Resumed from a deferral: the triggered run reached an allowed or a failed state."""
+        status = (event or {}).get("status")
+        message = (event or {}).get("message", "")
+        if status != "success":
+            raise TriggeredRunFailed(f"{self._where()}: run {run_id!r} of DAG "
+                                     f"{self.trigger_dag_id!r} ended {status}: {message}")
+        log.info("run %s of DAG %s finished: %s", run_id, self.trigger_dag_id, message)
 
     def _run_id(self, where: str) -> str | None:
         run_id = self.trigger_run_id

@@ -68,6 +68,8 @@ DAGS = """
     again = controller("again", "target")
     rerun = controller("rerun", "target", reset_dag_run=True)
     waits_for_failure = controller("waits_for_failure", "broken_target")
+    deferred = controller("deferred", "target", deferrable=True)
+    deferred_failure = controller("deferred_failure", "broken_target", deferrable=True)
 """
 
 
@@ -137,3 +139,30 @@ def test_the_waiting_task_fails_when_the_triggered_run_fails(home: Home) -> None
     assert trigger.state is TaskState.FAILED
     assert f"TriggeredRunFailed: DAG 'waits_for_failure', task 'trigger': run " \
            f"'{broken.run_id}' of DAG 'broken_target' ended failed" in (trigger.error or "")
+
+
+def test_a_deferrable_wait_is_done_by_the_triggerer(home: Home) -> None:
+    home.write_dag("controllers.py", DAGS)
+    scheduler = home.start("scheduler")
+    triggerer = home.start("triggerer")
+    wait_for(lambda: home.parsed("deferred") and home.parsed("deferred_failure"), 60,
+             "the scheduler to parse the DAGs", scheduler.tail)
+
+    run_id = home.trigger("deferred")
+    _finished(home, "deferred", run_id, DagRunState.SUCCESS,
+              scheduler.tail() + "\n" + triggerer.tail())
+    (target_run,) = home.runs("target")
+    assert target_run.state is DagRunState.SUCCESS
+    trigger = home.instance("deferred", run_id, "trigger")
+    assert (trigger.state, trigger.try_number) == (TaskState.SUCCESS, 1)
+    log = (home.logs / "deferred").rglob("*.log")
+    text = "\n".join(path.read_text() for path in log if "trigger" in str(path))
+    assert "deferred: " in text and "resuming in execute_complete()" in text, text
+    assert "waiting for run" not in text  # no polling from the worker
+
+    failing = home.trigger("deferred_failure")
+    _finished(home, "deferred_failure", failing, DagRunState.FAILED,
+              scheduler.tail() + "\n" + triggerer.tail())
+    (broken,) = home.runs("broken_target")
+    error = home.instance("deferred_failure", failing, "trigger").error or ""
+    assert f"run '{broken.run_id}' of DAG 'broken_target' ended failed" in error, error
