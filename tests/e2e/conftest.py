@@ -48,7 +48,7 @@ def _failed(item: pytest.Item) -> bool:
     return any(r.failed for r in reports.values())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts() -> Path:
     """Where screenshots and page HTML go (kept out of git); a new session starts without
     the previous one's failures."""
@@ -58,7 +58,7 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[Standalone]:
     """``millstream standalone`` with the example DAGs, on a fresh home and a free port."""
     standalone = start_standalone(tmp_path_factory.mktemp("standalone"))
@@ -69,13 +69,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
         keep_output(standalone, artifacts)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's chromium; missing, the browser tests fail (scripts/setup-browser installs it).
 

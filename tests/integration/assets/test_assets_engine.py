@@ -172,7 +172,7 @@ def test_with_two_schedulers_every_asset_event_is_consumed_by_exactly_one_run(
                      for r in home.runs("sales_watch"))
         return linked == len(store.assets.events())
 
-    wait_for(all_consumed, 120, "every event of the six feeds to be consumed",
+    wait_for(all_consumed, 90, "every event of the six feeds to be consumed",
              lambda: f"{home.describe('hourly_sales')}\n{home.describe('sales_watch')}\n"
                      f"{first.tail()}\n{second.tail()}")
     assert first.popen.poll() is None and second.popen.poll() is None, "a scheduler died"
