@@ -15,47 +15,49 @@ so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextvars
 import difflib
 import os
-import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from millstream.config_sections import (
+    DEFAULT_HOME,
+    HOME_ENV,
+    CompatSettings,
+    CoreSettings,
+    DatabaseSettings,
+    LoggingSettings,
+    SchedulerSettings,
+    SecretsSettings,
+    SmtpSettings,
+    WebserverSettings,
+    default_home,
+    sqlite_url,
+)
 from millstream.exceptions import MillstreamError
 
-HOME_ENV = "MILLSTREAM_HOME"
 DAGS_FOLDER_ENV = "MILLSTREAM_DAGS_FOLDER"
 ENV_PREFIX = "MILLSTREAM__"
-DEFAULT_HOME = "~/.millstream"
 SETTINGS_FILE = "millstream.toml"
 FERNET_KEY_FILE = "fernet.key"
 """Read as ``core.fernet_key`` when no file or variable sets it (``db migrate`` writes it)."""
 MASK = "***"
-
 _SECRET_KEYS = frozenset({("core", "fernet_key"), ("webserver", "secret_key"),
                           ("smtp", "password")})
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off"})
 _SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "sslpassword"})
-
 
 class SettingsError(MillstreamError):
     """The settings are wrong: each problem names the setting and where its value came from."""
@@ -63,185 +65,6 @@ class SettingsError(MillstreamError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-def _default_home() -> Path:
-    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser()
-
-
-class CoreSettings(_Section):
-    """``[core]``: where millstream keeps its files, and what every component shares."""
-
-    home: Path = Field(default_factory=_default_home)
-    dags_folder: Path = Field(default_factory=lambda: _default_home() / "dags")
-    # Unset: `standalone` loads the example DAGs and `scheduler` does not; set, it decides both.
-    load_examples: bool | None = None
-    # As in Airflow: a DAG the scheduler finds for the first time starts paused.
-    dags_are_paused_at_creation: bool = True
-    fernet_key: SecretStr | None = None
-
-    @field_validator("load_examples", mode="before")
-    @classmethod
-    def _check_load_examples(cls, value: Any) -> Any:
-        """One clear message for a bad value (the union would report one per branch)."""
-        if value is None or isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ValueError(
-            "give true or false (leave it unset and `standalone` loads the examples while "
-            "`scheduler` does not)"
-        )
-
-    @field_validator("fernet_key")
-    @classmethod
-    def _check_fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        # Several keys, newest first, let old secrets be read while new ones use the first.
-        for part in value.get_secret_value().split(","):
-            try:
-                raw = base64.urlsafe_b64decode(part.strip().encode())
-            except (binascii.Error, ValueError):
-                raw = b""
-            if len(raw) != 32:
-                raise ValueError(
-                    "a Fernet key is 32 url-safe base64-encoded bytes (44 characters); "
-                    "to rotate keys give several, comma-separated, the newest first"
-                )
-        return value
-
-
-class DatabaseSettings(_Section):
-    """``[database]``: the metadata database and its connection pool."""
-
-    url: str = Field(default_factory=lambda: _sqlite_url(_default_home()))
-    pool_size: int = Field(default=5, ge=1)
-    max_overflow: int = Field(default=10, ge=0)
-    pool_recycle_s: int = Field(default=1800, ge=-1)
-    pool_pre_ping: bool = True
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z][A-Za-z0-9+_]*://", value):
-            raise ValueError(
-                "a database URL looks like sqlite:////path/to/file.db "
-                "or postgresql://user@host:5432/dbname"
-            )
-        return value
-
-    def engine_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for SQLAlchemy's ``create_engine`` from the pool settings."""
-        kwargs: dict[str, Any] = {
-            "pool_pre_ping": self.pool_pre_ping,
-            "pool_recycle": self.pool_recycle_s,
-        }
-        in_memory = self.url.startswith("sqlite") and (
-            ":memory:" in self.url or self.url.rstrip("/").endswith(":")
-        )
-        if not in_memory:
-            kwargs.update(pool_size=self.pool_size, max_overflow=self.max_overflow)
-        return kwargs
-
-
-class SchedulerSettings(_Section):
-    """``[scheduler]``: the scheduler loop, the executor, and DAG file parsing."""
-
-    executor: Literal["local"] = "local"
-    parallelism: int = Field(default=8, ge=1)
-    heartbeat_interval_s: float = Field(default=5.0, gt=0)
-    zombie_timeout_s: float = Field(default=30.0, gt=0)
-    parse_interval_s: float = Field(default=30.0, gt=0)
-    file_parse_timeout_s: float = Field(default=30.0, gt=0)
-    file_parse_memory_mb: int = Field(default=1024, ge=16)
-    max_runs_per_tick: int = Field(default=10, ge=1)
-    catchup_by_default: bool = False
-
-    @field_validator("executor", mode="before")
-    @classmethod
-    def _check_executor(cls, value: Any) -> Any:
-        if value == "local":
-            return value
-        if value == "celery":
-            raise ValueError("the celery executor is not available yet; allowed: local")
-        raise ValueError(f"unknown executor {value!r}; allowed: local")
-
-    @model_validator(mode="after")
-    def _check_zombie_timeout(self) -> SchedulerSettings:
-        if self.zombie_timeout_s <= self.heartbeat_interval_s:
-            raise ValueError(
-                f"zombie_timeout_s ({self.zombie_timeout_s}) must be longer than "
-                f"heartbeat_interval_s ({self.heartbeat_interval_s})"
-            )
-        return self
-
-
-class LoggingSettings(_Section):
-    """``[logging]``: where task logs are written and how much millstream logs."""
-
-    base_log_folder: Path = Field(default_factory=lambda: _default_home() / "logs")
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-
-class WebserverSettings(_Section):
-    """``[webserver]``: the web UI and REST API server."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (printed at start)
-    # Signs CSRF tokens; unset, one is generated into <home>/webserver_secret_key.
-    secret_key: SecretStr | None = None
-    # Where users reach the server, e.g. https://millstream.example.com (https: secure cookies).
-    base_url: str | None = None
-    session_lifetime_s: float = Field(default=43200.0, gt=0)
-    # A scheduler or triggerer is healthy if its latest heartbeat is at most this old.
-    health_check_threshold_s: float = Field(default=30.0, gt=0)
-
-
-class SecretsSettings(_Section):
-    """``[secrets]``: where connections and variables are found besides the database.
-
-    The Fernet key that encrypts them in the database is ``[core] fernet_key``.
-    """
-
-    # A JSON or YAML file with "connections" and "variables" mappings, read before the DB.
-    secrets_file: Path | None = None
-
-
-class SmtpSettings(_Section):
-    """``[smtp]``: the mail server for failure and retry e-mails and the EmailOperator."""
-
-    host: str = "localhost"
-    port: int = Field(default=25, ge=1, le=65535)
-    starttls: bool = True  # as in Airflow; a server that does not offer it is an error
-    ssl: bool = False  # implicit TLS (usually port 465); starttls is then not used
-    user: str | None = None
-    password: SecretStr | None = None
-    mail_from: str = "millstream@localhost"
-    timeout: float = Field(default=30.0, gt=0)
-
-
-class CompatSettings(_Section):
-    """``[compat]``: opt-in compatibility layers for DAG files written for other tools."""
-
-    # Serve `airflow.*` imports from millstream (millstream.compat.airflow).
-    airflow: bool = False
-
-
-def _sqlite_url(home: Path) -> str:
-    return f"sqlite:///{home / 'millstream.db'}"
 
 
 @dataclass
@@ -311,11 +134,11 @@ class Settings(BaseSettings):
         core = data.setdefault("core", {})
         if not isinstance(core, dict):
             return data
-        home = Path(str(core.get("home") or _default_home())).expanduser()
+        home = Path(str(core.get("home") or default_home())).expanduser()
         core["home"] = home
         core.setdefault("dags_folder", home / "dags")
         for section, key, default in (
-            ("database", "url", _sqlite_url(home)),
+            ("database", "url", sqlite_url(home)),
             ("logging", "base_log_folder", home / "logs"),
         ):
             values = data.setdefault(section, {})
