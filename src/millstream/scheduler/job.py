@@ -25,6 +25,7 @@ from millstream.scheduler.liveness import ResultReader, TryStarted, check_livene
 from millstream.scheduler.loop import Scheduler
 from millstream.scheduler.runs import create_due_runs
 from millstream.scheduler.sla import SlaMiss, find_sla_misses
+from millstream.triggerer.outcomes import expire_deferrals
 
 if TYPE_CHECKING:
     from millstream.executors.base import Executor
@@ -159,6 +160,15 @@ class SchedulerJob:
                         ", ".join(f"{m.task_id} ({m.run_id})" for m in found))
             self.scheduler.callbacks.sla_missed(self._structures[dag_id], found)
 
+    def expire_deferrals(self, now: datetime) -> int:
+        """Fail deferred tasks past their deferral's timeout, as the triggerer does.
+
+        A deferral must end on time even while no triggerer runs; whichever process comes
+        first does it, and the other's attempt is a lost race that changes nothing.
+        """
+        with self.store.transaction():
+            return expire_deferrals(self.store, now)
+
     def heartbeat(self, now: datetime) -> None:
         """Record that this scheduler is alive (the web server's health check reads it)."""
         with self.store.transaction():
@@ -193,6 +203,7 @@ class SchedulerJob:
             self.scheduler.poke(reevaluate=self._users_acted())
             busy |= bool(self._shared(self.create_runs, now))
             self._shared(self.report_sla_misses, now)
+            self._shared(self.expire_deferrals, now)
             self.scheduler.callbacks.reap()
             self._next_schedule = now + self.timings.schedule_interval
         if self._next_liveness is None or now >= self._next_liveness:

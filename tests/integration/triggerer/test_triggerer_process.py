@@ -225,3 +225,25 @@ def test_standalone_runs_the_triggerer_for_a_deferrable_sensor(blank_home: Home)
     proc.popen.send_signal(signal.SIGTERM)
     assert proc.popen.wait(timeout=30) == 0
     assert home.store().triggers.owners() == []  # it gave its triggers back on the way out
+
+
+def test_a_deferral_times_out_even_with_no_triggerer_running(
+    home: Home, plugins: Path
+) -> None:
+    never = home.path / "never-written"
+    home.write_dag("gated.py", GATE_DAG.format(gate=str(never), never=str(never)))
+    home.set(**FAST)
+    scheduler = home.start("scheduler")  # and no triggerer at all
+    wait_for(lambda: home.parsed("gated"), 60, "the scheduler to parse the DAG", scheduler.tail)
+    run_id = home.trigger("gated")
+
+    def late_ended() -> bool:
+        return home.instance("gated", run_id, "late").state is TaskState.SKIPPED
+
+    wait_for(late_ended, 60, "the late sensor to time out while deferred",
+             lambda: home.describe("gated") + "\n" + scheduler.tail())
+    late = home.instance("gated", run_id, "late")
+    assert late.try_number == 1  # its timeout ended the try it deferred in
+    # The others wait on triggers nobody runs: still deferred, holding no slot.
+    assert home.instance("gated", run_id, "gated").state is TaskState.DEFERRED
+    assert home.instance("gated", run_id, "broken").state is TaskState.DEFERRED
