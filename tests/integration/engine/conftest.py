@@ -9,34 +9,16 @@ scheduler subprocesses included, sees only that schema; it is dropped afterwards
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from engine_helpers import Home
-from sqlalchemy import text
+from engine_helpers import Home, postgres_schema_url
 
-from millstream.store.sql import make_engine
 from millstream.store.sql.migrate import migrate
 
 POSTGRES_ENV = "MILLSTREAM_TEST_POSTGRES_URL"
 NEEDS_POSTGRES = "needs PostgreSQL: set MILLSTREAM_TEST_POSTGRES_URL"
-
-
-def _postgres_schema_url(base: str) -> Iterator[str]:
-    schema = f"millstream_engine_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in base else "?"
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -48,7 +30,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(NEEDS_POSTGRES)
-    yield from _postgres_schema_url(base)
+    yield from postgres_schema_url(base, "engine")
 
 
 @pytest.fixture

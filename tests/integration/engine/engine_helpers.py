@@ -13,13 +13,16 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import pytest
+from sqlalchemy import text
 
 from millstream.cli.common import load_dag, plan_run
 from millstream.config import Settings, load_settings
@@ -54,6 +57,26 @@ def wait_for(
         time.sleep(interval)
 
 
+# -- databases -------------------------------------------------------------------------------
+def postgres_schema_url(base: str, purpose: str) -> Iterator[str]:
+    """Yield a URL of ``base`` whose connections see only a new schema (dropped after).
+
+    Every process given the URL, subprocesses included, works in that schema alone
+    (``options=-csearch_path=...``), so tests on one server never see each other's rows.
+    """
+    schema = f"millstream_{purpose}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
 # -- processes, seen through /proc ------------------------------------------------------------
 def proc_stat(pid: int) -> tuple[str, int, int, int] | None:
     """(state, ppid, pgid, session id) of a process, or None if there is no such process."""
@@ -63,6 +86,7 @@ def proc_stat(pid: int) -> tuple[str, int, int, int] | None:
     except (OSError, IndexError):
         return None
     return fields[0], int(fields[1]), int(fields[2]), int(fields[3])
+
 
 
 def all_pids() -> list[int]:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 # The CLI and engine tests' helpers, shared rather than copied.
@@ -27,9 +24,9 @@ for _folder in ("cli", "engine"):
 
 from cli_helpers import Cli  # noqa: E402
 from engine_helpers import Home  # noqa: E402
+from engine_helpers import postgres_schema_url as new_schema_url  # noqa: E402
 
 from millstream.secrets.masking import clear_secrets  # noqa: E402
-from millstream.store.sql import make_engine  # noqa: E402
 from millstream.store.sql.migrate import migrate  # noqa: E402
 
 POSTGRES_ENV = "MILLSTREAM_TEST_POSTGRES_URL"
@@ -46,18 +43,7 @@ def postgres_base_url() -> str:
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose connections see only a schema of their own (dropped after)."""
-    base = postgres_base_url()
-    schema = f"millstream_secrets_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in base else "?"
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    yield from new_schema_url(postgres_base_url(), "secrets")
 
 
 @pytest.fixture
