@@ -54,8 +54,43 @@ class StaleRecordError(MillstreamError, RuntimeError):
     """
 
 
-class ConflictError(MillstreamError, ValueError):
-    """A write collided with a row another writer created first (e.g. the same run)."""
+class DomainError(MillstreamError):
+    """A request the domain refuses: the base of the three errors every front end maps.
+
+    The API answers them with problem details (404, 409, 422), the CLI with one line and
+    exit code 2, the UI with an error page or the form again; any other exception is a
+    bug and stays a 500 or a traceback.
+    """
+
+
+class NotFoundError(DomainError):
+    """A DAG, run, task instance, pool, user ... that the request names does not exist.
+
+    Not a ``KeyError``: the API answers it with 404, so a stray ``KeyError`` (a bug) must
+    not look like one.
+    """
+
+
+class ConflictError(DomainError):
+    """The request collides with the current state: a row another writer created first
+    (e.g. the same run), or a change the current state does not allow."""
+
+
+class InvalidInputError(DomainError):
+    """Input a user gave (a conf, a date, a pattern, a state) is malformed or not allowed.
+
+    Not a ``ValueError``, for the same reason as :class:`NotFoundError`. ``field`` names
+    the input at fault when one does (``body.conf``, ``--conf``), so an API can point at it.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class StoreUsageError(MillstreamError, RuntimeError):
+    """The store was used the wrong way: a repository method called outside
+    ``store.transaction()``. A programming error, never a user's."""
 
 
 class SensorTimeout(TaskFailedNoRetry):

@@ -19,7 +19,8 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from millstream.store.actions import audit
+from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
+from millstream.services.audit import audit
 from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
 from millstream.store.interfaces import Store
 
@@ -59,12 +60,12 @@ class Role(StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> Role:
-        """The role named ``value``, or a ValueError listing the roles."""
+        """The role named ``value``, or an InvalidInputError listing the roles."""
         try:
             return cls(value.strip().lower())
         except ValueError:
             choices = ", ".join(role.value for role in cls)
-            raise ValueError(f"unknown role {value!r}: use one of {choices}") from None
+            raise InvalidInputError(f"unknown role {value!r}: use one of {choices}") from None
 
 
 _RANKS = {Role.VIEWER: 0, Role.OP: 1, Role.ADMIN: 2}
@@ -106,9 +107,9 @@ def generate_password() -> str:
 
 
 def check_username(username: str) -> str:
-    """``username``, or a ValueError saying what a username may hold."""
+    """``username``, or an InvalidInputError saying what a username may hold."""
     if not _USERNAME.match(username):
-        raise ValueError(
+        raise InvalidInputError(
             f"bad username {username!r}: use 1-100 letters, digits and . _ @ + -, "
             "starting with a letter or digit"
         )
@@ -116,16 +117,17 @@ def check_username(username: str) -> str:
 
 
 def check_password(password: str) -> str:
-    """``password``, or a ValueError if it is too short."""
+    """``password``, or an InvalidInputError if it is too short."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInputError(
+            f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     return password
 
 
 # -- users -------------------------------------------------------------------------------------
 def create_user(store: Store, username: str, password: str, role: Role | str, who: str,
                 now: datetime, email: str | None = None) -> UserRecord:
-    """Add a user (audited); a taken username is a ConflictError, bad input a ValueError."""
+    """Add a user (audited); a taken username is a ConflictError, bad input an InvalidInputError."""
     check_username(username)
     check_password(password)
     chosen = Role.parse(role)
@@ -150,7 +152,7 @@ def update_user(store: Store, username: str, who: str, now: datetime, *,
     with store.transaction():
         current = store.users.get(username)
         if current is None:
-            raise KeyError(f"no user {username!r}")
+            raise NotFoundError(f"no user {username!r}")
         if current.role == Role.ADMIN and changes.get("role", Role.ADMIN) != Role.ADMIN:
             _keep_an_admin(store, username, "lose the admin role")
         updated = store.users.update(username, **changes)
@@ -161,11 +163,11 @@ def update_user(store: Store, username: str, who: str, now: datetime, *,
 
 
 def delete_user(store: Store, username: str, who: str, now: datetime) -> None:
-    """Remove a user with their tokens and sessions (audited); unknown: KeyError."""
+    """Remove a user with their tokens and sessions (audited); unknown: NotFoundError."""
     with store.transaction():
         current = store.users.get(username)
         if current is None:
-            raise KeyError(f"no user {username!r}")
+            raise NotFoundError(f"no user {username!r}")
         if current.role == Role.ADMIN:
             _keep_an_admin(store, username, "be deleted")
         store.users.delete(username)
@@ -173,10 +175,10 @@ def delete_user(store: Store, username: str, who: str, now: datetime) -> None:
 
 
 def _keep_an_admin(store: Store, username: str, change: str) -> None:
-    """A ValueError if ``username`` is the only admin: nobody could manage users after."""
+    """A ConflictError if ``username`` is the only admin: nobody could manage users after."""
     users = store.users.list(limit=max(store.users.count(), 1))
     if not any(u.role == Role.ADMIN and u.username != username for u in users):
-        raise ValueError(f"user {username!r} is the only admin and cannot {change}: make "
+        raise ConflictError(f"user {username!r} is the only admin and cannot {change}: make "
                          "another user admin first")
 
 
@@ -204,14 +206,14 @@ def create_token(store: Store, username: str, who: str, now: datetime, name: str
     """A new API token for ``username`` (audited): its record, and the token itself,
     which is shown this once and never stored."""
     if expires_in is not None and expires_in <= timedelta(0):
-        raise ValueError("a token must expire in the future")
+        raise InvalidInputError("a token must expire in the future")
     token_id = secrets.token_hex(8)
     token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
     record = ApiTokenRecord(token_id, username, secret_hash(token), name or f"token {token_id}",
                             now, None if expires_in is None else now + expires_in)
     with store.transaction():
         if store.users.get(username) is None:
-            raise KeyError(f"no user {username!r}")
+            raise NotFoundError(f"no user {username!r}")
         store.api_tokens.add(record)
         audit(store, "token_create", who, now, user=username, token_id=token_id,
               expires_at=None if record.expires_at is None else record.expires_at.isoformat())
@@ -219,10 +221,10 @@ def create_token(store: Store, username: str, who: str, now: datetime, name: str
 
 
 def delete_token(store: Store, token_id: str, who: str, now: datetime) -> None:
-    """Revoke an API token (audited); unknown: KeyError."""
+    """Revoke an API token (audited); unknown: NotFoundError."""
     with store.transaction():
         if not store.api_tokens.delete(token_id):
-            raise KeyError(f"no API token {token_id!r}")
+            raise NotFoundError(f"no API token {token_id!r}")
         audit(store, "token_delete", who, now, token_id=token_id)
 
 

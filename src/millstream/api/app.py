@@ -29,7 +29,6 @@ from millstream.api.problems import (
     problem_response,
 )
 from millstream.config import Settings, load_settings
-from millstream.exceptions import StaleRecordError
 from millstream.store.interfaces import Store
 
 log = logging.getLogger("millstream.api")
@@ -104,16 +103,12 @@ def _install_store_error_handlers(api: FastAPI) -> None:
 
     from millstream.store.sql.engine import DatabaseError, describe_database_error
 
-    async def on_stale(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(409, f"changed by someone else meanwhile, try again: {exc}")
-
     async def on_database(request: Request, exc: Exception) -> JSONResponse:
         log.error("database error on %s %s: %s", request.method, request.url.path,
                   describe_database_error(exc))
         return problem_response(503, "the metadata database is unavailable or failed; "
                                      "try again later")
 
-    api.add_exception_handler(StaleRecordError, on_stale)
     api.add_exception_handler(DatabaseError, on_database)
 
 

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from millstream.api import accounts
 from millstream.api.accounts import Role, User
-from millstream.api.deps import AppContext, app_context, get_store, utcnow
+from millstream.api.deps import AppContext, StoreDep, app_context, utcnow
 from millstream.api.problems import Problem
 from millstream.config import Settings
 from millstream.store.interfaces import Store
@@ -66,7 +66,7 @@ def authenticate(store: Store, username: str, password: str) -> User | None:
 def optional_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    store: Annotated[Store, Depends(get_store)],
+    store: StoreDep,
 ) -> User | None:
     """The user of the request's bearer token or session cookie, or None (a dependency).
 

@@ -1,7 +1,11 @@
 """What routes get injected: the settings, a store for the request, paging, the current time.
 
 A SQL store (like its session) belongs to one thread, so each request gets a store of its
-own over the one engine of the application, closed when the request ends.
+own over the one engine of the application, closed when the request ends. The request is
+one transaction: it opens before the route runs, commits when the route returns (before
+the response is sent, so a failed commit is a 500, not a success that did not happen) and
+rolls back if the route raises. A streaming response runs after that transaction has
+ended; what it reads meanwhile, it reads in short transactions of its own.
 """
 
 from __future__ import annotations
@@ -46,12 +50,13 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_store(request: Request) -> Iterator[Store]:
-    """A store for this request (a dependency): one per request, closed after it."""
-    with app_context(request).open_store() as store:
+    """A store for this request, inside the request's one transaction (a dependency)."""
+    with app_context(request).open_store() as store, store.transaction():
         yield store
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
+StoreDep = Annotated[Store, Depends(get_store, scope="function")]
+"""The request's store; every route and dependency of a request shares the same one."""
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

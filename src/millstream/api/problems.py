@@ -2,6 +2,10 @@
 
 Every error response has ``type``, ``title``, ``status`` and a ``detail`` that says what is
 wrong and where (a 422 names each bad field as ``body.conf``, ``query.limit`` ...).
+
+The domain's errors are mapped here and nowhere else: ``NotFoundError`` is a 404,
+``ConflictError`` (and a ``StaleRecordError``) a 409, ``InvalidInputError`` a 422. Any
+other exception, ``KeyError`` and ``ValueError`` included, is a bug and a 500.
 """
 
 from __future__ import annotations
@@ -15,6 +19,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from millstream.exceptions import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    StaleRecordError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -87,8 +99,25 @@ async def on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status, exc.detail, exc.headers, exc.errors)
 
 
+def domain_problem(exc: DomainError | StaleRecordError) -> JSONResponse:
+    """The problem-details response for one of the domain's errors."""
+    if isinstance(exc, StaleRecordError):
+        return problem_response(409, f"changed by someone else meanwhile, try again: {exc}")
+    if isinstance(exc, NotFoundError):
+        return problem_response(404, str(exc))
+    if isinstance(exc, InvalidInputError):
+        if exc.field is None:
+            return problem_response(422, str(exc))
+        message = str(exc).removeprefix(exc.field).lstrip(": ")
+        return problem_response(422, f"{exc.field}: {message}",
+                                errors=[FieldProblem(loc=exc.field, msg=message)])
+    if isinstance(exc, ConflictError):
+        return problem_response(409, str(exc))
+    raise exc  # a new kind of domain error, not mapped yet: a bug, so a 500
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer Problem, HTTP and validation errors with problem details."""
+    """Answer Problem, HTTP, validation and the domain's errors with problem details."""
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -107,7 +136,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{p.loc}: {p.msg}" for p in problems) or "invalid request"
         return problem_response(422, detail, errors=problems)
 
+    async def on_domain(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError | StaleRecordError)
+        return domain_problem(exc)
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(DomainError, on_domain)
+    app.add_exception_handler(StaleRecordError, on_domain)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
 

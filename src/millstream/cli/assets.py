@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from millstream.cli.common import cells, console, guarded, moment_text, open_store
+from millstream.exceptions import NotFoundError
 
 if TYPE_CHECKING:
     from millstream.store.asset_records import AssetEventRecord
@@ -91,7 +92,7 @@ def events_command(
     """List the latest asset events, newest first: when, which asset, which task try."""
     with guarded(), open_store() as store:
         if asset is not None and store.assets.get(asset) is None:
-            raise KeyError(f"no asset {asset!r} (see `millstream assets list`)")
+            raise NotFoundError(f"no asset {asset!r} (see `millstream assets list`)")
         events = store.assets.events(asset, limit=limit)
     if as_json:
         typer.echo(json.dumps([_event_json(e) for e in events], indent=2))

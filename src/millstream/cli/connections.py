@@ -22,6 +22,7 @@ from millstream.cli.common import (
     utcnow,
     who,
 )
+from millstream.exceptions import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from millstream.secrets.connection import Connection
@@ -84,10 +85,11 @@ def _build(conn_id: str, uri: str | None, as_json: str | None, conn_type: str | 
               "--conn-password": password, "--conn-schema": schema, "--conn-port": port}
     given = [name for name, value in fields.items() if value is not None]
     if uri is not None and as_json is not None:
-        raise ValueError("give --conn-uri or --conn-json, not both")
+        raise InvalidInputError("give --conn-uri or --conn-json, not both")
     if (uri is not None or as_json is not None) and given:
         which = "--conn-uri" if uri is not None else "--conn-json"
-        raise ValueError(f"{which} already holds the whole connection: drop {', '.join(given)}")
+        raise InvalidInputError(
+            f"{which} already holds the whole connection: drop {', '.join(given)}")
     if uri is not None:
         conn = Connection.from_uri(conn_id, uri, description)
     elif as_json is not None:
@@ -95,13 +97,13 @@ def _build(conn_id: str, uri: str | None, as_json: str | None, conn_type: str | 
         conn.description = description or conn.description
     else:
         if conn_type is None:
-            raise ValueError("give --conn-uri, --conn-json or --conn-type (with the other "
+            raise InvalidInputError("give --conn-uri, --conn-json or --conn-type (with the other "
                              "--conn-* fields)")
         conn = Connection(conn_id, conn_type, description, host, login, password, schema,
                           _port(port))
     if extra is not None:
         if conn.extra:
-            raise ValueError("the URI or JSON already has an extra: drop --conn-extra")
+            raise InvalidInputError("the URI or JSON already has an extra: drop --conn-extra")
         conn.extra = extra
     conn.validate()
     return conn
@@ -111,7 +113,7 @@ def _port(text: str | None) -> int | None:
     if text is None:
         return None
     if not text.strip().isdigit():
-        raise ValueError(f"--conn-port must be a number from 1 to 65535, got {text!r}")
+        raise InvalidInputError(f"--conn-port must be a number from 1 to 65535, got {text!r}")
     return int(text)
 
 
@@ -214,7 +216,7 @@ def delete_command(conn_id: IdArgument) -> None:
 
     with guarded(), open_store() as store:
         if not delete_connection(store, conn_id, who(), utcnow()):
-            raise KeyError(f"no connection {conn_id!r} in the database")
+            raise NotFoundError(f"no connection {conn_id!r} in the database")
     typer.echo(f"connection {conn_id} deleted")
 
 

@@ -64,14 +64,14 @@ def test_command(
     Exits 0 when the run succeeds, 1 when it fails, 2 when the input is wrong.
     """
     # Imported here so that `millstream --help` and `millstream version` stay fast.
-    from millstream.exceptions import DagDefinitionError, ParamValidationError
+    from millstream.exceptions import DagDefinitionError, InvalidInputError, ParamValidationError
     from millstream.parsing import DagImportError, DagNotFound, find_dag
-    from millstream.testing import parse_logical_date
+    from millstream.services.inputs import parse_conf, parse_date
 
-    run_conf = _parse_conf(conf)
     try:
-        moment = parse_logical_date(logical_date)
-    except ValueError as exc:
+        run_conf = parse_conf(conf, "--conf") if conf is not None else None
+        moment = parse_date(logical_date, "logical date")
+    except InvalidInputError as exc:
         _fail(str(exc))
     try:
         dag = find_dag(path_or_dag_id, dags_folder, dag_id=dag_id)
@@ -89,18 +89,6 @@ def test_command(
     _report(result)
     if not result.succeeded:
         raise typer.Exit(EXIT_FAILED_RUN)
-
-
-def _parse_conf(conf: str | None) -> dict[str, Any] | None:
-    if conf is None:
-        return None
-    try:
-        value = json.loads(conf)
-    except json.JSONDecodeError as exc:
-        _fail(f"--conf is not valid JSON: {exc}")
-    if not isinstance(value, dict):
-        _fail(f"--conf must be a JSON object like '{{\"key\": 1}}', got {type(value).__name__}")
-    return value
 
 
 def _fail(message: str) -> NoReturn:
@@ -213,10 +201,10 @@ def unpause_command(dag_id: DagIdArgument) -> None:
 
 def _set_paused(dag_id: str, paused: bool) -> None:
     from millstream.cli.common import guarded, open_store, utcnow, who
-    from millstream.store import actions
+    from millstream.services.pause import set_paused
 
     with guarded(), open_store() as store:
-        changed = actions.set_paused(store, dag_id, paused, who(), utcnow())
+        changed = set_paused(store, dag_id, paused, who(), utcnow())
     word = "paused" if paused else "unpaused"
     typer.echo(f"DAG {dag_id} {word}" if changed else f"DAG {dag_id} was already {word}")
 
@@ -242,31 +230,15 @@ def trigger_command(
 
     The conf is checked against the DAG's params before anything is stored.
     """
-    from millstream.cli.common import (
-        guarded,
-        load_dag,
-        open_store,
-        parse_conf,
-        parse_date,
-        plan_run,
-        utcnow,
-        who,
-    )
-    from millstream.exceptions import ParamValidationError
-    from millstream.store import actions
+    from millstream.cli.common import guarded, open_store, utcnow, who
+    from millstream.services.common import require_dag
+    from millstream.services.trigger import trigger_run
 
-    with guarded():
-        run_conf = parse_conf(conf)
-        now = utcnow()
-        moment = parse_date(logical_date, "--logical-date") if logical_date \
-            else now.replace(microsecond=0)
-        with open_store() as store:
-            record, structure = load_dag(store, dag_id)
-            try:
-                new = plan_run(structure, moment, now, "manual", run_conf, run_id)
-            except ParamValidationError as exc:
-                raise ValueError(f"bad --conf for DAG {dag_id!r}: {exc}") from None
-            run = actions.trigger(store, new, who(), now)
+    with guarded(), open_store() as store:
+        run = trigger_run(store, dag_id, who=who(), now=utcnow(), conf=conf,
+                          logical_date=logical_date, run_id=run_id, conf_field="--conf",
+                          date_field="--logical-date")
+        record = require_dag(store, dag_id)
     if record.is_paused:
         Console(stderr=True).print(
             Text(f"note: DAG {dag_id} is paused; the run waits until it is unpaused",
@@ -286,10 +258,11 @@ def list_runs_command(
     """List a DAG's runs, newest logical date first."""
     from millstream.cli.common import cells, guarded, moment_text, open_store, state_text
     from millstream.model.states import DagRunState
-    from millstream.store.actions import require_dag
+    from millstream.services.common import require_dag
+    from millstream.services.inputs import parse_choice
 
     with guarded():
-        states = None if state is None else [_run_state(state)]
+        states = None if state is None else [parse_choice(state, DagRunState, "run state")]
         with open_store() as store:
             require_dag(store, dag_id)
             runs = list(reversed(store.runs.list(dag_id, states)))[:limit]
@@ -310,16 +283,6 @@ def list_runs_command(
                              run.run_type, moment_text(run.logical_date),
                              moment_text(run.start_date), moment_text(run.end_date)))
     _console().print(table)
-
-
-def _run_state(value: str) -> Any:
-    from millstream.model.states import DagRunState
-
-    try:
-        return DagRunState(value.lower())
-    except ValueError:
-        choices = ", ".join(s.value for s in DagRunState)
-        raise ValueError(f"unknown run state {value!r}; expected one of: {choices}") from None
 
 
 @dags_app.command("state")

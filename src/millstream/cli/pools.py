@@ -48,18 +48,18 @@ def set_command(
     ] = None,
 ) -> None:
     """Create a pool, or change the size and description of an existing one."""
-    from millstream.store import actions
+    from millstream.services.pools import set_pool
 
     with guarded(), open_store() as store:
-        actions.set_pool(store, name, slots, who(), utcnow(), description)
+        set_pool(store, name, slots, who(), utcnow(), description)
     typer.echo(f"pool {name} has {slots} slot(s)")
 
 
 @pools_app.command("delete")
 def delete_command(name: NameArgument) -> None:
     """Delete a pool (default_pool cannot be deleted)."""
-    from millstream.store import actions
+    from millstream.services.pools import delete_pool
 
     with guarded(), open_store() as store:
-        actions.delete_pool(store, name, who(), utcnow())
+        delete_pool(store, name, who(), utcnow())
     typer.echo(f"pool {name} deleted")

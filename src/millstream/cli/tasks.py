@@ -29,6 +29,7 @@ from millstream.cli.common import (
     utcnow,
     who,
 )
+from millstream.exceptions import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
@@ -112,7 +113,7 @@ def clear_command(
     Their XComs are removed, their retries are given back, and a run that had finished
     is queued again.
     """
-    from millstream.store import actions
+    from millstream.services import clear
 
     with guarded(), open_store() as store:
         _, structure = load_dag(store, dag_id)
@@ -120,8 +121,8 @@ def clear_command(
             run_ids = [find_run(store, dag_id, run_id).run_id]
         else:
             run_ids = [run.run_id for run in store.runs.list(dag_id)]
-        task_ids = actions.select_tasks(structure, task_regex, downstream, upstream)
-        preview = actions.clearable(store, dag_id, run_ids, task_ids, only_failed)
+        task_ids = clear.select_tasks(structure, task_regex, downstream, upstream)
+        preview = clear.clearable(store, dag_id, run_ids, task_ids, only_failed)
         if not preview:
             typer.echo("nothing to clear")
             return
@@ -135,8 +136,8 @@ def clear_command(
                                          default=False):
             typer.echo("nothing changed")
             raise typer.Exit(EXIT_FAILED)
-        result = actions.clear(store, structure, dag_id, sorted({ti.run_id for ti in preview}),
-                               task_ids, who(), utcnow(), only_failed)
+        result = clear.clear(store, structure, dag_id, sorted({ti.run_id for ti in preview}),
+                             task_ids, who(), utcnow(), only_failed)
     typer.echo(f"cleared {len(result.cleared)} task instance(s)")
     for run in result.requeued:
         typer.echo(f"run {run.run_id} queued again")
@@ -163,19 +164,20 @@ def logs_command(
             key = TaskInstanceKey(dag_id, found.run_id, task_id, map_index)
             ti = store.task_instances.get(key)
         if ti is None:
-            raise KeyError(f"run {found.run_id!r} of DAG {dag_id!r} has no task instance "
+            raise NotFoundError(f"run {found.run_id!r} of DAG {dag_id!r} has no task instance "
                            f"{_label(task_id, map_index)!r}")
         number = try_number if try_number is not None else ti.try_number
         if number < 1:
-            raise ValueError(f"task {ti.label!r} of run {found.run_id!r} has not run yet")
+            raise InvalidInputError(f"task {ti.label!r} of run {found.run_id!r} has not run yet")
         if number > ti.try_number:
-            raise ValueError(f"task {ti.label!r} of run {found.run_id!r} has had "
+            raise InvalidInputError(f"task {ti.label!r} of run {found.run_id!r} has had "
                              f"{ti.try_number} try(s), not {number}")
         path = try_log_path(settings.logging.base_log_folder, key, number)
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
-            raise ValueError(f"no log file for try {number} of {ti.label!r}: {path}") from None
+            raise InvalidInputError(
+                f"no log file for try {number} of {ti.label!r}: {path}") from None
     typer.echo(text, nl=not text.endswith("\n"))
 
 
@@ -201,26 +203,28 @@ def run_command(
     from millstream.runtime.task_runner import run_task_try
     from millstream.runtime.worker import lost_try_event, try_log_path, write_rendered_file
     from millstream.scheduler.events import apply_finished, apply_started
-    from millstream.store import actions
+    from millstream.services.common import require_dag
+    from millstream.services.runs import claim_for_manual_try
     from millstream.store.records import TaskInstanceKey
 
     with guarded():
         settings = load_settings()
-        with open_store(settings) as store:
-            record = actions.require_dag(store, dag_id)
+        with open_store(settings, transaction=False) as store:
+            with store.transaction():
+                record = require_dag(store, dag_id)
             found = find_run(store, dag_id, run)
             if not record.fileloc:
-                raise ValueError(f"DAG {dag_id!r} has no DAG file recorded in the store")
+                raise InvalidInputError(f"DAG {dag_id!r} has no DAG file recorded in the store")
             dag = _import_dag(load_dag_file(record.fileloc), dag_id, record.fileloc)
             task = dag.task_dict.get(task_id)
             if task is None:
-                raise KeyError(f"DAG {dag_id!r} has no task {task_id!r}")
+                raise NotFoundError(f"DAG {dag_id!r} has no task {task_id!r}")
             if task.is_mapped and map_index < 0:
-                raise ValueError(f"task {task_id!r} is mapped: say which instance with "
+                raise InvalidInputError(f"task {task_id!r} is mapped: say which instance with "
                                  "--map-index")
             params = dag.resolve_params(found.conf)
             key = TaskInstanceKey(dag_id, found.run_id, task_id, map_index)
-            ti = actions.claim_for_manual_try(store, key, who(), utcnow(), force)
+            ti = claim_for_manual_try(store, key, who(), utcnow(), force)
             workload = TaskWorkload(key, ti.try_number, ti.max_tries, found, params,
                                     record.fileloc, step_id=ti.step_id)
             log_path = try_log_path(settings.logging.base_log_folder, key, ti.try_number)
@@ -256,7 +260,7 @@ def run_command(
 def _import_dag(dags: dict[str, DAG], dag_id: str, fileloc: str) -> DAG:
     dag = dags.get(dag_id)
     if dag is None:
-        raise KeyError(f"DAG file {fileloc} no longer defines DAG {dag_id!r}")
+        raise NotFoundError(f"DAG file {fileloc} no longer defines DAG {dag_id!r}")
     return dag
 
 

@@ -19,6 +19,7 @@ from millstream.cli.common import (
     utcnow,
     who,
 )
+from millstream.exceptions import NotFoundError
 
 if TYPE_CHECKING:
     from millstream.config import Settings
@@ -85,7 +86,7 @@ def set_password_command(
 
     with guarded(), open_store() as store:
         if store.users.get(username) is None:
-            raise KeyError(f"no user {username!r}")
+            raise NotFoundError(f"no user {username!r}")
     password, generated = _password(password_stdin, generate_password)
     with guarded(), open_store() as store:
         accounts.update_user(store, username, who(), utcnow(), password=password)

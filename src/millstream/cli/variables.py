@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from millstream.cli.common import cells, console, guarded, open_store, utcnow, who
+from millstream.exceptions import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from millstream.secrets.service import VariableView
@@ -57,8 +58,8 @@ def set_command(
             try:
                 value = json.dumps(json.loads(value))
             except json.JSONDecodeError as exc:
-                raise ValueError(f"variable {key!r}: --json was given but VALUE is not valid "
-                                 f"JSON: {exc.msg} (at {exc.pos})") from None
+                raise InvalidInputError(f"variable {key!r}: --json was given but VALUE is not "
+                                        f"valid JSON: {exc.msg} (at {exc.pos})") from None
         service.check_variable(key, value, description)
         with open_store() as store:
             _ensure_key()
@@ -88,7 +89,7 @@ def get_command(
             try:
                 decoded = json.loads(value)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"variable {key!r} is not valid JSON: {exc.msg}") from None
+                raise InvalidInputError(f"variable {key!r} is not valid JSON: {exc.msg}") from None
     if is_sensitive_name(key) and not reveal and value is not None:
         typer.echo(MASK)
         return
@@ -138,7 +139,7 @@ def delete_command(key: KeyArgument) -> None:
 
     with guarded(), open_store() as store:
         if not delete_variable(store, key, who(), utcnow()):
-            raise KeyError(f"no variable {key!r} in the database")
+            raise NotFoundError(f"no variable {key!r} in the database")
     typer.echo(f"variable {key} deleted")
 
 
@@ -161,13 +162,15 @@ def _read_import_file(file: Path) -> dict[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise InvalidInputError(
+            f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         values = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{file} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+        raise InvalidInputError(
+            f"{file} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
     if not isinstance(values, dict):
-        raise ValueError(f"{file} must hold one JSON object of key -> value, "
+        raise InvalidInputError(f"{file} must hold one JSON object of key -> value, "
                          f"got {type(values).__name__}")
     return values
 
@@ -189,5 +192,5 @@ def export_command(
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
         except OSError as exc:
-            raise ValueError(f"cannot write {file}: {exc.strerror}") from None
+            raise InvalidInputError(f"cannot write {file}: {exc.strerror}") from None
     typer.echo(f"exported {len(values)} variable(s) to {file}")

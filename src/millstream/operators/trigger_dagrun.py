@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -12,8 +11,12 @@ from typing import Any, ClassVar
 from millstream.authoring.dag import DAG_ID_PATTERN
 from millstream.authoring.task import BaseOperator
 from millstream.authoring.xcom_arg import ResolvableArg
-from millstream.exceptions import DagDefinitionError, MillstreamError, TaskFailedNoRetry
-from millstream.model.intervals import ensure_utc
+from millstream.exceptions import (
+    ConflictError,
+    DagDefinitionError,
+    MillstreamError,
+    TaskFailedNoRetry,
+)
 from millstream.model.states import DagRunState
 
 log = logging.getLogger("millstream.task")
@@ -22,7 +25,7 @@ XCOM_RUN_ID = "trigger_run_id"
 XCOM_LOGICAL_DATE_ISO = "trigger_logical_date_iso"
 
 
-class DagRunAlreadyExists(MillstreamError, ValueError):
+class DagRunAlreadyExists(ConflictError):
     """The DAG already has a run with that run id or logical date."""
 
 
@@ -136,12 +139,13 @@ class TriggerDagRunOperator(BaseOperator):
             source_dag_id=ti.dag_id,
             source_task_id=ti.task_id,
             dag_id=dag_id,
-            logical_date=_logical_date(self.logical_date, now, where),
+            logical_date=self.logical_date,
             run_id=self._run_id(where),
-            conf=_conf(self.conf, where),
+            conf=self.conf,
             reset_dag_run=self.reset_dag_run,
             skip_when_already_exists=self.skip_when_already_exists,
             now=now,
+            where=where,
         )
         run = triggered.run
         log.info("triggered run %s of DAG %s", run.run_id, dag_id)
@@ -223,33 +227,6 @@ def _states(values: Iterable[str | DagRunState] | None, default: list[DagRunStat
             raise DagDefinitionError(f"{where}: {name} has {value!r}, which is not a run "
                                      f"state; expected some of: {choices}") from None
     return found
-
-
-def _logical_date(value: Any, now: datetime, where: str) -> datetime:
-    if value is None:
-        return now
-    if isinstance(value, date):
-        return ensure_utc(value)
-    if isinstance(value, str):
-        try:
-            return ensure_utc(datetime.fromisoformat(value.strip()))
-        except ValueError:
-            pass
-    raise ValueError(f"{where}: logical_date {value!r} is not a datetime or an ISO date "
-                     "(e.g. 2026-01-01 or 2026-01-01T06:00:00+00:00)")
-
-
-def _conf(value: Any, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{where}: conf rendered to {type(value).__name__}, not a dict")
-    conf = dict(value)
-    try:
-        json.dumps(conf)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: conf must be JSON-serializable: {exc}") from None
-    return conf
 
 
 __all__ = [

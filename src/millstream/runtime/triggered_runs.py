@@ -1,8 +1,9 @@
 """Creating, resetting and watching another DAG's run from inside a task (TriggerDagRunOperator).
 
 The run is created in the metadata store of the process the task runs in
-(:func:`millstream.runtime.metadata.current_store`), through the same audited action as
-``millstream dags trigger``, recorded as done by ``dag:<dag_id>.<task_id>``.
+(:func:`millstream.runtime.metadata.current_store`), through the same service as
+``millstream dags trigger`` (:func:`millstream.services.trigger.trigger_run`), recorded as
+done by ``dag:<dag_id>.<task_id>``.
 
 Under ``dag.test()`` that store is the test's own in-memory store, where no scheduler
 has recorded any DAG, not even the one under test. There the run is recorded without
@@ -13,16 +14,19 @@ it is an error saying so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from millstream.exceptions import ParamValidationError, TaskSkipped
+from millstream.exceptions import TaskSkipped
 from millstream.model.states import DagRunState
 from millstream.operators.trigger_dagrun import DagRunAlreadyExists
-from millstream.parsing.serialize import DagStructure
-from millstream.scheduler.runs import make_run_id, plan_run
-from millstream.store import actions
+from millstream.scheduler.runs import make_run_id
+from millstream.services import clear, trigger
+from millstream.services.audit import audit
+from millstream.services.common import require_dag, require_structure
+from millstream.services.inputs import parse_conf, parse_date
 from millstream.store.records import DagRunRecord
 
 if TYPE_CHECKING:
@@ -47,27 +51,32 @@ def trigger_dag_run(
     source_dag_id: str,
     source_task_id: str,
     dag_id: str,
-    logical_date: datetime,
+    logical_date: str | datetime | None,
     run_id: str | None,
-    conf: dict[str, Any],
+    conf: str | Mapping[str, Any] | None,
     reset_dag_run: bool,
     skip_when_already_exists: bool,
     now: datetime,
+    where: str = "",
 ) -> TriggeredRun:
     """Create a queued manual run of ``dag_id`` (or clear the one already there).
 
-    A run with the same id or logical date is cleared with ``reset_dag_run``, skips the
-    task with ``skip_when_already_exists``, and is otherwise a
-    :class:`DagRunAlreadyExists` error naming it. The conf is checked against the DAG's
-    params first.
+    ``logical_date`` and ``conf`` are the task's rendered values, checked by the services'
+    parsers (their errors name ``where``). A run with the same id or logical date is
+    cleared with ``reset_dag_run``, skips the task with ``skip_when_already_exists``, and
+    is otherwise a :class:`DagRunAlreadyExists` error naming it. The conf is checked
+    against the DAG's params first.
     """
     who = f"dag:{source_dag_id}.{source_task_id}"
-    run_id = run_id or make_run_id(RUN_TYPE, logical_date)
+    prefix = f"{where}: " if where else ""
+    moment = parse_date(logical_date, f"{prefix}logical_date") or now
+    run_conf = parse_conf(conf, f"{prefix}conf")
+    run_id = run_id or make_run_id(RUN_TYPE, moment)
     with store.transaction():
         known = store.dags.get(dag_id) is not None
         if not known and store.dags.get(source_dag_id) is not None:
-            actions.require_dag(store, dag_id)  # a real store without that DAG: KeyError
-        existing = store.runs.get(dag_id, run_id) or store.runs.find(dag_id, logical_date)
+            require_dag(store, dag_id)  # a real store without that DAG: NotFoundError
+        existing = store.runs.get(dag_id, run_id) or store.runs.find(dag_id, moment)
         if existing is not None:
             return TriggeredRun(
                 _existing(store, existing, known, who, now, reset_dag_run,
@@ -75,19 +84,11 @@ def trigger_dag_run(
                 known,
             )
         if not known:
-            return TriggeredRun(_record_unknown(store, dag_id, run_id, logical_date, conf, who,
+            return TriggeredRun(_record_unknown(store, dag_id, run_id, moment, run_conf, who,
                                                 now), False)
-        text = store.dags.structure(dag_id)
-        if text is None:
-            raise KeyError(f"DAG {dag_id!r} has no stored structure yet")
-        structure = DagStructure.from_json_text(text)
-        interval = structure.timetable.data_interval_for(logical_date)
-        try:
-            run, instances = plan_run(structure, logical_date,  # type: ignore[arg-type]
-                                      interval, now, RUN_TYPE, conf, run_id)
-        except ParamValidationError as exc:
-            raise ParamValidationError(f"bad conf for DAG {dag_id!r}: {exc}") from None
-        created = actions.trigger(store, actions.NewRun(run, tuple(instances)), who, now)
+        created = trigger.trigger_run(store, dag_id, who=who, now=now, conf=run_conf,
+                                      logical_date=moment, run_id=run_id,
+                                      conf_field=f"{prefix}conf for DAG {dag_id!r}")
     return TriggeredRun(created, True)
 
 
@@ -106,13 +107,11 @@ def _existing(store: Store, run: DagRunRecord, known: bool, who: str, now: datet
         log.info("run %s of %s has no task instances here (dag.test()): nothing to clear",
                  run.run_id, run.dag_id)
         return run
-    text = store.dags.structure(run.dag_id, run.dag_version) or store.dags.structure(run.dag_id)
-    if text is None:
-        raise KeyError(f"DAG {run.dag_id!r} has no stored structure yet")
-    structure = DagStructure.from_json_text(text)
+    version = run.dag_version if store.dags.structure(run.dag_id, run.dag_version) else None
+    structure = require_structure(store, run.dag_id, version)
     log.info("clearing run %s of DAG %s (reset_dag_run)", run.run_id, run.dag_id)
-    actions.clear(store, structure, run.dag_id, [run.run_id],  # type: ignore[arg-type]
-                  set(structure.task_dict), who, now)
+    clear.clear(store, structure, run.dag_id, [run.run_id],  # type: ignore[arg-type]
+                set(structure.task_dict), who, now)
     cleared = store.runs.get(run.dag_id, run.run_id)
     assert cleared is not None
     return cleared
@@ -127,7 +126,7 @@ def _record_unknown(store: Store, dag_id: str, run_id: str, logical_date: dateti
         conf=dict(conf), queued_at=now,
     )
     store.runs.add(run)
-    actions.audit(store, "trigger", who, now, dag_id=dag_id, run_id=run_id, run_type=RUN_TYPE,
+    audit(store, "trigger", who, now, dag_id=dag_id, run_id=run_id, run_type=RUN_TYPE,
                   logical_date=logical_date.isoformat(), conf=run.conf)
     log.warning("DAG %s is unknown to this store (dag.test()?): run %s is recorded, but "
                 "nothing will run it", dag_id, run_id)

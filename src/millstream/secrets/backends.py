@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from millstream.exceptions import InvalidInputError
 from millstream.secrets.connection import Connection
 from millstream.secrets.errors import SecretsFileError
 from millstream.secrets.variable import env_var_name
@@ -50,8 +51,8 @@ def connection_from_env(conn_id: str, environ: Mapping[str, str] | None = None
         return None
     try:
         return parse_connection(conn_id, value)
-    except ValueError as exc:
-        raise ValueError(f"env var {name}: {exc}") from None
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"env var {name}: {exc}") from None
 
 
 def variable_from_env(key: str, environ: Mapping[str, str] | None = None) -> str | None:
@@ -83,7 +84,7 @@ class SecretsFile:
             if isinstance(entry, str):
                 return parse_connection(conn_id, entry)
             return Connection.from_json(conn_id, entry)
-        except ValueError as exc:
+        except InvalidInputError as exc:
             raise SecretsFileError(f"secrets file {self.path}: {exc}") from None
 
 

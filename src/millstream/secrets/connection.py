@@ -16,6 +16,7 @@ from dataclasses import InitVar, dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from millstream.exceptions import InvalidInputError
 from millstream.secrets.masking import MASK, redact
 
 if TYPE_CHECKING:
@@ -31,9 +32,9 @@ JSON_FIELDS = ("conn_type", "description", "host", "login", "password", "schema"
 
 
 def check_id(value: object, what: str) -> str:
-    """``value`` if it is a valid connection id or variable key, else a ValueError naming it."""
+    """``value`` if it is a valid connection id or variable key, else an error naming it."""
     if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise ValueError(
+        raise InvalidInputError(
             f"{what} {value!r} is not valid: use letters, digits, '_', '-' and '.' "
             "(1 to 250 characters)"
         )
@@ -74,7 +75,7 @@ class Connection:
         given = [name for name in ("conn_type", "host", "login", "password", "schema", "port",
                                    "extra") if getattr(self, name) is not None]
         if given:
-            raise ValueError(
+            raise InvalidInputError(
                 f"connection {self.conn_id!r}: give either a URI or the fields "
                 f"({', '.join(given)}), not both"
             )
@@ -85,24 +86,24 @@ class Connection:
     # -- the URI form -------------------------------------------------------------------------
     @classmethod
     def from_uri(cls, conn_id: str, uri: str, description: str | None = None) -> Connection:
-        """A connection from its URI; a malformed URI is a ValueError naming the part."""
+        """A connection from its URI; a malformed URI is an InvalidInputError naming the part."""
         what = f"connection {conn_id!r}"
         if not isinstance(uri, str) or "://" not in uri:
             # Not shown: text that is not a URI may be anything, a bare password included.
-            raise ValueError(
+            raise InvalidInputError(
                 f"{what}: a connection URI looks like "
                 "postgres://login:password@host:5432/schema; the value given has no '://'"
             )
         if uri.count("://") > 2:
-            raise ValueError(f"{what}: the URI {_shown(uri)} has more than two '://'")
+            raise InvalidInputError(f"{what}: the URI {_shown(uri)} has more than two '://'")
         scheme, rest = uri.split("://", 1)
         if not TYPE_PATTERN.match(scheme):
-            raise ValueError(f"{what}: the URI's scheme {scheme!r} is not a connection type")
+            raise InvalidInputError(f"{what}: the URI's scheme {scheme!r} is not a connection type")
         protocol = None
         if "://" in rest:
             protocol, rest = rest.split("://", 1)
             if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*$", protocol):
-                raise ValueError(
+                raise InvalidInputError(
                     f"{what}: {_shown(uri)} has a host protocol {protocol!r} that is not a "
                     "URI scheme"
                 )
@@ -122,7 +123,8 @@ class Connection:
         port = None
         if port_text:
             if not port_text.isdigit():
-                raise ValueError(f"{what}: the port {port_text!r} in the URI is not a number")
+                raise InvalidInputError(
+                    f"{what}: the port {port_text!r} in the URI is not a number")
             port = int(port_text)
         extra = None
         if query:
@@ -181,14 +183,15 @@ class Connection:
             try:
                 fields = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{what}: not valid JSON: {exc.msg} (at {exc.pos})") from None
+                raise InvalidInputError(
+                    f"{what}: not valid JSON: {exc.msg} (at {exc.pos})") from None
         else:
             fields = dict(text)
         if not isinstance(fields, dict):
-            raise ValueError(f"{what}: the JSON form must be an object of fields")
+            raise InvalidInputError(f"{what}: the JSON form must be an object of fields")
         unknown = sorted(set(fields) - set(JSON_FIELDS))
         if unknown:
-            raise ValueError(
+            raise InvalidInputError(
                 f"{what}: unknown field(s) {', '.join(map(repr, unknown))}; the fields are "
                 f"{', '.join(JSON_FIELDS)}"
             )
@@ -236,32 +239,33 @@ class Connection:
         return self.extra
 
     def validate(self) -> None:
-        """Raise a ValueError naming the first wrong field: id, type, port, lengths, extra."""
+        """Raise an InvalidInputError naming the first wrong field (id, type, port, extra)."""
         check_id(self.conn_id, "connection id")
         what = f"connection {self.conn_id!r}"
         if not self.conn_type:
-            raise ValueError(f"{what}: conn_type is required (for example postgres, sqlite, "
+            raise InvalidInputError(f"{what}: conn_type is required (for example postgres, sqlite, "
                              "http)")
         if not isinstance(self.conn_type, str) or not TYPE_PATTERN.match(self.conn_type):
-            raise ValueError(
+            raise InvalidInputError(
                 f"{what}: conn_type {self.conn_type!r} is not valid: start with a letter, then "
                 "letters, digits, '_', '-', '+' or '.'"
             )
         for name in ("description", "host", "login", "password", "schema", "extra"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
-                raise ValueError(f"{what}: {name} must be text, got {type(value).__name__}")
+                raise InvalidInputError(f"{what}: {name} must be text, got {type(value).__name__}")
         for name in ("host", "schema"):
             value = getattr(self, name)
             if value is not None and len(value) > MAX_FIELD_LENGTH:
-                raise ValueError(
+                raise InvalidInputError(
                     f"{what}: {name} is longer than {MAX_FIELD_LENGTH} characters"
                 )
         if self.port is not None and (
             isinstance(self.port, bool) or not isinstance(self.port, int)
             or not 1 <= self.port <= 65535
         ):
-            raise ValueError(f"{what}: port must be a number from 1 to 65535, got {self.port!r}")
+            raise InvalidInputError(
+                f"{what}: port must be a number from 1 to 65535, got {self.port!r}")
         if self.extra is not None:
             _parse_extra(self.extra, what)
 
@@ -295,10 +299,10 @@ def _split_port(hostport: str, what: str) -> tuple[str, str]:
     if hostport.startswith("["):
         end = hostport.find("]")
         if end < 0:
-            raise ValueError(f"{what}: the IPv6 host in the URI has no closing ']'")
+            raise InvalidInputError(f"{what}: the IPv6 host in the URI has no closing ']'")
         after = hostport[end + 1:]
         if after and not after.startswith(":"):
-            raise ValueError(f"{what}: unexpected {after!r} after the IPv6 host in the URI")
+            raise InvalidInputError(f"{what}: unexpected {after!r} after the IPv6 host in the URI")
         return hostport[:end + 1], after[1:]
     host, colon, port = hostport.rpartition(":")
     return (host, port) if colon else (hostport, "")
@@ -309,9 +313,9 @@ def _parse_extra(text: str, what: str) -> dict[str, Any]:
         value = json.loads(text)
     except (json.JSONDecodeError, TypeError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        raise ValueError(f"{what}: extra is not valid JSON: {detail}") from None
+        raise InvalidInputError(f"{what}: extra is not valid JSON: {detail}") from None
     if not isinstance(value, dict):
-        raise ValueError(
+        raise InvalidInputError(
             f"{what}: extra must be a JSON object like '{{\"key\": \"value\"}}', "
             f"got {type(value).__name__}"
         )

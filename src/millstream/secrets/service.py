@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from millstream.exceptions import ConflictError, InvalidInputError
 from millstream.secrets import backends, crypto
 from millstream.secrets.connection import Connection, check_id
 from millstream.secrets.errors import ConnectionNotFound
 from millstream.secrets.masking import MASK, is_sensitive_name, mask_secret, redact
-from millstream.store.actions import audit
+from millstream.services.audit import audit
 from millstream.store.secrets_records import ConnectionRecord, VariableRecord
 
 if TYPE_CHECKING:
@@ -56,12 +57,13 @@ class ConnectionView:
 
 # -- variables ----------------------------------------------------------------------------------
 def check_variable(key: str, value: object, description: object = None) -> None:
-    """Raise a ValueError naming what is wrong with a variable to be stored."""
+    """Raise an InvalidInputError naming what is wrong with a variable to be stored."""
     check_id(key, "variable key")
     if not isinstance(value, str):
-        raise ValueError(f"variable {key!r}: the value must be text, got {type(value).__name__}")
+        raise InvalidInputError(
+            f"variable {key!r}: the value must be text, got {type(value).__name__}")
     if description is not None and not isinstance(description, str):
-        raise ValueError(f"variable {key!r}: the description must be text")
+        raise InvalidInputError(f"variable {key!r}: the description must be text")
 
 
 def _variable_record(store: Store, key: str, value: str,
@@ -162,7 +164,7 @@ def get_variable_value(key: str) -> str | None:
 # -- connections --------------------------------------------------------------------------------
 def set_connection(store: Store, conn: Connection, who: str, now: datetime,
                    must_not_exist: bool = False) -> None:
-    """Create or replace a connection (``must_not_exist``: an existing one is a ValueError)."""
+    """Create or replace a connection (``must_not_exist``: an existing one is a ConflictError)."""
     conn.validate()
     what = f"connection {conn.conn_id!r}"
     password = None
@@ -176,7 +178,7 @@ def set_connection(store: Store, conn: Connection, who: str, now: datetime,
     )
     with store.transaction():
         if must_not_exist and store.connections.get(conn.conn_id) is not None:
-            raise ValueError(f"{what} already exists")
+            raise ConflictError(f"{what} already exists")
         store.connections.set(record)
         audit(store, "connection_set", who, now, conn_id=conn.conn_id,
               conn_type=conn.conn_type)

@@ -138,7 +138,7 @@ class PoolRepo(Protocol):
         ...
 
     def delete(self, name: str) -> bool:
-        """Remove a pool; False if there was none. ``default_pool`` is a ValueError."""
+        """Remove a pool; False if there was none. ``default_pool`` is a ConflictError."""
         ...
 
 
@@ -203,7 +203,7 @@ class UserRepo(Protocol):
     def count(self) -> int: ...
 
     def update(self, username: str, **fields: Any) -> UserRecord:
-        """Change fields (password_hash, role, email, last_login); unknown user: KeyError."""
+        """Change fields (password_hash, role, email, last_login); unknown user: NotFoundError."""
         ...
 
     def delete(self, username: str) -> bool:

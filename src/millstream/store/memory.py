@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from millstream.exceptions import ConflictError
+from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
 from millstream.model.states import (
     FINISHED_TASK_STATES,
     DagRunState,
@@ -108,7 +108,7 @@ class MemoryTaskInstanceRepo:
     def add_many(self, instances: Iterable[TaskInstanceRecord]) -> None:
         for ti in instances:
             if ti.key in self._by_key:
-                raise ValueError(f"task instance {ti.key} already exists")
+                raise ConflictError(f"task instance {ti.key} already exists")
             self._by_key[ti.key] = ti
             self._by_run[(ti.dag_id, ti.run_id)][ti.key] = ti
 
@@ -164,7 +164,7 @@ class MemoryTaskInstanceRepo:
 
     def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
         if placeholder.map_index != -1:
-            raise ValueError(f"task instance {placeholder.key} is already expanded")
+            raise ConflictError(f"task instance {placeholder.key} is already expanded")
         if count < 1:
             raise ValueError(
                 f"task instance {placeholder.key}: cannot expand to {count} instances; "
@@ -241,7 +241,7 @@ class MemoryPoolRepo:
 
     def set(self, name: str, slots: int, description: str = "") -> None:
         if slots < 0:
-            raise ValueError(f"pool {name!r}: slots must be >= 0, got {slots}")
+            raise InvalidInputError(f"pool {name!r}: slots must be >= 0, got {slots}")
         self._pools[name] = slots
         self._descriptions[name] = description
 
@@ -251,7 +251,7 @@ class MemoryPoolRepo:
 
     def delete(self, name: str) -> bool:
         if name == "default_pool":
-            raise ValueError("the default pool 'default_pool' cannot be deleted")
+            raise ConflictError("the default pool 'default_pool' cannot be deleted")
         self._descriptions.pop(name, None)
         return self._pools.pop(name, None) is not None
 
@@ -290,7 +290,7 @@ class MemoryDagRepo:
     def set_paused(self, dag_id: str, paused: bool) -> None:
         record = self._dags.get(dag_id)
         if record is None:
-            raise KeyError(f"no DAG {dag_id!r}")
+            raise NotFoundError(f"no DAG {dag_id!r}")
         record.is_paused = paused
 
     def structure(self, dag_id: str, version: str | None = None) -> str | None:

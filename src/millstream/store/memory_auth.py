@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
-from millstream.exceptions import ConflictError
+from millstream.exceptions import ConflictError, NotFoundError
 from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
 
 _USER_FIELDS = frozenset(f.name for f in fields(UserRecord)) - {"username", "created_at"}
@@ -96,7 +96,7 @@ class MemoryUserRepo:
     def update(self, username: str, **changes: Any) -> UserRecord:
         user = self._users.get(username)
         if user is None:
-            raise KeyError(f"no user {username!r}")
+            raise NotFoundError(f"no user {username!r}")
         unknown = set(changes) - _USER_FIELDS
         if unknown:
             raise AttributeError(f"user {username!r}: no field {sorted(unknown)[0]!r} to set")

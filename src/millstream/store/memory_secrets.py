@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import builtins
 
+from millstream.exceptions import InvalidInputError
 from millstream.store.secrets_records import ConnectionRecord, VariableRecord
 
 
 def _page(items: builtins.list[str], limit: int | None, offset: int) -> builtins.list[str]:
     if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
+        raise InvalidInputError(f"offset must be >= 0, got {offset}")
     if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+        raise InvalidInputError(f"limit must be >= 0, got {limit}")
     ordered = sorted(items)[offset:]
     return ordered if limit is None else ordered[:limit]
 

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from millstream.api.problems import Problem
-from millstream.exceptions import StaleRecordError
+from millstream.exceptions import ConflictError, DomainError, NotFoundError, StaleRecordError
 from millstream.ui.errors import PageError
 from millstream.ui.session import Forbidden, LoginRequired, page_context
 from millstream.ui.states import STYLES
@@ -38,6 +38,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PageError, _page_error)  # type: ignore[arg-type]
     app.add_exception_handler(Problem, _problem)  # type: ignore[arg-type]
     app.add_exception_handler(StaleRecordError, _stale)  # type: ignore[arg-type]
+    app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
 
@@ -82,6 +83,15 @@ async def _page_error(request: Request, exc: PageError) -> Response:
 
 async def _problem(request: Request, exc: Problem) -> Response:
     return _error_page(request, exc.status, "Error", exc.detail)
+
+
+async def _domain_error(request: Request, exc: DomainError) -> Response:
+    """The domain's errors, mapped once for every page: any other exception is a 500."""
+    if isinstance(exc, NotFoundError):
+        return _error_page(request, 404, "Not found", str(exc))
+    if isinstance(exc, ConflictError):
+        return _error_page(request, 409, "Conflict", str(exc))
+    return _error_page(request, 400, "Bad request", str(exc))
 
 
 async def _stale(request: Request, exc: StaleRecordError) -> Response:

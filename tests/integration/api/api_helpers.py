@@ -16,7 +16,7 @@ from millstream.model.states import DagRunState, TaskState
 from millstream.parsing.dagbag import DagBag
 from millstream.parsing.serialize import DagStructure
 from millstream.scheduler.runs import plan_run
-from millstream.store import actions
+from millstream.services import trigger
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskTryRecord
 from millstream.store.sql import SqlStore, make_engine
@@ -110,7 +110,7 @@ class ApiEnv:
         run, instances = plan_run(structure, logical,  # type: ignore[arg-type]
                                   structure.timetable.data_interval_for(logical), DAY,
                                   "manual", conf, run_id)
-        return actions.trigger(store, actions.NewRun(run, tuple(instances)), "tests", DAY)
+        return trigger.add_run(store, trigger.NewRun(run, tuple(instances)), "tests", DAY)
 
     def start_run(self, run_id: str = "r1", dag_id: str = "api_etl") -> None:
         store = self.store()

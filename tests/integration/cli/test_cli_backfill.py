@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cli_helpers import Cli, assert_one_line_error
 
-from millstream.cli.backfill import backfill_dates
 from millstream.cli.common import open_store
 from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
-from millstream.store import actions
+from millstream.services import mark
+from millstream.services.backfill import backfill_dates
 
 HOURLY_FROM_NOON = """
     from datetime import datetime, timedelta
@@ -126,7 +126,7 @@ def _finish_runs_later(state: DagRunState, expected: int) -> threading.Thread:
                 time.sleep(0.05)
             time.sleep(0.3)  # the command is polling by now
             for run in runs:
-                actions.mark_run(store, "pipeline", run.run_id, state, "tester",
+                mark.mark_run(store, "pipeline", run.run_id, state, "tester",
                                  datetime.now(UTC))
 
     thread = threading.Thread(target=work, daemon=True)

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from millstream.cli.common import load_dag, plan_run
 from millstream.config import Settings, load_settings
 from millstream.model.states import FINISHED_RUN_STATES
-from millstream.store import actions
+from millstream.services import trigger
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 from millstream.store.sql import SqlStore, make_engine
 
@@ -284,7 +284,7 @@ class Home:
         now = datetime.now(UTC)
         _, structure = load_dag(store, dag_id)
         new = plan_run(structure, now.replace(microsecond=0), now)
-        return actions.trigger(store, new, "engine-tests", now).run_id
+        return trigger.add_run(store, new, "engine-tests", now).run_id
 
     def trigger_with_cli(self, dag_id: str) -> str:
         """``millstream dags trigger DAG_ID``; returns the new run's id."""

@@ -15,7 +15,7 @@ from engine_helpers import Home, wait_for
 
 from millstream.cli.common import load_dag, plan_run
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
-from millstream.store import actions
+from millstream.services import trigger
 from millstream.store.records import TaskInstanceRecord
 
 DAY = datetime(2026, 1, 5, tzinfo=UTC)
@@ -60,7 +60,7 @@ def _trigger_at(home: Home, dag_id: str, moment: datetime, conf: dict | None = N
     store = home.store()
     now = datetime.now(UTC)
     _, structure = load_dag(store, dag_id)
-    return actions.trigger(store, plan_run(structure, moment, now, conf=conf), "sensor-tests",
+    return trigger.add_run(store, plan_run(structure, moment, now, conf=conf), "sensor-tests",
                            now).run_id
 
 

@@ -10,7 +10,7 @@ from millstream.model.states import TaskState
 from millstream.runtime.events import TaskStartedEvent, TaskWorkload
 from millstream.runtime.worker import read_result_file, run_try_in_this_process, try_log_path
 from millstream.scheduler.events import apply_finished, apply_started
-from millstream.store import actions
+from millstream.services import runs
 from millstream.store.memory import MemoryXComRepo
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 from millstream.store.sql import SqlStore
@@ -22,7 +22,7 @@ from tests.integration.ui.ui_helpers import UiEnv, load_dags, run_query
 def start_manual_try(store: SqlStore, key: TaskInstanceKey) -> TaskInstanceRecord:
     """Take a finished instance to a new running try, as ``millstream tasks run --force``."""
     now = datetime.now(UTC)
-    ti = actions.claim_for_manual_try(store, key, "tests", now, force=True)
+    ti = runs.claim_for_manual_try(store, key, "tests", now, force=True)
     with store.transaction():
         apply_started(store, TaskStartedEvent(key, ti.try_number, now, "worker-1", 4242))
     running = store.task_instances.get(key)

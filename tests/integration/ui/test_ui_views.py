@@ -6,8 +6,8 @@ import re
 from datetime import timedelta
 
 from millstream.model.states import DagRunState, TaskState
-from millstream.store import actions
-from millstream.store.records import TaskInstanceKey
+from millstream.services import mark, trigger
+from millstream.store.records import DagRunRecord, TaskInstanceKey
 from tests.integration.ui.conftest import Seeded
 from tests.integration.ui.ui_helpers import DAY, UiEnv, run_query
 
@@ -92,10 +92,10 @@ def test_the_grid_pages_through_older_runs(ui: UiEnv, seeded: Seeded) -> None:
     store = ui.store()
     for day in range(3, 15):
         moment = DAY + timedelta(days=day)
-        run = actions.NewRun(
-            actions.DagRunRecord("ui_failing", f"manual__{day:02d}", moment, moment, moment),
+        run = trigger.NewRun(
+            DagRunRecord("ui_failing", f"manual__{day:02d}", moment, moment, moment),
             ())
-        actions.trigger(store, run, "tests", DAY)
+        trigger.add_run(store, run, "tests", DAY)
     page = ui.get("viewer", "/dags/ui_failing/grid", runs=10).text
     shown = re.findall(r'class="run-bar st-\w+ bar-h\d+" data-run-id="([^"]+)"', page)
     assert shown == [f"manual__{day:02d}" for day in range(5, 15)]  # oldest left
@@ -118,7 +118,7 @@ def test_grid_and_run_states_as_json_for_live_updates(ui: UiEnv, seeded: Seeded)
     assert sorted((i["task_id"], i["map_index"]) for i in states["instances"]
                   if i["task_id"] == "square") == [("square", 0), ("square", 1), ("square", 2)]
     store = ui.store()
-    actions.mark_run(store, "ui_etl", seeded.etl_runs[0], DagRunState.FAILED, "tests", DAY)
+    mark.mark_run(store, "ui_etl", seeded.etl_runs[0], DagRunState.FAILED, "tests", DAY)
     again = ui.get("viewer", "/ui/api/dags/ui_etl/grid").json()
     assert {r["run_id"]: r["state"] for r in again["runs"]}[seeded.etl_runs[0]] == "failed"
 

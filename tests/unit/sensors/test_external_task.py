@@ -20,7 +20,7 @@ from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
 from millstream.scheduler.runs import create_run
 from millstream.sensors import ExternalTaskSensor
-from millstream.store import actions
+from millstream.services import mark
 from millstream.store.memory import MemoryStore
 from millstream.store.records import TaskInstanceKey
 from millstream.testing import run_dag_test
@@ -93,7 +93,7 @@ def test_the_sensor_waits_until_the_upstream_task_succeeds(store, between_pokes)
                      datetime.now(UTC))
     key = TaskInstanceKey("ingest", run.run_id, "complete")
     # another scheduler finishes the upstream task while the sensor waits
-    waits = between_pokes(lambda: actions.mark_task(store, key, "success", "ops",
+    waits = between_pokes(lambda: mark.mark_task(store, key, "success", "ops",
                                                     datetime.now(UTC)), after=3)
 
     result = run_dag_test(_report(external_task_id="complete", mode="reschedule"), DAY,
@@ -263,7 +263,7 @@ def test_deferrable_waits_in_the_triggerer_until_the_upstream_succeeds(
     run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
                      datetime.now(UTC))
     key = TaskInstanceKey("ingest", run.run_id, "complete")
-    waits = between_pokes(lambda: actions.mark_task(store, key, "success", "ops",
+    waits = between_pokes(lambda: mark.mark_task(store, key, "success", "ops",
                                                     datetime.now(UTC)))
 
     result = run_dag_test(_report(external_task_id="complete", deferrable=True), DAY,
@@ -279,7 +279,7 @@ def test_deferrable_fails_naming_the_upstream_when_it_fails(store, between_pokes
     run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
                      datetime.now(UTC))
     key = TaskInstanceKey("ingest", run.run_id, "complete")
-    between_pokes(lambda: actions.mark_task(store, key, "failed", "ops", datetime.now(UTC)))
+    between_pokes(lambda: mark.mark_task(store, key, "failed", "ops", datetime.now(UTC)))
 
     result = run_dag_test(_report(external_task_id="complete", failed_states=["failed"],
                                   deferrable=True, retries=2), DAY, store=store)

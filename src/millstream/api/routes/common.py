@@ -1,32 +1,17 @@
-"""What the route modules share: finding DAGs, runs and task instances, or a 404 naming them;
-turning the errors of store actions into problem details."""
+"""What the route modules share: finding DAGs, runs and task instances, or a 404 naming them.
+
+The domain's errors raised by the services (not found, conflict, invalid input) become
+problem details in one place, :func:`millstream.api.problems.install_problem_handlers`."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from millstream.api.problems import Problem
-from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.parsing.serialize import DagStructure
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRecord, DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 
 STANDARD_ERRORS = (400, 401, 403, 404, 422)
 """What any route may answer: 400 is a body that cannot be parsed at all."""
-
-
-@contextlib.contextmanager
-def action_errors() -> Iterator[None]:
-    """An unknown id becomes a 404; a request the current state does not allow, a 409."""
-    try:
-        yield
-    except KeyError as exc:
-        raise Problem(404, str(exc.args[0]) if exc.args else "not found") from None
-    except StaleRecordError as exc:
-        raise Problem(409, f"changed by someone else meanwhile, try again: {exc}") from None
-    except (ConflictError, ValueError) as exc:
-        raise Problem(409, str(exc)) from None
 
 
 def find_dag(store: Store, dag_id: str) -> DagRecord:

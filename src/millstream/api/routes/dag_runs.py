@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from millstream.api.auth import Role, User, require_role
 from millstream.api.deps import PageDep, StoreDep, utcnow
-from millstream.api.problems import FieldProblem, Problem, problem_responses
+from millstream.api.problems import problem_responses
 from millstream.api.routes.common import (
     STANDARD_ERRORS,
-    action_errors,
     find_dag,
     find_run,
     find_structure,
@@ -25,11 +24,8 @@ from millstream.api.schemas.dag_runs import (
     DagRunStatePatch,
     TriggerDagRun,
 )
-from millstream.exceptions import ParamValidationError
-from millstream.model.intervals import ensure_utc
 from millstream.model.states import DagRunState
-from millstream.scheduler.runs import plan_run
-from millstream.store import actions
+from millstream.services import clear, mark, runs, trigger
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
 router = APIRouter(tags=["DAG runs"], responses=problem_responses(*STANDARD_ERRORS))
@@ -78,19 +74,11 @@ def list_runs(
              summary="Trigger a DAG run", responses=problem_responses(409))
 def trigger_run(dag_id: str, body: TriggerDagRun, store: StoreDep, user: Op) -> DagRunOut:
     """Create a queued manual run; a scheduler starts it (once the DAG is unpaused)."""
-    structure = find_structure(store, dag_id)
-    now = utcnow()
-    moment = ensure_utc(body.logical_date) if body.logical_date else now.replace(microsecond=0)
-    try:
-        interval = structure.timetable.data_interval_for(moment)
-        run, instances = plan_run(structure, moment, interval, now,  # type: ignore[arg-type]
-                                  "manual", dict(body.conf), body.dag_run_id)
-    except ParamValidationError as exc:
-        raise Problem(422, f"body.conf: {exc}",
-                      errors=[FieldProblem(loc="body.conf", msg=str(exc))]) from None
-    run.note = body.note
-    with action_errors():
-        actions.trigger(store, actions.NewRun(run, tuple(instances)), user.username, now)
+    find_structure(store, dag_id)
+    run = trigger.trigger_run(store, dag_id, who=user.username, now=utcnow(), conf=body.conf,
+                              logical_date=body.logical_date, run_id=body.dag_run_id,
+                              note=body.note, conf_field="body.conf",
+                              date_field="body.logical_date")
     return run_out(run)
 
 
@@ -106,8 +94,7 @@ def mark_run(dag_id: str, dag_run_id: str, body: DagRunStatePatch, store: StoreD
              user: Op) -> DagRunOut:
     """Unfinished tasks end with the run: succeeded, or failed if started and skipped if not."""
     find_run(store, dag_id, dag_run_id)
-    with action_errors():
-        run = actions.mark_run(store, dag_id, dag_run_id, body.state, user.username, utcnow())
+    run = mark.mark_run(store, dag_id, dag_run_id, body.state, user.username, utcnow())
     return run_out(run)
 
 
@@ -120,12 +107,11 @@ def clear_run(dag_id: str, dag_run_id: str, body: ClearDagRun, store: StoreDep,
     structure = find_structure(store, dag_id, run.dag_version)
     task_ids = set(structure.task_dict)
     if body.dry_run:
-        found = actions.clearable(store, dag_id, [dag_run_id], task_ids, body.only_failed)
+        found = clear.clearable(store, dag_id, [dag_run_id], task_ids, body.only_failed)
         return ClearResultOut(dry_run=True, task_instances=cleared_out(found),
                               requeued_dag_run_ids=[])
-    with action_errors():
-        result = actions.clear(store, structure, dag_id, [dag_run_id], task_ids,
-                               user.username, utcnow(), body.only_failed)
+    result = clear.clear(store, structure, dag_id, [dag_run_id], task_ids, user.username,
+                         utcnow(), body.only_failed)
     return ClearResultOut(dry_run=False, task_instances=cleared_out(result.cleared),
                           requeued_dag_run_ids=[r.run_id for r in result.requeued])
 
@@ -135,6 +121,5 @@ def clear_run(dag_id: str, dag_run_id: str, body: ClearDagRun, store: StoreDep,
 def delete_run(dag_id: str, dag_run_id: str, store: StoreDep, user: Op) -> Response:
     """Remove the run with its task instances, their tries and XComs (not its log files)."""
     find_run(store, dag_id, dag_run_id)
-    with action_errors():
-        actions.delete_run(store, dag_id, dag_run_id, user.username, utcnow())
+    runs.delete_run(store, dag_id, dag_run_id, user.username, utcnow())
     return Response(status_code=204)

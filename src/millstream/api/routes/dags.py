@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from millstream.api.auth import Role, User, require_role
 from millstream.api.deps import PageDep, StoreDep, utcnow
 from millstream.api.problems import Problem, problem_responses
-from millstream.api.routes.common import STANDARD_ERRORS, action_errors, find_dag, find_structure
+from millstream.api.routes.common import STANDARD_ERRORS, find_dag, find_structure
 from millstream.api.schemas.dags import (
     DagCollection,
     DagOut,
@@ -22,7 +22,7 @@ from millstream.api.schemas.dags import (
     TaskGroupOut,
     TaskOut,
 )
-from millstream.store import actions
+from millstream.services.pause import set_paused
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRecord
 
@@ -103,8 +103,7 @@ def get_dag(dag_id: str, store: StoreDep, user: Viewer) -> DagOut:
 @router.patch("/dags/{dag_id}", response_model=DagOut, summary="Pause or unpause a DAG",
               responses=problem_responses(409))
 def patch_dag(dag_id: str, patch: DagPatch, store: StoreDep, user: Op) -> DagOut:
-    with action_errors():
-        actions.set_paused(store, dag_id, patch.is_paused, user.username, utcnow())
+    set_paused(store, dag_id, patch.is_paused, user.username, utcnow())
     return get_dag(dag_id, store, user)
 
 

@@ -19,7 +19,7 @@ from millstream.api.routes.common import STANDARD_ERRORS, find_task_instance
 from millstream.api.routes.task_instances import TI_PATH, MapIndex
 from millstream.api.schemas.task_instances import TaskLogOut
 from millstream.runtime.worker import result_path, try_log_path
-from millstream.store.actions import BUSY_TASK_STATES
+from millstream.services.runs import BUSY_TASK_STATES
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 
 router = APIRouter(tags=["Task logs"], responses=problem_responses(*STANDARD_ERRORS))
@@ -149,7 +149,7 @@ async def _follow(context: AppContext, folder: Path, key: TaskInstanceKey,
 def _has_ended(context: AppContext, folder: Path, key: TaskInstanceKey, try_number: int) -> bool:
     if result_path(folder, key, try_number).exists():
         return True
-    with context.open_store() as store:
+    with context.open_store() as store, store.transaction():
         ti = store.task_instances.get(key)
     return ti is None or try_finished(ti, try_number, folder)
 

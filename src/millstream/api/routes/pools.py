@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Response
 from millstream.api.auth import Role, User, require_role
 from millstream.api.deps import PageDep, StoreDep, utcnow
 from millstream.api.problems import Problem, problem_responses
-from millstream.api.routes.common import STANDARD_ERRORS, action_errors
+from millstream.api.routes.common import STANDARD_ERRORS
 from millstream.api.schemas.pools import PoolCollection, PoolIn, PoolOut, PoolPatch
 from millstream.model.states import TaskState
-from millstream.store import actions
+from millstream.services import pools as pool_service
 from millstream.store.interfaces import Store
 
 router = APIRouter(tags=["Pools"], responses=problem_responses(*STANDARD_ERRORS))
@@ -61,9 +61,8 @@ def get_pool(pool_name: str, store: StoreDep, user: Viewer) -> PoolOut:
 def create_pool(body: PoolIn, store: StoreDep, user: Op) -> PoolOut:
     if store.pools.slots(body.name) is not None:
         raise Problem(409, f"a pool {body.name!r} already exists (change it with PATCH)")
-    with action_errors():
-        actions.set_pool(store, body.name, body.slots, user.username, utcnow(),
-                         body.description)
+    pool_service.set_pool(store, body.name, body.slots, user.username, utcnow(),
+                          body.description)
     return _pool(store, body.name)
 
 
@@ -71,10 +70,8 @@ def create_pool(body: PoolIn, store: StoreDep, user: Op) -> PoolOut:
               responses=problem_responses(409))
 def patch_pool(pool_name: str, body: PoolPatch, store: StoreDep, user: Op) -> PoolOut:
     current = _pool(store, pool_name)
-    with action_errors():
-        actions.set_pool(store, pool_name,
-                         current.slots if body.slots is None else body.slots,
-                         user.username, utcnow(), body.description)
+    pool_service.set_pool(store, pool_name, current.slots if body.slots is None else body.slots,
+                          user.username, utcnow(), body.description)
     return _pool(store, pool_name)
 
 
@@ -82,6 +79,5 @@ def patch_pool(pool_name: str, body: PoolPatch, store: StoreDep, user: Op) -> Po
                summary="Delete a pool", responses=problem_responses(409))
 def delete_pool(pool_name: str, store: StoreDep, user: Op) -> Response:
     _pool(store, pool_name)
-    with action_errors():
-        actions.delete_pool(store, pool_name, user.username, utcnow())
+    pool_service.delete_pool(store, pool_name, user.username, utcnow())
     return Response(status_code=204)

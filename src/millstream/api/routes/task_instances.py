@@ -14,7 +14,6 @@ from millstream.api.deps import PageDep, StoreDep, utcnow
 from millstream.api.problems import FieldProblem, Problem, problem_responses
 from millstream.api.routes.common import (
     STANDARD_ERRORS,
-    action_errors,
     find_run,
     find_structure,
     find_task_instance,
@@ -33,7 +32,8 @@ from millstream.api.schemas.task_instances import (
 )
 from millstream.model.states import TaskState
 from millstream.secrets.masking import redact
-from millstream.store import actions
+from millstream.services import clear
+from millstream.services.mark import mark_task
 from millstream.store.records import TaskInstanceRecord
 
 router = APIRouter(tags=["Task instances"], responses=problem_responses(*STANDARD_ERRORS))
@@ -82,8 +82,7 @@ def mark_task_instance(dag_id: str, dag_run_id: str, task_id: str,
                        body: TaskInstanceStatePatch, store: StoreDep, user: Op,
                        map_index: MapIndex = -1) -> TaskInstanceOut:
     ti = find_task_instance(store, dag_id, dag_run_id, task_id, map_index)
-    with action_errors():
-        marked = actions.mark_task(store, ti.key, body.state, user.username, utcnow())
+    marked = mark_task(store, ti.key, body.state, user.username, utcnow())
     return ti_out(marked)
 
 
@@ -118,15 +117,14 @@ def clear_task_instances(dag_id: str, body: ClearTaskInstances, store: StoreDep,
     chosen = set(body.task_ids)
     if body.include_downstream or body.include_upstream:
         for task_id in body.task_ids:
-            chosen |= actions.select_tasks(structure, f"^{re.escape(task_id)}$",
-                                           body.include_downstream, body.include_upstream)
+            chosen |= clear.select_tasks(structure, f"^{re.escape(task_id)}$",
+                                         body.include_downstream, body.include_upstream)
     if body.dry_run:
-        found = actions.clearable(store, dag_id, [run.run_id], chosen, body.only_failed)
+        found = clear.clearable(store, dag_id, [run.run_id], chosen, body.only_failed)
         return ClearResultOut(dry_run=True, task_instances=cleared_out(found),
                               requeued_dag_run_ids=[])
-    with action_errors():
-        result = actions.clear(store, structure, dag_id, [run.run_id], chosen, user.username,
-                               utcnow(), body.only_failed)
+    result = clear.clear(store, structure, dag_id, [run.run_id], chosen, user.username,
+                           utcnow(), body.only_failed)
     return ClearResultOut(dry_run=False, task_instances=cleared_out(result.cleared),
                           requeued_dag_run_ids=[r.run_id for r in result.requeued])
 

@@ -10,7 +10,7 @@ from millstream.api import accounts
 from millstream.api.auth import Role, User, require_role
 from millstream.api.deps import PageDep, StoreDep, utcnow
 from millstream.api.problems import Problem, problem_responses
-from millstream.api.routes.common import STANDARD_ERRORS, action_errors
+from millstream.api.routes.common import STANDARD_ERRORS
 from millstream.api.schemas.users import UserCollection, UserIn, UserOut, UserPatch
 from millstream.store.auth_records import UserRecord
 from millstream.store.interfaces import Store
@@ -56,9 +56,8 @@ def get_user(username: str, store: StoreDep, user: Admin) -> UserOut:
 def create_user(body: UserIn, store: StoreDep, user: Admin) -> UserOut:
     if store.users.get(body.username) is not None:
         raise Problem(409, f"a user {body.username!r} already exists")
-    with action_errors():
-        record = accounts.create_user(store, body.username, body.password, body.role,
-                                      user.username, utcnow(), body.email)
+    record = accounts.create_user(store, body.username, body.password, body.role,
+                                  user.username, utcnow(), body.email)
     return user_out(record)
 
 
@@ -66,9 +65,8 @@ def create_user(body: UserIn, store: StoreDep, user: Admin) -> UserOut:
               summary="Change a user's role, password or email")
 def patch_user(username: str, body: UserPatch, store: StoreDep, user: Admin) -> UserOut:
     _find(store, username)
-    with action_errors():
-        record = accounts.update_user(store, username, user.username, utcnow(), role=body.role,
-                                      password=body.password, email=body.email)
+    record = accounts.update_user(store, username, user.username, utcnow(), role=body.role,
+                                  password=body.password, email=body.email)
     return user_out(record)
 
 
@@ -79,6 +77,5 @@ def delete_user(username: str, store: StoreDep, user: Admin) -> Response:
     _find(store, username)
     if username == user.username:
         raise Problem(409, "you cannot delete your own user (ask another admin)")
-    with action_errors():
-        accounts.delete_user(store, username, user.username, utcnow())
+    accounts.delete_user(store, username, user.username, utcnow())
     return Response(status_code=204)

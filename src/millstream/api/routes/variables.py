@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 
 from millstream.api.auth import Role, User, require_role
 from millstream.api.deps import PageDep, StoreDep, utcnow
-from millstream.api.problems import FieldProblem, Problem, problem_responses
+from millstream.api.problems import Problem, problem_responses
 from millstream.api.routes.common import STANDARD_ERRORS
 from millstream.api.schemas.secrets import (
     VariableCollection,
@@ -18,6 +18,7 @@ from millstream.api.schemas.secrets import (
     VariableOut,
     VariablePatch,
 )
+from millstream.exceptions import InvalidInputError
 from millstream.secrets import service
 from millstream.secrets.errors import FernetKeyError
 from millstream.store.interfaces import Store
@@ -29,14 +30,15 @@ Op = Annotated[User, Depends(require_role(Role.OP))]
 
 @contextlib.contextmanager
 def secrets_errors(where: str = "body") -> Iterator[None]:
-    """A value the secrets module refuses is a 422; a missing Fernet key, a 500 saying so."""
+    """Input the secrets module refuses names ``where`` (the 422 points at that field); a
+    missing Fernet key is a 500 saying so."""
     try:
         yield
     except FernetKeyError as exc:
         raise Problem(500, str(exc)) from None
-    except ValueError as exc:
-        raise Problem(422, f"{where}: {exc}", errors=[FieldProblem(loc=where, msg=str(exc))]
-                      ) from None
+    except InvalidInputError as exc:
+        exc.field = exc.field or where
+        raise
 
 
 def _variable(store: Store, key: str) -> VariableOut:

@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from millstream.exceptions import NotFoundError
 from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
 from millstream.store.sql.common import conflicts_as_value_error, rowcount
 from millstream.store.sql.convert import check_aware
@@ -77,10 +78,10 @@ class SqlUserRepo:
                 update(USER_TABLE).where(USER_TABLE.c.username == username).values(**changes)
             )
             if rowcount(result) != 1:
-                raise KeyError(f"no user {username!r}")
+                raise NotFoundError(f"no user {username!r}")
         user = self.get(username)
         if user is None:
-            raise KeyError(f"no user {username!r}")
+            raise NotFoundError(f"no user {username!r}")
         return user
 
     def delete(self, username: str) -> bool:

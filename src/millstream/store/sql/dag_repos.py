@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from millstream.exceptions import NotFoundError
 from millstream.store.records import AuditRecord, DagRecord, ImportErrorRecord
 from millstream.store.sql.common import rowcount, upsert
 from millstream.store.sql.convert import (
@@ -88,7 +89,7 @@ class SqlDagRepo:
             update(DAG_TABLE).where(_DAG.dag_id == dag_id).values(is_paused=paused)
         )
         if rowcount(result) != 1:
-            raise KeyError(f"no DAG {dag_id!r}")
+            raise NotFoundError(f"no DAG {dag_id!r}")
 
     def structure(self, dag_id: str, version: str | None = None) -> str | None:
         """The serialized structure (JSON) of a version, by default the latest."""

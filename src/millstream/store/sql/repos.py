@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from millstream.exceptions import ConflictError, StaleRecordError
+from millstream.exceptions import ConflictError, InvalidInputError, StaleRecordError
 from millstream.model.states import (
     FINISHED_TASK_STATES,
     DagRunState,
@@ -232,7 +232,7 @@ class SqlTaskInstanceRepo:
         keys: set[TaskInstanceKey] = set()
         for ti in batch:
             if ti.key in keys:
-                raise ValueError(f"task instance {ti.key} already exists")
+                raise ConflictError(f"task instance {ti.key} already exists")
             keys.add(ti.key)
         values = [ti_values(ti) for ti in batch]
         for dag_id, run_id in {(k.dag_id, k.run_id) for k in keys}:
@@ -242,7 +242,7 @@ class SqlTaskInstanceRepo:
             for task_id, map_index in present:
                 key = TaskInstanceKey(dag_id, run_id, task_id, map_index)
                 if key in keys:
-                    raise ValueError(f"task instance {key} already exists")
+                    raise ConflictError(f"task instance {key} already exists")
             if not present and self.session.execute(
                 _RUN_STATE, {"k_dag_id": dag_id, "k_run_id": run_id}
             ).first() is None:
@@ -340,7 +340,7 @@ class SqlTaskInstanceRepo:
 
     def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
         if placeholder.map_index != -1:
-            raise ValueError(f"task instance {placeholder.key} is already expanded")
+            raise ConflictError(f"task instance {placeholder.key} is already expanded")
         if count < 1:
             raise ValueError(
                 f"task instance {placeholder.key}: cannot expand to {count} instances"
@@ -433,7 +433,7 @@ class SqlPoolRepo:
 
     def set(self, name: str, slots: int, description: str = "") -> None:
         if slots < 0:
-            raise ValueError(f"pool {name!r}: slots must be >= 0, got {slots}")
+            raise InvalidInputError(f"pool {name!r}: slots must be >= 0, got {slots}")
         row = {"name": name, "slots": slots, "description": description}
         self.session.execute(
             upsert(self.session, POOL_TABLE, ["name"], ["slots", "description"]), [row]
@@ -453,7 +453,7 @@ class SqlPoolRepo:
 
     def delete(self, name: str) -> bool:
         if name == DEFAULT_POOL:
-            raise ValueError(f"the default pool {DEFAULT_POOL!r} cannot be deleted")
+            raise ConflictError(f"the default pool {DEFAULT_POOL!r} cannot be deleted")
         result = self.session.execute(delete(POOL_TABLE).where(POOL_TABLE.c.name == name))
         return rowcount(result) > 0
 

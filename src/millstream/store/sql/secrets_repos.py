@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
+from millstream.exceptions import InvalidInputError
 from millstream.store.secrets_records import ConnectionRecord, VariableRecord
 from millstream.store.sql.common import rowcount, upsert
 from millstream.store.sql.models_secrets import ConnectionRow, VariableRow
@@ -22,9 +23,9 @@ _CONNECTION_FIELDS = tuple(f.name for f in fields(ConnectionRecord))
 
 def _check_page(limit: int | None, offset: int) -> None:
     if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
+        raise InvalidInputError(f"offset must be >= 0, got {offset}")
     if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+        raise InvalidInputError(f"limit must be >= 0, got {limit}")
 
 
 class _KeyedRepo:

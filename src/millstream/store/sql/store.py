@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
+from millstream.exceptions import StoreUsageError
 from millstream.store.interfaces import (
     ApiTokenRepo,
     AssetRepo,
@@ -53,9 +54,10 @@ class SqlStore:
     """Every repository over one database session.
 
     ``transaction()`` is one database transaction: it commits when the block ends
-    and rolls back if it raises; a ``transaction()`` inside another joins it. A
-    repository method called outside any transaction runs in a transaction of its
-    own, so nothing is left open between calls.
+    and rolls back if it raises; a ``transaction()`` inside another joins it. There is
+    no other way in: a repository method called outside any transaction raises
+    :class:`~millstream.exceptions.StoreUsageError` naming it, so every request, tick
+    and command decides where its one transaction begins and ends.
 
     A store (like its session) belongs to one thread; make one per thread over a
     shared engine.
@@ -118,11 +120,12 @@ class SqlStore:
         self.session.close()
 
     def _bind(self, repo: _R) -> _R:
-        return cast(_R, _AutoTransaction(repo, self))
+        return cast(_R, _TransactionGuard(repo, self))
 
 
-class _AutoTransaction:
-    """A repository whose methods, called outside a transaction, run in one of their own."""
+class _TransactionGuard:
+    """A repository whose methods, called outside ``store.transaction()``, raise
+    StoreUsageError instead of touching the database."""
 
     def __init__(self, repo: object, store: SqlStore) -> None:
         self._repo = repo
@@ -137,12 +140,15 @@ class _AutoTransaction:
         if not callable(target):
             return target
         store = self._store
+        repo_name = type(self._repo).__name__
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            if store.in_transaction:
-                return target(*args, **kwargs)
-            with store.transaction():
-                return target(*args, **kwargs)
+            if not store.in_transaction:
+                raise StoreUsageError(
+                    f"{repo_name}.{name}() was called outside store.transaction(): open "
+                    "one around the request, tick or command that uses the store"
+                )
+            return target(*args, **kwargs)
 
         call.__name__ = name
         call.__doc__ = target.__doc__

@@ -2,28 +2,27 @@
 
 Clearing and marking always go through a confirmation page first: the GET shows what
 would change (read-only), its form POSTs the change with the page's CSRF token. Every
-change is a store action, audited under the logged-in user's name.
+change is a service (:mod:`millstream.services`), audited under the logged-in user's name;
+its domain errors become error pages in one place (:mod:`millstream.ui.app`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from millstream.api.deps import StoreDep
-from millstream.exceptions import ConflictError, ParamValidationError
-from millstream.model.intervals import ensure_utc
+from millstream.exceptions import ConflictError, InvalidInputError
 from millstream.model.states import FINISHED_TASK_STATES
 from millstream.parsing.serialize import DagStructure
-from millstream.scheduler.runs import plan_run
-from millstream.store import actions
+from millstream.services.clear import clear as clear_tasks
+from millstream.services.clear import clearable, select_tasks
+from millstream.services.mark import mark_run, mark_task
+from millstream.services.trigger import trigger_run
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceKey
 from millstream.ui.dagpage import (
@@ -53,35 +52,9 @@ def default_conf(structure: DagStructure) -> dict[str, Any]:
     return conf
 
 
-def parse_conf(text: str) -> dict[str, Any]:
-    """The conf field: a JSON object (empty means none), or a ValueError saying what is wrong."""
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"Conf is not valid JSON: {exc.msg} at line {exc.lineno}, column "
-                         f"{exc.colno}.") from None
-    if not isinstance(value, dict):
-        raise ValueError(f'Conf must be a JSON object like {{"key": 1}}, not a '
-                         f"{type(value).__name__}.")
-    return value
-
-
-def parse_logical_date(text: str) -> datetime | None:
-    if not text.strip():
-        return None
-    try:
-        return ensure_utc(datetime.fromisoformat(text.strip()))
-    except ValueError:
-        raise ValueError(f"Logical date {text!r} is not an ISO date or date-time, e.g. "
-                         "2026-01-01 or 2026-01-01T06:00:00+00:00.") from None
-
-
 @router.get("/dags/{dag_id}/trigger", include_in_schema=False)
 def trigger_form(request: Request, dag_id: str, store: StoreDep, _: OpUser) -> Any:
-    with store.transaction():
-        header = load_header(store, dag_id)
+    header = load_header(store, dag_id)
     conf = json.dumps(default_conf(header.structure), indent=2, sort_keys=True)
     return _trigger_page(request, header, conf, "", "", None)
 
@@ -98,21 +71,13 @@ def trigger(
     run_id: Annotated[str, Form()] = "",
 ) -> Any:
     """Queue a manual run; bad input shows the form again, saying what is wrong."""
-    with store.transaction():
-        header = load_header(store, dag_id)
-    now = utcnow()
+    header = load_header(store, dag_id)
     try:
-        run_conf = parse_conf(conf)
-        moment = parse_logical_date(logical_date) or now.replace(microsecond=0)
-        structure = header.structure
-        interval = structure.timetable.data_interval_for(moment)
-        run, instances = plan_run(structure, moment, interval, now,  # type: ignore[arg-type]
-                                  "manual", run_conf, run_id.strip() or None)
-        actions.trigger(store, actions.NewRun(run, tuple(instances)), user.username, now)
-    except ParamValidationError as exc:
-        return _trigger_page(request, header, conf, logical_date, run_id,
-                             f"Conf does not fit the DAG's params: {exc}")
-    except (ValueError, ConflictError) as exc:
+        with store.transaction():
+            run = trigger_run(store, dag_id, who=user.username, now=utcnow(), conf=conf,
+                              logical_date=logical_date, run_id=run_id, conf_field="Conf",
+                              date_field="logical date")
+    except (InvalidInputError, ConflictError) as exc:
         return _trigger_page(request, header, conf, logical_date, run_id, str(exc))
     return RedirectResponse(f"/dags/{dag_id}/run{query(run_id=run.run_id)}", status_code=303)
 
@@ -144,8 +109,8 @@ def clear_plan(store: Store, dag_id: str, run: DagRunRecord, task_id: str | None
         raise PageError(404, f"DAG {dag_id!r} has no task {task_id!r}")
     else:
         chosen = {task_id}
-        chosen |= actions.select_tasks(structure, f"^{re.escape(task_id)}$", downstream, upstream)
-    found = actions.clearable(store, dag_id, [run.run_id], chosen, only_failed)
+        chosen |= select_tasks(structure, f"^{re.escape(task_id)}$", downstream, upstream)
+    found = clearable(store, dag_id, [run.run_id], chosen, only_failed)
     return structure, chosen, found
 
 
@@ -182,9 +147,8 @@ def clear(
     structure, chosen, _ = clear_plan(store, dag_id, run, task_id or None,
                                       bool_param(downstream), bool_param(upstream),
                                       bool_param(only_failed))
-    with _action_errors():
-        actions.clear(store, structure, dag_id, [run.run_id], chosen, user.username, utcnow(),
-                      only_failed=bool_param(only_failed))
+    clear_tasks(store, structure, dag_id, [run.run_id], chosen, user.username, utcnow(),
+                only_failed=bool_param(only_failed))
     if task_id:
         return RedirectResponse(f"/dags/{dag_id}/task{query(run_id=run_id, task_id=task_id)}",
                                 status_code=303)
@@ -231,27 +195,14 @@ def mark(
     if state not in MARK_STATES:
         raise PageError(400, f"mark as success or failed, not {state!r}")
     now = utcnow()
-    with _action_errors():
-        if task_id:
-            index = int_param(map_index, -1, -1)
-            key = TaskInstanceKey(dag_id, run_id, task_id, index)
-            actions.mark_task(store, key, state, user.username, now)
-            target = query(run_id=run_id, task_id=task_id,
-                           map_index=index if index >= 0 else None)
-            return RedirectResponse(f"/dags/{dag_id}/task{target}", status_code=303)
-        actions.mark_run(store, dag_id, run_id, state, user.username, now)
+    if task_id:
+        index = int_param(map_index, -1, -1)
+        key = TaskInstanceKey(dag_id, run_id, task_id, index)
+        mark_task(store, key, state, user.username, now)
+        target = query(run_id=run_id, task_id=task_id, map_index=index if index >= 0 else None)
+        return RedirectResponse(f"/dags/{dag_id}/task{target}", status_code=303)
+    mark_run(store, dag_id, run_id, state, user.username, now)
     return RedirectResponse(f"/dags/{dag_id}/run{query(run_id=run_id)}", status_code=303)
 
 
-@contextlib.contextmanager
-def _action_errors() -> Iterator[None]:
-    """An unknown id is a 404 page; a change the current state does not allow, a 409."""
-    try:
-        yield
-    except KeyError as exc:
-        raise PageError(404, str(exc.args[0]) if exc.args else "not found") from None
-    except (ConflictError, ValueError) as exc:
-        raise PageError(409, str(exc)) from None
-
-
-__all__ = ["clear_plan", "default_conf", "parse_conf", "router"]
+__all__ = ["clear_plan", "default_conf", "router"]

@@ -12,9 +12,9 @@ from fastapi.responses import RedirectResponse
 
 from millstream.api import accounts
 from millstream.api.deps import StoreDep
-from millstream.exceptions import ConflictError, MillstreamError
+from millstream.exceptions import DomainError
 from millstream.model.states import TaskState
-from millstream.store import actions
+from millstream.services import pools as pool_service
 from millstream.ui.dagpage import int_param, utcnow
 from millstream.ui.session import AdminUser, CsrfChecked, OpUser, PageUser
 from millstream.ui.templating import render
@@ -30,12 +30,11 @@ class FormProblem(Exception):
 
 @contextlib.contextmanager
 def form_errors() -> Iterator[None]:
-    """What an action refuses (bad input, a conflict, an unknown name) becomes a message."""
+    """What an action refuses (bad input, a conflict, an unknown name) becomes a message
+    shown above the form; any other error is a bug and stays one."""
     try:
         yield
-    except KeyError as exc:
-        raise FormProblem(str(exc.args[0]) if exc.args else "not found") from None
-    except (ValueError, ConflictError, MillstreamError) as exc:
+    except DomainError as exc:
         raise FormProblem(str(exc)) from None
 
 
@@ -82,7 +81,7 @@ def save_pool(
         except ValueError:
             raise FormProblem(f"Slots must be a whole number, not {slots!r}.") from None
         with form_errors():
-            actions.set_pool(store, name.strip(), count, user.username, utcnow(), description)
+            pool_service.set_pool(store, name.strip(), count, user.username, utcnow(), description)
     except FormProblem as exc:
         return _pools_page(request, store, str(exc), form)
     return RedirectResponse("/admin/pools", status_code=303)
@@ -93,7 +92,7 @@ def delete_pool(request: Request, store: StoreDep, user: OpUser, _csrf: CsrfChec
                 name: Annotated[str, Form()] = "") -> Any:
     try:
         with form_errors():
-            actions.delete_pool(store, name, user.username, utcnow())
+            pool_service.delete_pool(store, name, user.username, utcnow())
     except FormProblem as exc:
         return _pools_page(request, store, str(exc))
     return RedirectResponse("/admin/pools", status_code=303)

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from millstream.api.deps import StoreDep
 from millstream.model.states import DagRunState
-from millstream.store import actions
+from millstream.services.pause import set_paused
 from millstream.store.records import DagRecord, DagRunRecord
 from millstream.ui.catalog import CATALOG, DagSummary
 from millstream.ui.dagpage import int_param, utcnow
@@ -123,10 +123,7 @@ def toggle_pause(
     """Pause (``paused=true``) or unpause a DAG, then go back where the form was."""
     if paused not in ("true", "false"):
         raise PageError(400, f"paused must be true or false, not {paused!r}")
-    try:
-        actions.set_paused(store, dag_id, paused == "true", username(user), utcnow())
-    except KeyError as exc:
-        raise PageError(404, str(exc.args[0])) from None
+    set_paused(store, dag_id, paused == "true", username(user), utcnow())
     return RedirectResponse(safe_next(next_url), status_code=303)
 
 

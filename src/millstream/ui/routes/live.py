@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from millstream.api.deps import SettingsDep, StoreDep
 from millstream.model.states import FINISHED_RUN_STATES, FINISHED_TASK_STATES
-from millstream.store.actions import BUSY_TASK_STATES
+from millstream.services.runs import BUSY_TASK_STATES
 from millstream.store.records import TaskInstanceKey
 from millstream.ui.dagpage import int_param, load_structure, require_run
 from millstream.ui.errors import PageError

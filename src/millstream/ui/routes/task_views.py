@@ -13,7 +13,7 @@ from millstream.api.deps import SettingsDep, StoreDep
 from millstream.model.states import FINISHED_TASK_STATES
 from millstream.parsing.serialize import TaskStructure
 from millstream.secrets.masking import redact
-from millstream.store.actions import BUSY_TASK_STATES
+from millstream.services.runs import BUSY_TASK_STATES
 from millstream.store.interfaces import Store
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 from millstream.ui.dagpage import int_param, load_header, load_structure, require_run

@@ -1,0 +1,132 @@
+"""Clearing: reset finished task instances to ``none`` so a scheduler runs them again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from millstream.model.states import (
+    FINISHED_RUN_STATES,
+    FINISHED_TASK_STATES,
+    DagRunState,
+    TaskState,
+)
+from millstream.services.audit import audit
+from millstream.services.common import require_dag, require_run
+from millstream.services.inputs import compile_pattern
+from millstream.store.interfaces import Store
+from millstream.store.records import DagRunRecord, TaskInstanceRecord
+
+FAILED_TASK_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
+"""What ``only_failed`` clears, as in Airflow: failures and the tasks they blocked."""
+
+
+class TaskNode(Protocol):
+    """What clearing needs of one task of a DAG's structure."""
+
+    @property
+    def downstream_task_ids(self) -> AbstractSet[str]: ...
+
+    @property
+    def retries(self) -> int: ...
+
+
+class TaskGraph(Protocol):
+    """What clearing needs of a DAG's structure (a ``DagStructure`` or a ``DAG``)."""
+
+    @property
+    def task_dict(self) -> Mapping[str, TaskNode]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClearResult:
+    """The task instances a clear reset to ``none``, and the runs it queued again."""
+
+    cleared: list[TaskInstanceRecord] = field(default_factory=list)
+    requeued: list[DagRunRecord] = field(default_factory=list)
+
+
+def select_tasks(graph: TaskGraph, pattern: str | None = None, downstream: bool = False,
+                 upstream: bool = False) -> set[str]:
+    """Task ids matching ``pattern`` (``re.search``; all tasks when None), with their
+    downstream and/or upstream tasks when asked; a bad pattern is an InvalidInputError."""
+    tasks = graph.task_dict
+    if pattern is None:
+        chosen = set(tasks)
+    else:
+        regex = compile_pattern(pattern)
+        chosen = {task_id for task_id in tasks if regex.search(task_id)}
+    if downstream:
+        chosen |= _reachable(chosen, {t: set(n.downstream_task_ids) for t, n in tasks.items()})
+    if upstream:
+        ups: dict[str, set[str]] = {t: set() for t in tasks}
+        for task_id, node in tasks.items():
+            for down in node.downstream_task_ids:
+                ups.setdefault(down, set()).add(task_id)
+        chosen |= _reachable(chosen, ups)
+    return chosen
+
+
+def _reachable(start: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:
+    found: set[str] = set()
+    frontier = list(start)
+    while frontier:
+        for nxt in edges.get(frontier.pop(), set()):
+            if nxt not in found:
+                found.add(nxt)
+                frontier.append(nxt)
+    return found
+
+
+def clearable(store: Store, dag_id: str, run_ids: Iterable[str], task_ids: AbstractSet[str],
+              only_failed: bool = False) -> list[TaskInstanceRecord]:
+    """The finished instances of these tasks in these runs that a clear would reset."""
+    states = FAILED_TASK_STATES if only_failed else FINISHED_TASK_STATES
+    found: list[TaskInstanceRecord] = []
+    with store.transaction():
+        for run_id in run_ids:
+            found.extend(
+                ti for ti in store.task_instances.for_run(dag_id, run_id)
+                if ti.task_id in task_ids and ti.state in states
+            )
+    return found
+
+
+def clear(store: Store, graph: TaskGraph, dag_id: str, run_ids: Iterable[str],
+          task_ids: AbstractSet[str], who: str, now: datetime,
+          only_failed: bool = False) -> ClearResult:
+    """Reset the matching finished instances to ``none`` so that they run again.
+
+    Each cleared instance loses its XComs and gets its retries back (as in Airflow, the
+    next try may be followed by ``retries`` more); a run that had finished goes back to
+    ``queued`` so that a scheduler starts it again. Unfinished instances are left alone.
+    """
+    run_ids = list(run_ids)
+    with store.transaction():
+        require_dag(store, dag_id)
+        runs = [require_run(store, dag_id, run_id) for run_id in run_ids]
+        found = clearable(store, dag_id, run_ids, task_ids, only_failed)
+        for ti in found:
+            node = graph.task_dict.get(ti.task_id)
+            retries = node.retries if node is not None else max(ti.max_tries - ti.try_number, 0)
+            store.task_instances.set_state(
+                ti, TaskState.NONE, max_tries=ti.try_number + retries, start_date=None,
+                end_date=None, next_retry_at=None, error=None, hostname=None, pid=None,
+                heartbeat_at=None,
+            )
+            store.xcoms.clear(ti.key)
+        touched = {ti.run_id for ti in found}
+        requeued: list[DagRunRecord] = []
+        for run in runs:
+            if run.run_id in touched and run.state in FINISHED_RUN_STATES:
+                store.runs.set_state(run, DagRunState.QUEUED, queued_at=now, end_date=None)
+                requeued.append(require_run(store, dag_id, run.run_id))
+        for run_id in sorted(touched):
+            audit(store, "clear", who, now, dag_id=dag_id, run_id=run_id,
+                  tasks=sorted({ti.label for ti in found if ti.run_id == run_id}),
+                  only_failed=only_failed)
+        cleared = [store.task_instances.get(ti.key) or ti for ti in found]
+    return ClearResult(cleared, requeued)
