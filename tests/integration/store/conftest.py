@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from tests.autocommit import autocommit
 
 from millstream.store.interfaces import Store
 from millstream.store.memory import MemoryStore
@@ -129,7 +130,7 @@ def _sql_engine(request: pytest.FixtureRequest, kind: str) -> Engine:
 def store_factory(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
     """Makes stores of one kind; SQL stores made by one factory share one database."""
     if request.param == "memory":
-        yield lambda open_pools=False: MemoryStore(open_pools=open_pools)
+        yield lambda open_pools=False: autocommit(MemoryStore(open_pools=open_pools))
         return
     engine = _sql_engine(request, request.param)
     made: list[SqlStore] = []
@@ -137,7 +138,7 @@ def store_factory(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
     def make(open_pools: bool = False) -> Store:
         store = SqlStore(engine, open_pools=open_pools)
         made.append(store)
-        return store
+        return autocommit(store)
 
     yield make
     for store in made:
@@ -157,6 +158,8 @@ def sql_engine(request: pytest.FixtureRequest) -> Engine:
 
 @pytest.fixture
 def sql_store(sql_engine: Engine) -> Iterator[SqlStore]:
+    """A SQL store whose repository calls outside a transaction each commit on their own
+    (see :mod:`tests.autocommit`); ``sql_store.raw`` is the store itself."""
     store = SqlStore(sql_engine)
-    yield store
+    yield autocommit(store)
     store.close()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from tests.autocommit import autocommit
 from typer.testing import CliRunner
 
 from millstream.cli.db import db_app
@@ -63,12 +64,12 @@ def test_postgres_password_is_hidden_and_reset_keeps_the_schema(
     with clean_postgres_engine.connect() as connection:
         schema = connection.execute(text("SELECT current_schema()")).scalar()
     url_with_schema = f"{url}?options=-csearch_path%3D{schema}"
-    store = SqlStore(clean_postgres_engine)
+    store = autocommit(SqlStore(clean_postgres_engine))
     store.pools.set("db", 3)
     store.close()
     result = runner.invoke(db_app, ["reset", "--yes", "--url", url_with_schema])
     assert result.exit_code == 0, result.output
-    store = SqlStore(clean_postgres_engine)
+    store = autocommit(SqlStore(clean_postgres_engine))
     assert store.pools.slots("db") is None
     store.close()
     assert runner.invoke(db_app, ["check", "--url", url_with_schema]).exit_code == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, text
+from tests.autocommit import autocommit
 
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import (
@@ -70,12 +71,12 @@ def test_migration_creates_the_default_pool(empty_engine: Engine) -> None:
 
 def test_reset_drops_the_data_and_migrates_again(empty_engine: Engine) -> None:
     migrate(empty_engine)
-    store = SqlStore(empty_engine)
+    store = autocommit(SqlStore(empty_engine))
     store.pools.set("db", 2)
     store.close()
     reset(empty_engine)
     assert check(empty_engine) == []
-    store = SqlStore(empty_engine)
+    store = autocommit(SqlStore(empty_engine))
     assert store.pools.slots("db") is None
     assert store.pools.slots("default_pool") == 128
     store.close()

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
+from tests.autocommit import autocommit
 
+from millstream.exceptions import StoreUsageError
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 from millstream.store.sql import SqlStore, StaleRecordError
@@ -77,7 +79,7 @@ def test_nested_transactions_join_the_outer_one(sql_store: SqlStore) -> None:
 def test_committed_work_is_visible_to_another_store_and_uncommitted_is_not(
     sql_engine: Engine,
 ) -> None:
-    writer, reader = SqlStore(sql_engine), SqlStore(sql_engine)
+    writer, reader = autocommit(SqlStore(sql_engine)), autocommit(SqlStore(sql_engine))
     try:
         with writer.transaction():
             writer.runs.add(make_run())
@@ -89,20 +91,23 @@ def test_committed_work_is_visible_to_another_store_and_uncommitted_is_not(
         reader.close()
 
 
-def test_calls_outside_a_transaction_commit_on_their_own(sql_engine: Engine) -> None:
-    store, other = SqlStore(sql_engine), SqlStore(sql_engine)
+def test_a_repository_call_outside_a_transaction_is_refused_and_names_the_call(
+        sql_engine: Engine) -> None:
+    store = SqlStore(sql_engine)
     try:
-        store.runs.add(make_run())
+        with pytest.raises(StoreUsageError, match=r"SqlRunRepo\.add\(\) was called outside "
+                                                  r"store\.transaction\(\)"):
+            store.runs.add(make_run())
         assert not store.session.in_transaction()
-        assert other.runs.get("etl", "scheduled__0") is not None
+        with store.transaction():
+            assert store.runs.get("etl", "scheduled__0") is None
     finally:
         store.close()
-        other.close()
 
 
 # -- compare-and-set -------------------------------------------------------------------------------
 def test_claim_waits_for_a_concurrent_claim_and_loses(sql_engine: Engine) -> None:
-    first, second = SqlStore(sql_engine), SqlStore(sql_engine)
+    first, second = autocommit(SqlStore(sql_engine)), autocommit(SqlStore(sql_engine))
     try:
         ti = scheduled_task(first)
         theirs = second.task_instances.get(ti.key)
@@ -132,7 +137,7 @@ def test_claim_waits_for_a_concurrent_claim_and_loses(sql_engine: Engine) -> Non
 
 
 def test_many_racing_claims_have_exactly_one_winner(sql_engine: Engine) -> None:
-    setup = SqlStore(sql_engine)
+    setup = autocommit(SqlStore(sql_engine))
     ti = scheduled_task(setup)
     setup.close()
     racers = 6
@@ -141,7 +146,7 @@ def test_many_racing_claims_have_exactly_one_winner(sql_engine: Engine) -> None:
     errors: list[BaseException] = []
 
     def race(number: int) -> None:
-        store = SqlStore(sql_engine)
+        store = autocommit(SqlStore(sql_engine))
         try:
             mine = store.task_instances.get(ti.key)
             assert mine is not None
@@ -162,14 +167,14 @@ def test_many_racing_claims_have_exactly_one_winner(sql_engine: Engine) -> None:
         thread.join(timeout=60)
     assert errors == []
     assert len(wins) == 1
-    check = SqlStore(sql_engine)
+    check = autocommit(SqlStore(sql_engine))
     stored = check.task_instances.get(ti.key)
     check.close()
     assert stored is not None and (stored.state, stored.try_number) == (TaskState.QUEUED, wins[0])
 
 
 def test_set_state_from_a_stale_record_is_refused(sql_engine: Engine) -> None:
-    store, other = SqlStore(sql_engine), SqlStore(sql_engine)
+    store, other = autocommit(SqlStore(sql_engine)), autocommit(SqlStore(sql_engine))
     try:
         ti = scheduled_task(store)
         stale = other.task_instances.get(ti.key)
@@ -207,7 +212,8 @@ def test_dispatch_query_skips_rows_another_scheduler_holds(
     clean_postgres_engine: Engine,
 ) -> None:
     """PostgreSQL only: SQLite serializes writers, so there is nothing to skip there."""
-    first, second = SqlStore(clean_postgres_engine), SqlStore(clean_postgres_engine)
+    first = autocommit(SqlStore(clean_postgres_engine))
+    second = autocommit(SqlStore(clean_postgres_engine))
     try:
         scheduled_task(first, "a")
         with first.transaction():

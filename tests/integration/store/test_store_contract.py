@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from millstream.exceptions import ConflictError, InvalidInputError
 from millstream.model.states import DagRunState, InvalidTransition, TaskState
 from millstream.store.interfaces import Store
 from millstream.store.records import (
@@ -107,7 +108,7 @@ def test_previous_is_the_latest_earlier_run_of_the_same_dag(store: Store) -> Non
 def test_duplicate_run_id_is_rejected(store: Store) -> None:
     with store.transaction():
         store.runs.add(make_run(run_id="manual__1"))
-    with pytest.raises(ValueError, match="already has a run 'manual__1'"), store.transaction():
+    with pytest.raises(ConflictError, match="already has a run 'manual__1'"), store.transaction():
         store.runs.add(make_run(day=1, run_id="manual__1"))
     assert [r.logical_date for r in store.runs.list()] == [DAY]
 
@@ -115,7 +116,7 @@ def test_duplicate_run_id_is_rejected(store: Store) -> None:
 def test_second_run_for_the_same_logical_date_is_rejected(store: Store) -> None:
     with store.transaction():
         store.runs.add(make_run(run_id="manual__1"))
-    with pytest.raises(ValueError, match="already has a run for logical date"), \
+    with pytest.raises(ConflictError, match="already has a run for logical date"), \
             store.transaction():
         store.runs.add(make_run(run_id="manual__2"))
     assert [r.run_id for r in store.runs.list()] == ["manual__1"]
@@ -184,7 +185,7 @@ def test_task_instances_read_back_per_key_and_per_run(store: Store) -> None:
 def test_duplicate_task_instance_is_rejected(store: Store) -> None:
     run = make_run()
     add_run_with_tasks(store, run, "extract")
-    with pytest.raises(ValueError, match="already exists"), store.transaction():
+    with pytest.raises(ConflictError, match="already exists"), store.transaction():
         store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, "extract")])
     assert len(store.task_instances.for_run("etl", run.run_id)) == 1
 
@@ -287,7 +288,7 @@ def test_expand_turns_the_placeholder_into_mapped_instances(store: Store) -> Non
     assert by_key(store.task_instances.for_run("etl", run.run_id)) == created
     for i in range(3):
         assert store.task_instances.get(TaskInstanceKey("etl", run.run_id, "fan", i)) == created[i]
-    with pytest.raises(ValueError, match="already expanded"):
+    with pytest.raises(ConflictError, match="already expanded"):
         store.task_instances.expand(placeholder, 2)
     assert len(store.task_instances.for_run("etl", make_run(day=1).run_id)) == 1
 
@@ -408,7 +409,7 @@ def test_pools(store: Store) -> None:
         store.pools.set("default_pool", 16)
     assert store.pools.slots("db") == 0
     assert store.pools.slots("default_pool") == 16
-    with pytest.raises(ValueError, match="slots must be >= 0"):
+    with pytest.raises(InvalidInputError, match="slots must be >= 0"):
         store.pools.set("db", -1)
     assert store.pools.slots("db") == 0
 
@@ -425,7 +426,7 @@ def test_pools_list_and_delete(store: Store) -> None:
         assert store.pools.delete("db") is True
         assert store.pools.delete("db") is False
     assert store.pools.slots("db") is None
-    with pytest.raises(ValueError, match="cannot be deleted"):
+    with pytest.raises(ConflictError, match="cannot be deleted"):
         store.pools.delete("default_pool")
     assert [name for name, _, _ in store.pools.list()] == ["api", "default_pool"]
 

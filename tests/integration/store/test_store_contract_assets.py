@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
+from tests.autocommit import autocommit
 
 from millstream.exceptions import StaleRecordError
 from millstream.store.asset_records import AssetEventRecord, AssetQueueRecord, AssetRecord
@@ -148,7 +149,7 @@ def _queue_two(store: Store) -> list[AssetQueueRecord]:
 def test_entries_consumed_by_another_scheduler_are_stale_and_nothing_changes(
     sql_engine: Engine,
 ) -> None:
-    first, second = SqlStore(sql_engine), SqlStore(sql_engine)
+    first, second = autocommit(SqlStore(sql_engine)), autocommit(SqlStore(sql_engine))
     try:
         seen_by_first = _queue_two(first)
         seen_by_second = second.assets.queued("report")
@@ -169,7 +170,7 @@ def test_entries_consumed_by_another_scheduler_are_stale_and_nothing_changes(
 def test_on_postgresql_a_concurrent_consume_waits_for_the_first_then_finds_nothing(
     sql_engine: Engine,
 ) -> None:
-    first, second = SqlStore(sql_engine), SqlStore(sql_engine)
+    first, second = autocommit(SqlStore(sql_engine)), autocommit(SqlStore(sql_engine))
     outcome: list[BaseException | list[AssetEventRecord]] = []
     backend: list[int] = []
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from millstream.exceptions import ConflictError
+from millstream.exceptions import ConflictError, NotFoundError
 from millstream.model.states import TaskState
 from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
 from millstream.store.interfaces import Store
@@ -62,7 +62,7 @@ def test_user_update_changes_only_the_given_fields(store: Store) -> None:
     assert (updated.role, updated.last_login, updated.password_hash) == ("op", later,
                                                                          "hash-of-alice")
     assert store.users.get("alice") == updated
-    with pytest.raises(KeyError, match="nobody"):
+    with pytest.raises(NotFoundError, match="nobody"):
         store.users.update("nobody", role="op")
     with pytest.raises(AttributeError, match="created_at"):
         store.users.update("alice", created_at=DAY + timedelta(days=1))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from millstream.exceptions import NotFoundError
 from millstream.store.interfaces import Store
 from millstream.store.records import AuditRecord
 
@@ -36,7 +37,7 @@ def test_dag_upsert_records_the_dag_and_its_versions(store: Store) -> None:
     assert store.dags.structure("etl", "v9") is None
     assert store.dags.structure("nope") is None
     assert store.dags.get("nope") is None
-    with pytest.raises(KeyError, match="nope"):
+    with pytest.raises(NotFoundError, match="nope"):
         store.dags.set_paused("nope", True)
 
 

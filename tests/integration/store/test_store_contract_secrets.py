@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from millstream.exceptions import InvalidInputError
 from millstream.store.interfaces import Store
 from millstream.store.secrets_records import ConnectionRecord, VariableRecord
 from millstream.store.sql import SqlStore
@@ -66,7 +67,7 @@ def test_a_rolled_back_transaction_leaves_no_variable(sql_store: SqlStore) -> No
 
 
 def test_a_bad_page_is_an_error(store: Store) -> None:
-    with pytest.raises(ValueError, match="offset must be >= 0"):
+    with pytest.raises(InvalidInputError, match="offset must be >= 0"):
         store.variables.list(offset=-1)
-    with pytest.raises(ValueError, match="limit must be >= 0"):
+    with pytest.raises(InvalidInputError, match="limit must be >= 0"):
         store.connections.list(limit=-1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from tests.autocommit import autocommit
 
 from millstream.model.states import TaskState
 from millstream.store.interfaces import Store
@@ -185,7 +186,8 @@ def test_reschedules_are_kept_per_try_in_order(store: Store) -> None:
 def test_two_triggerers_assigning_at_once_on_postgresql_skip_each_others_rows(
     clean_postgres_engine: Engine,
 ) -> None:
-    first, second = SqlStore(clean_postgres_engine), SqlStore(clean_postgres_engine)
+    first = autocommit(SqlStore(clean_postgres_engine))
+    second = autocommit(SqlStore(clean_postgres_engine))
     try:
         with first.transaction():
             ids = [first.triggers.add(CLASSPATH, {"moment": MOMENT}, DAY) for _ in range(5)]

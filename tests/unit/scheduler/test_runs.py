@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from millstream import DAG, Param
-from millstream.exceptions import TaskSkipped
+from millstream.exceptions import ConflictError, TaskSkipped
 from millstream.model.intervals import DataInterval
 from millstream.model.states import DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
@@ -123,7 +123,7 @@ def test_triggering_the_same_logical_date_twice_is_refused() -> None:
     EmptyOperator(task_id="a", dag=dag)
     engine = Engine(dag)
     engine.trigger(dag)
-    with pytest.raises(ValueError, match="already has a run"):
+    with pytest.raises(ConflictError, match="already has a run"):
         engine.trigger(dag)
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from millstream import DAG
+from millstream.exceptions import ConflictError, InvalidInputError
 from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import DagRunState, InvalidTransition, TaskState
 from millstream.operators.empty import EmptyOperator
@@ -91,11 +92,11 @@ def test_a_second_run_with_the_same_id_or_logical_date_is_refused(store: Store) 
         store.runs.add(run)
     same_id = _run(day=3)
     same_id.run_id = run.run_id
-    with pytest.raises(ValueError, match="already has a run"), store.transaction():
+    with pytest.raises(ConflictError, match="already has a run"), store.transaction():
         store.runs.add(same_id)
     same_date = _run()
     same_date.run_id = "manual__other"
-    with pytest.raises(ValueError, match="already has a run"), store.transaction():
+    with pytest.raises(ConflictError, match="already has a run"), store.transaction():
         store.runs.add(same_date)
     assert [r.run_id for r in store.runs.list()] == [run.run_id]
     # Another DAG may use the same run id and date.
@@ -186,7 +187,7 @@ def test_task_instances_are_added_and_found_by_key_run_and_state(store: Store) -
 
 def test_adding_an_existing_task_instance_is_refused(store: Store) -> None:
     run = _with_run(store, "a")
-    with pytest.raises(ValueError, match="already exists"), store.transaction():
+    with pytest.raises(ConflictError, match="already exists"), store.transaction():
         store.task_instances.add_many([_ti(run, "a")])
 
 
@@ -302,7 +303,7 @@ def test_expand_refuses_an_expanded_instance_and_an_empty_expansion(store: Store
     assert store.task_instances.get(_key(run, "mapped")) is not None
     with store.transaction():
         (only,) = store.task_instances.expand(placeholder, 1)
-    with pytest.raises(ValueError, match="already expanded"), store.transaction():
+    with pytest.raises(ConflictError, match="already expanded"), store.transaction():
         store.task_instances.expand(only, 2)
 
 
@@ -372,7 +373,7 @@ def test_pools(store: Store) -> None:
     with store.transaction():
         store.pools.set("etl_pool", 0)
     assert store.pools.slots("etl_pool") == 0
-    with pytest.raises(ValueError, match="etl_pool"), store.transaction():
+    with pytest.raises(InvalidInputError, match="etl_pool"), store.transaction():
         store.pools.set("etl_pool", -1)
     assert store.pools.slots("etl_pool") == 0
 
