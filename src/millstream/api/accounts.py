@@ -184,14 +184,16 @@ def _keep_an_admin(store: Store, username: str, change: str) -> None:
 
 def authenticate(store: Store, username: str, password: str) -> User | None:
     """The user with this username and password, or None (the same for either mistake)."""
-    record = store.users.get(username)
+    with store.transaction():
+        record = store.users.get(username)
     if record is None:
         password_matches(_dummy_hash(), password)
         return None
     if not password_matches(record.password_hash, password):
         return None
     if _hasher.check_needs_rehash(record.password_hash):
-        store.users.update(username, password_hash=hash_password(password))
+        with store.transaction():
+            store.users.update(username, password_hash=hash_password(password))
     return User.from_record(record)
 
 
@@ -268,4 +270,5 @@ def user_for_session(store: Store, secret: str, now: datetime) -> User | None:
 
 def close_login_session(store: Store, secret: str) -> bool:
     """End a session (log out); False if it had already ended."""
-    return store.login_sessions.delete(secret_hash(secret))
+    with store.transaction():
+        return store.login_sessions.delete(secret_hash(secret))

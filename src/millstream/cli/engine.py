@@ -42,6 +42,7 @@ def scheduler_job(
     from millstream.executors.local import LocalExecutor, read_result_file, try_log_path
     from millstream.parsing.sync import DagFolderSync
     from millstream.runtime.metadata import set_store_factory
+    from millstream.runtime.xcom import StoreXComReader
     from millstream.scheduler.callbacks import ProcessCallbackRunner
     from millstream.scheduler.job import JobTimings, SchedulerJob
     from millstream.store.sql.store import SqlStore
@@ -60,7 +61,7 @@ def scheduler_job(
                          paused_on_create_by_folder=by_folder)
 
     def xcom_reader() -> Any:
-        return SqlStore.from_url(url).xcoms
+        return StoreXComReader(SqlStore.from_url(url))
 
     # Tries forked from the fork server read variables, connections and other runs here.
     set_store_factory(lambda: SqlStore.from_url(url))

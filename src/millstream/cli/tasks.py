@@ -202,6 +202,7 @@ def run_command(
     from millstream.runtime.events import TaskStartedEvent, TaskWorkload
     from millstream.runtime.task_runner import run_task_try
     from millstream.runtime.worker import lost_try_event, try_log_path, write_rendered_file
+    from millstream.runtime.xcom import StoreXComReader
     from millstream.scheduler.events import apply_finished, apply_started
     from millstream.services.common import require_dag
     from millstream.services.runs import claim_for_manual_try
@@ -235,7 +236,7 @@ def run_command(
             try:
                 with _task_output(log_path):
                     event = run_task_try(
-                        task, workload, store.xcoms,
+                        task, workload, StoreXComReader(store),
                         on_rendered=lambda done: write_rendered_file(
                             settings.logging.base_log_folder, key, ti.try_number, done))
             except BaseException as exc:  # interrupted: the try still gets an outcome

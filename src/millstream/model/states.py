@@ -24,6 +24,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeVar
 
+from millstream.exceptions import ConflictError
+
 __all__ = [
     "FINISHED_RUN_STATES",
     "FINISHED_TASK_STATES",
@@ -197,8 +199,9 @@ RUN_TRANSITIONS: Mapping[DagRunState, frozenset[DagRunState]] = MappingProxyType
 """For each DAG run state, the states it may move to."""
 
 
-class InvalidTransition(ValueError):
-    """A state change that the transition table does not allow."""
+class InvalidTransition(ConflictError):
+    """A state change that the transition table does not allow (from the current state, the
+    request conflicts with the table: a 409 to the API)."""
 
     def __init__(
         self, current: str, new: str, what: str = "task", allowed: Iterable[str] = ()

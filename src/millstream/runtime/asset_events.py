@@ -43,9 +43,10 @@ class TriggeringAssetEvent:
     def asset(self) -> Asset:
         """The asset, with the name and extra the metadata store has for it."""
         from millstream.authoring.assets import Asset
-        from millstream.runtime.metadata import current_store
+        from millstream.runtime.metadata import metadata_transaction
 
-        record = current_store().assets.get(self.uri)
+        with metadata_transaction() as store:
+            record = store.assets.get(self.uri)
         if record is None:  # removed since: the URI is all there is to tell
             return Asset(uri=self.uri)
         return Asset(record.name, record.uri, extra=record.extra)
@@ -56,9 +57,10 @@ class TriggeringAssetEvent:
         no task made, e.g. one recorded through the API)."""
         if self.source_dag_id is None or self.source_run_id is None:
             return None
-        from millstream.runtime.metadata import current_store
+        from millstream.runtime.metadata import metadata_transaction
 
-        return current_store().runs.get(self.source_dag_id, self.source_run_id)
+        with metadata_transaction() as store:
+            return store.runs.get(self.source_dag_id, self.source_run_id)
 
 
 class TriggeringAssetEvents(Mapping[str, list[TriggeringAssetEvent]]):
@@ -75,10 +77,12 @@ class TriggeringAssetEvents(Mapping[str, list[TriggeringAssetEvent]]):
 
     def _loaded(self) -> dict[str, list[TriggeringAssetEvent]]:
         if self._events is None:
-            from millstream.runtime.metadata import current_store
+            from millstream.runtime.metadata import metadata_transaction
 
             grouped: dict[str, list[TriggeringAssetEvent]] = {}
-            for record in current_store().assets.run_events(self._dag_id, self._run_id):
+            with metadata_transaction() as store:
+                records = store.assets.run_events(self._dag_id, self._run_id)
+            for record in records:
                 grouped.setdefault(record.uri, []).append(TriggeringAssetEvent.of(record))
             self._events = grouped
         return self._events

@@ -63,9 +63,10 @@ class RuntimeDagRun(DagRunRecord):
     def get_task_instances(self, state: str | Iterable[str] | None = None
                            ) -> list[TaskInstanceRecord]:
         """The run's task instances as the metadata store has them now (``state`` filters)."""
-        from millstream.runtime.metadata import current_store
+        from millstream.runtime.metadata import metadata_transaction
 
-        instances = current_store().task_instances.for_run(self.dag_id, self.run_id)
+        with metadata_transaction() as store:
+            instances = store.task_instances.for_run(self.dag_id, self.run_id)
         if state is None:
             return instances
         wanted = {state} if isinstance(state, str) else set(state)

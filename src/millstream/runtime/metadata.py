@@ -49,6 +49,16 @@ def current_store() -> Store:
 
 
 @contextlib.contextmanager
+def metadata_transaction() -> Iterator[Store]:
+    """The metadata store of this process, inside one short transaction (or the one the
+    caller already has open): what a task, sensor or trigger reads or writes, it does in
+    one of these, and holds none while it waits."""
+    store = current_store()
+    with store.transaction():
+        yield store
+
+
+@contextlib.contextmanager
 def using_store(store: Store) -> Iterator[Store]:
     """Within the block, :func:`current_store` in this process returns ``store``."""
     _override.append(store)

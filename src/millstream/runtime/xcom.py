@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from millstream.exceptions import XComError
+
+if TYPE_CHECKING:
+    from millstream.store.interfaces import Store
 
 MAX_XCOM_BYTES = 1024 * 1024
 
@@ -45,6 +48,24 @@ class LazyXComReader:
 
     def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]:
         return self._get().get_mapped_xcoms(dag_id, run_id, task_id, key)
+
+
+class StoreXComReader:
+    """Reads a store's XComs, each read in a short transaction of its own: a try holds no
+    transaction open while its task runs."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get_xcom(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str
+    ) -> str | None:
+        with self._store.transaction():
+            return self._store.xcoms.get_xcom(dag_id, run_id, task_id, map_index, key)
+
+    def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]:
+        with self._store.transaction():
+            return self._store.xcoms.get_mapped_xcoms(dag_id, run_id, task_id, key)
 
 
 def encode_xcom(value: Any, task_id: str, key: str, limit: int = MAX_XCOM_BYTES) -> str:

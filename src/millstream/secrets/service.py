@@ -108,7 +108,8 @@ def import_variables(store: Store, values: Mapping[str, object], who: str,
 
 def get_variable(store: Store, key: str) -> str | None:
     """A variable's value from the store, decrypted; None when the store has none."""
-    record = store.variables.get(key)
+    with store.transaction():
+        record = store.variables.get(key)
     if record is None:
         return None
     return _plain_value(record)
@@ -122,18 +123,22 @@ def _plain_value(record: VariableRecord) -> str:
 
 def list_variables(store: Store, limit: int, offset: int) -> tuple[list[VariableView], int]:
     """A page of variables by key (values of secret keys as ``***``) and how many there are."""
-    records = store.variables.list(limit, offset)
+    with store.transaction():
+        records = store.variables.list(limit, offset)
+        total = store.variables.count()
     views = [
         VariableView(r.key, MASK if is_sensitive_name(r.key) else _plain_value(r),
                      r.description, r.is_encrypted)
         for r in records
     ]
-    return views, store.variables.count()
+    return views, total
 
 
 def export_variables(store: Store) -> dict[str, str]:
     """Every variable in the store, decrypted, by key (for ``millstream variables export``)."""
-    return {record.key: _plain_value(record) for record in store.variables.list()}
+    with store.transaction():
+        records = store.variables.list()
+    return {record.key: _plain_value(record) for record in records}
 
 
 def delete_variable(store: Store, key: str, who: str, now: datetime) -> bool:
@@ -186,7 +191,8 @@ def set_connection(store: Store, conn: Connection, who: str, now: datetime,
 
 def get_connection_record(store: Store, conn_id: str) -> Connection | None:
     """The connection the store holds, decrypted; None when it has none."""
-    record = store.connections.get(conn_id)
+    with store.transaction():
+        record = store.connections.get(conn_id)
     return None if record is None else _connection(record)
 
 
@@ -222,10 +228,13 @@ def list_connections(store: Store, limit: int, offset: int
                      ) -> tuple[list[ConnectionView], int]:
     """A page of connections by id, without passwords, and how many there are."""
     # The password is not shown, so it is not decrypted either: only the extra is.
+    with store.transaction():
+        records = store.connections.list(limit, offset)
+        total = store.connections.count()
     views = [connection_view(_connection(record, decrypt_password=False), record.is_encrypted,
                              record.is_extra_encrypted)
-             for record in store.connections.list(limit, offset)]
-    return views, store.connections.count()
+             for record in records]
+    return views, total
 
 
 def delete_connection(store: Store, conn_id: str, who: str, now: datetime) -> bool:

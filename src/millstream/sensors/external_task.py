@@ -145,16 +145,16 @@ class ExternalTaskSensor(BaseSensorOperator):
 
     # -- poking ----------------------------------------------------------------------------
     def poke(self, context: dict[str, Any]) -> bool:
-        from millstream.runtime.metadata import current_store
+        from millstream.runtime.metadata import metadata_transaction
 
-        store = current_store()
         dates = self.logical_dates(context)
-        if self.check_existence:
-            self._check_existence(store)
         log.info("Poking for %s at %s", self.target.describe(),
                  ", ".join(d.isoformat() for d in dates))
-        outcome = check_external(store, self.target, dates, self.allowed_states,
-                                 self.failed_states, self.skipped_states)
+        with metadata_transaction() as store:
+            if self.check_existence:
+                self._check_existence(store)
+            outcome = check_external(store, self.target, dates, self.allowed_states,
+                                     self.failed_states, self.skipped_states)
         return self._conclude(outcome)
 
     def make_trigger(self, context: dict[str, Any]) -> ExternalTaskTrigger:

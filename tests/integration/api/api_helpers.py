@@ -20,6 +20,7 @@ from millstream.services import trigger
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskTryRecord
 from millstream.store.sql import SqlStore, make_engine
+from tests.autocommit import autocommit
 
 DAGS_FOLDER = Path(__file__).parent / "dags"
 PASSWORDS = {"admin": "admin-password", "op": "op-password", "viewer": "viewer-password"}
@@ -88,7 +89,7 @@ class ApiEnv:
             self._engine = make_engine(self.settings.database.url)
         store = SqlStore(self._engine)
         self._stores.append(store)
-        return store
+        return autocommit(store)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         for store in self._stores:

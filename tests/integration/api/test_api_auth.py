@@ -26,9 +26,8 @@ from millstream.api.auth import (
     start_session,
     verify_csrf,
 )
-from millstream.api.deps import get_store, utcnow
+from millstream.api.deps import StoreDep, utcnow
 from millstream.api.problems import Problem
-from millstream.store.interfaces import Store
 from tests.integration.api.api_helpers import PASSWORDS, ApiEnv
 
 
@@ -45,7 +44,7 @@ def browser(api: ApiEnv) -> Iterator[TestClient]:
     @app.post("/test/login", dependencies=[Depends(verify_csrf)])
     def login(response: Response, username: Annotated[str, Form()],
               password: Annotated[str, Form()],
-              store: Annotated[Store, Depends(get_store)]) -> dict[str, str]:
+              store: StoreDep) -> dict[str, str]:
         user = authenticate(store, username, password)
         if user is None:
             raise Problem(401, "wrong username or password")
@@ -54,7 +53,7 @@ def browser(api: ApiEnv) -> Iterator[TestClient]:
 
     @app.post("/test/logout", dependencies=[Depends(verify_csrf)])
     def logout(request: Request, response: Response,
-               store: Annotated[Store, Depends(get_store)]) -> dict[str, bool]:
+               store: StoreDep) -> dict[str, bool]:
         end_session(request, response, store)
         return {"ok": True}
 

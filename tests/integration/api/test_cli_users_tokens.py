@@ -17,6 +17,7 @@ from millstream.api.app import create_app
 from millstream.cli.main import app
 from millstream.config import load_settings
 from millstream.store.sql import SqlStore
+from tests.autocommit import autocommit
 
 
 @pytest.fixture
@@ -36,7 +37,8 @@ def run(cli: CliRunner, *args: str, stdin: str | None = None) -> Result:
 
 
 def store_of(home: Path) -> SqlStore:
-    return SqlStore.from_url(load_settings(home=home, environ={}).database.url)
+    return autocommit(  # type: ignore[no-any-return]
+        SqlStore.from_url(load_settings(home=home, environ={}).database.url))
 
 
 def test_users_are_created_listed_and_deleted(cli: CliRunner, tmp_path: Path) -> None:

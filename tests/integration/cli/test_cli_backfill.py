@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cli_helpers import Cli, assert_one_line_error
+from tests.autocommit import autocommit
 
 from millstream.cli.common import open_store
 from millstream.model.states import DagRunState
@@ -118,7 +119,9 @@ def _finish_runs_later(state: DagRunState, expected: int) -> threading.Thread:
     """Play the scheduler: once the backfill's runs exist, finish each in ``state``."""
     def work() -> None:
         deadline = time.monotonic() + 30
-        with open_store() as store:
+        # No transaction held while polling: each read and each mark is one of its own.
+        with open_store(transaction=False) as raw:
+            store = autocommit(raw)
             while time.monotonic() < deadline:
                 runs = store.runs.list("pipeline", [DagRunState.QUEUED])
                 if len(runs) >= expected:
@@ -126,8 +129,7 @@ def _finish_runs_later(state: DagRunState, expected: int) -> threading.Thread:
                 time.sleep(0.05)
             time.sleep(0.3)  # the command is polling by now
             for run in runs:
-                mark.mark_run(store, "pipeline", run.run_id, state, "tester",
-                                 datetime.now(UTC))
+                mark.mark_run(raw, "pipeline", run.run_id, state, "tester", datetime.now(UTC))
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()

@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 import pytest
 from sqlalchemy import text
+from tests.autocommit import autocommit
 
-from millstream.cli.common import load_dag, plan_run
 from millstream.config import Settings, load_settings
 from millstream.model.states import FINISHED_RUN_STATES
 from millstream.services import trigger
@@ -202,9 +202,9 @@ class Home:
 
     def store(self) -> SqlStore:
         """A store of this home's database for the test to look at (closed at the end)."""
-        store = SqlStore(make_engine(self.database_url))
+        store = autocommit(SqlStore(make_engine(self.database_url)))
         self._stores.append(store)
-        return store
+        return store  # type: ignore[no-any-return]
 
     # -- processes ----------------------------------------------------------------------------
     def process_env(self) -> dict[str, str]:
@@ -281,10 +281,8 @@ class Home:
         """Queue a manual run as ``millstream dags trigger`` does, by writing to the store
         (without the cost of a process); returns the new run's id."""
         store = self._observer()
-        now = datetime.now(UTC)
-        _, structure = load_dag(store, dag_id)
-        new = plan_run(structure, now.replace(microsecond=0), now)
-        return trigger.add_run(store, new, "engine-tests", now).run_id
+        return trigger.trigger_run(store.raw, dag_id, who="engine-tests",
+                                   now=datetime.now(UTC)).run_id
 
     def trigger_with_cli(self, dag_id: str) -> str:
         """``millstream dags trigger DAG_ID``; returns the new run's id."""

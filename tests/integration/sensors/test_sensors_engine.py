@@ -13,7 +13,6 @@ from pathlib import Path
 
 from engine_helpers import Home, wait_for
 
-from millstream.cli.common import load_dag, plan_run
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
 from millstream.services import trigger
 from millstream.store.records import TaskInstanceRecord
@@ -57,11 +56,8 @@ REPORT_DAG = """
 
 def _trigger_at(home: Home, dag_id: str, moment: datetime, conf: dict | None = None) -> str:
     """Queue a manual run for ``moment`` as ``millstream dags trigger --logical-date`` does."""
-    store = home.store()
-    now = datetime.now(UTC)
-    _, structure = load_dag(store, dag_id)
-    return trigger.add_run(store, plan_run(structure, moment, now, conf=conf), "sensor-tests",
-                           now).run_id
+    return trigger.trigger_run(home.store().raw, dag_id, who="sensor-tests",
+                               now=datetime.now(UTC), conf=conf, logical_date=moment).run_id
 
 
 def _setup(home: Home, landing: Path, mode: str) -> None:

@@ -26,6 +26,7 @@ from millstream.scheduler.loop import Scheduler
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord
 from millstream.store.sql import SqlStore, make_engine
+from tests.autocommit import autocommit
 
 DAGS_FOLDER = Path(__file__).parent / "dags"
 PASSWORDS = {"admin": "admin-password", "op": "op-password", "viewer": "viewer-password"}
@@ -152,7 +153,7 @@ class UiEnv:
             self._engine = make_engine(self.settings.database.url)
         store = SqlStore(self._engine)
         self._stores.append(store)
-        return store
+        return autocommit(store)  # type: ignore[no-any-return]
 
     @property
     def log_folder(self) -> Path:

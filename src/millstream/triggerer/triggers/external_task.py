@@ -178,15 +178,16 @@ class ExternalTaskTrigger(BaseTrigger):
         })
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from millstream.runtime.metadata import current_store
+        from millstream.runtime.metadata import metadata_transaction
 
         clock = current_clock()
         while True:
             # One short indexed read per look; the store belongs to the loop's thread,
             # so it is read here rather than from a worker thread.
-            outcome = check_external(current_store(), self.target, self.logical_dates,
-                                     self.allowed_states, self.failed_states,
-                                     self.skipped_states)
+            with metadata_transaction() as store:
+                outcome = check_external(store, self.target, self.logical_dates,
+                                         self.allowed_states, self.failed_states,
+                                         self.skipped_states)
             if outcome.status != "waiting":
                 yield TriggerEvent({"status": outcome.status, "message": outcome.message})
                 return
