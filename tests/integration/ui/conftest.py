@@ -21,6 +21,7 @@ from millstream.model.states import DagRunState
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
 from millstream.ui.catalog import CATALOG
+from tests.autocommit import autocommit
 from tests.integration.ui.ui_helpers import (
     ETL_RUNS,
     UiEnv,
@@ -49,7 +50,8 @@ def ui_template(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     engine = make_engine(settings.database.url)
     try:
         migrate(engine)
-        store = SqlStore(engine)
+        raw = SqlStore(engine)
+        store = autocommit(raw)  # seeding: the scheduler's tick opens its own transactions
         try:
             seed_users(store)
             bag = load_dags()
@@ -57,7 +59,7 @@ def ui_template(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
             etl = [run_to_end(store, bag, "ui_etl", day) for day in range(ETL_RUNS)]
             failed = run_to_end(store, bag, "ui_failing", 0)
         finally:
-            store.close()
+            raw.close()
     finally:
         engine.dispose()  # the last connection folds the WAL into the file
     assert all(run.state is DagRunState.SUCCESS for run in etl), etl

@@ -76,7 +76,7 @@ def trigger(
         with store.transaction():
             run = trigger_run(store, dag_id, who=user.username, now=utcnow(), conf=conf,
                               logical_date=logical_date, run_id=run_id, conf_field="Conf",
-                              date_field="logical date")
+                              date_field="Logical date")
     except (InvalidInputError, ConflictError) as exc:
         return _trigger_page(request, header, conf, logical_date, run_id, str(exc))
     return RedirectResponse(f"/dags/{dag_id}/run{query(run_id=run.run_id)}", status_code=303)
