@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from millstream.exceptions import TaskSkipped
+from millstream.exceptions import InvalidInputError, TaskSkipped
 from millstream.model.states import DagRunState
 from millstream.operators.trigger_dagrun import DagRunAlreadyExists
 from millstream.scheduler.runs import make_run_id
@@ -69,8 +69,11 @@ def trigger_dag_run(
     """
     who = f"dag:{source_dag_id}.{source_task_id}"
     prefix = f"{where}: " if where else ""
-    moment = parse_date(logical_date, f"{prefix}logical_date") or now
-    run_conf = parse_conf(conf, f"{prefix}conf")
+    try:
+        moment = parse_date(logical_date, "logical_date") or now
+        run_conf = parse_conf(conf, "conf")
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{prefix}{exc}") from None
     run_id = run_id or make_run_id(RUN_TYPE, moment)
     with store.transaction():
         known = store.dags.get(dag_id) is not None

@@ -8,6 +8,7 @@ from collections import deque
 
 import pytest
 
+from millstream.exceptions import ConflictError
 from millstream.model.states import (
     FINISHED_RUN_STATES,
     FINISHED_TASK_STATES,
@@ -345,7 +346,7 @@ def test_invalid_transition_names_both_states_and_what() -> None:
     assert "'running'" in message
     assert "allowed from 'success': failed, none" in message
     assert info.value.what == what
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, ConflictError)
 
 
 def test_invalid_run_transition_names_the_run() -> None:

@@ -132,7 +132,8 @@ def test_a_bad_rendered_value_fails_the_task_naming_it() -> None:
     errors = {t.label: t.error or "" for t in result.tasks}
     assert "trigger_dag_id rendered to 'not a dag id', which is not a valid dag id" in \
         errors["go"]
-    assert "logical_date '2026-03-01x' is not a datetime or an ISO date" in errors["date"]
+    assert "task 'date': bad logical_date '2026-03-01x': use a datetime or an ISO date" in \
+        errors["date"]
     assert result._store.runs.list() == [result.run]
 
 
@@ -189,7 +190,8 @@ def test_a_conf_the_target_params_refuse_fails_the_task_and_creates_nothing() ->
     run = _run(engine, controller)
     assert run.state is DagRunState.FAILED
     error = engine.ti(run, "go").error or ""
-    assert "ParamValidationError: bad conf for DAG 'target': param 'n'" in error
+    assert ("InvalidInputError: DAG 'controller', task 'go': conf for DAG 'target' does not "
+            "fit the DAG's params: param 'n'") in error
     assert engine.store.runs.list("target") == []
 
 

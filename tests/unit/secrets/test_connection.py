@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from millstream.exceptions import InvalidInputError
 from millstream.secrets.connection import Connection
 
 
@@ -101,16 +102,16 @@ def test_the_uri_encodes_what_would_break_it() -> None:
     ("postgres://[::1:5432/db", "no closing ']'"),
 ])
 def test_a_bad_uri_is_an_error_naming_the_part(uri: str, fragment: str) -> None:
-    with pytest.raises(ValueError, match="connection 'bad'") as caught:
+    with pytest.raises(InvalidInputError, match="connection 'bad'") as caught:
         Connection.from_uri("bad", uri)
     assert fragment in str(caught.value)
 
 
 def test_an_error_about_a_uri_never_shows_its_password() -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         Connection.from_uri("bad", "postgres://etl:hunter2-secret@db:notaport")
     assert "hunter2-secret" not in str(caught.value)
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         Connection.from_uri("bad", "etl:hunter2-secret@db")
     assert "hunter2-secret" not in str(caught.value)
 
@@ -129,7 +130,7 @@ def test_an_error_about_a_uri_never_shows_its_password() -> None:
     (Connection("ok", "postgres", login=5), "login must be text"),  # type: ignore[arg-type]
 ])
 def test_validate_names_the_wrong_field(conn: Connection, fragment: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         conn.validate()
     assert fragment in str(caught.value)
 
@@ -145,11 +146,11 @@ def test_the_json_form() -> None:
         "conn_type": "postgres", "description": "the db", "host": "db", "login": "u",
         "password": "***", "schema": "s", "port": 5432, "extra": {"sslmode": "require"},
     }
-    with pytest.raises(ValueError, match=r"unknown field.*'hots'"):
+    with pytest.raises(InvalidInputError, match=r"unknown field.*'hots'"):
         Connection.from_json("j", '{"conn_type": "http", "hots": "x"}')
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
         Connection.from_json("j", "{nope")
-    with pytest.raises(ValueError, match="must be an object"):
+    with pytest.raises(InvalidInputError, match="must be an object"):
         Connection.from_json("j", "[1]")
 
 
@@ -157,7 +158,7 @@ def test_uri_and_extra_as_a_dict_in_the_constructor() -> None:
     conn = Connection("u", uri="postgres://a:b@h:1/s")
     assert fields(conn) == ("u", "postgres", "h", "a", "b", "s", 1, {})
     assert Connection("d", "http", extra={"k": 1}).extra == '{"k": 1}'  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="either a URI or the fields"):
+    with pytest.raises(InvalidInputError, match="either a URI or the fields"):
         Connection("u", "postgres", uri="postgres://h")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
+from millstream.exceptions import InvalidInputError
 from millstream.runtime.metadata import using_store
 from millstream.secrets import Connection, Variable, get_connection, service
 from millstream.secrets.accessors import ConnectionAccessor, VariableAccessor
@@ -85,7 +86,8 @@ def test_a_missing_connection_names_the_id_and_where_it_looked(
 def test_a_bad_environment_value_names_the_variable(db: MemoryStore,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MILLSTREAM_CONN_BROKEN", "postgres://h:port/x")
-    with pytest.raises(ValueError, match="env var MILLSTREAM_CONN_BROKEN: connection 'broken'"):
+    with pytest.raises(InvalidInputError,
+                       match="env var MILLSTREAM_CONN_BROKEN: connection 'broken'"):
         get_connection("broken")
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.fernet import Fernet
 
+from millstream.exceptions import ConflictError, InvalidInputError
 from millstream.secrets import service
 from millstream.secrets.connection import Connection
 from millstream.secrets.errors import FernetKeyError
@@ -43,7 +44,7 @@ def test_set_variable_encrypts_audits_and_keeps_the_description(store: MemorySto
 ])
 def test_bad_variables_are_refused_naming_what_is_wrong(store: MemoryStore, key: str,
                                                         value: object, fragment: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         service.set_variable(store, key, value, "t", NOW)  # type: ignore[arg-type]
     assert fragment in str(caught.value)
     assert store.variables.count() == 0 and store.audit.list() == []
@@ -62,7 +63,7 @@ def test_list_variables_masks_secret_keys_and_pages(store: MemoryStore) -> None:
 
 def test_import_is_all_or_nothing_and_export_gives_the_values(store: MemoryStore) -> None:
     service.set_variable(store, "kept", "old", "t", NOW)
-    with pytest.raises(ValueError, match="variable key 'bad key'"):
+    with pytest.raises(InvalidInputError, match="variable key 'bad key'"):
         service.import_variables(store, {"fine": "1", "bad key": "2", "kept": "new"}, "t", NOW)
     assert service.export_variables(store) == {"kept": "old"}
     keys = service.import_variables(store, {"kept": "new", "cfg": {"a": [1]}, "n": 3}, "t", NOW)
@@ -91,7 +92,7 @@ def test_set_connection_encrypts_the_password_and_extra(store: MemoryStore) -> N
     assert service.get_connection_record(store, "dw") == conn
     assert service.get_connection_record(store, "other") is None
     assert store.audit.list()[0].extra == {"conn_id": "dw", "conn_type": "postgres"}
-    with pytest.raises(ValueError, match="connection 'dw' already exists"):
+    with pytest.raises(ConflictError, match="connection 'dw' already exists"):
         service.set_connection(store, conn, "ana", NOW, must_not_exist=True)
     no_secret = Connection("plain", "http", host="h")
     service.set_connection(store, no_secret, "ana", NOW)
@@ -107,7 +108,7 @@ def test_set_connection_encrypts_the_password_and_extra(store: MemoryStore) -> N
 ])
 def test_bad_connections_are_refused_and_change_nothing(store: MemoryStore, conn: Connection,
                                                         fragment: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         service.set_connection(store, conn, "t", NOW)
     assert fragment in str(caught.value)
     assert store.connections.count() == 0 and store.audit.list() == []
