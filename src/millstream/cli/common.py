@@ -57,14 +57,17 @@ def guarded() -> Iterator[None]:
     """Turn the errors a user can cause (settings, ids, input, database) into :func:`fail`.
 
     ``MillstreamError`` covers the domain's errors (``NotFoundError``, ``ConflictError``,
-    ``InvalidInputError``) and bad settings; a ``KeyError`` or ``ValueError`` is a bug.
+    ``InvalidInputError``) and bad settings; a ``KeyError``, a ``ValueError`` or a
+    ``StoreUsageError`` is a bug and keeps its traceback.
     """
-    from millstream.exceptions import MillstreamError
+    from millstream.exceptions import MillstreamError, StoreUsageError
     from millstream.store.sql.engine import DatabaseError, describe_database_error
     from millstream.store.sql.migrate import MigrationError
 
     try:
         yield
+    except StoreUsageError:
+        raise
     except (MillstreamError, MigrationError) as exc:
         fail(str(exc))
     except DatabaseError as exc:
