@@ -1,0 +1,9 @@
+"""The services run over the store suite's databases: SQLite in a file, and PostgreSQL."""
+
+from tests.integration.store.conftest import (  # noqa: F401 - fixtures, used by name
+    clean_postgres_engine,
+    postgres_engine,
+    sql_engine,
+    sqlite_engine,
+    sqlite_template,
+)
