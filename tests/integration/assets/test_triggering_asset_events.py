@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.autocommit import autocommit
 
 from millstream import DAG, Asset
 from millstream.executors.inprocess import InProcessExecutor
@@ -126,7 +127,7 @@ class Engine:
         with using_store(self.store):
             for _ in range(100):
                 self.scheduler.tick(self.clock())
-                current = self.store.runs.get(run.dag_id, run.run_id)
+                current = autocommit(self.store).runs.get(run.dag_id, run.run_id)
                 assert current is not None
                 if current.state in FINISHED_RUN_STATES:
                     assert current.state is DagRunState.SUCCESS, current
@@ -140,7 +141,8 @@ class Engine:
         return created
 
     def xcom(self, run: DagRunRecord, task_id: str) -> Any:
-        text = self.store.xcoms.get_xcom(run.dag_id, run.run_id, task_id, -1, "return_value")
+        text = autocommit(self.store).xcoms.get_xcom(run.dag_id, run.run_id, task_id, -1,
+                                                     "return_value")
         assert text is not None, f"{task_id} returned nothing"
         return json.loads(text)
 
@@ -157,7 +159,7 @@ def test_an_asset_triggered_run_sees_the_events_it_was_made_from(store: Store) -
     (run,) = engine.create_asset_runs()
     assert run.dag_id == "sales_report" and run.run_type == "asset_triggered"
     engine.until_finished(run)
-    consumed = store.assets.run_events("sales_report", run.run_id)
+    consumed = autocommit(store).assets.run_events("sales_report", run.run_id)
     assert [(e.uri, e.source_run_id) for e in consumed] == [
         (SALES.uri, first_sales.run_id), (SALES.uri, second_sales.run_id),
         (CUSTOMERS.uri, None), (CUSTOMERS.uri, customers.run_id)]

@@ -12,6 +12,7 @@ from millstream.model.states import TaskState
 from millstream.parsing.loader import load_dag_file
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.runtime.worker import try_log_path, write_result_file
+from millstream.runtime.xcom import StoreXComReader
 from millstream.store.records import TaskInstanceKey
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
@@ -63,7 +64,7 @@ def test_a_try_pulls_xcoms_through_a_reader_made_in_its_own_process(
     engine.dispose()
 
     def reader_factory():  # runs in the try's process: a fresh engine there
-        return SqlStore(make_engine(url)).xcoms
+        return StoreXComReader(SqlStore(make_engine(url)))
 
     executor = make_executor(reader_factory=reader_factory)
     executor.submit(workload(dag_file, "pull"))

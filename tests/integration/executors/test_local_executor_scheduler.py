@@ -10,10 +10,12 @@ from millstream.executors.local import LocalExecutor
 from millstream.model.states import FINISHED_RUN_STATES, DagRunState
 from millstream.parsing.loader import load_dag_file
 from millstream.runtime.worker import try_log_path
+from millstream.runtime.xcom import StoreXComReader
 from millstream.scheduler.loop import Scheduler
 from millstream.store.records import TaskInstanceKey
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
+from tests.autocommit import autocommit
 
 from .helpers import process_alive
 
@@ -60,9 +62,10 @@ def test_the_scheduler_runs_a_mapped_pipeline_with_a_retry_on_the_local_executor
     store = SqlStore(engine, open_pools=True)
 
     def reader_factory():  # in each try's process: its own engine and connection
-        return SqlStore(make_engine(url)).xcoms
+        return StoreXComReader(SqlStore(make_engine(url)))
 
     executor = LocalExecutor(4, tmp_path / "logs", reader_factory)
+    view = autocommit(store)  # the test's own reads; the scheduler gets the store itself
     executor.start()
     try:
         scheduler = Scheduler(store, executor, dags)
@@ -72,21 +75,21 @@ def test_the_scheduler_runs_a_mapped_pipeline_with_a_retry_on_the_local_executor
         deadline = time.monotonic() + 60
         while True:
             scheduler.tick(datetime.now(UTC))
-            current = store.runs.get(run.dag_id, run.run_id)
+            current = view.runs.get(run.dag_id, run.run_id)
             assert current is not None
             if current.state in FINISHED_RUN_STATES:
                 break
             assert time.monotonic() < deadline, "the run did not finish within 60 s"
             executor.wait_for_events(0.5)
         assert current.state is DagRunState.SUCCESS
-        instances = {ti.label: ti for ti in store.task_instances.for_run(run.dag_id, run.run_id)}
+        instances = {ti.label: ti for ti in view.task_instances.for_run(run.dag_id, run.run_id)}
         assert {label: ti.state.value for label, ti in instances.items()} == {
             "extract": "success", "double[0]": "success", "double[1]": "success",
             "double[2]": "success", "total": "success", "flaky": "success",
         }
         assert instances["flaky"].try_number == 2
         assert all(ti.pid and ti.hostname for ti in instances.values())
-        total = store.xcoms.get_xcom(run.dag_id, run.run_id, "total", -1, "return_value")
+        total = view.xcoms.get_xcom(run.dag_id, run.run_id, "total", -1, "return_value")
         assert total == "12"
         log_text = _log_of(executor, run.dag_id, run.run_id, "total")
         assert "total of [6, 2, 4]" in log_text

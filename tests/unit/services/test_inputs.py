@@ -49,7 +49,8 @@ def test_dates_are_aware_utc_and_naive_means_utc(given: object,
 
 
 def test_a_bad_or_missing_date_names_the_field() -> None:
-    with pytest.raises(InvalidInputError, match="bad --start 'soon': use a datetime or an ISO date"):
+    with pytest.raises(InvalidInputError,
+                       match="bad --start 'soon': use a datetime or an ISO date"):
         parse_date("soon", "--start")
     with pytest.raises(InvalidInputError, match="--end is required"):
         require_date("", "--end")
