@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from millstream.executors.inprocess import InProcessExecutor
-from millstream.model.intervals import ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.metadata import using_store
 from millstream.runtime.xcom import decode_xcom
 from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler
+from millstream.services.inputs import parse_date
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord
 from millstream.triggerer.clock import Clock, SkippingClock, using_clock
@@ -88,18 +88,10 @@ class DagTestResult:
 
 
 def parse_logical_date(value: datetime | str | None) -> datetime:
-    """A logical date from a datetime or an ISO string (date or date-time); naive means UTC."""
-    if value is None:
-        return datetime.now(UTC).replace(microsecond=0)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                f"bad logical date {value!r}: use ISO format, e.g. 2026-01-01 or "
-                "2026-01-01T06:00:00+00:00"
-            ) from None
-    return ensure_utc(value)
+    """A logical date from a datetime or an ISO string (date or date-time); naive means UTC,
+    none means now (to the second). The services' one date parser reads it."""
+    moment = parse_date(value, "logical date")
+    return moment if moment is not None else datetime.now(UTC).replace(microsecond=0)
 
 
 def run_dag_test(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from millstream import DAG, Param
+from millstream.exceptions import InvalidInputError
 from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
 from millstream.testing import parse_logical_date, run_dag_test
@@ -139,7 +140,7 @@ def test_logical_dates_are_read_as_utc(given: Any, expected: datetime) -> None:
 
 
 def test_a_bad_logical_date_names_the_value() -> None:
-    with pytest.raises(ValueError, match="bad logical date 'yesterday'"):
+    with pytest.raises(InvalidInputError, match="bad logical date 'yesterday'"):
         parse_logical_date("yesterday")
 
 
