@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from millstream.api.deps import StoreDep
-from millstream.exceptions import ConflictError, InvalidInputError
+from millstream.exceptions import DomainError
 from millstream.model.states import FINISHED_TASK_STATES
 from millstream.parsing.serialize import DagStructure
 from millstream.services.clear import clear as clear_tasks
@@ -73,11 +73,10 @@ def trigger(
     """Queue a manual run; bad input shows the form again, saying what is wrong."""
     header = load_header(store, dag_id)
     try:
-        with store.transaction():
-            run = trigger_run(store, dag_id, who=user.username, now=utcnow(), conf=conf,
-                              logical_date=logical_date, run_id=run_id, conf_field="Conf",
-                              date_field="Logical date")
-    except (InvalidInputError, ConflictError) as exc:
+        run = trigger_run(store, dag_id, who=user.username, now=utcnow(), conf=conf,
+                          logical_date=logical_date, run_id=run_id, conf_field="Conf",
+                          date_field="Logical date")
+    except DomainError as exc:  # the form again, saying what is wrong
         return _trigger_page(request, header, conf, logical_date, run_id, str(exc))
     return RedirectResponse(f"/dags/{dag_id}/run{query(run_id=run.run_id)}", status_code=303)
 
