@@ -25,3 +25,12 @@ def audit(
 ) -> None:
     """Add one audit record (in the caller's transaction)."""
     store.audit.add(AuditRecord(now, who, event, dag_id, run_id, task_id, dict(extra)))
+
+
+def record_action(
+    store: Store, event: str, who: str, now: datetime, *, dag_id: str | None = None,
+    run_id: str | None = None, task_id: str | None = None, **extra: Any,
+) -> None:
+    """Record that a user action changed the store: the one place every service reports
+    its change, in the action's transaction."""
+    audit(store, event, who, now, dag_id=dag_id, run_id=run_id, task_id=task_id, **extra)

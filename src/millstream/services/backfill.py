@@ -13,7 +13,7 @@ from typing import Any
 from millstream.exceptions import InvalidInputError
 from millstream.model.intervals import DeltaSchedule, NoSchedule, OnceSchedule
 from millstream.parsing.serialize import DagStructure
-from millstream.services.audit import audit
+from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_structure
 from millstream.services.inputs import parse_conf, require_date
 from millstream.services.trigger import NewRun, plan
@@ -113,7 +113,7 @@ def add_backfill_runs(store: Store, dag_id: str, planned: Sequence[NewRun], who:
             store.task_instances.add_many(new.instances)
             created.append(new.run)
         if created:
-            audit(store, "backfill", who, now, dag_id=dag_id, runs=len(created),
-                  first=created[0].logical_date.isoformat(),
-                  last=created[-1].logical_date.isoformat())
+            record_action(store, "backfill", who, now, dag_id=dag_id, runs=len(created),
+                          first=created[0].logical_date.isoformat(),
+                          last=created[-1].logical_date.isoformat())
     return BackfillResult(created, existing)

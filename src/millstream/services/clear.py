@@ -14,7 +14,7 @@ from millstream.model.states import (
     DagRunState,
     TaskState,
 )
-from millstream.services.audit import audit
+from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_run
 from millstream.services.inputs import compile_pattern
 from millstream.store.interfaces import Store
@@ -125,8 +125,8 @@ def clear(store: Store, graph: TaskGraph, dag_id: str, run_ids: Iterable[str],
                 store.runs.set_state(run, DagRunState.QUEUED, queued_at=now, end_date=None)
                 requeued.append(require_run(store, dag_id, run.run_id))
         for run_id in sorted(touched):
-            audit(store, "clear", who, now, dag_id=dag_id, run_id=run_id,
-                  tasks=sorted({ti.label for ti in found if ti.run_id == run_id}),
-                  only_failed=only_failed)
+            record_action(store, "clear", who, now, dag_id=dag_id, run_id=run_id,
+                          tasks=sorted({ti.label for ti in found if ti.run_id == run_id}),
+                          only_failed=only_failed)
         cleared = [store.task_instances.get(ti.key) or ti for ti in found]
     return ClearResult(cleared, requeued)

@@ -7,7 +7,7 @@ from typing import NoReturn
 
 from millstream.exceptions import InvalidInputError
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
-from millstream.services.audit import audit
+from millstream.services.audit import record_action
 from millstream.services.common import require_run, require_task_instance
 from millstream.services.inputs import parse_choice
 from millstream.store.interfaces import Store
@@ -26,8 +26,8 @@ def mark_task(store: Store, key: TaskInstanceKey, state: TaskState | str, who: s
     with store.transaction():
         ti = require_task_instance(store, key)
         store.task_instances.set_state(ti, target, end_date=now)
-        audit(store, f"mark_{target.value}", who, now, dag_id=key.dag_id, run_id=key.run_id,
-              task_id=key.task_id, map_index=key.map_index)
+        record_action(store, f"mark_{target.value}", who, now, dag_id=key.dag_id,
+                      run_id=key.run_id, task_id=key.task_id, map_index=key.map_index)
         return require_task_instance(store, key)
 
 
@@ -51,7 +51,7 @@ def mark_run(store: Store, dag_id: str, run_id: str, state: DagRunState | str, w
                 new = TaskState.SKIPPED
             store.task_instances.set_state(ti, new, end_date=now)
         store.runs.set_state(run, target, end_date=now)
-        audit(store, f"mark_run_{target.value}", who, now, dag_id=dag_id, run_id=run_id)
+        record_action(store, f"mark_run_{target.value}", who, now, dag_id=dag_id, run_id=run_id)
         return require_run(store, dag_id, run_id)
 
 

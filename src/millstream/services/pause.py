@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from millstream.services.audit import audit
+from millstream.services.audit import record_action
 from millstream.services.common import require_dag
 from millstream.store.interfaces import Store
 
@@ -16,5 +16,5 @@ def set_paused(store: Store, dag_id: str, paused: bool, who: str, now: datetime)
         if record.is_paused == paused:
             return False
         store.dags.set_paused(dag_id, paused)
-        audit(store, "pause" if paused else "unpause", who, now, dag_id=dag_id)
+        record_action(store, "pause" if paused else "unpause", who, now, dag_id=dag_id)
     return True

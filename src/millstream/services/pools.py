@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
-from millstream.services.audit import audit
+from millstream.services.audit import record_action
 from millstream.store.interfaces import Store
 
 DEFAULT_POOL = "default_pool"
@@ -23,7 +23,7 @@ def set_pool(store: Store, name: str, slots: int, who: str, now: datetime,
             current = {n: d for n, _, d in store.pools.list()}
             description = current.get(name, "")
         store.pools.set(name, slots, description)
-        audit(store, "pool_set", who, now, pool=name, slots=slots, description=description)
+        record_action(store, "pool_set", who, now, pool=name, slots=slots, description=description)
 
 
 def delete_pool(store: Store, name: str, who: str, now: datetime) -> None:
@@ -33,4 +33,4 @@ def delete_pool(store: Store, name: str, who: str, now: datetime) -> None:
     with store.transaction():
         if not store.pools.delete(name):
             raise NotFoundError(f"no pool {name!r}")
-        audit(store, "pool_delete", who, now, pool=name)
+        record_action(store, "pool_delete", who, now, pool=name)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from millstream.exceptions import ConflictError
 from millstream.model.states import FINISHED_TASK_STATES, TaskState
-from millstream.services.audit import audit
+from millstream.services.audit import record_action
 from millstream.services.common import require_run, require_task_instance
 from millstream.store.interfaces import Store
 from millstream.store.records import (
@@ -39,8 +39,8 @@ def delete_run(store: Store, dag_id: str, run_id: str, who: str, now: datetime) 
                 "mark the run failed first, then delete it"
             )
         store.runs.delete(dag_id, run_id)
-        audit(store, "delete_run", who, now, dag_id=dag_id, run_id=run_id,
-              logical_date=run.logical_date.isoformat(), state=run.state.value)
+        record_action(store, "delete_run", who, now, dag_id=dag_id, run_id=run_id,
+                      logical_date=run.logical_date.isoformat(), state=run.state.value)
     return run
 
 
@@ -75,6 +75,7 @@ def claim_for_manual_try(store: Store, key: TaskInstanceKey, who: str, now: date
             raise ConflictError(f"task {ti.label!r} of run {key.run_id!r} was taken by a "
                                 "scheduler")
         claimed = require_task_instance(store, key)
-        audit(store, "run_task", who, now, dag_id=key.dag_id, run_id=key.run_id,
-              task_id=key.task_id, map_index=key.map_index, try_number=claimed.try_number)
+        record_action(store, "run_task", who, now, dag_id=key.dag_id, run_id=key.run_id,
+                      task_id=key.task_id, map_index=key.map_index,
+                      try_number=claimed.try_number)
     return claimed

@@ -16,7 +16,7 @@ from millstream.exceptions import ConflictError, InvalidInputError, ParamValidat
 from millstream.model.intervals import ensure_utc
 from millstream.parsing.serialize import DagStructure
 from millstream.scheduler import runs as scheduler_runs
-from millstream.services.audit import audit
+from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_structure
 from millstream.services.inputs import parse_conf, parse_date
 from millstream.store.interfaces import Store
@@ -68,8 +68,9 @@ def add_run(store: Store, new: NewRun, who: str, now: datetime) -> DagRunRecord:
             )
         store.runs.add(run)
         store.task_instances.add_many(new.instances)
-        audit(store, "trigger", who, now, dag_id=run.dag_id, run_id=run.run_id,
-              run_type=run.run_type, logical_date=run.logical_date.isoformat(), conf=run.conf)
+        record_action(store, "trigger", who, now, dag_id=run.dag_id, run_id=run.run_id,
+                      run_type=run.run_type, logical_date=run.logical_date.isoformat(),
+                      conf=run.conf)
     return run
 
 
