@@ -90,12 +90,13 @@ def reset_command(
 
 def _guarded(action: Callable[[], _T]) -> _T:
     """Run ``action``; a bad URL, an unreachable database or a migration problem exits 2."""
+    from millstream.exceptions import InvalidInputError
     from millstream.store.sql.engine import DatabaseError, describe_database_error
     from millstream.store.sql.migrate import MigrationError
 
     try:
         return action()
-    except (MigrationError, ValueError, DatabaseError) as exc:
+    except (MigrationError, InvalidInputError, DatabaseError) as exc:
         _fail(describe_database_error(exc))
 
 

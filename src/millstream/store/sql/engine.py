@@ -10,6 +10,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from millstream.exceptions import InvalidInputError
+
 DatabaseError = SQLAlchemyError
 """What the database layer raises (bad URL, unreachable server, locked file ...)."""
 
@@ -66,7 +68,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     if backend == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(parsed, **kwargs)
-    raise ValueError(
+    raise InvalidInputError(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
         "use sqlite:///path/to/file.db or postgresql://user@host/dbname"
     )
