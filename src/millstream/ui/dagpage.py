@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from millstream.parsing.serialize import DagStructure
+from millstream.services.inputs import parse_date
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRecord, DagRunRecord
 from millstream.ui.catalog import CATALOG
@@ -92,15 +93,11 @@ def bool_param(value: Any) -> bool:
 
 
 def moment_param(value: str | None) -> datetime | None:
-    """An ISO date-time from the query string (naive means UTC), or None."""
+    """An ISO date-time from the query string (naive means UTC), or None; a bad one is an
+    InvalidInputError, a 400 page. (A ``+`` in a query string arrives as a space.)"""
     if not value:
         return None
-    try:
-        moment = datetime.fromisoformat(value.replace(" ", "+"))
-    except ValueError:
-        raise PageError(400, f"bad date-time {value!r}: use ISO format, e.g. "
-                                 "2026-01-01T06:00:00+00:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_date(value.replace(" ", "+"), "date-time")
 
 
 __all__ = ["DagHeader", "bool_param", "int_param", "load_header", "load_structure",
