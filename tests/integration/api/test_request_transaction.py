@@ -1,0 +1,70 @@
+"""Each request owns one transaction: committed when the route returns, rolled back when it
+raises, and over before a streaming response starts (so a stream holds no lock)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.responses import StreamingResponse
+from fastapi.testclient import TestClient
+
+from millstream.api.app import create_app
+from millstream.api.deps import StoreDep
+from millstream.exceptions import ConflictError
+from millstream.store.sql import SqlStore, make_engine
+from tests.integration.api.api_helpers import ApiEnv
+
+
+@pytest.fixture
+def client(api: ApiEnv) -> Iterator[TestClient]:
+    app = create_app(api.settings)
+    engine = make_engine(api.settings.database.url)
+
+    @app.post("/test/pool-then-fail")
+    def pool_then_fail(store: StoreDep) -> None:
+        store.pools.set("rolled_back", 3, "")
+        raise ConflictError("refused after a write")
+
+    @app.post("/test/pool")
+    def pool(store: StoreDep) -> dict[str, bool]:
+        store.pools.set("committed", 2, "")
+        return {"ok": True}
+
+    @app.get("/test/stream")
+    def stream(store: StoreDep) -> StreamingResponse:
+        store.pools.list()  # the request's transaction has begun (on SQLite: the write lock)
+
+        def body() -> Iterator[bytes]:
+            started = time.monotonic()
+            other = SqlStore(engine)
+            try:
+                with other.transaction():
+                    other.pools.set("written_while_streaming", 1, "")
+            finally:
+                other.close()
+            yield f"{time.monotonic() - started:.3f}".encode()
+
+        return StreamingResponse(body(), media_type="text/plain")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+    engine.dispose()
+
+
+def test_a_route_that_raises_leaves_nothing_behind(client: TestClient, api: ApiEnv) -> None:
+    assert client.post("/test/pool-then-fail").status_code == 409
+    assert api.store().pools.slots("rolled_back") is None
+
+
+def test_a_route_that_returns_is_committed(client: TestClient, api: ApiEnv) -> None:
+    assert client.post("/test/pool").status_code == 200
+    assert api.store().pools.slots("committed") == 2
+
+
+def test_a_streaming_response_holds_no_transaction(client: TestClient, api: ApiEnv) -> None:
+    response = client.get("/test/stream")
+    assert response.status_code == 200, response.text
+    assert float(response.text) < 1.0  # no wait for a lock the request still held
+    assert api.store().pools.slots("written_while_streaming") == 1
