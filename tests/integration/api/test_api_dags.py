@@ -61,7 +61,10 @@ def test_get_dag_and_unknown_dag(api: ApiEnv) -> None:
     missing = api.get("viewer", "/dags/nope")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
-    assert missing.json()["detail"] == "no DAG 'nope'"
+    assert missing.json()["detail"] == (
+        "no DAG 'nope' in the store (is its file in the dags folder, and has the scheduler "
+        "parsed it?)"
+    )
 
 
 def test_pause_and_unpause_are_audited_with_the_user(api: ApiEnv) -> None:

@@ -6,8 +6,13 @@ problem details in one place, :func:`millstream.api.problems.install_problem_han
 
 from __future__ import annotations
 
-from millstream.exceptions import NotFoundError
 from millstream.parsing.serialize import DagStructure
+from millstream.services.common import (
+    require_dag,
+    require_run,
+    require_structure,
+    require_task_instance,
+)
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRecord, DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 
@@ -16,35 +21,23 @@ STANDARD_ERRORS = (400, 401, 403, 404, 422)
 
 
 def find_dag(store: Store, dag_id: str) -> DagRecord:
-    record = store.dags.get(dag_id)
-    if record is None:
-        raise NotFoundError(f"no DAG {dag_id!r}")
-    return record
+    """The DAG's record, or a 404 naming it."""
+    return require_dag(store, dag_id)
 
 
 def find_structure(store: Store, dag_id: str, version: str | None = None) -> DagStructure:
     """The DAG's stored structure (the latest, or ``version``), or a 404 saying which."""
-    find_dag(store, dag_id)
-    text = store.dags.structure(dag_id, version)
-    if text is None:
-        which = f"version {version!r}" if version else "structure"
-        raise NotFoundError(f"DAG {dag_id!r} has no stored {which}")
-    return DagStructure.from_json_text(text)
+    return require_structure(store, dag_id, version)
 
 
 def find_run(store: Store, dag_id: str, run_id: str) -> DagRunRecord:
-    find_dag(store, dag_id)
-    run = store.runs.get(dag_id, run_id)
-    if run is None:
-        raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r}")
-    return run
+    """The run, or a 404 naming the DAG or the run that is missing."""
+    require_dag(store, dag_id)
+    return require_run(store, dag_id, run_id)
 
 
 def find_task_instance(store: Store, dag_id: str, run_id: str, task_id: str,
                        map_index: int) -> TaskInstanceRecord:
+    """The task instance, or a 404 naming the DAG, run or instance that is missing."""
     find_run(store, dag_id, run_id)
-    ti = store.task_instances.get(TaskInstanceKey(dag_id, run_id, task_id, map_index))
-    if ti is None:
-        label = task_id if map_index < 0 else f"{task_id}[{map_index}]"
-        raise NotFoundError(f"run {run_id!r} of DAG {dag_id!r} has no task instance {label!r}")
-    return ti
+    return require_task_instance(store, TaskInstanceKey(dag_id, run_id, task_id, map_index))
