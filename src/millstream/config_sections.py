@@ -176,6 +176,18 @@ class WebserverSettings(_Section):
     session_lifetime_s: float = Field(default=43200.0, gt=0)
     # A scheduler or triggerer is healthy if its latest heartbeat is at most this old.
     health_check_threshold_s: float = Field(default=30.0, gt=0)
+    # Wrong passwords allowed before an account, or a client address, is locked out; each
+    # further failure doubles the lockout, from login_lockout_s up to login_lockout_max_s.
+    login_failures_per_account: int = Field(default=5, ge=1, le=1000)
+    login_failures_per_address: int = Field(default=20, ge=1, le=100000)
+    login_lockout_s: float = Field(default=30.0, gt=0, le=86400)
+    login_lockout_max_s: float = Field(default=900.0, gt=0, le=7 * 86400)
+
+    @model_validator(mode="after")
+    def _lockouts_in_order(self) -> WebserverSettings:
+        if self.login_lockout_max_s < self.login_lockout_s:
+            raise ValueError("login_lockout_max_s must be at least login_lockout_s")
+        return self
 
 
 class SecretsSettings(_Section):

@@ -51,15 +51,10 @@ _serving: contextvars.ContextVar[AppContext | None] = contextvars.ContextVar(
     "millstream_serving", default=None)
 
 __all__ = [
-    "CSRF_FIELD", "CSRF_HEADER", "SESSION_COOKIE", "Role", "User", "authenticate",
+    "CSRF_FIELD", "CSRF_HEADER", "SESSION_COOKIE", "Role", "User",
     "csrf_token", "end_session", "optional_user", "require_role", "start_session",
-    "verify_csrf",
+    "verify_csrf", "verify_login_csrf",
 ]
-
-
-def authenticate(store: Store, username: str, password: str) -> User | None:
-    """The user with this username and password, or None."""
-    return accounts.authenticate(store, username, password)
 
 
 # -- who is asking -----------------------------------------------------------------------------
@@ -161,6 +156,13 @@ async def verify_csrf(
     if request.method in SAFE_METHODS or getattr(request.state, _VIA, None) == "token":
         return
     await _check_csrf(request)
+
+
+async def verify_login_csrf(request: Request) -> None:
+    """A dependency for the login form, whose poster is nobody yet: the CSRF check alone,
+    without looking a user up."""
+    if request.method not in SAFE_METHODS:
+        await _check_csrf(request)
 
 
 async def _check_csrf(request: Request) -> None:

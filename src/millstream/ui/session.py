@@ -7,6 +7,7 @@ a 403 page for a role that may not do something, and the values every page shows
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -110,8 +111,18 @@ def username(user: auth.User) -> str:
 
 async def checked_csrf(request: Request, user: OptionalUser) -> None:
     """A dependency for every form a page posts: the page's CSRF token must come with it."""
+    await _as_page_error(auth.verify_csrf(request, user))
+
+
+async def checked_login_csrf(request: Request) -> None:
+    """The CSRF check of the login form: it looks no user up, so it opens no store and the
+    login holds no database transaction while a password is hashed."""
+    await _as_page_error(auth.verify_login_csrf(request))
+
+
+async def _as_page_error(check: Awaitable[None]) -> None:
     try:
-        await auth.verify_csrf(request, user)
+        await check
     except Problem as exc:
         raise PageError(exc.status, "This form has expired or did not come from millstream's "
                                     "own pages (its CSRF token is missing or wrong). Go back, "
@@ -120,9 +131,11 @@ async def checked_csrf(request: Request, user: OptionalUser) -> None:
 OpUser = Annotated[auth.User, Depends(require_role("op", "changing DAGs, runs and tasks"))]
 AdminUser = Annotated[auth.User, Depends(require_role("admin", "managing users"))]
 CsrfChecked = Annotated[None, Depends(checked_csrf)]
+LoginCsrfChecked = Annotated[None, Depends(checked_login_csrf)]
 
 __all__ = [
-    "AdminUser", "CsrfChecked", "Forbidden", "LoginRequired", "OpUser", "OptionalUser",
-    "PageUser", "admin_links", "checked_csrf", "has_role", "page_context", "page_user",
-    "require_role", "role_name", "safe_next", "username",
+    "AdminUser", "CsrfChecked", "Forbidden", "LoginCsrfChecked", "LoginRequired", "OpUser",
+    "OptionalUser", "PageUser", "admin_links", "checked_csrf", "checked_login_csrf",
+    "has_role", "page_context", "page_user", "require_role", "role_name", "safe_next",
+    "username",
 ]

@@ -12,13 +12,13 @@ from fastapi import Depends, Form, Request, Response
 from fastapi.testclient import TestClient
 
 from millstream.api import accounts
+from millstream.api.accounts import authenticate
 from millstream.api.app import create_app
 from millstream.api.auth import (
     CSRF_HEADER,
     SESSION_COOKIE,
     Role,
     User,
-    authenticate,
     csrf_token,
     end_session,
     optional_user,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi.testclient import TestClient
 
+from millstream.api.login_gate import LoginGate, policy_from_settings
 from millstream.model.states import TaskState
 from millstream.store.records import TaskInstanceKey
 from tests.integration.ui.conftest import Seeded
@@ -85,3 +88,49 @@ def test_a_token_from_another_browser_is_refused(ui: UiEnv) -> None:
     assert response.status_code == 403
     record = ui.store().dags.get("ui_etl")
     assert record is not None and not record.is_paused
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _throttled_app(ui: UiEnv) -> _Clock:
+    """Gives the app a login gate with a clock the test moves (the default policy)."""
+    clock = _Clock()
+    context = ui.app.state.millstream
+    ui.app.state.login_gate = LoginGate(
+        context.open_store, policy_from_settings(ui.settings.webserver), clock=clock)
+    return clock
+
+
+def test_after_five_wrong_passwords_the_account_waits_even_with_the_right_one(
+        ui: UiEnv) -> None:
+    clock = _throttled_app(ui)
+    client = ui.client(None)
+    assert [login(client, "op", f"guess-{i}").status_code for i in range(5)] == [401] * 5
+    refused = login(client, "op", "op-password")
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "30"
+    assert "Too many failed logins for this account or from this address: try again in 30 s." \
+        in refused.text
+    assert "millstream_session" not in refused.headers.get("set-cookie", "")
+    # Another account, even from the same address, is not held back.
+    assert login(TestClient(ui.app), "viewer", "viewer-password").status_code == 303
+    # The lockout is audited, under the account it locked.
+    store = ui.store()
+    locked = [r for r in store.audit.list(None, limit=20) if r.event == "login locked out"]
+    assert [(r.who, r.extra["seconds"]) for r in locked] == [("op", 30.0)]
+    clock.now += timedelta(seconds=31)
+    assert login(client, "op", "op-password").status_code == 303
+
+
+def test_an_address_guessing_many_usernames_is_locked_out(ui: UiEnv) -> None:
+    _throttled_app(ui)
+    client = ui.client(None)
+    codes = [login(client, f"made-up-{i}", "guess").status_code for i in range(21)]
+    assert codes == [401] * 20 + [429]
+    assert login(client, "admin", "admin-password").status_code == 429

@@ -8,8 +8,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from millstream.api import auth
-from millstream.api.deps import StoreDep
-from millstream.ui.session import CsrfChecked, OptionalUser, page_context, safe_next
+from millstream.api.deps import StoreDep, app_context
+from millstream.api.login_gate import TooManyLogins, client_address, login_gate
+from millstream.ui.session import (
+    CsrfChecked,
+    LoginCsrfChecked,
+    OptionalUser,
+    page_context,
+    safe_next,
+)
 from millstream.ui.templating import render
 
 router = APIRouter()
@@ -28,21 +35,31 @@ def login_form(request: Request, user: OptionalUser, next: str | None = None) ->
 @router.post("/login", include_in_schema=False)
 def login(
     request: Request,
-    store: StoreDep,
-    _csrf: CsrfChecked,
+    _csrf: LoginCsrfChecked,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next_url: Annotated[str, Form(alias="next")] = "/dags",
 ) -> Any:
     """Check the password and start a session; a mistake says only that something was wrong,
-    never whether the username exists."""
+    never whether the username exists. After too many failures the account, or the
+    address, waits (429) before any password is checked again.
+
+    No transaction is held while the password is hashed (see ``api.login_gate``).
+    """
     target = safe_next(next_url)
-    user = auth.authenticate(store, username.strip(), password) if username and password \
-        else None
+    name = username.strip()
+    try:
+        user = login_gate(request).check(name, password, client_address(request))
+    except TooManyLogins as refused:
+        response = _form(request, target, error=f"{str(refused).capitalize()}.",
+                         username=name, status_code=429)
+        response.headers["Retry-After"] = str(refused.retry_after_s)
+        return response
     if user is None:
-        return _form(request, target, error=FAILED, username=username.strip(), status_code=401)
+        return _form(request, target, error=FAILED, username=name, status_code=401)
     response = RedirectResponse(target, status_code=303)
-    auth.start_session(response, store, user)
+    with app_context(request).open_store() as store:
+        auth.start_session(response, store, user)
     return response
 
 
