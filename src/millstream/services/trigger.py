@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from millstream.exceptions import ConflictError, InvalidInputError, ParamValidationError
@@ -89,17 +89,36 @@ def trigger_run(
 ) -> DagRunRecord:
     """Queue a manual run of ``dag_id`` from raw inputs; returns the stored run.
 
-    The logical date defaults to ``now`` (to the second). Bad conf or date is an
-    InvalidInputError naming ``conf_field`` / ``date_field``; an unknown DAG a
-    NotFoundError; a run id or date already taken a ConflictError.
+    The logical date defaults to ``now``, to the microsecond as in Airflow; if another
+    run already has that date (two triggers at once), the next free microsecond is taken,
+    so simultaneous triggers all succeed. Bad conf or date is an InvalidInputError naming
+    ``conf_field`` / ``date_field``; an unknown DAG a NotFoundError; a run id or a logical
+    date that the caller gave and that is already taken a ConflictError.
     """
     run_conf = parse_conf(conf, conf_field)
-    moment = parse_date(logical_date, date_field) or now.replace(microsecond=0)
+    given_date = parse_date(logical_date, date_field)
     run_id = run_id.strip() if run_id else None
+    moment = given_date or now
     with store.transaction():
         structure = require_structure(store, dag_id)
-        new = plan(structure, moment, now, MANUAL, run_conf, run_id or None,
-                   conf_field=conf_field)
-        if note is not None:
-            new = NewRun(replace(new.run, note=note), new.instances)
-        return add_run(store, new, who, now)
+        for _ in range(_FREE_MOMENT_ATTEMPTS):
+            new = plan(structure, moment, now, MANUAL, run_conf, run_id or None,
+                       conf_field=conf_field)
+            if note is not None:
+                new = NewRun(replace(new.run, note=note), new.instances)
+            try:
+                return add_run(store, new, who, now)
+            except ConflictError:
+                # The moment is taken (by a trigger at the same instant, perhaps one that
+                # committed between add_run's check and its insert on PostgreSQL). Only a
+                # defaulted date moves on; a run id the caller chose stays a conflict.
+                if given_date is not None or (run_id and store.runs.get(dag_id, run_id)):
+                    raise
+            moment += _ONE_MICROSECOND
+        raise ConflictError(f"DAG {dag_id!r} has runs at every microsecond from "
+                            f"{now.isoformat()} on; give a logical date")
+
+
+_FREE_MOMENT_ATTEMPTS = 1000
+_ONE_MICROSECOND = timedelta(microseconds=1)
+

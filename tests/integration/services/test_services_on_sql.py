@@ -4,7 +4,8 @@ own, so a refused action leaves nothing behind and a done one is committed and a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -49,10 +50,41 @@ def test_trigger_from_raw_text_stores_the_run_its_instances_and_an_audit_record(
     assert (entry.event, entry.who, entry.run_id) == ("trigger", "ann", "mine")
 
 
-def test_trigger_defaults_to_now_to_the_second(store: SqlStore) -> None:
+def test_trigger_defaults_to_now_to_the_microsecond(store: SqlStore) -> None:
     run = trigger.trigger_run(store, "etl", who="ann", now=NOW)
-    assert run.logical_date == NOW.replace(microsecond=0)
-    assert run.run_id == f"manual__{NOW.replace(microsecond=0).isoformat()}"
+    assert run.logical_date == NOW
+    assert run.run_id == f"manual__{NOW.isoformat()}"
+
+
+def test_triggers_at_the_same_instant_all_succeed_on_the_next_free_microsecond(
+        store: SqlStore) -> None:
+    runs = [trigger.trigger_run(store, "etl", who="ann", now=NOW) for _ in range(3)]
+    assert [run.logical_date for run in runs] == [
+        NOW + timedelta(microseconds=i) for i in range(3)]
+    assert len({run.run_id for run in runs}) == 3
+    # A date or run id the caller gave is still a conflict, never moved.
+    with pytest.raises(ConflictError, match="already has a run for logical date"):
+        trigger.trigger_run(store, "etl", who="ann", now=NOW, logical_date=NOW.isoformat(),
+                            run_id="other")
+    with pytest.raises(ConflictError, match="already has a run 'mine'"):
+        trigger.trigger_run(store, "etl", who="ann", now=NOW, run_id="mine")
+        trigger.trigger_run(store, "etl", who="ann", now=NOW, run_id="mine")
+
+
+def test_many_concurrent_triggers_from_separate_connections_all_succeed(
+        sql_engine: Engine, store: SqlStore) -> None:
+    def one(_: int) -> str:
+        own = SqlStore(sql_engine)
+        try:
+            return trigger.trigger_run(own, "etl", who="ann",
+                                       now=datetime.now(UTC).replace(microsecond=0)).run_id
+        finally:
+            own.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        run_ids = list(pool.map(one, range(40)))
+    assert len(set(run_ids)) == 40
+    assert len(autocommit(store).runs.list("etl")) == 40
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
