@@ -1,10 +1,11 @@
 """millstream's settings: defaults, then ``<home>/millstream.toml``, then MILLSTREAM__ env vars.
 
 Every setting lives in a section (``core``, ``database``, ``scheduler``, ``logging``,
-``webserver``, ``secrets``, ``smtp``, ``compat``). The file has one TOML table per section;
-an env variable ``MILLSTREAM__SECTION__KEY`` (for example ``MILLSTREAM__DATABASE__URL``)
-overrides the file. The home folder is ``MILLSTREAM_HOME`` (default ``~/.millstream``);
-the dags folder, the database and the logs default to places inside it.
+``webserver``, ``secrets``, ``smtp``, ``compat``, ``limits``). The file has one TOML table
+per section; an env variable ``MILLSTREAM__SECTION__KEY`` (for example
+``MILLSTREAM__DATABASE__URL``) overrides the file. The home folder is ``MILLSTREAM_HOME``
+(default ``~/.millstream``); the dags folder, the database and the logs default to places
+inside it.
 ``core.fernet_key``, when neither the file nor a variable sets it, is read from
 ``<home>/fernet.key`` if that file exists.
 
@@ -39,6 +40,7 @@ from millstream.config_sections import (
     CompatSettings,
     CoreSettings,
     DatabaseSettings,
+    LimitsSettings,
     LoggingSettings,
     SchedulerSettings,
     SecretsSettings,
@@ -104,6 +106,7 @@ class Settings(BaseSettings):
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     compat: CompatSettings = Field(default_factory=CompatSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     @classmethod
     def settings_customise_sources(

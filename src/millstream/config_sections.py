@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from millstream.model.limits import Limits
+
 HOME_ENV = "MILLSTREAM_HOME"
 DEFAULT_HOME = "~/.millstream"
 
@@ -188,6 +190,22 @@ class WebserverSettings(_Section):
         if self.login_lockout_max_s < self.login_lockout_s:
             raise ValueError("login_lockout_max_s must be at least login_lockout_s")
         return self
+
+
+class LimitsSettings(_Section):
+    """``[limits]``: the largest request, conf, variable and XCom, and the deepest JSON.
+
+    Every entry point refuses more with a clear error that stores nothing."""
+
+    max_request_bytes: int = Field(default=Limits.max_request_bytes, ge=1024)
+    max_json_depth: int = Field(default=Limits.max_json_depth, ge=1, le=500)
+    max_conf_bytes: int = Field(default=Limits.max_conf_bytes, ge=2)
+    max_value_bytes: int = Field(default=Limits.max_value_bytes, ge=2)
+    max_xcom_bytes: int = Field(default=Limits.max_xcom_bytes, ge=2)
+
+    def limits(self) -> Limits:
+        """These settings as the model's :class:`Limits`."""
+        return Limits(**self.model_dump())
 
 
 class SecretsSettings(_Section):

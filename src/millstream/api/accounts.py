@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
+from millstream.model.limits import MAX_TOKEN_DAYS
 from millstream.services.audit import audit
 from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
 from millstream.store.interfaces import Store
@@ -27,6 +28,7 @@ from millstream.store.interfaces import Store
 MIN_PASSWORD_LENGTH = 8
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$"
 TOKEN_PREFIX = "ms_"
+MAX_TOKEN_LIFETIME = timedelta(days=MAX_TOKEN_DAYS)
 
 _USERNAME = re.compile(USERNAME_PATTERN)
 _hasher = PasswordHasher()
@@ -209,6 +211,9 @@ def create_token(store: Store, username: str, who: str, now: datetime, name: str
     which is shown this once and never stored."""
     if expires_in is not None and expires_in <= timedelta(0):
         raise InvalidInputError("a token must expire in the future")
+    if expires_in is not None and expires_in > MAX_TOKEN_LIFETIME:
+        raise InvalidInputError(f"a token may last at most {MAX_TOKEN_LIFETIME.days} days; "
+                                "leave the expiry out for a token that never expires")
     token_id = secrets.token_hex(8)
     token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
     record = ApiTokenRecord(token_id, username, secret_hash(token), name or f"token {token_id}",

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 import millstream
 from millstream.api.auth import RequestContextMiddleware
+from millstream.api.body_limit import BodyLimitMiddleware
 from millstream.api.deps import AppContext, StoreOpener
 from millstream.api.problems import (
     Problem,
@@ -29,6 +30,7 @@ from millstream.api.problems import (
     problem_response,
 )
 from millstream.config import Settings, load_settings
+from millstream.model.limits import use_limits
 from millstream.store.interfaces import Store
 
 log = logging.getLogger("millstream.api")
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     settings = settings or load_settings()
     use_settings(settings)  # the Fernet key and secrets file are those of these settings
+    use_limits(settings.limits.limits())
     opener, close = _store_opener(settings, store)
     context = AppContext(settings, opener, _secret_key(settings), close)
 
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_exception_handler(Problem, on_problem)
     app.router.routes.append(_ApiMount(API_PREFIX, app=create_api(context), name="api"))
     app.add_middleware(RequestContextMiddleware, context=context)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
     _mount_ui(app)
     return app
 

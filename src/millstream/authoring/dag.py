@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from millstream.authoring.assets import Asset, asset_schedule
 from millstream.authoring.params import Param, ParamsDict
-from millstream.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError
+from millstream.exceptions import (
+    DagCycleError,
+    DagDefinitionError,
+    DuplicateTaskIdError,
+    InvalidInputError,
+)
+from millstream.model.identifiers import Identifier, check_identifier, identifier_rule
 from millstream.model.intervals import Schedule, ensure_utc, parse_schedule
 
 if TYPE_CHECKING:
@@ -21,7 +27,16 @@ if TYPE_CHECKING:
     from millstream.authoring.taskgroup import TaskGroup
     from millstream.testing import DagTestResult
 
-DAG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+DAG_ID_PATTERN = re.compile(identifier_rule(Identifier.DAG).pattern)
+
+
+def checked_identifier(value: object, kind: Identifier, where: str) -> str:
+    """``value`` if it is a valid identifier of ``kind``, else a DagDefinitionError that
+    says where it was given and what is wrong with it."""
+    try:
+        return check_identifier(value, kind)
+    except InvalidInputError as exc:
+        raise DagDefinitionError(f"{where}: {exc}") from None
 _UNSET: Any = object()
 
 _dag_stack: list[DAG] = []
@@ -70,11 +85,7 @@ class DAG:
         is_paused_upon_creation: bool | None = None,
         fileloc: str | None = None,
     ) -> None:
-        if not isinstance(dag_id, str) or not DAG_ID_PATTERN.match(dag_id):
-            raise DagDefinitionError(
-                f"invalid dag_id {dag_id!r}: use only letters, digits, '_', '-' and '.'"
-            )
-        self.dag_id = dag_id
+        self.dag_id = checked_identifier(dag_id, Identifier.DAG, "invalid dag_id")
         self.description = description
         if schedule is not _UNSET and schedule_interval is not _UNSET:
             raise DagDefinitionError(

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from millstream.authoring.assets import validate_outlets
-from millstream.authoring.dag import DAG, current_dag
+from millstream.authoring.dag import DAG, checked_identifier, current_dag
 from millstream.authoring.dependencies import DependencyMixin
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.authoring.xcom_arg import wire_upstream
@@ -22,6 +22,7 @@ from millstream.exceptions import (
     TaskDeferred,
 )
 from millstream.model.graph import relatives
+from millstream.model.identifiers import Identifier
 from millstream.model.intervals import ensure_utc
 from millstream.model.trigger_rules import TriggerRule
 
@@ -187,7 +188,8 @@ class BaseOperator(DependencyMixin):
         if not isinstance(task_id, str) or not task_id:
             raise DagDefinitionError(f"{where}: task_id must be a non-empty string")
         self.task_group = group
-        self.task_id = group.child_id(task_id) if group is not None else task_id
+        full_id = group.child_id(task_id) if group is not None else task_id
+        self.task_id = checked_identifier(full_id, Identifier.TASK, f"{where}: task_id")
         where = f"DAG {dag.dag_id!r}, task {self.task_id!r}" if dag else f"task {self.task_id!r}"
         try:
             self.trigger_rule = TriggerRule.parse(trigger_rule)

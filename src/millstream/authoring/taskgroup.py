@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from millstream.authoring.dag import DAG, DAG_ID_PATTERN, current_dag
+from millstream.authoring.dag import DAG, checked_identifier, current_dag
 from millstream.authoring.dependencies import DependencyMixin
 from millstream.exceptions import DagDefinitionError
+from millstream.model.identifiers import Identifier
 
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
@@ -42,11 +43,8 @@ class TaskGroup(DependencyMixin):
             raise DagDefinitionError(
                 f"task group {group_id!r} is not in any DAG: create it inside 'with DAG(...)'"
             )
-        if not isinstance(group_id, str) or not DAG_ID_PATTERN.match(group_id):
-            raise DagDefinitionError(
-                f"DAG {self.dag.dag_id!r}: invalid group_id {group_id!r}: use letters, digits, "
-                "'_', '-' and '.'"
-            )
+        checked_identifier(group_id, Identifier.TASK,
+                           f"DAG {self.dag.dag_id!r}: invalid group_id")
         self.parent_group = parent_group or current_task_group()
         if self.parent_group is not None and self.parent_group.dag is not self.dag:
             self.parent_group = None

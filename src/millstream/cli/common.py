@@ -106,8 +106,11 @@ def who() -> str:
 def load_settings() -> Settings:
     """The effective settings (a SettingsError is reported by :func:`guarded`)."""
     from millstream.config import load_settings as load
+    from millstream.model.limits import use_limits
 
-    return load()
+    settings = load()
+    use_limits(settings.limits.limits())
+    return settings
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from millstream.cli.common import cells, console, guarded, moment_text, open_store, utcnow, who
+from millstream.model.limits import MAX_TOKEN_DAYS
 
 tokens_app = typer.Typer(help="Manage bearer tokens for the REST API.", no_args_is_help=True)
 
@@ -21,7 +22,8 @@ def create_command(
     name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
     expires_in_days: Annotated[
         float | None,
-        typer.Option("--expires-in-days", min=0.0, help="Days until it expires (default: never)."),
+        typer.Option("--expires-in-days", min=0.0, max=float(MAX_TOKEN_DAYS),
+                     help=f"Days until it expires, up to {MAX_TOKEN_DAYS} (default: never)."),
     ] = None,
 ) -> None:
     """Create a token and print it: it is shown this once, and only its hash is kept.

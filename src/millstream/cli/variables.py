@@ -17,6 +17,8 @@ from rich.table import Table
 
 from millstream.cli.common import cells, console, guarded, open_store, utcnow, who
 from millstream.exceptions import InvalidInputError, NotFoundError
+from millstream.model.limits import limits_in_force
+from millstream.services.inputs import parse_json
 
 if TYPE_CHECKING:
     from millstream.secrets.service import VariableView
@@ -55,11 +57,7 @@ def set_command(
 
     with guarded():
         if as_json:
-            try:
-                value = json.dumps(json.loads(value))
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(f"variable {key!r}: --json was given but VALUE is not "
-                                        f"valid JSON: {exc.msg} (at {exc.pos})") from None
+            value = json.dumps(parse_json(value, f"variable {key!r}: VALUE (--json)"))
         service.check_variable(key, value, description)
         with open_store() as store:
             _ensure_key()
@@ -164,11 +162,7 @@ def _read_import_file(file: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(
             f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(
-            f"{file} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    values = parse_json(text, str(file), max_bytes=limits_in_force().max_request_bytes)
     if not isinstance(values, dict):
         raise InvalidInputError(f"{file} must hold one JSON object of key -> value, "
                          f"got {type(values).__name__}")

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from millstream.exceptions import XComError
+from millstream.model.limits import Limits, json_depth, limits_in_force
 
 if TYPE_CHECKING:
     from millstream.store.interfaces import Store
 
-MAX_XCOM_BYTES = 1024 * 1024
+MAX_XCOM_BYTES = Limits.max_xcom_bytes
+"""The default of ``[limits] max_xcom_bytes``."""
 
 
 class XComReader(Protocol):
@@ -68,8 +70,16 @@ class StoreXComReader:
             return self._store.xcoms.get_mapped_xcoms(dag_id, run_id, task_id, key)
 
 
-def encode_xcom(value: Any, task_id: str, key: str, limit: int = MAX_XCOM_BYTES) -> str:
-    """``value`` as JSON text, or an XComError naming the task and key."""
+def encode_xcom(value: Any, task_id: str, key: str, limit: int | None = None) -> str:
+    """``value`` as JSON text, or an XComError naming the task and key.
+
+    ``limit`` defaults to ``[limits] max_xcom_bytes``; the nesting is bounded by
+    ``[limits] max_json_depth``, so that every page that shows the value can render it."""
+    limits = limits_in_force()
+    limit = limits.max_xcom_bytes if limit is None else limit
+    if json_depth(value, limits.max_json_depth) > limits.max_json_depth:
+        raise XComError(f"task {task_id!r}: XCom {key!r} nests deeper than "
+                        f"{limits.max_json_depth} levels ([limits] max_json_depth)")
     try:
         text = json.dumps(value, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
@@ -79,7 +89,8 @@ def encode_xcom(value: Any, task_id: str, key: str, limit: int = MAX_XCOM_BYTES)
         ) from None
     if len(text) > limit:
         raise XComError(
-            f"task {task_id!r}: XCom {key!r} is {len(text)} bytes, over the limit of {limit}; "
+            f"task {task_id!r}: XCom {key!r} is {len(text)} bytes, over the limit of {limit} "
+            "([limits] max_xcom_bytes); "
             "store large data in files or tables and pass their location instead"
         )
     return text

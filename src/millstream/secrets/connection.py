@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from millstream.exceptions import InvalidInputError
+from millstream.model.identifiers import Identifier, check_identifier
 from millstream.secrets.masking import MASK, redact
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
-"""What a connection id or a variable key may be: letters, digits, ``_``, ``-`` and ``.``."""
 TYPE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.+-]{0,99}$")
 EXTRA_KEY = "__extra__"
 MAX_FIELD_LENGTH = 500  # host, schema and conn_type columns
@@ -33,12 +32,8 @@ JSON_FIELDS = ("conn_type", "description", "host", "login", "password", "schema"
 
 def check_id(value: object, what: str) -> str:
     """``value`` if it is a valid connection id or variable key, else an error naming it."""
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise InvalidInputError(
-            f"{what} {value!r} is not valid: use letters, digits, '_', '-' and '.' "
-            "(1 to 250 characters)"
-        )
-    return value
+    kind = Identifier.VARIABLE if "variable" in what else Identifier.CONNECTION
+    return check_identifier(value, kind)
 
 
 def normalize_conn_type(scheme: str) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from millstream.exceptions import ConflictError, InvalidInputError
+from millstream.model.limits import limits_in_force
 from millstream.secrets import backends, crypto
 from millstream.secrets.connection import Connection, check_id
 from millstream.secrets.errors import ConnectionNotFound
@@ -64,6 +65,10 @@ def check_variable(key: str, value: object, description: object = None) -> None:
             f"variable {key!r}: the value must be text, got {type(value).__name__}")
     if description is not None and not isinstance(description, str):
         raise InvalidInputError(f"variable {key!r}: the description must be text")
+    most = limits_in_force().max_value_bytes
+    if len(value.encode()) > most:
+        raise InvalidInputError(f"variable {key!r}: the value is {len(value.encode())} bytes; "
+                                f"at most {most} are allowed ([limits] max_value_bytes)")
 
 
 def _variable_record(store: Store, key: str, value: str,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from millstream.exceptions import NotFoundError
 from millstream.parsing.serialize import DagStructure
+from millstream.services.inputs import parse_map_index
 from millstream.store.interfaces import Store
 from millstream.store.records import (
     DagRecord,
@@ -47,7 +48,9 @@ def require_run(store: Store, dag_id: str, run_id: str) -> DagRunRecord:
 
 
 def require_task_instance(store: Store, key: TaskInstanceKey) -> TaskInstanceRecord:
-    """The task instance, or a NotFoundError naming it."""
+    """The task instance, or a NotFoundError naming it (an impossible map index is an
+    InvalidInputError)."""
+    parse_map_index(key.map_index)
     ti = store.task_instances.get(key)
     if ti is None:
         raise NotFoundError(f"run {key.run_id!r} of DAG {key.dag_id!r} has no task instance "

@@ -11,12 +11,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
 from millstream.exceptions import InvalidInputError
+from millstream.model.identifiers import Identifier, check_identifier
 from millstream.model.intervals import ensure_utc
+from millstream.model.limits import (
+    MAX_INT,
+    check_json,
+    check_moment,
+    check_range,
+    limits_in_force,
+)
 
 _E = TypeVar("_E", bound=Enum)
 
@@ -30,27 +38,66 @@ def parse_conf(value: str | Mapping[str, Any] | None, what: str = "conf") -> dic
     """
     if value is None:
         return {}
+    limits = limits_in_force()
     if isinstance(value, Mapping):
         conf = dict(value)
-        try:
-            json.dumps(conf)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"{what} must be JSON-serializable: {exc}") from None
+        check_json(conf, what, max_depth=limits.max_json_depth, max_bytes=limits.max_conf_bytes)
         return conf
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a JSON object or a dict, not a "
                                 f"{type(value).__name__}")
     if not value.strip():
         return {}
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                f"column {exc.colno}") from None
+    parsed = parse_json(value, what, max_bytes=limits.max_conf_bytes)
     if not isinstance(parsed, dict):
         raise InvalidInputError(f'{what} must be a JSON object like {{"key": 1}}, not a '
                                 f"{type(parsed).__name__}")
     return parsed
+
+
+def parse_json(text: str, what: str, *, max_bytes: int | None = None) -> Any:
+    """JSON text as a value, within the size and depth limits in force.
+
+    The text's nesting is measured before it is parsed, so no input can exhaust the
+    parser's recursion."""
+    limits = limits_in_force()
+    max_bytes = limits.max_value_bytes if max_bytes is None else max_bytes
+    size = len(text.encode())
+    if size > max_bytes:
+        raise InvalidInputError(f"{what} is {size} bytes; at most {max_bytes} are allowed",
+                                field=what)
+    if _text_depth(text) > limits.max_json_depth:
+        raise InvalidInputError(f"{what} nests deeper than {limits.max_json_depth} levels",
+                                field=what)
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                                f"column {exc.colno}", field=what) from None
+    return parsed
+
+
+def _text_depth(text: str) -> int:
+    """The deepest bracket nesting of JSON text, strings skipped (an upper bound of the
+    parsed value's depth; malformed text is left to the parser to report)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def parse_date(value: str | datetime | date | None, what: str = "date") -> datetime | None:
@@ -59,9 +106,9 @@ def parse_date(value: str | datetime | date | None, what: str = "date") -> datet
     if value is None:
         return None
     if isinstance(value, datetime):
-        return ensure_utc(value)
+        return _in_range(value, what)
     if isinstance(value, date):
-        return ensure_utc(datetime(value.year, value.month, value.day))
+        return _in_range(datetime(value.year, value.month, value.day), what)
     if not isinstance(value, str):
         raise InvalidInputError(f"bad {what} {value!r}: use a datetime or an ISO date or "
                                 f"date-time, {DATE_EXAMPLE}")
@@ -72,7 +119,22 @@ def parse_date(value: str | datetime | date | None, what: str = "date") -> datet
     except ValueError:
         raise InvalidInputError(f"bad {what} {value!r}: use a datetime or an ISO date or "
                                 f"date-time, {DATE_EXAMPLE}") from None
-    return ensure_utc(moment)
+    return _in_range(moment, what)
+
+
+def _in_range(moment: datetime, what: str) -> datetime:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return ensure_utc(check_moment(aware, what))
+
+
+def parse_identifier(value: str, kind: Identifier) -> str:
+    """An identifier a user typed (surrounding spaces dropped), checked against its rule."""
+    return check_identifier(value.strip() if isinstance(value, str) else value, kind)
+
+
+def parse_map_index(value: int, what: str = "map index") -> int:
+    """A task instance's map index: -1 (not mapped) or a position in a mapped task."""
+    return check_range(value, what, -1, MAX_INT)
 
 
 def require_date(value: str | datetime | date | None, what: str = "date") -> datetime:

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
+from millstream.exceptions import ConflictError, NotFoundError
+from millstream.model.identifiers import Identifier, check_identifier
+from millstream.model.limits import check_range
 from millstream.services.audit import record_action
 from millstream.store.interfaces import Store
 
 DEFAULT_POOL = "default_pool"
+MAX_POOL_SLOTS = 1_000_000
 
 
 def set_pool(store: Store, name: str, slots: int, who: str, now: datetime,
              description: str | None = None) -> None:
     """Create a pool or change its size; a description of None keeps the current one."""
-    if not name.strip():
-        raise InvalidInputError("a pool needs a name")
-    if slots < 0:
-        raise InvalidInputError(f"pool {name!r}: slots must be >= 0, got {slots}")
+    check_identifier(name, Identifier.POOL)
+    check_range(slots, f"pool {name!r}: slots", 0, MAX_POOL_SLOTS)
     with store.transaction():
         if description is None:
             current = {n: d for n, _, d in store.pools.list()}

@@ -13,12 +13,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from millstream.exceptions import ConflictError, InvalidInputError, ParamValidationError
+from millstream.model.identifiers import Identifier
 from millstream.model.intervals import ensure_utc
 from millstream.parsing.serialize import DagStructure
 from millstream.scheduler import runs as scheduler_runs
 from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_structure
-from millstream.services.inputs import parse_conf, parse_date
+from millstream.services.inputs import parse_conf, parse_date, parse_identifier
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
@@ -97,7 +98,7 @@ def trigger_run(
     """
     run_conf = parse_conf(conf, conf_field)
     given_date = parse_date(logical_date, date_field)
-    run_id = run_id.strip() if run_id else None
+    run_id = parse_identifier(run_id, Identifier.RUN) if run_id and run_id.strip() else None
     moment = given_date or now
     with store.transaction():
         structure = require_structure(store, dag_id)

@@ -36,7 +36,7 @@ def test_bad_pool_changes_are_one_line_errors(cli: Cli) -> None:
     for args, fragment in [
         (("pools", "delete", "default_pool"), "cannot be deleted"),
         (("pools", "delete", "nothing"), "no pool 'nothing'"),
-        (("pools", "set", "small", "-3"), "slots must be >= 0"),
+        (("pools", "set", "small", "-3"), "slots must be a whole number from 0 to 1000000"),
     ]:
         code, _, err = cli(*args)
         assert code == 2, err

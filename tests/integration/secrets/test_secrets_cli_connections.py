@@ -83,7 +83,7 @@ def test_get_finds_environment_connections_as_tasks_do(
     (("add", "c", "--conn-uri", "http://h", "--conn-host", "x"),
      "--conn-uri already holds the whole connection: drop --conn-host"),
     (("add", "c", "--conn-host", "x"), "give --conn-uri, --conn-json or --conn-type"),
-    (("add", "bad id", "--conn-type", "http"), "connection id 'bad id' is not valid"),
+    (("add", "bad id", "--conn-type", "http"), "connection id 'bad id' holds ' '"),
     (("add", "c", "--conn-type", "http", "--conn-extra", "{not json"), "extra is not valid JSON"),
     (("add", "c", "--conn-json", '{"conn_type": "http", "hots": "x"}'), "unknown field(s) 'hots'"),
     (("add", "existing", "--conn-type", "sqlite"), "connection 'existing' already exists"),

@@ -79,7 +79,7 @@ def test_import_and_export(secrets_cli: Cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("content", "fragment"), [
-    ('{"good": "1", "bad key": "2"}', "variable key 'bad key' is not valid"),
+    ('{"good": "1", "bad key": "2"}', "variable key 'bad key' holds ' '"),
     ("[1, 2]", "must hold one JSON object of key -> value, got list"),
     ("{nope", "is not valid JSON"),
 ])
@@ -95,8 +95,8 @@ def test_a_bad_import_changes_nothing(secrets_cli: Cli, tmp_path: Path, content:
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (("set", "bad key", "v"), "variable key 'bad key' is not valid"),
-    (("set", "k", "{not json", "--json"), "--json was given but VALUE is not valid JSON"),
+    (("set", "bad key", "v"), "variable key 'bad key' holds ' '"),
+    (("set", "k", "{not json", "--json"), "variable 'k': VALUE (--json) is not valid JSON"),
     (("get", "missing"), "variable 'missing' does not exist (looked in env var "
                          "MILLSTREAM_VAR_MISSING"),
     (("get", "plain", "--json"), "variable 'plain' is not valid JSON"),

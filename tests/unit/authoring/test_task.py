@@ -100,6 +100,9 @@ def test_numbers_of_seconds_are_accepted_as_durations():
         ({"execution_timeout": timedelta(seconds=-1)}, "execution_timeout must not be negative"),
         ({"weight_rule": "sideways"}, "unknown weight_rule"),
         ({"task_id": ""}, "task_id must be a non-empty string"),
+        ({"task_id": "../x"}, "task_id: task id '../x' holds '/'"),
+        ({"task_id": "two words"}, "task_id: task id 'two words' holds ' '"),
+        ({"task_id": "t" * 251}, "is 251 characters long"),
     ],
 )
 def test_bad_argument_values_name_dag_and_task(kwargs, detail):

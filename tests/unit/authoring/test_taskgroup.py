@@ -162,7 +162,8 @@ def test_a_failure_inside_a_group_fails_what_follows_the_group():
 def test_group_outside_a_dag_and_bad_group_ids_are_errors():
     with pytest.raises(DagDefinitionError, match=r"task group 'lost' is not in any DAG"):
         TaskGroup("lost")
-    with pytest.raises(DagDefinitionError, match=r"DAG 'ids'.*invalid group_id 'has space'"), \
+    with pytest.raises(DagDefinitionError,
+                       match=r"DAG 'ids': invalid group_id: task id 'has space' holds ' '"), \
             DAG("ids"):
         TaskGroup("has space")
 

@@ -117,8 +117,8 @@ def test_an_error_about_a_uri_never_shows_its_password() -> None:
 
 
 @pytest.mark.parametrize(("conn", "fragment"), [
-    (Connection("a b", "postgres"), "connection id 'a b' is not valid"),
-    (Connection("x" * 251, "postgres"), "is not valid"),
+    (Connection("a b", "postgres"), "connection id 'a b' holds ' '"),
+    (Connection("x" * 251, "postgres"), "is 251 characters long"),
     (Connection("ok", None), "conn_type is required"),
     (Connection("ok", "post gres"), "conn_type 'post gres' is not valid"),
     (Connection("ok", "postgres", port=0), "port must be a number from 1 to 65535, got 0"),

@@ -37,9 +37,9 @@ def test_set_variable_encrypts_audits_and_keeps_the_description(store: MemorySto
 
 
 @pytest.mark.parametrize(("key", "value", "fragment"), [
-    ("bad key", "v", "variable key 'bad key' is not valid"),
-    ("", "v", "variable key '' is not valid"),
-    ("k" * 251, "v", "is not valid"),
+    ("bad key", "v", "variable key 'bad key' holds ' '"),
+    ("", "v", "variable key '' is empty"),
+    ("k" * 251, "v", "is 251 characters long"),
     ("ok", 5, "the value must be text, got int"),
 ])
 def test_bad_variables_are_refused_naming_what_is_wrong(store: MemoryStore, key: str,
@@ -101,7 +101,7 @@ def test_set_connection_encrypts_the_password_and_extra(store: MemoryStore) -> N
 
 
 @pytest.mark.parametrize(("conn", "fragment"), [
-    (Connection("x y", "postgres"), "connection id 'x y' is not valid"),
+    (Connection("x y", "postgres"), "connection id 'x y' holds ' '"),
     (Connection("c", ""), "conn_type is required"),
     (Connection("c", "postgres", port=99999), "port must be a number from 1 to 65535"),
     (Connection("c", "postgres", extra="[1]"), "extra must be a JSON object"),

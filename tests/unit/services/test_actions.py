@@ -185,7 +185,7 @@ def test_pools(store: MemoryStore) -> None:
     pools.set_pool(store, "db", 3, "ann", NOW, "the warehouse")
     pools.set_pool(store, "db", 4, "ann", NOW)
     assert ("db", 4, "the warehouse") in store.pools.list()
-    with pytest.raises(InvalidInputError, match=">= 0"):
+    with pytest.raises(InvalidInputError, match="slots must be a whole number from 0"):
         pools.set_pool(store, "db", -1, "ann", NOW)
     with pytest.raises(ConflictError, match="cannot be deleted"):
         pools.delete_pool(store, "default_pool", "ann", NOW)

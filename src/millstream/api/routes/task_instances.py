@@ -30,6 +30,7 @@ from millstream.api.schemas.task_instances import (
     XComCollection,
     XComEntryOut,
 )
+from millstream.model.limits import MAX_INT
 from millstream.model.states import TaskState
 from millstream.secrets.masking import redact
 from millstream.services import clear
@@ -40,7 +41,8 @@ router = APIRouter(tags=["Task instances"], responses=problem_responses(*STANDAR
 
 Viewer = Annotated[User, Depends(require_role(Role.VIEWER))]
 Op = Annotated[User, Depends(require_role(Role.OP))]
-MapIndex = Annotated[int, Query(ge=-1, description="The map index (-1: not mapped).")]
+MapIndex = Annotated[int, Query(ge=-1, le=MAX_INT,
+                                description="The map index (-1: not mapped).")]
 TI_PATH = "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}"
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ID_PATTERN = r"^[A-Za-z0-9_.~:+-]+$"
+from millstream.model.identifiers import Identifier, identifier_rule
+
+RUN_ID_PATTERN = identifier_rule(Identifier.RUN).pattern
 """What a run id may hold: it appears in URLs and log file paths."""
+POOL_PATTERN = identifier_rule(Identifier.POOL).pattern
 
 
 class Body(BaseModel):

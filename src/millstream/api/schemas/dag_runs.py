@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from millstream.api.schemas.common import ID_PATTERN, Body, Collection
+from millstream.api.schemas.common import RUN_ID_PATTERN, Body, Collection
 
 
 class DagRunOut(BaseModel):
@@ -36,7 +36,7 @@ class TriggerDagRun(Body):
     """A manual run to create."""
 
     dag_run_id: str | None = Field(
-        default=None, min_length=1, max_length=250, pattern=ID_PATTERN,
+        default=None, pattern=RUN_ID_PATTERN,
         description="The run's id (default: manual__<logical date>).")
     logical_date: datetime | None = Field(
         default=None, description="ISO date-time (default: now); without a zone it is UTC.")

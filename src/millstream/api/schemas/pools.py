@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from millstream.api.schemas.common import Body, Collection
+from millstream.api.schemas.common import POOL_PATTERN, Body, Collection
+from millstream.services.pools import MAX_POOL_SLOTS
 
 
 class PoolOut(BaseModel):
@@ -25,13 +26,13 @@ class PoolCollection(Collection):
 class PoolIn(Body):
     """A new pool."""
 
-    name: str = Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")
-    slots: int = Field(ge=0, le=1_000_000)
+    name: str = Field(pattern=POOL_PATTERN)
+    slots: int = Field(ge=0, le=MAX_POOL_SLOTS)
     description: str = Field(default="", max_length=10000)
 
 
 class PoolPatch(Body):
     """What can change on a pool."""
 
-    slots: int | None = Field(default=None, ge=0, le=1_000_000)
+    slots: int | None = Field(default=None, ge=0, le=MAX_POOL_SLOTS)
     description: str | None = Field(default=None, max_length=10000)

@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from millstream.api.schemas.common import Body, Collection
+from millstream.model.identifiers import Identifier, identifier_rule
 
-KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+KEY_PATTERN = identifier_rule(Identifier.VARIABLE).pattern
 """What a variable key or connection id may be (as the secrets module checks)."""
 
 
