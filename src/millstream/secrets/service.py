@@ -10,6 +10,7 @@ tasks uses: environment first, then the secrets file, then the database.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +20,21 @@ from millstream.exceptions import ConflictError, InvalidInputError
 from millstream.model.limits import limits_in_force
 from millstream.secrets import backends, crypto
 from millstream.secrets.connection import Connection, check_id
-from millstream.secrets.errors import ConnectionNotFound
-from millstream.secrets.masking import MASK, is_sensitive_name, mask_secret, redact
+from millstream.secrets.errors import ConnectionNotFound, SecretsError
+from millstream.secrets.masking import (
+    MASK,
+    SecretsMasker,
+    is_sensitive_name,
+    mask_secret,
+    redact,
+)
 from millstream.services.audit import audit
 from millstream.store.secrets_records import ConnectionRecord, VariableRecord
 
 if TYPE_CHECKING:
     from millstream.store.interfaces import Store
+
+log = logging.getLogger("millstream.secrets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +146,32 @@ def list_variables(store: Store, limit: int, offset: int) -> tuple[list[Variable
         for r in records
     ]
     return views, total
+
+
+def stored_secrets_masker(store: Store) -> SecretsMasker:
+    """A masker that knows every secret the store holds: each connection's password and
+    the secret fields of its extra, and each variable whose key names a secret.
+
+    What the web server shows that a task produced (XComs, rendered fields) goes through
+    it, so a secret a task returned or pushed shows as ``***`` whoever looks. A record
+    that cannot be decrypted (a Fernet key missing here) is skipped with a warning."""
+    masker = SecretsMasker()
+    with store.transaction():
+        connections = store.connections.list()
+        variables = [r for r in store.variables.list() if is_sensitive_name(r.key)]
+    for connection in connections:
+        try:
+            conn = _connection(connection)
+            masker.add(conn.password)
+            masker.add(conn.extra_dejson if conn.extra else None)
+        except (SecretsError, ValueError) as exc:
+            log.warning("cannot mask the secrets of connection %r: %s", connection.conn_id, exc)
+    for variable in variables:
+        try:
+            masker.add(_plain_value(variable))
+        except SecretsError as exc:
+            log.warning("cannot mask the value of variable %r: %s", variable.key, exc)
+    return masker
 
 
 def export_variables(store: Store) -> dict[str, str]:

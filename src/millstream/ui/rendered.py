@@ -7,15 +7,17 @@ import os
 from typing import Any
 
 from millstream.runtime.worker import rendered_path
+from millstream.secrets.masking import SecretsMasker
 from millstream.store.records import TaskInstanceKey
 
 MAX_BYTES = 2_000_000
 
 
 def rendered_fields(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
-                    try_number: int) -> dict[str, str] | None:
+                    try_number: int, masker: SecretsMasker) -> dict[str, str] | None:
     """Each templated field and its rendered value (text as is, the rest as JSON), or None
-    when the try left no record (it has not started, or ran elsewhere)."""
+    when the try left no record (it has not started, or ran elsewhere). The worker masked
+    the secrets it knew; every secret ``masker`` knows is masked too."""
     path = rendered_path(log_folder, key, try_number)
     try:
         if path.stat().st_size > MAX_BYTES:
@@ -25,9 +27,10 @@ def rendered_fields(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
         return None
     if not isinstance(data, dict):
         return None
-    return {str(name): value if isinstance(value, str) else
+    shown = {str(name): masker.redact(value, str(name)) for name, value in data.items()}
+    return {name: value if isinstance(value, str) else
             json.dumps(value, indent=2, sort_keys=True, default=str)
-            for name, value in sorted(data.items())}
+            for name, value in sorted(shown.items())}
 
 
 __all__ = ["rendered_fields"]

@@ -3,7 +3,10 @@ password never returned."""
 
 from __future__ import annotations
 
+import json
+
 from millstream.secrets.service import get_connection_record
+from millstream.store.records import TaskInstanceKey
 from tests.integration.api.api_helpers import ApiEnv
 
 
@@ -107,3 +110,34 @@ def test_connection_input_is_checked_and_deletes_are_audited(api: ApiEnv) -> Non
     assert api.delete("op", "/connections/warehouse").status_code == 204
     assert api.get("op", "/connections/warehouse").status_code == 404
     assert api.store().audit.list(limit=1)[0].event == "connection_delete"
+
+
+def test_a_secret_variable_reads_back_as_stars_for_every_role(api: ApiEnv) -> None:
+    api.post("op", "/variables", json={"key": "stripe_api_key", "value": "sk-live-9876"})
+    for role in ("op", "admin"):
+        body = api.get(role, "/variables/stripe_api_key").json()
+        assert body["value"] == "***", role
+    changed = api.patch("admin", "/variables/stripe_api_key", json={"value": "sk-live-0000"})
+    assert changed.json()["value"] == "***"
+    assert "sk-live" not in api.get("admin", "/variables").text
+
+
+def test_secrets_a_task_returned_show_as_stars_in_xcoms_for_every_role(api: ApiEnv) -> None:
+    api.post("op", "/connections", json={
+        "conn_id": "warehouse", "conn_type": "postgres", "password": "wh-pass-4711",
+        "extra": '{"api_token": "tok-extra-99", "region": "eu"}'})
+    api.post("op", "/variables", json={"key": "db_password", "value": "var-pass-1234"})
+    api.add_run("r1")
+    key = TaskInstanceKey("api_etl", "r1", "extract")
+    api.store().xcoms.set_many(key, [
+        ("return_value", json.dumps({"dsn": "postgres://etl:wh-pass-4711@db/sales",
+                                     "token": "tok-extra-99", "rows": 3})),
+        ("leak", json.dumps(["var-pass-1234", "eu"])),
+    ])
+    path = "/dags/api_etl/dagRuns/r1/taskInstances/extract/xcomEntries"
+    for role in ("viewer", "op", "admin"):
+        listed = {e["key"]: e["value"] for e in api.get(role, path).json()["xcom_entries"]}
+        assert listed == {"return_value": {"dsn": "postgres://etl:***@db/sales",
+                                           "token": "***", "rows": 3},
+                          "leak": ["***", "eu"]}, role
+        assert api.get(role, f"{path}/leak").json()["value"] == ["***", "eu"]

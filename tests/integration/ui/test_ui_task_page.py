@@ -3,6 +3,7 @@ the rendered templates a worker process recorded."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 
@@ -10,6 +11,8 @@ from millstream.model.states import TaskState
 from millstream.runtime.events import TaskStartedEvent, TaskWorkload
 from millstream.runtime.worker import read_result_file, run_try_in_this_process, try_log_path
 from millstream.scheduler.events import apply_finished, apply_started
+from millstream.secrets.connection import Connection
+from millstream.secrets.service import set_connection
 from millstream.services import runs
 from millstream.store.memory import MemoryXComRepo
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
@@ -120,3 +123,16 @@ def test_xcoms_tries_and_mapped_instances(ui: UiEnv, seeded: Seeded) -> None:
     query = run_query(seeded.failed_run, task_id="explode")
     failed = ui.get("viewer", f"/dags/ui_failing/task?{query}").text
     assert "the warehouse is on fire" in failed and 'id="ti-error"' in failed
+
+
+def test_a_stored_secret_a_task_returned_shows_as_stars_on_its_page(ui: UiEnv,
+                                                                    seeded: Seeded) -> None:
+    run_id = seeded.etl_runs[0]
+    store = ui.store()
+    set_connection(store, Connection("warehouse", "postgres", password="wh-pass-4711"),
+                   "tests", datetime.now(UTC))
+    store.xcoms.set_many(TaskInstanceKey("ui_etl", run_id, "extract"),
+                         [("dsn", json.dumps("postgres://etl:wh-pass-4711@db/sales"))])
+    page = ui.get("viewer", f"/dags/ui_etl/task?{run_query(run_id, task_id='extract')}").text
+    assert "wh-pass-4711" not in page
+    assert "postgres://etl:***@db/sales" in page

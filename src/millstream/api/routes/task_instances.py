@@ -32,7 +32,7 @@ from millstream.api.schemas.task_instances import (
 )
 from millstream.model.limits import MAX_INT
 from millstream.model.states import TaskState
-from millstream.secrets.masking import redact
+from millstream.secrets.service import stored_secrets_masker
 from millstream.services import clear
 from millstream.services.mark import mark_task
 from millstream.store.records import TaskInstanceRecord
@@ -138,8 +138,10 @@ def list_xcoms(dag_id: str, dag_run_id: str, task_id: str, store: StoreDep, page
     with store.transaction():
         ti = find_task_instance(store, dag_id, dag_run_id, task_id, map_index)
         found = store.listing.xcom_entries(ti.key, page.limit, page.offset)
+    masker = stored_secrets_masker(store)
     return XComCollection(
-        xcom_entries=[XComEntryOut(key=k, value=redact(_json(v), k)) for k, v in found.items],
+        xcom_entries=[XComEntryOut(key=k, value=masker.redact(_json(v), k))
+                      for k, v in found.items],
         total_entries=found.total)
 
 
@@ -152,7 +154,8 @@ def get_xcom(dag_id: str, dag_run_id: str, task_id: str, xcom_key: str, store: S
     if text is None:
         raise Problem(404, f"task instance {ti.label!r} of run {dag_run_id!r} has no XCom "
                            f"{xcom_key!r}")
-    return XComEntryOut(key=xcom_key, value=redact(_json(text), xcom_key))
+    masker = stored_secrets_masker(store)
+    return XComEntryOut(key=xcom_key, value=masker.redact(_json(text), xcom_key))
 
 
 def _json(text: str) -> Any:

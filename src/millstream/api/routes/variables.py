@@ -21,6 +21,7 @@ from millstream.api.schemas.secrets import (
 from millstream.exceptions import InvalidInputError
 from millstream.secrets import service
 from millstream.secrets.errors import FernetKeyError
+from millstream.secrets.masking import MASK, is_sensitive_name
 from millstream.store.interfaces import Store
 
 router = APIRouter(tags=["Variables"], responses=problem_responses(*STANDARD_ERRORS))
@@ -45,8 +46,13 @@ def _variable(store: Store, key: str) -> VariableOut:
     record = store.variables.get(key)
     if record is None:
         raise Problem(404, f"no variable {key!r}")
-    with secrets_errors():
-        value = service.get_variable(store, key) or ""
+    # A secret variable's value is write-only over the web, for every role, as on the
+    # UI's variables page: only a process holding the Fernet key can read it back.
+    if is_sensitive_name(key):
+        value = MASK
+    else:
+        with secrets_errors():
+            value = service.get_variable(store, key) or ""
     return VariableOut(key=key, value=value, description=record.description,
                        is_encrypted=record.is_encrypted)
 

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from millstream.api.deps import SettingsDep, StoreDep
 from millstream.model.states import FINISHED_TASK_STATES
 from millstream.parsing.serialize import TaskStructure
-from millstream.secrets.masking import redact
+from millstream.secrets.masking import SecretsMasker
+from millstream.secrets.service import stored_secrets_masker
 from millstream.services.runs import BUSY_TASK_STATES
 from millstream.store.interfaces import Store
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
@@ -67,15 +68,15 @@ def tries_of(store: Store, ti: TaskInstanceRecord) -> list[TryRow]:
     return sorted(rows, key=lambda r: r.try_number)
 
 
-def xcom_rows(entries: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """XComs with their values pretty-printed (a value that is not JSON is shown as stored)."""
+def xcom_rows(entries: list[tuple[str, str]], masker: SecretsMasker) -> list[dict[str, Any]]:
+    """XComs with their values pretty-printed (a value that is not JSON is shown as stored);
+    secret-named keys and fields, and every secret ``masker`` knows, show as ***."""
     rows = []
     for key, text in entries:
-        # Secret-named keys and fields, and secrets known to this process, show as ***.
         try:
-            shown = json.dumps(redact(json.loads(text), key), indent=2, sort_keys=True)
+            shown = json.dumps(masker.redact(json.loads(text), key), indent=2, sort_keys=True)
         except ValueError:
-            shown = redact(text, key)
+            shown = masker.redact(text, key)
         rows.append({"key": key, "value": shown})
     return rows
 
@@ -108,7 +109,8 @@ def task_page(
                 raise PageError(404, f"run {run.run_id!r} of DAG {dag_id!r} has no task "
                                      f"{task_id!r}" + (f" [{index}]" if index >= 0 else ""))
         tries = tries_of(store, ti) if ti is not None else []
-        xcoms = xcom_rows(store.xcoms.entries(ti.key)) if ti is not None else []
+        masker = stored_secrets_masker(store)
+        xcoms = xcom_rows(store.xcoms.entries(ti.key), masker) if ti is not None else []
     structure = load_structure(store, dag_id, run.dag_version)
     task: TaskStructure | None = structure.task_dict.get(task_id)
     context: dict[str, Any] = {
@@ -125,7 +127,7 @@ def task_page(
             unfinished=ti.state not in FINISHED_TASK_STATES,
             busy=ti.state in BUSY_TASK_STATES,
             log=read_log(log_folder, ti, chosen) if chosen >= 1 else None,
-            rendered=rendered_fields(log_folder, ti.key, chosen) if chosen >= 1 else None,
+            rendered=rendered_fields(log_folder, ti.key, chosen, masker) if chosen >= 1 else None,
         )
     return render(request, "task.html", context)
 
