@@ -117,7 +117,6 @@ def start_standalone(workdir: Path) -> Standalone:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MILLSTREAM")}
     env.update(
         MILLSTREAM_HOME=str(home),
-        MILLSTREAM__WEBSERVER__PORT="0",  # any free port; the server prints which
         MILLSTREAM__SCHEDULER__HEARTBEAT_INTERVAL_S="1",
         PYTHONUNBUFFERED="1",
         COLUMNS="240",  # rich wraps at 80 columns otherwise, splitting the lines read below
@@ -125,7 +124,8 @@ def start_standalone(workdir: Path) -> Standalone:
     )
     output_path = workdir / "standalone.log"
     with output_path.open("wb") as sink:
-        popen = subprocess.Popen([*millstream_command(), "standalone"], env=env,
+        # --port 0: any free port; the server prints which.
+        popen = subprocess.Popen([*millstream_command(), "standalone", "--port", "0"], env=env,
                                  stdout=sink, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True)
     server = Standalone(home, output_path, popen, env)

@@ -38,7 +38,8 @@ def create_backfill(
         settings = load_settings()
         with open_store(settings) as store:
             result = backfill(store, dag_id, start, end, who=who(), now=utcnow(), conf=conf,
-                              start_field="--start", end_field="--end", conf_field="--conf")
+                              start_field="--start-date", end_field="--end-date",
+                              conf_field="--conf")
             record = require_dag(store, dag_id)
     if record.is_paused:
         Console(stderr=True).print(

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -102,6 +105,20 @@ def who() -> str:
     return current_user()
 
 
+def command_name() -> str:
+    """How to run millstream again from this shell: ``millstream`` when that is on the PATH
+    (or the program was not started by its script), else the path it was started by, such
+    as ``.venv/bin/millstream``."""
+    started_by = sys.argv[0] if sys.argv else ""
+    if os.path.basename(started_by) != "millstream":
+        return "millstream"
+    found = shutil.which("millstream")
+    if found and os.path.realpath(found) == os.path.realpath(started_by):
+        return "millstream"
+    relative = os.path.relpath(started_by)
+    return relative if not relative.startswith("..") else os.path.abspath(started_by)
+
+
 # -- settings and the store ----------------------------------------------------------------------
 def load_settings() -> Settings:
     """The effective settings (a SettingsError is reported by :func:`guarded`)."""
@@ -111,6 +128,18 @@ def load_settings() -> Settings:
     settings = load()
     use_limits(settings.limits.limits())
     return settings
+
+
+def _say_database_is_new(settings: Settings) -> None:
+    """A command that finds no database makes an empty one; say so, since the usual cause
+    is a shell whose MILLSTREAM_HOME differs from the one the scheduler runs with."""
+    from millstream.config import mask_url
+
+    Console(stderr=True).print(Text(
+        f"note: there was no millstream database at {mask_url(settings.database.url)}; an "
+        f"empty one was created. If you expected your DAGs and runs, set MILLSTREAM_HOME "
+        f"(here {settings.core.home}) as in the shell that runs the scheduler.",
+        style="yellow"), soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -137,6 +166,7 @@ def open_store(settings: Settings | None = None, *,
     try:
         if not has_schema(engine):
             migrate(engine)
+            _say_database_is_new(settings)
         else:
             pending = check(engine)
             if pending:

@@ -330,8 +330,10 @@ def list_import_errors_command(
 @dags_app.command("backfill")
 def backfill_command(
     dag_id: DagIdArgument,
-    start: Annotated[str, typer.Option("--start", help="First logical date (ISO).")],
-    end: Annotated[str, typer.Option("--end", help="Last logical date (ISO), included.")],
+    start: Annotated[str, typer.Option(
+        "--start-date", "-s", "--start", help="First logical date (ISO).")],
+    end: Annotated[str, typer.Option(
+        "--end-date", "-e", "--end", help="Last logical date (ISO), included.")],
     conf: ConfOption = None,
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Create the runs and return at once.")

@@ -34,8 +34,17 @@ app = typer.Typer(
 AIRFLOW_COMPAT_FLAG = "--airflow-compat"
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"millstream {millstream.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root_options(
+    _version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print the installed millstream version and exit.")] = False,
     airflow_compat: Annotated[bool, typer.Option(
         AIRFLOW_COMPAT_FLAG,
         help="Load Airflow DAG files (`from airflow import DAG` ...) through millstream's "

@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from millstream.cli.common import command_name
+from millstream.cli.webserver import HostOption, PortOption, with_web_address
 from millstream.config import Settings, SettingsError, load_settings, mask_url
 
 # Lines are printed whole, never wrapped at the terminal's (or a pipe's 80) columns: the
@@ -104,6 +106,8 @@ def standalone(
         typer.Option("--examples/--no-examples",
                      help="load the example DAGs (default: core.load_examples, else yes)"),
     ] = None,
+    host: HostOption = None,
+    port: PortOption = None,
 ) -> None:
     """Everything in one process, on the embedded database: migrate, load DAGs, schedule, run.
 
@@ -111,14 +115,15 @@ def standalone(
     that they run on a fresh machine; new DAGs in the dags folder start paused unless
     core.dags_are_paused_at_creation is false, as with `millstream scheduler`.
     """
-    settings = _settings()
+    settings = with_web_address(_settings(), host, port)
     _open_database(settings)
     from millstream.secrets.crypto import ensure_fernet_key
 
     # A fresh home gets the key that encrypts connection passwords and variables.
     new_key = ensure_fernet_key(settings)
     if new_key is not None:
-        settings = _settings()  # with the new key, which the web server encrypts with
+        # with the new key, which the web server encrypts with
+        settings = with_web_address(_settings(), host, port)
     from millstream.cli.users import ADMIN_USERNAME, ensure_admin
 
     admin_password = ensure_admin(settings)
@@ -142,10 +147,14 @@ def standalone(
         console.print(f"examples     {folder}")
     if folder is not None:
         _create_example_pools(settings, folder)
+    command = command_name()
     if admin_password is not None:
         console.print(f"login        {ADMIN_USERNAME} / {admin_password} (generated, shown "
                       "this once)", highlight=False)
-    console.print("trigger a run with: millstream dags trigger DAG_ID")
+    else:
+        console.print(f"login        {ADMIN_USERNAME} / the password given before (forgot it? "
+                      f"{command} users set-password {ADMIN_USERNAME})", highlight=False)
+    console.print(f"trigger a run with: {command} dags trigger DAG_ID", highlight=False)
     _run(settings, extra, with_triggerer=True, with_webserver=True, extra_folders_paused=False)
 
 

@@ -92,21 +92,25 @@ def webserver_thread(settings: Settings) -> Iterator[str]:
         sock.close()
 
 
-def webserver(
-    host: Annotated[str | None, typer.Option("--host", help="Address to listen on "
-                                                            "(default: [webserver] host).")
-                    ] = None,
-    port: Annotated[int | None, typer.Option("--port", min=0, max=65535,
-                                             help="Port (default: [webserver] port).")
-                    ] = None,
-) -> None:
+HostOption = Annotated[str | None, typer.Option(
+    "--host", help="Address to listen on (default: the webserver.host setting).")]
+PortOption = Annotated[int | None, typer.Option(
+    "--port", min=0, max=65535, help="Port (default: the webserver.port setting).")]
+
+
+def with_web_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """The settings with the web server's host and port replaced where given."""
+    changes = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if not changes:
+        return settings
+    web = settings.webserver.model_copy(update=changes)
+    return settings.model_copy(update={"webserver": web})
+
+
+def webserver(host: HostOption = None, port: PortOption = None) -> None:
     """Run the web UI and the REST API (/api/v1) until stopped (SIGTERM or Ctrl-C)."""
     with guarded():
-        settings = load_settings()
-    if host is not None or port is not None:
-        changes = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-        web = settings.webserver.model_copy(update=changes)
-        settings = settings.model_copy(update={"webserver": web})
+        settings = with_web_address(load_settings(), host, port)
     logging.basicConfig(level=settings.logging.level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _check_database(settings)
