@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -27,6 +28,34 @@ dags_app = typer.Typer(
     help="Work with DAGs: list, pause, trigger, backfill, inspect runs, test one.",
     no_args_is_help=True,
 )
+
+
+def _stored_dag_file(dag_id: str) -> str | None:
+    """The file that the database of the settings says defines ``dag_id``, or None. A
+    database that does not exist is not created, and one that cannot be read is no answer."""
+    from millstream.config import load_settings
+    from millstream.store.sql import SqlStore, make_engine
+    from millstream.store.sql.migrate import has_schema
+
+    try:
+        url = load_settings().database.url
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            return None
+        engine = make_engine(url)
+        try:
+            if not has_schema(engine):
+                return None
+            store = SqlStore(engine)
+            try:
+                with store.transaction():
+                    record = store.dags.get(dag_id)
+            finally:
+                store.close()
+        finally:
+            engine.dispose()
+    except Exception:  # an unreachable or broken database only means "not found there"
+        return None
+    return record.fileloc if record is not None and record.fileloc else None
 
 
 @dags_app.command("test")
@@ -74,7 +103,14 @@ def test_command(
     except InvalidInputError as exc:
         _fail(str(exc))
     try:
-        dag = find_dag(path_or_dag_id, dags_folder, dag_id=dag_id)
+        try:
+            dag = find_dag(path_or_dag_id, dags_folder, dag_id=dag_id)
+        except DagNotFound:
+            # A DAG the database knows from elsewhere (the examples, another folder).
+            stored = None if dag_id or dags_folder else _stored_dag_file(path_or_dag_id)
+            if stored is None:
+                raise
+            dag = find_dag(stored, None, dag_id=path_or_dag_id)
     except DagImportError as exc:
         _fail(f"cannot import DAG file {exc.summary}")
     except DagNotFound as exc:

@@ -184,8 +184,8 @@ def logs_command(
 @tasks_app.command("run")
 def run_command(
     dag_id: DagIdArgument,
-    task_id: Annotated[str, typer.Argument(help="The task's id.")],
     run: RunArgument,
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
     map_index: MapIndexOption = -1,
     force: Annotated[
         bool, typer.Option("--force", help="Run it even if it has finished (success, failed ...).")
@@ -193,6 +193,7 @@ def run_command(
 ) -> None:
     """Run one try of one task instance in this process and record its outcome.
 
+    The arguments come in the order of every tasks command: DAG, run, task.
     The instance must be none, scheduled or up_for_retry (or finished, with --force).
     The DAG is imported from its file; the try's output goes to its log file and here.
     Exits 0 when the try succeeded (or skipped), 1 when it failed.

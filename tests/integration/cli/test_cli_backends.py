@@ -31,7 +31,7 @@ def test_key_commands(backend_cli: Cli) -> None:
     runs = json.loads(cli.ok("dags", "list-runs", "pipeline", "--json"))
     assert [r["run_type"] for r in runs] == ["manual", "backfill", "backfill", "backfill"]
 
-    assert cli("tasks", "run", "pipeline", "extract", run_id)[0] == 0
+    assert cli("tasks", "run", "pipeline", run_id, "extract")[0] == 0
     assert "extracting 2 rows" in cli.ok("tasks", "logs", "pipeline", run_id, "extract")
     with open_store() as store:
         drive(store, "pipeline", run_id, "explode", TaskState.FAILED)

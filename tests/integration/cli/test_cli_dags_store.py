@@ -72,7 +72,7 @@ def test_bad_conf_is_a_one_line_error_and_creates_nothing(cli: Cli, conf: str,
     ("tasks", "list", "nope"),
     ("tasks", "states", "nope", "some_run"),
     ("tasks", "clear", "nope", "--yes"),
-    ("tasks", "run", "nope", "t", "some_run"),
+    ("tasks", "run", "nope", "some_run", "t"),
     ("tasks", "logs", "nope", "some_run", "t"),
 ])
 def test_an_unknown_dag_is_one_line_and_exit_2(cli: Cli, args: tuple[str, ...]) -> None:

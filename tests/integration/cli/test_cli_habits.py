@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cli_helpers import Cli
 
 import millstream
-from millstream.cli.common import command_name
+from millstream.cli.common import command_name, open_store
 
 
 def test_version_is_an_option_as_in_airflow_and_a_command(cli: Cli) -> None:
@@ -53,3 +54,23 @@ def test_the_command_to_show_is_millstream_when_on_the_path(
     assert command_name() == "millstream"
     monkeypatch.setattr(sys, "argv", ["/some/python", "-m", "millstream"])
     assert command_name() == "millstream"
+
+
+def test_dags_test_runs_a_dag_the_database_knows_from_outside_the_dags_folder(
+        cli: Cli, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cli.seed()  # creates the database, with the pipeline of the dags folder
+    (cli.home / "dags" / "pipeline.py").rename(elsewhere / "pipeline.py")
+    with open_store() as store:
+        store.dags.upsert("manual_only", str(elsewhere / "pipeline.py"), "{}", "v1",
+                          datetime.now(UTC))
+    code, out, err = cli("dags", "test", "manual_only")
+    assert code == 0, out + err
+    assert "success" in out
+
+
+def test_dags_test_of_an_unknown_dag_creates_no_database(cli: Cli) -> None:
+    code, _, err = cli("dags", "test", "nowhere_dag")
+    assert code == 2 and "nowhere_dag" in err
+    assert not (cli.home / "millstream.db").exists()

@@ -116,7 +116,7 @@ def test_clear_with_nothing_to_clear_and_a_bad_regex(cli: Cli) -> None:
 def test_run_executes_a_task_and_records_success_and_xcom(cli: Cli) -> None:
     cli.seed()
     run_id = trigger(cli, "2026-01-01", "--conf", '{"n": 4}')
-    code, out, err = cli("tasks", "run", "pipeline", "extract", run_id)
+    code, out, err = cli("tasks", "run", "pipeline", run_id, "extract")
     assert code == 0, out + err
     assert "extracting 4 rows" in out
     assert "extract try 1: success" in out
@@ -131,7 +131,7 @@ def test_run_executes_a_task_and_records_success_and_xcom(cli: Cli) -> None:
         assert any(a.event == "run_task" for a in store.audit.list("pipeline"))
 
     # the downstream task reads that XCom, by logical date this time
-    code, out, _ = cli("tasks", "run", "pipeline", "load", "2026-01-01")
+    code, out, _ = cli("tasks", "run", "pipeline", "2026-01-01", "load")
     assert code == 0 and "loading 4 rows" in out
     with open_store() as store:
         assert store.xcoms.get_xcom("pipeline", run_id, "load", -1, "return_value") == "40"
@@ -146,7 +146,7 @@ def test_run_executes_a_task_and_records_success_and_xcom(cli: Cli) -> None:
 def test_run_a_failing_task_records_the_failure(cli: Cli) -> None:
     cli.seed()
     run_id = trigger(cli)
-    code, out, _ = cli("tasks", "run", "pipeline", "explode", run_id)
+    code, out, _ = cli("tasks", "run", "pipeline", run_id, "explode")
     assert code == 1
     assert "explode try 1: failed" in out and "the source is gone" in out
     assert states(run_id)["explode"] == (TaskState.FAILED, 1)
@@ -157,17 +157,17 @@ def test_run_a_failing_task_records_the_failure(cli: Cli) -> None:
 def test_run_refuses_a_finished_task_unless_forced(cli: Cli) -> None:
     cli.seed()
     run_id = trigger(cli)
-    cli.ok("tasks", "run", "pipeline", "extract", run_id)
-    code, _, err = cli("tasks", "run", "pipeline", "extract", run_id)
+    cli.ok("tasks", "run", "pipeline", run_id, "extract")
+    code, _, err = cli("tasks", "run", "pipeline", run_id, "extract")
     assert code == 2
     assert_one_line_error(err, "is success", "--force")
-    cli.ok("tasks", "run", "pipeline", "extract", run_id, "--force")
+    cli.ok("tasks", "run", "pipeline", run_id, "extract", "--force")
     assert states(run_id)["extract"] == (TaskState.SUCCESS, 2)
     assert "extracting" in cli.ok("tasks", "logs", "pipeline", run_id, "extract", "--try", "2")
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (("tasks", "run", "pipeline", "no_task", "RUN"), "no task 'no_task'"),
+    (("tasks", "run", "pipeline", "RUN", "no_task"), "no task 'no_task'"),
     (("tasks", "logs", "pipeline", "RUN", "extract"), "has not run yet"),
     (("tasks", "logs", "pipeline", "RUN", "extract", "--try", "3"), "not 3"),
     (("tasks", "logs", "pipeline", "RUN", "no_task"), "no task instance 'no_task'"),
@@ -183,7 +183,7 @@ def test_tasks_bad_input_is_one_line(cli: Cli, args: tuple[str, ...], fragment: 
 def test_logs_of_a_try_whose_file_is_gone(cli: Cli) -> None:
     cli.seed()
     run_id = trigger(cli)
-    cli.ok("tasks", "run", "pipeline", "extract", run_id)
+    cli.ok("tasks", "run", "pipeline", run_id, "extract")
     try_log_path(cli.home / "logs", TaskInstanceKey("pipeline", run_id, "extract"), 1).unlink()
     code, _, err = cli("tasks", "logs", "pipeline", run_id, "extract")
     assert code == 2
