@@ -24,7 +24,7 @@ from millstream.model.states import DagRunState
 from millstream.operators.trigger_dagrun import DagRunAlreadyExists
 from millstream.scheduler.runs import make_run_id
 from millstream.services import clear, trigger
-from millstream.services.audit import audit
+from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_structure
 from millstream.services.inputs import parse_conf, parse_date
 from millstream.store.records import DagRunRecord
@@ -129,8 +129,8 @@ def _record_unknown(store: Store, dag_id: str, run_id: str, logical_date: dateti
         conf=dict(conf), queued_at=now,
     )
     store.runs.add(run)
-    audit(store, "trigger", who, now, dag_id=dag_id, run_id=run_id, run_type=RUN_TYPE,
-                  logical_date=logical_date.isoformat(), conf=run.conf)
+    record_action(store, "trigger", who, now, dag_id=dag_id, run_id=run_id,
+                  run_type=RUN_TYPE, logical_date=logical_date.isoformat(), conf=run.conf)
     log.warning("DAG %s is unknown to this store (dag.test()?): run %s is recorded, but "
                 "nothing will run it", dag_id, run_id)
     return run

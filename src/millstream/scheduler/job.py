@@ -87,7 +87,7 @@ class SchedulerJob:
         self._next_schedule: datetime | None = None
         self._next_liveness: datetime | None = None
         self._sla_reported: set[tuple[str, str, str]] = set()
-        self._last_audit: tuple[object, ...] | None = None
+        self._last_signal: int | None = None
         self.assets = AssetScheduling()  # runs of DAGs scheduled on assets
 
     # -- periodic work ---------------------------------------------------------------------
@@ -111,14 +111,14 @@ class SchedulerJob:
         self.scheduler.dags = dict(self._structures)
         self.scheduler.paused = paused
 
-    def _users_acted(self) -> bool:
-        """Whether the audit log has a new entry since the last look."""
+    def _changed_elsewhere(self) -> bool:
+        """Whether the change signal moved since the last look: something outside this
+        scheduler (a user, a triggerer, an operator) changed runs or task instances."""
         with self.store.transaction():
-            latest = self.store.audit.list(limit=1)
-        marker = (latest[0].when, latest[0].event, latest[0].run_id) if latest else None
-        acted = marker != self._last_audit
-        self._last_audit = marker
-        return acted
+            current = self.store.signals.current()
+        moved = current != self._last_signal
+        self._last_signal = current
+        return moved
 
     def create_runs(self, now: datetime) -> int:
         """Create the scheduled and asset-triggered runs due for every active, unpaused DAG.
@@ -198,9 +198,10 @@ class SchedulerJob:
             self._next_schedule = None
         if self._next_schedule is None or now >= self._next_schedule:
             self.load_dags()
-            # Runs triggered elsewhere are found by a light poke; tasks cleared or marked
-            # elsewhere (every such action is audited) need every run looked at again.
-            self.scheduler.poke(reevaluate=self._users_acted())
+            # Runs triggered elsewhere are found by a light poke; tasks cleared, marked or
+            # resumed elsewhere (every such writer raises the change signal) need every
+            # run looked at again.
+            self.scheduler.poke(reevaluate=self._changed_elsewhere())
             busy |= bool(self._shared(self.create_runs, now))
             self._shared(self.report_sla_misses, now)
             self._shared(self.expire_deferrals, now)

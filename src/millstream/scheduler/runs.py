@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import ConflictError
 from millstream.model.intervals import DataInterval
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
-from millstream.store.records import DagRunRecord, TaskInstanceRecord
+from millstream.store.records import SCHEDULED_RUN, DagRunRecord, TaskInstanceRecord
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
@@ -93,7 +93,8 @@ def create_due_runs(
             if store.runs.find(dag.dag_id, interval.start) is not None:
                 continue
             try:
-                created.append(create_run(store, dag, interval.start, interval, now, "scheduled"))
+                created.append(create_run(store, dag, interval.start, interval, now,
+                                          SCHEDULED_RUN))
             except ConflictError:  # another scheduler created it a moment ago
                 continue
     return created
@@ -118,13 +119,21 @@ def align_run_with_dag(store: Store, dag: DAG, run: DagRunRecord) -> int:
     return changed + len(added)
 
 
+def last_scheduled_intervals(store: Store, dag_ids: Collection[str]) -> dict[str, DataInterval]:
+    """The data interval of each DAG's latest scheduled run: where its schedule resumes.
+
+    The scheduler and the UI's "next run" both read it here, so they agree; it is one
+    indexed lookup per DAG, whatever the length of the DAG's history.
+    """
+    return {
+        dag_id: DataInterval(run.data_interval_start, run.data_interval_end)
+        for dag_id, run in store.runs.latest_scheduled(dag_ids).items()
+    }
+
+
 def last_scheduled_interval(store: Store, dag_id: str) -> DataInterval | None:
-    """The data interval of the DAG's latest scheduled run: where its schedule resumes."""
-    scheduled = [r for r in store.runs.list(dag_id) if r.run_type == "scheduled"]
-    if not scheduled:
-        return None
-    latest = max(scheduled, key=lambda r: r.logical_date)
-    return DataInterval(latest.data_interval_start, latest.data_interval_end)
+    """The resume point of one DAG (see :func:`last_scheduled_intervals`)."""
+    return last_scheduled_intervals(store, (dag_id,)).get(dag_id)
 
 
 def task_instances_for(dag: DAG, run: DagRunRecord) -> list[TaskInstanceRecord]:
