@@ -20,6 +20,7 @@ from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
 from millstream.scheduler.assets import AssetScheduling
+from millstream.scheduler.callbacks import ProcessCallbackRunner
 from millstream.scheduler.events import apply_started
 from millstream.scheduler.liveness import ResultReader, TryStarted, check_liveness
 from millstream.scheduler.loop import Scheduler
@@ -80,7 +81,8 @@ class SchedulerJob:
         self.clock = clock
         self.max_runs_per_tick = max_runs_per_tick  # scheduled runs created per round
         self._resume_after: str | None = None  # the DAG the cap last stopped at
-        self.scheduler = Scheduler(store, executor, {}, callbacks)
+        # The scheduler never runs user code: callbacks go to processes of their own.
+        self.scheduler = Scheduler(store, executor, {}, callbacks or ProcessCallbackRunner())
         self.hostname = socket.gethostname()
         self._structures: dict[str, DagStructure] = {}
         self._next_parse: datetime | None = None
@@ -139,8 +141,8 @@ class SchedulerJob:
                 if dag_id in self.scheduler.paused:
                     continue
                 room = None if cap is None else cap - created
-                dag: Any = self._structures[dag_id]  # a structure stands in for the DAG
-                created += len(create_due_runs(self.store, dag, now, limit=room))
+                created += len(create_due_runs(self.store, self._structures[dag_id], now,
+                                               limit=room))
                 if cap is not None and created >= cap:
                     self._resume_after = dag_id
                     break
