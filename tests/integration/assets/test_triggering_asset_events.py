@@ -135,7 +135,8 @@ class Engine:
 
     def create_asset_runs(self) -> list[DagRunRecord]:
         with self.store.transaction():
-            created = self.assets.create_runs(self.store, self.dags, set(), self.clock())
+            created = self.assets.create_runs(self.store, self.scheduler.dags, set(),
+                                             self.clock())
         self.scheduler.poke()
         return created
 
