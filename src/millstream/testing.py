@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import DagRunState, TaskState
+from millstream.parsing.serialize import DagStructure
 from millstream.runtime.metadata import using_store
 from millstream.runtime.xcom import decode_xcom
 from millstream.scheduler.callbacks import InlineCallbackRunner
@@ -21,6 +23,7 @@ from millstream.triggerer.inline import InlineTriggerRunner
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
+    from millstream.store.interfaces import Store
 
 
 class _Clock:
@@ -94,6 +97,22 @@ def parse_logical_date(value: datetime | str | None) -> datetime:
     return moment if moment is not None else datetime.now(UTC).replace(microsecond=0)
 
 
+def serialized(dags: Iterable[DAG]) -> dict[str, DagStructure]:
+    """Each DAG's structure, serialized as the parser stores it: what a scheduler schedules."""
+    return {dag.dag_id: DagStructure.from_dag(dag) for dag in dags}
+
+
+def in_process_scheduler(
+    store: Store, dags: Iterable[DAG], clock: Callable[[], datetime]
+) -> Scheduler:
+    """A scheduler as production has one, over ``store``, scheduling the serialized
+    structures of ``dags``; only their tries and callbacks run the live DAGs, in this
+    process (the in-process executor and the inline callback runner)."""
+    live = {dag.dag_id: dag for dag in dags}
+    executor = InProcessExecutor(store.xcoms, clock, live)
+    return Scheduler(store, executor, serialized(live.values()), InlineCallbackRunner(live))
+
+
 def run_dag_test(
     dag: DAG,
     logical_date: datetime | str | None = None,
@@ -109,11 +128,11 @@ def run_dag_test(
     dag.validate()
     clock = _Clock(fast_retries)
     store = MemoryStore(open_pools=True) if store is None else store
-    executor = InProcessExecutor(store.xcoms, clock.now)
-    scheduler = Scheduler(store, executor, {dag.dag_id: dag})
+    scheduler = in_process_scheduler(store, [dag], clock.now)
+    structure = scheduler.dags[dag.dag_id]
     triggers = InlineTriggerRunner(store, clock.now)
     moment = parse_logical_date(logical_date)
-    interval = dag.timetable.data_interval_for(moment)
+    interval = structure.timetable.data_interval_for(moment)
     run = scheduler.trigger(dag.dag_id, moment, interval, clock.now(), conf=conf)
     sensor_clock = SkippingClock(clock.now, clock.wait_until) if fast_retries else Clock()
     with using_store(store), using_clock(sensor_clock):
@@ -125,20 +144,21 @@ def run_dag_test(
                 scheduler.poke(reevaluate=False)  # deferred tasks resume: dispatch them
                 continue
             if result.next_wakeup is None:
-                _fail_stuck_run(dag, store, run, clock.now())
+                _fail_stuck_run(scheduler, run, clock.now())
                 break
             clock.wait_until(result.next_wakeup)
     return _result(dag, store, run)
 
 
-def _fail_stuck_run(dag: DAG, store: MemoryStore, run: DagRunRecord, now: datetime) -> None:
+def _fail_stuck_run(scheduler: Scheduler, run: DagRunRecord, now: datetime) -> None:
     """Nothing can move any more (e.g. a pool of size 0): end the run failed, saying why."""
+    store = scheduler.store
     for ti in store.task_instances.for_run(run.dag_id, run.run_id):
         if ti.state in (TaskState.NONE, TaskState.SCHEDULED):
             store.task_instances.set_state(ti, TaskState.UPSTREAM_FAILED, end_date=now,
                                            error="the run could not make progress")
     store.runs.set_state(run, DagRunState.FAILED, end_date=now)
-    InlineCallbackRunner().dag_run_finished(dag, run, False, "deadlock")
+    scheduler.callbacks.dag_run_finished(scheduler.dags[run.dag_id], run, False, "deadlock")
 
 
 def _result(dag: DAG, store: MemoryStore, run: DagRunRecord) -> DagTestResult:

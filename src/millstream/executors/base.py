@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from millstream.authoring.task import BaseOperator
     from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
     from millstream.store.records import TaskInstanceKey
 
@@ -20,8 +19,8 @@ class Executor(Protocol):
         """How many more workloads it can take now."""
         ...
 
-    def submit(self, workload: TaskWorkload, task: BaseOperator | None = None) -> None:
-        """Accept a workload to run; ``task`` spares an in-process executor an import."""
+    def submit(self, workload: TaskWorkload) -> None:
+        """Accept a workload to run: the try of ``workload.key`` as the workload says."""
         ...
 
     def sync(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,17 +13,24 @@ from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskW
 from millstream.runtime.task_runner import run_task_try
 
 if TYPE_CHECKING:
+    from millstream.authoring.dag import DAG
     from millstream.authoring.task import BaseOperator
     from millstream.runtime.xcom import XComReader
     from millstream.store.records import TaskInstanceKey
 
 
 class InProcessExecutor:
-    """Runs one workload at a time, in order, when the scheduler calls :meth:`sync`."""
+    """Runs one workload at a time, in order, when the scheduler calls :meth:`sync`.
 
-    def __init__(self, reader: XComReader, clock: Callable[[], datetime]) -> None:
+    Its tries run the operators of the live DAGs it was given (by dag_id), where another
+    executor's process would import the DAG's file.
+    """
+
+    def __init__(self, reader: XComReader, clock: Callable[[], datetime],
+                 dags: Mapping[str, DAG]) -> None:
         self._reader = reader
         self._clock = clock
+        self.dags = dict(dags)
         self._pending: deque[tuple[TaskWorkload, BaseOperator]] = deque()
         self._events: list[TaskStartedEvent | TaskFinishedEvent] = []
         self._hostname = socket.gethostname()
@@ -31,10 +38,16 @@ class InProcessExecutor:
     def open_slots(self) -> int:
         return 1_000_000
 
-    def submit(self, workload: TaskWorkload, task: BaseOperator | None = None) -> None:
-        if task is None:
-            raise ValueError("the in-process executor runs DAG objects: pass the task")
-        self._pending.append((workload, task))
+    def submit(self, workload: TaskWorkload) -> None:
+        self._pending.append((workload, self.task_of(workload)))
+
+    def task_of(self, workload: TaskWorkload) -> BaseOperator:
+        """The live operator a workload's try runs."""
+        key = workload.key
+        dag = self.dags.get(key.dag_id)
+        if dag is None:
+            raise KeyError(f"the in-process executor was given no DAG {key.dag_id!r}")
+        return dag.task_dict[key.task_id]
 
     def sync(self) -> None:
         while self._pending:

@@ -65,7 +65,6 @@ from millstream.runtime.worker import (
 from millstream.store.records import TaskInstanceKey
 
 if TYPE_CHECKING:
-    from millstream.authoring.task import BaseOperator
     from millstream.runtime.xcom import XComReader
 
 __all__ = ["LocalExecutor", "read_result_file", "result_path", "try_log_path"]
@@ -198,21 +197,16 @@ class LocalExecutor:
         busy = len(self._sent) + len(self._waiting) + len(self._orphans)
         return max(0, self.parallelism - busy)
 
-    def submit(self, workload: TaskWorkload, task: BaseOperator | None = None) -> None:
+    def submit(self, workload: TaskWorkload) -> None:
         """Accept a workload; it starts at once if a slot is free.
 
-        The try's process imports the DAG from ``workload.dag_file`` (or, when that is
-        missing, from the file ``task``'s DAG was defined in).
+        The try's process imports the DAG from ``workload.dag_file``.
         """
         dag_file = workload.dag_file
-        if not dag_file and task is not None:
-            dag_file = getattr(getattr(task, "dag", None), "fileloc", None)
         if not dag_file:
             self._reject(workload, f"no DAG file is known for task {workload.key.task_id!r} "
                                    f"of DAG {workload.key.dag_id!r}, so no process can load it")
             return
-        if dag_file != workload.dag_file:
-            workload = dataclasses.replace(workload, dag_file=str(dag_file))
         try:
             line = forkserver.workload_line(workload)
         except TypeError as exc:

@@ -275,7 +275,7 @@ class TaskStructure:
     def get_flat_relative_ids(self, upstream: bool = False) -> set[str]:
         """Ids of every task reachable downstream (or upstream) of this one."""
         assert self.dag is not None
-        return relatives(self.dag.task_dict, self.task_id, upstream)  # type: ignore[arg-type]
+        return relatives(self.dag.task_dict, self.task_id, upstream)
 
 
 class DagStructure:

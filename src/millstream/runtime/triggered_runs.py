@@ -24,7 +24,7 @@ from millstream.model.states import DagRunState
 from millstream.operators.trigger_dagrun import DagRunAlreadyExists
 from millstream.scheduler.runs import make_run_id
 from millstream.services import clear, trigger
-from millstream.services.audit import audit
+from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_structure
 from millstream.services.inputs import parse_conf, parse_date
 from millstream.store.records import DagRunRecord
@@ -113,7 +113,7 @@ def _existing(store: Store, run: DagRunRecord, known: bool, who: str, now: datet
     version = run.dag_version if store.dags.structure(run.dag_id, run.dag_version) else None
     structure = require_structure(store, run.dag_id, version)
     log.info("clearing run %s of DAG %s (reset_dag_run)", run.run_id, run.dag_id)
-    clear.clear(store, structure, run.dag_id, [run.run_id],  # type: ignore[arg-type]
+    clear.clear(store, structure, run.dag_id, [run.run_id],
                 set(structure.task_dict), who, now)
     cleared = store.runs.get(run.dag_id, run.run_id)
     assert cleared is not None
@@ -129,8 +129,8 @@ def _record_unknown(store: Store, dag_id: str, run_id: str, logical_date: dateti
         conf=dict(conf), queued_at=now,
     )
     store.runs.add(run)
-    audit(store, "trigger", who, now, dag_id=dag_id, run_id=run_id, run_type=RUN_TYPE,
-                  logical_date=logical_date.isoformat(), conf=run.conf)
+    record_action(store, "trigger", who, now, dag_id=dag_id, run_id=run_id,
+                  run_type=RUN_TYPE, logical_date=logical_date.isoformat(), conf=run.conf)
     log.warning("DAG %s is unknown to this store (dag.test()?): run %s is recorded, but "
                 "nothing will run it", dag_id, run_id)
     return run

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from millstream.authoring.assets import Asset, AssetSchedule
 from millstream.exceptions import ParamValidationError
@@ -24,7 +24,7 @@ from millstream.store.asset_records import AssetEventRecord, AssetQueueRecord, A
 from millstream.store.records import DagRunRecord, TaskInstanceKey
 
 if TYPE_CHECKING:
-    from millstream.authoring.dag import DAG
+    from millstream.scheduler.dag_view import DagView, TaskView
     from millstream.store.interfaces import Store
 
 log = logging.getLogger("millstream.scheduler")
@@ -33,9 +33,9 @@ RUN_TYPE = "asset_triggered"
 
 
 # -- the pure part -------------------------------------------------------------------------------
-def scheduled_assets(dag: Any) -> tuple[str, ...]:
-    """The URIs a DAG (or stored DAG structure) is scheduled on; empty if time-scheduled."""
-    timetable = getattr(dag, "timetable", None)
+def scheduled_assets(dag: DagView) -> tuple[str, ...]:
+    """The URIs a DAG is scheduled on; empty if time-scheduled."""
+    timetable = dag.timetable
     return timetable.uris if isinstance(timetable, AssetSchedule) else ()
 
 
@@ -69,11 +69,10 @@ def _record(asset: Asset) -> AssetRecord:
 
 # -- events --------------------------------------------------------------------------------------
 def record_outlet_events(
-    store: Store, task: Any, key: TaskInstanceKey, when: datetime
+    store: Store, task: TaskView, key: TaskInstanceKey, when: datetime
 ) -> list[AssetEventRecord]:
     """One event per outlet of a task whose try just succeeded (caller's transaction)."""
-    outlets: list[Asset] = list(getattr(task, "outlets", None) or [])
-    return [store.assets.record_event(asset.uri, when, key) for asset in outlets]
+    return [store.assets.record_event(asset.uri, when, key) for asset in task.outlets]
 
 
 # -- the scheduler's part ------------------------------------------------------------------------
@@ -85,32 +84,32 @@ class AssetScheduling:
     """
 
     def __init__(self) -> None:
-        self._registered: dict[str, object] = {}
+        self._registered: dict[str, str | int] = {}
 
-    def register(self, store: Store, dags: Mapping[str, Any], now: datetime) -> int:
+    def register(self, store: Store, dags: Mapping[str, DagView], now: datetime) -> int:
         """Record each new or changed DAG's scheduled assets and task outlets (its own
         transaction); returns how many DAGs were written."""
         pending = {
-            dag_id: getattr(dag, "version", None) or id(dag)
+            dag_id: dag.version or id(dag)
             for dag_id, dag in dags.items()
-            if self._registered.get(dag_id) != (getattr(dag, "version", None) or id(dag))
+            if self._registered.get(dag_id) != (dag.version or id(dag))
         }
         if not pending:
             return 0
         with store.transaction():
             for dag_id in sorted(pending):
                 dag = dags[dag_id]
-                timetable = getattr(dag, "timetable", None)
+                timetable = dag.timetable
                 schedule = timetable.assets if isinstance(timetable, AssetSchedule) else ()
                 outlets = {task.task_id: [_record(a) for a in task.outlets]
-                           for task in dag.tasks if getattr(task, "outlets", None)}
+                           for task in dag.tasks if task.outlets}
                 store.assets.set_references(dag_id, [_record(a) for a in schedule], outlets,
                                             now)
         self._registered.update(pending)  # only once committed
         return len(pending)
 
     def create_runs(
-        self, store: Store, dags: Mapping[str, Any], paused: Collection[str], now: datetime
+        self, store: Store, dags: Mapping[str, DagView], paused: Collection[str], now: datetime
     ) -> list[DagRunRecord]:
         """Create an asset-triggered run for every due DAG (in the caller's transaction).
 
@@ -136,7 +135,7 @@ class AssetScheduling:
 
 
 def create_asset_triggered_run(
-    store: Store, dag: DAG, entries: list[AssetQueueRecord], now: datetime
+    store: Store, dag: DagView, entries: list[AssetQueueRecord], now: datetime
 ) -> DagRunRecord | None:
     """Consume the DAG's queue entries and create its run from the events they stand for.
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from millstream.authoring import macros
 
 if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
     from millstream.authoring.dag import DAG
+    from millstream.scheduler.dag_view import DagView
     from millstream.scheduler.sla import SlaMiss
     from millstream.store.records import DagRunRecord
 
@@ -16,12 +20,18 @@ log = logging.getLogger("millstream.scheduler")
 
 
 class CallbackRunner(Protocol):
-    """Where the scheduler sends DAG callbacks to be run."""
+    """Where the scheduler sends DAG callbacks to be run.
 
-    def dag_run_finished(self, dag: DAG, run: DagRunRecord, success: bool, reason: str) -> None:
+    The scheduler knows a DAG only by its view (which callbacks it has, and its file);
+    the runner finds the DAG's code to run them.
+    """
+
+    def dag_run_finished(
+        self, dag: DagView, run: DagRunRecord, success: bool, reason: str
+    ) -> None:
         ...
 
-    def sla_missed(self, dag: DAG, misses: list[SlaMiss]) -> None:
+    def sla_missed(self, dag: DagView, misses: list[SlaMiss]) -> None:
         ...
 
     def reap(self) -> None:
@@ -48,29 +58,53 @@ def dag_callback_context(dag: DAG, run: DagRunRecord, reason: str) -> dict[str, 
     }
 
 
-class InlineCallbackRunner:
-    """Runs callbacks at once in this thread; a failing callback is logged and forgotten."""
+def run_dag_run_callbacks(dag: DAG, run: DagRunRecord, success: bool, reason: str) -> None:
+    """Call the live DAG's success or failure callbacks; a failing one is logged."""
+    callback = dag.on_success_callback if success else dag.on_failure_callback
+    if not callback:
+        return
+    context = dag_callback_context(dag, run, reason)
+    for function in callback if isinstance(callback, list | tuple) else [callback]:
+        try:
+            function(context)
+        except Exception:
+            log.exception("DAG %s: %s callback failed", dag.dag_id,
+                          "success" if success else "failure")
 
-    def sla_missed(self, dag: DAG, misses: list[SlaMiss]) -> None:
-        _call_sla_callback(dag, misses)
+
+class InlineCallbackRunner:
+    """Runs callbacks at once in this thread, with the live DAGs it was given (by dag_id):
+    ``dag.test()``'s runner. A failing callback is logged and forgotten."""
+
+    def __init__(self, dags: Mapping[str, DAG]) -> None:
+        self.dags = dict(dags)
+
+    def sla_missed(self, dag: DagView, misses: list[SlaMiss]) -> None:
+        live = self._live(dag, dag.has_sla_miss_callback)
+        if live is not None:
+            call_sla_callback(live, misses)
 
     def reap(self) -> None:
         return None  # nothing runs in the background
 
-    def dag_run_finished(self, dag: DAG, run: DagRunRecord, success: bool, reason: str) -> None:
-        callback = dag.on_success_callback if success else dag.on_failure_callback
-        if not callback:
-            return
-        context = dag_callback_context(dag, run, reason)
-        for function in callback if isinstance(callback, list | tuple) else [callback]:
-            try:
-                function(context)
-            except Exception:
-                log.exception("DAG %s: %s callback failed", dag.dag_id,
-                              "success" if success else "failure")
+    def dag_run_finished(
+        self, dag: DagView, run: DagRunRecord, success: bool, reason: str
+    ) -> None:
+        live = self._live(dag, dag.has_success_callback if success
+                          else dag.has_failure_callback)
+        if live is not None:
+            run_dag_run_callbacks(live, run, success, reason)
+
+    def _live(self, dag: DagView, wanted: bool) -> DAG | None:
+        if not wanted:
+            return None
+        live = self.dags.get(dag.dag_id)
+        if live is None:
+            log.error("DAG %s has a callback, but no DAG object to run it here", dag.dag_id)
+        return live
 
 
-def _call_sla_callback(dag: DAG, misses: list[SlaMiss]) -> None:
+def call_sla_callback(dag: DAG, misses: list[SlaMiss]) -> None:
     """Airflow's signature: (dag, task_list, blocking_task_list, slas, blocking_tis)."""
     if not dag.sla_miss_callback:
         return
@@ -91,7 +125,7 @@ def _run_in_worker(fileloc: str, dag_id: str, run: DagRunRecord, success: bool,
     if dag is None:
         log.error("DAG %s is no longer in %s: its callback cannot run", dag_id, fileloc)
         return
-    InlineCallbackRunner().dag_run_finished(dag, run, success, reason)
+    run_dag_run_callbacks(dag, run, success, reason)
 
 
 def _sla_in_worker(fileloc: str, dag_id: str, misses: list[SlaMiss]) -> None:
@@ -99,7 +133,7 @@ def _sla_in_worker(fileloc: str, dag_id: str, misses: list[SlaMiss]) -> None:
 
     dag = load_dag_file(fileloc).get(dag_id)
     if dag is not None:
-        _call_sla_callback(dag, misses)
+        call_sla_callback(dag, misses)
 
 
 CALLBACK_TIMEOUT_S = 300.0
@@ -116,18 +150,20 @@ class ProcessCallbackRunner:
 
     def __init__(self, timeout_s: float = CALLBACK_TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
-        self._running: list[tuple[Any, float]] = []  # (process, deadline)
+        self._running: list[tuple[BaseProcess, float]] = []  # (process, deadline)
 
-    def dag_run_finished(self, dag: Any, run: DagRunRecord, success: bool, reason: str) -> None:
+    def dag_run_finished(
+        self, dag: DagView, run: DagRunRecord, success: bool, reason: str
+    ) -> None:
         wanted = dag.has_success_callback if success else dag.has_failure_callback
         if wanted and dag.fileloc:
             self._start(_run_in_worker, dag.fileloc, dag.dag_id, run, success, reason)
 
-    def sla_missed(self, dag: Any, misses: list[SlaMiss]) -> None:
+    def sla_missed(self, dag: DagView, misses: list[SlaMiss]) -> None:
         if dag.has_sla_miss_callback and dag.fileloc:
             self._start(_sla_in_worker, dag.fileloc, dag.dag_id, misses)
 
-    def _start(self, function: Any, *args: Any) -> None:
+    def _start(self, function: Callable[..., None], *args: Any) -> None:
         import multiprocessing
         import time
 
@@ -148,7 +184,7 @@ class ProcessCallbackRunner:
         """Forget finished callbacks; kill those past their deadline."""
         import time
 
-        still: list[tuple[Any, float]] = []
+        still: list[tuple[BaseProcess, float]] = []
         for process, deadline in self._running:
             if not process.is_alive():
                 process.join()

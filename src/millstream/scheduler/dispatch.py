@@ -13,7 +13,7 @@ from millstream.model.states import TaskState
 from millstream.store.records import TaskInstanceRecord
 
 if TYPE_CHECKING:
-    from millstream.authoring.dag import DAG
+    from millstream.scheduler.dag_view import DagView
     from millstream.store.interfaces import Store
 
 log = logging.getLogger("millstream.scheduler")
@@ -45,7 +45,7 @@ class Occupancy:
 
 def choose_to_queue(
     store: Store,
-    dags: Mapping[str, DAG],
+    dags: Mapping[str, DagView],
     open_slots: int,
     is_run_active: Callable[[str, str], bool],
     warned_pools: set[str] | None = None,
@@ -101,7 +101,7 @@ def _in_dispatch_order(
 
 def _fits(
     ti: TaskInstanceRecord,
-    dag: DAG,
+    dag: DagView,
     occupancy: Occupancy,
     store: Store,
     pool_sizes: dict[str, int | None],

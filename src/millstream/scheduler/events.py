@@ -15,7 +15,7 @@ from millstream.store.records import TaskInstanceKey, TaskInstanceRecord, TaskTr
 from millstream.store.trigger_records import TaskRescheduleRecord
 
 if TYPE_CHECKING:
-    from millstream.authoring.dag import DAG
+    from millstream.scheduler.dag_view import DagView
     from millstream.store.interfaces import Store
 
 log = logging.getLogger("millstream.scheduler")
@@ -37,7 +37,7 @@ def apply_started(store: Store, event: TaskStartedEvent) -> None:
 
 
 def apply_finished(
-    store: Store, dag: DAG, event: TaskFinishedEvent, started: TaskStartedEvent | None = None
+    store: Store, dag: DagView, event: TaskFinishedEvent, started: TaskStartedEvent | None = None
 ) -> set[str]:
     """Record a try's outcome; returns the task ids whose readiness may have changed.
 
@@ -150,7 +150,7 @@ def resumed_workload(store: Store, ti: TaskInstanceRecord, workload: TaskWorkloa
 
 
 def skip_tasks(
-    store: Store, dag: DAG, source: TaskInstanceKey, task_ids: tuple[str, ...]
+    store: Store, dag: DagView, source: TaskInstanceKey, task_ids: tuple[str, ...]
 ) -> set[str]:
     """Skip the named tasks of the run that have not started; returns their downstream ids."""
     wanted = set(task_ids)

@@ -20,6 +20,7 @@ from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
 from millstream.scheduler.assets import AssetScheduling
+from millstream.scheduler.callbacks import ProcessCallbackRunner
 from millstream.scheduler.events import apply_started
 from millstream.scheduler.liveness import ResultReader, TryStarted, check_liveness
 from millstream.scheduler.loop import Scheduler
@@ -80,14 +81,15 @@ class SchedulerJob:
         self.clock = clock
         self.max_runs_per_tick = max_runs_per_tick  # scheduled runs created per round
         self._resume_after: str | None = None  # the DAG the cap last stopped at
-        self.scheduler = Scheduler(store, executor, {}, callbacks)
+        # The scheduler never runs user code: callbacks go to processes of their own.
+        self.scheduler = Scheduler(store, executor, {}, callbacks or ProcessCallbackRunner())
         self.hostname = socket.gethostname()
         self._structures: dict[str, DagStructure] = {}
         self._next_parse: datetime | None = None
         self._next_schedule: datetime | None = None
         self._next_liveness: datetime | None = None
         self._sla_reported: set[tuple[str, str, str]] = set()
-        self._last_audit: tuple[object, ...] | None = None
+        self._last_signal: int | None = None
         self.assets = AssetScheduling()  # runs of DAGs scheduled on assets
 
     # -- periodic work ---------------------------------------------------------------------
@@ -111,14 +113,14 @@ class SchedulerJob:
         self.scheduler.dags = dict(self._structures)
         self.scheduler.paused = paused
 
-    def _users_acted(self) -> bool:
-        """Whether the audit log has a new entry since the last look."""
+    def _changed_elsewhere(self) -> bool:
+        """Whether the change signal moved since the last look: something outside this
+        scheduler (a user, a triggerer, an operator) changed runs or task instances."""
         with self.store.transaction():
-            latest = self.store.audit.list(limit=1)
-        marker = (latest[0].when, latest[0].event, latest[0].run_id) if latest else None
-        acted = marker != self._last_audit
-        self._last_audit = marker
-        return acted
+            current = self.store.signals.current()
+        moved = current != self._last_signal
+        self._last_signal = current
+        return moved
 
     def create_runs(self, now: datetime) -> int:
         """Create the scheduled and asset-triggered runs due for every active, unpaused DAG.
@@ -139,8 +141,8 @@ class SchedulerJob:
                 if dag_id in self.scheduler.paused:
                     continue
                 room = None if cap is None else cap - created
-                dag: Any = self._structures[dag_id]  # a structure stands in for the DAG
-                created += len(create_due_runs(self.store, dag, now, limit=room))
+                created += len(create_due_runs(self.store, self._structures[dag_id], now,
+                                               limit=room))
                 if cap is not None and created >= cap:
                     self._resume_after = dag_id
                     break
@@ -198,9 +200,10 @@ class SchedulerJob:
             self._next_schedule = None
         if self._next_schedule is None or now >= self._next_schedule:
             self.load_dags()
-            # Runs triggered elsewhere are found by a light poke; tasks cleared or marked
-            # elsewhere (every such action is audited) need every run looked at again.
-            self.scheduler.poke(reevaluate=self._users_acted())
+            # Runs triggered elsewhere are found by a light poke; tasks cleared, marked or
+            # resumed elsewhere (every such writer raises the change signal) need every
+            # run looked at again.
+            self.scheduler.poke(reevaluate=self._changed_elsewhere())
             busy |= bool(self._shared(self.create_runs, now))
             self._shared(self.report_sla_misses, now)
             self._shared(self.expire_deferrals, now)

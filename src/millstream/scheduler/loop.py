@@ -13,7 +13,7 @@ from millstream.exceptions import StaleRecordError
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
-from millstream.scheduler.callbacks import CallbackRunner, InlineCallbackRunner
+from millstream.scheduler.dag_view import DagView
 from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
 from millstream.scheduler.readiness import evaluate_dirty
@@ -21,8 +21,8 @@ from millstream.scheduler.runs import align_run_with_dag, create_run, final_stat
 from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
-    from millstream.authoring.dag import DAG
     from millstream.executors.base import Executor
+    from millstream.scheduler.callbacks import CallbackRunner
     from millstream.store.interfaces import Store
 
 log = logging.getLogger("millstream.scheduler")
@@ -43,20 +43,24 @@ class TickResult:
 
 
 class Scheduler:
-    """Moves DAG runs forward over a store and an executor, one ``tick(now)`` at a time."""
+    """Moves DAG runs forward over a store and an executor, one ``tick(now)`` at a time.
+
+    It reads DAGs only through :class:`DagView` (their stored structures); running a
+    task, or a DAG's callback, is the executor's and the callback runner's business.
+    """
 
     def __init__(
         self,
         store: Store,
         executor: Executor,
-        dags: Mapping[str, DAG],
-        callbacks: CallbackRunner | None = None,
+        dags: Mapping[str, DagView],
+        callbacks: CallbackRunner,
     ) -> None:
         self.store = store
         self.executor = executor
-        self.dags = dict(dags)
+        self.dags: dict[str, DagView] = dict(dags)
         self.paused: set[str] = set()  # DAGs whose runs wait: nothing new starts or is queued
-        self.callbacks = callbacks or InlineCallbackRunner()
+        self.callbacks = callbacks
         self._dirty: dict[tuple[str, str], set[str]] = {}
         self._params: dict[tuple[str, str], dict[str, Any]] = {}
         self._touched: set[tuple[str, str]] = set()  # runs with new outcomes to look at
@@ -73,7 +77,7 @@ class Scheduler:
         self._after_commit: list[Callable[[], None]] = []
         self._changed_dags: set[str] = set()
         # per DAG: task id -> tasks whose depends_on_past looks at it (see _wake_later_runs)
-        self._past_dependents: dict[str, tuple[DAG, dict[str, set[str]]]] = {}
+        self._past_dependents: dict[str, tuple[DagView, dict[str, set[str]]]] = {}
 
     def trigger(
         self,
@@ -232,7 +236,7 @@ class Scheduler:
         return due
 
     def _advance(
-        self, dag: DAG, run: DagRunRecord, now: datetime, retries: list[TaskInstanceRecord]
+        self, dag: DagView, run: DagRunRecord, now: datetime, retries: list[TaskInstanceRecord]
     ) -> bool:
         key = (run.dag_id, run.run_id)
         if key not in self._dirty:  # first sight of this run (e.g. after a restart)
@@ -265,7 +269,7 @@ class Scheduler:
                          else "task_failure")
         return True
 
-    def _time_out(self, dag: DAG, run: DagRunRecord, now: datetime) -> None:
+    def _time_out(self, dag: DagView, run: DagRunRecord, now: datetime) -> None:
         for ti in self.store.task_instances.for_run(run.dag_id, run.run_id):
             if ti.state in NOT_STARTED:
                 self.store.task_instances.set_state(ti, TaskState.SKIPPED, end_date=now)
@@ -277,7 +281,7 @@ class Scheduler:
         log.warning("run %s of DAG %s timed out", run.run_id, dag.dag_id)
         self._finish(dag, run, DagRunState.FAILED, now, "timed_out")
 
-    def _finish(self, dag: DAG, run: DagRunRecord, state: DagRunState, now: datetime,
+    def _finish(self, dag: DagView, run: DagRunRecord, state: DagRunState, now: datetime,
                 reason: str) -> None:
         self.store.runs.set_state(run, state, end_date=now)
         self._look_for_queued_runs = True  # a max_active_runs slot is free
@@ -290,7 +294,7 @@ class Scheduler:
             self.callbacks.dag_run_finished, dag, run, state is DagRunState.SUCCESS, reason
         ))
 
-    def _wake_later_runs(self, dag: DAG, run_id: str, task_ids: Iterable[str]) -> None:
+    def _wake_later_runs(self, dag: DagView, run_id: str, task_ids: Iterable[str]) -> None:
         """depends_on_past: tasks ending in one run may unblock waiting tasks of other runs.
 
         A waiting task is evaluated only when marked dirty, so the tasks that look at the
@@ -349,12 +353,10 @@ class Scheduler:
                                     step_id=step_id)
             if resuming:
                 workload = resumed_workload(self.store, ti, workload)
-            self._after_commit.append(functools.partial(
-                self.executor.submit, workload, dag.task_dict[ti.task_id]
-            ))
+            self._after_commit.append(functools.partial(self.executor.submit, workload))
         return bool(chosen)
 
-    def _run_params(self, dag: DAG, run: DagRunRecord) -> dict[str, Any]:
+    def _run_params(self, dag: DagView, run: DagRunRecord) -> dict[str, Any]:
         key = (run.dag_id, run.run_id)
         if key not in self._params:
             self._params[key] = dag.resolve_params(run.conf)

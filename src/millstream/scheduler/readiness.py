@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import weakref
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,29 +17,32 @@ from millstream.authoring.mapping import expansion_length
 from millstream.model.states import TaskState
 from millstream.model.trigger_rules import Decision, UpstreamCounts, evaluate
 from millstream.runtime.xcom import decode_xcom
+from millstream.scheduler.dag_view import DagView, TaskView
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
 if TYPE_CHECKING:
-    from millstream.authoring.dag import DAG
     from millstream.store.interfaces import Store
 
 log = logging.getLogger("millstream.scheduler")
 
 PAST_OK_STATES = frozenset({TaskState.SUCCESS, TaskState.SKIPPED})
+_TOPOLOGICAL_INDEX: weakref.WeakKeyDictionary[DagView, dict[str, int]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def topological_index(dag: DAG) -> dict[str, int]:
-    """Position of each task in a topological order (cached on the DAG)."""
-    cached: dict[str, int] | None = getattr(dag, "_topo_index", None)
-    if cached is None or len(cached) != len(dag.task_dict):
+def topological_index(dag: DagView) -> dict[str, int]:
+    """Position of each task in a topological order (worked out once per DAG version)."""
+    cached = _TOPOLOGICAL_INDEX.get(dag)
+    if cached is None:
         cached = {t.task_id: i for i, t in enumerate(dag.topological_sort())}
-        dag._topo_index = cached  # type: ignore[attr-defined]
+        _TOPOLOGICAL_INDEX[dag] = cached
     return cached
 
 
 def evaluate_dirty(
     store: Store,
-    dag: DAG,
+    dag: DagView,
     run: DagRunRecord,
     dirty: Iterable[str],
     now: datetime,
@@ -111,7 +115,7 @@ def _push_downstream(heap: list[tuple[int, str]], task_ids: Iterable[str],
         heapq.heappush(heap, (order[down], down))
 
 
-def _past_allows(store: Store, dag: DAG, run: DagRunRecord, task_id: str) -> bool:
+def _past_allows(store: Store, dag: DagView, run: DagRunRecord, task_id: str) -> bool:
     """depends_on_past: the same task in the previous run must have succeeded or been skipped."""
     task = dag.task_dict[task_id]
     if not task.depends_on_past:
@@ -137,8 +141,8 @@ def _past_allows(store: Store, dag: DAG, run: DagRunRecord, task_id: str) -> boo
 
 def _expand(
     store: Store,
-    dag: DAG,
-    task: Any,
+    dag: DagView,
+    task: TaskView,
     run: DagRunRecord,
     placeholder: TaskInstanceRecord,
     now: datetime,
@@ -148,6 +152,8 @@ def _expand(
         count = 1
         for name, source in task.expansion_sources().items():
             if source.xcom_task_id is None:
+                if source.literal_length is None:
+                    raise ValueError(f"task {task.task_id!r}: {name!r} has nothing to expand")
                 count *= source.literal_length
                 continue
             upstream = dag.task_dict[source.xcom_task_id]
@@ -168,8 +174,9 @@ def _expand(
     return store.task_instances.expand(placeholder, count)
 
 
-def _resolved_upstream_value(store: Store, run: DagRunRecord, upstream: Any, key: str) -> Any:
-    task_id: str = upstream.task_id
+def _resolved_upstream_value(store: Store, run: DagRunRecord, upstream: TaskView,
+                             key: str) -> Any:
+    task_id = upstream.task_id
     if upstream.is_mapped:
         texts = store.xcoms.get_mapped_xcoms(run.dag_id, run.run_id, task_id, key)
         return [decode_xcom(t) for t in texts]

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import ConflictError
 from millstream.model.intervals import DataInterval
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
-from millstream.store.records import DagRunRecord, TaskInstanceRecord
+from millstream.scheduler.dag_view import DagView
+from millstream.store.records import SCHEDULED_RUN, DagRunRecord, TaskInstanceRecord
 
 if TYPE_CHECKING:
-    from millstream.authoring.dag import DAG
     from millstream.store.interfaces import Store
 
 FAILED_LEAF_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
+_PRIORITY_WEIGHTS: weakref.WeakKeyDictionary[DagView, dict[str, int]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def make_run_id(run_type: str, logical_date: datetime) -> str:
@@ -24,7 +28,7 @@ def make_run_id(run_type: str, logical_date: datetime) -> str:
 
 
 def plan_run(
-    dag: DAG,
+    dag: DagView,
     logical_date: datetime,
     interval: DataInterval,
     now: datetime,
@@ -43,14 +47,14 @@ def plan_run(
         run_type=run_type,
         conf=dict(conf or {}),
         queued_at=now,
-        dag_version=getattr(dag, "version", None),
+        dag_version=dag.version,
     )
     return run, task_instances_for(dag, run)
 
 
 def create_run(
     store: Store,
-    dag: DAG,
+    dag: DagView,
     logical_date: datetime,
     interval: DataInterval,
     now: datetime,
@@ -66,7 +70,7 @@ def create_run(
 
 
 def create_due_runs(
-    store: Store, dag: DAG, now: datetime, limit: int | None = None
+    store: Store, dag: DagView, now: datetime, limit: int | None = None
 ) -> list[DagRunRecord]:
     """Create the scheduled runs that are due for one DAG (catchup, start and end dates).
 
@@ -93,7 +97,8 @@ def create_due_runs(
             if store.runs.find(dag.dag_id, interval.start) is not None:
                 continue
             try:
-                created.append(create_run(store, dag, interval.start, interval, now, "scheduled"))
+                created.append(create_run(store, dag, interval.start, interval, now,
+                                          SCHEDULED_RUN))
             except ConflictError:  # another scheduler created it a moment ago
                 continue
     return created
@@ -103,7 +108,7 @@ WAITING_STATES = (TaskState.NONE, TaskState.SCHEDULED, TaskState.UP_FOR_RETRY,
                   TaskState.UP_FOR_RESCHEDULE)
 
 
-def align_run_with_dag(store: Store, dag: DAG, run: DagRunRecord) -> int:
+def align_run_with_dag(store: Store, dag: DagView, run: DagRunRecord) -> int:
     """After the DAG changed: instances of tasks it no longer has end removed (unless a try
     is in flight), and tasks it gained get instances. Returns how many instances changed."""
     instances = store.task_instances.for_run(run.dag_id, run.run_id)
@@ -118,16 +123,24 @@ def align_run_with_dag(store: Store, dag: DAG, run: DagRunRecord) -> int:
     return changed + len(added)
 
 
+def last_scheduled_intervals(store: Store, dag_ids: Collection[str]) -> dict[str, DataInterval]:
+    """The data interval of each DAG's latest scheduled run: where its schedule resumes.
+
+    The scheduler and the UI's "next run" both read it here, so they agree; it is one
+    indexed lookup per DAG, whatever the length of the DAG's history.
+    """
+    return {
+        dag_id: DataInterval(run.data_interval_start, run.data_interval_end)
+        for dag_id, run in store.runs.latest_scheduled(dag_ids).items()
+    }
+
+
 def last_scheduled_interval(store: Store, dag_id: str) -> DataInterval | None:
-    """The data interval of the DAG's latest scheduled run: where its schedule resumes."""
-    scheduled = [r for r in store.runs.list(dag_id) if r.run_type == "scheduled"]
-    if not scheduled:
-        return None
-    latest = max(scheduled, key=lambda r: r.logical_date)
-    return DataInterval(latest.data_interval_start, latest.data_interval_end)
+    """The resume point of one DAG (see :func:`last_scheduled_intervals`)."""
+    return last_scheduled_intervals(store, (dag_id,)).get(dag_id)
 
 
-def task_instances_for(dag: DAG, run: DagRunRecord) -> list[TaskInstanceRecord]:
+def task_instances_for(dag: DagView, run: DagRunRecord) -> list[TaskInstanceRecord]:
     """The initial task instances of a run."""
     weights = priority_weights(dag)
     return [
@@ -146,10 +159,11 @@ def task_instances_for(dag: DAG, run: DagRunRecord) -> list[TaskInstanceRecord]:
     ]
 
 
-def priority_weights(dag: DAG) -> dict[str, int]:
-    """Effective priority of each task, per its weight_rule (downstream, upstream, absolute)."""
-    cached: dict[str, int] | None = getattr(dag, "_priority_weights", None)
-    if cached is not None and len(cached) == len(dag.task_dict):
+def priority_weights(dag: DagView) -> dict[str, int]:
+    """Effective priority of each task, per its weight_rule (downstream, upstream, absolute);
+    worked out once per DAG version (a view does not change)."""
+    cached = _PRIORITY_WEIGHTS.get(dag)
+    if cached is not None:
         return cached
     weights: dict[str, int] = {}
     for task in dag.tasks:
@@ -160,11 +174,11 @@ def priority_weights(dag: DAG) -> dict[str, int]:
         weights[task.task_id] = task.priority_weight + sum(
             dag.task_dict[t].priority_weight for t in relatives
         )
-    dag._priority_weights = weights  # type: ignore[attr-defined]
+    _PRIORITY_WEIGHTS[dag] = weights
     return weights
 
 
-def final_state(dag: DAG, instances: Iterable[TaskInstanceRecord]) -> DagRunState | None:
+def final_state(dag: DagView, instances: Iterable[TaskInstanceRecord]) -> DagRunState | None:
     """The run's end state once every instance has finished, else None.
 
     A run fails when any leaf task (one with no downstream) ended failed or

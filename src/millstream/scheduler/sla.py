@@ -7,13 +7,15 @@ once to the DAG's ``sla_miss_callback``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from millstream.model.states import DagRunState, TaskState
 
 if TYPE_CHECKING:
+    from millstream.scheduler.dag_view import DagView
     from millstream.store.interfaces import Store
 
 DONE_IN_TIME = frozenset({TaskState.SUCCESS, TaskState.SKIPPED})
@@ -30,7 +32,7 @@ class SlaMiss:
 
 
 def find_sla_misses(
-    store: Store, dags: dict[str, Any], now: datetime, reported: set[tuple[str, str, str]]
+    store: Store, dags: Mapping[str, DagView], now: datetime, reported: set[tuple[str, str, str]]
 ) -> list[SlaMiss]:
     """Misses not yet in ``reported`` among active runs; adds the new ones to it."""
     misses: list[SlaMiss] = []

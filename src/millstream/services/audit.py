@@ -32,5 +32,7 @@ def record_action(
     run_id: str | None = None, task_id: str | None = None, **extra: Any,
 ) -> None:
     """Record that a user action changed the store: the one place every service reports
-    its change, in the action's transaction."""
+    its change, in the action's transaction. The change signal tells the scheduler to
+    look again; the audit record only keeps the history."""
     audit(store, event, who, now, dag_id=dag_id, run_id=run_id, task_id=task_id, **extra)
+    store.signals.bump()

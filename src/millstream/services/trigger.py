@@ -45,7 +45,7 @@ def plan(structure: DagStructure, logical_date: datetime, now: datetime,
     interval = structure.timetable.data_interval_for(logical_date)
     try:
         run, instances = scheduler_runs.plan_run(
-            structure, logical_date, interval, now,  # type: ignore[arg-type]
+            structure, logical_date, interval, now,
             run_type, dict(conf or {}), run_id)
     except ParamValidationError as exc:
         raise InvalidInputError(f"{conf_field} does not fit the DAG's params: {exc}",

@@ -7,7 +7,7 @@ Every state change goes through :func:`millstream.model.states.check_transition`
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ from millstream.store.asset_records import (
     AssetReferenceRecord,
 )
 from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
+from millstream.store.change_signal import ChangeSignalRepo
 from millstream.store.job_records import JobRecord
 from millstream.store.listing_records import PageRecord
 from millstream.store.records import (
@@ -44,12 +45,15 @@ class RunRepo(Protocol):
 
     def find(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None: ...
 
-    def list(
-        self, dag_id: str | None = None, states: Iterable[DagRunState] | None = None
-    ) -> list[DagRunRecord]: ...
+    def list(self, dag_id: str | None = None,
+             states: Iterable[DagRunState] | None = None) -> list[DagRunRecord]: ...
 
     def previous(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
         """The run of the same DAG with the latest logical date before ``logical_date``."""
+        ...
+
+    def latest_scheduled(self, dag_ids: Collection[str]) -> dict[str, DagRunRecord]:
+        """Each DAG's latest scheduled run (its schedule's resume point), found by index."""
         ...
 
     def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None: ...
@@ -66,9 +70,8 @@ class TaskInstanceRepo(Protocol):
 
     def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None: ...
 
-    def for_run(
-        self, dag_id: str, run_id: str, task_ids: Collection[str] | None = None
-    ) -> list[TaskInstanceRecord]:
+    def for_run(self, dag_id: str, run_id: str,
+                task_ids: Collection[str] | None = None) -> list[TaskInstanceRecord]:
         """The run's instances, or only those of ``task_ids``."""
         ...
 
@@ -87,9 +90,8 @@ class TaskInstanceRepo(Protocol):
         """Apply a checked transition and update ``fields`` in the same write."""
         ...
 
-    def claim(
-        self, ti: TaskInstanceRecord, expected: TaskState, state: TaskState, **fields: Any
-    ) -> bool:
+    def claim(self, ti: TaskInstanceRecord, expected: TaskState, state: TaskState,
+              **fields: Any) -> bool:
         """Compare-and-set: change the state only if it is still ``expected``."""
         ...
 
@@ -111,9 +113,8 @@ class XComRepo(Protocol):
 
     def set_many(self, key: TaskInstanceKey, values: Iterable[tuple[str, str]]) -> None: ...
 
-    def get_xcom(
-        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str
-    ) -> str | None: ...
+    def get_xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int,
+                 key: str) -> str | None: ...
 
     def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]: ...
 
@@ -486,13 +487,14 @@ class Store(Protocol):
     triggers: TriggerRepo
     task_reschedules: TaskRescheduleRepo
     listing: ListingRepo
+    signals: ChangeSignalRepo
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
 
 __all__ = [
-    "ApiTokenRepo", "AssetRepo", "AuditRepo", "BrowseRepo", "ConnectionRepo", "DagRepo",
-    "ImportErrorRepo", "Iterator", "JobRepo", "ListingRepo",
-    "LoginSessionRepo", "PoolRepo", "RunRepo", "Store", "TaskInstanceRepo",
-    "TaskRescheduleRepo", "TriggerRepo", "UserRepo", "VariableRepo", "XComRepo",
+    "ApiTokenRepo", "AssetRepo", "AuditRepo", "BrowseRepo", "ChangeSignalRepo", "ConnectionRepo",
+    "DagRepo", "ImportErrorRepo", "JobRepo", "ListingRepo", "LoginSessionRepo", "PoolRepo",
+    "RunRepo", "Store", "TaskInstanceRepo", "TaskRescheduleRepo", "TriggerRepo", "UserRepo",
+    "VariableRepo", "XComRepo",
 ]

@@ -23,7 +23,9 @@ from millstream.store.memory_auth import memory_auth_repos
 from millstream.store.memory_browse import MemoryBrowseRepo
 from millstream.store.memory_jobs import MemoryJobRepo
 from millstream.store.memory_listing import MemoryListingRepo
+from millstream.store.memory_resume import latest_scheduled_runs
 from millstream.store.memory_secrets import MemoryConnectionRepo, MemoryVariableRepo
+from millstream.store.memory_signals import MemoryChangeSignalRepo
 from millstream.store.memory_triggers import MemoryTaskRescheduleRepo, MemoryTriggerRepo
 from millstream.store.records import (
     AuditRecord,
@@ -79,6 +81,9 @@ class MemoryRunRepo:
     def previous(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
         earlier = [r for r in self.list(dag_id) if r.logical_date < logical_date]
         return earlier[-1] if earlier else None
+
+    def latest_scheduled(self, dag_ids: Collection[str]) -> dict[str, DagRunRecord]:
+        return latest_scheduled_runs(self._runs.values(), dag_ids)
 
     def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None:
         run.state = check_run_transition(
@@ -364,6 +369,7 @@ class MemoryStore:
         self.triggers = MemoryTriggerRepo(self.task_instances)
         self.task_reschedules = MemoryTaskRescheduleRepo()
         self.runs.cascade.append(self.task_reschedules.forget_run)
+        self.signals = MemoryChangeSignalRepo()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

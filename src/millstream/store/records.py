@@ -9,6 +9,9 @@ from typing import Any
 
 from millstream.model.states import DagRunState, TaskState
 
+SCHEDULED_RUN = "scheduled"
+"""The run type of runs the scheduler creates from a DAG's schedule (its resume point)."""
+
 
 @dataclass(slots=True)
 class DagRunRecord:

@@ -81,6 +81,7 @@ def _resume(store: Store, ti: TaskInstanceRecord, method: str, kwargs: dict[str,
         ti, TaskState.SCHEDULED, next_method=method, next_kwargs=kwargs, trigger_id=None,
         trigger_timeout=None,
     )
+    store.signals.bump()  # the scheduler has a task to dispatch that it did not schedule
 
 
 def _label(ti: TaskInstanceRecord) -> str:

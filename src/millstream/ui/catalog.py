@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from millstream.model.intervals import DataInterval, OnceSchedule
 from millstream.parsing.serialize import DagStructure
 from millstream.store.interfaces import Store
-from millstream.store.records import DagRecord, DagRunRecord
+from millstream.store.records import DagRecord
 
 MAX_CACHED = 4096
 NEXT_RUN_TTL = timedelta(minutes=1)
@@ -91,17 +91,16 @@ class DagCatalog:
             return None
         return self._add(dag_id, version, text).structure
 
-    def next_run(self, structure: DagStructure, recent: Iterable[DagRunRecord],
+    def next_run(self, structure: DagStructure, last: DataInterval | None,
                  now: datetime) -> tuple[datetime, datetime] | None:
         """:func:`next_run`, remembered until it is due (at most ``NEXT_RUN_TTL``): working
         out cron schedules is the slowest part of a DAG list page."""
-        last = _last_scheduled(recent)
         key = (structure.dag_id, structure.version, last)
         with self._lock:
             found = self._next.get(key)
         if found is not None and now < found[0]:
             return found[1]
-        result = next_run(structure, recent, now)
+        result = next_run(structure, last, now)
         until = now + NEXT_RUN_TTL
         if result is not None and now < result[1] < until:
             until = result[1]
@@ -143,15 +142,14 @@ class DagCatalog:
         return summary
 
 
-def next_run(structure: DagStructure, recent: Iterable[DagRunRecord],
+def next_run(structure: DagStructure, last: DataInterval | None,
              now: datetime) -> tuple[datetime, datetime] | None:
     """(logical date, due at) of the DAG's next scheduled run, or None if none is coming.
 
-    ``recent`` are the DAG's latest runs; the schedule resumes after the latest scheduled
-    one among them, as the scheduler's does.
+    ``last`` is the DAG's resume point, the data interval of its latest scheduled run
+    (:func:`millstream.scheduler.runs.last_scheduled_intervals`, which the scheduler reads).
     """
     timetable = structure.timetable
-    last = _last_scheduled(recent)
     if isinstance(timetable, OnceSchedule) and last is not None:
         return None
     due_now = timetable.next_interval(last, structure.start_date, structure.end_date,
@@ -166,14 +164,6 @@ def next_run(structure: DagStructure, recent: Iterable[DagRunRecord],
         return due, due
     interval = timetable.data_interval_for(due - timedelta(microseconds=1))
     return interval.start, due
-
-
-def _last_scheduled(recent: Iterable[DagRunRecord]) -> DataInterval | None:
-    scheduled = [r for r in recent if r.run_type == "scheduled"]
-    if not scheduled:
-        return None
-    latest = max(scheduled, key=lambda r: r.logical_date)
-    return DataInterval(latest.data_interval_start, latest.data_interval_end)
 
 
 CATALOG = DagCatalog()

@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from millstream.parsing.serialize import DagStructure
+from millstream.scheduler.runs import last_scheduled_interval
 from millstream.services.inputs import parse_date
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRecord, DagRunRecord
 from millstream.ui.catalog import CATALOG
 from millstream.ui.errors import PageError
-
-RECENT_FOR_NEXT = 10
 
 
 def utcnow() -> datetime:
@@ -35,7 +34,7 @@ class DagHeader:
         return self.record.dag_id
 
 
-def load_header(store: Store, dag_id: str, recent: list[DagRunRecord] | None = None) -> DagHeader:
+def load_header(store: Store, dag_id: str) -> DagHeader:
     """The header of a DAG page, or a 404 naming the DAG."""
     record = store.dags.get(dag_id)
     if record is None or record.latest_version is None:
@@ -44,14 +43,13 @@ def load_header(store: Store, dag_id: str, recent: list[DagRunRecord] | None = N
     structure = CATALOG.structure(store, dag_id, record.latest_version)
     if structure is None:
         raise PageError(404, f"DAG {dag_id!r} has no stored structure yet")
-    if recent is None:
-        recent = store.browse.latest_runs(dag_id, RECENT_FOR_NEXT)
     owners = tuple(sorted({str(t.raw.get("owner") or "") for t in structure.tasks} - {""}))
     error = None
     if record.fileloc:
         error = next((e.traceback for e in store.import_errors.list()
                       if e.filename == record.fileloc), None)
-    return DagHeader(record, structure, CATALOG.next_run(structure, recent, utcnow()), owners,
+    last = last_scheduled_interval(store, dag_id)
+    return DagHeader(record, structure, CATALOG.next_run(structure, last, utcnow()), owners,
                      error)
 
 

@@ -18,19 +18,18 @@ import pytest
 from tests.autocommit import autocommit
 
 from millstream import DAG, Asset
-from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import FINISHED_RUN_STATES, DagRunState
 from millstream.operators.python import PythonOperator
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.asset_events import TriggeringAssetEvents
 from millstream.runtime.metadata import using_store
 from millstream.scheduler.assets import AssetScheduling
-from millstream.scheduler.loop import Scheduler
 from millstream.store.interfaces import Store
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
+from millstream.testing import in_process_scheduler
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SALES = Asset("sales_fact", uri="warehouse://sales/fact", extra={"format": "parquet"})
@@ -113,9 +112,9 @@ class Engine:
             for dag_id, dag in self.dags.items():
                 structure = DagStructure.from_dag(dag)
                 store.dags.upsert(dag_id, None, structure.to_json(), structure.version, START)
+        self.scheduler = in_process_scheduler(store, self.dags.values(), self.clock)
         self.assets = AssetScheduling()
-        self.assets.register(store, self.dags, START)
-        self.scheduler = Scheduler(store, InProcessExecutor(store.xcoms, self.clock), self.dags)
+        self.assets.register(store, self.scheduler.dags, START)
 
     def run(self, dag_id: str, logical_date: datetime) -> DagRunRecord:
         dag = self.dags[dag_id]
@@ -136,7 +135,8 @@ class Engine:
 
     def create_asset_runs(self) -> list[DagRunRecord]:
         with self.store.transaction():
-            created = self.assets.create_runs(self.store, self.dags, set(), self.clock())
+            created = self.assets.create_runs(self.store, self.scheduler.dags, set(),
+                                             self.clock())
         self.scheduler.poke()
         return created
 

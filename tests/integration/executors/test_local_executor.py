@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 from millstream.executors.local import LocalExecutor
 from millstream.model.states import TaskState
-from millstream.parsing.loader import load_dag_file
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.runtime.worker import try_log_path, write_result_file
 from millstream.runtime.xcom import StoreXComReader
@@ -285,14 +284,11 @@ def test_a_changed_dag_file_is_imported_again(make_executor, tmp_path):
     assert finished_events(collect(executor, 1))["ok"].xcoms == (("return_value", "22"),)
 
 
-def test_a_workload_without_a_dag_file_falls_back_to_the_tasks_dag(make_executor, dag_file):
-    task = load_dag_file(dag_file)[DAG_ID].task_dict["ok"]
+def test_a_workload_without_a_dag_file_fails_without_a_process(make_executor, dag_file):
     executor = make_executor()
     anonymous = workload(dag_file, "ok")
     anonymous = TaskWorkload(anonymous.key, 1, 0, anonymous.run, {})
-    executor.submit(anonymous, task)
-    assert finished_events(collect(executor, 1))["ok"].state is TaskState.SUCCESS
-    executor.submit(anonymous)  # no file and no task: nothing can load it
+    executor.submit(anonymous)  # no file: nothing can load the DAG
     rejected = finished_events(collect(executor, 1))["ok"]
     assert rejected.state is TaskState.FAILED
     assert "no DAG file" in (rejected.error or "")

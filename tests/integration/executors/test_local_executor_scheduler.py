@@ -11,10 +11,12 @@ from millstream.model.states import FINISHED_RUN_STATES, DagRunState
 from millstream.parsing.loader import load_dag_file
 from millstream.runtime.worker import try_log_path
 from millstream.runtime.xcom import StoreXComReader
+from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler
 from millstream.store.records import TaskInstanceKey
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
+from millstream.testing import serialized
 from tests.autocommit import autocommit
 
 from .helpers import process_alive
@@ -68,7 +70,8 @@ def test_the_scheduler_runs_a_mapped_pipeline_with_a_retry_on_the_local_executor
     view = autocommit(store)  # the test's own reads; the scheduler gets the store itself
     executor.start()
     try:
-        scheduler = Scheduler(store, executor, dags)
+        scheduler = Scheduler(store, executor, serialized(dags.values()),
+                              InlineCallbackRunner(dags))
         now = datetime.now(UTC)
         run = scheduler.trigger("local_e2e", now, dags["local_e2e"].timetable
                                 .data_interval_for(now - timedelta(days=1)), now)

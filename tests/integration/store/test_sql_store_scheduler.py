@@ -7,13 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from millstream import DAG, task
-from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import FINISHED_RUN_STATES, DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import BranchPythonOperator, PythonOperator
-from millstream.scheduler.loop import Scheduler
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceKey
+from millstream.testing import in_process_scheduler
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -62,7 +61,7 @@ def build_dag() -> DAG:
 
 
 def run_to_end(store: Store, dag: DAG, clock: Callable[[], datetime]) -> DagRunRecord:
-    scheduler = Scheduler(store, InProcessExecutor(store.xcoms, clock), {dag.dag_id: dag})
+    scheduler = in_process_scheduler(store, [dag], clock)
     interval = dag.timetable.data_interval_for(START)
     run = scheduler.trigger(dag.dag_id, START, interval, clock())
     for _ in range(100):

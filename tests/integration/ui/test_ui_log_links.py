@@ -26,11 +26,13 @@ from millstream.parsing.loader import load_dag_file
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.context import task_log_url
 from millstream.runtime.worker import try_log_path
+from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler
 from millstream.store.interfaces import XComRepo
 from millstream.store.records import DagRunRecord, TaskInstanceKey
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
+from millstream.testing import serialized
 from millstream.ui.catalog import CATALOG
 from tests.integration.ui.ui_helpers import UiEnv, seed_users
 
@@ -93,7 +95,8 @@ def _run_with_real_processes(ui: UiEnv, dag_file: Path) -> DagRunRecord:
     engine = make_engine(url)
     scheduler_store = SqlStore(engine, open_pools=True)
     try:
-        scheduler = Scheduler(scheduler_store, executor, dags)
+        scheduler = Scheduler(scheduler_store, executor, serialized(dags.values()),
+                              InlineCallbackRunner(dags))
         now = datetime.now(UTC)
         run = scheduler.trigger(DAG_ID, now, dags[DAG_ID].timetable.data_interval_for(now), now)
         deadline = time.monotonic() + 60

@@ -17,15 +17,14 @@ from fastapi.testclient import TestClient
 
 from millstream.api import accounts
 from millstream.config import Settings
-from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import FINISHED_RUN_STATES
 from millstream.parsing.dagbag import DagBag
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.metadata import using_store
-from millstream.scheduler.loop import Scheduler
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord
 from millstream.store.sql import SqlStore, make_engine
+from millstream.testing import in_process_scheduler
 from tests.autocommit import autocommit
 
 DAGS_FOLDER = Path(__file__).parent / "dags"
@@ -63,7 +62,7 @@ def run_to_end(store: SqlStore, bag: DagBag, dag_id: str, day: int,
     """One manual run of a DAG through the real scheduler, its tasks run in this process."""
     dag = bag.dags[dag_id]
     clock = lambda: datetime.now(UTC)  # noqa: E731 - the executor's clock
-    scheduler = Scheduler(store, InProcessExecutor(store.xcoms, clock), {dag_id: dag})
+    scheduler = in_process_scheduler(store, [dag], clock)
     logical = DAY + timedelta(days=day)
     run = scheduler.trigger(dag_id, logical, dag.timetable.data_interval_for(logical), clock(),
                             conf=conf)

@@ -224,7 +224,7 @@ def test_a_dag_the_store_does_not_know_fails_the_task_when_the_store_knows_its_o
     with DAG("other", schedule=None) as other:
         EmptyOperator(task_id="noop")
     engine = _known(controller)
-    engine.scheduler.dags[other.dag_id] = other
+    engine.set_dags(other)
     run = _run(engine, controller)
     assert run.state is DagRunState.FAILED
     assert "no DAG 'target' in the store" in (engine.ti(run, "go").error or "")

@@ -16,11 +16,12 @@ from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import FINISHED_RUN_STATES, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.runtime.task_runner import run_task_try
-from millstream.scheduler.callbacks import CallbackRunner
+from millstream.scheduler.callbacks import CallbackRunner, InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler, TickResult
 from millstream.store.interfaces import Store
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
+from millstream.testing import serialized
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -42,8 +43,9 @@ class FakeClock:
 class HeldExecutor:
     """Accepts workloads and holds them until the test starts, finishes or runs them."""
 
-    def __init__(self, clock: FakeClock, slots: int = 1_000) -> None:
+    def __init__(self, clock: FakeClock, dags: dict[str, DAG], slots: int = 1_000) -> None:
         self.clock = clock
+        self.dags = dags  # the live DAGs whose operators a try runs
         self.slots = slots
         self.held: dict[TaskInstanceKey, tuple[TaskWorkload, BaseOperator]] = {}
         self.submitted: list[TaskInstanceKey] = []
@@ -54,8 +56,9 @@ class HeldExecutor:
     def open_slots(self) -> int:
         return self.slots - len(self.held)
 
-    def submit(self, workload: TaskWorkload, task: BaseOperator) -> None:
+    def submit(self, workload: TaskWorkload) -> None:
         assert workload.key not in self.held, f"{workload.key} submitted twice"
+        task = self.dags[workload.key.dag_id].task_dict[workload.key.task_id]
         self.held[workload.key] = (workload, task)
         self.submitted.append(workload.key)
 
@@ -131,7 +134,11 @@ class HeldExecutor:
 
 
 class Engine:
-    """A scheduler, a store and an executor sharing one fake clock."""
+    """A scheduler, a store and an executor sharing one fake clock.
+
+    As in production, the scheduler schedules the DAGs' serialized structures; only the
+    executor's tries and the callbacks run the live DAGs.
+    """
 
     def __init__(
         self,
@@ -145,11 +152,23 @@ class Engine:
     ) -> None:
         self.clock = clock or FakeClock()
         self.store: Store = store if store is not None else MemoryStore()
+        self.dags: dict[str, DAG] = {d.dag_id: d for d in dags}
         if executor is None:
-            executor = (HeldExecutor(self.clock, slots) if held
-                        else InProcessExecutor(self.store.xcoms, self.clock))
+            executor = (HeldExecutor(self.clock, self.dags, slots) if held
+                        else InProcessExecutor(self.store.xcoms, self.clock, self.dags))
         self.executor = executor
-        self.scheduler = Scheduler(self.store, executor, {d.dag_id: d for d in dags}, callbacks)
+        self.scheduler = Scheduler(self.store, executor, serialized(dags),
+                                   callbacks or InlineCallbackRunner(self.dags))
+
+    def set_dags(self, *dags: DAG) -> None:
+        """Give the scheduler (new versions of) these DAGs, as a new parse would."""
+        for dag in dags:
+            self.dags[dag.dag_id] = dag
+            for runner in (self.executor, self.scheduler.callbacks):
+                live = getattr(runner, "dags", None)  # the in-process ones run live DAGs
+                if isinstance(live, dict):
+                    live[dag.dag_id] = dag
+        self.scheduler.dags.update(serialized(dags))
 
     def trigger(self, dag: DAG, logical_date: datetime = START,
                 conf: dict[str, Any] | None = None) -> DagRunRecord:

@@ -17,7 +17,6 @@ from millstream.model.intervals import DataInterval
 from millstream.model.states import DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
-from millstream.parsing.serialize import DagStructure
 from millstream.scheduler.assets import AssetScheduling, due_dags, interval_of
 from millstream.store.asset_records import AssetEventRecord
 from millstream.store.records import DagRunRecord
@@ -69,12 +68,11 @@ class AssetWorld:
     """Producer and consumer DAGs in one memory store, registered as the scheduler job does."""
 
     def __init__(self, *dags: DAG) -> None:
-        self.dags = {dag.dag_id: dag for dag in dags}
         self.engine = Engine(*dags)
+        self.dags = self.engine.scheduler.dags  # the structures, as the job schedules them
         self.store = self.engine.store
-        for dag in dags:
-            structure = DagStructure.from_dag(dag)
-            self.store.dags.upsert(dag.dag_id, None, structure.to_json(), structure.version,
+        for dag_id, structure in self.dags.items():
+            self.store.dags.upsert(dag_id, None, structure.to_json(), structure.version,
                                    START)
         self.assets = AssetScheduling()
         self.assets.register(self.store, self.dags, START)
@@ -244,7 +242,7 @@ def test_a_dag_no_longer_scheduled_on_an_asset_loses_its_queued_update() -> None
         EmptyOperator(task_id="report")
     world.produce(producer)
     assert {e.uri for e in world.store.assets.queued("consumer")} == {SALES.uri, CUSTOMERS.uri}
-    world.dags["consumer"] = changed
+    world.engine.set_dags(changed)
     assert world.assets.register(world.store, world.dags, START) == 1
     assert world.assets.register(world.store, world.dags, START) == 0  # already recorded
     assert [e.uri for e in world.store.assets.queued("consumer")] == [CUSTOMERS.uri]

@@ -175,7 +175,7 @@ def test_custom_callback_runner_receives_each_finished_run() -> None:
 
     dag = DAG("custom_runner", start_date=START)
     PythonOperator(task_id="bad", python_callable=lambda: 1 / 0, dag=dag)
-    engine = Engine(dag, callbacks=Collecting())
+    engine = Engine(dag, callbacks=Collecting({}))
     run = engine.run_to_end(engine.trigger(dag))
     assert finished == [(run.run_id, False, "task_failure")]
     assert engine.ti(run, "bad").state is TaskState.FAILED

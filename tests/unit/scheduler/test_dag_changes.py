@@ -28,7 +28,7 @@ def test_a_removed_task_ends_removed_and_a_new_task_runs() -> None:
     assert engine.executor.held_ids() == {"extract"}
 
     second = _version("extract", "new_step")
-    engine.scheduler.dags = {"changing": second}
+    engine.set_dags(second)
     engine.scheduler.dag_changed("changing")
     engine.tick()
     assert engine.ti(run, "old_step").state is TaskState.REMOVED
@@ -48,7 +48,7 @@ def test_a_try_of_a_removed_task_is_recorded_without_a_retry() -> None:
     engine = Engine(first, held=True)
     run = engine.trigger(first)
     engine.tick()
-    engine.scheduler.dags = {"changing": _version("other")}
+    engine.set_dags(_version("other"))
     engine.scheduler.dag_changed("changing")
     engine.executor.finish("extract", TaskState.UP_FOR_RETRY, error="boom")
     engine.tick()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from millstream import DAG
-from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
-from millstream.scheduler.loop import Scheduler, TickResult
+from millstream.scheduler.loop import TickResult
+from millstream.testing import in_process_scheduler
 
 from .harness import START, Engine
 
@@ -30,8 +30,7 @@ def test_a_new_scheduler_over_the_same_store_finishes_a_run_in_progress() -> Non
     first.tick()
     assert first.states(run) == {"a": "success", "b": "scheduled", "c": "none"}
     # The first scheduler goes away; another one takes over the store.
-    second = Scheduler(first.store, InProcessExecutor(first.store.xcoms, first.clock),
-                       {dag.dag_id: dag})
+    second = in_process_scheduler(first.store, [dag], first.clock)
     for _ in range(10):
         second.tick(first.clock())
     assert run.state is DagRunState.SUCCESS

@@ -50,7 +50,7 @@ def test_the_dag_callback_gets_airflows_arguments() -> None:
     store, structure, dag, _ = _setup(lambda *args: received.append(args))
     late = START + timedelta(days=1, hours=2)
     misses = find_sla_misses(store, {"sla_dag": structure}, late, set())
-    InlineCallbackRunner().sla_missed(dag, misses)
+    InlineCallbackRunner({dag.dag_id: dag}).sla_missed(structure, misses)
     assert len(received) == 1
     called_dag, task_list, blocking, slas, blocking_tis = received[0]
     assert called_dag is dag

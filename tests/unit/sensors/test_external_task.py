@@ -18,6 +18,7 @@ from millstream.exceptions import DagDefinitionError, TaskSkipped
 from millstream.model.states import TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
+from millstream.parsing.serialize import DagStructure
 from millstream.scheduler.runs import create_run
 from millstream.sensors import ExternalTaskSensor
 from millstream.services import mark
@@ -88,7 +89,7 @@ def test_a_task_that_succeeded_at_the_same_logical_date_lets_the_sensor_through(
 
 
 def test_the_sensor_waits_until_the_upstream_task_succeeds(store, between_pokes) -> None:
-    upstream = _ingest()
+    upstream = DagStructure.from_dag(_ingest())
     run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
                      datetime.now(UTC))
     key = TaskInstanceKey("ingest", run.run_id, "complete")
@@ -259,7 +260,7 @@ def test_check_existence_names_a_missing_group(store) -> None:
 def test_deferrable_waits_in_the_triggerer_until_the_upstream_succeeds(
     store, between_pokes
 ) -> None:
-    upstream = _ingest()
+    upstream = DagStructure.from_dag(_ingest())
     run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
                      datetime.now(UTC))
     key = TaskInstanceKey("ingest", run.run_id, "complete")
@@ -275,7 +276,7 @@ def test_deferrable_waits_in_the_triggerer_until_the_upstream_succeeds(
 
 
 def test_deferrable_fails_naming_the_upstream_when_it_fails(store, between_pokes) -> None:
-    upstream = _ingest()
+    upstream = DagStructure.from_dag(_ingest())
     run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
                      datetime.now(UTC))
     key = TaskInstanceKey("ingest", run.run_id, "complete")

@@ -12,11 +12,9 @@ import pytest
 
 from millstream import DAG
 from millstream.exceptions import ConflictError, InvalidInputError
-from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import DagRunState, InvalidTransition, TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
-from millstream.scheduler.loop import Scheduler
 from millstream.store.interfaces import Store
 from millstream.store.records import (
     DagRunRecord,
@@ -24,6 +22,7 @@ from millstream.store.records import (
     TaskInstanceRecord,
     TaskTryRecord,
 )
+from millstream.testing import in_process_scheduler
 
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -385,7 +384,7 @@ def test_the_scheduler_runs_a_dag_to_the_end_over_the_store(store: Store) -> Non
     with DAG("contract_dag", start_date=DAY) as dag:
         first = PythonOperator(task_id="first", python_callable=lambda: [1, 2])
         first >> EmptyOperator(task_id="second")
-    scheduler = Scheduler(store, InProcessExecutor(store.xcoms, lambda: DAY), {dag.dag_id: dag})
+    scheduler = in_process_scheduler(store, [dag], lambda: DAY)
     run = scheduler.trigger(dag.dag_id, DAY, dag.timetable.data_interval_for(DAY), DAY)
     for _ in range(10):
         scheduler.tick(DAY)

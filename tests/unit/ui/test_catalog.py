@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from millstream import DAG
+from millstream.model.intervals import DataInterval
 from millstream.operators.empty import EmptyOperator
 from millstream.parsing.serialize import DagStructure
 from millstream.store.memory import MemoryStore
-from millstream.store.records import DagRunRecord
 from millstream.ui.catalog import DagCatalog, next_run
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -22,35 +22,34 @@ def structure(dag_id: str, schedule: object, catchup: bool = False, **kwargs: ob
     return DagStructure.from_dag(dag)
 
 
-def scheduled(day: int) -> DagRunRecord:
+def scheduled(day: int) -> DataInterval:
+    """The resume point left by a scheduled daily run on ``day``."""
     start = START + timedelta(days=day)
-    return DagRunRecord("d", f"s{day}", start, start, start + timedelta(days=1), "scheduled")
+    return DataInterval(start, start + timedelta(days=1))
 
 
 def test_next_run_of_a_daily_dag() -> None:
     daily = structure("d", "@daily")
     now = datetime(2026, 1, 10, 15, tzinfo=UTC)
     # Never ran, no catchup: the latest interval that has ended is due now.
-    assert next_run(daily, [], now) == (datetime(2026, 1, 9, tzinfo=UTC),
+    assert next_run(daily, None, now) == (datetime(2026, 1, 9, tzinfo=UTC),
                                         datetime(2026, 1, 10, tzinfo=UTC))
     # Its run exists: the next one is tomorrow's interval start, due at midnight.
-    assert next_run(daily, [scheduled(8)], now) == (datetime(2026, 1, 10, tzinfo=UTC),
+    assert next_run(daily, scheduled(8), now) == (datetime(2026, 1, 10, tzinfo=UTC),
                                                     datetime(2026, 1, 11, tzinfo=UTC))
-    manual = DagRunRecord("d", "m", now, now, now, "manual")
-    assert next_run(daily, [manual, scheduled(8)], now)[0] == datetime(2026, 1, 10, tzinfo=UTC)
     catching_up = structure("c", "@daily", catchup=True)
-    assert next_run(catching_up, [scheduled(2)], now)[0] == datetime(2026, 1, 4, tzinfo=UTC)
+    assert next_run(catching_up, scheduled(2), now)[0] == datetime(2026, 1, 4, tzinfo=UTC)
 
 
 def test_next_run_of_other_schedules() -> None:
     now = datetime(2026, 1, 10, 15, tzinfo=UTC)
-    assert next_run(structure("n", None), [], now) is None
+    assert next_run(structure("n", None), None, now) is None
     hourly = structure("h", timedelta(hours=6))
-    assert next_run(hourly, [], now) == (datetime(2026, 1, 10, 6, tzinfo=UTC),
+    assert next_run(hourly, None, now) == (datetime(2026, 1, 10, 6, tzinfo=UTC),
                                          datetime(2026, 1, 10, 12, tzinfo=UTC))
     once = structure("o", "@once")
-    assert next_run(once, [], now) == (START, START)
-    assert next_run(once, [scheduled(0)], now) is None
+    assert next_run(once, None, now) == (START, START)
+    assert next_run(once, scheduled(0), now) is None
 
 
 def test_the_catalog_parses_each_version_once() -> None:
@@ -91,13 +90,13 @@ def test_the_next_run_is_remembered_until_it_is_due() -> None:
     daily = structure("d", "@daily")
     catalog = DagCatalog()
     before = datetime(2026, 1, 10, 23, 59, 30, tzinfo=UTC)
-    ran = [scheduled(8)]
+    ran = scheduled(8)
     expected = (datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 1, 11, tzinfo=UTC))
     assert catalog.next_run(daily, ran, before) == expected
     assert catalog.next_run(daily, ran, before + timedelta(seconds=29)) == expected
     # Due at midnight: from then on the answer is worked out again.
     after = datetime(2026, 1, 11, 0, 0, 1, tzinfo=UTC)
     assert catalog.next_run(daily, ran, after) == next_run(daily, ran, after) == expected
-    newer = [scheduled(9)]  # a newer scheduled run is a different question
+    newer = scheduled(9)  # a newer scheduled run is a different question
     assert catalog.next_run(daily, newer, after) == (datetime(2026, 1, 11, tzinfo=UTC),
                                                      datetime(2026, 1, 12, tzinfo=UTC))

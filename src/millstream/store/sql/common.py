@@ -35,16 +35,19 @@ def conflicts_as_value_error(session: Session, message: str) -> Iterator[None]:
         raise ConflictError(f"{message}: {exc.orig}") from None
 
 
+def insert_or_update(session: Session, table: Table) -> Any:
+    """The database's own INSERT for ``table``, which has ``on_conflict_do_*``."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for database {dialect!r}")
+
+
 def upsert(session: Session, table: Table, keys: Sequence[str], changed: Sequence[str]) -> Any:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET changed (or DO NOTHING if none changes)."""
-    dialect = session.get_bind().dialect.name
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(table)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table)
-    else:
-        raise NotImplementedError(f"no upsert for database {dialect!r}")
+    statement = insert_or_update(session, table)
     if not changed:
         return statement.on_conflict_do_nothing(index_elements=list(keys))
     return statement.on_conflict_do_update(

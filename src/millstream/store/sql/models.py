@@ -58,6 +58,8 @@ class DagRunRow(Base):
     __table_args__ = (
         UniqueConstraint("dag_id", "logical_date"),
         Index("ix_dag_run_state", "state"),
+        # The schedule's resume point: the newest scheduled run of a DAG is one seek.
+        Index("ix_dag_run_resume", "dag_id", "run_type", "logical_date"),
     )
 
     dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)

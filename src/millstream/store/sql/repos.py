@@ -8,7 +8,18 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
+from sqlalchemy import (
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from millstream.exceptions import ConflictError, InvalidInputError, StaleRecordError
@@ -22,6 +33,7 @@ from millstream.model.states import (
 )
 from millstream.store.memory import DEFAULT_POOL_SLOTS
 from millstream.store.records import (
+    SCHEDULED_RUN,
     DagRunRecord,
     TaskInstanceKey,
     TaskInstanceRecord,
@@ -190,6 +202,23 @@ class SqlRunRepo:
             .limit(1)
         ).first()
         return row_to_run(row) if row is not None else None
+
+    def latest_scheduled(self, dag_ids: Collection[str]) -> dict[str, DagRunRecord]:
+        # One statement; each DAG's part is one seek of ix_dag_run_resume, so the cost
+        # is per DAG asked about, never per run in its history.
+        if not dag_ids:
+            return {}
+        parts = [
+            select(*RUN_COLUMNS)
+            .where(_RUN.dag_id == dag_id, _RUN.run_type == SCHEDULED_RUN)
+            .order_by(_RUN.logical_date.desc())
+            .limit(1)
+            .subquery()
+            for dag_id in sorted(set(dag_ids))
+        ]
+        selects = [select(*part.c) for part in parts]
+        query = selects[0] if len(selects) == 1 else union_all(*selects)
+        return {run.dag_id: run for run in map(row_to_run, self.session.execute(query))}
 
     def delete(self, dag_id: str, run_id: str) -> bool:
         """Remove a run; its instances, tries and XComs go with it (ON DELETE CASCADE)."""

@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from millstream.exceptions import StoreUsageError
+from millstream.store.change_signal import ChangeSignalRepo
 from millstream.store.interfaces import (
     ApiTokenRepo,
     AssetRepo,
@@ -34,6 +35,7 @@ from millstream.store.interfaces import (
 from millstream.store.sql.asset_repos import SqlAssetRepo
 from millstream.store.sql.auth_repos import SqlApiTokenRepo, SqlLoginSessionRepo, SqlUserRepo
 from millstream.store.sql.browse_repos import SqlBrowseRepo
+from millstream.store.sql.change_signal import SqlChangeSignalRepo
 from millstream.store.sql.dag_repos import SqlAuditRepo, SqlDagRepo, SqlImportErrorRepo
 from millstream.store.sql.engine import make_engine
 from millstream.store.sql.job_repos import SqlJobRepo
@@ -88,6 +90,7 @@ class SqlStore:
         self.task_reschedules: TaskRescheduleRepo = self._bind(
             SqlTaskRescheduleRepo(self.session)
         )
+        self.signals: ChangeSignalRepo = self._bind(SqlChangeSignalRepo(self.session))
 
     @classmethod
     def from_url(cls, url: str | URL, open_pools: bool = False) -> SqlStore:

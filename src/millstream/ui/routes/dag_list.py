@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from millstream.api.deps import StoreDep
 from millstream.model.states import DagRunState
+from millstream.scheduler.runs import last_scheduled_intervals
 from millstream.services.pause import set_paused
 from millstream.store.records import DagRecord, DagRunRecord
 from millstream.ui.catalog import CATALOG, DagSummary
@@ -86,11 +87,12 @@ def dag_list(
         ids = [record.dag_id for record, _ in shown]
         recent = store.browse.latest_runs_per_dag(ids, RECENT_RUNS)
         state_counts = store.browse.run_state_counts(ids)
+        resume_points = last_scheduled_intervals(store, ids)
     now = utcnow()
     rows = [
         DagRow(record, summary, recent.get(record.dag_id, []),
                state_counts.get(record.dag_id, {}),
-               CATALOG.next_run(summary.structure, recent.get(record.dag_id, []), now))
+               CATALOG.next_run(summary.structure, resume_points.get(record.dag_id), now))
         for record, summary in shown
     ]
     return render(request, "dag_list.html", {

@@ -53,7 +53,7 @@ def grid_page(
     until = moment_param(before)
     with store.transaction():
         shown = store.browse.latest_runs(dag_id, count, before=until)
-        header = load_header(store, dag_id, recent=shown if until is None else None)
+        header = load_header(store, dag_id)
         instances = store.browse.instances_for_runs(dag_id, [r.run_id for r in shown])
         older = bool(shown) and bool(store.browse.latest_runs(dag_id, 1,
                                                               before=shown[-1].logical_date))
@@ -86,7 +86,7 @@ def graph_page(
     """The DAG's tasks laid out left to right, coloured by their state in one run."""
     with store.transaction():
         recent = store.browse.latest_runs(dag_id, PICKER_RUNS)
-        header = load_header(store, dag_id, recent=recent)
+        header = load_header(store, dag_id)
         run = pick_run(store, dag_id, run_id, recent)
         structure = header.structure
         instances: list[TaskInstanceRecord] = []
@@ -187,7 +187,7 @@ def gantt_page(
     now = utcnow()
     with store.transaction():
         recent = store.browse.latest_runs(dag_id, PICKER_RUNS)
-        header = load_header(store, dag_id, recent=recent)
+        header = load_header(store, dag_id)
         run = pick_run(store, dag_id, run_id, recent)
         rows: list[GanttRow] = []
         if run is not None:
