@@ -9,6 +9,7 @@ from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
+from millstream.runtime.xcom import StoreXComReader
 from millstream.scheduler.loop import Scheduler, TickResult
 
 from .harness import START, Engine
@@ -30,11 +31,12 @@ def test_a_new_scheduler_over_the_same_store_finishes_a_run_in_progress() -> Non
     first.tick()
     assert first.states(run) == {"a": "success", "b": "scheduled", "c": "none"}
     # The first scheduler goes away; another one takes over the store.
-    second = Scheduler(first.store, InProcessExecutor(first.store.xcoms, first.clock),
+    second = Scheduler(first.raw_store,
+                       InProcessExecutor(StoreXComReader(first.raw_store), first.clock),
                        {dag.dag_id: dag})
     for _ in range(10):
         second.tick(first.clock())
-    assert run.state is DagRunState.SUCCESS
+    assert first.run_record(run).state is DagRunState.SUCCESS
     assert first.states(run) == {"a": "success", "b": "success", "c": "success"}
 
 
@@ -43,7 +45,7 @@ def test_an_idle_tick_reports_no_work_and_no_wakeup() -> None:
     engine = Engine(dag)
     assert engine.tick() == TickResult(worked=False, next_wakeup=None)
     run = engine.run_to_end(engine.trigger(dag))
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     result = engine.tick()
     assert not result.worked and result.next_wakeup is None
 
@@ -78,6 +80,6 @@ def test_runs_of_dags_the_scheduler_does_not_know_are_left_alone() -> None:
     stray = other.trigger(unknown)
     engine = Engine(known, store=other.store)
     run = engine.run_to_end(engine.trigger(known))
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     assert stray.state is DagRunState.QUEUED
     assert engine.ti(stray, "x").state is TaskState.NONE
