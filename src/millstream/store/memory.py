@@ -60,14 +60,12 @@ __all__ = ["DEFAULT_POOL_SLOTS", "MemoryRunRepo", "MemoryStore", "MemoryTaskInst
 class MemoryXComRepo(JournaledRepo):
     """XCom JSON texts keyed by task instance and XCom key."""
 
-    STATE = ("_values",)
-
     def __init__(self, journal: Journal | None = None) -> None:
         super().__init__(journal)
         self._values: dict[TaskInstanceKey, dict[str, str]] = {}
 
     def set_many(self, key: TaskInstanceKey, values: Iterable[tuple[str, str]]) -> None:
-        self._changing()
+        self._remember(self._values, key, copy=True)
         self._values.setdefault(key, {}).update(values)
 
     def get_xcom(
@@ -85,7 +83,7 @@ class MemoryXComRepo(JournaledRepo):
         return [text for _, text in sorted(found)]
 
     def clear(self, key: TaskInstanceKey) -> None:
-        self._changing()
+        self._remember(self._values, key)
         self._values.pop(key, None)
 
     def entries(self, key: TaskInstanceKey) -> list[tuple[str, str]]:
@@ -93,8 +91,8 @@ class MemoryXComRepo(JournaledRepo):
 
     def forget_run(self, dag_id: str, run_id: str) -> None:
         """Drop a deleted run's XComs."""
-        self._changing()
         for key in [k for k in self._values if (k.dag_id, k.run_id) == (dag_id, run_id)]:
+            self._remember(self._values, key)
             del self._values[key]
 
 

@@ -1,5 +1,6 @@
-"""Transactions of the in-memory store: each changed repository's state is saved on its
-first change in a transaction and put back if the transaction raises.
+"""Transactions of the in-memory store: what a transaction changes is saved before it
+changes (a repository's whole state, or for the busy repositories each entry written) and
+put back if the transaction raises.
 
 The memory store keeps the SQL store's rules: a transaction commits when its block ends
 and rolls back everything when it raises, a transaction inside another joins it, and a
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any, ClassVar, TypeVar, cast
 
 from millstream.store.transaction_guard import TransactionGuard
 
 _R = TypeVar("_R")
+_MISSING = object()
 
 
 def copy_containers(value: Any) -> Any:
@@ -41,6 +43,7 @@ class Journal:
     def __init__(self) -> None:
         self.depth = 0
         self._saved: dict[int, tuple[JournaledRepo, dict[str, Any]]] = {}
+        self._undo: list[tuple[MutableMapping[Any, Any], Any, Any]] = []
 
     @property
     def in_transaction(self) -> bool:
@@ -65,15 +68,30 @@ class Journal:
         finally:
             self.depth = 0
             self._saved.clear()
+            self._undo.clear()
 
     def before_change(self, repo: JournaledRepo) -> None:
         """Save ``repo``'s state, once per transaction, before it changes."""
         if self.depth and id(repo) not in self._saved:
             self._saved[id(repo)] = (repo, repo.snapshot())
 
+    def remember(self, mapping: MutableMapping[Any, Any], key: Any, copy: bool = False) -> None:
+        """Save what ``mapping`` holds at ``key`` (or that it holds nothing) before it
+        changes, to put it back on rollback. A list or dict held there that is about to be
+        changed in place is saved as a copy (``copy``); one that is only replaced or
+        removed is saved as itself, so that the saved entries of its own still apply."""
+        if self.depth:
+            old = mapping.get(key, _MISSING)
+            self._undo.append((mapping, key, copy_containers(old) if copy else old))
+
     def _roll_back(self) -> None:
         for repo, state in self._saved.values():
             repo.restore(state)
+        for mapping, key, old in reversed(self._undo):
+            if old is _MISSING:
+                mapping.pop(key, None)
+            else:
+                mapping[key] = old
 
 
 class JournaledRepo:
@@ -91,6 +109,11 @@ class JournaledRepo:
 
     def _changing(self) -> None:
         self._journal.before_change(self)
+
+    def _remember(self, mapping: MutableMapping[Any, Any], key: Any, copy: bool = False) -> None:
+        """For a repository with many entries: save one entry before it changes, instead of
+        the whole state (such a repository leaves ``STATE`` empty); see Journal.remember."""
+        self._journal.remember(mapping, key, copy)
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the state, independent of later changes."""

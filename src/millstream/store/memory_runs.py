@@ -75,8 +75,6 @@ def _detached_ti(ti: TaskInstanceRecord) -> TaskInstanceRecord:
 class MemoryRunRepo(JournaledRepo):
     """DAG runs in a dict keyed by (dag_id, run_id)."""
 
-    STATE = ("_runs",)
-
     def __init__(self, journal: Journal | None = None) -> None:
         super().__init__(journal)
         self._runs: dict[tuple[str, str], DagRunRecord] = {}
@@ -91,7 +89,7 @@ class MemoryRunRepo(JournaledRepo):
                 f"DAG {run.dag_id!r} already has a run for logical date "
                 f"{run.logical_date.isoformat()}"
             )
-        self._changing()
+        self._remember(self._runs, key)
         self._runs[key] = _detached_run(run)
 
     def get(self, dag_id: str, run_id: str) -> DagRunRecord | None:
@@ -133,7 +131,7 @@ class MemoryRunRepo(JournaledRepo):
         stored = self._runs.get(key)
         if stored is None or stored.state != run.state:
             raise _stale(what, run.state, stored.state if stored else None)
-        self._changing()
+        self._remember(self._runs, key)
         changed = _detached_run(replace(stored, state=new, **fields))
         self._runs[key] = changed
         return _detached_run(changed)
@@ -141,7 +139,7 @@ class MemoryRunRepo(JournaledRepo):
     def delete(self, dag_id: str, run_id: str) -> bool:
         if (dag_id, run_id) not in self._runs:
             return False
-        self._changing()
+        self._remember(self._runs, (dag_id, run_id))
         del self._runs[(dag_id, run_id)]
         for forget in self.cascade:
             forget(dag_id, run_id)
@@ -150,8 +148,6 @@ class MemoryRunRepo(JournaledRepo):
 
 class MemoryTaskInstanceRepo(JournaledRepo):
     """Task instances in dicts, indexed by key and by run."""
-
-    STATE = ("_by_key", "_by_run", "_tries")
 
     def __init__(self, journal: Journal | None = None) -> None:
         super().__init__(journal)
@@ -168,13 +164,18 @@ class MemoryTaskInstanceRepo(JournaledRepo):
             taken = next(ti.key for i, ti in enumerate(batch)
                          if ti.key in self._by_key or ti.key in {t.key for t in batch[:i]})
             raise ConflictError(f"task instance {taken} already exists")
-        self._changing()
         for ti in batch:
             self._put(_detached_ti(ti))
 
     def _put(self, ti: TaskInstanceRecord) -> None:
-        self._by_key[ti.key] = ti
-        self._by_run[(ti.dag_id, ti.run_id)][ti.key] = ti
+        key, run_key = ti.key, (ti.dag_id, ti.run_id)
+        self._remember(self._by_key, key)
+        if run_key not in self._by_run:
+            self._remember(self._by_run, run_key)
+        in_run = self._by_run[run_key]
+        self._remember(in_run, key)
+        self._by_key[key] = ti
+        in_run[key] = ti
 
     def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
         ti = self._by_key.get(key)
@@ -239,7 +240,6 @@ class MemoryTaskInstanceRepo(JournaledRepo):
     def _write(
         self, stored: TaskInstanceRecord, state: TaskState, fields: dict[str, Any]
     ) -> TaskInstanceRecord:
-        self._changing()
         changed = _detached_ti(replace(stored, state=state, **fields))
         self._put(changed)
         return _detached_ti(changed)
@@ -248,7 +248,6 @@ class MemoryTaskInstanceRepo(JournaledRepo):
         for key in keys:
             ti = self._by_key.get(key)
             if ti is not None:
-                self._changing()
                 self._put(replace(ti, heartbeat_at=now))
 
     def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
@@ -262,9 +261,11 @@ class MemoryTaskInstanceRepo(JournaledRepo):
         stored = self._by_key.get(placeholder.key)
         if stored is None:
             raise StaleRecordError(f"task instance {placeholder.key} is not in the store")
-        self._changing()
+        in_run = self._by_run[(placeholder.dag_id, placeholder.run_id)]
+        self._remember(self._by_key, placeholder.key)
+        self._remember(in_run, placeholder.key)
         del self._by_key[placeholder.key]
-        del self._by_run[(placeholder.dag_id, placeholder.run_id)][placeholder.key]
+        del in_run[placeholder.key]
         created = [replace(stored, map_index=0)] + [
             _detached_ti(replace(placeholder, map_index=i)) for i in range(1, count)
         ]
@@ -273,7 +274,7 @@ class MemoryTaskInstanceRepo(JournaledRepo):
         return [_detached_ti(ti) for ti in created]
 
     def record_try(self, record: TaskTryRecord) -> None:
-        self._changing()
+        self._remember(self._tries, record.key, copy=True)
         self._tries[record.key].append(record)
 
     def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]:
@@ -281,7 +282,9 @@ class MemoryTaskInstanceRepo(JournaledRepo):
 
     def forget_run(self, dag_id: str, run_id: str) -> None:
         """Drop a deleted run's instances and their tries."""
-        self._changing()
+        self._remember(self._by_run, (dag_id, run_id))
         for key in self._by_run.pop((dag_id, run_id), {}):
+            self._remember(self._by_key, key)
+            self._remember(self._tries, key)
             self._by_key.pop(key, None)
             self._tries.pop(key, None)

@@ -107,6 +107,27 @@ def test_a_deleted_run_comes_back_with_everything_it_had_on_rollback(raw_store: 
     assert _picture(raw_store) == before
 
 
+def test_changes_to_a_run_then_its_deletion_all_roll_back(raw_store: Store) -> None:
+    run = _seed(raw_store)
+    before = _picture(raw_store)
+    key = TaskInstanceKey("etl", run.run_id, "a")
+    with pytest.raises(RuntimeError), raw_store.transaction():
+        ti = raw_store.task_instances.get(key)
+        assert ti is not None
+        queued = raw_store.task_instances.claim(ti, TaskState.SCHEDULED, TaskState.QUEUED)
+        assert queued is not None
+        raw_store.task_instances.set_state(queued, TaskState.RUNNING, pid=1)
+        raw_store.task_instances.record_try(TaskTryRecord(key, 1, TaskState.FAILED, DAY, DAY))
+        raw_store.xcoms.set_many(key, [("return_value", "9")])
+        raw_store.task_instances.heartbeat([key], DAY)
+        assert raw_store.runs.delete("etl", run.run_id)
+        raise RuntimeError("changed my mind")
+    assert _picture(raw_store) == before
+    with raw_store.transaction():
+        ti = raw_store.task_instances.get(key)
+    assert ti is not None and ti.heartbeat_at is None and ti.pid is None
+
+
 def test_a_nested_transaction_joins_the_outer_one(raw_store: Store) -> None:
     run = _seed(raw_store)
     before = _picture(raw_store)
