@@ -12,7 +12,7 @@ from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import DagRunState, TaskState
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.metadata import using_store
-from millstream.runtime.xcom import decode_xcom
+from millstream.runtime.xcom import StoreXComReader, decode_xcom
 from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler
 from millstream.services.inputs import parse_date
@@ -77,13 +77,14 @@ class DagTestResult:
                   ) -> Any:
         """A value a task pushed; a mapped task gives the list of its instances' values."""
         xcoms = self._store.xcoms
-        if map_index is None:
-            text = xcoms.get_xcom(self.dag_id, self.run_id, task_id, -1, key)
-            if text is not None:
-                return decode_xcom(text)
-            mapped = xcoms.get_mapped_xcoms(self.dag_id, self.run_id, task_id, key)
-            return [decode_xcom(t) for t in mapped] if mapped else None
-        return decode_xcom(xcoms.get_xcom(self.dag_id, self.run_id, task_id, map_index, key))
+        with self._store.transaction():
+            if map_index is None:
+                text = xcoms.get_xcom(self.dag_id, self.run_id, task_id, -1, key)
+                if text is not None:
+                    return decode_xcom(text)
+                mapped = xcoms.get_mapped_xcoms(self.dag_id, self.run_id, task_id, key)
+                return [decode_xcom(t) for t in mapped] if mapped else None
+            return decode_xcom(xcoms.get_xcom(self.dag_id, self.run_id, task_id, map_index, key))
 
     @property
     def succeeded(self) -> bool:
@@ -109,7 +110,7 @@ def in_process_scheduler(
     structures of ``dags``; only their tries and callbacks run the live DAGs, in this
     process (the in-process executor and the inline callback runner)."""
     live = {dag.dag_id: dag for dag in dags}
-    executor = InProcessExecutor(store.xcoms, clock, live)
+    executor = InProcessExecutor(StoreXComReader(store), clock, live)
     return Scheduler(store, executor, serialized(live.values()), InlineCallbackRunner(live))
 
 
@@ -138,35 +139,45 @@ def run_dag_test(
     with using_store(store), using_clock(sensor_clock):
         while run.state not in (DagRunState.SUCCESS, DagRunState.FAILED):
             result = scheduler.tick(clock.now())
+            run = _current(store, run)
             if result.worked:
                 continue
             if triggers.run_until_event(until=result.next_wakeup):
                 scheduler.poke(reevaluate=False)  # deferred tasks resume: dispatch them
                 continue
             if result.next_wakeup is None:
-                _fail_stuck_run(scheduler, run, clock.now())
+                run = _fail_stuck_run(scheduler, run, clock.now())
                 break
             clock.wait_until(result.next_wakeup)
     return _result(dag, store, run)
 
 
-def _fail_stuck_run(scheduler: Scheduler, run: DagRunRecord, now: datetime) -> None:
+def _current(store: Store, run: DagRunRecord) -> DagRunRecord:
+    """The run as the store holds it now."""
+    with store.transaction():
+        return store.runs.get(run.dag_id, run.run_id) or run
+
+
+def _fail_stuck_run(scheduler: Scheduler, run: DagRunRecord, now: datetime) -> DagRunRecord:
     """Nothing can move any more (e.g. a pool of size 0): end the run failed, saying why."""
     store = scheduler.store
-    for ti in store.task_instances.for_run(run.dag_id, run.run_id):
-        if ti.state in (TaskState.NONE, TaskState.SCHEDULED):
-            store.task_instances.set_state(ti, TaskState.UPSTREAM_FAILED, end_date=now,
-                                           error="the run could not make progress")
-    store.runs.set_state(run, DagRunState.FAILED, end_date=now)
+    with store.transaction():
+        for ti in store.task_instances.for_run(run.dag_id, run.run_id):
+            if ti.state in (TaskState.NONE, TaskState.SCHEDULED):
+                store.task_instances.set_state(ti, TaskState.UPSTREAM_FAILED, end_date=now,
+                                               error="the run could not make progress")
+        run = store.runs.set_state(run, DagRunState.FAILED, end_date=now)
     scheduler.callbacks.dag_run_finished(scheduler.dags[run.dag_id], run, False, "deadlock")
+    return run
 
 
 def _result(dag: DAG, store: MemoryStore, run: DagRunRecord) -> DagTestResult:
     order = {task.task_id: i for i, task in enumerate(dag.topological_sort())}
-    instances = sorted(
-        store.task_instances.for_run(run.dag_id, run.run_id),
-        key=lambda ti: (order[ti.task_id], ti.map_index),
-    )
+    with store.transaction():
+        instances = sorted(
+            store.task_instances.for_run(run.dag_id, run.run_id),
+            key=lambda ti: (order[ti.task_id], ti.map_index),
+        )
     tasks = [
         TaskResult(ti.label, ti.state.value, ti.try_number, ti.duration, ti.error)
         for ti in instances

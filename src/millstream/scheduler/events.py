@@ -78,7 +78,7 @@ def apply_finished(
         store.xcoms.set_many(event.key, event.xcoms)
     if event.state in (TaskState.UP_FOR_RESCHEDULE, TaskState.DEFERRED):
         return suspend(store, ti, event, fields)
-    store.task_instances.set_state(ti, event.state, **fields)
+    ti = store.task_instances.set_state(ti, event.state, **fields)
     store.task_instances.record_try(
         TaskTryRecord(event.key, event.try_number, event.state, ti.start_date, event.end_date,
                       event.error)
@@ -128,7 +128,7 @@ def suspend(
     # An event from a worker of another version, missing what the suspension needs.
     log.error("%s reported %s without its details: failing it", ti.label, event.state.value)
     fields["error"] = f"the try ended {event.state.value} without its reschedule date or trigger"
-    store.task_instances.set_state(ti, TaskState.FAILED, **fields)
+    ti = store.task_instances.set_state(ti, TaskState.FAILED, **fields)
     store.task_instances.record_try(TaskTryRecord(
         event.key, event.try_number, TaskState.FAILED, ti.start_date, event.end_date,
         str(fields["error"]),

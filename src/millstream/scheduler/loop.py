@@ -283,7 +283,7 @@ class Scheduler:
 
     def _finish(self, dag: DagView, run: DagRunRecord, state: DagRunState, now: datetime,
                 reason: str) -> None:
-        self.store.runs.set_state(run, state, end_date=now)
+        run = self.store.runs.set_state(run, state, end_date=now)
         self._look_for_queued_runs = True  # a max_active_runs slot is free
         self._dirty.pop((run.dag_id, run.run_id), None)
         self._params.pop((run.dag_id, run.run_id), None)
@@ -341,11 +341,13 @@ class Scheduler:
             # Each step gets an id its outcome names. Its process and heartbeats are its
             # own: those of the step before would make liveness misjudge this one.
             step_id = new_step_id()
-            if not self.store.task_instances.claim(
+            claimed = self.store.task_instances.claim(
                 ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number,
                 step_id=step_id, pid=None, heartbeat_at=None,
-            ):
+            )
+            if claimed is None:
                 continue
+            ti = claimed
             run = active[(ti.dag_id, ti.run_id)]
             dag = self.dags[ti.dag_id]
             workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,

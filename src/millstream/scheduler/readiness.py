@@ -18,7 +18,7 @@ from millstream.model.states import TaskState
 from millstream.model.trigger_rules import Decision, UpstreamCounts, evaluate
 from millstream.runtime.xcom import decode_xcom
 from millstream.scheduler.dag_view import DagView, TaskView
-from millstream.store.records import DagRunRecord, TaskInstanceRecord
+from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 
 if TYPE_CHECKING:
     from millstream.store.interfaces import Store
@@ -100,11 +100,16 @@ def evaluate_dirty(
             Decision.SKIP: TaskState.SKIPPED,
             Decision.UPSTREAM_FAILED: TaskState.UPSTREAM_FAILED,
         }[decision]
+        changed: dict[TaskInstanceKey, TaskInstanceRecord] = {}
         for ti in waiting:
             if new_state is TaskState.SCHEDULED:
-                store.task_instances.set_state(ti, new_state)
+                changed[ti.key] = store.task_instances.set_state(ti, new_state)
             else:
-                store.task_instances.set_state(ti, new_state, start_date=now, end_date=now)
+                changed[ti.key] = store.task_instances.set_state(
+                    ti, new_state, start_date=now, end_date=now
+                )
+        # Downstream tasks count these instances' states: they see the changed records.
+        by_task[task_id] = [changed.get(ti.key, ti) for ti in by_task[task_id]]
         if new_state is not TaskState.SCHEDULED:
             _push_downstream(heap, task.downstream_task_ids, order)
 
@@ -164,13 +169,13 @@ def _expand(
             count *= expansion_length({name: value}, task.task_id)
     except (TypeError, ValueError) as exc:
         log.error("cannot expand task %s: %s", task.task_id, exc)
-        store.task_instances.set_state(
+        return [store.task_instances.set_state(
             placeholder, TaskState.FAILED, start_date=now, end_date=now, error=str(exc)
-        )
-        return [placeholder]
+        )]
     if count == 0:
-        store.task_instances.set_state(placeholder, TaskState.SKIPPED, start_date=now, end_date=now)
-        return [placeholder]
+        return [store.task_instances.set_state(
+            placeholder, TaskState.SKIPPED, start_date=now, end_date=now
+        )]
     return store.task_instances.expand(placeholder, count)
 
 

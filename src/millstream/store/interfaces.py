@@ -1,6 +1,9 @@
 """The repository interfaces every store implements (in-memory now, SQL in the durable engine).
 
-Repositories never commit: the caller owns the transaction (``store.transaction()``).
+Repositories never commit: the caller owns the transaction (``store.transaction()``), and a
+repository used outside one raises :class:`~millstream.exceptions.StoreUsageError`. Records
+are immutable: what a repository returns never changes the store, and a method that changes
+a record returns the new one.
 Every state change goes through :func:`millstream.model.states.check_transition`.
 """
 
@@ -56,7 +59,11 @@ class RunRepo(Protocol):
         """Each DAG's latest scheduled run (its schedule's resume point), found by index."""
         ...
 
-    def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None: ...
+    def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> DagRunRecord:
+        """Apply a checked transition and update ``fields`` in the same write; returns the
+        changed record. A compare-and-set on the state ``run`` holds: if the store has moved
+        on, :class:`~millstream.exceptions.StaleRecordError` is raised and nothing changes."""
+        ...
 
     def delete(self, dag_id: str, run_id: str) -> bool:
         """Remove a run with its task instances, tries and XComs; False if there was none."""
@@ -86,13 +93,19 @@ class TaskInstanceRepo(Protocol):
         transaction where the database can lock rows (so two schedulers never share one)."""
         ...
 
-    def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
-        """Apply a checked transition and update ``fields`` in the same write."""
+    def set_state(
+        self, ti: TaskInstanceRecord, state: TaskState, **fields: Any
+    ) -> TaskInstanceRecord:
+        """Apply a checked transition and update ``fields`` in the same write; returns the
+        changed record. A compare-and-set on the state ``ti`` holds: if the store has moved
+        on, :class:`~millstream.exceptions.StaleRecordError` is raised and nothing changes."""
         ...
 
-    def claim(self, ti: TaskInstanceRecord, expected: TaskState, state: TaskState,
-              **fields: Any) -> bool:
-        """Compare-and-set: change the state only if it is still ``expected``."""
+    def claim(
+        self, ti: TaskInstanceRecord, expected: TaskState, state: TaskState, **fields: Any
+    ) -> TaskInstanceRecord | None:
+        """Compare-and-set: change the state only if it is still ``expected``; returns the
+        changed record, or None if the instance had moved on (someone else claimed it)."""
         ...
 
     def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
@@ -100,7 +113,8 @@ class TaskInstanceRepo(Protocol):
         ...
 
     def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
-        """Turn an unexpanded mapped instance (map index -1) into ``count`` instances."""
+        """Turn an unexpanded mapped instance (map index -1) into ``count`` instances;
+        returns them, by map index."""
         ...
 
     def record_try(self, record: TaskTryRecord) -> None: ...

@@ -16,16 +16,20 @@ from millstream.store.asset_records import (
     AssetReferenceRecord,
 )
 from millstream.store.interfaces import DagRepo
+from millstream.store.memory_journal import Journal, JournaledRepo
 from millstream.store.records import TaskInstanceKey
 
 
-class MemoryAssetRepo:
+class MemoryAssetRepo(JournaledRepo):
     """Assets by URI, events in a list, and each DAG's references and queue entries.
 
     The DAG repository of the same store tells which DAGs are active and unpaused.
     """
 
-    def __init__(self, dags: DagRepo) -> None:
+    STATE = ("_assets", "_events", "_schedule", "_outlets", "_queue", "_links")
+
+    def __init__(self, dags: DagRepo, journal: Journal | None = None) -> None:
+        super().__init__(journal)
         self._dags = dags
         self._assets: dict[str, AssetRecord] = {}
         self._events: list[AssetEventRecord] = []
@@ -35,6 +39,7 @@ class MemoryAssetRepo:
         self._links: dict[tuple[str, str], list[int]] = {}  # (dag_id, run_id) -> event ids
 
     def _upsert(self, asset: AssetRecord, now: datetime) -> AssetRecord:
+        self._changing()
         known = self._assets.get(asset.uri)
         if known is None:
             stored = AssetRecord(asset.uri, asset.name, dict(asset.extra), now,
@@ -48,6 +53,7 @@ class MemoryAssetRepo:
         self, dag_id: str, schedule: Iterable[AssetRecord],
         outlets: Mapping[str, Iterable[AssetRecord]], now: datetime,
     ) -> None:
+        self._changing()
         scheduled = {self._upsert(a, now).uri for a in schedule}
         produced = {
             task_id: {self._upsert(a, now).uri for a in assets}
@@ -80,6 +86,7 @@ class MemoryAssetRepo:
         self, uri: str, timestamp: datetime, source: TaskInstanceKey | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> AssetEventRecord:
+        self._changing()
         if uri not in self._assets:
             self._upsert(AssetRecord(uri, uri), timestamp)
         event = AssetEventRecord(
@@ -116,12 +123,14 @@ class MemoryAssetRepo:
                     f"the queued update of asset {entry.uri!r} for DAG {entry.dag_id!r} "
                     "was consumed by someone else"
                 )
+        self._changing()
         for entry in wanted:
             del self._queue[(entry.dag_id, entry.uri)]
         firsts = {e.uri: e.first_event_id for e in wanted}
         return [e for e in self._events if e.uri in firsts and e.id >= firsts[e.uri]]
 
     def link_run(self, dag_id: str, run_id: str, event_ids: Iterable[int]) -> None:
+        self._changing()
         self._links.setdefault((dag_id, run_id), []).extend(event_ids)
 
     def run_events(self, dag_id: str, run_id: str) -> builtins.list[AssetEventRecord]:
@@ -130,4 +139,5 @@ class MemoryAssetRepo:
 
     def forget_run(self, dag_id: str, run_id: str) -> None:
         """Drop a deleted run's links to the events it was created from."""
+        self._changing()
         self._links.pop((dag_id, run_id), None)

@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from millstream.store.job_records import JobRecord
+from millstream.store.memory_journal import Journal, JournaledRepo
 
 
-class MemoryJobRepo:
+class MemoryJobRepo(JournaledRepo):
     """The latest heartbeat of each (job type, host, pid)."""
 
-    def __init__(self) -> None:
+    STATE = ("_jobs",)
+
+    def __init__(self, journal: Journal | None = None) -> None:
+        super().__init__(journal)
         self._jobs: dict[tuple[str, str, int], JobRecord] = {}
 
     def heartbeat(self, job_type: str, hostname: str, pid: int, now: datetime) -> None:
+        self._changing()
         self._jobs[(job_type, hostname, pid)] = JobRecord(job_type, hostname, pid, now)
 
     def latest(self, job_type: str) -> JobRecord | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from millstream.model.states import DagRunState, TaskState
+from millstream.store.interfaces import DagRepo, RunRepo, TaskInstanceRepo, XComRepo
 from millstream.store.listing_records import PageRecord, check_window
 from millstream.store.records import (
     DagRecord,
@@ -13,9 +14,6 @@ from millstream.store.records import (
     TaskInstanceKey,
     TaskInstanceRecord,
 )
-
-if TYPE_CHECKING:
-    from millstream.store.memory import MemoryStore
 
 T = TypeVar("T")
 
@@ -29,31 +27,35 @@ def _page(items: Sequence[T], limit: int | None, offset: int) -> PageRecord[T]:
 class MemoryListingRepo:
     """The listing queries answered from the other in-memory repositories."""
 
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
+    def __init__(self, runs: RunRepo, task_instances: TaskInstanceRepo, xcoms: XComRepo,
+                 dags: DagRepo) -> None:
+        self._runs = runs
+        self._task_instances = task_instances
+        self._xcoms = xcoms
+        self._dags = dags
 
     def runs(self, dag_id: str | None, states: Collection[DagRunState] | None,
              newest_first: bool, limit: int, offset: int = 0) -> PageRecord[DagRunRecord]:
-        found = self._store.runs.list(dag_id, states)
+        found = self._runs.list(dag_id, states)
         found.sort(key=lambda r: (r.logical_date, r.dag_id, r.run_id), reverse=newest_first)
         return _page(found, limit, offset)
 
     def task_instances(self, dag_id: str, run_id: str, states: Collection[TaskState] | None,
                        limit: int, offset: int = 0) -> PageRecord[TaskInstanceRecord]:
         wanted = None if states is None else {TaskState(s) for s in states}
-        found = [ti for ti in self._store.task_instances.for_run(dag_id, run_id)
+        found = [ti for ti in self._task_instances.for_run(dag_id, run_id)
                  if wanted is None or ti.state in wanted]
         found.sort(key=lambda ti: (ti.task_id, ti.map_index))
         return _page(found, limit, offset)
 
     def xcom_entries(self, key: TaskInstanceKey, limit: int,
                      offset: int = 0) -> PageRecord[tuple[str, str]]:
-        return _page(self._store.xcoms.entries(key), limit, offset)
+        return _page(self._xcoms.entries(key), limit, offset)
 
     def dags(self, active_only: bool, paused: bool | None, id_contains: str | None,
              limit: int | None, offset: int = 0) -> PageRecord[DagRecord]:
         needle = id_contains.lower() if id_contains else None
-        found = [d for d in self._store.dags.list(active_only=active_only)
+        found = [d for d in self._dags.list(active_only=active_only)
                  if (paused is None or d.is_paused == paused)
                  and (needle is None or needle in d.dag_id.lower())]
         return _page(found, limit, offset)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 
 from millstream.exceptions import InvalidInputError
+from millstream.store.memory_journal import Journal, JournaledRepo
 from millstream.store.secrets_records import ConnectionRecord, VariableRecord
 
 
@@ -17,19 +18,24 @@ def _page(items: builtins.list[str], limit: int | None, offset: int) -> builtins
     return ordered if limit is None else ordered[:limit]
 
 
-class MemoryVariableRepo:
+class MemoryVariableRepo(JournaledRepo):
     """Variables in a dict keyed by key."""
 
-    def __init__(self) -> None:
+    STATE = ("_items",)
+
+    def __init__(self, journal: Journal | None = None) -> None:
+        super().__init__(journal)
         self._items: dict[str, VariableRecord] = {}
 
     def get(self, key: str) -> VariableRecord | None:
         return self._items.get(key)
 
     def set(self, record: VariableRecord) -> None:
+        self._changing()
         self._items[record.key] = record
 
     def delete(self, key: str) -> bool:
+        self._changing()
         return self._items.pop(key, None) is not None
 
     def count(self) -> int:
@@ -39,19 +45,24 @@ class MemoryVariableRepo:
         return [self._items[key] for key in _page(builtins.list(self._items), limit, offset)]
 
 
-class MemoryConnectionRepo:
+class MemoryConnectionRepo(JournaledRepo):
     """Connections in a dict keyed by conn_id."""
 
-    def __init__(self) -> None:
+    STATE = ("_items",)
+
+    def __init__(self, journal: Journal | None = None) -> None:
+        super().__init__(journal)
         self._items: dict[str, ConnectionRecord] = {}
 
     def get(self, conn_id: str) -> ConnectionRecord | None:
         return self._items.get(conn_id)
 
     def set(self, record: ConnectionRecord) -> None:
+        self._changing()
         self._items[record.conn_id] = record
 
     def delete(self, conn_id: str) -> bool:
+        self._changing()
         return self._items.pop(conn_id, None) is not None
 
     def count(self) -> int:

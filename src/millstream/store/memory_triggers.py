@@ -9,19 +9,24 @@ from typing import Any
 
 from millstream.model.states import TaskState
 from millstream.store.interfaces import TaskInstanceRepo
+from millstream.store.memory_journal import Journal, JournaledRepo
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 from millstream.store.trigger_records import TaskRescheduleRecord, TriggerRecord
 
 
-class MemoryTriggerRepo:
+class MemoryTriggerRepo(JournaledRepo):
     """Triggers in a dict by id; the deferred instances are read from ``task_instances``."""
 
-    def __init__(self, task_instances: TaskInstanceRepo) -> None:
+    STATE = ("_triggers", "_next_id")
+
+    def __init__(self, task_instances: TaskInstanceRepo, journal: Journal | None = None) -> None:
+        super().__init__(journal)
         self._task_instances = task_instances
         self._triggers: dict[int, TriggerRecord] = {}
         self._next_id = 1
 
     def add(self, classpath: str, kwargs: dict[str, Any], now: datetime) -> int:
+        self._changing()
         trigger_id = self._next_id
         self._next_id += 1
         self._triggers[trigger_id] = TriggerRecord(trigger_id, classpath, dict(kwargs), now)
@@ -35,6 +40,7 @@ class MemoryTriggerRepo:
 
     def assign(self, triggerer_id: str, capacity: int, now: datetime,
                stale_before: datetime) -> builtins.list[TriggerRecord]:
+        self._changing()
         owned = sum(t.triggerer_id == triggerer_id for t in self._triggers.values())
         for trigger_id in sorted(self._triggers):
             if owned >= capacity:
@@ -50,6 +56,7 @@ class MemoryTriggerRepo:
         return [t for t in self.list() if t.triggerer_id == triggerer_id]
 
     def heartbeat(self, triggerer_id: str, now: datetime) -> None:
+        self._changing()
         for trigger_id, trigger in self._triggers.items():
             if trigger.triggerer_id == triggerer_id:
                 self._triggers[trigger_id] = replace(trigger, heartbeat_at=now)
@@ -58,6 +65,7 @@ class MemoryTriggerRepo:
         return sorted({t.triggerer_id for t in self._triggers.values() if t.triggerer_id})
 
     def release(self, triggerer_id: str) -> int:
+        self._changing()
         released = 0
         for trigger_id, trigger in self._triggers.items():
             if trigger.triggerer_id == triggerer_id:
@@ -67,10 +75,12 @@ class MemoryTriggerRepo:
         return released
 
     def delete(self, trigger_id: int) -> bool:
+        self._changing()
         return self._triggers.pop(trigger_id, None) is not None
 
     def clean_unused(self) -> int:
         used = {ti.trigger_id for ti in self._task_instances.in_states([TaskState.DEFERRED])}
+        self._changing()
         unused = [i for i in self._triggers if i not in used]
         for trigger_id in unused:
             del self._triggers[trigger_id]
@@ -85,13 +95,17 @@ class MemoryTriggerRepo:
                 if ti.trigger_timeout is not None and ti.trigger_timeout < now]
 
 
-class MemoryTaskRescheduleRepo:
+class MemoryTaskRescheduleRepo(JournaledRepo):
     """Reschedules in a list per task instance."""
 
-    def __init__(self) -> None:
+    STATE = ("_records",)
+
+    def __init__(self, journal: Journal | None = None) -> None:
+        super().__init__(journal)
         self._records: dict[TaskInstanceKey, list[TaskRescheduleRecord]] = {}
 
     def add(self, record: TaskRescheduleRecord) -> None:
+        self._changing()
         self._records.setdefault(record.key, []).append(record)
 
     def for_try(self, key: TaskInstanceKey, try_number: int) -> list[TaskRescheduleRecord]:
@@ -99,5 +113,6 @@ class MemoryTaskRescheduleRepo:
 
     def forget_run(self, dag_id: str, run_id: str) -> None:
         """Drop a deleted run's reschedules."""
+        self._changing()
         for key in [k for k in self._records if (k.dag_id, k.run_id) == (dag_id, run_id)]:
             del self._records[key]

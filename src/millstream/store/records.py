@@ -1,4 +1,4 @@
-"""Plain records of DAG runs, task instances and XComs, shared by every store implementation."""
+"""Immutable records of DAG runs, task instances and XComs, shared by every store implementation."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ SCHEDULED_RUN = "scheduled"
 """The run type of runs the scheduler creates from a DAG's schedule (its resume point)."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class DagRunRecord:
-    """One run of a DAG for one logical date."""
+    """One run of a DAG for one logical date (immutable: the store's
+    ``runs.set_state`` returns the changed record, ``dataclasses.replace`` makes a new one)."""
 
     dag_id: str
     run_id: str
@@ -32,9 +33,10 @@ class DagRunRecord:
     dag_version: str | None = None  # the serialized structure this run was created with
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TaskInstanceRecord:
-    """One task (one map index of a mapped task) within one DAG run."""
+    """One task (one map index of a mapped task) within one DAG run (immutable: the store's
+    ``task_instances.set_state`` and ``claim`` return the changed record)."""
 
     dag_id: str
     run_id: str
@@ -118,7 +120,7 @@ class TaskTryRecord:
     error: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class DagRecord:
     """A DAG known to the store: where it came from, whether it is paused, its latest version."""
 

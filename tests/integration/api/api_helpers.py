@@ -117,7 +117,7 @@ class ApiEnv:
         store = self.store()
         run = store.runs.get(dag_id, run_id)
         assert run is not None
-        store.runs.set_state(run, DagRunState.RUNNING, start_date=DAY)
+        run = store.runs.set_state(run, DagRunState.RUNNING, start_date=DAY)
 
     def set_task(self, run_id: str, task_id: str, state: TaskState, tries: int = 1,
                  dag_id: str = "api_etl", map_index: int = -1) -> None:
@@ -129,19 +129,19 @@ class ApiEnv:
             ti = store.task_instances.get(key)
             assert ti is not None
             if state in (TaskState.SKIPPED, TaskState.UPSTREAM_FAILED, TaskState.SCHEDULED):
-                store.task_instances.set_state(ti, state)
+                ti = store.task_instances.set_state(ti, state)
                 return
             for number in range(1, tries + 1):
-                store.task_instances.set_state(ti, TaskState.SCHEDULED)
-                store.task_instances.set_state(ti, TaskState.QUEUED, try_number=number)
-                store.task_instances.set_state(ti, TaskState.RUNNING, start_date=DAY,
+                ti = store.task_instances.set_state(ti, TaskState.SCHEDULED)
+                ti = store.task_instances.set_state(ti, TaskState.QUEUED, try_number=number)
+                ti = store.task_instances.set_state(ti, TaskState.RUNNING, start_date=DAY,
                                                hostname="worker-1", pid=4242)
                 if number < tries:
-                    store.task_instances.set_state(ti, TaskState.UP_FOR_RETRY, end_date=DAY)
+                    ti = store.task_instances.set_state(ti, TaskState.UP_FOR_RETRY, end_date=DAY)
                     store.task_instances.record_try(
                         TaskTryRecord(key, number, TaskState.UP_FOR_RETRY, DAY, DAY, "boom"))
             if state is TaskState.RUNNING:
                 return
             end = DAY + timedelta(seconds=30)
-            store.task_instances.set_state(ti, state, end_date=end)
+            ti = store.task_instances.set_state(ti, state, end_date=end)
             store.task_instances.record_try(TaskTryRecord(key, tries, state, DAY, end))

@@ -118,7 +118,7 @@ def test_the_stream_follows_the_log_until_the_try_ends(api: ApiEnv) -> None:
             store = api.store()
             ti = store.task_instances.get(EXTRACT)
             assert ti is not None
-            store.task_instances.set_state(ti, TaskState.SUCCESS)
+            ti = store.task_instances.set_state(ti, TaskState.SUCCESS)
             for chunk in chunks:  # ends by itself once the try has ended
                 received += chunk
     assert received == b"starting\nworking\ndone\n"

@@ -25,7 +25,7 @@ from tests.integration.api.api_helpers import (
     seed_dags,
     seed_users,
 )
-from tests.integration.store.conftest import (
+from tests.store_fixtures import (
     drop_postgres_schema,
     new_schema_name,
     postgres_schema_engine,

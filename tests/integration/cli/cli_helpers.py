@@ -107,11 +107,11 @@ def drive(store: Store, dag_id: str, run_id: str, task_id: str, state: TaskState
     assert ti is not None
     with store.transaction():
         if state in (TaskState.UPSTREAM_FAILED, TaskState.SKIPPED):
-            store.task_instances.set_state(ti, state)
+            ti = store.task_instances.set_state(ti, state)
             return
         for step in (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING):
-            store.task_instances.set_state(ti, step)
-        store.task_instances.set_state(ti, state, try_number=1,
+            ti = store.task_instances.set_state(ti, step)
+        ti = store.task_instances.set_state(ti, state, try_number=1,
                                        start_date=datetime.now(UTC), end_date=datetime.now(UTC))
 
 
@@ -120,5 +120,5 @@ def finish_run(store: Store, dag_id: str, run_id: str, state: DagRunState) -> No
     assert run is not None
     with store.transaction():
         if run.state is DagRunState.QUEUED:
-            store.runs.set_state(run, DagRunState.RUNNING, start_date=datetime.now(UTC))
-        store.runs.set_state(run, state, end_date=datetime.now(UTC))
+            run = store.runs.set_state(run, DagRunState.RUNNING, start_date=datetime.now(UTC))
+        run = store.runs.set_state(run, state, end_date=datetime.now(UTC))

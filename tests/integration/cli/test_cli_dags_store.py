@@ -154,8 +154,8 @@ def test_list_runs_and_state(cli: Cli) -> None:
     with open_store() as store:
         run = store.runs.get("pipeline", first)
         assert run is not None
-        store.runs.set_state(run, DagRunState.RUNNING, start_date=datetime.now(UTC))
-        store.runs.set_state(run, DagRunState.FAILED, end_date=datetime.now(UTC))
+        run = store.runs.set_state(run, DagRunState.RUNNING, start_date=datetime.now(UTC))
+        run = store.runs.set_state(run, DagRunState.FAILED, end_date=datetime.now(UTC))
 
     runs = json.loads(cli.ok("dags", "list-runs", "pipeline", "--json"))
     assert [r["run_id"] for r in runs] == [second, first]  # newest first

@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 
 from engine_helpers import Home
-from tests.integration.store.conftest import (
+from tests.store_fixtures import (
     drop_postgres_schema,
     new_schema_name,
     postgres_schema_engine,

@@ -32,8 +32,7 @@ def scheduled_task(store: SqlStore, task_id: str = "extract") -> TaskInstanceRec
         if store.runs.get(run.dag_id, run.run_id) is None:
             store.runs.add(run)
         store.task_instances.add_many([ti])
-        store.task_instances.set_state(ti, TaskState.SCHEDULED)
-    return ti
+        return store.task_instances.set_state(ti, TaskState.SCHEDULED)
 
 
 # -- transactions ----------------------------------------------------------------------------------
@@ -112,7 +111,7 @@ def test_claim_waits_for_a_concurrent_claim_and_loses(sql_engine: Engine) -> Non
         ti = scheduled_task(first)
         theirs = second.task_instances.get(ti.key)
         assert theirs is not None and theirs.state is TaskState.SCHEDULED
-        outcome: list[bool] = []
+        outcome: list[TaskInstanceRecord | None] = []
 
         def claim_in_second() -> None:
             with second.transaction():
@@ -127,7 +126,7 @@ def test_claim_waits_for_a_concurrent_claim_and_loses(sql_engine: Engine) -> Non
             time.sleep(0.3)
             assert racer.is_alive(), "the second claim should wait for the first transaction"
         racer.join(timeout=30)
-        assert outcome == [False]
+        assert outcome == [None]
         assert theirs.state is TaskState.SCHEDULED  # a lost claim changes nothing
         stored = first.task_instances.get(ti.key)
         assert stored is not None and (stored.state, stored.try_number) == (TaskState.QUEUED, 1)

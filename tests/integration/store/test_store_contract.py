@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from millstream.exceptions import ConflictError, InvalidInputError
+from millstream.exceptions import ConflictError, InvalidInputError, StaleRecordError
 from millstream.model.states import DagRunState, InvalidTransition, TaskState
 from millstream.store.interfaces import Store
 from millstream.store.records import (
@@ -132,8 +132,9 @@ def test_run_set_state_updates_the_record_and_the_store(store: Store) -> None:
     assert record is not None
     started = DAY + timedelta(hours=1)
     with store.transaction():
-        store.runs.set_state(record, DagRunState.RUNNING, start_date=started)
-    assert record.state is DagRunState.RUNNING and record.start_date == started
+        changed = store.runs.set_state(record, DagRunState.RUNNING, start_date=started)
+    assert changed.state is DagRunState.RUNNING and changed.start_date == started
+    assert record.state is DagRunState.QUEUED and record.start_date is None  # as it was read
     stored = store.runs.get("etl", run.run_id)
     assert stored is not None
     assert stored.state is DagRunState.RUNNING and stored.start_date == started
@@ -153,7 +154,7 @@ def test_run_set_state_refuses_a_transition_the_table_forbids(store: Store) -> N
     with pytest.raises(InvalidTransition, match="from 'queued' to 'queued'"):
         store.runs.set_state(record, DagRunState.QUEUED)
     with store.transaction():
-        store.runs.set_state(record, DagRunState.SUCCESS)
+        record = store.runs.set_state(record, DagRunState.SUCCESS)
     with pytest.raises(InvalidTransition, match="from 'success' to 'running'"):
         store.runs.set_state(record, DagRunState.RUNNING)
     stored = store.runs.get("etl", run.run_id)
@@ -210,10 +211,10 @@ def test_ti_set_state_applies_checked_transitions_with_fields(store: Store) -> N
     assert ti is not None
     started = DAY + timedelta(minutes=5)
     with store.transaction():
-        store.task_instances.set_state(ti, TaskState.SCHEDULED)
-        store.task_instances.set_state(ti, TaskState.QUEUED, try_number=1)
-        store.task_instances.set_state(ti, TaskState.RUNNING, start_date=started,
-                                       hostname="worker-1", pid=4242)
+        ti = store.task_instances.set_state(ti, TaskState.SCHEDULED)
+        ti = store.task_instances.set_state(ti, TaskState.QUEUED, try_number=1)
+        ti = store.task_instances.set_state(ti, TaskState.RUNNING, start_date=started,
+                                            hostname="worker-1", pid=4242)
     assert ti.state is TaskState.RUNNING and ti.pid == 4242
     stored = store.task_instances.get(key)
     assert stored == ti
@@ -251,16 +252,16 @@ def test_claim_is_a_compare_and_set(store: Store) -> None:
     with store.transaction():
         won = store.task_instances.claim(first, TaskState.SCHEDULED, TaskState.QUEUED,
                                          try_number=1)
-    assert won is True
-    assert (first.state, first.try_number) == (TaskState.QUEUED, 1)
+    assert won is not None and (won.state, won.try_number) == (TaskState.QUEUED, 1)
+    assert first.state is TaskState.SCHEDULED  # the record read stays as it was
     with store.transaction():
         again = store.task_instances.claim(second, TaskState.SCHEDULED, TaskState.QUEUED,
                                            try_number=2)
-    assert again is False
+    assert again is None
     stored = store.task_instances.get(ti.key)
     assert stored is not None and (stored.state, stored.try_number) == (TaskState.QUEUED, 1)
     missing = TaskInstanceRecord("etl", run.run_id, "ghost", state=TaskState.SCHEDULED)
-    assert store.task_instances.claim(missing, TaskState.SCHEDULED, TaskState.QUEUED) is False
+    assert store.task_instances.claim(missing, TaskState.SCHEDULED, TaskState.QUEUED) is None
 
 
 def test_claim_checks_the_transition_when_the_state_matches(store: Store) -> None:
@@ -269,7 +270,7 @@ def test_claim_checks_the_transition_when_the_state_matches(store: Store) -> Non
     with pytest.raises(InvalidTransition):
         store.task_instances.claim(ti, TaskState.NONE, TaskState.RUNNING)
     # A state that does not match loses the race before any transition is checked.
-    assert store.task_instances.claim(ti, TaskState.QUEUED, TaskState.QUEUED) is False
+    assert store.task_instances.claim(ti, TaskState.QUEUED, TaskState.QUEUED) is None
     stored = store.task_instances.get(ti.key)
     assert stored is not None and stored.state is TaskState.NONE
 
@@ -281,7 +282,7 @@ def test_expand_turns_the_placeholder_into_mapped_instances(store: Store) -> Non
     with store.transaction():
         created = store.task_instances.expand(placeholder, 3)
     assert [ti.map_index for ti in created] == [0, 1, 2]
-    assert created[0] is placeholder and placeholder.map_index == 0
+    assert placeholder.map_index == -1  # the record read stays as it was
     assert all((ti.pool, ti.max_tries, ti.state) == ("wide", 2, TaskState.NONE)
                for ti in created)
     assert store.task_instances.get(TaskInstanceKey("etl", run.run_id, "fan", -1)) is None
@@ -289,7 +290,9 @@ def test_expand_turns_the_placeholder_into_mapped_instances(store: Store) -> Non
     for i in range(3):
         assert store.task_instances.get(TaskInstanceKey("etl", run.run_id, "fan", i)) == created[i]
     with pytest.raises(ConflictError, match="already expanded"):
-        store.task_instances.expand(placeholder, 2)
+        store.task_instances.expand(created[0], 2)
+    with pytest.raises(StaleRecordError, match="not in the store"):
+        store.task_instances.expand(placeholder, 2)  # the placeholder is gone
     assert len(store.task_instances.for_run("etl", make_run(day=1).run_id)) == 1
 
 

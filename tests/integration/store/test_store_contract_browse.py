@@ -72,7 +72,7 @@ def test_run_state_counts_per_dag(store: Store) -> None:
             run = store.runs.get("etl", run_id)
             assert run is not None
             if state is not DagRunState.RUNNING:
-                store.runs.set_state(run, DagRunState.RUNNING)
+                run = store.runs.set_state(run, DagRunState.RUNNING)
             store.runs.set_state(run, state)
     counts = store.browse.run_state_counts(["etl", "other", "none"])
     assert counts == {

@@ -55,17 +55,17 @@ def test_each_claim_records_a_new_step_id_and_the_end_of_the_try_keeps_it(store:
     assert queued.hostname == "worker-1"
 
     with store.transaction():  # the poke finds nothing: the try is suspended, not ended
-        store.task_instances.set_state(queued, TaskState.RUNNING, pid=7)
-        store.task_instances.set_state(queued, TaskState.UP_FOR_RESCHEDULE,
-                                       reschedule_date=DAY + timedelta(minutes=1))
-        store.task_instances.set_state(queued, TaskState.SCHEDULED)
+        running = store.task_instances.set_state(queued, TaskState.RUNNING, pid=7)
+        waiting = store.task_instances.set_state(running, TaskState.UP_FOR_RESCHEDULE,
+                                                 reschedule_date=DAY + timedelta(minutes=1))
+        scheduled = store.task_instances.set_state(waiting, TaskState.SCHEDULED)
     assert _get(store, ti).step_id == first
     with store.transaction():
-        assert store.task_instances.claim(queued, TaskState.SCHEDULED, TaskState.QUEUED,
+        assert store.task_instances.claim(scheduled, TaskState.SCHEDULED, TaskState.QUEUED,
                                           step_id=second, pid=None)
         # A second claim of the same step loses and changes nothing.
-        assert not store.task_instances.claim(queued, TaskState.SCHEDULED, TaskState.QUEUED,
-                                              step_id=new_step_id())
+        assert not store.task_instances.claim(scheduled, TaskState.SCHEDULED,
+                                              TaskState.QUEUED, step_id=new_step_id())
     again = _get(store, ti)
     assert (again.try_number, again.step_id, again.reschedule_date) == (
         1, second, DAY + timedelta(minutes=1))

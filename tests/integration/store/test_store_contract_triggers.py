@@ -153,9 +153,10 @@ def test_a_try_that_ends_forgets_its_suspension(store: Store) -> None:
     assert (resumed.state, resumed.trigger_id, resumed.next_method, resumed.next_kwargs) == (
         TaskState.SCHEDULED, None, "execute_complete", {"event": 1})
     with store.transaction():
-        store.task_instances.claim(resumed, TaskState.SCHEDULED, TaskState.QUEUED)
-        store.task_instances.set_state(resumed, TaskState.RUNNING)
-        store.task_instances.set_state(resumed, TaskState.SUCCESS)
+        queued = store.task_instances.claim(resumed, TaskState.SCHEDULED, TaskState.QUEUED)
+        assert queued is not None
+        running = store.task_instances.set_state(queued, TaskState.RUNNING)
+        store.task_instances.set_state(running, TaskState.SUCCESS)
         store.task_instances.set_state(instances["b"], TaskState.FAILED)  # run stop / mark
     for task_id in ("a", "b"):
         ti = store.task_instances.get(TaskInstanceKey(run.dag_id, run.run_id, task_id))

@@ -90,7 +90,8 @@ def test_the_log_is_followed_from_an_offset_while_the_try_runs(ui: UiEnv, seeded
     with store.transaction():
         current = store.task_instances.get(key)
         assert current is not None
-        store.task_instances.set_state(current, TaskState.SUCCESS, end_date=datetime.now(UTC))
+        current = store.task_instances.set_state(current, TaskState.SUCCESS,
+                                                 end_date=datetime.now(UTC))
     done = ui.get("viewer", url, run_id=run_id, task_id="extract", offset=piece["offset"]).json()
     assert done["finished"] is True and done["state"] == "success"
     whole = ui.get("viewer", url, run_id=run_id, task_id="extract", download=1)

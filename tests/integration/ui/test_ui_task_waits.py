@@ -86,8 +86,8 @@ def test_after_a_clear_the_page_waits_and_the_json_shows_the_new_try(
     with store.transaction():
         ti = store.task_instances.get(key)
         assert ti is not None
-        store.task_instances.set_state(ti, TaskState.SCHEDULED)
-        store.task_instances.set_state(ti, TaskState.QUEUED, try_number=2)
+        ti = store.task_instances.set_state(ti, TaskState.SCHEDULED)
+        ti = store.task_instances.set_state(ti, TaskState.QUEUED, try_number=2)
     assert _instance(ui, run_id, "load") == {
         "state": "queued", "try_number": 2, "busy": True, "finished": False,
         "tries": [{"try_number": 1, "state": "success"}, {"try_number": 2, "state": "queued"}]}
@@ -103,8 +103,8 @@ def test_after_a_clear_the_page_waits_and_the_json_shows_the_new_try(
     with store.transaction():
         ti = store.task_instances.get(key)
         assert ti is not None
-        store.task_instances.set_state(ti, TaskState.RUNNING, start_date=now)
-        store.task_instances.set_state(ti, TaskState.UP_FOR_RETRY, end_date=now,
+        ti = store.task_instances.set_state(ti, TaskState.RUNNING, start_date=now)
+        ti = store.task_instances.set_state(ti, TaskState.UP_FOR_RETRY, end_date=now,
                                        error="flaky")
         store.task_instances.record_try(TaskTryRecord(key, 2, TaskState.UP_FOR_RETRY, now,
                                                       now, "flaky"))

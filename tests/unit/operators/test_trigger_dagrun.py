@@ -22,6 +22,7 @@ from millstream.operators.trigger_dagrun import TriggerDagRunOperator
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.metadata import using_store
 from millstream.store.records import DagRunRecord
+from tests.autocommit import autocommit
 
 from ..scheduler.harness import START, Engine
 
@@ -79,7 +80,7 @@ def test_under_dag_test_the_run_is_recorded_with_rendered_conf_and_logical_date(
     assert run_id == "manual__2026-03-01T06:00:00+00:00"
     assert result.xcom_pull("go", key="trigger_logical_date_iso") == "2026-03-01T06:00:00+00:00"
     assert result.xcom_pull("go") is None
-    store = result._store
+    store = autocommit(result._store)
     (run,) = store.runs.list("target")
     assert (run.run_id, run.run_type, run.state, run.conf) == (
         run_id, "manual", DagRunState.QUEUED, {"region": "emea", "day": "2026-03-01"})
@@ -120,7 +121,7 @@ def test_a_logical_date_taken_fails_skips_or_is_reused_with_reset_under_dag_test
     assert "reset_dag_run=True" in error
     assert result.xcom_pull("reset", key="trigger_run_id") == \
         result.xcom_pull("first", key="trigger_run_id")
-    assert len(result._store.runs.list("target")) == 1
+    assert len(autocommit(result._store).runs.list("target")) == 1
 
 
 def test_a_bad_rendered_value_fails_the_task_naming_it() -> None:
@@ -134,7 +135,7 @@ def test_a_bad_rendered_value_fails_the_task_naming_it() -> None:
         errors["go"]
     assert "task 'date': bad logical_date '2026-03-01x': use a datetime or an ISO date" in \
         errors["date"]
-    assert result._store.runs.list() == [result.run]
+    assert autocommit(result._store).runs.list() == [result.run]
 
 
 # -- over a store that knows both DAGs -----------------------------------------------------------

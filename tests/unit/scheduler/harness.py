@@ -1,12 +1,17 @@
-"""A scheduler over the in-memory store driven by a fake clock, and an executor that holds work.
+"""A scheduler over a store driven by a fake clock, and an executor that holds work.
 
 Tests call ``tick`` with chosen moments instead of sleeping. :class:`HeldExecutor` accepts
 workloads and keeps them until the test starts or finishes them, so dispatch limits can be
 observed while work is in flight.
+
+The store is made by :data:`store_factory` (the conftest sets it to each store kind in
+turn); the scheduler gets it as production code does, and ``Engine.store`` is the test's
+view of it, where each read made outside a transaction gets one of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,14 +21,19 @@ from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import FINISHED_RUN_STATES, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.runtime.task_runner import run_task_try
+from millstream.runtime.xcom import StoreXComReader
 from millstream.scheduler.callbacks import CallbackRunner, InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler, TickResult
 from millstream.store.interfaces import Store
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 from millstream.testing import serialized
+from tests.autocommit import AutoCommit, autocommit
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+
+store_factory: Callable[[], Store] = MemoryStore
+"""Makes the store of an Engine given none (see conftest.py)."""
 
 
 class FakeClock:
@@ -151,13 +161,17 @@ class Engine:
         clock: FakeClock | None = None,
     ) -> None:
         self.clock = clock or FakeClock()
-        self.store: Store = store if store is not None else MemoryStore()
+        raw = store if store is not None else store_factory()
+        if isinstance(raw, AutoCommit):
+            raw = raw.raw
+        self.raw_store: Store = raw
+        self.store: Store = autocommit(raw)
         self.dags: dict[str, DAG] = {d.dag_id: d for d in dags}
         if executor is None:
             executor = (HeldExecutor(self.clock, self.dags, slots) if held
-                        else InProcessExecutor(self.store.xcoms, self.clock, self.dags))
+                        else InProcessExecutor(StoreXComReader(raw), self.clock, self.dags))
         self.executor = executor
-        self.scheduler = Scheduler(self.store, executor, serialized(dags),
+        self.scheduler = Scheduler(raw, executor, serialized(dags),
                                    callbacks or InlineCallbackRunner(self.dags))
 
     def set_dags(self, *dags: DAG) -> None:

@@ -114,7 +114,7 @@ def test_failing_task_callbacks_do_not_change_outcomes_or_break_the_run() -> Non
     assert engine.states(run) == {
         "ok": "success", "bad": "failed", "after": "success", "cleanup": "success",
     }
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
 
 
 def test_dag_success_callback_gets_the_run_and_reason() -> None:
@@ -142,7 +142,7 @@ def test_dag_failure_callback_gets_task_failure_reason() -> None:
     PythonOperator(task_id="bad", python_callable=lambda: 1 / 0, dag=dag)
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
     assert recorder.names() == ["dag_failure"]
     assert recorder.calls[0][1]["reason"] == "task_failure"
     assert recorder.calls[0][1]["dag_run_state"] is DagRunState.FAILED
@@ -161,8 +161,8 @@ def test_a_failing_dag_callback_is_logged_and_the_scheduler_goes_on(caplog: Any)
     run2 = engine.trigger(second)
     engine.run_to_end(run1)
     engine.run_to_end(run2)
-    assert run1.state is DagRunState.SUCCESS
-    assert run2.state is DagRunState.SUCCESS
+    assert engine.run_record(run1).state is DagRunState.SUCCESS
+    assert engine.run_record(run2).state is DagRunState.SUCCESS
     assert "dag callback bug" in caplog.text
 
 

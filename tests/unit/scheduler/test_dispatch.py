@@ -32,7 +32,7 @@ def _drain(engine: Engine, run: DagRunRecord, check: Any, max_ticks: int = 200) 
     for _ in range(max_ticks):
         engine.tick()
         check()
-        if run.state is not DagRunState.RUNNING:
+        if engine.run_record(run).state is not DagRunState.RUNNING:
             return order
         held = sorted(engine.executor.held, key=lambda k: engine.executor.submitted.index(k))
         if held:
@@ -67,7 +67,7 @@ def test_a_pool_of_one_slot_never_has_two_tasks_queued_or_running() -> None:
     order = _drain(engine, run, check)
     assert sorted(order) == ["free", "t0", "t1", "t2", "t3"]
     assert peak["single"] == 1
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
 
 
 def test_pool_slots_count_against_the_pool_size() -> None:
@@ -93,7 +93,7 @@ def test_pool_slots_count_against_the_pool_size() -> None:
     # A task needing more slots than the pool has waits for ever instead of crashing.
     assert engine.executor.held_ids() == set()
     assert engine.ti(run, "too_big").state is TaskState.SCHEDULED
-    assert run.state is DagRunState.RUNNING
+    assert engine.run_record(run).state is DagRunState.RUNNING
 
 
 def test_max_active_tasks_limits_instances_of_the_dag_in_flight() -> None:
@@ -175,18 +175,18 @@ def test_max_active_runs_keeps_the_second_run_queued_until_the_first_finishes() 
     first = engine.trigger(dag, START)
     second = engine.trigger(dag, START.replace(day=2))
     engine.tick()
-    assert first.state is DagRunState.RUNNING
-    assert second.state is DagRunState.QUEUED
+    assert engine.run_record(first).state is DagRunState.RUNNING
+    assert engine.run_record(second).state is DagRunState.QUEUED
     assert engine.executor.held_ids() == {"t"}
     engine.executor.start("t", run_id=first.run_id)
     engine.tick()
-    assert second.state is DagRunState.QUEUED
+    assert engine.run_record(second).state is DagRunState.QUEUED
     engine.executor.finish("t", run_id=first.run_id)
     engine.tick()
-    assert first.state is DagRunState.SUCCESS
+    assert engine.run_record(first).state is DagRunState.SUCCESS
     engine.tick()
-    assert second.state is DagRunState.RUNNING
-    assert second.start_date == engine.clock()
+    assert engine.run_record(second).state is DagRunState.RUNNING
+    assert engine.run_record(second).start_date == engine.clock()
     assert [k.run_id for k in engine.executor.held] == [second.run_id]
 
 
@@ -196,7 +196,7 @@ def test_max_active_runs_two_lets_two_of_three_runs_go() -> None:
     engine = Engine(dag, held=True)
     runs = [engine.trigger(dag, START.replace(day=d)) for d in (1, 2, 3)]
     engine.tick()
-    assert [r.state for r in runs] == [DagRunState.RUNNING, DagRunState.RUNNING,
+    assert [engine.run_record(r).state for r in runs] == [DagRunState.RUNNING, DagRunState.RUNNING,
                                        DagRunState.QUEUED]
 
 
@@ -213,7 +213,7 @@ def test_a_task_in_an_unknown_pool_waits_without_blocking_others(caplog: Any) ->
     assert ok == ["ran"]
     assert engine.ti(run, "lost").state is TaskState.SCHEDULED
     assert "no_such_pool" in caplog.text
-    assert run.state is DagRunState.RUNNING
+    assert engine.run_record(run).state is DagRunState.RUNNING
     engine.store.pools.set("no_such_pool", 1)
     engine.scheduler.poke()  # the pool was created outside the scheduler
     engine.run_to_end(run)

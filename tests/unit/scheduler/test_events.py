@@ -68,6 +68,7 @@ def test_outcomes_of_an_old_try_are_ignored() -> None:
         xcoms=(("return_value", '"stale"'),),
     ))
     engine.tick()
+    ti = engine.ti(run, "a")
     assert (ti.state, ti.try_number) == (TaskState.QUEUED, 2)
     assert engine.store.xcoms.get_xcom(dag.dag_id, run.run_id, "a", -1, "return_value") is None
     assert engine.ti(run, "b").state is TaskState.NONE
@@ -75,7 +76,7 @@ def test_outcomes_of_an_old_try_are_ignored() -> None:
 
     engine.executor.finish("a")
     engine.tick()
-    assert ti.state is TaskState.SUCCESS
+    assert engine.ti(run, "a").state is TaskState.SUCCESS
 
 
 def test_outcome_for_a_task_that_already_finished_is_ignored() -> None:
@@ -180,7 +181,7 @@ def test_up_for_retry_outcome_sets_next_retry_from_the_end_of_the_try() -> None:
     assert ti.state is TaskState.UP_FOR_RETRY
     assert ti.next_retry_at == engine.clock() + timedelta(minutes=1)
     assert ti.error == "transient"
-    assert run.state is DagRunState.RUNNING
+    assert engine.run_record(run).state is DagRunState.RUNNING
 
 
 def test_a_start_and_end_in_one_batch_are_one_write_that_keeps_the_start() -> None:

@@ -47,8 +47,14 @@ class World:
         """One scheduling round (due runs, the change signal) and its tick."""
         self.job.step(self.clock.advance(seconds=2))
 
+    def audit_count(self) -> int:
+        with self.store.transaction():
+            return len(self.store.audit.list())
+
     def state(self, run: DagRunRecord, task_id: str) -> TaskState:
-        ti = self.store.task_instances.get(TaskInstanceKey(run.dag_id, run.run_id, task_id))
+        with self.store.transaction():
+            ti = self.store.task_instances.get(
+                TaskInstanceKey(run.dag_id, run.run_id, task_id))
         assert ti is not None
         return ti.state
 
@@ -82,12 +88,12 @@ def _reset_a_without_audit(world: World, run: DagRunRecord, signal: bool) -> Non
 def test_a_bump_without_an_audit_record_wakes_the_scheduler() -> None:
     world = World()
     run = _a_failed_while_b_runs(world)
-    audited = len(world.store.audit.list())
+    audited = world.audit_count()
     _reset_a_without_audit(world, run, signal=True)
     world.round()
     assert world.executor.held_ids() == {"a", "b"}  # a is looked at again and runs
     assert world.state(run, "a") is TaskState.QUEUED
-    assert len(world.store.audit.list()) == audited
+    assert world.audit_count() == audited
 
 
 def test_without_the_signal_the_scheduler_does_not_look_again() -> None:

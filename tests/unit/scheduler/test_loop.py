@@ -30,10 +30,10 @@ def test_a_new_scheduler_over_the_same_store_finishes_a_run_in_progress() -> Non
     first.tick()
     assert first.states(run) == {"a": "success", "b": "scheduled", "c": "none"}
     # The first scheduler goes away; another one takes over the store.
-    second = in_process_scheduler(first.store, [dag], first.clock)
+    second = in_process_scheduler(first.raw_store, [dag], first.clock)
     for _ in range(10):
         second.tick(first.clock())
-    assert run.state is DagRunState.SUCCESS
+    assert first.run_record(run).state is DagRunState.SUCCESS
     assert first.states(run) == {"a": "success", "b": "success", "c": "success"}
 
 
@@ -42,7 +42,7 @@ def test_an_idle_tick_reports_no_work_and_no_wakeup() -> None:
     engine = Engine(dag)
     assert engine.tick() == TickResult(worked=False, next_wakeup=None)
     run = engine.run_to_end(engine.trigger(dag))
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     result = engine.tick()
     assert not result.worked and result.next_wakeup is None
 
@@ -77,6 +77,6 @@ def test_runs_of_dags_the_scheduler_does_not_know_are_left_alone() -> None:
     stray = other.trigger(unknown)
     engine = Engine(known, store=other.store)
     run = engine.run_to_end(engine.trigger(known))
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     assert stray.state is DagRunState.QUEUED
     assert engine.ti(stray, "x").state is TaskState.NONE

@@ -26,7 +26,7 @@ def test_a_literal_expansion_creates_one_instance_per_element() -> None:
         total(double.expand(x=[1, 2, 3]))
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     assert sorted(seen) == [1, 2, 3]
     assert engine.states(run) == {
         "double[0]": "success", "double[1]": "success", "double[2]": "success", "total": "success",
@@ -55,7 +55,7 @@ def test_an_expansion_over_an_upstream_result_waits_for_it() -> None:
     engine.executor.run("load", engine.store.xcoms, map_index=1)
     engine.executor.run("load", engine.store.xcoms, map_index=0)
     engine.tick()
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     assert engine.store.xcoms.get_mapped_xcoms(dag.dag_id, run.run_id, "load",
                                                "return_value") == ['"A.CSV"', '"B.CSV"']
 
@@ -78,7 +78,7 @@ def test_an_empty_expansion_skips_the_task_and_what_needs_it() -> None:
     assert engine.states(run) == {
         "nothing": "success", "each": "skipped", "after": "skipped", "regardless": "success",
     }
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
 
 
 def test_expanding_over_something_that_is_not_a_list_fails_the_task() -> None:
@@ -97,7 +97,7 @@ def test_expanding_over_something_that_is_not_a_list_fails_the_task() -> None:
     ti = engine.ti(run, "each")
     assert ti.state is TaskState.FAILED
     assert "'each'" in (ti.error or "") and "list or dict" in (ti.error or "")
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
 
 
 def test_one_failed_instance_fails_the_downstream_of_the_mapped_task() -> None:
@@ -119,7 +119,7 @@ def test_one_failed_instance_fails_the_downstream_of_the_mapped_task() -> None:
         "check[0]": "success", "check[1]": "failed", "check[2]": "success",
         "summary": "upstream_failed",
     }
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
 
 
 def test_mapping_over_a_mapped_result_chains_expansions() -> None:
@@ -135,7 +135,7 @@ def test_mapping_over_a_mapped_result_chains_expansions() -> None:
         square.expand(x=plus_one.expand(x=[1, 2, 3]))
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     texts = engine.store.xcoms.get_mapped_xcoms(dag.dag_id, run.run_id, "square", "return_value")
     assert texts == ["4", "9", "16"]
 
@@ -153,6 +153,6 @@ def test_a_failed_mapped_instance_is_retried_on_its_own() -> None:
         fetch.expand(page=[1, 2, 3])
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     assert tries == {1: [1], 2: [1, 2], 3: [1]}
     assert [engine.ti(run, "fetch", i).try_number for i in range(3)] == [1, 2, 1]

@@ -35,7 +35,7 @@ def test_task_failing_twice_then_succeeding_with_two_retries_succeeds_on_try_thr
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
     ti = engine.ti(run, "flaky")
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     assert ti.state is TaskState.SUCCESS
     assert ti.try_number == 3
     assert seen == [1, 2, 3]
@@ -59,7 +59,7 @@ def test_retries_exhausted_fails_the_task_and_the_run() -> None:
     assert ti.try_number == 3
     assert seen == [1, 2, 3]
     assert "failure 3" in (ti.error or "")
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
 
 
 def test_retry_waits_for_retry_delay_and_runs_exactly_when_it_is_due() -> None:
@@ -80,16 +80,17 @@ def test_retry_waits_for_retry_delay_and_runs_exactly_when_it_is_due() -> None:
     engine.clock.now = ti.next_retry_at - timedelta(seconds=1)
     result = engine.tick()
     assert not result.worked
-    assert ti.state is TaskState.UP_FOR_RETRY
+    assert engine.ti(run, "t").state is TaskState.UP_FOR_RETRY
     assert seen == [1]
 
     engine.clock.now = ti.next_retry_at
     engine.tick()  # scheduled, queued and run at the due moment
     assert seen == [1, 2]
     engine.tick()
+    ti = engine.ti(run, "t")
     assert ti.state is TaskState.SUCCESS
     assert ti.try_number == 2
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
 
 
 def test_exponential_backoff_waits_grow_with_each_try_and_respect_the_cap() -> None:
@@ -103,7 +104,7 @@ def test_exponential_backoff_waits_grow_with_each_try_and_respect_the_cap() -> N
     run = engine.trigger(dag)
     waits: dict[str, list[timedelta]] = {"grows": [], "capped": []}
     for _ in range(200):
-        if run.state is not DagRunState.RUNNING and run.state is not DagRunState.QUEUED:
+        if engine.run_record(run).state not in (DagRunState.RUNNING, DagRunState.QUEUED):
             break
         result = engine.tick()
         for task_id, found in waits.items():
@@ -113,7 +114,7 @@ def test_exponential_backoff_waits_grow_with_each_try_and_respect_the_cap() -> N
                 found.append(ti.next_retry_at - ti.end_date)
         if not result.worked and result.next_wakeup is not None:
             engine.clock.now = result.next_wakeup
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
     grows = waits["grows"]
     assert len(grows) == 4
     for n, wait in enumerate(grows, start=1):
@@ -134,7 +135,7 @@ def test_without_backoff_every_wait_is_retry_delay() -> None:
     run = engine.trigger(dag)
     waits: list[timedelta] = []
     for _ in range(100):
-        if run.state is DagRunState.FAILED:
+        if engine.run_record(run).state is DagRunState.FAILED:
             break
         result = engine.tick()
         ti = engine.ti(run, "t")
@@ -164,7 +165,7 @@ def test_task_failed_no_retry_fails_at_once_whatever_the_retries(retries: int) -
     assert ti.try_number == 1
     assert "the input is corrupt" in (ti.error or "")
     assert calls == ["run", "failure"]
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
 
 
 def test_downstream_waits_while_upstream_is_up_for_retry() -> None:

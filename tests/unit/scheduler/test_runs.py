@@ -30,7 +30,7 @@ def test_failed_non_leaf_with_a_successful_all_done_leaf_ends_the_run_success() 
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
     assert engine.states(run) == {"extract": "failed", "cleanup": "success"}
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
 
 
 def test_failed_leaf_fails_the_run_even_if_other_leaves_succeed() -> None:
@@ -40,8 +40,8 @@ def test_failed_leaf_fails_the_run_even_if_other_leaves_succeed() -> None:
                                                                 python_callable=_fail)]
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
-    assert run.state is DagRunState.FAILED
-    assert run.end_date == engine.clock()
+    assert engine.run_record(run).state is DagRunState.FAILED
+    assert engine.run_record(run).end_date == engine.clock()
 
 
 def test_upstream_failed_leaf_fails_the_run() -> None:
@@ -50,7 +50,7 @@ def test_upstream_failed_leaf_fails_the_run() -> None:
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
     assert engine.states(run) == {"bad": "failed", "leaf": "upstream_failed"}
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
 
 
 def test_skipped_leaves_do_not_fail_the_run() -> None:
@@ -63,7 +63,7 @@ def test_skipped_leaves_do_not_fail_the_run() -> None:
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
     assert engine.states(run) == {"check": "skipped", "leaf": "skipped", "other": "success"}
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
 
 
 def _instances(dag: DAG, states: dict[str, TaskState]) -> list[TaskInstanceRecord]:
@@ -94,7 +94,7 @@ def test_a_dag_without_tasks_finishes_its_run_at_once() -> None:
     engine = Engine(dag)
     run = engine.trigger(dag)
     engine.tick()
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
 
 
 def test_trigger_creates_a_queued_run_with_one_instance_per_task() -> None:
@@ -104,7 +104,7 @@ def test_trigger_creates_a_queued_run_with_one_instance_per_task() -> None:
         )
     engine = Engine(dag)
     run = engine.trigger(dag, conf={"x": 1})
-    assert run.state is DagRunState.QUEUED
+    assert engine.run_record(run).state is DagRunState.QUEUED
     assert run.run_id == make_run_id("manual", START) == "manual__2026-01-01T00:00:00+00:00"
     assert run.queued_at == START
     assert run.conf == {"x": 1}

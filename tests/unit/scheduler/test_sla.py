@@ -12,18 +12,20 @@ from millstream.parsing.serialize import DagStructure
 from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.runs import create_run
 from millstream.scheduler.sla import SlaMiss, find_sla_misses
-from millstream.store.memory import MemoryStore
+from tests.autocommit import autocommit
+
+from . import harness
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _setup(callback: Any = None) -> tuple[MemoryStore, DagStructure, DAG, str]:
+def _setup(callback: Any = None) -> tuple[Any, DagStructure, DAG, str]:
     dag = DAG("sla_dag", schedule="@daily", start_date=START, sla_miss_callback=callback)
     EmptyOperator(task_id="fast", sla=timedelta(hours=1), dag=dag)
     EmptyOperator(task_id="slow", sla=timedelta(hours=1), dag=dag)
     EmptyOperator(task_id="no_sla", dag=dag)
     structure = DagStructure.from_dag(dag)
-    store = MemoryStore()
+    store = autocommit(harness.store_factory())
     interval = structure.timetable.data_interval_for(START)
     run = create_run(store, structure, START, interval, START)  # type: ignore[arg-type]
     store.runs.set_state(run, DagRunState.RUNNING)

@@ -27,7 +27,7 @@ def test_execution_timeout_stops_a_sleeping_task_about_when_it_expires() -> None
     assert ti.state is TaskState.FAILED
     assert "execution_timeout" in (ti.error or "")
     assert "'sleepy'" in (ti.error or "")
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
 
 
 def test_a_timed_out_try_is_retried_while_retries_remain() -> None:
@@ -79,13 +79,13 @@ def test_dagrun_timeout_fails_the_run_failing_started_and_skipping_unstarted_tas
     engine.executor.finish("quick")
     engine.clock.advance(minutes=5)
     result = engine.tick()
-    assert run.state is DagRunState.RUNNING
+    assert engine.run_record(run).state is DagRunState.RUNNING
     assert result.next_wakeup == START + timedelta(minutes=10)
 
     engine.clock.advance(minutes=5)  # exactly at the deadline
     engine.tick()
-    assert run.state is DagRunState.FAILED
-    assert run.end_date == engine.clock()
+    assert engine.run_record(run).state is DagRunState.FAILED
+    assert engine.run_record(run).end_date == engine.clock()
     assert engine.states(run) == {"a": "failed", "b": "skipped", "c": "skipped", "quick": "success"}
     assert "dagrun_timeout" in (engine.ti(run, "a").error or "")
     assert engine.executor.terminated == [engine.executor.key("a")]  # its process is stopped
@@ -95,7 +95,7 @@ def test_dagrun_timeout_fails_the_run_failing_started_and_skipping_unstarted_tas
     engine.executor.finish("a", TaskState.SUCCESS)
     engine.tick()
     assert engine.ti(run, "a").state is TaskState.FAILED
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
 
 
 def test_dagrun_timeout_skips_a_task_waiting_to_retry() -> None:
@@ -111,7 +111,7 @@ def test_dagrun_timeout_skips_a_task_waiting_to_retry() -> None:
     assert result.next_wakeup == START + timedelta(minutes=10)
     engine.clock.now = result.next_wakeup
     engine.tick()
-    assert run.state is DagRunState.FAILED
+    assert engine.run_record(run).state is DagRunState.FAILED
     assert engine.ti(run, "flaky").state is TaskState.SKIPPED
 
 
@@ -119,7 +119,7 @@ def test_a_run_that_ends_before_its_timeout_is_not_failed() -> None:
     dag = _timeout_dag()
     engine = Engine(dag)
     run = engine.run_to_end(engine.trigger(dag))
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS
     engine.clock.advance(hours=1)
     engine.tick()
-    assert run.state is DagRunState.SUCCESS
+    assert engine.run_record(run).state is DagRunState.SUCCESS

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 
 from millstream.secrets.masking import clear_secrets
 from millstream.store.memory import MemoryStore
+from tests.autocommit import autocommit
 
 KEY_ENV = "MILLSTREAM__CORE__FERNET_KEY"
 
@@ -31,4 +32,4 @@ def fernet_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
 
 @pytest.fixture
 def store() -> MemoryStore:
-    return MemoryStore()
+    return autocommit(MemoryStore())  # type: ignore[no-any-return]

@@ -90,8 +90,9 @@ def test_a_task_that_succeeded_at_the_same_logical_date_lets_the_sensor_through(
 
 def test_the_sensor_waits_until_the_upstream_task_succeeds(store, between_pokes) -> None:
     upstream = DagStructure.from_dag(_ingest())
-    run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
-                     datetime.now(UTC))
+    with store.transaction():
+        run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
+                         datetime.now(UTC))
     key = TaskInstanceKey("ingest", run.run_id, "complete")
     # another scheduler finishes the upstream task while the sensor waits
     waits = between_pokes(lambda: mark.mark_task(store, key, "success", "ops",
@@ -261,8 +262,9 @@ def test_deferrable_waits_in_the_triggerer_until_the_upstream_succeeds(
     store, between_pokes
 ) -> None:
     upstream = DagStructure.from_dag(_ingest())
-    run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
-                     datetime.now(UTC))
+    with store.transaction():
+        run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
+                         datetime.now(UTC))
     key = TaskInstanceKey("ingest", run.run_id, "complete")
     waits = between_pokes(lambda: mark.mark_task(store, key, "success", "ops",
                                                     datetime.now(UTC)))
@@ -272,13 +274,15 @@ def test_deferrable_waits_in_the_triggerer_until_the_upstream_succeeds(
 
     assert result.task_states == {"wait": "success", "publish": "success"}, result.tasks
     assert waits.seen == 1  # one poke, then the trigger saw the change
-    assert store.task_instances.get(key).state is TaskState.SUCCESS
+    with store.transaction():
+        assert store.task_instances.get(key).state is TaskState.SUCCESS
 
 
 def test_deferrable_fails_naming_the_upstream_when_it_fails(store, between_pokes) -> None:
     upstream = DagStructure.from_dag(_ingest())
-    run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
-                     datetime.now(UTC))
+    with store.transaction():
+        run = create_run(store, upstream, DAY, upstream.timetable.data_interval_for(DAY),
+                         datetime.now(UTC))
     key = TaskInstanceKey("ingest", run.run_id, "complete")
     between_pokes(lambda: mark.mark_task(store, key, "failed", "ops", datetime.now(UTC)))
 

@@ -13,6 +13,7 @@ from millstream.model.states import DagRunState, InvalidTransition, TaskState
 from millstream.services import audit, backfill, clear, mark, pause, pools, runs, trigger
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
+from tests.autocommit import autocommit
 
 NOW = datetime(2026, 1, 10, tzinfo=UTC)
 
@@ -42,7 +43,7 @@ def new_run(day: int = 1, run_id: str | None = None, dag_id: str = "etl") -> tri
 
 @pytest.fixture
 def store() -> MemoryStore:
-    store = MemoryStore()
+    store = autocommit(MemoryStore())
     store.dags.upsert("etl", "/dags/etl.py", "{}", "v1", NOW)
     return store
 
@@ -102,7 +103,7 @@ def test_select_tasks() -> None:
 def finish(store: MemoryStore, task_id: str, state: TaskState, tries: int = 1) -> None:
     record = ti(store, task_id)
     for step in (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING):
-        store.task_instances.set_state(record, step)
+        record = store.task_instances.set_state(record, step)
     store.task_instances.set_state(record, state, try_number=tries, end_date=NOW,
                                    error="boom" if state is TaskState.FAILED else None)
 
@@ -113,7 +114,7 @@ def test_clear_resets_finished_instances_and_requeues_a_finished_run(store: Memo
     finish(store, "b", TaskState.FAILED, tries=3)
     store.task_instances.set_state(ti(store, "c"), TaskState.UPSTREAM_FAILED)
     store.xcoms.set_many(ti(store, "b").key, [("return_value", "1")])
-    store.runs.set_state(run, DagRunState.RUNNING)
+    run = store.runs.set_state(run, DagRunState.RUNNING)
     store.runs.set_state(run, DagRunState.FAILED, end_date=NOW)
 
     ids = clear.select_tasks(Graph(), "^b$", downstream=True)
@@ -122,6 +123,7 @@ def test_clear_resets_finished_instances_and_requeues_a_finished_run(store: Memo
                            only_failed=True)
     assert sorted(t.task_id for t in result.cleared) == ["b", "c"]
     assert [r.run_id for r in result.requeued] == ["manual__1"]
+    run = store.runs.get("etl", "manual__1")
     assert run.state is DagRunState.QUEUED and run.end_date is None
     b = ti(store, "b")
     assert (b.state, b.try_number, b.max_tries, b.error, b.end_date) == (
@@ -139,7 +141,7 @@ def test_clear_leaves_a_running_run_and_unfinished_tasks_alone(store: MemoryStor
     store.task_instances.set_state(ti(store, "b"), TaskState.SCHEDULED)
     result = clear.clear(store, Graph(), "etl", ["manual__1"], {"a", "b"}, "ann", NOW)
     assert [t.task_id for t in result.cleared] == ["a"] and result.requeued == []
-    assert run.state is DagRunState.RUNNING
+    assert store.runs.get("etl", run.run_id).state is DagRunState.RUNNING
     assert ti(store, "b").state is TaskState.SCHEDULED
 
 
@@ -156,7 +158,7 @@ def test_mark_task_and_run(store: MemoryStore) -> None:
     for step in (TaskState.SCHEDULED, TaskState.QUEUED):
         store.task_instances.set_state(ti(store, "b"), step)
     mark.mark_run(store, "etl", "manual__1", "failed", "ann", NOW)
-    assert run.state is DagRunState.FAILED
+    assert store.runs.get("etl", run.run_id).state is DagRunState.FAILED
     assert {t.task_id: t.state for t in store.task_instances.for_run("etl", "manual__1")} == {
         "a": TaskState.SUCCESS, "b": TaskState.FAILED, "c": TaskState.SKIPPED,
         "d": TaskState.SKIPPED,

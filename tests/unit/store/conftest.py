@@ -1,30 +1,25 @@
-"""The stores every contract test runs against.
-
-Each parameter of the ``store`` fixture is one implementation of
-``millstream.store.interfaces.Store``; a new implementation (SQLite, PostgreSQL) is
-added to ``STORE_FACTORIES`` and the whole contract runs against it too.
-"""
+"""The store contract runs on every store kind: memory, SQLite and PostgreSQL (see
+tests/store_fixtures.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from millstream.store.interfaces import Store
-from millstream.store.memory import MemoryStore
+from tests.autocommit import autocommit
+from tests.store_fixtures import (  # noqa: F401 - fixtures, used by name
+    clean_postgres_engine,
+    postgres_engine,
+    raw_store,
+    sqlite_engine,
+    sqlite_template,
+)
 
 
-def _memory() -> Iterator[Store]:
-    yield MemoryStore()
-
-
-STORE_FACTORIES: dict[str, Callable[[], Iterator[Store]]] = {
-    "memory": _memory,
-}
-
-
-@pytest.fixture(params=sorted(STORE_FACTORIES))
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """A fresh, empty store of each implementation in turn."""
-    yield from STORE_FACTORIES[request.param]()
+@pytest.fixture
+def store(raw_store: Store) -> Any:  # noqa: F811 - the fixture imported above
+    """A fresh, empty store of each kind in turn; reads made outside a transaction (the
+    tests' own checks) each get one of their own (see tests/autocommit.py)."""
+    return autocommit(raw_store)

@@ -6,6 +6,7 @@ and reads back what it wrote, so that the same tests hold a SQL store to the sam
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -89,12 +90,10 @@ def test_a_second_run_with_the_same_id_or_logical_date_is_refused(store: Store) 
     run = _run()
     with store.transaction():
         store.runs.add(run)
-    same_id = _run(day=3)
-    same_id.run_id = run.run_id
+    same_id = replace(_run(day=3), run_id=run.run_id)
     with pytest.raises(ConflictError, match="already has a run"), store.transaction():
         store.runs.add(same_id)
-    same_date = _run()
-    same_date.run_id = "manual__other"
+    same_date = replace(_run(), run_id="manual__other")
     with pytest.raises(ConflictError, match="already has a run"), store.transaction():
         store.runs.add(same_date)
     assert [r.run_id for r in store.runs.list()] == [run.run_id]
@@ -195,10 +194,11 @@ def test_task_state_changes_are_checked_and_write_their_fields(store: Store) -> 
     ti = store.task_instances.get(_key(run, "a"))
     assert ti is not None
     with store.transaction():
-        store.task_instances.set_state(ti, TaskState.SCHEDULED)
-        store.task_instances.set_state(ti, TaskState.QUEUED, try_number=1)
-        store.task_instances.set_state(ti, TaskState.RUNNING, start_date=DAY, hostname="w1",
-                                       pid=99)
+        ti = store.task_instances.set_state(ti, TaskState.SCHEDULED)
+        ti = store.task_instances.set_state(ti, TaskState.QUEUED, try_number=1)
+        ti = store.task_instances.set_state(ti, TaskState.RUNNING, start_date=DAY,
+                                            hostname="w1", pid=99)
+    assert (ti.state, ti.try_number, ti.hostname) == (TaskState.RUNNING, 1, "w1")
     got = store.task_instances.get(_key(run, "a"))
     assert got is not None
     assert (got.state, got.try_number, got.start_date, got.hostname, got.pid) == (
@@ -217,7 +217,7 @@ def test_states_given_by_name_are_stored_as_states(store: Store) -> None:
     ti = store.task_instances.get(_key(run, "a"))
     assert ti is not None
     with store.transaction():
-        store.task_instances.set_state(ti, "scheduled")  # type: ignore[arg-type]
+        ti = store.task_instances.set_state(ti, "scheduled")  # type: ignore[arg-type]
         assert store.task_instances.claim(ti, "scheduled", "queued")  # type: ignore[arg-type]
         store.runs.set_state(run, "running")  # type: ignore[arg-type]
     got = store.task_instances.get(_key(run, "a"))
@@ -233,14 +233,15 @@ def test_claim_is_a_compare_and_set(store: Store) -> None:
     ti = store.task_instances.get(_key(run, "a"))
     assert ti is not None
     with store.transaction():
-        store.task_instances.set_state(ti, TaskState.SCHEDULED)
+        ti = store.task_instances.set_state(ti, TaskState.SCHEDULED)
     with store.transaction():
         first = store.task_instances.claim(ti, TaskState.SCHEDULED, TaskState.QUEUED,
                                            try_number=1)
     with store.transaction():
         second = store.task_instances.claim(ti, TaskState.SCHEDULED, TaskState.QUEUED,
                                             try_number=2)
-    assert (first, second) == (True, False)
+    assert first is not None and (first.state, first.try_number) == (TaskState.QUEUED, 1)
+    assert second is None
     got = store.task_instances.get(_key(run, "a"))
     assert got is not None
     assert (got.state, got.try_number) == (TaskState.QUEUED, 1)

@@ -18,6 +18,7 @@ from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstance
 from millstream.triggerer.base import BaseTrigger, serialize_trigger
 from millstream.triggerer.job import TriggererJob, TriggererTimings
 from millstream.triggerer.serde import decode
+from tests.autocommit import autocommit
 
 from .sample_triggers import GateTrigger, RaisingTrigger, UnstorableEventTrigger, gate
 
@@ -27,7 +28,7 @@ RUN = DagRunRecord("etl", "manual__1", NOW, NOW, NOW)
 
 @pytest.fixture
 def store() -> MemoryStore:
-    store = MemoryStore()
+    store = autocommit(MemoryStore())
     store.runs.add(RUN)
     return store
 

@@ -10,6 +10,7 @@ from millstream.operators.empty import EmptyOperator
 from millstream.parsing.serialize import DagStructure
 from millstream.store.memory import MemoryStore
 from millstream.ui.catalog import DagCatalog, next_run
+from tests.autocommit import autocommit
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -53,7 +54,7 @@ def test_next_run_of_other_schedules() -> None:
 
 
 def test_the_catalog_parses_each_version_once() -> None:
-    store = MemoryStore()
+    store = autocommit(MemoryStore())
     first = structure("etl", "@daily", tags=["b", "a"], description="Sales loads")
     store.dags.upsert("etl", "/d/etl.py", first.to_json(), first.version, START)
     other = structure("other", None)
@@ -74,7 +75,7 @@ def test_the_catalog_parses_each_version_once() -> None:
 
 
 def test_the_catalog_forgets_the_least_recently_used() -> None:
-    store = MemoryStore()
+    store = autocommit(MemoryStore())
     catalog = DagCatalog(max_cached=2)
     for name in ("a", "b", "c"):
         s = structure(name, None)

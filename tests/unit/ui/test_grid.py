@@ -31,11 +31,10 @@ def structure() -> DagStructure:
 
 def run(day: int, state: DagRunState, seconds: float | None) -> DagRunRecord:
     moment = DAY + timedelta(days=day)
-    record = DagRunRecord("grid_dag", f"r{day}", moment, moment, moment, state=state)
-    if seconds is not None:
-        record.start_date = moment
-        record.end_date = moment + timedelta(seconds=seconds)
-    return record
+    if seconds is None:
+        return DagRunRecord("grid_dag", f"r{day}", moment, moment, moment, state=state)
+    return DagRunRecord("grid_dag", f"r{day}", moment, moment, moment, state=state,
+                        start_date=moment, end_date=moment + timedelta(seconds=seconds))
 
 
 def ti(run_id: str, task_id: str, state: TaskState, map_index: int = -1) -> TaskInstanceRecord:

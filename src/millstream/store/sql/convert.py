@@ -139,20 +139,25 @@ _RUN_STATES = {state.value: state for state in DagRunState}
 _TASK_STATES = {state.value: state for state in TaskState}
 
 
+_RUN_STATE_AT = [f.name for f in fields(DagRunRecord)].index("state")
+_RUN_CONF_AT = [f.name for f in fields(DagRunRecord)].index("conf")
+_TI_STATE_AT = [f.name for f in fields(TaskInstanceRecord)].index("state")
+
+
 def row_to_run(row: Row[Any]) -> DagRunRecord:
     """A run record from a row selected with :data:`RUN_COLUMNS` (the record's field order)."""
-    run = DagRunRecord(*_values(row))
-    run.state = _RUN_STATES[run.state]
-    if run.conf is None:
-        run.conf = {}
-    return run
+    values = list(_values(row))
+    values[_RUN_STATE_AT] = _RUN_STATES[values[_RUN_STATE_AT]]
+    if values[_RUN_CONF_AT] is None:
+        values[_RUN_CONF_AT] = {}
+    return DagRunRecord(*values)
 
 
 def row_to_ti(row: Row[Any]) -> TaskInstanceRecord:
     """A task instance record from a row selected with :data:`TI_COLUMNS` (field order)."""
-    ti = TaskInstanceRecord(*_values(row))
-    ti.state = _TASK_STATES[ti.state]
-    return ti
+    values = list(_values(row))
+    values[_TI_STATE_AT] = _TASK_STATES[values[_TI_STATE_AT]]
+    return TaskInstanceRecord(*values)
 
 
 def row_to_try(row: Row[Any]) -> TaskTryRecord:

@@ -227,8 +227,9 @@ class SqlRunRepo:
         )
         return rowcount(result) > 0
 
-    def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> None:
-        """Apply a checked transition and update ``fields`` in the same write.
+    def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> DagRunRecord:
+        """Apply a checked transition and update ``fields`` in the same write; returns the
+        changed record.
 
         The write is a compare-and-set on the state ``run`` holds; if the row has moved
         on, :class:`StaleRecordError` is raised and nothing is written.
@@ -243,9 +244,7 @@ class SqlRunRepo:
                 _RUN_STATE, {"k_dag_id": run.dag_id, "k_run_id": run.run_id}
             ).scalar()
             raise _stale(what, run.state, current)
-        run.state = new
-        for name, value in fields.items():
-            setattr(run, name, value)
+        return replace(run, state=new, **fields)
 
 
 class SqlTaskInstanceRepo:
@@ -320,8 +319,11 @@ class SqlTaskInstanceRepo:
             query = query.with_for_update(skip_locked=True)
         return [row_to_ti(row) for row in self.session.execute(query)]
 
-    def set_state(self, ti: TaskInstanceRecord, state: TaskState, **fields: Any) -> None:
-        """Apply a checked transition and update ``fields`` in the same write.
+    def set_state(
+        self, ti: TaskInstanceRecord, state: TaskState, **fields: Any
+    ) -> TaskInstanceRecord:
+        """Apply a checked transition and update ``fields`` in the same write; returns the
+        changed record.
 
         The write is a compare-and-set on the state ``ti`` holds; if the row has moved
         on, :class:`StaleRecordError` is raised and nothing is written.
@@ -333,16 +335,15 @@ class SqlTaskInstanceRepo:
         if self._write_state(ti.key, TaskState(ti.state), new, values) != 1:
             current = self._current_state(ti.key)
             raise _stale(what, ti.state, current)
-        ti.state = new
-        for name, value in fields.items():
-            setattr(ti, name, value)
+        return replace(ti, state=new, **fields)
 
     def claim(
         self, ti: TaskInstanceRecord, expected: TaskState, state: TaskState, **fields: Any
-    ) -> bool:
+    ) -> TaskInstanceRecord | None:
         """Compare-and-set: change the state only if it is still ``expected``.
 
-        One ``UPDATE ... WHERE state = :expected``; returns whether it changed the row.
+        One ``UPDATE ... WHERE state = :expected``; returns the changed record, or None if
+        it did not change the row.
         """
         what = _ti_what(ti)
         try:
@@ -350,15 +351,12 @@ class SqlTaskInstanceRepo:
         except InvalidTransition:
             if self._current_state(ti.key) == TaskState(expected).value:
                 raise
-            return False
+            return None
         fields = suspension_reset(ti, new, fields)
         values = update_values(what, TI_FIELDS, TI_KEY_FIELDS, fields)
         if self._write_state(ti.key, TaskState(expected), new, values) != 1:
-            return False
-        ti.state = new
-        for name, value in fields.items():
-            setattr(ti, name, value)
-        return True
+            return None
+        return replace(ti, state=new, **fields)
 
     def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
         """Record that the tries of these instances were seen alive at ``now``."""
@@ -377,8 +375,7 @@ class SqlTaskInstanceRepo:
         moved = self.session.execute(_TI_SET, {**_key_params(placeholder.key), "map_index": 0})
         if rowcount(moved) != 1:
             raise StaleRecordError(f"task instance {placeholder.key} is not in the store")
-        placeholder.map_index = 0
-        created = [placeholder] + [replace(placeholder, map_index=i) for i in range(1, count)]
+        created = [replace(placeholder, map_index=i) for i in range(count)]
         if count > 1:
             with conflicts_as_value_error(
                 self.session, f"cannot expand task instance {placeholder.key}"

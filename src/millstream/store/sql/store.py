@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, cast
+from collections.abc import Iterator
+from typing import TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from millstream.exceptions import StoreUsageError
 from millstream.store.change_signal import ChangeSignalRepo
 from millstream.store.interfaces import (
     ApiTokenRepo,
@@ -48,6 +47,7 @@ from millstream.store.sql.repos import (
 )
 from millstream.store.sql.secrets_repos import SqlConnectionRepo, SqlVariableRepo
 from millstream.store.sql.trigger_repos import SqlTaskRescheduleRepo, SqlTriggerRepo
+from millstream.store.transaction_guard import TransactionGuard
 
 _R = TypeVar("_R")
 
@@ -123,40 +123,4 @@ class SqlStore:
         self.session.close()
 
     def _bind(self, repo: _R) -> _R:
-        return cast(_R, _TransactionGuard(repo, self))
-
-
-class _TransactionGuard:
-    """A repository whose methods, called outside ``store.transaction()``, raise
-    StoreUsageError instead of touching the database."""
-
-    def __init__(self, repo: object, store: SqlStore) -> None:
-        self._repo = repo
-        self._store = store
-        self._methods: dict[str, Callable[..., Any]] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        method = self._methods.get(name)
-        if method is not None:
-            return method
-        target = getattr(self._repo, name)
-        if not callable(target):
-            return target
-        store = self._store
-        repo_name = type(self._repo).__name__
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if not store.in_transaction:
-                raise StoreUsageError(
-                    f"{repo_name}.{name}() was called outside store.transaction(): open "
-                    "one around the request, tick or command that uses the store"
-                )
-            return target(*args, **kwargs)
-
-        call.__name__ = name
-        call.__doc__ = target.__doc__
-        self._methods[name] = call
-        return call
-
-    def __repr__(self) -> str:
-        return f"<{type(self._repo).__name__} over {self._store.engine.url!r}>"
+        return cast(_R, TransactionGuard(repo, lambda: self.in_transaction, repr(self.engine.url)))
