@@ -29,7 +29,10 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE"):  # they would colour captured output
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
-    yield CliRunner()
+    runner = CliRunner()
+    # The database exists, as it does wherever users are managed: no "new database" note.
+    assert runner.invoke(app, ["db", "migrate"]).exit_code == 0
+    yield runner
 
 
 def run(cli: CliRunner, *args: str, stdin: str | None = None) -> Result:
