@@ -1,19 +1,23 @@
-"""Running DAG-level success and failure callbacks without letting them break the scheduler."""
+"""Where the scheduler sends DAG-level callbacks, and the runner that calls them in this thread.
+
+Production runs each callback in a process forked by the local executor
+(:class:`millstream.executors.callback_processes.ForkedCallbackRunner`); ``dag.test()``
+calls them here, at once.
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from millstream.authoring import macros
+from millstream.runtime.dag_callbacks import (
+    call_dag_run_callbacks,
+    call_sla_miss_callback,
+)
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
-    from millstream.scheduler.sla import SlaMiss
+    from millstream.runtime.dag_callbacks import SlaMiss
     from millstream.store.records import DagRunRecord
-
-log = logging.getLogger("millstream.scheduler")
-
 
 class CallbackRunner(Protocol):
     """Where the scheduler sends DAG callbacks to be run."""
@@ -29,147 +33,14 @@ class CallbackRunner(Protocol):
         ...
 
 
-def dag_callback_context(dag: DAG, run: DagRunRecord, reason: str) -> dict[str, Any]:
-    """The context a DAG callback receives."""
-    ds = run.logical_date.strftime("%Y-%m-%d")
-    return {
-        "dag": dag,
-        "dag_run": run,
-        "run_id": run.run_id,
-        "reason": reason,
-        "logical_date": run.logical_date,
-        "execution_date": run.logical_date,
-        "ds": ds,
-        "ds_nodash": ds.replace("-", ""),
-        "data_interval_start": run.data_interval_start,
-        "data_interval_end": run.data_interval_end,
-        "params": dag.params.resolve(run.conf) if run.conf is not None else dict(dag.params),
-        "macros": macros,
-    }
-
-
 class InlineCallbackRunner:
     """Runs callbacks at once in this thread; a failing callback is logged and forgotten."""
 
     def sla_missed(self, dag: DAG, misses: list[SlaMiss]) -> None:
-        _call_sla_callback(dag, misses)
+        call_sla_miss_callback(dag, misses)
 
     def reap(self) -> None:
         return None  # nothing runs in the background
 
     def dag_run_finished(self, dag: DAG, run: DagRunRecord, success: bool, reason: str) -> None:
-        callback = dag.on_success_callback if success else dag.on_failure_callback
-        if not callback:
-            return
-        context = dag_callback_context(dag, run, reason)
-        for function in callback if isinstance(callback, list | tuple) else [callback]:
-            try:
-                function(context)
-            except Exception:
-                log.exception("DAG %s: %s callback failed", dag.dag_id,
-                              "success" if success else "failure")
-
-
-def _call_sla_callback(dag: DAG, misses: list[SlaMiss]) -> None:
-    """Airflow's signature: (dag, task_list, blocking_task_list, slas, blocking_tis)."""
-    if not dag.sla_miss_callback:
-        return
-    task_list = "\n".join(f"{m.task_id} on {m.run_id} (due {m.deadline.isoformat()})"
-                          for m in misses)
-    try:
-        dag.sla_miss_callback(dag, task_list, "", misses, [])
-    except Exception:
-        log.exception("DAG %s: sla_miss_callback failed", dag.dag_id)
-
-
-def _run_in_worker(fileloc: str, dag_id: str, run: DagRunRecord, success: bool,
-                   reason: str) -> None:
-    from millstream.parsing.loader import load_dag_file
-
-    logging.basicConfig(level=logging.INFO)
-    dag = load_dag_file(fileloc).get(dag_id)
-    if dag is None:
-        log.error("DAG %s is no longer in %s: its callback cannot run", dag_id, fileloc)
-        return
-    InlineCallbackRunner().dag_run_finished(dag, run, success, reason)
-
-
-def _sla_in_worker(fileloc: str, dag_id: str, misses: list[SlaMiss]) -> None:
-    from millstream.parsing.loader import load_dag_file
-
-    dag = load_dag_file(fileloc).get(dag_id)
-    if dag is not None:
-        _call_sla_callback(dag, misses)
-
-
-CALLBACK_TIMEOUT_S = 300.0
-"""How long one DAG callback may run before its process is killed."""
-
-
-class ProcessCallbackRunner:
-    """Runs each DAG callback in a process of its own that imports the DAG file.
-
-    The scheduler works from serialized structures and never runs user code itself: a
-    callback that crashes costs its process; one that hangs is killed after
-    ``timeout_s``, and a callback never waits for another.
-    """
-
-    def __init__(self, timeout_s: float = CALLBACK_TIMEOUT_S) -> None:
-        self.timeout_s = timeout_s
-        self._running: list[tuple[Any, float]] = []  # (process, deadline)
-
-    def dag_run_finished(self, dag: Any, run: DagRunRecord, success: bool, reason: str) -> None:
-        wanted = dag.has_success_callback if success else dag.has_failure_callback
-        if wanted and dag.fileloc:
-            self._start(_run_in_worker, dag.fileloc, dag.dag_id, run, success, reason)
-
-    def sla_missed(self, dag: Any, misses: list[SlaMiss]) -> None:
-        if dag.has_sla_miss_callback and dag.fileloc:
-            self._start(_sla_in_worker, dag.fileloc, dag.dag_id, misses)
-
-    def _start(self, function: Any, *args: Any) -> None:
-        import multiprocessing
-        import time
-
-        self.reap()
-        # spawn, not fork: the scheduler has threads and database connections
-        process = multiprocessing.get_context("spawn").Process(
-            target=function, args=args, daemon=True, name="millstream-callback"
-        )
-        process.start()
-        self._running.append((process, time.monotonic() + self.timeout_s))
-
-    @property
-    def running(self) -> int:
-        """How many callback processes have not been reaped yet."""
-        return len(self._running)
-
-    def reap(self) -> None:
-        """Forget finished callbacks; kill those past their deadline."""
-        import time
-
-        still: list[tuple[Any, float]] = []
-        for process, deadline in self._running:
-            if not process.is_alive():
-                process.join()
-                if process.exitcode:
-                    log.error("a DAG callback process exited with code %s", process.exitcode)
-            elif time.monotonic() > deadline:
-                log.error("a DAG callback ran past %g s and was killed", self.timeout_s)
-                process.kill()
-                process.join()
-            else:
-                still.append((process, deadline))
-        self._running = still
-
-    def close(self, wait_s: float = 10.0) -> None:
-        """Give running callbacks ``wait_s`` seconds to finish, then kill them."""
-        import time
-
-        deadline = time.monotonic() + wait_s
-        for process, _ in self._running:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join()
-        self._running = []
+        call_dag_run_callbacks(dag, run, success, reason)
