@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from millstream.compat import airflow as airflow_compat
+from millstream.executors.callback_processes import ForkedCallbackRunner
+from millstream.executors.local import LocalExecutor
 from millstream.model.states import DagRunState, TaskState
 from millstream.parsing import load_dag_file
 from millstream.parsing.processor import parse_files
 from millstream.parsing.serialize import DagStructure
-from millstream.executors.callback_processes import ForkedCallbackRunner
-from millstream.executors.local import LocalExecutor
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord
 from millstream.store.sql.migrate import migrate

@@ -10,15 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from engine_helpers import wait_for
 
-from millstream.parsing.loader import load_dag_file
-from millstream.parsing.serialize import DagStructure
 from millstream.executors.callback_processes import ForkedCallbackRunner
 from millstream.executors.local import LocalExecutor
-from millstream.store.memory import MemoryStore
+from millstream.parsing.loader import load_dag_file
+from millstream.parsing.serialize import DagStructure
 from millstream.scheduler.runs import plan_run
+from millstream.store.memory import MemoryStore
 
 DAG_SOURCE = """
 import os
