@@ -142,6 +142,8 @@ class LocalExecutor:
             return
         self._stopping = True
         try:
+            if kill:  # a callback has no result to wait for: it goes at once
+                self.kill_callbacks()
             deadline = time.monotonic() + max(timeout, 0.0)
             self._write_until(deadline)
             self._outbox.clear()

@@ -56,6 +56,7 @@ def run_zygote(path: str, read_fd: int, write_fd: int, config: ForkServerConfig,
     """The body of a freshly forked zygote; never returns."""
     code = 70
     try:
+        signal.set_wakeup_fd(-1)  # the fork server's wakeup pipe is about to be closed
         for fd in not_ours:  # the fork server's pipes: only it may hold them
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -117,7 +118,6 @@ class _Zygote:
         return 0
 
     def _install_signals(self) -> None:
-        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler decides when we stop
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
