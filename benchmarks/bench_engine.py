@@ -145,7 +145,8 @@ def run_to_end(job: SchedulerJob, dag_id: str, timeout_s: float) -> DagRunRecord
         if moment < next_check:
             return False
         next_check = moment + POLL_S
-        current = job.store.runs.get(dag_id, run.run_id)
+        with job.store.transaction():
+            current = job.store.runs.get(dag_id, run.run_id)
         if current is not None and current.state in FINISHED_RUN_STATES:
             seen.append(current)
             return True
@@ -161,7 +162,8 @@ def run_to_end(job: SchedulerJob, dag_id: str, timeout_s: float) -> DagRunRecord
 
 
 def _instances(job: SchedulerJob, run: DagRunRecord) -> list[TaskInstanceRecord]:
-    instances = job.store.task_instances.for_run(run.dag_id, run.run_id)
+    with job.store.transaction():
+        instances = job.store.task_instances.for_run(run.dag_id, run.run_id)
     bad = [ti.task_id for ti in instances
            if ti.state != "success" or ti.start_date is None or ti.end_date is None]
     if bad:

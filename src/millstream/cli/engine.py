@@ -39,11 +39,11 @@ def scheduler_job(
     New DAGs start paused per ``core.dags_are_paused_at_creation``; those of the
     ``extra_dag_folders`` per ``extra_folders_paused`` when it is given.
     """
+    from millstream.executors.callback_processes import ForkedCallbackRunner
     from millstream.executors.local import LocalExecutor, read_result_file, try_log_path
     from millstream.parsing.sync import DagFolderSync
     from millstream.runtime.metadata import set_store_factory
     from millstream.runtime.xcom import StoreXComReader
-    from millstream.scheduler.callbacks import ProcessCallbackRunner
     from millstream.scheduler.job import JobTimings, SchedulerJob
     from millstream.store.sql.store import SqlStore
 
@@ -66,8 +66,11 @@ def scheduler_job(
     # Tries forked from the fork server read variables, connections and other runs here.
     set_store_factory(lambda: SqlStore.from_url(url))
 
-    executor = LocalExecutor(sched.parallelism, log_folder, xcom_reader)
-    callbacks = ProcessCallbackRunner()
+    # DAG files are imported in the executor's zygotes under the parser's caps.
+    executor = LocalExecutor(sched.parallelism, log_folder, xcom_reader,
+                             dag_import_timeout=sched.file_parse_timeout_s,
+                             dag_import_memory_mb=sched.file_parse_memory_mb)
+    callbacks = ForkedCallbackRunner(executor)
     timings = JobTimings(
         parse_interval=_seconds(sched.parse_interval_s),
         heartbeat_interval=_seconds(sched.heartbeat_interval_s),
@@ -81,7 +84,7 @@ def scheduler_job(
         job = SchedulerJob(
             store, executor, sync,
             lambda key, try_number: read_result_file(log_folder, key, try_number),
-            timings, callbacks,
+            callbacks, timings,
             # A try's process creates its log file first thing: then it has started.
             try_started=lambda key, try_number: try_log_path(log_folder, key,
                                                              try_number).exists(),

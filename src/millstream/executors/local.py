@@ -1,10 +1,12 @@
 """The local executor: runs task tries as processes on this machine, through a fork server.
 
-``start()`` forks the fork server (:mod:`millstream.executors.forkserver`) while the
-scheduler process is still small and warm; every try is then one more ``fork`` of that
-server. Workloads go to the server as JSON lines and events come back the same way, so
-nothing but JSON crosses the process boundary and nothing here writes the store: the
-scheduler applies the events it drains.
+``start()`` forks the fork server (:mod:`millstream.executors.forkserver_process`)
+while the scheduler process is still small and warm; every try is then one ``fork`` of
+the zygote that imported its DAG file (:mod:`millstream.executors.zygote`), and so is
+every DAG callback (:mod:`millstream.executors.callback_processes`). Workloads go to
+the server as JSON lines and events come back the same way, so nothing but JSON crosses
+the process boundary and nothing here writes the store: the scheduler applies the
+events it drains.
 
 At most ``parallelism`` tries run at once; workloads submitted beyond that wait here,
 in order, and go out as soon as a running try reports its end. Nothing sleeps: the
@@ -16,7 +18,8 @@ Reliability:
 - A try that crashes, is killed or overruns its timeout becomes a finished event (see
   the fork server); the scheduler and the fork server live on.
 - If the fork server itself dies, it is started again; tries it had started keep
-  running, are watched by pid, and their result files are reported when they end.
+  running, are watched by pid (:mod:`millstream.executors.orphans`), and their result
+  files are reported when they end.
 - If the scheduler dies, the fork server lets the running tries finish and exits; a
   restarted scheduler adopts their outcomes with :func:`read_result_file`.
 
@@ -29,8 +32,8 @@ at that moment stays locked in the fork server.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -40,21 +43,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from millstream.executors import forkserver
-from millstream.executors.forkserver import (
-    DAG_IMPORT_TIMEOUT_S,
-    ForkServerConfig,
-    ForkServerHandle,
-)
+from millstream.executors import forkserver_process, wire
+from millstream.executors.fork_config import ZYGOTE_IDLE_S, ForkServerConfig
+from millstream.executors.forkserver_process import ForkServerHandle
+from millstream.executors.orphans import InFlightTry, OrphanedTries
+from millstream.executors.process_tools import describe_status, kill_group, kill_pid
 from millstream.model.states import TaskState
+from millstream.parsing.processor import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
-from millstream.runtime.events_json import MessageFormatError, from_json
+from millstream.runtime.events_json import from_dict
 from millstream.runtime.worker import (
     lost_try_event,
     read_result_file,
@@ -79,14 +81,6 @@ _READ_SIZE = 1 << 16
 Event = TaskStartedEvent | TaskFinishedEvent
 
 
-@dataclass(slots=True)
-class _InFlight:
-    """A try handed to the fork server and not yet reported finished."""
-
-    workload: TaskWorkload
-    pid: int | None = None
-
-
 class LocalExecutor:
     """Runs up to ``parallelism`` task tries at once, each in a process of its own."""
 
@@ -97,26 +91,29 @@ class LocalExecutor:
         xcom_reader_factory: Callable[[], XComReader],
         clock: Callable[[], datetime] = utc_now,
         *,
-        dag_import_timeout: float = DAG_IMPORT_TIMEOUT_S,
+        dag_import_timeout: float = DEFAULT_TIMEOUT_S,
+        dag_import_memory_mb: int = DEFAULT_MEMORY_MB,
+        zygote_idle_s: float = ZYGOTE_IDLE_S,
     ) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
         self.parallelism = parallelism
         self.log_folder = Path(log_folder)
         self._config = ForkServerConfig(self.log_folder, xcom_reader_factory, clock,
-                                        dag_import_timeout)
+                                        dag_import_timeout, dag_import_memory_mb,
+                                        zygote_idle_s)
         self._clock = clock
         self._server: ForkServerHandle | None = None
         self._stopping = False
         self._waiting: deque[tuple[TaskWorkload, bytes]] = deque()
-        self._sent: dict[tuple[TaskInstanceKey, int], _InFlight] = {}
-        self._orphans: dict[int, _InFlight] = {}  # pidfd -> try whose fork server died
+        self._sent: dict[tuple[TaskInstanceKey, int], InFlightTry] = {}
+        self._orphans = OrphanedTries(self.log_folder, clock)
         self._outbox = bytearray()
         self._inbox = bytearray()
         self._events: list[Event] = []
         self._killed: set[tuple[TaskInstanceKey, int]] = set()  # killed by stop(kill=True)
-        self._poller = select.poll()
-        self._watching_output = False
+        self._callbacks: set[int] = set()  # ids of DAG callbacks sent and not yet ended
+        self._next_callback_id = 0
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -124,9 +121,7 @@ class LocalExecutor:
         if self._server is not None:
             return
         self.log_folder.mkdir(parents=True, exist_ok=True)
-        self._server = forkserver.spawn(self._config)
-        self._poller.register(self._server.from_server, select.POLLIN)
-        self._watching_output = False
+        self._server = forkserver_process.spawn(self._config)
         log.debug("fork server started (pid %d)", self._server.pid)
 
     def stop(self, timeout: float = 30.0, kill: bool = False) -> None:
@@ -142,41 +137,46 @@ class LocalExecutor:
         self._waiting.clear()
         handle = self._server
         if handle is None:
-            self._forget_orphans()
+            self._orphans.forget()
             return
         self._stopping = True
         try:
+            if kill:  # a callback has no result to wait for: it goes at once
+                self.kill_callbacks()
             deadline = time.monotonic() + max(timeout, 0.0)
             self._write_until(deadline)
             self._outbox.clear()
-            self._unwatch(handle.to_server)
-            forkserver.close_to_server(handle)  # end of input: the server winds down
+            forkserver_process.close_to_server(handle)  # end of input: the server winds down
             self._read_until_server_exits(deadline)
             if self._server is not None and kill:
-                kill_deadline = time.monotonic() + KILL_WAIT_S
-                while self._server is not None and time.monotonic() < kill_deadline:
-                    # Tries whose start is reported only now are killed on the next round.
-                    for sent_key, running in self._sent.items():
-                        if running.pid is not None and sent_key not in self._killed:
-                            _kill_group(running.pid, signal.SIGKILL)
-                            self._killed.add(sent_key)
-                    left = kill_deadline - time.monotonic()
-                    if left > 0:
-                        select.select([self._server.from_server], [], [], left)
-                    self._read()
-                if self._server is not None:
-                    log.error("fork server (pid %d) did not exit; killing it", handle.pid)
-                    _kill_pid(handle.pid, signal.SIGKILL)
-                    self._read_until_server_exits(time.monotonic() + KILL_WAIT_S)
+                self._kill_running(handle)
             if self._server is not None:  # tries are left running: they finish on their own
                 log.info("leaving %d running tries to finish after the executor stopped",
                          len(self._sent))
                 self._detach_server(handle)
             self._sent.clear()
-            self._forget_orphans()
+            self._callbacks.clear()
+            self._orphans.forget()
         finally:
             self._stopping = False
             self._killed.clear()
+
+    def _kill_running(self, handle: ForkServerHandle) -> None:
+        kill_deadline = time.monotonic() + KILL_WAIT_S
+        while self._server is not None and time.monotonic() < kill_deadline:
+            # Tries whose start is reported only now are killed on the next round.
+            for sent_key, running in self._sent.items():
+                if running.pid is not None and sent_key not in self._killed:
+                    kill_group(running.pid, signal.SIGKILL)
+                    self._killed.add(sent_key)
+            left = kill_deadline - time.monotonic()
+            if left > 0:
+                select.select([self._server.from_server], [], [], left)
+            self._read()
+        if self._server is not None:
+            log.error("fork server (pid %d) did not exit; killing it", handle.pid)
+            kill_pid(handle.pid, signal.SIGKILL)
+            self._read_until_server_exits(time.monotonic() + KILL_WAIT_S)
 
     @property
     def fork_server_pid(self) -> int | None:
@@ -200,7 +200,7 @@ class LocalExecutor:
     def submit(self, workload: TaskWorkload) -> None:
         """Accept a workload; it starts at once if a slot is free.
 
-        The try's process imports the DAG from ``workload.dag_file``.
+        The try's process is forked from the zygote of ``workload.dag_file``.
         """
         dag_file = workload.dag_file
         if not dag_file:
@@ -208,7 +208,7 @@ class LocalExecutor:
                                    f"of DAG {workload.key.dag_id!r}, so no process can load it")
             return
         try:
-            line = forkserver.workload_line(workload)
+            line = wire.workload_line(workload)
         except TypeError as exc:
             self._reject(workload, f"the workload cannot be sent to a worker process: {exc}")
             return
@@ -249,17 +249,23 @@ class LocalExecutor:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            self._watch_output()
-            if self._poller_is_empty():
+            poller = select.poll()
+            if self._server is not None:
+                poller.register(self._server.from_server, select.POLLIN)
+                if self._outbox:
+                    poller.register(self._server.to_server, select.POLLOUT)
+            for fd in self._orphans.fds():
+                poller.register(fd, select.POLLIN)
+            if self._server is None and not len(self._orphans):
                 time.sleep(left)
                 continue
-            self._poller.poll(math.ceil(left * 1000))
+            poller.poll(math.ceil(left * 1000))
 
     def running_pids(self) -> dict[TaskInstanceKey, int]:
         """The process id of each running try (the leader of its process group)."""
         self._read()  # take in the starts reported so far (their events stay to be drained)
         pids = {key: t.pid for (key, _), t in self._sent.items() if t.pid is not None}
-        for running in self._orphans.values():
+        for running in self._orphans:
             if running.pid is not None:
                 pids[running.workload.key] = running.pid
         return pids
@@ -275,7 +281,7 @@ class LocalExecutor:
         self._read()
         keys = {workload.key for workload, _ in self._waiting}
         keys.update(key for key, _ in self._sent)
-        keys.update(running.workload.key for running in self._orphans.values())
+        keys.update(running.workload.key for running in self._orphans)
         keys.update(event.key for event in self._events)
         return keys
 
@@ -290,11 +296,37 @@ class LocalExecutor:
         self._waiting = kept
         for (sent_key, try_number), _ in self._sent.items():
             if sent_key == key:
-                self._outbox += forkserver.terminate_line(key, try_number)
+                self._outbox += wire.terminate_line(key, try_number)
         self._write()
-        for running in self._orphans.values():
+        for running in self._orphans:
             if running.workload.key == key and running.pid is not None:
-                _kill_group(running.pid, signal.SIGKILL)
+                kill_group(running.pid, signal.SIGKILL)
+
+    # -- DAG callbacks ----------------------------------------------------------------------
+    def run_callback(self, request: wire.CallbackRequest) -> int:
+        """Have a DAG callback run in a process forked from its DAG file's zygote.
+
+        ``request.callback_id`` is replaced by a fresh id, which is returned.
+        """
+        self._next_callback_id += 1
+        request = dataclasses.replace(request, callback_id=self._next_callback_id)
+        if self._server is None:
+            self.start()
+        self._callbacks.add(request.callback_id)
+        self._outbox += wire.callback_line(request)
+        self._write()
+        return request.callback_id
+
+    def callbacks_running(self) -> int:
+        """How many DAG callbacks were sent and have not been reported ended."""
+        self._read()
+        return len(self._callbacks)
+
+    def kill_callbacks(self) -> None:
+        """Kill every DAG callback still running (their ends are still reported)."""
+        if self._callbacks:
+            self._outbox += wire.KILL_CALLBACKS_LINE
+            self._write()
 
     # -- sending ----------------------------------------------------------------------------
     def _reject(self, workload: TaskWorkload, error: str) -> None:
@@ -307,7 +339,7 @@ class LocalExecutor:
     def _send_waiting(self) -> None:
         while self._waiting and len(self._sent) + len(self._orphans) < self.parallelism:
             workload, line = self._waiting.popleft()
-            self._sent[(workload.key, workload.try_number)] = _InFlight(workload)
+            self._sent[(workload.key, workload.try_number)] = InFlightTry(workload)
             self._outbox += line
 
     def _write(self) -> None:
@@ -330,26 +362,6 @@ class LocalExecutor:
                 return
             select.select([], [self._server.to_server], [], left)
 
-    def _watch_output(self) -> None:
-        handle = self._server
-        want = bool(self._outbox) and handle is not None
-        if want == self._watching_output or handle is None:
-            return
-        if want:
-            self._poller.register(handle.to_server, select.POLLOUT)
-        else:
-            self._unwatch(handle.to_server)
-        self._watching_output = want
-
-    def _unwatch(self, fd: int) -> None:
-        with contextlib.suppress(KeyError, ValueError):
-            self._poller.unregister(fd)
-        if self._server is not None and fd == self._server.to_server:
-            self._watching_output = False
-
-    def _poller_is_empty(self) -> bool:
-        return self._server is None and not self._orphans
-
     # -- receiving --------------------------------------------------------------------------
     def _read(self) -> None:
         handle = self._server
@@ -365,16 +377,24 @@ class LocalExecutor:
             self._parse_lines()
             if len(chunk) < _READ_SIZE:
                 break
-        if self._orphans:
-            self._check_orphans()
+        if len(self._orphans):
+            ended = self._orphans.check()
+            self._events.extend(ended)
+            if ended:
+                self._send_waiting()
+                self._write()
 
     def _parse_lines(self) -> None:
         while (end := self._inbox.find(b"\n")) >= 0:
             line = bytes(self._inbox[:end])
             del self._inbox[: end + 1]
             try:
-                event = from_json(line)
-            except MessageFormatError as exc:
+                data = json.loads(line)
+                if isinstance(data, dict) and data.get("kind") == "callback_ended":
+                    self._callbacks.discard(int(data["callback_id"]))
+                    continue
+                event = from_dict(data)
+            except (ValueError, KeyError, TypeError) as exc:
                 log.error("ignoring a malformed message from the fork server: %s", exc)
                 continue
             if isinstance(event, TaskStartedEvent):
@@ -404,16 +424,14 @@ class LocalExecutor:
     # -- when the fork server ends --------------------------------------------------------------
     def _server_exited(self, handle: ForkServerHandle) -> None:
         self._server = None
-        self._unwatch(handle.from_server)
-        self._unwatch(handle.to_server)
-        self._watching_output = False
-        forkserver.release(handle)
+        forkserver_process.release(handle)
         self._inbox.clear()
         self._outbox.clear()
         status = _reap(handle.pid, block=True)
         if self._stopping:
             return
         log.error("the fork server (pid %d) %s; starting a new one", handle.pid, status)
+        self._callbacks.clear()  # they died with their zygotes
         now = self._clock()
         for running in list(self._sent.values()):
             if running.pid is None:
@@ -421,65 +439,17 @@ class LocalExecutor:
                     running.workload, now, now,
                     "the executor's fork server exited before it started the try",
                 ))
-            else:
-                self._watch_orphan(running)
+            elif (event := self._orphans.watch(running)) is not None:
+                self._events.append(event)
         self._sent.clear()
         self.start()
         self._send_waiting()
         self._write()
 
-    def _watch_orphan(self, running: _InFlight) -> None:
-        assert running.pid is not None
-        workload = running.workload
-        if result_path(self.log_folder, workload.key, workload.try_number).exists():
-            self._orphan_ended(running)  # it has ended already (its pid may be another's)
-            return
-        try:
-            fd = os.pidfd_open(running.pid)
-        except ProcessLookupError:
-            self._orphan_ended(running)
-            return
-        except (AttributeError, OSError) as exc:  # no pidfd here: the outcome is unknown
-            log.error("cannot watch try process %d: %s", running.pid, exc)
-            self._orphan_ended(running)
-            return
-        self._orphans[fd] = running
-        self._poller.register(fd, select.POLLIN)
-
-    def _check_orphans(self) -> None:
-        ready, _, _ = select.select(list(self._orphans), [], [], 0)
-        for fd in ready:
-            running = self._orphans.pop(fd)
-            self._unwatch(fd)
-            os.close(fd)
-            self._orphan_ended(running)
-        if ready:
-            self._send_waiting()
-            self._write()
-
-    def _orphan_ended(self, running: _InFlight) -> None:
-        workload = running.workload
-        event = read_result_file(self.log_folder, workload.key, workload.try_number)
-        if event is None:
-            now = self._clock()
-            event = lost_try_event(
-                workload, now, now,
-                "the try's process ended while the executor's fork server was down, "
-                "without leaving a result",
-            )
-        self._events.append(event)
-
-    def _forget_orphans(self) -> None:
-        for fd in list(self._orphans):
-            self._unwatch(fd)
-            os.close(fd)
-        self._orphans.clear()
-
     def _detach_server(self, handle: ForkServerHandle) -> None:
         """Stop talking to a server that still runs tries; reap it whenever it exits."""
         self._server = None
-        self._unwatch(handle.from_server)
-        forkserver.release(handle)
+        forkserver_process.release(handle)
         self._inbox.clear()
         threading.Thread(target=_reap, args=(handle.pid, True), daemon=True,
                          name=f"millstream-reap-{handle.pid}").start()
@@ -491,16 +461,4 @@ def _reap(pid: int, block: bool) -> str:
         _, status = os.waitpid(pid, 0 if block else os.WNOHANG)
     except ChildProcessError:
         return "has exited"
-    if os.WIFSIGNALED(status):
-        return f"was killed by signal {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exited with code {os.WEXITSTATUS(status)}"
-
-
-def _kill_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def _kill_pid(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signum)
+    return describe_status(status)

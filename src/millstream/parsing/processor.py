@@ -17,7 +17,6 @@ folder, so each file parses as if it were alone.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import faulthandler
 import hashlib
 import importlib
@@ -40,6 +39,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Literal
 
+from millstream.parsing.limits import cap_memory, die_with_parent
 from millstream.parsing.loader import DagImportError, load_dag_file
 from millstream.parsing.serialize import serialize_dag
 
@@ -427,12 +427,12 @@ def _worker_main(
         other.close()
     # A fatal crash (segfault, abort) writes the Python traceback where the parent reads it.
     faulthandler.enable(file=crash_log, all_threads=False)
-    _die_with_parent()
+    die_with_parent()
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # its own group: a kill also reaches what the DAG file started
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _cap_memory(memory_mb)
+    cap_memory(memory_mb)
     state = _CleanState()
     while True:
         try:
@@ -444,34 +444,6 @@ def _worker_main(
         conn.send_bytes(json.dumps(reply).encode())
         if reply.get("retire"):
             return
-
-
-def _die_with_parent() -> None:
-    """On Linux, have the kernel kill this worker if the parent dies, even mid-file."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            pr_set_pdeathsig = 1
-            libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
-def _cap_memory(memory_mb: int) -> None:
-    """Let the worker's address space grow by at most ``memory_mb`` from where it is now."""
-    try:
-        import resource
-    except ImportError:  # not on this platform: the timeout still applies
-        return
-    try:
-        with open("/proc/self/statm") as handle:
-            current = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        current = 0
-    limit = current + memory_mb * 1024 * 1024
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def _parse_one(path: str, memory_mb: int) -> dict[str, Any]:

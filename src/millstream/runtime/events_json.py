@@ -21,10 +21,12 @@ import typing
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+
+T = TypeVar("T")
 
 Message = TaskWorkload | TaskStartedEvent | TaskFinishedEvent
 
@@ -79,6 +81,19 @@ def from_json(text: str | bytes) -> Message:
     except ValueError as exc:
         raise MessageFormatError(f"not JSON: {exc}") from None
     return from_dict(data)
+
+
+def encode_record(record: Any) -> Any:
+    """Any dataclass of JSON-able fields as JSON-ready data, converted as messages are."""
+    return _encode(record, type(record).__name__)
+
+
+def decode_record(cls: type[T], data: Any) -> T:
+    """The ``cls`` dataclass :func:`encode_record` described (raises MessageFormatError)."""
+    try:
+        return typing.cast(T, _decode(cls, data, cls.__name__))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise MessageFormatError(f"malformed {cls.__name__}: {exc}") from None
 
 
 # -- encoding ---------------------------------------------------------------------------------

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
+from millstream.runtime.dag_callbacks import SlaMiss
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
 from millstream.scheduler.assets import AssetScheduling
-from millstream.scheduler.callbacks import ProcessCallbackRunner
 from millstream.scheduler.events import apply_started
 from millstream.scheduler.liveness import ResultReader, TryStarted, check_liveness
 from millstream.scheduler.loop import Scheduler
 from millstream.scheduler.runs import create_due_runs
-from millstream.scheduler.sla import SlaMiss, find_sla_misses
+from millstream.scheduler.sla import find_sla_misses
 from millstream.triggerer.outcomes import expire_deferrals
 
 if TYPE_CHECKING:
@@ -66,8 +66,8 @@ class SchedulerJob:
         executor: Executor,
         refresh_dags: Callable[[Store, datetime], None],
         read_result: ResultReader,
+        callbacks: CallbackRunner,
         timings: JobTimings | None = None,
-        callbacks: CallbackRunner | None = None,
         clock: Callable[[], datetime] = utcnow,
         try_started: TryStarted | None = None,
         max_runs_per_tick: int | None = None,
@@ -81,8 +81,9 @@ class SchedulerJob:
         self.clock = clock
         self.max_runs_per_tick = max_runs_per_tick  # scheduled runs created per round
         self._resume_after: str | None = None  # the DAG the cap last stopped at
-        # The scheduler never runs user code: callbacks go to processes of their own.
-        self.scheduler = Scheduler(store, executor, {}, callbacks or ProcessCallbackRunner())
+        # The scheduler never runs user code: in production, callbacks go to processes
+        # forked from their DAG file's zygote (ForkedCallbackRunner).
+        self.scheduler = Scheduler(store, executor, {}, callbacks)
         self.hostname = socket.gethostname()
         self._structures: dict[str, DagStructure] = {}
         self._next_parse: datetime | None = None

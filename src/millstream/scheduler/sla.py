@@ -8,27 +8,17 @@ once to the DAG's ``sla_miss_callback``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from millstream.model.states import DagRunState, TaskState
+from millstream.runtime.dag_callbacks import SlaMiss
 
 if TYPE_CHECKING:
     from millstream.scheduler.dag_view import DagView
     from millstream.store.interfaces import Store
 
 DONE_IN_TIME = frozenset({TaskState.SUCCESS, TaskState.SKIPPED})
-
-
-@dataclass(frozen=True, slots=True)
-class SlaMiss:
-    """One task of one run that is late."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    deadline: datetime
 
 
 def find_sla_misses(

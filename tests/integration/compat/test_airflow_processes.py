@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from millstream.compat import airflow as airflow_compat
+from millstream.executors.callback_processes import ForkedCallbackRunner
+from millstream.executors.local import LocalExecutor
 from millstream.model.states import DagRunState, TaskState
 from millstream.parsing import load_dag_file
 from millstream.parsing.processor import parse_files
 from millstream.parsing.serialize import DagStructure
-from millstream.scheduler.callbacks import ProcessCallbackRunner
+from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord
 from millstream.store.sql.migrate import migrate
 from tests.integration.compat.conftest import (
@@ -87,14 +89,15 @@ def test_a_dag_callback_process_loads_the_airflow_file(
     monkeypatch.setenv("MILLSTREAM_VAR_CALLBACK_FILE", str(written))
     monkeypatch.setenv(airflow_compat.ENV_VAR, "true")
     structure = DagStructure.from_dag(load_dag_file(path)["compat_probe"])
-    airflow_compat.disable()  # the spawned process must turn it on by itself
+    airflow_compat.disable()  # the callback's zygote must turn it on by itself
     now = datetime.now(UTC)
     run = DagRunRecord("compat_probe", "manual__probe", now, now, now,
                        state=DagRunState.SUCCESS)
 
-    runner = ProcessCallbackRunner(timeout_s=120)
-    runner.dag_run_finished(structure, run, True, "success")
-    runner.close(wait_s=120)
+    with LocalExecutor(1, tmp_path / "logs", lambda: MemoryStore().xcoms) as executor:
+        runner = ForkedCallbackRunner(executor, timeout_s=120)
+        runner.dag_run_finished(structure, run, True, "success")
+        runner.close(wait_s=120)
 
     assert written.read_text() == "manual__probe"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,8 +33,9 @@ def make_executor(log_folder: Path) -> Iterator[ExecutorFactory]:
     made: list[LocalExecutor] = []
 
     def make(parallelism: int = 4,
-             reader_factory: Callable[[], XComReader] = memory_reader) -> LocalExecutor:
-        executor = LocalExecutor(parallelism, log_folder, reader_factory)
+             reader_factory: Callable[[], XComReader] = memory_reader,
+             **options: Any) -> LocalExecutor:
+        executor = LocalExecutor(parallelism, log_folder, reader_factory, **options)
         executor.start()
         made.append(executor)
         return executor

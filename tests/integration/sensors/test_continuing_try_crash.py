@@ -3,7 +3,10 @@
 A rescheduled sensor's next poke and a deferred task's resumption keep the key and try
 number of the step before them. Here the scheduler's fork server is stopped (SIGSTOP)
 once the first step has ended, the scheduler queues the next step and is killed, and
-the fork server, let go, refuses the step: its scheduler is gone. The next scheduler
+the fork server, let go, refuses the step: its scheduler is gone. (A try's parent is
+the zygote of its DAG file, whose parent is the fork server: the step reaches the
+zygote only through the fork server, so holding the fork server holds the step. Both
+exit once the scheduler is gone and nothing runs.) The next scheduler
 finds the first step's result file under the same name and must not take it for the
 step that never ran: the step is queued again and runs in the same try, and nothing
 that did not happen (a poke, a second deferral) is recorded.
@@ -18,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine_helpers import Home, Proc, alive, wait_for
+from engine_helpers import Home, Proc, alive, proc_stat, wait_for
 
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.records import TaskInstanceRecord
@@ -26,7 +29,7 @@ from millstream.store.records import TaskInstanceRecord
 FAST = {"scheduler__zombie_timeout_s": 3, "scheduler__heartbeat_interval_s": 1,
         "scheduler__parse_interval_s": 1}
 
-# Each poke writes the fork server's pid (its parent) to the ledger; the second one to run
+# Each poke writes its zygote's pid (its parent) to the ledger; the second one to run
 # finds what it waits for.
 POKING_DAG = """
     import os
@@ -116,16 +119,26 @@ def stopped(pid: int) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
-def kill_while_next_step_is_queued(home: Home, scheduler: Proc, fork_server: int,
+def parent_of(pid: int) -> int:
+    stat = proc_stat(pid)
+    assert stat is not None, f"process {pid} is gone"
+    return stat[1]
+
+
+def kill_while_next_step_is_queued(home: Home, scheduler: Proc, zygote: int,
                                    queued: Callable[[], bool], detail: Callable[[], str]
                                    ) -> None:
     """Hold the fork server, wait for the next step to be queued, kill -9 the scheduler."""
+    fork_server = parent_of(zygote)
+    assert parent_of(fork_server) == scheduler.pid, "the try's parent is not a zygote"
     with stopped(fork_server):
         wait_for(queued, 30, "the next step to be queued", detail)
         os.kill(scheduler.pid, signal.SIGKILL)
         scheduler.popen.wait(timeout=10)
-    # Let go, the fork server refuses the step (its scheduler is gone) and exits.
-    wait_for(lambda: not alive(fork_server), 30, "the orphaned fork server to exit", detail)
+    # Let go, the fork server refuses the step (its scheduler is gone), its zygote
+    # exits, and so does the fork server: no process is left behind.
+    wait_for(lambda: not alive(fork_server) and not alive(zygote), 30,
+             "the orphaned fork server and its zygote to exit", detail)
 
 
 def test_a_next_poke_queued_when_the_scheduler_died_is_poked_once_in_the_same_try(
@@ -146,8 +159,8 @@ def test_a_next_poke_queued_when_the_scheduler_died_is_poked_once_in_the_same_tr
 
     wait_for(lambda: sensor().state is TaskState.UP_FOR_RESCHEDULE, 30,
              "the first poke to find nothing", detail)
-    ((_, fork_server),) = (line.split() for line in ledger(pokes))
-    kill_while_next_step_is_queued(home, first, int(fork_server),
+    ((_, zygote),) = (line.split() for line in ledger(pokes))
+    kill_while_next_step_is_queued(home, first, int(zygote),
                                    lambda: sensor().state is TaskState.QUEUED, detail)
     assert len(ledger(pokes)) == 1, "the second poke ran"
 
@@ -186,14 +199,14 @@ def test_a_resumption_queued_when_the_scheduler_died_keeps_its_triggers_event(
                 f"{triggerer.tail()}")
 
     wait_for(lambda: waiter().state is TaskState.DEFERRED, 30, "the task to defer", detail)
-    ((_, fork_server),) = (line.split() for line in ledger(notes))
+    ((_, zygote),) = (line.split() for line in ledger(notes))
 
     def resumption_queued() -> bool:
         ti = waiter()
         return ti.state is TaskState.QUEUED and ti.next_method == "execute_complete"
 
     gate.touch()  # the trigger fires while the fork server is held: the resumption waits
-    kill_while_next_step_is_queued(home, first, int(fork_server), resumption_queued, detail)
+    kill_while_next_step_is_queued(home, first, int(zygote), resumption_queued, detail)
     assert ledger(notes)[1:] == ["fired"]
 
     second = home.start("scheduler")

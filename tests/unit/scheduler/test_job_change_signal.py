@@ -35,7 +35,7 @@ class World:
         self.store: Store = MemoryStore()
         self.executor = HeldExecutor(self.clock, {self.dag.dag_id: self.dag})
         self.job = SchedulerJob(self.store, self.executor, self._parse, lambda *_: None,
-                                callbacks=InlineCallbackRunner({}), clock=self.clock)
+                                InlineCallbackRunner({}), clock=self.clock)
 
     def _parse(self, store: Store, now: datetime) -> None:
         structure = DagStructure.from_dag(self.dag)

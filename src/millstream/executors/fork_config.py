@@ -1,0 +1,46 @@
+"""What the fork server and its zygotes need to know, and the limits they apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from millstream.parsing.processor import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from millstream.runtime.xcom import XComReader
+
+TIMEOUT_GRACE_S = 2.0
+"""How long past its execution_timeout a try may run before its process group is killed."""
+
+TERMINATE_GRACE_S = 2.0
+"""How long a try asked to terminate (SIGTERM) has before SIGKILL."""
+
+EXIT_FLUSH_TIMEOUT_S = 5.0
+"""How long an exiting process waits for its reader to take its last messages."""
+
+ZYGOTE_IDLE_S = 300.0
+"""How long a zygote with nothing running is kept for the next try of its DAG file."""
+
+MAX_ZYGOTES = 32
+"""How many zygotes may live at once; past that the least recently used idle one goes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForkServerConfig:
+    """What the fork server needs, inherited through ``fork`` (never pickled).
+
+    ``dag_import_timeout`` and ``dag_import_memory_mb`` bound the import of one DAG file
+    in its zygote, as ``[scheduler] file_parse_timeout_s`` and ``file_parse_memory_mb``
+    bound it in the parser.
+    """
+
+    log_folder: Path
+    reader_factory: Callable[[], XComReader]
+    clock: Callable[[], datetime]
+    dag_import_timeout: float = DEFAULT_TIMEOUT_S
+    dag_import_memory_mb: int = DEFAULT_MEMORY_MB
+    zygote_idle_s: float = ZYGOTE_IDLE_S

@@ -1,0 +1,90 @@
+"""The messages between the local executor, its fork server and the server's zygotes.
+
+Every message is one line of JSON. Executor -> fork server: a workload (see
+:mod:`millstream.runtime.events_json`), ``terminate`` (stop a running try),
+``callback`` (run a DAG callback) and ``kill_callbacks``. Fork server -> executor: the
+tries' ``started`` and ``finished`` events, and ``callback_ended``.
+
+Fork server -> zygote: ``try`` and ``callback``, each with a request id. Zygote -> fork
+server: ``ready`` (the DAG file is imported) or ``failed`` (it could not be), then
+``forked`` (a request's process exists, with its pid) or ``refused`` (with why), and
+``exited`` (one of its processes ended, with its wait status).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from millstream.runtime.dag_callbacks import SlaMiss
+from millstream.runtime.events import TaskWorkload
+from millstream.runtime.events_json import decode_record, encode_record, to_json
+from millstream.store.records import DagRunRecord, TaskInstanceKey
+
+CALLBACK_TIMEOUT_S = 300.0
+"""How long one DAG callback may run before its process is killed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    """One DAG callback to run: which DAG, which callback, and what it receives."""
+
+    callback_id: int
+    dag_file: str
+    dag_id: str
+    event: str  # "success", "failure" or "sla_miss"
+    run: DagRunRecord | None = None
+    reason: str = ""
+    misses: list[SlaMiss] = field(default_factory=list)
+    timeout_s: float = CALLBACK_TIMEOUT_S
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        data: dict[str, Any] = encode_record(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CallbackRequest:
+        """The request :meth:`to_dict` described (raises MessageFormatError)."""
+        return decode_record(cls, data)
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode()
+
+
+def workload_line(workload: TaskWorkload) -> bytes:
+    """The message that asks the fork server to run ``workload``."""
+    return (to_json(workload) + "\n").encode()
+
+
+def terminate_line(key: TaskInstanceKey, try_number: int) -> bytes:
+    """The message that asks the fork server to stop a running try."""
+    return _line({
+        "kind": "terminate",
+        "key": {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id,
+                "map_index": key.map_index},
+        "try_number": try_number,
+    })
+
+
+def key_of_terminate(data: dict[str, Any]) -> tuple[TaskInstanceKey, int]:
+    """The try a ``terminate`` message names."""
+    raw = data["key"]
+    key = TaskInstanceKey(raw["dag_id"], raw["run_id"], raw["task_id"], int(raw["map_index"]))
+    return key, int(data["try_number"])
+
+
+def callback_line(request: CallbackRequest) -> bytes:
+    """The message that asks the fork server to run a DAG callback."""
+    return _line({"kind": "callback", "callback": request.to_dict()})
+
+
+KILL_CALLBACKS_LINE = _line({"kind": "kill_callbacks"})
+"""The message that asks the fork server to kill every callback still running."""
+
+
+def callback_ended_message(callback_id: int, error: str | None) -> dict[str, Any]:
+    """What the fork server says when a callback's process has ended."""
+    return {"kind": "callback_ended", "callback_id": callback_id, "error": error}

@@ -1,0 +1,237 @@
+"""A zygote: a child of the fork server that imports one DAG file and forks that file's tries.
+
+The fork server never imports users' code. For each DAG file (each version of it) it
+forks a zygote, which imports the file under the parser's caps: its address space may
+grow by at most ``dag_import_memory_mb`` (``RLIMIT_AS``, lifted again once the import is
+done, so tries are not bound by it), and the fork server kills it (its whole process
+group) if the import runs past ``dag_import_timeout``. A file that fails, hangs or eats
+memory costs its zygote, never the fork server.
+
+Once the file is imported the zygote says ``ready`` and forks a process per request
+(see :mod:`millstream.executors.wire`): a task try, which runs in a session of its own
+(:mod:`millstream.executors.try_processes`), or a DAG callback. It reaps them and
+reports each pid's wait status; the fork server does the rest (timeouts, results,
+events). When its input ends the zygote starts nothing more and exits once its
+processes have ended. It dies with the fork server (``PR_SET_PDEATHSIG``); its running
+tries live on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import logging
+import os
+import select
+import signal
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from millstream.authoring.templating import template_environment
+from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerConfig
+from millstream.executors.process_tools import JsonLinePipe, exited_child, kill_group, seconds
+from millstream.executors.wire import CallbackRequest
+from millstream.parsing.limits import cap_memory, die_with_parent, restore_memory_limit
+from millstream.parsing.loader import DagImportError, load_dag_file
+from millstream.runtime.dag_callbacks import call_dag_run_callbacks, call_sla_miss_callback
+from millstream.runtime.events import TaskWorkload
+from millstream.runtime.events_json import MessageFormatError, from_dict
+from millstream.runtime.worker import run_try_in_this_process
+
+if TYPE_CHECKING:
+    from millstream.authoring.dag import DAG
+    from millstream.authoring.task import BaseOperator
+
+log = logging.getLogger("millstream.executors.zygote")
+
+
+class _Refused(Exception):
+    """A request this zygote cannot fork (its DAG or task is not in the file)."""
+
+
+def run_zygote(path: str, read_fd: int, write_fd: int, config: ForkServerConfig,
+               not_ours: list[int]) -> NoReturn:
+    """The body of a freshly forked zygote; never returns."""
+    code = 70
+    try:
+        signal.set_wakeup_fd(-1)  # the fork server's wakeup pipe is about to be closed
+        for fd in not_ours:  # the fork server's pipes: only it may hold them
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)  # its own group: a kill also reaches what the import started
+        die_with_parent()
+        code = _Zygote(path, read_fd, write_fd, config).serve()
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def import_failure(path: str, memory_mb: int) -> tuple[dict[str, DAG] | None, str | None]:
+    """Import ``path`` under the memory cap: its DAGs, or why they cannot be had."""
+    previous = cap_memory(memory_mb)
+    too_big = (f"DAG file {path} exceeded {memory_mb} MB of memory while it was imported "
+               "(the [scheduler] file_parse_memory_mb cap)")
+    try:
+        return load_dag_file(path), None
+    except DagImportError as exc:
+        if isinstance(exc.__cause__, MemoryError):
+            return None, f"{too_big}: {exc.summary}"
+        return None, f"DAG file {path} failed to import: {exc.summary}\n{exc.message}"
+    except MemoryError:
+        return None, too_big
+    finally:
+        restore_memory_limit(previous)
+
+
+class _Zygote:
+    def __init__(self, path: str, read_fd: int, write_fd: int,
+                 config: ForkServerConfig) -> None:
+        self.path = path
+        self.config = config
+        self.pipe = JsonLinePipe(read_fd, write_fd)
+        self.children: set[int] = set()
+        self.dags: dict[str, DAG] = {}
+        self.wake_read, self.wake_write = os.pipe()
+
+    def serve(self) -> int:
+        self._install_signals()
+        dags, failure = import_failure(self.path, self.config.dag_import_memory_mb)
+        if dags is None:
+            self.pipe.send({"kind": "failed", "error": failure})
+            self.pipe.flush_before_exit(EXIT_FLUSH_TIMEOUT_S)
+            return 0
+        self.dags = dags
+        for dag in dags.values():
+            # Built once here, the DAG's template environment is inherited by every try.
+            with contextlib.suppress(Exception):
+                template_environment(dag)
+        gc.freeze()  # the imported DAGs are never collected here: less copying per try
+        self.pipe.send({"kind": "ready"})
+        while self.pipe.read_fd is not None or self.children:
+            self._step()
+        self.pipe.flush_before_exit(EXIT_FLUSH_TIMEOUT_S)
+        return 0
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler decides when we stop
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        os.set_blocking(self.wake_write, False)
+        os.set_blocking(self.wake_read, False)
+        signal.signal(signal.SIGCHLD, _wake_only)
+        signal.set_wakeup_fd(self.wake_write, warn_on_full_buffer=False)
+
+    def _step(self) -> None:
+        poller = select.poll()
+        poller.register(self.wake_read, select.POLLIN)
+        if self.pipe.read_fd is not None:
+            poller.register(self.pipe.read_fd, select.POLLIN)
+        if self.pipe.wants_write and self.pipe.write_fd is not None:
+            poller.register(self.pipe.write_fd, select.POLLOUT)
+        poller.poll(-1)
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.wake_read, 4096)
+        self.pipe.flush()
+        for line in self.pipe.read_lines():
+            self._handle(line)
+        self._reap()
+
+    def _handle(self, line: bytes) -> None:
+        request_id = -1
+        try:
+            data = json.loads(line)
+            request_id = int(data["id"])
+            if data["kind"] == "try":
+                workload = from_dict(data["workload"])
+                if not isinstance(workload, TaskWorkload):
+                    raise _Refused("the request holds no workload")
+                task = self._task_for(workload)
+                timeout = seconds(getattr(task, "execution_timeout", None))
+                pid = self._fork(lambda: self._become_try(task, workload))
+            elif data["kind"] == "callback":
+                request = CallbackRequest.from_dict(data["callback"])
+                dag = self.dags.get(request.dag_id)
+                if dag is None:
+                    raise _Refused(f"DAG {request.dag_id!r} is no longer in {self.path}: "
+                                   "its callback cannot run")
+                timeout = request.timeout_s
+                pid = self._fork(lambda: self._become_callback(dag, request))
+            else:
+                raise _Refused(f"unknown request {data['kind']!r}")
+        except (_Refused, MessageFormatError, ValueError, KeyError, TypeError) as exc:
+            self.pipe.send({"kind": "refused", "id": request_id, "error": str(exc)})
+            return
+        self.children.add(pid)
+        self.pipe.send({"kind": "forked", "id": request_id, "pid": pid, "timeout": timeout})
+
+    def _task_for(self, workload: TaskWorkload) -> BaseOperator:
+        key = workload.key
+        dag = self.dags.get(key.dag_id)
+        if dag is None:
+            defined = ", ".join(sorted(self.dags)) or "none"
+            raise _Refused(f"DAG {key.dag_id!r} is not defined in {self.path} "
+                           f"(it defines: {defined})")
+        task = dag.task_dict.get(key.task_id)
+        if task is None:
+            raise _Refused(f"DAG {key.dag_id!r} in {self.path} has no task {key.task_id!r}")
+        return task
+
+    def _fork(self, become: Any) -> int:
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
+            with contextlib.suppress(Exception):
+                stream.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                os.setsid()  # a session and process group of its own, killed as one
+                signal.set_wakeup_fd(-1)
+                self.pipe.close()
+                os.close(self.wake_read)
+                os.close(self.wake_write)
+                for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGALRM, signal.SIGHUP):
+                    signal.signal(signum, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                code = become()
+            except BaseException:
+                with contextlib.suppress(BaseException):
+                    traceback.print_exc()
+            finally:
+                os._exit(code)
+        return pid
+
+    def _become_try(self, task: BaseOperator, workload: TaskWorkload) -> int:
+        return run_try_in_this_process(task, workload, self.config.log_folder,
+                                       self.config.reader_factory, self.config.clock)
+
+    @staticmethod
+    def _become_callback(dag: DAG, request: CallbackRequest) -> int:
+        if request.event == "sla_miss":
+            call_sla_miss_callback(dag, request.misses)
+        elif request.run is not None:
+            call_dag_run_callbacks(dag, request.run, request.event == "success",
+                                   request.reason)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        return 0
+
+    def _reap(self) -> None:
+        while (pid := exited_child()) is not None:
+            if pid in self.children:
+                # Its zombie still holds the group id: the group cannot be another's.
+                kill_group(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            if pid in self.children:
+                self.children.discard(pid)
+                self.pipe.send({"kind": "exited", "pid": pid, "status": status})
+
+
+def _wake_only(signum: int, frame: object) -> None:
+    """SIGCHLD only has to wake the loop (through the wakeup fd)."""
