@@ -113,7 +113,7 @@ def _existing(store: Store, run: DagRunRecord, known: bool, who: str, now: datet
     version = run.dag_version if store.dags.structure(run.dag_id, run.dag_version) else None
     structure = require_structure(store, run.dag_id, version)
     log.info("clearing run %s of DAG %s (reset_dag_run)", run.run_id, run.dag_id)
-    clear.clear(store, structure, run.dag_id, [run.run_id],  # type: ignore[arg-type]
+    clear.clear(store, structure, run.dag_id, [run.run_id],
                 set(structure.task_dict), who, now)
     cleared = store.runs.get(run.dag_id, run.run_id)
     assert cleared is not None
