@@ -123,8 +123,8 @@ class TriggerDagRunOperator(BaseOperator):
 
     def execute(self, context: dict[str, Any]) -> None:
         # The metadata store is reached only when the task runs, never when the DAG loads.
-        from millstream.runtime.metadata import current_store
         from millstream.runtime.triggered_runs import run_state, trigger_dag_run
+        from millstream.store.current import current_store
 
         where = self._where()
         dag_id = self.trigger_dag_id

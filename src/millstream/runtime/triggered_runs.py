@@ -1,7 +1,7 @@
 """Creating, resetting and watching another DAG's run from inside a task (TriggerDagRunOperator).
 
 The run is created in the metadata store of the process the task runs in
-(:func:`millstream.runtime.metadata.current_store`), through the same service as
+(:func:`millstream.store.current.current_store`), through the same service as
 ``millstream dags trigger`` (:func:`millstream.services.trigger.trigger_run`), recorded as
 done by ``dag:<dag_id>.<task_id>``.
 
