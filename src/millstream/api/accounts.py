@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
-from millstream.services.audit import audit
+from millstream.store.audit import audit
 from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
 from millstream.store.interfaces import Store
 

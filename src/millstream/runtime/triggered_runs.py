@@ -24,9 +24,9 @@ from millstream.model.states import DagRunState
 from millstream.operators.trigger_dagrun import DagRunAlreadyExists
 from millstream.scheduler.runs import make_run_id
 from millstream.services import clear, trigger
-from millstream.services.audit import audit
 from millstream.services.common import require_dag, require_structure
 from millstream.services.inputs import parse_conf, parse_date
+from millstream.store.audit import audit
 from millstream.store.records import DagRunRecord
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from millstream.secrets import backends, crypto
 from millstream.secrets.connection import Connection, check_id
 from millstream.secrets.errors import ConnectionNotFound
 from millstream.secrets.masking import MASK, is_sensitive_name, mask_secret, redact
-from millstream.services.audit import audit
+from millstream.store.audit import audit
 from millstream.store.secrets_records import ConnectionRecord, VariableRecord
 
 if TYPE_CHECKING:

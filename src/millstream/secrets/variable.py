@@ -19,7 +19,7 @@ _NO_DEFAULT: Any = object()
 
 
 def _who() -> str:
-    from millstream.services.audit import current_user
+    from millstream.store.audit import current_user
 
     return current_user()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
-from millstream.services.audit import record_action
+from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 
 DEFAULT_POOL = "default_pool"

@@ -16,9 +16,9 @@ from millstream.exceptions import ConflictError, InvalidInputError, ParamValidat
 from millstream.model.intervals import ensure_utc
 from millstream.parsing.serialize import DagStructure
 from millstream.scheduler import runs as scheduler_runs
-from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_structure
 from millstream.services.inputs import parse_conf, parse_date
+from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
