@@ -223,8 +223,8 @@ def delete_command(conn_id: IdArgument) -> None:
 @connections_app.command("test")
 def test_command(conn_id: IdArgument) -> None:
     """Try to reach the connection's system (postgres, sqlite, http); exit 1 if that fails."""
+    from millstream.hooks.connection_tester import test_connection
     from millstream.secrets.service import get_connection
-    from millstream.secrets.tester import test_connection
     from millstream.store.current import using_store
 
     with guarded(), open_store() as store, using_store(store):

@@ -279,7 +279,7 @@ class Connection:
 
     def test_connection(self) -> tuple[bool, str]:
         """Try to reach the system: (True, message) on success, (False, why) otherwise."""
-        from millstream.secrets.tester import test_connection
+        from millstream.hooks.connection_tester import test_connection
 
         return test_connection(self)
 
