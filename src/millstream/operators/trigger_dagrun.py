@@ -123,7 +123,7 @@ class TriggerDagRunOperator(BaseOperator):
 
     def execute(self, context: dict[str, Any]) -> None:
         # The metadata store is reached only when the task runs, never when the DAG loads.
-        from millstream.runtime.triggered_runs import run_state, trigger_dag_run
+        from millstream.services.triggered_runs import run_state, trigger_dag_run
         from millstream.store.current import current_store
 
         where = self._where()
