@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from millstream.model.states import DagRunState
 from millstream.store.records import (
@@ -14,13 +14,26 @@ from millstream.store.records import (
 )
 
 if TYPE_CHECKING:
-    from millstream.store.memory import MemoryStore
+    from millstream.store.interfaces import DagRepo, RunRepo, TaskInstanceRepo
+
+
+class MemoryRepos(Protocol):
+    """The memory store's repositories this one reads (the memory store passes itself)."""
+
+    @property
+    def runs(self) -> RunRepo: ...
+
+    @property
+    def task_instances(self) -> TaskInstanceRepo: ...
+
+    @property
+    def dags(self) -> DagRepo: ...
 
 
 class MemoryBrowseRepo:
     """The UI's page queries answered from the other in-memory repositories."""
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryRepos) -> None:
         self._store = store
 
     def latest_runs(self, dag_id: str, limit: int,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.listing_records import PageRecord, check_window
@@ -15,7 +15,7 @@ from millstream.store.records import (
 )
 
 if TYPE_CHECKING:
-    from millstream.store.memory import MemoryStore
+    from millstream.store.interfaces import DagRepo, RunRepo, TaskInstanceRepo, XComRepo
 
 T = TypeVar("T")
 
@@ -26,10 +26,26 @@ def _page(items: Sequence[T], limit: int | None, offset: int) -> PageRecord[T]:
     return PageRecord(list(items[offset:end]), len(items))
 
 
+class MemoryRepos(Protocol):
+    """The memory store's repositories this one reads (the memory store passes itself)."""
+
+    @property
+    def runs(self) -> RunRepo: ...
+
+    @property
+    def task_instances(self) -> TaskInstanceRepo: ...
+
+    @property
+    def dags(self) -> DagRepo: ...
+
+    @property
+    def xcoms(self) -> XComRepo: ...
+
+
 class MemoryListingRepo:
     """The listing queries answered from the other in-memory repositories."""
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryRepos) -> None:
         self._store = store
 
     def runs(self, dag_id: str | None, states: Collection[DagRunState] | None,
