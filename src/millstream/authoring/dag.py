@@ -15,7 +15,8 @@ from millstream.authoring.assets import Asset, asset_schedule
 from millstream.authoring.dag_test import DagTestOutcome, dag_test_runner
 from millstream.authoring.params import Param, ParamsDict
 from millstream.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError
-from millstream.model.intervals import Schedule, ensure_utc, parse_schedule
+from millstream.model.cron import parse_schedule
+from millstream.model.intervals import Schedule, ensure_utc
 
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
