@@ -120,8 +120,8 @@ def bench_ui(requests: int = REQUESTS, status: Status = _quiet) -> dict[str, Any
     """Seed, then time the pages through the ASGI app; figures in milliseconds."""
     from fastapi.testclient import TestClient
 
-    from millstream.api.app import create_app
     from millstream.ui.catalog import CATALOG
+    from millstream.ui.server import create_app
 
     with tempfile.TemporaryDirectory(prefix="millstream-ui-bench-") as folder:
         seeded = seed(Path(folder), status)

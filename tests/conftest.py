@@ -20,8 +20,8 @@ COMPAT_ENV = "MILLSTREAM__COMPAT__AIRFLOW"
 def _process_state_put_back() -> Iterator[None]:
     compat_env = os.environ.get(COMPAT_ENV)
     yield
-    from millstream.runtime.metadata import set_store_factory
     from millstream.secrets.settings import use_settings
+    from millstream.store.current import set_store_factory
 
     use_settings(None)
     set_store_factory(None)

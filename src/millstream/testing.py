@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import DagRunState, TaskState
 from millstream.parsing.serialize import DagStructure
-from millstream.runtime.metadata import using_store
 from millstream.runtime.xcom import StoreXComReader, decode_xcom
 from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.loop import Scheduler
 from millstream.services.inputs import parse_date
+from millstream.store.current import using_store
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord
 from millstream.triggerer.clock import Clock, SkippingClock, using_clock

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
 from millstream.model.limits import MAX_TOKEN_DAYS
-from millstream.services.audit import audit
+from millstream.store.audit import audit
 from millstream.store.auth_records import ApiTokenRecord, LoginSessionRecord, UserRecord
 from millstream.store.interfaces import Store
 

@@ -1,8 +1,9 @@
-"""The web server's application: the REST API at ``/api/v1``, then the UI's pages.
+"""The web server's application without its pages: the REST API at ``/api/v1``.
 
-``create_app`` wires the settings, one database engine and a store per request; the API
+``create_api_app`` wires the settings, one database engine and a store per request; the API
 is a sub-application of its own, so its OpenAPI schema (``/api/v1/openapi.json``) and its
-problem-details errors cover the API alone, and the UI keeps its own pages and errors.
+problem-details errors cover the API alone. The UI, which builds on the API's sessions and
+dependencies, adds its pages to this application (``millstream.ui.server.create_app``).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ API_PREFIX = "/api/v1"
 SECRET_KEY_FILE = "webserver_secret_key"
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """The whole web server: the REST API under ``/api/v1``, then the UI (``mount_ui``).
+def create_api_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """The web server without the UI: the REST API under ``/api/v1``, login sessions and the
+    store per request; ``millstream.ui.server.create_app`` adds the UI's pages to it.
 
     Without ``store`` each request gets a SQL store over one engine for the settings'
     database (whose schema must be migrated). A SQL store given here lends its engine the
@@ -69,7 +71,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.router.routes.append(_ApiMount(API_PREFIX, app=create_api(context), name="api"))
     app.add_middleware(RequestContextMiddleware, context=context)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
-    _mount_ui(app)
     return app
 
 
@@ -170,9 +171,3 @@ def _secret_key(settings: Settings) -> bytes:
     finally:
         temporary.unlink()
     return path.read_bytes().strip()
-
-
-def _mount_ui(app: FastAPI) -> None:
-    from millstream.ui import mount_ui
-
-    mount_ui(app)

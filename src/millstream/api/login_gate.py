@@ -24,7 +24,7 @@ from millstream.api.accounts import User
 from millstream.api.deps import StoreOpener, app_context, utcnow
 from millstream.config_sections import WebserverSettings
 from millstream.model.login_throttle import LoginThrottle, ThrottlePolicy
-from millstream.services.audit import audit
+from millstream.store.audit import audit
 
 log = logging.getLogger("millstream.api.login")
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from millstream.authoring.assets import Asset, asset_schedule
+from millstream.authoring.dag_test import DagTestOutcome, dag_test_runner
 from millstream.authoring.params import Param, ParamsDict
 from millstream.exceptions import (
     DagCycleError,
@@ -19,13 +20,13 @@ from millstream.exceptions import (
     DuplicateTaskIdError,
     InvalidInputError,
 )
+from millstream.model.cron import parse_schedule
 from millstream.model.identifiers import Identifier, check_identifier, identifier_rule
-from millstream.model.intervals import Schedule, ensure_utc, parse_schedule
+from millstream.model.intervals import Schedule, ensure_utc
 
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
     from millstream.authoring.taskgroup import TaskGroup
-    from millstream.testing import DagTestResult
 
 DAG_ID_PATTERN = re.compile(identifier_rule(Identifier.DAG).pattern)
 
@@ -245,11 +246,9 @@ class DAG:
         logical_date: datetime | str | None = None,
         conf: dict[str, Any] | None = None,
         fast_retries: bool = False,
-    ) -> DagTestResult:
+    ) -> DagTestOutcome:
         """Run one DAG run to completion in this process and return its result."""
-        from millstream.testing import run_dag_test
-
-        return run_dag_test(self, logical_date=logical_date, conf=conf, fast_retries=fast_retries)
+        return dag_test_runner()(self, logical_date, conf, fast_retries)
 
 
 def _catchup_by_default() -> bool:

@@ -100,7 +100,7 @@ def utcnow() -> datetime:
 
 def who() -> str:
     """The user recorded in audit records: this process's operating-system user."""
-    from millstream.services.audit import current_user
+    from millstream.store.audit import current_user
 
     return current_user()
 

@@ -179,8 +179,8 @@ def get_command(
         "--reveal", help="Print the password and the extra's secrets instead of ***.")] = False,
 ) -> None:
     """Show a connection as tasks see it (environment, secrets file, then database)."""
-    from millstream.runtime.metadata import using_store
     from millstream.secrets.service import connection_view, get_connection
+    from millstream.store.current import using_store
 
     with guarded(), open_store() as store, using_store(store):
         conn = get_connection(conn_id)
@@ -223,9 +223,9 @@ def delete_command(conn_id: IdArgument) -> None:
 @connections_app.command("test")
 def test_command(conn_id: IdArgument) -> None:
     """Try to reach the connection's system (postgres, sqlite, http); exit 1 if that fails."""
-    from millstream.runtime.metadata import using_store
+    from millstream.hooks.connection_tester import test_connection
     from millstream.secrets.service import get_connection
-    from millstream.secrets.tester import test_connection
+    from millstream.store.current import using_store
 
     with guarded(), open_store() as store, using_store(store):
         conn = get_connection(conn_id)

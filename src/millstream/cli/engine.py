@@ -42,9 +42,9 @@ def scheduler_job(
     from millstream.executors.callback_processes import ForkedCallbackRunner
     from millstream.executors.local import LocalExecutor, read_result_file, try_log_path
     from millstream.parsing.sync import DagFolderSync
-    from millstream.runtime.metadata import set_store_factory
     from millstream.runtime.xcom import StoreXComReader
     from millstream.scheduler.job import JobTimings, SchedulerJob
+    from millstream.store.current import set_store_factory
     from millstream.store.sql.store import SqlStore
 
     url = settings.database.url

@@ -77,9 +77,9 @@ def get_command(
         "--reveal", help="Print a secret variable's value instead of ***.")] = False,
 ) -> None:
     """Print a variable as tasks see it (environment, secrets file, then database)."""
-    from millstream.runtime.metadata import using_store
     from millstream.secrets.masking import MASK, is_sensitive_name
     from millstream.secrets.variable import Variable
+    from millstream.store.current import using_store
 
     with guarded(), open_store() as store, using_store(store):
         value = Variable.get(key) if default is None else Variable.get(key, default_var=default)

@@ -48,7 +48,7 @@ def listen(host: str, port: int) -> socket.socket:
 def _server(settings: Settings) -> uvicorn.Server:
     import uvicorn
 
-    from millstream.api.app import create_app
+    from millstream.ui.server import create_app
 
     app = create_app(settings)
     config = uvicorn.Config(app, log_level=settings.logging.level.lower(), lifespan="on",

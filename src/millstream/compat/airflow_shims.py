@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from millstream.authoring.dag import current_dag
-from millstream.authoring.decorators import task as _millstream_task
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.model.states import TaskState
+from millstream.operators.decorators import task as _millstream_task
 
 DOCS = "docs/migrating-from-airflow.md"
 

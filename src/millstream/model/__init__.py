@@ -1,16 +1,14 @@
 """Pure scheduling logic, free of I/O: states, trigger rules, schedules and retry timing."""
 
+from millstream.model.cron import PRESETS, CronSchedule, parse_schedule
 from millstream.model.intervals import (
-    PRESETS,
     UTC,
-    CronSchedule,
     DataInterval,
     DeltaSchedule,
     NoSchedule,
     OnceSchedule,
     Schedule,
     ensure_utc,
-    parse_schedule,
 )
 from millstream.model.retry import MAX_RETRY_DELAY, next_retry_at, retries_left, retry_delay
 from millstream.model.states import (

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from millstream.authoring.dag import DAG_ID_PATTERN
 from millstream.authoring.task import BaseOperator
@@ -27,6 +27,63 @@ XCOM_LOGICAL_DATE_ISO = "trigger_logical_date_iso"
 
 class DagRunAlreadyExists(ConflictError):
     """The DAG already has a run with that run id or logical date."""
+
+
+class TriggeredRunInfo(Protocol):
+    """What the operator reads of the run it triggered."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def logical_date(self) -> datetime: ...
+
+
+class TriggerOutcome(Protocol):
+    """The run a trigger created (or reset), and whether its DAG is known to the store."""
+
+    @property
+    def run(self) -> TriggeredRunInfo: ...
+
+    @property
+    def dag_known(self) -> bool: ...
+
+
+class DagRunService(Protocol):
+    """The metadata-store actions the operator takes when it runs.
+
+    They are the trigger service's (``millstream.services``), which sits above the
+    operators; the package's ``__init__`` registers it, so operators never import it.
+    """
+
+    def trigger_dag_run(
+        self, *, source_dag_id: str, source_task_id: str, dag_id: str,
+        logical_date: str | datetime | None, run_id: str | None,
+        conf: str | Mapping[str, Any] | None, reset_dag_run: bool,
+        skip_when_already_exists: bool, now: datetime, where: str,
+    ) -> TriggerOutcome:
+        """Create a queued manual run of ``dag_id`` (or clear the one already there)."""
+        ...
+
+    def run_state(self, dag_id: str, run_id: str) -> DagRunState | None:
+        """The run's state now, or None if it is gone."""
+        ...
+
+
+_dag_run_service: list[DagRunService] = []
+
+
+def register_dag_run_service(service: DagRunService) -> None:
+    """Make ``service`` the one the operator calls (the last registered wins)."""
+    _dag_run_service[:] = [service]
+
+
+def dag_run_service() -> DagRunService:
+    """The registered service; RuntimeError when none is (``import millstream`` registers it)."""
+    if not _dag_run_service:
+        raise RuntimeError("no service for TriggerDagRunOperator is registered; "
+                           "import millstream first")
+    return _dag_run_service[0]
 
 
 class TriggeredRunFailed(MillstreamError):
@@ -123,9 +180,7 @@ class TriggerDagRunOperator(BaseOperator):
 
     def execute(self, context: dict[str, Any]) -> None:
         # The metadata store is reached only when the task runs, never when the DAG loads.
-        from millstream.runtime.metadata import current_store
-        from millstream.runtime.triggered_runs import run_state, trigger_dag_run
-
+        service = dag_run_service()
         where = self._where()
         dag_id = self.trigger_dag_id
         if not isinstance(dag_id, str) or not DAG_ID_PATTERN.match(dag_id):
@@ -133,9 +188,7 @@ class TriggerDagRunOperator(BaseOperator):
                              "valid dag id")
         now = datetime.now(UTC)
         ti = context["ti"]
-        store = current_store()
-        triggered = trigger_dag_run(
-            store,
+        triggered = service.trigger_dag_run(
             source_dag_id=ti.dag_id,
             source_task_id=ti.task_id,
             dag_id=dag_id,
@@ -175,7 +228,7 @@ class TriggerDagRunOperator(BaseOperator):
                 kwargs={"run_id": run.run_id},
             )
         while True:
-            state = run_state(store, dag_id, run.run_id)
+            state = service.run_state(dag_id, run.run_id)
             if state is None:
                 raise TriggeredRunFailed(f"{where}: run {run.run_id!r} of DAG {dag_id!r} was "
                                          "deleted while waiting for it")

@@ -17,15 +17,9 @@ from typing import TYPE_CHECKING, Any
 from millstream.authoring.assets import Asset, AssetSchedule
 from millstream.authoring.mapping import ExpandSource
 from millstream.authoring.params import Param, ParamsDict
+from millstream.model.cron import CronSchedule, parse_schedule
 from millstream.model.graph import relatives
-from millstream.model.intervals import (
-    CronSchedule,
-    DeltaSchedule,
-    NoSchedule,
-    OnceSchedule,
-    Schedule,
-    parse_schedule,
-)
+from millstream.model.intervals import DeltaSchedule, NoSchedule, OnceSchedule, Schedule
 from millstream.model.trigger_rules import TriggerRule
 
 if TYPE_CHECKING:

@@ -43,7 +43,7 @@ class TriggeringAssetEvent:
     def asset(self) -> Asset:
         """The asset, with the name and extra the metadata store has for it."""
         from millstream.authoring.assets import Asset
-        from millstream.runtime.metadata import metadata_transaction
+        from millstream.store.current import metadata_transaction
 
         with metadata_transaction() as store:
             record = store.assets.get(self.uri)
@@ -57,7 +57,7 @@ class TriggeringAssetEvent:
         no task made, e.g. one recorded through the API)."""
         if self.source_dag_id is None or self.source_run_id is None:
             return None
-        from millstream.runtime.metadata import metadata_transaction
+        from millstream.store.current import metadata_transaction
 
         with metadata_transaction() as store:
             return store.runs.get(self.source_dag_id, self.source_run_id)
@@ -77,7 +77,7 @@ class TriggeringAssetEvents(Mapping[str, list[TriggeringAssetEvent]]):
 
     def _loaded(self) -> dict[str, list[TriggeringAssetEvent]]:
         if self._events is None:
-            from millstream.runtime.metadata import metadata_transaction
+            from millstream.store.current import metadata_transaction
 
             grouped: dict[str, list[TriggeringAssetEvent]] = {}
             with metadata_transaction() as store:

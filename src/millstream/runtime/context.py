@@ -63,7 +63,7 @@ class RuntimeDagRun(DagRunRecord):
     def get_task_instances(self, state: str | Iterable[str] | None = None
                            ) -> list[TaskInstanceRecord]:
         """The run's task instances as the metadata store has them now (``state`` filters)."""
-        from millstream.runtime.metadata import metadata_transaction
+        from millstream.store.current import metadata_transaction
 
         with metadata_transaction() as store:
             instances = store.task_instances.for_run(self.dag_id, self.run_id)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from millstream.authoring.context import set_current_context
+from millstream.authoring.mapping import MappedOperator
 from millstream.authoring.templating import render_template_fields
 from millstream.exceptions import (
     TaskDeferred,
@@ -54,8 +55,8 @@ def run_task_try(
     reschedule_date: datetime | None = None
     deferral: TaskDeferral | None = None
     try:
-        if task.is_mapped:
-            task = task.unmap(workload.key.map_index, context)  # type: ignore[attr-defined]
+        if isinstance(task, MappedOperator):
+            task = task.unmap(workload.key.map_index, context)
         task = task.prepare_for_run()
         ti.task = task
         context["task"] = task
@@ -124,7 +125,7 @@ def run_task_try(
 def _deferral(request: TaskDeferred, now: datetime) -> TaskDeferral:
     """The stored form of a deferral request; TypeError if its trigger or kwargs are not
     storable."""
-    classpath, kwargs = serialize_trigger(request.trigger)  # type: ignore[arg-type]
+    classpath, kwargs = serialize_trigger(request.trigger)
     timeout = request.timeout
     return TaskDeferral(
         classpath=classpath,

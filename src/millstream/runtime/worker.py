@@ -268,8 +268,8 @@ def _redirect_output(log_path: Path) -> None:
     # whether logged or printed (subprocesses writing to the file directly are not seen).
     clear_secrets()
     handler.addFilter(RedactingFilter())
-    sys.stdout = RedactingStream(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = RedactingStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout = RedactingStream(sys.stdout)
+    sys.stderr = RedactingStream(sys.stderr)
     root = logging.getLogger()
     # The scheduler's handlers came along with the fork; this process logs to its file only.
     root.handlers = [handler]

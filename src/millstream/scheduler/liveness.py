@@ -21,12 +21,12 @@ server removes it before starting a step.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from millstream.model.states import TaskState
+from millstream.processes import process_exists
 from millstream.runtime.events import TaskFinishedEvent
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 
@@ -38,21 +38,6 @@ log = logging.getLogger("millstream.scheduler")
 ResultReader = Callable[[TaskInstanceKey, int], TaskFinishedEvent | None]
 TryStarted = Callable[[TaskInstanceKey, int], bool]
 """Whether a try has started on this host (for example: its log file exists)."""
-
-
-def process_exists(pid: int) -> bool:
-    """Whether a process with this id exists on this host (a zombie child counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def last_sign_of_life(ti: TaskInstanceRecord) -> datetime | None:

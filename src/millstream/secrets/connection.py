@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import InitVar, dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
@@ -274,9 +275,9 @@ class Connection:
 
     def test_connection(self) -> tuple[bool, str]:
         """Try to reach the system: (True, message) on success, (False, why) otherwise."""
-        from millstream.secrets.tester import test_connection
-
-        return test_connection(self)
+        if not _connection_tester:
+            raise RuntimeError("no connection tester is registered; import millstream first")
+        return _connection_tester[0](self)
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -322,3 +323,18 @@ def _shown(uri: object) -> str:
     if not isinstance(uri, str):
         return repr(uri)
     return repr(re.sub(r"(://[^/?#@]*?:)[^/?#@]*@", rf"\g<1>{MASK}@", uri))
+
+
+ConnectionTester = Callable[[Connection], tuple[bool, str]]
+"""Tries to reach a connection's system through its hook: (ok, message)."""
+
+_connection_tester: list[ConnectionTester] = []
+
+
+def register_connection_tester(tester: ConnectionTester) -> None:
+    """Make ``tester`` the one :meth:`Connection.test_connection` calls.
+
+    Testing goes through the connection's hook, and the hooks sit above the secrets they
+    look up; ``millstream/__init__`` registers ``millstream.hooks.connection_tester``.
+    """
+    _connection_tester[:] = [tester]

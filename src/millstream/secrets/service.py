@@ -28,7 +28,7 @@ from millstream.secrets.masking import (
     mask_secret,
     redact,
 )
-from millstream.services.audit import audit
+from millstream.store.audit import audit
 from millstream.store.secrets_records import ConnectionRecord, VariableRecord
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def get_variable_value(key: str) -> str | None:
         if secrets_file is not None:
             value = secrets_file.variables.get(key)
     if value is None:
-        from millstream.runtime.metadata import current_store
+        from millstream.store.current import current_store
 
         value = get_variable(current_store(), key)
     if value is not None and is_sensitive_name(key):
@@ -299,7 +299,7 @@ def get_connection(conn_id: str) -> Connection:
         if secrets_file is not None:
             conn = secrets_file.connection(conn_id)
     if conn is None:
-        from millstream.runtime.metadata import current_store
+        from millstream.store.current import current_store
 
         conn = get_connection_record(current_store(), conn_id)
     if conn is None:

@@ -1,7 +1,7 @@
 """Variable: global key/value settings that tasks and DAG files read, as in Airflow.
 
 ``Variable.get`` looks in ``MILLSTREAM_VAR_<KEY>``, then the secrets file, then the
-metadata database (the store of this process, see :mod:`millstream.runtime.metadata`).
+metadata database (the store of this process, see :mod:`millstream.store.current`).
 A variable whose key names a secret (``password``, ``api_key`` ...) is masked as ``***``
 in the task's log from the moment it is read.
 """
@@ -19,7 +19,7 @@ _NO_DEFAULT: Any = object()
 
 
 def _who() -> str:
-    from millstream.services.audit import current_user
+    from millstream.store.audit import current_user
 
     return current_user()
 
@@ -68,8 +68,8 @@ class Variable:
 
         A value that is not text needs ``serialize_json=True``, which stores it as JSON.
         """
-        from millstream.runtime.metadata import current_store
         from millstream.secrets.service import set_variable
+        from millstream.store.current import current_store
 
         if serialize_json:
             text = json.dumps(value, indent=2)
@@ -96,8 +96,8 @@ class Variable:
     @staticmethod
     def delete(key: str) -> bool:
         """Remove the variable from the metadata database; False if it was not there."""
-        from millstream.runtime.metadata import current_store
         from millstream.secrets.service import delete_variable
+        from millstream.store.current import current_store
 
         return delete_variable(current_store(), key, _who(), datetime.now(UTC))
 

@@ -145,7 +145,7 @@ class ExternalTaskSensor(BaseSensorOperator):
 
     # -- poking ----------------------------------------------------------------------------
     def poke(self, context: dict[str, Any]) -> bool:
-        from millstream.runtime.metadata import metadata_transaction
+        from millstream.store.current import metadata_transaction
 
         dates = self.logical_dates(context)
         log.info("Poking for %s at %s", self.target.describe(),

@@ -13,10 +13,10 @@ from typing import Any
 from millstream.exceptions import InvalidInputError
 from millstream.model.intervals import DeltaSchedule, NoSchedule, OnceSchedule
 from millstream.parsing.serialize import DagStructure
-from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_structure
 from millstream.services.inputs import parse_conf, require_date
 from millstream.services.trigger import NewRun, plan
+from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord
 

@@ -14,9 +14,9 @@ from millstream.model.states import (
     DagRunState,
     TaskState,
 )
-from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_run
 from millstream.services.inputs import compile_pattern
+from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 

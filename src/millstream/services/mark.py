@@ -7,9 +7,9 @@ from typing import NoReturn
 
 from millstream.exceptions import InvalidInputError
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
-from millstream.services.audit import record_action
 from millstream.services.common import require_run, require_task_instance
 from millstream.services.inputs import parse_choice
+from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from millstream.services.audit import record_action
 from millstream.services.common import require_dag
+from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from millstream.exceptions import ConflictError, NotFoundError
 from millstream.model.identifiers import Identifier, check_identifier
 from millstream.model.limits import check_range
-from millstream.services.audit import record_action
+from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 
 DEFAULT_POOL = "default_pool"

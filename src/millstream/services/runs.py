@@ -6,8 +6,8 @@ from datetime import datetime
 
 from millstream.exceptions import ConflictError
 from millstream.model.states import FINISHED_TASK_STATES, TaskState
-from millstream.services.audit import record_action
 from millstream.services.common import require_run, require_task_instance
+from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 from millstream.store.records import (
     DagRunRecord,

@@ -17,9 +17,9 @@ from millstream.model.identifiers import Identifier
 from millstream.model.intervals import ensure_utc
 from millstream.parsing.serialize import DagStructure
 from millstream.scheduler import runs as scheduler_runs
-from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_structure
 from millstream.services.inputs import parse_conf, parse_date, parse_identifier
+from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 

@@ -86,7 +86,7 @@ class BaseTrigger(abc.ABC):
         return f"<{classpath.rsplit('.', 1)[-1]}({arguments})>"
 
 
-def serialize_trigger(trigger: BaseTrigger) -> tuple[str, dict[str, Any]]:
+def serialize_trigger(trigger: object) -> tuple[str, dict[str, Any]]:
     """The trigger's import path and its kwargs as JSON-ready data, checked to load back."""
     if not isinstance(trigger, BaseTrigger):
         raise TypeError(f"expected a BaseTrigger, got {type(trigger).__name__}: {trigger!r}")

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from millstream.exceptions import StaleRecordError
-from millstream.scheduler.liveness import process_exists
+from millstream.processes import process_exists
 from millstream.triggerer.loop import TriggerRunner
 from millstream.triggerer.outcomes import TriggerOutcome, apply_outcome, expire_deferrals
 

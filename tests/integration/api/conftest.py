@@ -15,10 +15,10 @@ import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 
-from millstream.api.app import create_app
 from millstream.config import load_settings
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
+from millstream.ui.server import create_app
 from tests.integration.api.api_helpers import (
     DAGS_FOLDER,
     PASSWORDS,

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from millstream.api import accounts
 from millstream.api.accounts import authenticate
-from millstream.api.app import create_app
 from millstream.api.auth import (
     CSRF_HEADER,
     SESSION_COOKIE,
@@ -28,6 +27,7 @@ from millstream.api.auth import (
 )
 from millstream.api.deps import StoreDep, utcnow
 from millstream.api.problems import Problem
+from millstream.ui.server import create_app
 from tests.integration.api.api_helpers import PASSWORDS, ApiEnv
 
 

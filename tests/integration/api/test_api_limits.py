@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from millstream.api.app import create_app
 from millstream.config import load_settings
+from millstream.ui.server import create_app
 from tests.integration.api.api_helpers import ApiEnv
 
 

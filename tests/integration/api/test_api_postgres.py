@@ -12,12 +12,12 @@ import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 
-from millstream.api.app import create_app
 from millstream.api.deps import utcnow
 from millstream.config import load_settings
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.sql import SqlStore
 from millstream.store.sql.migrate import migrate
+from millstream.ui.server import create_app
 from tests.integration.api.api_helpers import (
     DAGS_FOLDER,
     PASSWORDS,

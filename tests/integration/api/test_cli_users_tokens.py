@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 from millstream.api.accounts import authenticate
-from millstream.api.app import create_app
 from millstream.cli.main import app
 from millstream.config import load_settings
 from millstream.store.sql import SqlStore
+from millstream.ui.server import create_app
 from tests.autocommit import autocommit
 
 

@@ -15,7 +15,6 @@ import typer
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from millstream.api.app import create_app
 from millstream.api.deps import StoreDep
 from millstream.cli.common import EXIT_BAD_INPUT, guarded
 from millstream.exceptions import (
@@ -25,6 +24,7 @@ from millstream.exceptions import (
     NotFoundError,
     StoreUsageError,
 )
+from millstream.ui.server import create_app
 from tests.integration.api.api_helpers import ApiEnv
 
 RAISED: dict[str, Exception] = {

@@ -10,10 +10,10 @@ import pytest
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
-from millstream.api.app import create_app
 from millstream.api.deps import StoreDep
 from millstream.exceptions import ConflictError
 from millstream.store.sql import SqlStore, make_engine
+from millstream.ui.server import create_app
 from tests.integration.api.api_helpers import ApiEnv
 
 

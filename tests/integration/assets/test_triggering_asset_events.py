@@ -22,8 +22,8 @@ from millstream.model.states import FINISHED_RUN_STATES, DagRunState
 from millstream.operators.python import PythonOperator
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.asset_events import TriggeringAssetEvents
-from millstream.runtime.metadata import using_store
 from millstream.scheduler.assets import AssetScheduling
+from millstream.store.current import using_store
 from millstream.store.interfaces import Store
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord

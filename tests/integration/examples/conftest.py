@@ -25,7 +25,7 @@ import pytest
 
 from millstream import DAG
 from millstream.parsing import load_dag_file
-from millstream.runtime.metadata import using_store
+from millstream.store.current import using_store
 from millstream.store.memory import MemoryStore
 from tests.integration.hooks.pg import postgres_schema_uri
 

@@ -19,7 +19,7 @@ from tests.integration.examples.conftest import EXAMPLES
 SHOW = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from millstream.runtime.metadata import using_store
+from millstream.store.current import using_store
 from millstream.store.memory import MemoryStore
 from common.config import PipelineConfig as C
 with using_store(MemoryStore()):  # where variables not set in the environment are looked up

@@ -15,8 +15,8 @@ from millstream.hooks import HookError, get_hook
 from millstream.hooks.base import BaseHook
 from millstream.hooks.dbapi import fetch_all_handler
 from millstream.hooks.postgres import PostgresHook
-from millstream.runtime.metadata import using_store
 from millstream.secrets import Connection, ConnectionNotFound
+from millstream.store.current import using_store
 from millstream.store.memory import MemoryStore
 from tests.integration.hooks.pg import postgres_url
 

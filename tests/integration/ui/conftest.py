@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from millstream.api.app import create_app
 from millstream.config import load_settings
 from millstream.model.states import DagRunState
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
 from millstream.ui.catalog import CATALOG
+from millstream.ui.server import create_app
 from tests.autocommit import autocommit
 from tests.integration.ui.ui_helpers import (
     ETL_RUNS,

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from millstream.api.app import create_app
 from millstream.config import load_settings
 from millstream.executors.local import LocalExecutor
 from millstream.model.states import FINISHED_RUN_STATES, DagRunState
@@ -34,6 +33,7 @@ from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
 from millstream.testing import serialized
 from millstream.ui.catalog import CATALOG
+from millstream.ui.server import create_app
 from tests.integration.ui.ui_helpers import UiEnv, seed_users
 
 BASE_URL = "http://millstream.example.com:8080"

@@ -20,7 +20,7 @@ from millstream.config import Settings
 from millstream.model.states import FINISHED_RUN_STATES
 from millstream.parsing.dagbag import DagBag
 from millstream.parsing.serialize import DagStructure
-from millstream.runtime.metadata import using_store
+from millstream.store.current import using_store
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord
 from millstream.store.sql import SqlStore, make_engine

@@ -9,7 +9,8 @@ import pytest
 from millstream import DAG, Param, dag, task
 from millstream.authoring.dag import current_dag
 from millstream.exceptions import DagDefinitionError
-from millstream.model.intervals import CronSchedule, DeltaSchedule, NoSchedule, OnceSchedule
+from millstream.model.cron import CronSchedule
+from millstream.model.intervals import DeltaSchedule, NoSchedule, OnceSchedule
 from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
 

@@ -9,16 +9,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from millstream.model.cron import PRESETS, CronSchedule, parse_schedule
 from millstream.model.intervals import (
-    PRESETS,
-    CronSchedule,
     DataInterval,
     DeltaSchedule,
     NoSchedule,
     OnceSchedule,
     Schedule,
     ensure_utc,
-    parse_schedule,
 )
 
 

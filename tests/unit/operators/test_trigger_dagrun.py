@@ -20,7 +20,7 @@ from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
 from millstream.operators.trigger_dagrun import TriggerDagRunOperator
 from millstream.parsing.serialize import DagStructure
-from millstream.runtime.metadata import using_store
+from millstream.store.current import using_store
 from millstream.store.records import DagRunRecord
 from tests.autocommit import autocommit
 

@@ -11,11 +11,11 @@ import jinja2
 import pytest
 
 from millstream.exceptions import InvalidInputError
-from millstream.runtime.metadata import using_store
 from millstream.secrets import Connection, Variable, get_connection, service
 from millstream.secrets.accessors import ConnectionAccessor, VariableAccessor
 from millstream.secrets.errors import ConnectionNotFound, SecretsFileError, VariableNotFound
 from millstream.secrets.masking import MASK, redact_text
+from millstream.store.current import using_store
 from millstream.store.memory import MemoryStore
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,7 +10,8 @@ import pytest
 
 from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
 from millstream.model.states import DagRunState, InvalidTransition, TaskState
-from millstream.services import audit, backfill, clear, mark, pause, pools, runs, trigger
+from millstream.services import backfill, clear, mark, pause, pools, runs, trigger
+from millstream.store import audit
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 from tests.autocommit import autocommit

@@ -2,7 +2,7 @@
 
 :func:`check_external` is the one judgement ExternalTaskSensor makes, used both by its
 pokes and by :class:`ExternalTaskTrigger` when it is deferred. It reads the metadata
-store of this process (``millstream.runtime.metadata.current_store()``).
+store of this process (``millstream.store.current.current_store()``).
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ class ExternalTaskTrigger(BaseTrigger):
         })
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from millstream.runtime.metadata import metadata_transaction
+        from millstream.store.current import metadata_transaction
 
         clock = current_clock()
         while True:

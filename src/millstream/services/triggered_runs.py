@@ -1,7 +1,7 @@
 """Creating, resetting and watching another DAG's run from inside a task (TriggerDagRunOperator).
 
 The run is created in the metadata store of the process the task runs in
-(:func:`millstream.runtime.metadata.current_store`), through the same service as
+(:func:`millstream.store.current.current_store`), through the same service as
 ``millstream dags trigger`` (:func:`millstream.services.trigger.trigger_run`), recorded as
 done by ``dag:<dag_id>.<task_id>``.
 
@@ -24,9 +24,10 @@ from millstream.model.states import DagRunState
 from millstream.operators.trigger_dagrun import DagRunAlreadyExists
 from millstream.scheduler.runs import make_run_id
 from millstream.services import clear, trigger
-from millstream.services.audit import record_action
 from millstream.services.common import require_dag, require_structure
 from millstream.services.inputs import parse_conf, parse_date
+from millstream.store.audit import record_action
+from millstream.store.current import current_store
 from millstream.store.records import DagRunRecord
 
 if TYPE_CHECKING:
@@ -141,3 +142,26 @@ def run_state(store: Store, dag_id: str, run_id: str) -> DagRunState | None:
     with store.transaction():
         run = store.runs.get(dag_id, run_id)
     return None if run is None else DagRunState(run.state)
+
+
+class MetadataStoreDagRuns:
+    """The trigger service on this process's metadata store: what TriggerDagRunOperator
+    calls when it runs (``millstream/__init__`` registers it with the operator)."""
+
+    def trigger_dag_run(
+        self, *, source_dag_id: str, source_task_id: str, dag_id: str,
+        logical_date: str | datetime | None, run_id: str | None,
+        conf: str | Mapping[str, Any] | None, reset_dag_run: bool,
+        skip_when_already_exists: bool, now: datetime, where: str,
+    ) -> TriggeredRun:
+        """:func:`trigger_dag_run` on :func:`current_store`."""
+        return trigger_dag_run(
+            current_store(), source_dag_id=source_dag_id, source_task_id=source_task_id,
+            dag_id=dag_id, logical_date=logical_date, run_id=run_id, conf=conf,
+            reset_dag_run=reset_dag_run, skip_when_already_exists=skip_when_already_exists,
+            now=now, where=where,
+        )
+
+    def run_state(self, dag_id: str, run_id: str) -> DagRunState | None:
+        """:func:`run_state` on :func:`current_store`."""
+        return run_state(current_store(), dag_id, run_id)
