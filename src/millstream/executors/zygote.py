@@ -73,6 +73,7 @@ def run_zygote(path: str, read_fd: int, write_fd: int, config: ForkServerConfig,
 
 def import_failure(path: str, memory_mb: int) -> tuple[dict[str, DAG] | None, str | None]:
     """Import ``path`` under the memory cap: its DAGs, or why they cannot be had."""
+    owner = os.getpid()
     previous = cap_memory(memory_mb)
     too_big = (f"DAG file {path} exceeded {memory_mb} MB of memory while it was imported "
                "(the [scheduler] file_parse_memory_mb cap)")
@@ -85,6 +86,8 @@ def import_failure(path: str, memory_mb: int) -> tuple[dict[str, DAG] | None, st
     except MemoryError:
         return None, too_big
     finally:
+        if os.getpid() != owner:
+            os._exit(0)  # a fork the DAG file made at import: it must not act as the zygote
         restore_memory_limit(previous)
 
 

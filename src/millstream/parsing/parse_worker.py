@@ -26,7 +26,12 @@ from multiprocessing.connection import Connection
 from types import ModuleType
 from typing import IO, Any
 
-from millstream.parsing.limits import cap_memory, die_with_parent
+from millstream.parsing.limits import (
+    adopt_orphaned_descendants,
+    cap_memory,
+    die_with_parent,
+    end_descendants,
+)
 from millstream.parsing.loader import DagImportError, load_dag_file
 from millstream.parsing.serialize import serialize_dag
 
@@ -180,7 +185,15 @@ class ParseWorker:
 def _worker_main(
     conn: Connection, memory_mb: int, not_its_own: list[Connection], crash_log: IO[bytes]
 ) -> None:
-    """Parse the files the parent sends, one at a time, until the pipe closes."""
+    """Parse the files the parent sends, one at a time, until the pipe closes.
+
+    Only this process ever answers on ``conn``: a process the DAG file forks at import
+    (directly, or through a library) comes back out of the import as a copy of the worker,
+    and exits there instead of answering for it. Whatever the file left running (a child,
+    or a daemon that left the worker's process group with ``setsid``) is killed once the
+    file is done: the worker adopts orphaned descendants so that it can find them.
+    """
+    owner = os.getpid()
     for other in not_its_own:
         other.close()
     # A fatal crash (segfault, abort) writes the Python traceback where the parent reads it.
@@ -191,13 +204,19 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     cap_memory(memory_mb)
+    adopt_orphaned_descendants()
     state = _CleanState()
     while True:
         try:
             request = json.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        reply = _parse_one(request["path"], memory_mb)
+        try:
+            reply = _parse_one(request["path"], memory_mb)
+        finally:
+            if os.getpid() != owner:
+                os._exit(0)  # a fork made by the DAG file: never answer for the worker
+        end_descendants()
         state.restore()
         conn.send_bytes(json.dumps(reply).encode())
         if reply.get("retire"):
