@@ -20,7 +20,7 @@ import hashlib
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -169,8 +169,13 @@ class DagFileProcessor:
         self,
         paths: Iterable[str | os.PathLike[str]],
         previous: Mapping[str, FileFingerprint] | None = None,
+        on_result: Callable[[FileResult], None] | None = None,
     ) -> ParseReport:
-        """Parse the files that changed since ``previous``; see :func:`parse_files`."""
+        """Parse the files that changed since ``previous``; see :func:`parse_files`.
+
+        ``on_result`` is called with each parsed file's result as soon as it is known, in
+        the order files finish, so that a slow or hanging file holds back no other file's
+        DAGs; unchanged files are not reported to it."""
         started = time.perf_counter()
         before = {_key(p): fp for p, fp in (previous or {}).items()}
         results: dict[str, FileResult] = {}
@@ -192,7 +197,7 @@ class DagFileProcessor:
                 results[path] = FileResult(path, "parsed", fingerprint)  # replaced below
                 pending.append(path)
         if pending:
-            self._run(pending, fingerprints, results)
+            self._run(pending, fingerprints, results, on_result or _ignore)
         return ParseReport(results, time.perf_counter() - started)
 
     def _run(
@@ -200,6 +205,7 @@ class DagFileProcessor:
         pending: deque[str],
         fingerprints: dict[str, FileFingerprint],
         results: dict[str, FileResult],
+        on_result: Callable[[FileResult], None],
     ) -> None:
         preload()
         retried: set[str] = set()
@@ -229,12 +235,19 @@ class DagFileProcessor:
                         # A long-lived worker may have grown: give the file a fresh one.
                         retried.add(path)
                         pending.appendleft(path)
+                        continue
                     else:
                         results[path] = _from_reply(reply, fingerprint, elapsed)
+                    on_result(results[path])
                 elif elapsed >= self.timeout_s:
                     worker.kill()
                     message = f"TimeoutError: the DAG file timed out after {self.timeout_s:g} s"
                     results[path] = _failed(path, fingerprint, message, elapsed)
+                    on_result(results[path])
+
+
+def _ignore(result: FileResult) -> None:
+    return None
 
 
 def _failed(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from millstream.parsing.loader import iter_dag_files
-from millstream.parsing.processor import DagFileProcessor, FileFingerprint
+from millstream.parsing.processor import DagFileProcessor, FileFingerprint, FileResult
 from millstream.parsing.serialize import DagStructure
 
 if TYPE_CHECKING:
@@ -62,44 +63,68 @@ class DagFolderSync:
         return list(found)
 
     def __call__(self, store: Store, now: datetime) -> None:
+        """Parse the files that changed and store each one's outcome as soon as it is
+        known, in a transaction of its own: a slow or hanging file holds back no other
+        file's DAGs."""
+        started = time.perf_counter()
+        present: list[str] = []
+        changed_files: list[str] = []
+        gone: list[str] = []
+
+        def publish(result: FileResult) -> None:
+            found, removed = self._store_file(store, result, now)
+            present.extend(found)
+            gone.extend(removed)
+            if result.error is None:
+                changed_files.append(result.path)
+            # Only once stored: a write that failed leaves the file to be parsed again.
+            if result.fingerprint is not None:
+                self._fingerprints[result.path] = result.fingerprint
+
         paths = self.files()
         try:
-            report = self.processor.parse(paths, previous=self._fingerprints)
+            report = self.processor.parse(paths, previous=dict(self._fingerprints),
+                                          on_result=publish)
         finally:
             # Parsing is rare (files change seldom); idle workers would hold tens of MB each.
             self.processor.close()
         deleted = set(self._fingerprints) - set(report.files)
-        changed_files: list[str] = []
-        present: list[str] = []
-        with store.transaction():
-            for path, result in report.files.items():
-                if result.status == "unchanged":
-                    continue
-                if result.error is not None:  # its DAGs keep their last good version
-                    log.warning("cannot load %s: %s", path, result.error.summary)
-                    store.import_errors.set(path, result.error.message, now)
-                    continue
-                changed_files.append(path)
-                store.import_errors.set(path, None, now)
-                for data in result.dags:
-                    structure = DagStructure(data)
-                    present.append(structure.dag_id)
-                    paused = (
-                        structure.is_paused_upon_creation
-                        if structure.is_paused_upon_creation is not None
-                        else self._file_paused.get(path, self.paused_on_create)
-                    )
-                    store.dags.upsert(structure.dag_id, path, structure.to_json(),
-                                      structure.version, now, paused_on_create=paused)
+        if deleted:
+            with store.transaction():
+                for path in deleted:
+                    store.import_errors.set(path, None, now)
+                gone.extend(store.dags.deactivate_missing([], sorted(deleted)))
             for path in deleted:
-                store.import_errors.set(path, None, now)
-            gone = store.dags.deactivate_missing(present, [*changed_files, *deleted])
-        # Only once stored: a write that failed leaves the files to be parsed again.
-        self._fingerprints = report.fingerprints
+                del self._fingerprints[path]
         if changed_files or deleted:
             log.info("parsed %d changed file(s) in %.2f s; %d DAG(s) found%s",
-                     len(changed_files), report.duration_s, len(present),
+                     len(changed_files), time.perf_counter() - started, len(present),
                      f"; no longer present: {', '.join(gone)}" if gone else "")
+
+    def _store_file(self, store: Store, result: FileResult,
+                    now: datetime) -> tuple[list[str], list[str]]:
+        """Store one parsed file: its DAGs (those that left it become inactive) or its
+        import error (its DAGs keep their last good version). Returns the DAG ids found
+        and those deactivated."""
+        path = result.path
+        with store.transaction():
+            if result.error is not None:
+                log.warning("cannot load %s: %s", path, result.error.summary)
+                store.import_errors.set(path, result.error.message, now)
+                return [], []
+            store.import_errors.set(path, None, now)
+            found: list[str] = []
+            for data in result.dags:
+                structure = DagStructure(data)
+                found.append(structure.dag_id)
+                paused = (
+                    structure.is_paused_upon_creation
+                    if structure.is_paused_upon_creation is not None
+                    else self._file_paused.get(path, self.paused_on_create)
+                )
+                store.dags.upsert(structure.dag_id, path, structure.to_json(),
+                                  structure.version, now, paused_on_create=paused)
+            return found, store.dags.deactivate_missing(found, [path])
 
     def close(self) -> None:
         self.processor.close()
