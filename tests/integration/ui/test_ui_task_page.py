@@ -9,7 +9,12 @@ from datetime import UTC, datetime
 
 from millstream.model.states import TaskState
 from millstream.runtime.events import TaskStartedEvent, TaskWorkload
-from millstream.runtime.worker import read_result_file, run_try_in_this_process, try_log_path
+from millstream.runtime.worker import (
+    read_result_file,
+    rendered_path,
+    run_try_in_this_process,
+    try_log_path,
+)
 from millstream.scheduler.events import apply_finished, apply_started
 from millstream.secrets.connection import Connection
 from millstream.secrets.service import set_connection
@@ -137,3 +142,20 @@ def test_a_stored_secret_a_task_returned_shows_as_stars_on_its_page(ui: UiEnv,
     page = ui.get("viewer", f"/dags/ui_etl/task?{run_query(run_id, task_id='extract')}").text
     assert "wh-pass-4711" not in page
     assert "postgres://etl:***@db/sales" in page
+
+
+def test_a_stored_secret_in_a_rendered_field_shows_as_stars(ui: UiEnv, seeded: Seeded) -> None:
+    run_id = seeded.etl_runs[0]
+    store = ui.store()
+    set_connection(store, Connection("warehouse", "postgres", password="wh-pass-4711"),
+                   "tests", datetime.now(UTC))
+    key = TaskInstanceKey("ui_etl", run_id, "extract")
+    ti = store.task_instances.get(key)
+    assert ti is not None and ti.try_number >= 1
+    # What a worker that did not know the secret would have left on disk.
+    path = rendered_path(ui.log_folder, key, ti.try_number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"bash_command": "psql postgres://etl:wh-pass-4711@db"}))
+    page = ui.get("viewer", f"/dags/ui_etl/task?{run_query(run_id, task_id='extract')}").text
+    assert "wh-pass-4711" not in page
+    assert "psql postgres://etl:***@db" in page
