@@ -113,7 +113,8 @@ def engine_for(dag_id: str, source: str, environ: dict[str, str] | None = None,
             try:
                 job.step(datetime.now(UTC))  # parses the folder and loads the structures
                 if dag_id not in job.scheduler.dags:
-                    errors = [e.traceback for e in job.store.import_errors.list()]
+                    with job.store.transaction():
+                        errors = [e.traceback for e in job.store.import_errors.list()]
                     raise RuntimeError(f"{dag_id} was not loaded; import errors: {errors}")
                 yield job
             except BaseException:

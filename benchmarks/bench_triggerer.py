@@ -163,8 +163,9 @@ def bench_triggerer(status: Status = _quiet) -> dict[str, Any]:
                 owner = f"{socket.gethostname()}:{process.pid}"
 
                 def owns_all() -> bool:
-                    owned = [t for t in observer.triggers.list() if t.triggerer_id == owner]
-                    return len(owned) == TRIGGERS
+                    with observer.transaction():
+                        triggers = observer.triggers.list()
+                    return sum(t.triggerer_id == owner for t in triggers) == TRIGGERS
 
                 status(f"triggerer: waiting until it runs all {TRIGGERS} triggers")
                 _wait(owns_all, START_TIMEOUT_S, f"it to take all {TRIGGERS} triggers", process)
@@ -180,12 +181,14 @@ def bench_triggerer(status: Status = _quiet) -> dict[str, Any]:
                 status("triggerer: waiting for every trigger to fire")
 
                 def all_resumed() -> bool:
-                    return not observer.task_instances.in_states([TaskState.DEFERRED])
+                    with observer.transaction():
+                        return not observer.task_instances.in_states([TaskState.DEFERRED])
 
                 _wait(all_resumed, FIRE_TIMEOUT_S + FIRE_AFTER_S, "every trigger to fire",
                       process)
                 lag = (datetime.now(UTC) - moment).total_seconds()
-                resumed = len(observer.task_instances.in_states([TaskState.SCHEDULED]))
+                with observer.transaction():
+                    resumed = len(observer.task_instances.in_states([TaskState.SCHEDULED]))
         finally:
             observer.close()
             observer.engine.dispose()
