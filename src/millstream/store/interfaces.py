@@ -61,7 +61,8 @@ class RunRepo(Protocol):
         ...
 
     def latest_scheduled(self, dag_ids: Collection[str]) -> dict[str, DagRunRecord]:
-        """Each DAG's latest scheduled run (its schedule's resume point), found by index."""
+        """Each stored DAG's latest scheduled run (its schedule's resume point), found by
+        index; DAGs the store does not hold, and DAGs with no scheduled run, are left out."""
         ...
 
     def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> DagRunRecord:

@@ -246,6 +246,7 @@ class MemoryStore:
         xcoms = MemoryXComRepo(journal)
         assets = MemoryAssetRepo(dags, journal)
         reschedules = MemoryTaskRescheduleRepo(journal)
+        runs.dag_stored = lambda dag_id: dags.get(dag_id) is not None
         runs.cascade = [task_instances.forget_run, xcoms.forget_run, assets.forget_run,
                         reschedules.forget_run]
         users, api_tokens, login_sessions = memory_auth_repos(journal)

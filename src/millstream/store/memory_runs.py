@@ -80,6 +80,8 @@ class MemoryRunRepo(JournaledRepo):
         super().__init__(journal)
         self._runs: dict[tuple[str, str], DagRunRecord] = {}
         self.cascade: list[Callable[[str, str], None]] = []  # what goes with a deleted run
+        # Whether the store holds a DAG: only stored DAGs have a resume point, as on SQL.
+        self.dag_stored: Callable[[str], bool] = lambda dag_id: True
 
     def add(self, run: DagRunRecord) -> None:
         key = (run.dag_id, run.run_id)
@@ -125,7 +127,8 @@ class MemoryRunRepo(JournaledRepo):
         return _detached_run(max(earlier, key=lambda r: r.logical_date))
 
     def latest_scheduled(self, dag_ids: Collection[str]) -> dict[str, DagRunRecord]:
-        latest = latest_scheduled_runs(self._runs.values(), dag_ids)
+        stored = [dag_id for dag_id in dag_ids if self.dag_stored(dag_id)]
+        latest = latest_scheduled_runs(self._runs.values(), stored)
         return {dag_id: _detached_run(run) for dag_id, run in latest.items()}
 
     def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> DagRunRecord:

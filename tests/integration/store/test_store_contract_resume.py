@@ -21,8 +21,14 @@ def _run(dag_id: str, day: int, run_type: str) -> DagRunRecord:
                         data_interval_end=logical + timedelta(days=1), run_type=run_type)
 
 
+def _dags(store: Store, *dag_ids: str) -> None:
+    for dag_id in dag_ids:
+        store.dags.upsert(dag_id, f"/dags/{dag_id}.py", "{}", "v1", DAY)
+
+
 def test_latest_scheduled_is_the_newest_scheduled_run_of_each_dag(store: Store) -> None:
     with store.transaction():
+        _dags(store, "etl", "report", "adhoc")
         for day in range(5):
             store.runs.add(_run("etl", day, "scheduled"))
         for day in range(5, 20):  # newer manual runs do not move the resume point
@@ -41,6 +47,14 @@ def test_latest_scheduled_is_the_newest_scheduled_run_of_each_dag(store: Store) 
     assert latest["etl"].data_interval_end == DAY + timedelta(days=5)
     assert list(one) == ["etl"] and one["etl"] == latest["etl"]
     assert none == {}
+
+
+def test_a_dag_the_store_does_not_hold_has_no_resume_point(store: Store) -> None:
+    with store.transaction():
+        store.runs.add(_run("removed", 3, "scheduled"))
+        assert store.runs.latest_scheduled(["removed"]) == {}
+        _dags(store, "removed")
+        assert list(store.runs.latest_scheduled(["removed"])) == ["removed"]
 
 
 def test_the_change_signal_moves_with_each_bump_and_only_when_committed(store: Store) -> None:
@@ -96,6 +110,7 @@ def test_the_resume_point_is_an_index_seek_on_sqlite(sqlite_engine: Engine) -> N
 
     try:
         with store.transaction():
+            _dags(store, "etl", "other")
             for day in range(400):
                 store.runs.add(_run("etl", day, "scheduled" if day % 3 else "manual"))
                 store.runs.add(_run("other", day, "scheduled"))
@@ -111,7 +126,7 @@ def test_the_resume_point_is_an_index_seek_on_sqlite(sqlite_engine: Engine) -> N
             plan = " | ".join(str(row[-1]) for row in connection.exec_driver_sql(
                 f"EXPLAIN QUERY PLAN {statement}", parameters))
             assert len(connection.exec_driver_sql(statement, parameters).all()) == 1
-        assert "USING INDEX ix_dag_run_resume" in plan, plan
+        assert "USING COVERING INDEX ix_dag_run_resume (dag_id=? AND run_type=?)" in plan, plan
         assert "TEMP B-TREE" not in plan, plan  # the index gives the order: nothing is sorted
     finally:
         store.close()

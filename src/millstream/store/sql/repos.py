@@ -17,7 +17,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -33,7 +32,6 @@ from millstream.model.states import (
 )
 from millstream.store.memory import DEFAULT_POOL_SLOTS
 from millstream.store.records import (
-    SCHEDULED_RUN,
     DagRunRecord,
     TaskInstanceKey,
     TaskInstanceRecord,
@@ -65,6 +63,7 @@ from millstream.store.sql.convert import (
     update_values,
 )
 from millstream.store.sql.models import PoolRow, XComRow
+from millstream.store.sql.resume_point import LATEST_SCHEDULED
 from millstream.store.trigger_records import suspension_reset
 
 XCOM_TABLE = cast(Table, XComRow.__table__)
@@ -204,21 +203,14 @@ class SqlRunRepo:
         return row_to_run(row) if row is not None else None
 
     def latest_scheduled(self, dag_ids: Collection[str]) -> dict[str, DagRunRecord]:
-        # One statement; each DAG's part is one seek of ix_dag_run_resume, so the cost
-        # is per DAG asked about, never per run in its history.
-        if not dag_ids:
+        # One statement of a fixed shape: for each DAG asked about, a correlated max() that
+        # is one seek of ix_dag_run_resume, so the cost is per DAG, never per run in its
+        # history, and the statement compiles once whatever the number of DAGs.
+        wanted = sorted(set(dag_ids))
+        if not wanted:
             return {}
-        parts = [
-            select(*RUN_COLUMNS)
-            .where(_RUN.dag_id == dag_id, _RUN.run_type == SCHEDULED_RUN)
-            .order_by(_RUN.logical_date.desc())
-            .limit(1)
-            .subquery()
-            for dag_id in sorted(set(dag_ids))
-        ]
-        selects = [select(*part.c) for part in parts]
-        query = selects[0] if len(selects) == 1 else union_all(*selects)
-        return {run.dag_id: run for run in map(row_to_run, self.session.execute(query))}
+        rows = self.session.execute(LATEST_SCHEDULED, {"dag_ids": wanted})
+        return {run.dag_id: run for run in map(row_to_run, rows)}
 
     def delete(self, dag_id: str, run_id: str) -> bool:
         """Remove a run; its instances, tries and XComs go with it (ON DELETE CASCADE)."""
