@@ -11,34 +11,14 @@ waits for another.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from millstream.executors.wire import CALLBACK_TIMEOUT_S, CallbackRequest
 
 if TYPE_CHECKING:
     from millstream.executors.local import LocalExecutor
-    from millstream.runtime.dag_callbacks import SlaMiss
+    from millstream.runtime.dag_callbacks import CallbackDag, SlaMiss
     from millstream.store.records import DagRunRecord
-
-
-class CallbackDag(Protocol):
-    """What the runner reads of a DAG: which callbacks it has, and the file that defines
-    them (the scheduler's DagView, which lives above the executors, has these)."""
-
-    @property
-    def dag_id(self) -> str: ...
-
-    @property
-    def fileloc(self) -> str | None: ...
-
-    @property
-    def has_success_callback(self) -> bool: ...
-
-    @property
-    def has_failure_callback(self) -> bool: ...
-
-    @property
-    def has_sla_miss_callback(self) -> bool: ...
 
 
 class ForkedCallbackRunner:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from millstream.authoring import macros
 
@@ -19,6 +19,28 @@ if TYPE_CHECKING:
     from millstream.store.records import DagRunRecord
 
 log = logging.getLogger("millstream.scheduler")
+
+
+class CallbackDag(Protocol):
+    """What a callback runner reads of a DAG: which callbacks it has, and the file that
+    defines them. The scheduler's DagView extends it."""
+
+    @property
+    def dag_id(self) -> str: ...
+
+    @property
+    def fileloc(self) -> str | None:
+        """The file a try's or a callback's process imports the DAG from."""
+        ...
+
+    @property
+    def has_success_callback(self) -> bool: ...
+
+    @property
+    def has_failure_callback(self) -> bool: ...
+
+    @property
+    def has_sla_miss_callback(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

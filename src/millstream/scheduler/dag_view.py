@@ -14,6 +14,8 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from millstream.runtime.dag_callbacks import CallbackDag
+
 if TYPE_CHECKING:
     from millstream.authoring.assets import Asset
     from millstream.authoring.mapping import ExpandSource
@@ -72,18 +74,13 @@ class TaskView(Protocol):
         ...
 
 
-class DagView(Protocol):
-    """One version of a DAG as the scheduler sees it: schedule, limits, tasks, callbacks."""
+class DagView(CallbackDag, Protocol):
+    """One version of a DAG as the scheduler sees it: schedule, limits, tasks, and (from
+    :class:`~millstream.runtime.dag_callbacks.CallbackDag`) its id, file and callbacks."""
 
-    @property
-    def dag_id(self) -> str: ...
     @property
     def version(self) -> str | None:
         """The stored version runs are created with (None: not stored)."""
-        ...
-    @property
-    def fileloc(self) -> str | None:
-        """The file a try's process imports the DAG from."""
         ...
     @property
     def timetable(self) -> Schedule: ...
@@ -99,12 +96,6 @@ class DagView(Protocol):
     def max_active_tasks(self) -> int: ...
     @property
     def dagrun_timeout(self) -> timedelta | None: ...
-    @property
-    def has_success_callback(self) -> bool: ...
-    @property
-    def has_failure_callback(self) -> bool: ...
-    @property
-    def has_sla_miss_callback(self) -> bool: ...
     @property
     def tasks(self) -> Sequence[TaskView]: ...
     @property
