@@ -15,7 +15,8 @@ from enum import StrEnum
 
 from millstream.exceptions import InvalidInputError
 
-__all__ = ["Identifier", "IdentifierRule", "check_identifier", "identifier_rule"]
+__all__ = ["Identifier", "IdentifierRule", "check_identifier", "identifier_rule",
+           "is_identifier"]
 
 
 class Identifier(StrEnum):
@@ -83,6 +84,11 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def identifier_rule(kind: Identifier) -> IdentifierRule:
     """The rule identifiers of ``kind`` follow."""
     return _RULES[kind]
+
+
+def is_identifier(value: object, kind: Identifier) -> bool:
+    """Whether ``value`` is a valid identifier of ``kind`` (see :func:`check_identifier`)."""
+    return isinstance(value, str) and _RULES[kind].matches(value)
 
 
 def check_identifier(value: object, kind: Identifier) -> str:

@@ -11,8 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from millstream.exceptions import InvalidInputError
-from millstream.model.identifiers import Identifier, check_identifier
+from millstream.model.identifiers import Identifier, is_identifier
 from tests.integration.api.api_helpers import ApiEnv
 
 BUDGET = settings(max_examples=30, deadline=None, derandomize=True, database=None,
@@ -31,14 +30,6 @@ moments = st.one_of(st.none(), st.text(max_size=25), st.sampled_from(
     ["9999-12-31T23:59:59-14:00", "2026-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00"]))
 
 
-def follows(value: str, kind: Identifier) -> bool:
-    try:
-        check_identifier(value, kind)
-    except InvalidInputError:
-        return False
-    return True
-
-
 def test_triggers_store_a_whole_run_or_nothing(api: ApiEnv) -> None:
     @BUDGET
     @given(run_id=st.none() | ids, conf=st.one_of(json_values, deep), logical_date=moments)
@@ -55,7 +46,7 @@ def test_triggers_store_a_whole_run_or_nothing(api: ApiEnv) -> None:
         if response.status_code == 200:
             assert added == {response.json()["dag_run_id"]}
             (new,) = added
-            assert follows(new, Identifier.RUN)
+            assert is_identifier(new, Identifier.RUN)
             assert api.store().task_instances.for_run("api_etl", new)
             assert api.get("viewer", "/dags/api_etl/dagRuns").status_code == 200
         else:
@@ -73,13 +64,14 @@ def test_pools_and_variables_are_stored_whole_or_not_at_all(api: ApiEnv) -> None
         assert pool.status_code < 500, pool.text
         pools_after = {p["name"] for p in api.get("op", "/pools").json()["pools"]}
         if pool.status_code == 200:
-            assert follows(name, Identifier.POOL) and pools_after == pools_before | {name}
+            assert is_identifier(name, Identifier.POOL) and pools_after == pools_before | {name}
             api.delete("op", f"/pools/{name}")
         else:
             assert pools_after == pools_before
         variable = api.post("op", "/variables", json={"key": name, "value": value})
         assert variable.status_code < 500, variable.text
-        stored = api.store().variables.get(name) if follows(name, Identifier.VARIABLE) else None
+        valid = is_identifier(name, Identifier.VARIABLE)
+        stored = api.store().variables.get(name) if valid else None
         assert (stored is not None) == (variable.status_code == 200)
         if stored is not None:
             api.delete("op", f"/variables/{name}")

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from millstream.cli.common import open_store
-from millstream.exceptions import InvalidInputError
-from millstream.model.identifiers import Identifier, check_identifier
+from millstream.model.identifiers import Identifier, is_identifier
 
 BUDGET = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
@@ -55,14 +54,6 @@ def assert_refused_cleanly(code: int, out: str, err: str) -> None:
         assert lines and (lines[0].startswith("Error: ") or lines[0].startswith("Usage:")), err
 
 
-def follows(value: str, kind: Identifier) -> bool:
-    try:
-        check_identifier(value, kind)
-    except InvalidInputError:
-        return False
-    return True
-
-
 @pytest.fixture
 def seeded(cli: Cli) -> Cli:
     cli.seed()
@@ -83,7 +74,7 @@ def test_dags_trigger_with_any_run_id_conf_and_date(seeded: Cli) -> None:
             added = after - before
             if code == 0:
                 (new,) = added
-                assert follows(new, Identifier.RUN)
+                assert is_identifier(new, Identifier.RUN)
                 instances = store.task_instances.for_run("pipeline", new)
                 assert sorted(ti.task_id for ti in instances) == ["explode", "extract", "load"]
             else:
@@ -103,7 +94,7 @@ def test_pools_set_with_any_name_and_slots(cli: Cli) -> None:
         with open_store() as store:
             after = {n: s for n, s, _ in store.pools.list()}
         if code == 0:
-            assert follows(name, Identifier.POOL) and after[name] == int(slots)
+            assert is_identifier(name, Identifier.POOL) and after[name] == int(slots)
         else:
             assert after == before
 
@@ -130,7 +121,7 @@ def test_variables_set_and_import_with_any_key_and_value(cli: Cli, tmp_path: Pat
         with open_store() as store:
             after = {v.key for v in store.variables.list()}
         if code == 0:
-            assert follows(key, Identifier.VARIABLE) and key in after
+            assert is_identifier(key, Identifier.VARIABLE) and key in after
         else:
             assert after == before  # an import is all or nothing
 
