@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.e2e_helpers import (
     TASKFLOW_DAG,
@@ -86,3 +86,22 @@ def test_gantt_view(admin_page: Page, finished_run: str) -> None:
     expect(page.locator("#gantt rect.bar[data-task-id='report.announce']")).to_have_count(1)
     expect(page.locator("#gantt")).to_have_attribute(
         "aria-label", f"Gantt chart of run {finished_run}")
+
+
+def test_the_api_explorer_works_with_no_internet(admin_page: Page, server: Standalone) -> None:
+    page = admin_page
+    offsite: list[str] = []
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            offsite.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    page.locator("#api-docs-link").click()
+    expect(page).to_have_url(re.compile(r"/api/v1/docs$"))
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("millstream REST API")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+    assert offsite == []

@@ -24,6 +24,7 @@ import millstream
 from millstream.api.auth import RequestContextMiddleware
 from millstream.api.body_limit import BodyLimitMiddleware
 from millstream.api.deps import AppContext, StoreOpener
+from millstream.api.docs import install_docs
 from millstream.api.problems import (
     Problem,
     install_problem_handlers,
@@ -93,8 +94,9 @@ def create_api(context: AppContext) -> FastAPI:
                     "and users of a millstream installation. Log in with a session cookie "
                     "(the web UI) or send `Authorization: Bearer <token>` "
                     "(`millstream tokens create`). Errors are RFC 9457 problem details.",
-        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        openapi_url="/openapi.json", docs_url=None, redoc_url=None,
     )
+    install_docs(api)  # the explorer, with its assets served here rather than from a CDN
     api.state.millstream = context
     install_problem_handlers(api)
     _install_store_error_handlers(api)

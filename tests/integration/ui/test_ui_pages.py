@@ -88,6 +88,7 @@ def test_the_navigation_shows_what_the_role_may_open(ui: UiEnv) -> None:
     assert "/admin/audit" not in links["viewer"] and "/admin/variables" not in links["viewer"]
     assert "/admin/variables" in links["op"] and "/admin/users" not in links["op"]
     assert "/admin/users" in links["admin"]
+    assert all('href="/api/v1/docs"' in nav for nav in links.values())  # the API explorer
 
 
 def test_unknown_dags_runs_and_tasks_are_404_pages(ui: UiEnv, seeded: Seeded) -> None:
