@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -211,13 +212,25 @@ def _span_s(start: datetime | None, end: datetime | None) -> float:
     return (end - start).total_seconds()
 
 
+def cpu_s() -> float:
+    """CPU seconds (user and system) of this process and of every descendant reaped so far.
+
+    Tries, zygotes and the fork server are all reaped by the time a scheduler job has
+    stopped, so the difference across a job is the whole engine's CPU time."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
+
+
 def bench_chain100(tasks: int = CHAIN_TASKS, status: Status = _quiet) -> dict[str, Any]:
     """``tasks`` no-op tasks in a chain: median handoff (ms) and whole run (s), with floors."""
     status("chain100: parsing the DAG")
+    cpu_before = cpu_s()
     with engine_for("bench_chain100", CHAIN_DAG.format(tasks=tasks)) as job:
         status(f"chain100: running {tasks} chained tasks")
         run = run_to_end(job, "bench_chain100", CHAIN_TIMEOUT_S)
         instances = _instances(job, run)
+    cpu_per_task_ms = (cpu_s() - cpu_before) / tasks * 1000
     handoffs = sorted(
         _span_s(upstream.end_date, downstream.start_date) * 1000
         for upstream, downstream in itertools.pairwise(instances)
@@ -237,6 +250,7 @@ def bench_chain100(tasks: int = CHAIN_TASKS, status: Status = _quiet) -> dict[st
         "chain100.floor": floor,
         "chain100.overhead_ratio": total / floor,
         "chain100.loaded_fork_ms": loaded_fork_ms(),
+        "chain100.cpu_per_task_ms": cpu_per_task_ms,
     }
 
 
@@ -245,10 +259,12 @@ def bench_fan1000(tasks: int = FAN_TASKS, parallelism: int = PARALLELISM,
     """``tasks`` independent no-op tasks: tasks per second, against bare forks per second."""
     environ = {"MILLSTREAM__SCHEDULER__PARALLELISM": str(parallelism)}
     status("fan1000: parsing the DAG")
+    cpu_before = cpu_s()
     with engine_for("bench_fan1000", FAN_DAG.format(tasks=tasks), environ) as job:
         status(f"fan1000: running {tasks} independent tasks ({parallelism} slots)")
         run = run_to_end(job, "bench_fan1000", FAN_TIMEOUT_S)
         instances = _instances(job, run)
+    cpu_per_task_ms = (cpu_s() - cpu_before) / tasks * 1000
     first_start = min(ti.start_date for ti in instances if ti.start_date is not None)
     last_end = max(ti.end_date for ti in instances if ti.end_date is not None)
     rate = tasks / _span_s(first_start, last_end)
@@ -262,6 +278,7 @@ def bench_fan1000(tasks: int = FAN_TASKS, parallelism: int = PARALLELISM,
         "fan1000.floor": floor_rate,
         "fan1000.overhead_ratio": floor_rate / rate,
         "fan1000.loaded_fork_per_s": 1000 / loaded_fork_ms(),
+        "fan1000.cpu_per_task_ms": cpu_per_task_ms,
     }
 
 
