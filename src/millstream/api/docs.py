@@ -1,16 +1,20 @@
 """The API explorer (Swagger UI) at ``/api/v1/docs``, served by millstream itself.
 
-Its JavaScript and CSS come from the ``swagger-ui-bundle`` package, so the explorer works
-on a machine without internet access; nothing is loaded from a CDN.
+Its JavaScript and CSS (Swagger UI 5, which reads OpenAPI 3.1) are the static files the
+``fastapi-offline`` package ships, served from here, so the explorer works on a machine
+without internet access; nothing is loaded from a CDN.
 """
 
 from __future__ import annotations
+
+import importlib.resources
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+
+SWAGGER_UI_FILES = importlib.resources.files("fastapi_offline") / "static"
 
 ASSETS_PATH = "/docs-assets"
 
@@ -19,7 +23,7 @@ __all__ = ["ASSETS_PATH", "install_docs"]
 
 def install_docs(api: FastAPI) -> None:
     """Serve the explorer at ``/docs`` of ``api``, its assets under ``ASSETS_PATH``."""
-    api.mount(ASSETS_PATH, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    api.mount(ASSETS_PATH, StaticFiles(directory=str(SWAGGER_UI_FILES)), name="docs-assets")
 
     @api.get("/docs", include_in_schema=False)
     def explorer(request: Request) -> HTMLResponse:
@@ -29,5 +33,5 @@ def install_docs(api: FastAPI) -> None:
             openapi_url=f"{root}/openapi.json", title=f"{api.title}: explorer",
             swagger_js_url=f"{assets}/swagger-ui-bundle.js",
             swagger_css_url=f"{assets}/swagger-ui.css",
-            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            swagger_favicon_url=f"{assets}/favicon.png",
         )
