@@ -22,10 +22,12 @@ def _catchup_dag() -> DagStructure:
     return DagStructure.from_dag(dag)
 
 
-def _shown_next_run(html: str) -> str:
-    found = re.search(r'title="due at ([^"]+) UTC">([^<]+)</span>', html)
+def _shown_next_run(html: str) -> tuple[str, str]:
+    """(logical date, due at) of the next run a page shows: the due time in the cell, the
+    logical date in its title."""
+    found = re.search(r'class="next-run" title="logical date ([^"]+) UTC">([^<]+)</span>', html)
     assert found, "the page shows no next run"
-    return found.group(2)
+    return found.group(1), found.group(2)
 
 
 def test_next_run_after_many_manual_runs_is_the_one_the_scheduler_creates(ui: UiEnv) -> None:
@@ -49,4 +51,6 @@ def test_next_run_after_many_manual_runs_is_the_one_the_scheduler_creates(ui: Ui
     with store.transaction():
         [created] = create_due_runs(store, structure, now, limit=1)
     assert created.logical_date == DAY + timedelta(days=3)
-    assert header == in_list == created.logical_date.strftime("%Y-%m-%d %H:%M")
+    # The cell says when it is due (the end of its data interval); its title the logical date.
+    assert header == in_list == (created.logical_date.strftime("%Y-%m-%d %H:%M:%S"),
+                                 created.data_interval_end.strftime("%Y-%m-%d %H:%M"))

@@ -54,7 +54,9 @@ def test_the_dag_list_shows_recent_runs_counts_and_next_run(ui: UiEnv, seeded: S
     assert etl.count('class="dot st-success"') == 3 + 1  # three recent runs, one count
     assert 'title="3 success"' in etl
     assert "2026-01-03 00:00" in etl  # the last run's logical date
-    assert re.search(r'title="due at \d{4}-\d\d-\d\d 00:00:00 UTC"', etl)  # @daily
+    # @daily: due at midnight, a day after its logical date (in the title)
+    assert re.search(r'class="next-run" title="logical date \d{4}-\d\d-\d\d 00:00:00 UTC">'
+                     r'\d{4}-\d\d-\d\d 00:00</span>', etl)
     failing = row_of(page, "ui_failing")
     assert 'title="1 failed"' in failing and 'class="dot st-failed"' in failing
     paused = row_of(page, "ui_paused")
