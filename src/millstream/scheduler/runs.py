@@ -161,21 +161,63 @@ def task_instances_for(dag: DagView, run: DagRunRecord) -> list[TaskInstanceReco
 
 def priority_weights(dag: DagView) -> dict[str, int]:
     """Effective priority of each task, per its weight_rule (downstream, upstream, absolute);
-    worked out once per DAG version (a view does not change)."""
+    worked out once per DAG version (a view does not change).
+
+    A task's relatives are found as bit sets, each task's set the union of its neighbours'
+    and their own, so the cost stays near linear in the number of edges even for a long
+    chain, where walking every task's relatives would be quadratic."""
     cached = _PRIORITY_WEIGHTS.get(dag)
     if cached is not None:
         return cached
+    ids = [task.task_id for task in dag.tasks]
+    own = [dag.task_dict[task_id].priority_weight for task_id in ids]
+    uniform = own[0] if own and all(weight == own[0] for weight in own) else None
+    masks = {rule: _relative_masks(dag, ids, upstream=rule == "upstream")
+             for rule in {task.weight_rule for task in dag.tasks} - {"absolute"}}
     weights: dict[str, int] = {}
-    for task in dag.tasks:
+    for index, task in enumerate(dag.tasks):
         if task.weight_rule == "absolute":
             weights[task.task_id] = task.priority_weight
             continue
-        relatives = task.get_flat_relative_ids(upstream=task.weight_rule == "upstream")
-        weights[task.task_id] = task.priority_weight + sum(
-            dag.task_dict[t].priority_weight for t in relatives
-        )
+        relatives = masks[task.weight_rule][index]
+        if uniform is not None:
+            extra = uniform * relatives.bit_count()
+        else:
+            extra = 0
+            while relatives:
+                lowest = relatives & -relatives
+                extra += own[lowest.bit_length() - 1]
+                relatives ^= lowest
+        weights[task.task_id] = task.priority_weight + extra
     _PRIORITY_WEIGHTS[dag] = weights
     return weights
+
+
+def _relative_masks(dag: DagView, ids: list[str], upstream: bool) -> list[int]:
+    """For each task (in ``ids`` order), the bit set of every task above (``upstream``) or
+    below it, bit ``i`` standing for ``ids[i]``."""
+    position = {task_id: index for index, task_id in enumerate(ids)}
+    neighbours = [
+        [position[n] for n in (task.upstream_task_ids if upstream else task.downstream_task_ids)]
+        for task in dag.tasks
+    ]
+    masks: list[int | None] = [None] * len(ids)
+    for root in range(len(ids)):
+        stack = [(root, False)]
+        while stack:
+            index, children_done = stack.pop()
+            if masks[index] is not None:
+                continue
+            if children_done:
+                mask = 0
+                for child in neighbours[index]:
+                    mask |= (1 << child) | (masks[child] or 0)
+                masks[index] = mask
+            else:
+                stack.append((index, True))
+                stack.extend((child, False) for child in neighbours[index]
+                             if masks[child] is None)
+    return [mask or 0 for mask in masks]
 
 
 def final_state(dag: DagView, instances: Iterable[TaskInstanceRecord]) -> DagRunState | None:

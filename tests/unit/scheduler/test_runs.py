@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from millstream import DAG, Param
 from millstream.exceptions import ConflictError, TaskSkipped
@@ -12,6 +14,7 @@ from millstream.model.intervals import DataInterval
 from millstream.model.states import DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
+from millstream.parsing.serialize import DagStructure
 from millstream.scheduler.runs import final_state, make_run_id, priority_weights
 from millstream.store.records import TaskInstanceRecord
 
@@ -174,3 +177,27 @@ def test_a_naive_logical_date_is_taken_as_utc() -> None:
     later = engine.trigger(dag, datetime(2026, 1, 6, tzinfo=UTC))
     previous = engine.store.runs.previous(dag.dag_id, later.logical_date)
     assert previous is not None and previous.run_id == run.run_id
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(edges=st.sets(st.tuples(st.integers(0, 11), st.integers(0, 11))
+                     .filter(lambda e: e[0] < e[1]), max_size=30),
+       weights=st.lists(st.integers(1, 3), min_size=12, max_size=12),
+       rules=st.lists(st.sampled_from(["downstream", "upstream", "absolute"]),
+                      min_size=12, max_size=12))
+def test_priority_weights_count_each_relative_once_in_any_dag(
+        edges: set[tuple[int, int]], weights: list[int], rules: list[str]) -> None:
+    with DAG("random_weights", start_date=START) as dag:
+        tasks = [EmptyOperator(task_id=f"t{i}", priority_weight=weights[i],
+                               weight_rule=rules[i]) for i in range(12)]
+        for upper, lower in edges:
+            tasks[upper] >> tasks[lower]
+    expected = {}
+    for task in dag.tasks:  # the plain definition: own weight plus each relative's, once
+        if task.weight_rule == "absolute":
+            expected[task.task_id] = task.priority_weight
+            continue
+        relatives = task.get_flat_relative_ids(upstream=task.weight_rule == "upstream")
+        expected[task.task_id] = task.priority_weight + sum(
+            dag.task_dict[t].priority_weight for t in relatives)
+    assert priority_weights(DagStructure.from_dag(dag)) == expected
