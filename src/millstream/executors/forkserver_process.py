@@ -48,6 +48,7 @@ from millstream.executors.process_tools import (
     exited_child,
     is_child,
     kill_group,
+    serve_signals,
 )
 from millstream.executors.try_processes import (
     ForkedProcess,
@@ -189,15 +190,8 @@ class _ForkServer:
 
     def _install_signals(self) -> None:
         # Ctrl-C in the scheduler's terminal reaches us too: the scheduler decides, and
-        # we stop when it closes our input. A hang-up is the scheduler's business too.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        os.set_blocking(self.wake_write, False)
-        os.set_blocking(self.wake_read, False)
-        signal.signal(signal.SIGCHLD, _wake_only)
-        signal.set_wakeup_fd(self.wake_write, warn_on_full_buffer=False)
+        # we stop when it closes our input.
+        serve_signals(self.wake_read, self.wake_write)
 
     # -- from the executor ----------------------------------------------------------------------
     def _read_executor(self) -> None:
@@ -388,7 +382,3 @@ def _warm_up() -> None:
         log.debug("fork server warm-up failed", exc_info=True)
     finally:
         task_log.disabled = was_disabled
-
-
-def _wake_only(signum: int, frame: object) -> None:
-    """SIGCHLD only has to wake the loop (through the wakeup fd)."""

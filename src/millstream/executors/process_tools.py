@@ -175,3 +175,21 @@ def is_child(pid: int) -> bool:
     except ChildProcessError:
         return False
     return True
+
+
+def serve_signals(wake_read: int, wake_write: int) -> None:
+    """The signals of a serving process (the fork server, a zygote): the terminal's Ctrl-C
+    and hang-up are the scheduler's to act on, TERM and ALRM keep their default, and a
+    child's exit only wakes the loop through the wakeup pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    os.set_blocking(wake_write, False)
+    os.set_blocking(wake_read, False)
+    signal.signal(signal.SIGCHLD, _wake_only)
+    signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+
+
+def _wake_only(signum: int, frame: object) -> None:
+    """SIGCHLD only has to wake the loop (through the wakeup fd)."""

@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from millstream.authoring.templating import template_environment
 from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerConfig
-from millstream.executors.process_tools import JsonLinePipe, exited_child, kill_group, seconds
+from millstream.executors.process_tools import (
+    JsonLinePipe,
+    exited_child,
+    kill_group,
+    seconds,
+    serve_signals,
+)
 from millstream.executors.wire import CallbackRequest
 from millstream.parsing.limits import cap_memory, die_with_parent, restore_memory_limit
 from millstream.parsing.loader import DagImportError, load_dag_file
@@ -121,14 +127,7 @@ class _Zygote:
         return 0
 
     def _install_signals(self) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler decides when we stop
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        os.set_blocking(self.wake_write, False)
-        os.set_blocking(self.wake_read, False)
-        signal.signal(signal.SIGCHLD, _wake_only)
-        signal.set_wakeup_fd(self.wake_write, warn_on_full_buffer=False)
+        serve_signals(self.wake_read, self.wake_write)  # the scheduler decides when we stop
 
     def _step(self) -> None:
         poller = select.poll()
@@ -234,7 +233,3 @@ class _Zygote:
             if pid in self.children:
                 self.children.discard(pid)
                 self.pipe.send({"kind": "exited", "pid": pid, "status": status})
-
-
-def _wake_only(signum: int, frame: object) -> None:
-    """SIGCHLD only has to wake the loop (through the wakeup fd)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 import time
 from collections.abc import Callable
@@ -159,21 +158,6 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie waiting to be reaped counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, IndexError):
-        return False
-    return fields[0] != "Z"
 
 
 def read_pid(path: Path, timeout: float = 10.0) -> int:

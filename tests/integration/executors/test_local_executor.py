@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from millstream.executors.local import LocalExecutor
 from millstream.model.states import TaskState
+from millstream.processes import process_exists
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.runtime.worker import try_log_path, write_result_file
 from millstream.runtime.xcom import StoreXComReader
@@ -22,7 +23,6 @@ from .helpers import (
     collect,
     finished_events,
     memory_reader,
-    process_alive,
     read_pid,
     run_record,
     wait_until,
@@ -126,12 +126,12 @@ def test_execution_timeout_fails_the_try_and_kills_its_child_processes(
     started_at = time.monotonic()
     executor.submit(workload(dag_file, "slow_with_child", params={"pid_file": str(pid_file)}))
     child = read_pid(pid_file)
-    assert process_alive(child)
+    assert process_exists(child)
     finished = finished_events(collect(executor, 1, timeout=10))["slow_with_child"]
     assert time.monotonic() - started_at < 3.5
     assert finished.state is TaskState.FAILED
     assert "execution_timeout of 1 s" in (finished.error or "")
-    wait_until(lambda: not process_alive(child), 2.0, "the task's child to be killed")
+    wait_until(lambda: not process_exists(child), 2.0, "the task's child to be killed")
 
 
 def test_a_try_ignoring_its_timeout_is_killed_by_the_fork_server(
@@ -148,7 +148,7 @@ def test_a_try_ignoring_its_timeout_is_killed_by_the_fork_server(
     assert finished.state is TaskState.FAILED
     assert "execution_timeout of 1 s" in (finished.error or "")
     assert "SIGKILL" in (finished.error or "")
-    wait_until(lambda: not process_alive(child), 2.0, "the task's child to be killed")
+    wait_until(lambda: not process_exists(child), 2.0, "the task's child to be killed")
 
 
 def test_the_log_file_has_the_tasks_log_lines_prints_and_subprocess_output(
@@ -235,14 +235,14 @@ def test_running_pids_and_terminate_kill_the_whole_process_group(
     wait_until(lambda: events.extend(executor.drain_events()) or executor.running_pids(),
                5.0, "the try's start")
     pid = executor.running_pids()[task.key]
-    assert process_alive(pid)
+    assert process_exists(pid)
     executor.terminate(task.key)
     events += collect(executor, 1, timeout=5)
     finished = finished_events(events)["slow_with_child"]
     assert finished.state is TaskState.FAILED
     assert "terminated on request" in (finished.error or "")
     assert "SIGTERM" in (finished.error or "")
-    wait_until(lambda: not process_alive(child), 2.0, "the task's child to be killed")
+    wait_until(lambda: not process_exists(child), 2.0, "the task's child to be killed")
     assert executor.running_pids() == {}
 
 

@@ -9,6 +9,7 @@ import textwrap
 
 from millstream.executors.local import LocalExecutor, read_result_file
 from millstream.model.states import TaskState
+from millstream.processes import process_exists
 from millstream.runtime.events import TaskFinishedEvent
 from millstream.runtime.events_json import to_json
 
@@ -16,7 +17,6 @@ from .helpers import (
     collect,
     finished_events,
     memory_reader,
-    process_alive,
     read_pid,
     wait_until,
     workload,
@@ -38,7 +38,7 @@ def test_stop_waits_for_running_tries_and_keeps_their_events(make_executor, dag_
     assert executor.fork_server_pid is None
     finished = finished_events(executor.drain_events())["sleep_then_return"]
     assert finished.state is TaskState.SUCCESS
-    assert server is not None and not process_alive(server)
+    assert server is not None and not process_exists(server)
     assert not executor.has_work()
 
 
@@ -54,7 +54,7 @@ def test_stop_with_kill_leaves_no_process_behind(make_executor, dag_file, tmp_pa
     assert server is not None
     executor.stop(timeout=0.2, kill=True)
     for pid in [server, child, *tries.values()]:
-        assert not process_alive(pid), f"process {pid} is still alive"
+        assert not process_exists(pid), f"process {pid} is still alive"
     events = finished_events(executor.drain_events())
     assert events["ok"].state is TaskState.SUCCESS
     assert events["sleep_then_return"].state is TaskState.FAILED
@@ -86,7 +86,7 @@ def test_a_try_left_running_by_stop_leaves_its_result_for_adoption(
     assert server is not None
     executor.stop(timeout=0.05)  # no kill: the try goes on without the executor
     assert executor.fork_server_pid is None
-    assert process_alive(pid)
+    assert process_exists(pid)
     assert read_result_file(log_folder, task.key, 1) is None
     adopted = wait_until(lambda: read_result_file(log_folder, task.key, 1), 10.0,
                          "the try's result file")
@@ -94,7 +94,7 @@ def test_a_try_left_running_by_stop_leaves_its_result_for_adoption(
     assert adopted.state is TaskState.SUCCESS
     assert adopted.xcoms == (("return_value", '"slept"'),)
     # With its last try done, the fork server exits by itself.
-    wait_until(lambda: not process_alive(server), 5.0, "the fork server to exit")
+    wait_until(lambda: not process_exists(server), 5.0, "the fork server to exit")
 
 
 def test_when_the_scheduler_dies_the_try_finishes_and_the_fork_server_exits(
@@ -127,12 +127,12 @@ def test_when_the_scheduler_dies_the_try_finishes_and_the_fork_server_exits(
     scheduler.wait(timeout=10)
     scheduler.stdout.close()
     pids = json.loads(line)
-    assert process_alive(pids["server"]) and process_alive(pids["try"])
+    assert process_exists(pids["server"]) and process_exists(pids["try"])
     adopted = wait_until(lambda: read_result_file(log_folder, task.key, 1), 10.0,
                          "the try's result file")
     assert adopted.state is TaskState.SUCCESS
-    wait_until(lambda: not process_alive(pids["server"]), 5.0, "the fork server to exit")
-    assert not process_alive(pids["try"])
+    wait_until(lambda: not process_exists(pids["server"]), 5.0, "the fork server to exit")
+    assert not process_exists(pids["try"])
 
 
 def test_an_unstarted_executor_starts_on_first_submit_and_stop_is_idempotent(

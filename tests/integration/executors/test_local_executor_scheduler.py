@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from millstream.executors.local import LocalExecutor
 from millstream.model.states import FINISHED_RUN_STATES, DagRunState
 from millstream.parsing.loader import load_dag_file
+from millstream.processes import process_exists
 from millstream.runtime.worker import try_log_path
 from millstream.runtime.xcom import StoreXComReader
 from millstream.scheduler.callbacks import InlineCallbackRunner
@@ -18,8 +19,6 @@ from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import migrate
 from millstream.testing import serialized
 from tests.autocommit import autocommit
-
-from .helpers import process_alive
 
 PIPELINE = textwrap.dedent(
     """
@@ -101,7 +100,7 @@ def test_the_scheduler_runs_a_mapped_pipeline_with_a_retry_on_the_local_executor
         executor.stop(timeout=5.0, kill=True)
         store.close()
         engine.dispose()
-    assert server is not None and not process_alive(server)
+    assert server is not None and not process_exists(server)
 
 
 def _log_of(executor: LocalExecutor, dag_id: str, run_id: str, task_id: str) -> str:

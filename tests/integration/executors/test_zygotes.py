@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 
 from millstream.model.states import TaskState
+from millstream.processes import process_exists
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.runtime.worker import try_log_path
 from millstream.store.records import TaskInstanceKey
 
-from .helpers import Event, collect, process_alive, run_record, wait_until
+from .helpers import Event, collect, run_record, wait_until
 
 MARKED_DAG = textwrap.dedent(
     """
@@ -115,8 +116,8 @@ def test_a_file_that_hangs_at_import_fails_its_tries_while_another_files_run(
     log_text = try_log_path(executor.log_folder, hung.key, 1).read_text()
     assert "took longer than 1.5 s to import" in log_text
     (zygote,) = importers(markers, "hangs")
-    wait_until(lambda: not process_alive(zygote), 10, "the hanging zygote to be gone")
-    assert executor.fork_server_pid == server and process_alive(server)
+    wait_until(lambda: not process_exists(zygote), 10, "the hanging zygote to be gone")
+    assert executor.fork_server_pid == server and process_exists(server)
 
 
 def test_a_file_that_allocates_past_the_cap_fails_its_tries_while_another_files_run(
@@ -137,8 +138,8 @@ def test_a_file_that_allocates_past_the_cap_fails_its_tries_while_another_files_
     log_text = try_log_path(executor.log_folder, greedy_try.key, 1).read_text()
     assert "exceeded 256 MB of memory" in log_text
     (zygote,) = importers(markers, "greedy")
-    wait_until(lambda: not process_alive(zygote), 10, "the greedy zygote to be gone")
-    assert executor.fork_server_pid == server and process_alive(server)
+    wait_until(lambda: not process_exists(zygote), 10, "the greedy zygote to be gone")
+    assert executor.fork_server_pid == server and process_exists(server)
 
 
 def test_a_try_is_not_bound_by_the_import_cap(make_executor, tmp_path):
@@ -167,7 +168,7 @@ def test_a_changed_file_gets_a_new_zygote_and_the_old_one_exits(make_executor, t
     assert finished[0].state is TaskState.SUCCESS
     (second,) = set(importers(markers, "edited")) - {first}
     assert json.loads(dict(finished[0].xcoms)["return_value"])["parent"] == second
-    wait_until(lambda: not process_alive(first), 10, "the outdated zygote to exit")
+    wait_until(lambda: not process_exists(first), 10, "the outdated zygote to exit")
 
 
 def test_an_idle_zygote_is_retired_and_a_new_try_starts_another(make_executor, tmp_path):
@@ -177,7 +178,7 @@ def test_an_idle_zygote_is_retired_and_a_new_try_starts_another(make_executor, t
     executor.submit(try_of(path, "idle"))
     collect(executor, 1)
     (first,) = importers(markers, "idle")
-    wait_until(lambda: not process_alive(first), 10, "the idle zygote to be retired")
+    wait_until(lambda: not process_exists(first), 10, "the idle zygote to be retired")
     executor.submit(try_of(path, "idle", try_number=2))
     finished = [e for e in collect(executor, 1) if isinstance(e, TaskFinishedEvent)]
     assert finished[0].state is TaskState.SUCCESS
@@ -193,10 +194,10 @@ def test_stopping_leaves_no_process_behind(make_executor, tmp_path):
         executor.submit(try_of(path, path.stem))
     collect(executor, 2)
     zygotes = importers(markers, "one") + importers(markers, "two")
-    assert len(zygotes) == 2 and all(process_alive(pid) for pid in zygotes)
+    assert len(zygotes) == 2 and all(process_exists(pid) for pid in zygotes)
     executor.stop(timeout=10)
     for pid in [server, *zygotes]:
-        wait_until(lambda pid=pid: not process_alive(pid), 10, f"process {pid} to exit")
+        wait_until(lambda pid=pid: not process_exists(pid), 10, f"process {pid} to exit")
 
 
 def test_a_killed_zygote_does_not_lose_its_running_try(make_executor, tmp_path):

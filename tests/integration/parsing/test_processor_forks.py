@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from millstream.parsing.processor import DagFileProcessor
+from millstream.processes import process_exists
 
 FORKS_AT_IMPORT = """
     import os
@@ -50,14 +51,6 @@ def write(path: Path, source: str) -> str:
     return str(path.resolve())
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_files_after_one_that_forks_at_import_get_their_own_dags(tmp_path: Path) -> None:
     paths = [write(tmp_path / "a_forks.py", FORKS_AT_IMPORT.format(dag_id="forker"))]
     paths += [write(tmp_path / f"b{i}.py", GOOD.format(dag_id=f"dag_{i}")) for i in range(6)]
@@ -79,6 +72,6 @@ def test_a_process_a_dag_file_leaves_running_in_its_own_session_is_ended(
         assert [d["dag_id"] for d in report.files[path].dags] == ["with_daemon"]
         daemon = int(pid_file.read_text())
         deadline = time.monotonic() + 10
-        while alive(daemon) and time.monotonic() < deadline:
+        while process_exists(daemon) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not alive(daemon)
+        assert not process_exists(daemon)
