@@ -1,8 +1,8 @@
 """millstream's settings: defaults, then ``<home>/millstream.toml``, then MILLSTREAM__ env vars.
 
 Every setting lives in a section (``core``, ``database``, ``scheduler``, ``logging``,
-``webserver``, ``secrets``, ``smtp``, ``compat``, ``limits``). The file has one TOML table
-per section; an env variable ``MILLSTREAM__SECTION__KEY`` (for example
+``webserver``, ``secrets``, ``smtp``, ``compat``, ``limits``, ``metrics``, ``tracing``). The
+file has one TOML table per section; an env variable ``MILLSTREAM__SECTION__KEY`` (for example
 ``MILLSTREAM__DATABASE__URL``) overrides the file. The home folder is ``MILLSTREAM_HOME``
 (default ``~/.millstream``); the dags folder, the database and the logs default to places
 inside it.
@@ -42,9 +42,11 @@ from millstream.config_sections import (
     DatabaseSettings,
     LimitsSettings,
     LoggingSettings,
+    MetricsSettings,
     SchedulerSettings,
     SecretsSettings,
     SmtpSettings,
+    TracingSettings,
     WebserverSettings,
     default_home,
     sqlite_url,
@@ -58,7 +60,7 @@ FERNET_KEY_FILE = "fernet.key"
 """Read as ``core.fernet_key`` when no file or variable sets it (``db migrate`` writes it)."""
 MASK = "***"
 _SECRET_KEYS = frozenset({("core", "fernet_key"), ("webserver", "secret_key"),
-                          ("smtp", "password")})
+                          ("smtp", "password"), ("metrics", "token")})
 _SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "sslpassword"})
 
 class SettingsError(MillstreamError):
@@ -107,6 +109,8 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     compat: CompatSettings = Field(default_factory=CompatSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @classmethod
     def settings_customise_sources(

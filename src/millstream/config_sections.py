@@ -159,6 +159,9 @@ class LoggingSettings(_Section):
 
     base_log_folder: Path = Field(default_factory=lambda: default_home() / "logs")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # "json": one JSON object a line, for every service and every task log (with the try's
+    # dag, run, task, try and map index in each line of a task log).
+    format: Literal["text", "json"] = "text"
 
     @field_validator("level", mode="before")
     @classmethod
@@ -236,3 +239,38 @@ class CompatSettings(_Section):
 
     # Serve `airflow.*` imports from millstream (millstream.compat.airflow).
     airflow: bool = False
+
+
+class MetricsSettings(_Section):
+    """``[metrics]``: Prometheus endpoints and StatsD emission (docs/observability.md).
+
+    The web server serves ``/metrics`` (to this bearer ``token``, or a logged-in admin);
+    the scheduler, the worker side of its executor and the triggerer each serve theirs
+    on a port of their own when it is set.
+    """
+
+    enabled: bool = True  # off: no figure is recorded or sent anywhere
+    token: SecretStr | None = None
+    host: str = "127.0.0.1"  # where the scheduler, worker and triggerer endpoints listen
+    scheduler_port: int | None = Field(default=None, ge=0, le=65535)
+    worker_port: int | None = Field(default=None, ge=0, le=65535)
+    triggerer_port: int | None = Field(default=None, ge=0, le=65535)
+    statsd_host: str | None = None  # set, every figure is also sent to StatsD over UDP
+    statsd_port: int = Field(default=8125, ge=1, le=65535)
+    statsd_prefix: str = "millstream"
+    statsd_datadog_tags: bool = False  # labels as DogStatsD tags instead of name parts
+
+    @field_validator("statsd_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]*", value):
+            raise ValueError("a StatsD prefix holds only letters, digits, '_', '-' and '.'")
+        return value
+
+
+class TracingSettings(_Section):
+    """``[tracing]``: OpenTelemetry spans of runs, tries and trigger waits (extra ``otel``)."""
+
+    # e.g. http://127.0.0.1:4318/v1/traces; unset, no span is exported.
+    otlp_endpoint: str | None = None
+    service_name: str = "millstream"

@@ -25,6 +25,7 @@ from millstream.api.auth import RequestContextMiddleware
 from millstream.api.body_limit import BodyLimitMiddleware
 from millstream.api.deps import AppContext, StoreOpener
 from millstream.api.docs import install_docs
+from millstream.api.metrics_route import install_metrics
 from millstream.api.problems import (
     Problem,
     install_problem_handlers,
@@ -70,6 +71,7 @@ def create_api_app(settings: Settings | None = None, store: Store | None = None)
     # Auth dependencies raise Problem on the UI's pages too; the UI may handle it its own way.
     app.add_exception_handler(Problem, on_problem)
     app.router.routes.append(_ApiMount(API_PREFIX, app=create_api(context), name="api"))
+    install_metrics(app, context)
     app.add_middleware(RequestContextMiddleware, context=context)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
     return app

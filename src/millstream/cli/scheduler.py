@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from millstream import observability
 from millstream.cli.common import command_name
 from millstream.cli.webserver import HostOption, PortOption, with_web_address
 from millstream.config import Settings, SettingsError, load_settings, mask_url
@@ -55,8 +56,8 @@ def _run(settings: Settings, extra_folders: tuple[Path, ...], with_triggerer: bo
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    logging.basicConfig(level=settings.logging.level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observability.setup_logging(settings)
+    observability.configure(settings)  # before the fork server: tries inherit it
     # Alembic narrates every start-up at INFO (plugins, dialect): keep only its warnings.
     alembic_log = logging.getLogger("alembic")
     alembic_log.setLevel(max(alembic_log.getEffectiveLevel(), logging.WARNING))
@@ -64,6 +65,9 @@ def _run(settings: Settings, extra_folders: tuple[Path, ...], with_triggerer: bo
         # After the executor's fork server started: it must not copy the triggerer's thread.
         triggers = triggerer_thread(settings) if with_triggerer else contextlib.nullcontext()
         web = webserver_thread(settings) if with_webserver else contextlib.nullcontext()
+        observability.serve_scheduler(settings)
+        if with_triggerer:
+            observability.serve_triggerer(settings)
         with triggers, web as url:
             if url is not None:
                 console.print(f"[green]web server on {url}[/green] (API at {url}/api/v1)",

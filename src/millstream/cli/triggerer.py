@@ -38,6 +38,7 @@ def triggerer(
     ] = DEFAULT_CAPACITY,
 ) -> None:
     """Run deferred tasks' triggers until stopped (SIGTERM or Ctrl-C)."""
+    from millstream import observability
     from millstream.cli.common import guarded
     from millstream.cli.engine import open_sql_store
     from millstream.config import load_settings
@@ -56,8 +57,9 @@ def triggerer(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    logging.basicConfig(level=settings.logging.level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observability.setup_logging(settings)
+    observability.configure(settings)
+    observability.serve_triggerer(settings)
     try:
         job = TriggererJob(store, capacity=capacity)
         console.print(f"[green]triggerer running[/green] as {job.triggerer_id} "

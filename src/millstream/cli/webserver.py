@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import signal
 import socket
 import threading
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from millstream import observability
 from millstream.cli.common import fail, guarded, load_settings, open_store
 
 if TYPE_CHECKING:
@@ -111,8 +111,8 @@ def webserver(host: HostOption = None, port: PortOption = None) -> None:
     """Run the web UI and the REST API (/api/v1) until stopped (SIGTERM or Ctrl-C)."""
     with guarded():
         settings = with_web_address(load_settings(), host, port)
-    logging.basicConfig(level=settings.logging.level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observability.setup_logging(settings)
+    observability.configure(settings)
     _check_database(settings)
     sock = listen(settings.webserver.host, settings.webserver.port)
     server = _server(settings)

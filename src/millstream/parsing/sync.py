@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from millstream import observability
 from millstream.parsing.loader import iter_dag_files
 from millstream.parsing.processor import DagFileProcessor, FileFingerprint, FileResult
 from millstream.parsing.serialize import DagStructure
@@ -72,6 +73,7 @@ class DagFolderSync:
         gone: list[str] = []
 
         def publish(result: FileResult) -> None:
+            observability.file_parsed(result)
             found, removed = self._store_file(store, result, now)
             present.extend(found)
             gone.extend(removed)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from millstream import observability
 from millstream.authoring import macros
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ def call_dag_run_callbacks(dag: DAG, run: DagRunRecord, success: bool, reason: s
         except Exception:
             log.exception("DAG %s: %s callback failed", dag.dag_id,
                           "success" if success else "failure")
+            observability.callback_failed(dag.dag_id, "on_success_callback" if success
+                                          else "on_failure_callback")
 
 
 def call_sla_miss_callback(dag: DAG, misses: list[SlaMiss]) -> None:
@@ -96,3 +99,4 @@ def call_sla_miss_callback(dag: DAG, misses: list[SlaMiss]) -> None:
         dag.sla_miss_callback(dag, task_list, "", misses, [])
     except Exception:
         log.exception("DAG %s: sla_miss_callback failed", dag.dag_id)
+        observability.callback_failed(dag.dag_id, "sla_miss_callback")

@@ -83,3 +83,5 @@ class TaskFinishedEvent:
     reschedule_date: datetime | None = None
     deferral: TaskDeferral | None = None
     step_id: str | None = None
+    # What task code reported through millstream.metrics, as JSON texts (observability).
+    metrics: tuple[str, ...] = ()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.authoring.context import set_current_context
 from millstream.authoring.mapping import MappedOperator
 from millstream.authoring.templating import render_template_fields
@@ -46,6 +47,7 @@ def run_task_try(
     ``on_rendered`` sees the task once its templated fields are rendered (the UI shows them).
     """
     start = clock()
+    observed = observability.start_try(workload)
     ti = RuntimeTaskInstance(task, workload, reader)
     # A rescheduled sensor's try began at its first poke (its timeout counts from there).
     ti.start_date = workload.first_start_date or start
@@ -119,6 +121,7 @@ def run_task_try(
         reschedule_date=reschedule_date,
         deferral=deferral,
         step_id=workload.step_id,
+        metrics=observability.end_try(observed),
     )
 
 
@@ -195,3 +198,4 @@ def _call(callbacks: Any, context: dict[str, Any], name: str, task_id: str) -> N
             callback(context)
         except Exception:
             log.exception("%s of task %s failed", name, task_id)
+            observability.callback_failed(getattr(context.get("dag"), "dag_id", ""), name)

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from millstream import observability
 from millstream.model.states import TaskState
 from millstream.runtime.events import TaskFinishedEvent
 from millstream.runtime.events_json import MessageFormatError, from_json, to_json
@@ -218,6 +219,7 @@ def run_try_in_this_process(
     key = workload.key
     start = clock()
     _redirect_output(try_log_path(log_folder, key, workload.try_number))
+    observability.label_task_log(workload)
     task_log = logging.getLogger("millstream.task")
     label = key.task_id if key.map_index < 0 else f"{key.task_id}[{key.map_index}]"
     task_log.info("Starting try %d of %s in run %s of DAG %s (host %s, pid %d)",

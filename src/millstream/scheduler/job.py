@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
@@ -215,6 +216,7 @@ class SchedulerJob:
             self._shared(self.watch_liveness, now)
             self._next_liveness = now + self.timings.heartbeat_interval
         result = self.scheduler.tick(now)
+        observability.executor_slots(self.executor)
         if busy:
             return 0.0
         # Everything a tick can do it has done; only new executor events or a timed
@@ -244,7 +246,7 @@ class SchedulerJob:
         stop = stop or threading.Event()
         while not stop.is_set() and not (until is not None and until()):
             try:
-                wait = self.step(self.clock())
+                wait = observability.timed_tick(self.step, self.clock())
             except Exception:
                 # A lost database connection, a locked SQLite file, a bug in one DAG's
                 # structure: log it, and try again from the store's state in a moment.

@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from millstream import observability
 from millstream.model.states import TaskState
 from millstream.processes import process_exists
 from millstream.runtime.events import TaskFinishedEvent
@@ -104,6 +105,7 @@ def check_liveness(
             store.task_instances.set_state(ti, TaskState.SCHEDULED, try_number=number)
             continue
         retry = ti.try_number <= ti.max_tries
+        observability.zombie_found(ti.dag_id)
         log.warning("%s try %d vanished (no heartbeat for %s): %s", ti.label, ti.try_number,
                     zombie_timeout, "will retry" if retry else "failed")
         outcomes.append(TaskFinishedEvent(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.exceptions import StaleRecordError
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
@@ -185,6 +186,7 @@ class Scheduler:
             folded = isinstance(event, TaskStartedEvent) and (
                 (event.key, event.try_number) in starts
             )
+            observability.task_event(dag, event)
             if dag is None or folded:
                 continue
             if isinstance(event, TaskFinishedEvent):
@@ -250,6 +252,7 @@ class Scheduler:
             return True
         for ti in retries:
             self.store.task_instances.set_state(ti, TaskState.SCHEDULED)
+            observability.task_scheduled(ti.key, now)
             worked = True
         dirty = self._dirty[key]
         if not dirty and not worked and key not in self._touched:
@@ -284,6 +287,7 @@ class Scheduler:
     def _finish(self, dag: DagView, run: DagRunRecord, state: DagRunState, now: datetime,
                 reason: str) -> None:
         run = self.store.runs.set_state(run, state, end_date=now)
+        observability.run_finished(run)
         self._look_for_queued_runs = True  # a max_active_runs slot is free
         self._dirty.pop((run.dag_id, run.run_id), None)
         self._params.pop((run.dag_id, run.run_id), None)
@@ -348,6 +352,7 @@ class Scheduler:
             if claimed is None:
                 continue
             ti = claimed
+            observability.task_queued(ti.key)
             run = active[(ti.dag_id, ti.run_id)]
             dag = self.dags[ti.dag_id]
             workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.authoring.mapping import expansion_length
 from millstream.model.states import TaskState
 from millstream.model.trigger_rules import Decision, UpstreamCounts, evaluate
@@ -104,6 +105,7 @@ def evaluate_dirty(
         for ti in waiting:
             if new_state is TaskState.SCHEDULED:
                 changed[ti.key] = store.task_instances.set_state(ti, new_state)
+                observability.task_scheduled(ti.key, now)
             else:
                 changed[ti.key] = store.task_instances.set_state(
                     ti, new_state, start_date=now, end_date=now

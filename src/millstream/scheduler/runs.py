@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.exceptions import ConflictError
 from millstream.model.intervals import DataInterval
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
@@ -66,6 +67,7 @@ def create_run(
     run, instances = plan_run(dag, logical_date, interval, now, run_type, conf, run_id)
     store.runs.add(run)
     store.task_instances.add_many(instances)
+    observability.run_created(run)
     return run
 
 

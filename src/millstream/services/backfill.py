@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from millstream import observability
 from millstream.exceptions import InvalidInputError
 from millstream.model.intervals import DeltaSchedule, NoSchedule, OnceSchedule
 from millstream.parsing.serialize import DagStructure
@@ -111,6 +112,7 @@ def add_backfill_runs(store: Store, dag_id: str, planned: Sequence[NewRun], who:
                 continue
             store.runs.add(new.run)
             store.task_instances.add_many(new.instances)
+            observability.run_created(new.run)
             created.append(new.run)
         if created:
             record_action(store, "backfill", who, now, dag_id=dag_id, runs=len(created),

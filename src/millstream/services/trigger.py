@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from millstream import observability
 from millstream.exceptions import ConflictError, InvalidInputError, ParamValidationError
 from millstream.model.identifiers import Identifier
 from millstream.model.intervals import ensure_utc
@@ -69,6 +70,7 @@ def add_run(store: Store, new: NewRun, who: str, now: datetime) -> DagRunRecord:
             )
         store.runs.add(run)
         store.task_instances.add_many(new.instances)
+        observability.run_created(run)
         record_action(store, "trigger", who, now, dag_id=run.dag_id, run_id=run.run_id,
                       run_type=run.run_type, logical_date=run.logical_date.isoformat(),
                       conf=run.conf)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.exceptions import InvalidInputError, TaskSkipped
 from millstream.model.states import DagRunState
 from millstream.operators.trigger_dagrun import DagRunAlreadyExists
@@ -130,6 +131,7 @@ def _record_unknown(store: Store, dag_id: str, run_id: str, logical_date: dateti
         conf=dict(conf), queued_at=now,
     )
     store.runs.add(run)
+    observability.run_created(run)
     record_action(store, "trigger", who, now, dag_id=dag_id, run_id=run_id,
                   run_type=RUN_TYPE, logical_date=logical_date.isoformat(), conf=run.conf)
     log.warning("DAG %s is unknown to this store (dag.test()?): run %s is recorded, but "

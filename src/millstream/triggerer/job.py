@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from millstream import observability
 from millstream.exceptions import StaleRecordError
 from millstream.processes import process_exists
 from millstream.triggerer.loop import TriggerRunner
@@ -89,6 +90,7 @@ class TriggererJob:
             owned = self.store.triggers.assign(self.triggerer_id, self.capacity, now,
                                                now - self.timings.stale_after)
         self.runner.update({trigger.id: trigger for trigger in owned})
+        observability.triggers_running(len(owned))
         return len(owned)
 
     def _record_outcomes(self) -> None:

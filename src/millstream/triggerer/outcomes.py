@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.model.states import TaskState
 from millstream.triggerer.serde import encode
 
@@ -59,6 +60,7 @@ def apply_outcome(store: Store, outcome: TriggerOutcome) -> int:
             log.warning("trigger %d failed: %s fails (%s)", outcome.trigger_id, _label(ti),
                         outcome.error)
     store.triggers.delete(outcome.trigger_id)
+    observability.trigger_ended("fired" if outcome.error is None else "failed", waiting)
     return len(waiting)
 
 
@@ -73,6 +75,7 @@ def expire_deferrals(store: Store, now: datetime) -> int:
             "timeout": True,
         })
         log.warning("%s timed out while deferred", _label(ti))
+    observability.trigger_ended("timed_out", expired)
     return len(expired)
 
 

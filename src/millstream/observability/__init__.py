@@ -1,0 +1,35 @@
+"""Observability: Prometheus metrics, StatsD, OpenTelemetry traces and JSON logs.
+
+The rest of millstream calls the one-line functions re-exported here where something
+happens; :mod:`millstream.observability.emit` says what each records. Task code uses
+:mod:`millstream.metrics`. See docs/observability.md.
+"""
+
+from __future__ import annotations
+
+from millstream.observability.emit import (
+    callback_failed,
+    configure,
+    deadline_missed,
+    executor_slots,
+    file_parsed,
+    run_created,
+    run_finished,
+    task_event,
+    task_queued,
+    task_scheduled,
+    timed_tick,
+    trigger_ended,
+    triggers_running,
+    zombie_found,
+)
+from millstream.observability.exposition import serve_scheduler, serve_triggerer
+from millstream.observability.logs import label_task_log, setup_logging
+from millstream.observability.tries import end_try, start_try
+
+__all__ = [
+    "callback_failed", "configure", "deadline_missed", "end_try", "executor_slots",
+    "file_parsed", "label_task_log", "run_created", "run_finished", "serve_scheduler",
+    "serve_triggerer", "setup_logging", "start_try", "task_event", "task_queued",
+    "task_scheduled", "timed_tick", "trigger_ended", "triggers_running", "zombie_found",
+]

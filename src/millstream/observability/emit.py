@@ -1,0 +1,280 @@
+"""Recording millstream's figures: one call per event, to Prometheus, StatsD and traces.
+
+The scheduler, the executors, the runtime and the triggerer each call one function of this
+module where something happens (a try ended, a run finished, a tick took so long); the
+function updates the Prometheus family of :mod:`millstream.observability.families`, sends
+the same figure to StatsD when ``[metrics] statsd_host`` is set, and ends the matching span
+when tracing is on. With ``[metrics] enabled = false`` every call returns at once.
+
+Callers pass their own objects (events, records, DAG views); this module reads only
+their attributes, so it sits below the layers that call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from millstream.observability import families as f
+from millstream.observability.statsd import StatsdClient
+
+if TYPE_CHECKING:
+    from millstream.config import Settings
+
+log = logging.getLogger("millstream.observability")
+
+T = TypeVar("T")
+# States a try ends in (a deferral or a sensor's reschedule suspends it instead).
+TRY_ENDS = frozenset({"success", "failed", "skipped", "up_for_retry"})
+_MEMORY = 100_000  # at most this many tasks' timestamps are kept for latencies
+
+
+@dataclass
+class _Config:
+    enabled: bool = True
+    statsd: StatsdClient | None = None
+    hostname: str = field(default_factory=socket.gethostname)
+    tracing: Any = None  # a millstream.observability.tracing.Tracing when spans are on
+
+
+CONFIG = _Config()
+# Moments of the latest transitions, for the latencies between them (this process only).
+_scheduled_at: dict[tuple[str, str, str, int], datetime] = {}
+_queued_at: dict[tuple[str, str, str, int], datetime] = {}
+_ended_at: dict[tuple[str, str], dict[str, datetime]] = {}  # (dag, run): task -> its end
+
+
+def configure(settings: Settings) -> None:
+    """Record (or not) and send figures as ``settings`` say, in this process and those
+    it forks later (tries inherit it)."""
+    metrics = settings.metrics
+    CONFIG.enabled = metrics.enabled
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.close()
+        CONFIG.statsd = None
+    if metrics.enabled and metrics.statsd_host:
+        CONFIG.statsd = StatsdClient(metrics.statsd_host, metrics.statsd_port,
+                                     metrics.statsd_prefix, metrics.statsd_datadog_tags,
+                                     {"hostname": CONFIG.hostname})
+    from millstream.observability.tracing import tracing_from_settings
+
+    CONFIG.tracing = tracing_from_settings(settings)
+
+
+def _statsd_name(family_name: str) -> str:
+    return family_name.removeprefix("millstream_")
+
+
+def _key(ti_key: Any) -> tuple[str, str, str, int]:
+    return (ti_key.dag_id, ti_key.run_id, ti_key.task_id, ti_key.map_index)
+
+
+def _remember(memory: dict[Any, datetime], key: Any, moment: datetime) -> None:
+    if len(memory) >= _MEMORY:  # instances that never went on (a run that timed out)
+        memory.clear()
+    memory[key] = moment
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- the scheduler ------------------------------------------------------------------------------
+def task_scheduled(ti_key: Any, now: datetime) -> None:
+    """A task instance became ready to run (scheduled)."""
+    if CONFIG.enabled:
+        _remember(_scheduled_at, _key(ti_key), now)
+
+
+def task_queued(ti_key: Any) -> None:
+    """A task instance was handed to the executor (queued)."""
+    if not CONFIG.enabled:
+        return
+    key, now = _key(ti_key), _now()
+    scheduled = _scheduled_at.pop(key, None)
+    if scheduled is not None:
+        _latency("scheduled_to_queued", (now - scheduled).total_seconds())
+    _remember(_queued_at, key, now)
+
+
+def _latency(stage: str, seconds: float) -> None:
+    seconds = max(0.0, seconds)
+    f.TASK_QUEUE_LATENCY.labels(stage).observe(seconds)
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.timing("task_queue_latency", seconds * 1000, {"stage": stage})
+
+
+def task_event(dag: Any, event: Any) -> None:
+    """The scheduler applies an executor's event: a try started, or ended (or suspended)."""
+    if not CONFIG.enabled:
+        return
+    if hasattr(event, "state"):
+        _task_finished(dag, event)
+    else:
+        _task_started(dag, event)
+
+
+def _task_started(dag: Any, event: Any) -> None:
+    key = event.key
+    queued = _queued_at.pop(_key(key), None)
+    if queued is not None:
+        _latency("queued_to_running", (event.start_date - queued).total_seconds())
+    task = dag.task_dict.get(key.task_id) if dag is not None else None
+    upstream = task.upstream_task_ids if task is not None else ()
+    if not upstream:
+        return
+    run_ends = _ended_at.get((key.dag_id, key.run_id), {})
+    ends = [run_ends.get(up) for up in upstream]
+    if None in ends:  # an upstream ended before this process saw it (or was skipped)
+        return
+    seconds = max(0.0, (event.start_date - max(e for e in ends if e is not None))
+                  .total_seconds())
+    f.TASK_HANDOFF_LATENCY.labels(key.dag_id).observe(seconds)
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.timing("task_handoff_latency", seconds * 1000, {"dag": key.dag_id})
+
+
+def _task_finished(dag: Any, event: Any) -> None:
+    key, state = event.key, str(event.state.value)
+    if getattr(event, "metrics", ()):
+        from millstream.observability.user_metrics import apply_samples
+
+        apply_samples(event.metrics)
+    if state not in TRY_ENDS:
+        return
+    seconds = max(0.0, (event.end_date - event.start_date).total_seconds())
+    f.TASK_TRIES_FINISHED.labels(key.dag_id, key.task_id, state).inc()
+    f.TASK_DURATION.labels(key.dag_id, key.task_id).observe(seconds)
+    run_ends = _ended_at.get((key.dag_id, key.run_id))
+    if run_ends is None:
+        if len(_ended_at) >= _MEMORY:
+            _ended_at.clear()
+        run_ends = _ended_at[(key.dag_id, key.run_id)] = {}
+    run_ends[key.task_id] = event.end_date
+    statsd = CONFIG.statsd
+    if statsd is not None:
+        labels = {"dag": key.dag_id, "task": key.task_id}
+        statsd.incr("task_tries_finished", 1, {**labels, "state": state})
+        statsd.timing("task_duration", seconds * 1000, labels)
+    if CONFIG.tracing is not None:
+        CONFIG.tracing.try_ended(event)
+
+
+def run_created(run: Any) -> None:
+    """A DAG run was created (by the schedule, a user, a backfill, an asset event)."""
+    if not CONFIG.enabled:
+        return
+    f.DAG_RUNS_CREATED.labels(run.dag_id, run.run_type).inc()
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.incr("dag_runs_created", 1, {"dag": run.dag_id, "run_type": run.run_type})
+
+
+def run_finished(run: Any) -> None:
+    """A DAG run ended (``run`` is its record with its end date)."""
+    if not CONFIG.enabled:
+        return
+    state = str(run.state.value)
+    _ended_at.pop((run.dag_id, run.run_id), None)
+    if run.start_date is None or run.end_date is None:
+        return
+    seconds = max(0.0, (run.end_date - run.start_date).total_seconds())
+    f.DAG_RUN_DURATION.labels(run.dag_id, state).observe(seconds)
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.timing("dag_run_duration", seconds * 1000,
+                             {"dag": run.dag_id, "state": state})
+    if CONFIG.tracing is not None:
+        CONFIG.tracing.run_ended(run)
+
+
+def timed_tick(step: Callable[..., T], *args: Any) -> T:
+    """Run one round of the scheduler loop, counting it and timing it."""
+    if not CONFIG.enabled:
+        return step(*args)
+    started = time.perf_counter()
+    try:
+        return step(*args)
+    finally:
+        seconds = time.perf_counter() - started
+        f.SCHEDULER_TICKS.inc()
+        f.SCHEDULER_TICK_DURATION.observe(seconds)
+        if CONFIG.statsd is not None:
+            CONFIG.statsd.incr("scheduler_ticks")
+            CONFIG.statsd.timing("scheduler_tick_duration", seconds * 1000)
+
+
+def executor_slots(executor: Any) -> None:
+    """How many of the executor's slots are used and free now."""
+    if not CONFIG.enabled:
+        return
+    free = executor.open_slots()
+    used = len(executor.in_flight())
+    f.EXECUTOR_SLOTS.labels("used").set(used)
+    f.EXECUTOR_SLOTS.labels("free").set(free)
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.gauge("executor_slots", used, {"state": "used"})
+        CONFIG.statsd.gauge("executor_slots", free, {"state": "free"})
+
+
+def file_parsed(result: Any) -> None:
+    """A DAG file was parsed (``result``: the parser's FileResult); unchanged files are not."""
+    if not CONFIG.enabled or result.status == "unchanged":
+        return
+    outcome = "error" if result.error is not None else "ok"
+    f.DAG_FILE_PARSE_DURATION.labels(result.path).set(result.duration_s)
+    f.DAG_FILE_PARSES.labels(outcome).inc()
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.timing("dag_file_parse_duration", result.duration_s * 1000,
+                             {"file": result.path.rsplit("/", 1)[-1]})
+        CONFIG.statsd.incr("dag_file_parses", 1, {"outcome": outcome})
+
+
+def zombie_found(dag_id: str) -> None:
+    """A try was found gone without a result."""
+    _count(f.ZOMBIES_FOUND, "zombies_found")
+
+
+def callback_failed(dag_id: str, kind: str) -> None:
+    """A callback raised (``kind``: on_success_callback, sla_miss_callback ...)."""
+    from millstream.observability.user_metrics import record_in_try
+
+    # In a try's process the count travels back with the try's outcome.
+    if not record_in_try("callbacks_failed", dag_id, kind):
+        _count(f.CALLBACKS_FAILED, "callbacks_failed", dag=dag_id, kind=kind)
+
+
+def deadline_missed(dag_id: str, kind: str) -> None:
+    """A task's sla, or a DAG's deadline, was missed."""
+    _count(f.DEADLINE_MISSES, "deadline_misses", dag=dag_id, kind=kind)
+
+
+def _count(family: Any, name: str, **labels: str) -> None:
+    if not CONFIG.enabled:
+        return
+    (family.labels(**labels) if labels else family).inc()
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.incr(name, 1, labels)
+
+
+# -- the triggerer ------------------------------------------------------------------------------
+def triggers_running(count: int) -> None:
+    """How many triggers the triggerer runs now."""
+    if not CONFIG.enabled:
+        return
+    f.TRIGGERS_RUNNING.set(count)
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.gauge("triggers_running", count)
+
+
+def trigger_ended(outcome: str, waits: Iterable[Any] = ()) -> None:
+    """A trigger fired, failed or timed out; ``waits`` are the task instances that waited
+    on it (records with their key, try number and when they deferred)."""
+    _count(f.TRIGGERS_FIRED, "triggers_fired", outcome=outcome)
+    if CONFIG.enabled and CONFIG.tracing is not None:
+        now = _now()
+        for ti in waits:  # a deferred instance's end date is when it deferred
+            CONFIG.tracing.trigger_wait_ended(ti, outcome, ti.end_date or now, now)

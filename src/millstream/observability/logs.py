@@ -1,0 +1,90 @@
+"""Log formats: text, or one JSON object a line (``[logging] format = "json"``).
+
+A JSON line holds the time (ISO 8601, UTC), level, logger, message, the exception's
+traceback if any, and every extra attribute given to the record. In a try's log every
+record also carries the try's ``dag_id``, ``run_id``, ``task_id``, ``try_number`` and
+``map_index`` (:func:`label_task_log`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from millstream.config import Settings
+
+SERVICE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+TRY_FIELDS = ("dag_id", "run_id", "task_id", "try_number", "map_index")
+# Attributes every LogRecord has: anything else on a record was given as an extra.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in _STANDARD and not name.startswith("_"):
+                data[name] = value
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            data["exception"] = record.exc_text
+        if record.stack_info:
+            data["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class TryLabels(logging.Filter):
+    """Puts the try's identity on every record that passes through the handler."""
+
+    def __init__(self, labels: dict[str, Any]) -> None:
+        super().__init__()
+        self.labels = labels
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in self.labels.items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+def formatter(settings: Settings | None, text_format: str = SERVICE_FORMAT) -> logging.Formatter:
+    """The formatter ``[logging] format`` asks for."""
+    if settings is not None and settings.logging.format == "json":
+        return JsonFormatter()
+    return logging.Formatter(text_format)
+
+
+_format = "text"
+
+
+def setup_logging(settings: Settings) -> None:
+    """Log to stderr at ``[logging] level`` in ``[logging] format`` (a service's start)."""
+    global _format
+    _format = settings.logging.format
+    logging.basicConfig(level=settings.logging.level, format=SERVICE_FORMAT)
+    if _format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
+
+
+def label_task_log(workload: Any) -> None:
+    """In a try's process: every record of its log carries the try's identity, and its
+    lines are JSON when the service that forked it logs JSON."""
+    key = workload.key
+    labels = {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id,
+              "try_number": workload.try_number, "map_index": key.map_index}
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(TryLabels(labels))
+        if _format == "json":
+            handler.setFormatter(JsonFormatter())
