@@ -9,6 +9,7 @@ test into the next, so each test ends by putting them back.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -33,3 +34,5 @@ def _process_state_put_back() -> Iterator[None]:
     from millstream.compat.airflow import disable
 
     disable()  # a test that needs the layer turns it on itself
+    if "millstream.observability.emit" in sys.modules:  # StatsD, spans: this test's only
+        sys.modules["millstream.observability.emit"].reset()

@@ -66,8 +66,16 @@ def configure(settings: Settings) -> None:
     CONFIG.tracing = tracing_from_settings(settings)
 
 
-def _statsd_name(family_name: str) -> str:
-    return family_name.removeprefix("millstream_")
+def reset() -> None:
+    """Back to the defaults: figures recorded here only, no StatsD, no spans."""
+    if CONFIG.statsd is not None:
+        CONFIG.statsd.close()
+    CONFIG.enabled, CONFIG.statsd, CONFIG.tracing = True, None, None
+    from millstream.observability.logs import set_log_format
+
+    set_log_format("text")
+    for memory in (_scheduled_at, _queued_at, _ended_at):
+        memory.clear()
 
 
 def _key(ti_key: Any) -> tuple[str, str, str, int]:

@@ -68,10 +68,17 @@ def formatter(settings: Settings | None, text_format: str = SERVICE_FORMAT) -> l
 _format = "text"
 
 
+def set_log_format(name: str) -> None:
+    """"text" or "json": the format of the try logs of the tries this process forks."""
+    global _format
+    if name not in ("text", "json"):
+        raise ValueError(f"unknown log format {name!r}; allowed: text, json")
+    _format = name
+
+
 def setup_logging(settings: Settings) -> None:
     """Log to stderr at ``[logging] level`` in ``[logging] format`` (a service's start)."""
-    global _format
-    _format = settings.logging.format
+    set_log_format(settings.logging.format)
     logging.basicConfig(level=settings.logging.level, format=SERVICE_FORMAT)
     if _format == "json":
         for handler in logging.getLogger().handlers:
