@@ -4,9 +4,10 @@ Ported from the orchestration guide. Every two hours it measures the orders of i
 interval in the sales source (how many, how fresh, how many valid) and emits them as
 metrics, with each step's duration and a summary of the whole run.
 
-Metrics are one log line each, as in the original, and also rows of the
-``pipeline_metrics`` table in the warehouse connection, where a dashboard (or a test)
-can query them; see ``common/metrics.py``.
+Metrics go to millstream's metrics (Prometheus and StatsD, with the try's DAG, task and
+run type; ``deploy/grafana/millstream.json`` charts them), are one log line each, as in
+the original, and also rows of the ``pipeline_metrics`` table in the warehouse
+connection, where a test can query them; see ``common/metrics.py``.
 
 Changes from the Airflow original, each for a reason:
 

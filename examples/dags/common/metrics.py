@@ -1,9 +1,11 @@
-"""PipelineMetrics: counters, gauges and timings of a pipeline, logged and kept in a table.
+"""PipelineMetrics: counters, gauges and timings of a pipeline, exported, logged and kept.
 
-Each metric is one log line (``METRIC [counter] name=value tags={...}``) and, when the
-metrics object has a database, one row of the ``pipeline_metrics`` table there, where a
-dashboard or a test can query it. Sending them on to StatsD or Prometheus would go in
-:meth:`PipelineMetrics._emit`.
+Each metric goes to millstream's metrics (:mod:`millstream.metrics`): Prometheus, with the
+try's DAG, task and run type as labels besides the tags, and StatsD when it is configured.
+A timing is a histogram in seconds (``pipeline.extract.duration`` is exported as
+``millstream_pipeline_extract_duration_seconds``). Each is also one log line
+(``METRIC [counter] name=value tags={...}``) and, when the metrics object has a database,
+one row of the ``pipeline_metrics`` table there, where a test can query it with the run id.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from millstream import metrics
 
 if TYPE_CHECKING:
     from common.db import Database
@@ -51,16 +55,19 @@ class PipelineMetrics:
     def emit_counter(self, metric_name: str, value: float,
                      tags: Mapping[str, Any] | None = None) -> None:
         """A count of things that happened (records read, errors)."""
+        metrics.counter(metric_name, value, **_labels(tags))
         self._emit("counter", metric_name, value, f"{metric_name}={value}", tags)
 
     def emit_gauge(self, metric_name: str, value: float,
                    tags: Mapping[str, Any] | None = None) -> None:
         """A level measured now (data freshness, a quality score)."""
+        metrics.gauge(metric_name, value, **_labels(tags))
         self._emit("gauge", metric_name, value, f"{metric_name}={value}", tags)
 
     def emit_timing(self, metric_name: str, duration_ms: float,
                     tags: Mapping[str, Any] | None = None) -> None:
-        """How long something took, in milliseconds."""
+        """How long something took, in milliseconds (exported in seconds)."""
+        metrics.histogram(f"{metric_name}_seconds", duration_ms / 1000, **_labels(tags))
         self._emit("timing", metric_name, duration_ms, f"{metric_name}={duration_ms}ms", tags)
 
     def _emit(self, kind: str, name: str, value: float, shown: str,
@@ -78,3 +85,7 @@ class PipelineMetrics:
                 (datetime.now(UTC), self.run_id, kind, name, float(value),
                  json.dumps(labels, sort_keys=True)),
             )
+
+
+def _labels(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (tags or {}).items()}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from millstream.observability import families
 from millstream.store.memory import MemoryStore
 from tests.integration.examples.conftest import SalesDatabases, load_example
 
@@ -68,6 +69,19 @@ def test_metrics_are_measured_on_the_source_and_kept_in_the_warehouse(
     for timing in ("pipeline.extract.duration", "pipeline.transform.duration",
                    "pipeline.total_duration"):
         assert by_name[timing][0] == "timing" and by_name[timing][1] >= 0
+    # They reach Prometheus with the try's labels, and the timings are in seconds.
+    worker = families.GROUPS.worker
+    labels = {"dag": DAG_ID, "task": "extract_with_metrics", "run_type": "manual"}
+    assert worker.get_sample_value("millstream_pipeline_extract_records_total",
+                                   labels) is not None
+    assert worker.get_sample_value("millstream_pipeline_data_freshness_minutes",
+                                   {**labels, "source": "sales_db"}) == freshness
+    assert worker.get_sample_value(
+        "millstream_pipeline_data_quality_score",
+        {**labels, "task": "transform_with_metrics"}) == valid / 400 * 100
+    assert worker.get_sample_value(
+        "millstream_pipeline_total_duration_seconds_count",
+        {**labels, "task": "emit_pipeline_summary"}) is not None
     # Each metric is also a log line, as in the article.
     assert (f"METRIC [counter] pipeline.extract.records=400 tags="
             f"{{'dag': '{DAG_ID}', 'task': 'extract_with_metrics'}}") in caplog.text
