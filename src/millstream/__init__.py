@@ -10,6 +10,7 @@ from millstream.authoring.assets import Asset
 from millstream.authoring.context import get_current_context
 from millstream.authoring.dag import DAG, dag
 from millstream.authoring.dag_test import DagTestOutcome, register_dag_test_runner
+from millstream.authoring.deadline import DeadlineAlert, DeadlineReference
 from millstream.authoring.dependencies import chain, cross_downstream
 from millstream.authoring.params import Param
 from millstream.authoring.task import BaseOperator
@@ -27,6 +28,8 @@ __all__ = [
     "DAG",
     "Asset",
     "BaseOperator",
+    "DeadlineAlert",
+    "DeadlineReference",
     "Param",
     "TaskGroup",
     "TriggerRule",

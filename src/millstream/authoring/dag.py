@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from millstream.authoring.assets import Asset, asset_schedule
 from millstream.authoring.dag_test import DagTestOutcome, dag_test_runner
+from millstream.authoring.deadline import DeadlineAlert, deadline_alerts
 from millstream.authoring.params import Param, ParamsDict
 from millstream.exceptions import (
     DagCycleError,
@@ -80,6 +81,7 @@ class DAG:
         on_success_callback: Callable[..., Any] | None = None,
         on_failure_callback: Callable[..., Any] | None = None,
         sla_miss_callback: Callable[..., Any] | None = None,
+        deadline: DeadlineAlert | Iterable[DeadlineAlert] | None = None,
         template_searchpath: str | Iterable[str] | None = None,
         user_defined_macros: dict[str, Any] | None = None,
         user_defined_filters: dict[str, Callable[..., Any]] | None = None,
@@ -124,6 +126,7 @@ class DAG:
         self.on_success_callback = on_success_callback
         self.on_failure_callback = on_failure_callback
         self.sla_miss_callback = sla_miss_callback
+        self.deadline = deadline_alerts(dag_id, deadline)
         if isinstance(template_searchpath, str):
             template_searchpath = [template_searchpath]
         self.template_searchpath: list[str] = list(template_searchpath or [])

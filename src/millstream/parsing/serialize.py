@@ -185,8 +185,11 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "has_callbacks": {
             "success": bool(dag.on_success_callback),
             "failure": bool(dag.on_failure_callback),
-            "sla_miss": bool(dag.sla_miss_callback),
+            "sla_miss": bool(dag.sla_miss_callback or dag.deadline),
         },
+        # Only when there are some: a DAG without deadlines keeps its version hash.
+        **({"deadlines": [{"reference": a.reference, "interval": _seconds(a.interval)}
+                          for a in dag.deadline]} if dag.deadline else {}),
         "is_paused_upon_creation": dag.is_paused_upon_creation,
         "task_groups": groups,
         "tasks": [serialize_task(task) for task in dag.topological_sort()],
@@ -300,6 +303,9 @@ class DagStructure:
         self.has_success_callback: bool = data["has_callbacks"]["success"]
         self.has_failure_callback: bool = data["has_callbacks"]["failure"]
         self.has_sla_miss_callback: bool = data["has_callbacks"]["sla_miss"]
+        # (reference, interval) of each deadline alert; see millstream.authoring.deadline
+        self.deadlines: list[tuple[str, timedelta]] = [
+            (d["reference"], timedelta(seconds=d["interval"])) for d in data.get("deadlines", ())]
         self.is_paused_upon_creation: bool | None = data["is_paused_upon_creation"]
         self.task_groups: dict[str, dict[str, Any]] = data["task_groups"]
         self._order = [TaskStructure.from_json(t) for t in data["tasks"]]

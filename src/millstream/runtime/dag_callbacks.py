@@ -46,12 +46,15 @@ class CallbackDag(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SlaMiss:
-    """One task of one run that is late."""
+    """One task of one run that is late (``kind`` "sla"), or one run that missed its DAG's
+    deadline alert number ``alert`` (``kind`` "deadline", ``task_id`` "")."""
 
     dag_id: str
     run_id: str
     task_id: str
     deadline: datetime
+    kind: str = "sla"
+    alert: int = 0
 
 
 def dag_callback_context(dag: DAG, run: DagRunRecord, reason: str) -> dict[str, Any]:
@@ -90,8 +93,21 @@ def call_dag_run_callbacks(dag: DAG, run: DagRunRecord, success: bool, reason: s
 
 
 def call_sla_miss_callback(dag: DAG, misses: list[SlaMiss]) -> None:
-    """Airflow's signature: (dag, task_list, blocking_task_list, slas, blocking_tis)."""
-    if not dag.sla_miss_callback:
+    """Task SLA misses go to ``sla_miss_callback`` (Airflow's signature: dag, task_list,
+    blocking_task_list, slas, blocking_tis; a notifier gets one context per miss); missed
+    deadline alerts go to their alert's callbacks, one context each."""
+    from millstream.notify.base import BaseNotifier
+
+    for miss in misses:
+        if miss.kind == "deadline" and miss.alert < len(dag.deadline):
+            for callback in dag.deadline[miss.alert].callbacks():
+                _call_with_miss(dag, callback, miss, "deadline callback")
+    misses = [m for m in misses if m.kind != "deadline"]
+    if not dag.sla_miss_callback or not misses:
+        return
+    if isinstance(dag.sla_miss_callback, BaseNotifier):
+        for miss in misses:
+            _call_with_miss(dag, dag.sla_miss_callback, miss, "sla_miss_callback")
         return
     task_list = "\n".join(f"{m.task_id} on {m.run_id} (due {m.deadline.isoformat()})"
                           for m in misses)
@@ -100,3 +116,24 @@ def call_sla_miss_callback(dag: DAG, misses: list[SlaMiss]) -> None:
     except Exception:
         log.exception("DAG %s: sla_miss_callback failed", dag.dag_id)
         observability.callback_failed(dag.dag_id, "sla_miss_callback")
+
+
+def miss_context(dag: DAG, miss: SlaMiss) -> dict[str, Any]:
+    """The context a notifier gets for a missed SLA or deadline."""
+    if miss.kind == "deadline":
+        reason = (f"run {miss.run_id} of DAG {miss.dag_id} missed its deadline "
+                  f"{miss.deadline.isoformat()}")
+    else:
+        reason = (f"task {miss.task_id} of run {miss.run_id} missed its SLA "
+                  f"{miss.deadline.isoformat()}")
+    return {"dag": dag, "dag_id": miss.dag_id, "run_id": miss.run_id, "reason": reason,
+            "deadline": miss.deadline, "deadline_miss": miss,
+            "task_id": miss.task_id or None}
+
+
+def _call_with_miss(dag: DAG, callback: Any, miss: SlaMiss, name: str) -> None:
+    try:
+        callback(miss_context(dag, miss))
+    except Exception:
+        log.exception("DAG %s: %s failed", dag.dag_id, name)
+        observability.callback_failed(dag.dag_id, name.replace(" ", "_"))

@@ -30,6 +30,7 @@ from millstream.store.asset_records import (
     AssetReferenceRecord,
 )
 from millstream.store.change_signal import ChangeSignalRepo
+from millstream.store.deadline_records import DeadlineMissRepo
 from millstream.store.job_records import JobRecord
 from millstream.store.listing_records import PageRecord
 from millstream.store.records import (
@@ -416,6 +417,7 @@ class Store(Protocol):
     task_reschedules: TaskRescheduleRepo
     listing: ListingRepo
     signals: ChangeSignalRepo
+    deadline_misses: DeadlineMissRepo
 
     def transaction(self) -> AbstractContextManager[None]: ...
 

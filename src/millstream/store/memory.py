@@ -16,6 +16,7 @@ from datetime import datetime
 
 from millstream.exceptions import ConflictError, InvalidInputError, NotFoundError
 from millstream.store.change_signal import ChangeSignalRepo
+from millstream.store.deadline_records import DeadlineMissRepo
 from millstream.store.interfaces import (
     ApiTokenRepo,
     AssetRepo,
@@ -39,6 +40,7 @@ from millstream.store.interfaces import (
 from millstream.store.memory_assets import MemoryAssetRepo
 from millstream.store.memory_auth import memory_auth_repos
 from millstream.store.memory_browse import MemoryBrowseRepo
+from millstream.store.memory_deadlines import MemoryDeadlineMissRepo
 from millstream.store.memory_jobs import MemoryJobRepo
 from millstream.store.memory_journal import Journal, JournaledRepo, guarded
 from millstream.store.memory_listing import MemoryListingRepo
@@ -275,6 +277,7 @@ class MemoryStore:
         )
         self.task_reschedules: TaskRescheduleRepo = guarded(reschedules, journal)
         self.signals: ChangeSignalRepo = guarded(MemoryChangeSignalRepo(journal), journal)
+        self.deadline_misses: DeadlineMissRepo = guarded(MemoryDeadlineMissRepo(journal), journal)
 
     @property
     def in_transaction(self) -> bool:

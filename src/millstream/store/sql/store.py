@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from millstream.store.change_signal import ChangeSignalRepo
+from millstream.store.deadline_records import DeadlineMissRepo
 from millstream.store.interfaces import (
     ApiTokenRepo,
     AssetRepo,
@@ -36,6 +37,7 @@ from millstream.store.sql.auth_repos import SqlApiTokenRepo, SqlLoginSessionRepo
 from millstream.store.sql.browse_repos import SqlBrowseRepo
 from millstream.store.sql.change_signal import SqlChangeSignalRepo
 from millstream.store.sql.dag_repos import SqlAuditRepo, SqlDagRepo, SqlImportErrorRepo
+from millstream.store.sql.deadline_repos import SqlDeadlineMissRepo
 from millstream.store.sql.engine import make_engine
 from millstream.store.sql.job_repos import SqlJobRepo
 from millstream.store.sql.listing_repos import SqlListingRepo
@@ -91,6 +93,7 @@ class SqlStore:
             SqlTaskRescheduleRepo(self.session)
         )
         self.signals: ChangeSignalRepo = self._bind(SqlChangeSignalRepo(self.session))
+        self.deadline_misses: DeadlineMissRepo = self._bind(SqlDeadlineMissRepo(self.session))
 
     @classmethod
     def from_url(cls, url: str | URL, open_pools: bool = False) -> SqlStore:

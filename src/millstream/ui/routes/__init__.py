@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
         dag_info,
         dag_list,
         dag_views,
+        deadlines,
         live,
         login,
         task_views,
@@ -20,4 +21,4 @@ def routers() -> list[APIRouter]:
 
     return [login.router, dag_list.router, dag_views.router, dag_info.router,
             task_views.router, actions.router, live.router, admin.router,
-            admin_secrets.router]
+            admin_secrets.router, deadlines.router]

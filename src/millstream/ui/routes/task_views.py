@@ -36,6 +36,7 @@ def run_page(request: Request, dag_id: str, store: StoreDep, _: PageUser,
         header = load_header(store, dag_id)
         run = require_run(store, dag_id, run_id)
         instances = store.task_instances.for_run(dag_id, run.run_id)
+        misses = store.deadline_misses.for_run(dag_id, run.run_id)
     structure = load_structure(store, dag_id, run.dag_version)
     order = {t.task_id: i for i, t in enumerate(structure.topological_sort())}
     instances.sort(key=lambda ti: (order.get(ti.task_id, len(order)), ti.task_id, ti.map_index))
@@ -44,7 +45,7 @@ def run_page(request: Request, dag_id: str, store: StoreDep, _: PageUser,
         "nav": "dags", "tab": "", "header": header, "run": run, "instances": instances,
         "failed": failed, "conf_json": json.dumps(run.conf, indent=2, sort_keys=True,
                                                   default=str),
-        "run_states": summary_state(ti.state for ti in instances),
+        "run_states": summary_state(ti.state for ti in instances), "deadline_misses": misses,
     })
 
 
