@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.config import Settings
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def scheduler_job(
         heartbeat_interval=_seconds(sched.heartbeat_interval_s),
         zombie_timeout=_seconds(sched.zombie_timeout_s),
     )
+    observability.configure(settings)  # before the fork server: the tries inherit it
     # The fork server copies this process: start it before any DB connection or thread.
     executor.start()
     store = open_sql_store(settings)

@@ -57,7 +57,6 @@ def _run(settings: Settings, extra_folders: tuple[Path, ...], with_triggerer: bo
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     observability.setup_logging(settings)
-    observability.configure(settings)  # before the fork server: tries inherit it
     # Alembic narrates every start-up at INFO (plugins, dialect): keep only its warnings.
     alembic_log = logging.getLogger("alembic")
     alembic_log.setLevel(max(alembic_log.getEffectiveLevel(), logging.WARNING))
