@@ -17,6 +17,11 @@ every process it forked and reaped: scheduler, fork server, zygotes, tries). The
 each mode against ``off`` is given in percent of the wall figures and of the CPU time;
 the target is at most 5 %. On a machine other work keeps busy the wall figures swing by
 more than that from one run to the next, and the CPU time is the steadier measure.
+
+The work metrics add to one try is also measured alone (``emission_us_per_task``): the
+calls the scheduler makes for one task (ready, queued, started, ended, and one loop round
+with its slots), repeated in this process, in microseconds; ``emission_share_percent``
+puts it against the engine's CPU time per task with metrics off (fan1000).
 """
 
 from __future__ import annotations
@@ -86,6 +91,57 @@ def fan1000(mode: str, statsd_port: int) -> tuple[float, float]:
     return len(instances) / _span_s(first, last), (cpu_s() - cpu) * 1000 / len(instances)
 
 
+def emission_us_per_task(samples: int = 20_000, statsd_port: int | None = None) -> float:
+    """Microseconds of metrics work the scheduler does for one task of a 100-task chain."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from millstream import DAG, chain, observability
+    from millstream.config import load_settings
+    from millstream.model.states import TaskState
+    from millstream.observability import emit
+    from millstream.operators.empty import EmptyOperator
+    from millstream.parsing.serialize import DagStructure
+    from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
+    from millstream.store.records import TaskInstanceKey
+
+    with DAG("bench_emission", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+        chain(*[EmptyOperator(task_id=f"t{i:04d}") for i in range(100)])
+    view = DagStructure.from_dag(dag)
+
+    class Slots:
+        def open_slots(self) -> int:
+            return 7
+
+        def in_flight(self) -> set[object]:
+            return {"one"}
+
+    environ = {} if statsd_port is None else {
+        "MILLSTREAM__METRICS__STATSD_HOST": "127.0.0.1",
+        "MILLSTREAM__METRICS__STATSD_PORT": str(statsd_port)}
+    observability.configure(load_settings(environ=environ))
+    now = datetime.now(UTC)
+    events = []
+    for i in range(100):
+        key = TaskInstanceKey("bench_emission", "run", f"t{i:04d}", -1)
+        start, end = now + timedelta(milliseconds=3 * i), now + timedelta(milliseconds=3 * i + 2)
+        events.append((key, TaskStartedEvent(key, 1, start),
+                       TaskFinishedEvent(key, 1, TaskState.SUCCESS, start, end)))
+    slots = Slots()
+    started = time.perf_counter()
+    for n in range(samples):
+        key, began, ended = events[n % 100]
+        observability.task_scheduled(key, now)
+        observability.task_queued(key)
+        observability.task_event(view, began)
+        observability.task_event(view, ended)
+        observability.timed_tick(lambda: None)
+        observability.executor_slots(slots)
+    elapsed = time.perf_counter() - started
+    emit.reset()
+    return elapsed / samples * 1_000_000
+
+
 def bench(repeats: int) -> dict[str, Any]:
     """Every mode, ``repeats`` times each, taking turns; the medians and the costs."""
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -125,14 +181,31 @@ def bench(repeats: int) -> dict[str, Any]:
             measured = figures[f"observability.{name}.{mode}"]
             ratio = off / measured if higher_is_better else measured / off
             figures[f"observability.{key}_cost_percent.{mode}"] = (ratio - 1) * 100
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    try:
+        for mode, port in (("prometheus", None), ("statsd", sink.getsockname()[1])):
+            micros = statistics.median(emission_us_per_task(statsd_port=port)
+                                       for _ in range(3))
+            figures[f"observability.emission_us_per_task.{mode}"] = micros
+            figures[f"observability.emission_share_percent.{mode}"] = (
+                micros / 1000 / figures["observability.fan1000_cpu_per_task_ms.off"] * 100)
+    finally:
+        sink.close()
     return figures
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs per mode and workload")
+    parser.add_argument("--emission-only", action="store_true",
+                        help="measure only the metrics work per task, in this process")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
+    if args.emission_only:
+        micros = statistics.median(emission_us_per_task() for _ in range(3))
+        print(f"observability.emission_us_per_task.prometheus: {micros:.4g}")
+        return 0
     figures = bench(args.repeats)
     if args.json:
         print(json.dumps(figures, indent=2))

@@ -70,7 +70,9 @@ def reset() -> None:
     """Back to the defaults: figures recorded here only, no StatsD, no spans."""
     if CONFIG.statsd is not None:
         CONFIG.statsd.close()
+    global _slots_seen
     CONFIG.enabled, CONFIG.statsd, CONFIG.tracing = True, None, None
+    _slots_seen = None
     from millstream.observability.logs import set_log_format
 
     set_log_format("text")
@@ -90,6 +92,22 @@ def _remember(memory: dict[Any, datetime], key: Any, moment: datetime) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# A family's child per label values: ``labels()`` checks and locks on every call, and the
+# hot path (a try's start and end) asks for the same few children again and again.
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def _child(family: Any, *values: str) -> Any:
+    key = (id(family), values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = family.labels(*values)
+    return child
+
+
+_slots_seen: tuple[int, int] | None = None
 
 
 # -- the scheduler ------------------------------------------------------------------------------
@@ -112,7 +130,7 @@ def task_queued(ti_key: Any) -> None:
 
 def _latency(stage: str, seconds: float) -> None:
     seconds = max(0.0, seconds)
-    f.TASK_QUEUE_LATENCY.labels(stage).observe(seconds)
+    _child(f.TASK_QUEUE_LATENCY, stage).observe(seconds)
     if CONFIG.statsd is not None:
         CONFIG.statsd.timing("task_queue_latency", seconds * 1000, {"stage": stage})
 
@@ -142,7 +160,7 @@ def _task_started(dag: Any, event: Any) -> None:
         return
     seconds = max(0.0, (event.start_date - max(e for e in ends if e is not None))
                   .total_seconds())
-    f.TASK_HANDOFF_LATENCY.labels(key.dag_id).observe(seconds)
+    _child(f.TASK_HANDOFF_LATENCY, key.dag_id).observe(seconds)
     if CONFIG.statsd is not None:
         CONFIG.statsd.timing("task_handoff_latency", seconds * 1000, {"dag": key.dag_id})
 
@@ -156,8 +174,8 @@ def _task_finished(dag: Any, event: Any) -> None:
     if state not in TRY_ENDS:
         return
     seconds = max(0.0, (event.end_date - event.start_date).total_seconds())
-    f.TASK_TRIES_FINISHED.labels(key.dag_id, key.task_id, state).inc()
-    f.TASK_DURATION.labels(key.dag_id, key.task_id).observe(seconds)
+    _child(f.TASK_TRIES_FINISHED, key.dag_id, key.task_id, state).inc()
+    _child(f.TASK_DURATION, key.dag_id, key.task_id).observe(seconds)
     run_ends = _ended_at.get((key.dag_id, key.run_id))
     if run_ends is None:
         if len(_ended_at) >= _MEMORY:
@@ -219,8 +237,12 @@ def executor_slots(executor: Any) -> None:
     """How many of the executor's slots are used and free now."""
     if not CONFIG.enabled:
         return
+    global _slots_seen
     free = executor.open_slots()
     used = len(executor.in_flight())
+    if _slots_seen == (used, free):  # most rounds change nothing
+        return
+    _slots_seen = (used, free)
     f.EXECUTOR_SLOTS.labels("used").set(used)
     f.EXECUTOR_SLOTS.labels("free").set(free)
     if CONFIG.statsd is not None:

@@ -186,7 +186,7 @@ class Scheduler:
             folded = isinstance(event, TaskStartedEvent) and (
                 (event.key, event.try_number) in starts
             )
-            observability.task_event(dag, event)
+            self._after_commit.append(functools.partial(observability.task_event, dag, event))
             if dag is None or folded:
                 continue
             if isinstance(event, TaskFinishedEvent):
@@ -287,7 +287,7 @@ class Scheduler:
     def _finish(self, dag: DagView, run: DagRunRecord, state: DagRunState, now: datetime,
                 reason: str) -> None:
         run = self.store.runs.set_state(run, state, end_date=now)
-        observability.run_finished(run)
+        self._after_commit.append(functools.partial(observability.run_finished, run))
         self._look_for_queued_runs = True  # a max_active_runs slot is free
         self._dirty.pop((run.dag_id, run.run_id), None)
         self._params.pop((run.dag_id, run.run_id), None)

@@ -101,3 +101,26 @@ def test_ids_are_stable_and_distinct() -> None:
         TaskInstanceKey("d", "r", "t", 0), 1)
     header = tracing.traceparent(key, 3)
     assert header.startswith("00-") and header.endswith("-01") and len(header) == 55
+
+
+def test_a_trigger_wait_is_a_span_under_its_try(spans: InMemorySpanExporter) -> None:
+    from millstream.observability import families
+    from millstream.sensors.time import DateTimeSensorAsync
+
+    fired_before = families.GROUPS.triggerer.get_sample_value(
+        "millstream_triggers_fired_total", {"outcome": "fired"}) or 0.0
+    with DAG("deferring", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)) as dag:
+        DateTimeSensorAsync(task_id="wait", target_time=datetime.now(UTC) + timedelta(days=2))
+
+    # The sensor defers; with fast_retries dag.test()'s clock skips to the trigger's moment.
+    result = dag.test(logical_date="2026-01-01T00:00:00+00:00", fast_retries=True)
+
+    assert result.state == "success"
+    by_name = {s.name: s for s in spans.get_finished_spans()}
+    wait, attempt = by_name["trigger_wait wait"], by_name["task_try wait"]
+    assert wait.parent.span_id == attempt.context.span_id
+    assert wait.context.trace_id == attempt.context.trace_id
+    assert wait.attributes["millstream.outcome"] == "fired"
+    assert wait.start_time <= wait.end_time
+    assert families.GROUPS.triggerer.get_sample_value(
+        "millstream_triggers_fired_total", {"outcome": "fired"}) == fired_before + 1
