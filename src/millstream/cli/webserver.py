@@ -52,7 +52,10 @@ def _server(settings: Settings) -> uvicorn.Server:
 
     app = create_app(settings)
     config = uvicorn.Config(app, log_level=settings.logging.level.lower(), lifespan="on",
-                            access_log=False, server_header=False)
+                            access_log=False, server_header=False,
+                            # JSON logs: uvicorn's records go to the root logger's handler.
+                            log_config=None if settings.logging.format == "json"
+                            else uvicorn.config.LOGGING_CONFIG)
     return uvicorn.Server(config)
 
 

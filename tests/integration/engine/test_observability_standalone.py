@@ -176,3 +176,43 @@ def test_every_family_is_scraped_with_the_values_of_a_run(blank_home: Home) -> N
     triggerer = scrape(f"http://127.0.0.1:{ports['triggerer']}/metrics", token=None)
     assert one(triggerer["millstream_triggers_running"], "millstream_triggers_running",
                component="triggerer") == 0
+
+
+TEXT_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR) ")
+
+
+def test_json_logs_from_the_services_and_the_tries(blank_home: Home) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    home = blank_home
+    home.set(scheduler__parse_interval_s=1, logging__format="json",
+             metrics__scheduler_port=free_port())
+    start = datetime.now(UTC) - timedelta(days=3)
+    home.write_dag("observed.py",
+                   OBSERVED_DAG.format(start=f"{start.year}, {start.month}, {start.day}"))
+    proc = home.start("standalone", "--no-examples")
+    wait_for(lambda: "scheduler running" in proc.output(), 30, "standalone to start",
+             proc.tail)
+    run = wait_for(
+        lambda: next((r for r in home.runs("observed") if r.state is DagRunState.SUCCESS),
+                     None),
+        60, "the observed DAG's run to succeed", proc.tail)
+
+    lines = proc.output().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert any(r["logger"] == "millstream.observability" and
+               r["message"].startswith("metrics on http://") for r in records), proc.tail()
+    for record in records:
+        assert {"timestamp", "level", "logger", "message"} <= set(record), record
+    assert not [line for line in lines if TEXT_LOG_LINE.match(line)], proc.tail()
+    from millstream.runtime.worker import try_log_path
+    from millstream.store.records import TaskInstanceKey
+
+    log_path = try_log_path(home.logs, TaskInstanceKey("observed", run.run_id, "flaky"), 1)
+    tried = [json.loads(line) for line in log_path.read_text().splitlines()
+             if line.startswith("{")]
+    assert tried and all(
+        (r["dag_id"], r["run_id"], r["task_id"], r["try_number"], r["map_index"])
+        == ("observed", run.run_id, "flaky", 1, -1) for r in tried)
+    assert any("first try fails" in r["message"] for r in tried)
