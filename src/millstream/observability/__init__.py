@@ -10,6 +10,7 @@ from __future__ import annotations
 from millstream.observability.emit import (
     callback_failed,
     configure,
+    database_figures,
     deadline_missed,
     executor_slots,
     file_parsed,
@@ -23,13 +24,14 @@ from millstream.observability.emit import (
     triggers_running,
     zombie_found,
 )
-from millstream.observability.exposition import serve_scheduler, serve_triggerer
+from millstream.observability.exposition import serve_scheduler, serve_triggerer, serve_worker
 from millstream.observability.logs import label_task_log, setup_logging
 from millstream.observability.tries import end_try, start_try
 
 __all__ = [
-    "callback_failed", "configure", "deadline_missed", "end_try", "executor_slots",
-    "file_parsed", "label_task_log", "run_created", "run_finished", "serve_scheduler",
-    "serve_triggerer", "setup_logging", "start_try", "task_event", "task_queued",
-    "task_scheduled", "timed_tick", "trigger_ended", "triggers_running", "zombie_found",
+    "callback_failed", "configure", "database_figures", "deadline_missed", "end_try",
+    "executor_slots", "file_parsed", "label_task_log", "run_created", "run_finished",
+    "serve_scheduler", "serve_triggerer", "serve_worker", "setup_logging", "start_try",
+    "task_event", "task_queued", "task_scheduled", "timed_tick", "trigger_ended",
+    "triggers_running", "zombie_found",
 ]

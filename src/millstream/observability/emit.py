@@ -308,3 +308,24 @@ def trigger_ended(outcome: str, waits: Iterable[Any] = ()) -> None:
         now = _now()
         for ti in waits:  # a deferred instance's end date is when it deferred
             CONFIG.tracing.trigger_wait_ended(ti, outcome, ti.end_date or now, now)
+
+
+# -- read from the database ----------------------------------------------------------------------
+def database_figures(store: Any) -> None:
+    """Send what the web server's scrape reads from the database (pools, import errors,
+    heartbeat ages) to StatsD, which has no scrape: the scheduler calls this as it
+    heartbeats. Without StatsD it does nothing."""
+    statsd = CONFIG.statsd
+    if not CONFIG.enabled or statsd is None:
+        return
+    import contextlib
+
+    from millstream.observability.exposition import DatabaseCollector
+
+    for family in DatabaseCollector(lambda: contextlib.nullcontext(store)).collect():
+        for sample in family.samples:
+            labels = dict(sample.labels)
+            if family.name != "millstream_heartbeat_age_seconds":  # whose heartbeat: kept
+                labels.pop("component", None)
+                labels.pop("hostname", None)
+            statsd.gauge(family.name.removeprefix("millstream_"), sample.value, labels)

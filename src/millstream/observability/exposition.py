@@ -159,6 +159,12 @@ def serve_scheduler(settings: Settings, with_local_worker: bool = True) -> dict[
     return ports
 
 
+def serve_worker(settings: Settings) -> int | None:
+    """A worker process's endpoint (a worker of another executor than the local one),
+    when ``[metrics] worker_port`` is set."""
+    return serve(settings, settings.metrics.worker_port, [(f.GROUPS.worker, f.WORKER)])
+
+
 def serve_triggerer(settings: Settings) -> int | None:
     """The triggerer's endpoint, when ``[metrics] triggerer_port`` is set."""
     return serve(settings, settings.metrics.triggerer_port, [(f.GROUPS.triggerer, f.TRIGGERER)])

@@ -177,6 +177,7 @@ class SchedulerJob:
         """Record that this scheduler is alive (the web server's health check reads it)."""
         with self.store.transaction():
             self.store.jobs.heartbeat("scheduler", self.hostname, os.getpid(), now)
+            observability.database_figures(self.store)
 
     def watch_liveness(self, now: datetime) -> None:
         """Heartbeat running tries; apply outcomes of tries that ended unseen or vanished."""

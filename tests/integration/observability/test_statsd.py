@@ -82,3 +82,26 @@ def test_off_sends_nothing(observe: Callable[..., Settings],
 def test_a_bad_prefix_is_refused_by_name(tmp_path: object) -> None:
     with pytest.raises(SettingsError, match=r"metrics\.statsd_prefix"):
         load_settings(environ={"MILLSTREAM__METRICS__STATSD_PREFIX": "a b"})
+
+
+def test_what_the_database_holds_goes_out_with_the_schedulers_heartbeat(
+    observe: Callable[..., Settings], udp_listener: UdpListener,
+) -> None:
+    from millstream import observability
+    from millstream.store.memory import MemoryStore
+
+    observe(metrics__statsd_host="127.0.0.1", metrics__statsd_port=udp_listener.port)
+    store = MemoryStore()
+    now = datetime.now(UTC)
+    with store.transaction():
+        store.pools.set("warehouse", 3)
+        store.import_errors.set("/dags/broken.py", "Traceback ...", now)
+        store.jobs.heartbeat("scheduler", "sched-1", 42, now)
+        observability.database_figures(store)
+
+    lines = udp_listener.received()
+    assert "millstream.pool_slots.warehouse.free:3|g" in lines, lines
+    assert "millstream.pool_slots.default_pool.running:0|g" in lines
+    assert "millstream.dag_import_errors:1|g" in lines
+    assert any(re.fullmatch(r"millstream\.heartbeat_age_seconds\.scheduler\.sched-1:[0-9.]+\|g",
+                            line) for line in lines), lines
