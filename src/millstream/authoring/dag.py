@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +42,31 @@ def checked_identifier(value: object, kind: Identifier, where: str) -> str:
 _UNSET: Any = object()
 
 _dag_stack: list[DAG] = []
+# One list per DAG file being imported (nested when a DAG file imports another): the DAGs
+# whose `with` block closed meanwhile, registered as Airflow 2.4+ does ("auto-register").
+_registries: list[list[DAG]] = []
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def current_dag() -> DAG | None:
     """The DAG whose ``with`` block is open, if any."""
     return _dag_stack[-1] if _dag_stack else None
+
+
+@contextlib.contextmanager
+def registering_dags() -> Iterator[list[DAG]]:
+    """Collect the DAGs registered while the block runs (the loader wraps a file's import).
+
+    A DAG registers itself when its ``with`` block ends without error (a ``@dag`` call
+    builds its DAG in one), unless it was made with ``auto_register=False``: so a DAG
+    made in a loop, in a function, or without ``as`` is found without a module-level name.
+    """
+    found: list[DAG] = []
+    _registries.append(found)
+    try:
+        yield found
+    finally:
+        _registries.remove(found)
 
 
 class DAG:
@@ -85,6 +105,7 @@ class DAG:
         user_defined_filters: dict[str, Callable[..., Any]] | None = None,
         is_paused_upon_creation: bool | None = None,
         fileloc: str | None = None,
+        auto_register: bool = True,
     ) -> None:
         self.dag_id = checked_identifier(dag_id, Identifier.DAG, "invalid dag_id")
         self.description = description
@@ -131,6 +152,7 @@ class DAG:
         self.user_defined_filters = dict(user_defined_filters or {})
         self.is_paused_upon_creation = is_paused_upon_creation
         self.fileloc = fileloc or _caller_file()
+        self.auto_register = auto_register
         self.task_dict: dict[str, BaseOperator] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
 
@@ -143,6 +165,8 @@ class DAG:
         _dag_stack.pop()
         if exc_type is None:
             self.validate()
+            if self.auto_register and _registries and self not in _registries[-1]:
+                _registries[-1].append(self)
 
     def __repr__(self) -> str:
         return f"<DAG: {self.dag_id}>"
