@@ -85,13 +85,8 @@ def _param_to_json(name: str, value: Any) -> dict[str, Any]:
             "default": _json_safe(value.default, name) if value.has_default else None,
             "has_default": value.has_default,
             "description": value.description,
-            "type": value.types,
-            "enum": value.enum,
-            "minimum": value.minimum,
-            "maximum": value.maximum,
-            "min_length": value.min_length,
-            "max_length": value.max_length,
-            "pattern": value.pattern.pattern if value.pattern else None,
+            "type": value.types,  # for forms and listings; validation uses the schema
+            "schema": _json_safe(value.schema, name),
         }
     return {"param": False, "value": _json_safe(value, name)}
 
@@ -99,11 +94,14 @@ def _param_to_json(name: str, value: Any) -> dict[str, Any]:
 def _param_from_json(data: dict[str, Any]) -> Any:
     if not data["param"]:
         return data["value"]
-    kwargs = {k: data[k] for k in ("description", "enum", "minimum", "maximum", "min_length",
-                                   "max_length", "pattern")}
+    if "schema" in data:
+        schema = data["schema"] if isinstance(data["schema"], dict) else {}
+    else:  # stored before Params had a JSON schema: its seven keywords
+        schema = {k: data[k] for k in ("type", "enum", "minimum", "maximum", "min_length",
+                                         "max_length", "pattern") if data.get(k)}
     if data["has_default"]:
-        return Param(data["default"], type=data["type"] or None, **kwargs)
-    return Param(type=data["type"] or None, **kwargs)
+        return Param(data["default"], data["description"], schema=schema)
+    return Param(description=data["description"], schema=schema)
 
 
 def serialize_task(task: BaseOperator) -> dict[str, Any]:
