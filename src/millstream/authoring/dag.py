@@ -106,6 +106,16 @@ class DAG:
         is_paused_upon_creation: bool | None = None,
         fileloc: str | None = None,
         auto_register: bool = True,
+        dag_display_name: str | None = None,
+        max_consecutive_failed_dag_runs: int = 0,
+        render_template_as_native_obj: bool = False,
+        template_undefined: type | None = None,
+        jinja_environment_kwargs: dict[str, Any] | None = None,
+        owner_links: dict[str, str] | None = None,
+        access_control: dict[str, Any] | None = None,
+        fail_fast: bool = False,
+        disable_bundle_versioning: bool = False,
+        deadline: Any = None,
     ) -> None:
         self.dag_id = checked_identifier(dag_id, Identifier.DAG, "invalid dag_id")
         self.description = description
@@ -153,6 +163,23 @@ class DAG:
         self.is_paused_upon_creation = is_paused_upon_creation
         self.fileloc = fileloc or _caller_file()
         self.auto_register = auto_register
+        self.dag_display_name = dag_display_name or self.dag_id
+        failed_runs_limit = max_consecutive_failed_dag_runs
+        if not isinstance(failed_runs_limit, int) or failed_runs_limit < 0:
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: max_consecutive_failed_dag_runs must be 0 (no limit) or more")
+        self.max_consecutive_failed_dag_runs = max_consecutive_failed_dag_runs
+        # Jinja options: native Python values instead of strings, the undefined class and
+        # other Environment arguments (authoring.templating builds the environment).
+        self.render_template_as_native_obj = render_template_as_native_obj
+        self.template_undefined = template_undefined
+        self.jinja_environment_kwargs = dict(jinja_environment_kwargs or {})
+        # Kept for the UI and for Airflow files; millstream's roles and deadlines differ.
+        self.owner_links = dict(owner_links or {})
+        self.access_control = access_control
+        self.fail_fast = fail_fast
+        self.disable_bundle_versioning = disable_bundle_versioning
+        self.deadline = deadline
         self.task_dict: dict[str, BaseOperator] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
 
