@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from millstream.authoring.assets import Asset, asset_schedule
 from millstream.authoring.dag_test import DagTestOutcome, dag_test_runner
 from millstream.authoring.params import Param, ParamsDict
+from millstream.authoring.timetables import as_schedule
 from millstream.exceptions import (
     DagCycleError,
     DagDefinitionError,
     DuplicateTaskIdError,
     InvalidInputError,
 )
-from millstream.model.cron import parse_schedule
 from millstream.model.identifiers import Identifier, check_identifier, identifier_rule
 from millstream.model.intervals import Schedule, ensure_utc
 
@@ -128,7 +128,7 @@ class DAG:
             raw_schedule = None
         try:
             # A list of Assets: runs come from asset events, not from the clock.
-            self.timetable: Schedule = asset_schedule(raw_schedule) or parse_schedule(raw_schedule)
+            self.timetable: Schedule = asset_schedule(raw_schedule) or as_schedule(raw_schedule)
         except ValueError as exc:
             raise DagDefinitionError(f"DAG {dag_id!r}: bad schedule: {exc}") from exc
         self.schedule = raw_schedule

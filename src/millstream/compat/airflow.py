@@ -30,7 +30,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from millstream.compat.airflow_modules import MODULES, PACKAGES, names_of, submodules
+from millstream.compat.airflow_modules import (
+    MODULES,
+    PACKAGES,
+    UNSUPPORTED_MODULES,
+    names_of,
+    submodules,
+)
 from millstream.exceptions import MillstreamError
 
 ENV_VAR = "MILLSTREAM__COMPAT__AIRFLOW"
@@ -88,6 +94,11 @@ def unsupported_name_message(module: str, name: str) -> str:
 def _resolve(module: str, name: str) -> Any:
     """The millstream object behind ``module.name``; ImportError if it is not there (yet)."""
     target = MODULES[module][name]
+    if target.startswith("!"):
+        feature, _, instead = target[1:].partition("|")
+        raise ImportError(
+            f"{_PREFIX} does not support {feature} ({name} from {module}): {instead}; "
+            f"see {DOCS}", name=module)
     where, _, attribute = target.partition(":")
     try:
         return getattr(importlib.import_module(where), attribute)
@@ -124,6 +135,10 @@ class _AirflowFinder:
                   target: object = None) -> importlib.machinery.ModuleSpec | None:
         if fullname != "airflow" and not fullname.startswith("airflow."):
             return None
+        for module, (feature, instead) in UNSUPPORTED_MODULES.items():
+            if fullname == module or fullname.startswith(module + "."):
+                raise ImportError(f"{_PREFIX} does not support {feature} ({fullname}): "
+                                  f"{instead}; see {DOCS}", name=fullname)
         if fullname not in PACKAGES:
             # A plain ImportError, not ModuleNotFoundError: the import system swallows the
             # latter for `from package import name`, and this message would be lost.

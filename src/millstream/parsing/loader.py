@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 
 from millstream.authoring.dag import DAG, registering_dags
+from millstream.authoring.plugins import add_plugins_folder
 from millstream.exceptions import MillstreamError
 
 DAGS_FOLDER_ENV = "MILLSTREAM_DAGS_FOLDER"
@@ -80,6 +81,7 @@ def load_dag_file(path: str | os.PathLike[str]) -> dict[str, DAG]:
         raise DagImportError(str(file), f"{file} does not exist or is not a file",
                              error="file not found")
     _enable_compat(file)
+    add_plugins_folder()
     with registering_dags() as registered:
         module = _import_fresh(file)
     found: dict[str, DAG] = {}

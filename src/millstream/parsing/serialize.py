@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from millstream.authoring.asset_expressions import AssetOrTimeSchedule, condition_from_json
 from millstream.authoring.assets import Asset, AssetSchedule
 from millstream.authoring.mapping import ExpandSource
 from millstream.authoring.params import Param, ParamsDict
+from millstream.authoring.timetables import TimetableSchedule, load_timetable
 from millstream.model.cron import CronSchedule, parse_schedule
 from millstream.model.graph import relatives
 from millstream.model.intervals import DeltaSchedule, NoSchedule, OnceSchedule, Schedule
@@ -45,6 +47,10 @@ def _parse_moment(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
 
+# the module names the loader gives DAG files: not importable by the scheduler
+_DAG_FILE_MODULES = "millstream_dagfile_"
+
+
 def _schedule_to_json(schedule: Schedule) -> dict[str, Any]:
     if isinstance(schedule, CronSchedule):
         return {"type": "cron", "expression": schedule.expression}
@@ -53,7 +59,21 @@ def _schedule_to_json(schedule: Schedule) -> dict[str, Any]:
     if isinstance(schedule, OnceSchedule):
         return {"type": "once"}
     if isinstance(schedule, AssetSchedule):
-        return {"type": "assets", "assets": [a.as_json() for a in schedule.assets]}
+        data: dict[str, Any] = {"type": "assets", "assets": [a.as_json() for a in schedule.assets]}
+        if schedule.condition is not None:
+            data["condition"] = schedule.condition.as_json()
+        return data
+    if isinstance(schedule, AssetOrTimeSchedule):
+        return {"type": "asset_or_time", "timetable": _schedule_to_json(schedule.timetable),
+                "assets": _schedule_to_json(schedule.assets_schedule)}
+    if isinstance(schedule, TimetableSchedule):
+        path = schedule.class_path()
+        if path.startswith(_DAG_FILE_MODULES) or "<locals>" in path:
+            raise ValueError(
+                f"the timetable {type(schedule.timetable).__name__} is defined in the DAG file: "
+                "as in Airflow, define it in the plugins folder (core.plugins_folder) or an "
+                "installed package, so the scheduler can import it")
+        return {"type": "timetable", "class": path, "data": schedule.timetable.serialize()}
     return {"type": "none"}
 
 
@@ -66,7 +86,17 @@ def _schedule_from_json(data: dict[str, Any]) -> Schedule:
     if kind == "once":
         return OnceSchedule()
     if kind == "assets":
-        return AssetSchedule(tuple(Asset.from_json(a) for a in data["assets"]))
+        condition = data.get("condition")
+        return AssetSchedule(tuple(Asset.from_json(a) for a in data["assets"]),
+                             condition=None if condition is None else
+                             condition_from_json(condition))
+    if kind == "asset_or_time":
+        on_assets = _schedule_from_json(data["assets"])
+        assert isinstance(on_assets, AssetSchedule)
+        return AssetOrTimeSchedule(timetable=_schedule_from_json(data["timetable"]),
+                                   assets=on_assets.condition or list(on_assets.assets))
+    if kind == "timetable":
+        return load_timetable(data["class"], data["data"])
     return NoSchedule()
 
 
