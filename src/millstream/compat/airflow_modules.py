@@ -155,6 +155,7 @@ _SDK = {
     "XComArg": XCOM_ARG,
     **_ASSETS,
     "AssetOrTimeSchedule": f"{_EXPR}:AssetOrTimeSchedule",
+    "asset": f"{_AUTHORING}.asset_decorator:asset",
     "AssetWatcher": unsupported("event-driven scheduling (AssetWatcher)",
                                 "schedule on the asset and update it from a sensor task"),
     "CronTriggerTimetable": f"{_TIMETABLES}:CronTriggerTimetable",
@@ -206,6 +207,9 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.sdk.definitions.asset": _ASSETS,
     "airflow.sdk.definitions.asset.metadata": {"Metadata": f"{_EXPR}:Metadata"},
     "airflow.timetables.base": _TIMETABLE_BASE,
+    "airflow.example_dags.plugins.workday": {
+        "AfterWorkdayTimetable": "millstream.compat.airflow_example_plugins:AfterWorkdayTimetable",
+    },
     "airflow.timetables.trigger": {"CronTriggerTimetable": f"{_TIMETABLES}:CronTriggerTimetable"},
     "airflow.timetables.assets": {"AssetOrTimeSchedule": f"{_EXPR}:AssetOrTimeSchedule"},
     "airflow.configuration": {"conf": CONF,
