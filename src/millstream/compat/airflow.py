@@ -38,6 +38,7 @@ from millstream.compat.airflow_modules import (
     submodules,
 )
 from millstream.exceptions import MillstreamError
+from millstream.secrets import backends
 
 ENV_VAR = "MILLSTREAM__COMPAT__AIRFLOW"
 DOCS = "docs/migrating-from-airflow.md"
@@ -45,6 +46,7 @@ _PREFIX = "millstream's Airflow compatibility"
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
 _MAX_LISTED = 24
+_AIRFLOW_ENV_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
 
 
 class AirflowCompatError(MillstreamError):
@@ -209,12 +211,16 @@ def enable() -> None:
         )
     sys.meta_path.insert(0, _FINDER)
     importlib.invalidate_caches()
+    # As in Airflow, connections and variables may come from AIRFLOW_CONN_* / AIRFLOW_VAR_*
+    # (millstream's own MILLSTREAM_CONN_* / MILLSTREAM_VAR_* win when both are set).
+    backends.add_env_prefixes(*_AIRFLOW_ENV_PREFIXES)
 
 
 def disable() -> None:
     """Stop serving ``airflow.*`` and forget the modules served so far (for tests)."""
     while _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
+    backends.remove_env_prefixes(*_AIRFLOW_ENV_PREFIXES)
     for name, module in list(sys.modules.items()):
         if (name == "airflow" or name.startswith("airflow.")) and \
                 getattr(module, "__loader__", None) is _FINDER:
