@@ -37,6 +37,7 @@ _TIMETABLES = f"{_AUTHORING}.timetables"
 ASSET_ALIAS = f"{_EXPR}:AssetAlias"
 TIMEZONE = "millstream.compat.airflow_timezone:timezone"
 CONF = "millstream.compat.airflow_config:conf"
+OBJECT_STORAGE_PATH = "millstream.compat.airflow_io:ObjectStoragePath"
 
 
 def unsupported(feature: str, instead: str) -> str:
@@ -160,6 +161,7 @@ _SDK = {
                                 "schedule on the asset and update it from a sensor task"),
     "CronTriggerTimetable": f"{_TIMETABLES}:CronTriggerTimetable",
     "ParamsDict": PARAMS_DICT,
+    "ObjectStoragePath": OBJECT_STORAGE_PATH,
     "timezone": TIMEZONE,
     "BaseNotifier": "millstream.notify.base:BaseNotifier",
     "DagRunState": "millstream.model.states:DagRunState",
@@ -207,6 +209,8 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.sdk.definitions.asset": _ASSETS,
     "airflow.sdk.definitions.asset.metadata": {"Metadata": f"{_EXPR}:Metadata"},
     "airflow.timetables.base": _TIMETABLE_BASE,
+    "airflow.io.path": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
+    "airflow.sdk.io": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
     "airflow.example_dags.plugins.workday": {
         "AfterWorkdayTimetable": "millstream.compat.airflow_example_plugins:AfterWorkdayTimetable",
     },

@@ -90,3 +90,21 @@ def test_an_unsupported_feature_is_a_one_line_error_with_file_line_and_alternati
     assert "\n" not in summary
     assert summary.startswith(f"{dag_file}, line 4: ImportError")
     assert "human-in-the-loop operators" in summary and "trigger a DAG run with params" in summary
+
+
+def test_object_storage_path_reads_and_writes_through_fsspec(tmp_path: Path) -> None:
+    airflow_compat.enable()
+    from airflow.io.path import ObjectStoragePath  # type: ignore[import-not-found]
+
+    base = ObjectStoragePath(f"file://{tmp_path}")
+    target = base / "out" / "data.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    assert target.write_text("a,b\n") == 4
+    assert (tmp_path / "out" / "data.csv").read_text() == "a,b\n"
+    assert [p.name for p in (base / "out").iterdir()] == ["data.csv"]
+    assert (target.stem, target.suffix) == ("data", ".csv")
+    memory = ObjectStoragePath("memory://bucket/copy.csv")
+    target.copy(memory)
+    assert memory.read_text() == "a,b\n" and memory.bucket == "bucket"
+    target.unlink()
+    assert not target.exists()
