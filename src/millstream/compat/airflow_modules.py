@@ -60,6 +60,12 @@ _DATASETS = {
     "DatasetAny": f"{_EXPR}:AssetAny",
     "DatasetAll": f"{_EXPR}:AssetAll",
 }
+_BUILTIN_TIMETABLES = {
+    "CronTriggerTimetable": f"{_TIMETABLES}:CronTriggerTimetable",
+    **{name: f"{_AUTHORING}.builtin_timetables:{name}" for name in (
+        "CronDataIntervalTimetable", "DeltaDataIntervalTimetable", "DeltaTriggerTimetable",
+        "EventsTimetable", "MultipleCronTriggerTimetable")},
+}
 _TIMETABLE_BASE = {
     "Timetable": f"{_TIMETABLES}:Timetable",
     "DataInterval": f"{_TIMETABLES}:DataInterval",
@@ -159,7 +165,7 @@ _SDK = {
     "asset": f"{_AUTHORING}.asset_decorator:asset",
     "AssetWatcher": unsupported("event-driven scheduling (AssetWatcher)",
                                 "schedule on the asset and update it from a sensor task"),
-    "CronTriggerTimetable": f"{_TIMETABLES}:CronTriggerTimetable",
+    **_BUILTIN_TIMETABLES,
     "ParamsDict": PARAMS_DICT,
     "ObjectStoragePath": OBJECT_STORAGE_PATH,
     "timezone": TIMEZONE,
@@ -214,7 +220,15 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.example_dags.plugins.workday": {
         "AfterWorkdayTimetable": "millstream.compat.airflow_example_plugins:AfterWorkdayTimetable",
     },
-    "airflow.timetables.trigger": {"CronTriggerTimetable": f"{_TIMETABLES}:CronTriggerTimetable"},
+    "airflow.timetables.trigger": {
+        name: _BUILTIN_TIMETABLES[name] for name in (
+            "CronTriggerTimetable", "DeltaTriggerTimetable", "MultipleCronTriggerTimetable")
+    },
+    "airflow.timetables.interval": {
+        name: _BUILTIN_TIMETABLES[name] for name in (
+            "CronDataIntervalTimetable", "DeltaDataIntervalTimetable")
+    },
+    "airflow.timetables.events": {"EventsTimetable": _BUILTIN_TIMETABLES["EventsTimetable"]},
     "airflow.timetables.assets": {"AssetOrTimeSchedule": f"{_EXPR}:AssetOrTimeSchedule"},
     "airflow.configuration": {"conf": CONF,
                               "AirflowConfigException":

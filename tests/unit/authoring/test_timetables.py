@@ -85,3 +85,37 @@ def test_cron_trigger_timetable_runs_at_each_tick() -> None:
     structure = DagStructure(serialize_dag(dag))
     again = structure.timetable.next_interval(first, START, None, True, START + timedelta(days=2))
     assert again == Interval(START + timedelta(days=1, hours=6), START + timedelta(days=1, hours=6))
+
+
+def test_airflow_builtin_timetables_make_their_runs() -> None:
+    from millstream.authoring.builtin_timetables import (
+        CronDataIntervalTimetable,
+        DeltaDataIntervalTimetable,
+        DeltaTriggerTimetable,
+        EventsTimetable,
+        MultipleCronTriggerTimetable,
+    )
+
+    later = START + timedelta(days=3)
+
+    def first_two(timetable):
+        dag = DAG("builtin", schedule=timetable, start_date=START, catchup=True)
+        structure = DagStructure(serialize_dag(dag))  # and back, as the scheduler has it
+        one = structure.timetable.next_interval(None, START, None, True, later)
+        two = structure.timetable.next_interval(one, START, None, True, later)
+        return [(i.start - START, i.end - START) for i in (one, two)]
+
+    hours = timedelta(hours=1)
+    assert first_two(CronDataIntervalTimetable("0 */12 * * *")) == [
+        (0 * hours, 12 * hours), (12 * hours, 24 * hours)]
+    # in Paris, midnight is 23:00 UTC the day before in winter
+    assert first_two(CronDataIntervalTimetable("0 0 * * *", timezone="Europe/Paris")) == [
+        (23 * hours, 47 * hours), (47 * hours, 71 * hours)]
+    assert first_two(DeltaDataIntervalTimetable(timedelta(hours=6))) == [
+        (0 * hours, 6 * hours), (6 * hours, 12 * hours)]
+    assert first_two(DeltaTriggerTimetable(timedelta(hours=6))) == [
+        (0 * hours, 0 * hours), (6 * hours, 6 * hours)]
+    assert first_two(MultipleCronTriggerTimetable("0 3 * * *", "0 9 * * *")) == [
+        (3 * hours, 3 * hours), (9 * hours, 9 * hours)]
+    assert first_two(EventsTimetable([START + 5 * hours, START + 2 * hours])) == [
+        (2 * hours, 2 * hours), (5 * hours, 5 * hours)]
