@@ -10,20 +10,23 @@
     return state === "none" ? "no status" : state.replace(/_/g, " ");
   }
 
+  /* A state holder either wraps a badge (run and task state cells: only the badge changes,
+   * never the holder's own look) or is itself coloured (grid cells, run bars, graph nodes). */
   function setState(el, state) {
     if (!el || el.getAttribute("data-state") === state) { return; }
     var old = el.getAttribute("data-state");
     el.setAttribute("data-state", state);
-    var target = el.classList.contains("node") ? el.querySelector("rect.state") : el;
-    if (target) {
-      if (old) { target.classList.remove("st-" + old); }
-      target.classList.add("st-" + state);
-    }
     var badge = el.querySelector && el.querySelector(".badge");
     if (badge) {
       badge.className = "badge st-" + state;
       badge.setAttribute("data-state", state);
       badge.textContent = label(state);
+    } else {
+      var target = el.classList.contains("node") ? el.querySelector("rect.state") : el;
+      if (target) {
+        if (old) { target.classList.remove("st-" + old); }
+        target.classList.add("st-" + state);
+      }
     }
     if (el.hasAttribute("title")) {
       el.setAttribute("title", el.getAttribute("title").replace(/[a-z_]+$/, state));
@@ -111,7 +114,7 @@
   }
 
   /* -- graph, run page, task page: one run's states ----------------------------------------- */
-  function liveRun(root, url, onInstances) {
+  function liveRun(root, url) {
     poll(url, function (data) {
       Object.keys(data.nodes).forEach(function (id) {
         root.querySelectorAll('[data-task-id="' + cssEscape(id) + '"].node, ' +
@@ -120,26 +123,31 @@
       });
       var runState = document.getElementById("run-state");
       if (runState) { setState(runState, data.state); }
-      if (onInstances && onInstances(data.instances) === false) { return false; }
       return data.active ? FAST : false;
     });
   }
 
-  function instanceUpdater(scope) {
-    return function (instances) {
-      var cells = scope.querySelectorAll(".ti-state");
-      if (cells.length && cells.length !== instances.filter(function (ti) {
-        return scope.querySelector('.ti-state[data-task-id="' + cssEscape(ti.task_id) + '"]');
-      }).length) {
-        window.location.reload();  // mapped tasks expanded: rows changed
-        return false;
-      }
-      instances.forEach(function (ti) {
-        setState(scope.querySelector('.ti-state[data-task-id="' + cssEscape(ti.task_id) +
-                                     '"][data-map-index="' + ti.map_index + '"]'), ti.state);
+  /* -- run page: the run's state and dates in every place they show, and its task rows --- */
+  function liveRunPage(table) {
+    if (table.getAttribute("data-active") !== "true") { return; }
+    var rows = document.getElementById("ti-rows");
+    var count = document.getElementById("ti-count");
+    var lastRows = null;
+    poll(table.getAttribute("data-live-url"), function (data) {
+      document.querySelectorAll(".run-state").forEach(function (el) { setState(el, data.state); });
+      Object.keys(data.fields).forEach(function (name) {
+        document.querySelectorAll('[data-run-field="' + name + '"]').forEach(function (el) {
+          el.textContent = data.fields[name];
+        });
       });
-      return true;
-    };
+      if (rows && data.rows_html !== lastRows) {
+        // the rows come from the page's own template: a poll shows what a reload would
+        rows.innerHTML = data.rows_html;
+        lastRows = data.rows_html;
+      }
+      if (count) { count.textContent = "(" + data.count + ")"; }
+      return data.active ? FAST : false;
+    });
   }
 
   /* -- task page: follow the log while the try runs ----------------------------------------- */
@@ -240,7 +248,7 @@
       liveRun(graph, graph.getAttribute("data-states-url"));
     }
     var table = document.getElementById("task-instances");
-    if (table) { liveRun(table, table.getAttribute("data-states-url"), instanceUpdater(table)); }
+    if (table) { liveRunPage(table); }
     var log = document.getElementById("log");
     if (log) { followLog(log); }
     var head = document.getElementById("task-head");
