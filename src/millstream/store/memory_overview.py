@@ -1,0 +1,39 @@
+"""The overview's queries answered from the in-memory repositories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from millstream.model.states import DagRunState, TaskState
+from millstream.store.interfaces import RunRepo, TaskInstanceRepo
+from millstream.store.records import DagRunRecord, TaskInstanceRecord
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+class MemoryOverviewRepo:
+    """Filters the other repositories' rows (a memory store holds little history)."""
+
+    def __init__(self, runs: RunRepo, task_instances: TaskInstanceRepo) -> None:
+        self._runs = runs
+        self._task_instances = task_instances
+
+    def runs(self, state: DagRunState, ended_since: datetime | None,
+             limit: int) -> tuple[list[DagRunRecord], int]:
+        found = [r for r in self._runs.list() if r.state is state
+                 and (ended_since is None or (r.end_date is not None
+                                              and r.end_date >= ended_since))]
+        found.sort(key=lambda r: (r.end_date or _EARLIEST, r.logical_date), reverse=True)
+        return found[:max(limit, 0)], len(found)
+
+    def task_instances(self, state: TaskState, ended_since: datetime | None,
+                       limit: int) -> tuple[list[TaskInstanceRecord], int]:
+        found = [t for t in self._task_instances.in_states([state])
+                 if ended_since is None or (t.end_date is not None
+                                            and t.end_date >= ended_since)]
+        found.sort(key=lambda t: (t.end_date or _EARLIEST, t.start_date or _EARLIEST),
+                   reverse=True)
+        return found[:max(limit, 0)], len(found)
+
+
+__all__ = ["MemoryOverviewRepo"]

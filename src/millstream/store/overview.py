@@ -1,0 +1,30 @@
+"""The overview's queries across every DAG: runs and task instances in one state, newest
+first, within a window; each answered from an index on (state, end date), never by reading
+the whole history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from millstream.model.states import DagRunState, TaskState
+from millstream.store.records import DagRunRecord, TaskInstanceRecord
+
+
+class OverviewRepo(Protocol):
+    """Runs and task instances of all DAGs in one state, for the UI's home page."""
+
+    def runs(self, state: DagRunState, ended_since: datetime | None,
+             limit: int) -> tuple[list[DagRunRecord], int]:
+        """Up to ``limit`` runs in ``state`` (newest end first, then newest logical date),
+        and how many there are in all. ``ended_since``: only runs that ended then or later
+        (for finished states); None: every run in the state (for live states)."""
+        ...
+
+    def task_instances(self, state: TaskState, ended_since: datetime | None,
+                       limit: int) -> tuple[list[TaskInstanceRecord], int]:
+        """As :meth:`runs`, for task instances (newest end first, then newest start)."""
+        ...
+
+
+__all__ = ["OverviewRepo"]
