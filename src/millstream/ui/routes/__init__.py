@@ -15,9 +15,10 @@ def routers() -> list[APIRouter]:
         dag_views,
         live,
         login,
+        overview,
         task_views,
     )
 
-    return [login.router, dag_list.router, dag_views.router, dag_info.router,
+    return [login.router, overview.router, dag_list.router, dag_views.router, dag_info.router,
             task_views.router, actions.router, live.router, admin.router,
             admin_secrets.router]
