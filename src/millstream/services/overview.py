@@ -95,9 +95,7 @@ def service_health(name: str, job: JobRecord | None, now: datetime,
 
 def pool_use(store: Store) -> list[PoolUse]:
     """Every pool with the slots its running and queued tries take."""
-    taken: dict[tuple[str, TaskState], int] = {}
-    for ti in store.task_instances.in_states([TaskState.RUNNING, TaskState.QUEUED]):
-        taken[(ti.pool, ti.state)] = taken.get((ti.pool, ti.state), 0) + ti.pool_slots
+    taken = store.overview.pool_slots_taken()
     return [PoolUse(name, slots, taken.get((name, TaskState.RUNNING), 0),
                     taken.get((name, TaskState.QUEUED), 0))
             for name, slots, _ in store.pools.list()]

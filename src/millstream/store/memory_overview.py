@@ -35,5 +35,11 @@ class MemoryOverviewRepo:
                    reverse=True)
         return found[:max(limit, 0)], len(found)
 
+    def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
+        taken: dict[tuple[str, TaskState], int] = {}
+        for ti in self._task_instances.in_states([TaskState.RUNNING, TaskState.QUEUED]):
+            taken[(ti.pool, ti.state)] = taken.get((ti.pool, ti.state), 0) + ti.pool_slots
+        return taken
+
 
 __all__ = ["MemoryOverviewRepo"]

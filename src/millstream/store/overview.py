@@ -26,5 +26,9 @@ class OverviewRepo(Protocol):
         """As :meth:`runs`, for task instances (newest end first, then newest start)."""
         ...
 
+    def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
+        """(pool, state) -> the slots its running and its queued task instances take."""
+        ...
+
 
 __all__ = ["OverviewRepo"]

@@ -64,3 +64,21 @@ def test_task_instances_by_state_and_window(store: Store) -> None:
     assert [(t.dag_id, t.run_id) for t in running] == [("c", "r2")] and total == 1
     none, total = store.overview.task_instances(TaskState.UP_FOR_RETRY, since, 10)
     assert none == [] and total == 0
+
+
+def test_pool_slots_taken_by_running_and_queued_instances(store: Store) -> None:
+    _seed(store)
+    run = _run("d", 3, DagRunState.RUNNING, None)
+    with store.transaction():
+        store.runs.add(run)
+        store.task_instances.add_many([
+            TaskInstanceRecord("d", run.run_id, "x", state=TaskState.QUEUED, pool="db",
+                               pool_slots=3),
+            TaskInstanceRecord("d", run.run_id, "y", state=TaskState.RUNNING, pool="db",
+                               pool_slots=2),
+            TaskInstanceRecord("d", run.run_id, "z", state=TaskState.SUCCESS, pool="db",
+                               pool_slots=5),
+        ])
+    assert store.overview.pool_slots_taken() == {
+        ("default_pool", TaskState.RUNNING): 1, ("db", TaskState.QUEUED): 3,
+        ("db", TaskState.RUNNING): 2}

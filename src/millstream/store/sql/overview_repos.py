@@ -53,6 +53,13 @@ class SqlOverviewRepo:
         found = [row_to_ti(row) for row in self.session.execute(rows)]
         return found, self._count(select(func.count()).select_from(TI_TABLE).where(*where))
 
+    def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
+        rows = self.session.execute(
+            select(_TI.pool, _TI.state, func.sum(_TI.pool_slots))
+            .where(_TI.state.in_([TaskState.RUNNING.value, TaskState.QUEUED.value]))
+            .group_by(_TI.pool, _TI.state))
+        return {(pool, TaskState(state)): int(slots or 0) for pool, state, slots in rows}
+
     def _count(self, query: Select[Any]) -> int:
         return int(self.session.execute(query).scalar_one())
 

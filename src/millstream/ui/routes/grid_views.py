@@ -11,6 +11,7 @@ from millstream.api.deps import SettingsDep, StoreDep
 from millstream.ui.dagpage import int_param, load_header, moment_param
 from millstream.ui.details import load_details
 from millstream.ui.grid import build_grid
+from millstream.ui.grid_html import html_columns, row_cells_html
 from millstream.ui.session import PageUser
 from millstream.ui.templating import render
 
@@ -59,6 +60,7 @@ def grid_page(
         "runs": count, "run_counts": RUN_COUNTS, "before": before,
         "older_before": shown[-1].logical_date.isoformat() if older else None,
         "live": until is None, "d": details, "dag_id": dag_id,
+        "row_cells_html": row_cells_html, "html_columns": html_columns,
     })
 
 
