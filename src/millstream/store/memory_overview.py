@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.interfaces import RunRepo, TaskInstanceRepo
@@ -34,6 +34,15 @@ class MemoryOverviewRepo:
         found.sort(key=lambda t: (t.end_date or _EARLIEST, t.start_date or _EARLIEST),
                    reverse=True)
         return found[:max(limit, 0)], len(found)
+
+    def daily_run_states(self, dag_id: str, since: datetime
+                         ) -> list[tuple[date, DagRunState, int]]:
+        counts: dict[tuple[date, DagRunState], int] = {}
+        for run in self._runs.list(dag_id):
+            if run.logical_date >= since:
+                key = (run.logical_date.astimezone(UTC).date(), run.state)
+                counts[key] = counts.get(key, 0) + 1
+        return sorted((day, state, n) for (day, state), n in counts.items())
 
     def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
         taken: dict[tuple[str, TaskState], int] = {}

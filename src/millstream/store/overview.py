@@ -4,7 +4,7 @@ the whole history."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from millstream.model.states import DagRunState, TaskState
@@ -24,6 +24,12 @@ class OverviewRepo(Protocol):
     def task_instances(self, state: TaskState, ended_since: datetime | None,
                        limit: int) -> tuple[list[TaskInstanceRecord], int]:
         """As :meth:`runs`, for task instances (newest end first, then newest start)."""
+        ...
+
+    def daily_run_states(self, dag_id: str, since: datetime
+                         ) -> list[tuple[date, DagRunState, int]]:
+        """(UTC day of the logical date, state, how many runs) of one DAG's runs whose
+        logical date is ``since`` or later, by day: the calendar chart's squares."""
         ...
 
     def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:

@@ -223,16 +223,20 @@ def column_labels(runs: Sequence[DagRunRecord]) -> list[str]:
 
 
 _NICE = (1.0, 2.0, 2.5, 3.0, 5.0, 10.0)
+_CLOCK = (15.0, 20.0, 30.0, 45.0, 60.0)
 
 
 def nice_ceiling(seconds: float) -> float:
-    """A round duration at or above ``seconds`` for an axis top (1, 2, 2.5 or 5 times a
-    power of ten of seconds, or whole minutes and hours past a minute)."""
+    """A round duration at or above ``seconds`` for an axis top: 1, 2, 2.5, 3 or 5 times a
+    power of ten up to 10 s, then 15, 20, 30, 45 or 60 of a unit, and the same in minutes
+    and in hours."""
     if seconds <= 0:
         return 0.0
     for unit in (3600.0, 60.0):
         if seconds > unit:
             return unit * nice_ceiling(seconds / unit) if seconds / unit > 1 else unit
+    if 10 < seconds <= 60:  # a clock's steps, not a decimal one's
+        return next(step for step in _CLOCK if step >= seconds - 1e-12)
     magnitude = 10 ** math.floor(math.log10(seconds))
     for step in _NICE:
         if step * magnitude >= seconds - 1e-12:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.interfaces import Store
@@ -82,3 +82,20 @@ def test_pool_slots_taken_by_running_and_queued_instances(store: Store) -> None:
     assert store.overview.pool_slots_taken() == {
         ("default_pool", TaskState.RUNNING): 1, ("db", TaskState.QUEUED): 3,
         ("db", TaskState.RUNNING): 2}
+
+
+def test_a_dag_s_run_states_by_day(store: Store) -> None:
+    late = datetime(2026, 1, 2, 23, 30, tzinfo=UTC)
+    with store.transaction():
+        for run_id, moment, state in (
+            ("r1", datetime(2026, 1, 1, 6, tzinfo=UTC), DagRunState.SUCCESS),
+            ("r2", datetime(2026, 1, 2, 6, tzinfo=UTC), DagRunState.FAILED),
+            ("r3", late, DagRunState.FAILED),
+            ("r4", datetime(2026, 1, 2, 8, tzinfo=UTC), DagRunState.SUCCESS),
+        ):
+            store.runs.add(DagRunRecord("cal", run_id, moment, moment, moment, "manual", state))
+        store.runs.add(DagRunRecord("other", "x", late, late, late, "manual",
+                                    DagRunState.FAILED))
+    since = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert store.overview.daily_run_states("cal", since) == [
+        (date(2026, 1, 2), DagRunState.FAILED, 2), (date(2026, 1, 2), DagRunState.SUCCESS, 1)]

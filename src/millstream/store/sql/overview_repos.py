@@ -6,7 +6,7 @@ range scan of the rows in the window, so the page costs the same with a year of 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -53,6 +53,19 @@ class SqlOverviewRepo:
         found = [row_to_ti(row) for row in self.session.execute(rows)]
         return found, self._count(select(func.count()).select_from(TI_TABLE).where(*where))
 
+    def daily_run_states(self, dag_id: str, since: datetime
+                         ) -> list[tuple[date, DagRunState, int]]:
+        column: Any = _RUN.logical_date
+        if self.session.get_bind().dialect.name == "postgresql":
+            column = func.timezone("UTC", column)  # the day in UTC, whatever the session's zone
+        day = func.date(column)
+        rows = self.session.execute(
+            select(day, _RUN.state, func.count())
+            .where(_RUN.dag_id == dag_id, _RUN.logical_date >= since)
+            .group_by(day, _RUN.state))
+        found = [(_as_date(value), DagRunState(state), int(n)) for value, state, n in rows]
+        return sorted(found, key=lambda item: (item[0], item[1].value))
+
     def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
         rows = self.session.execute(
             select(_TI.pool, _TI.state, func.sum(_TI.pool_slots))
@@ -62,6 +75,13 @@ class SqlOverviewRepo:
 
     def _count(self, query: Select[Any]) -> int:
         return int(self.session.execute(query).scalar_one())
+
+
+def _as_date(value: Any) -> date:
+    """SQLite's ``date()`` gives text, PostgreSQL's a date."""
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 __all__ = ["SqlOverviewRepo"]

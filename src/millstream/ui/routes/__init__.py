@@ -10,6 +10,7 @@ def routers() -> list[APIRouter]:
         actions,
         admin,
         admin_secrets,
+        charts,
         dag_info,
         dag_list,
         dag_views,
@@ -21,5 +22,5 @@ def routers() -> list[APIRouter]:
     )
 
     return [login.router, overview.router, dag_list.router, grid_views.router,
-            dag_views.router, dag_info.router, task_views.router, actions.router, live.router,
-            admin.router, admin_secrets.router]
+            dag_views.router, charts.router, dag_info.router, task_views.router,
+            actions.router, live.router, admin.router, admin_secrets.router]
