@@ -33,6 +33,7 @@ from millstream.store.change_signal import ChangeSignalRepo
 from millstream.store.deadline_records import DeadlineMissRepo
 from millstream.store.job_records import JobRecord
 from millstream.store.listing_records import PageRecord
+from millstream.store.overview import OverviewRepo
 from millstream.store.records import (
     AuditRecord,
     DagRecord,
@@ -417,6 +418,7 @@ class Store(Protocol):
     task_reschedules: TaskRescheduleRepo
     listing: ListingRepo
     signals: ChangeSignalRepo
+    overview: OverviewRepo
     deadline_misses: DeadlineMissRepo
 
     def transaction(self) -> AbstractContextManager[None]: ...

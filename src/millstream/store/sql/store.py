@@ -32,6 +32,7 @@ from millstream.store.interfaces import (
     VariableRepo,
     XComRepo,
 )
+from millstream.store.overview import OverviewRepo
 from millstream.store.sql.asset_repos import SqlAssetRepo
 from millstream.store.sql.auth_repos import SqlApiTokenRepo, SqlLoginSessionRepo, SqlUserRepo
 from millstream.store.sql.browse_repos import SqlBrowseRepo
@@ -41,6 +42,7 @@ from millstream.store.sql.deadline_repos import SqlDeadlineMissRepo
 from millstream.store.sql.engine import make_engine
 from millstream.store.sql.job_repos import SqlJobRepo
 from millstream.store.sql.listing_repos import SqlListingRepo
+from millstream.store.sql.overview_repos import SqlOverviewRepo
 from millstream.store.sql.repos import (
     SqlPoolRepo,
     SqlRunRepo,
@@ -93,6 +95,7 @@ class SqlStore:
             SqlTaskRescheduleRepo(self.session)
         )
         self.signals: ChangeSignalRepo = self._bind(SqlChangeSignalRepo(self.session))
+        self.overview: OverviewRepo = self._bind(SqlOverviewRepo(self.session))
         self.deadline_misses: DeadlineMissRepo = self._bind(SqlDeadlineMissRepo(self.session))
 
     @classmethod

@@ -10,15 +10,19 @@ def routers() -> list[APIRouter]:
         actions,
         admin,
         admin_secrets,
+        charts,
         dag_info,
         dag_list,
         dag_views,
         deadlines,
+        grid_views,
         live,
         login,
+        overview,
         task_views,
     )
 
-    return [login.router, dag_list.router, dag_views.router, dag_info.router,
-            task_views.router, actions.router, live.router, admin.router,
-            admin_secrets.router, deadlines.router]
+    return [login.router, overview.router, dag_list.router, grid_views.router,
+            dag_views.router, charts.router, dag_info.router, task_views.router,
+            actions.router, live.router, admin.router, admin_secrets.router,
+            deadlines.router]
