@@ -47,6 +47,6 @@ class DeadlineMissRepo(Protocol):
         """The most recently detected misses, newest first (of one DAG if given)."""
         ...
 
-    def count(self) -> int:
-        """How many misses are recorded."""
+    def count(self, dag_id: str | None = None) -> int:
+        """How many misses are recorded (of one DAG if given)."""
         ...

@@ -31,5 +31,5 @@ class MemoryDeadlineMissRepo(JournaledRepo):
         found.sort(key=lambda m: (m.detected_at, m.deadline), reverse=True)
         return found[:limit]
 
-    def count(self) -> int:
-        return len(self._misses)
+    def count(self, dag_id: str | None = None) -> int:
+        return sum(1 for m in self._misses.values() if dag_id is None or m.dag_id == dag_id)

@@ -62,3 +62,28 @@ def test_without_a_token_only_admins_read_it(api: ApiEnv) -> None:
 def test_off_is_not_found(api: ApiEnv) -> None:
     with _client(api, enabled=False) as client:
         assert client.get("/metrics", headers=api.headers("admin")).status_code == 404
+
+
+def test_deadline_misses_are_listed_newest_first_for_viewers(api: ApiEnv) -> None:
+    from millstream.store.deadline_records import DeadlineMissRecord
+
+    first, second = api.add_run("r1"), api.add_run("r2", day=1)
+    day = datetime(2026, 2, 1, tzinfo=UTC)
+    store = api.store()
+    store.deadline_misses.add(DeadlineMissRecord(first.dag_id, "r1", "", "deadline", day, day))
+    store.deadline_misses.add(DeadlineMissRecord(
+        second.dag_id, "r2", "load", "sla", day, day + timedelta(hours=1)))
+
+    assert api.get(None, "/deadlineMisses").status_code == 401
+    response = api.get("viewer", "/deadlineMisses", params={"limit": 1})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total_entries"] == 2
+    assert body["deadline_misses"] == [{
+        "dag_id": second.dag_id, "dag_run_id": "r2", "task_id": "load", "kind": "sla",
+        "deadline": "2026-02-01T00:00:00Z", "detected_at": "2026-02-01T01:00:00Z"}]
+    rest = api.get("viewer", "/deadlineMisses", params={"offset": 1}).json()
+    assert [(m["dag_run_id"], m["task_id"], m["kind"]) for m in rest["deadline_misses"]] == [
+        ("r1", None, "deadline")]
+    other = api.get("viewer", "/deadlineMisses", params={"dag_id": "nope"}).json()
+    assert other == {"deadline_misses": [], "total_entries": 0}

@@ -44,6 +44,8 @@ ROUTES = [
     Route("GET", "/health", None, "/health"),
     Route("GET", "/version", None, "/version"),
     Route("GET", "/importErrors", "viewer", "/importErrors", bad="/importErrors?limit=0"),
+    Route("GET", "/deadlineMisses", "viewer", "/deadlineMisses",
+          bad="/deadlineMisses?limit=0"),
     Route("GET", "/dags", "viewer", "/dags", bad="/dags?offset=-1"),
     Route("GET", "/dags/{dag_id}", "viewer", "/dags/api_etl", missing="/dags/nope"),
     Route("PATCH", "/dags/{dag_id}", "op", "/dags/api_etl", json={"is_paused": True},

@@ -55,3 +55,13 @@ def test_a_failed_transaction_records_nothing(store: Store) -> None:
         store.deadline_misses.add(_miss(run))
         raise RuntimeError("rolled back")
     assert store.deadline_misses.count() == 0
+
+
+def test_count_of_one_dag(store: Store) -> None:
+    first, other = _run(store, "r1"), _run(store, "r22", dag_id="other")
+    with store.transaction():
+        store.deadline_misses.add(_miss(first))
+        store.deadline_misses.add(_miss(first, "t", SLA))
+        store.deadline_misses.add(_miss(other))
+    assert (store.deadline_misses.count(), store.deadline_misses.count("etl"),
+            store.deadline_misses.count("nope")) == (3, 2, 0)

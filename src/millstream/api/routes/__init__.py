@@ -11,6 +11,7 @@ def api_router() -> APIRouter:
         connections,
         dag_runs,
         dags,
+        deadline_misses,
         logs,
         pools,
         server,
@@ -21,6 +22,6 @@ def api_router() -> APIRouter:
 
     router = APIRouter()
     for module in (server, dags, dag_runs, task_instances, logs, pools, variables,
-                   connections, users):
+                   connections, users, deadline_misses):
         router.include_router(module.router)
     return router

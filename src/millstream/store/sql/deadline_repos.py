@@ -84,5 +84,8 @@ class SqlDeadlineMissRepo:
             .limit(limit)).all()
         return [_record(row) for row in rows]
 
-    def count(self) -> int:
-        return int(self.session.execute(select(func.count()).select_from(_TABLE)).scalar_one())
+    def count(self, dag_id: str | None = None) -> int:
+        query = select(func.count()).select_from(_TABLE)
+        if dag_id is not None:
+            query = query.where(_C.dag_id == dag_id)
+        return int(self.session.execute(query).scalar_one())
