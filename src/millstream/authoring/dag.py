@@ -132,6 +132,8 @@ class DAG:
         self.is_paused_upon_creation = is_paused_upon_creation
         self.fileloc = fileloc or _caller_file()
         self.task_dict: dict[str, BaseOperator] = {}
+        # extra data of an edge (upstream_id, downstream_id), e.g. its Label text
+        self.edge_info: dict[tuple[str, str], dict[str, str]] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
 
     # -- context manager -------------------------------------------------------------

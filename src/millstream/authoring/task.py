@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from millstream.authoring.assets import validate_outlets
 from millstream.authoring.dag import DAG, checked_identifier, current_dag
 from millstream.authoring.dependencies import DependencyMixin
+from millstream.authoring.setup_teardown import SetupTeardownScope, mark_setup, mark_teardown
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.authoring.xcom_arg import wire_upstream
 from millstream.exceptions import (
@@ -126,7 +127,13 @@ class BaseOperator(DependencyMixin):
     template_ext: ClassVar[Sequence[str]] = ()
     ui_color: ClassVar[str] = "#ffffff"
     is_mapped: ClassVar[bool] = False
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False  # a teardown's failure fails the run only if set
+    # checks run just before execute(); each may raise TaskSkipped (@task.run_if, skip_if)
+    run_conditions: Sequence[Callable[[dict[str, Any]], None]] = ()
     _defaults_applied: bool
+    _scopes: list[SetupTeardownScope]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -170,6 +177,7 @@ class BaseOperator(DependencyMixin):
         outlets: Sequence[Any] | None = None,
         inlets: Sequence[Any] | None = None,
         executor_config: dict[str, Any] | None = None,
+        map_index_template: str | None = None,
         dag: DAG | None = None,
         task_group: TaskGroup | None = None,
         **unknown: Any,
@@ -235,6 +243,7 @@ class BaseOperator(DependencyMixin):
         self.outlets = validate_outlets(outlets, where)  # the Assets a success updates
         self.inlets = list(inlets or [])
         self.executor_config = dict(executor_config or {})
+        self.map_index_template = map_index_template  # names a mapped instance in the UI
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         self.dag: DAG | None = None
@@ -287,6 +296,33 @@ class BaseOperator(DependencyMixin):
         assert self.dag is not None
         return relatives(self.dag.task_dict, self.task_id, upstream)  # type: ignore[arg-type]
 
+    # -- setup and teardown ----------------------------------------------------------------
+    def as_setup(self) -> BaseOperator:
+        """Mark this task as a setup task (see :mod:`millstream.authoring.setup_teardown`)."""
+        mark_setup(self)
+        return self
+
+    def as_teardown(self, setups: Any = None,
+                    on_failure_fail_dagrun: bool | None = None) -> BaseOperator:
+        """Mark this task as the teardown of ``setups``, which are wired upstream of it.
+
+        It runs once its upstream tasks are done, even if they failed, when one of its
+        setups succeeded; its failure fails the run only with ``on_failure_fail_dagrun``.
+        """
+        mark_teardown(self, setups, on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> BaseOperator:
+        """``with teardown:`` puts the tasks created inside between its setups and it."""
+        scope = SetupTeardownScope(self)
+        scope.__enter__()
+        self._scopes = [*getattr(self, "_scopes", []), scope]
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        scopes = self._scopes
+        scopes.pop().__exit__(exc_type, exc, tb)
+
     # -- data passing ------------------------------------------------------------------------
     @property
     def output(self) -> XComArg:
@@ -306,6 +342,11 @@ class BaseOperator(DependencyMixin):
     def execute(self, context: dict[str, Any]) -> Any:
         """Do the task's work; the return value is pushed to XCom as ``return_value``."""
         raise NotImplementedError(f"{type(self).__name__} must implement execute()")
+
+    def pre_execute(self, context: dict[str, Any]) -> None:
+        """Called just before :meth:`execute`: checks the task's run conditions."""
+        for condition in self.run_conditions:
+            condition(context)
 
     def defer(
         self,

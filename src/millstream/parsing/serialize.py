@@ -144,11 +144,12 @@ def serialize_task(task: BaseOperator) -> dict[str, Any]:
             for name in ("execute", "success", "failure", "retry")
         },
         "is_mapped": task.is_mapped,
+        "is_setup": task.is_setup,
+        "is_teardown": task.is_teardown,
+        "on_failure_fail_dagrun": task.on_failure_fail_dagrun,
         "outlets": [asset.as_json() for asset in task.outlets],
         "expansion": None if expansion is None else {
-            name: {"literal_length": s.literal_length, "xcom_task_id": s.xcom_task_id,
-                   "xcom_key": s.xcom_key}
-            for name, s in expansion.items()
+            name: s.to_json() for name, s in expansion.items()
         },
     }
 
@@ -226,6 +227,9 @@ class TaskStructure:
     task_group_id: str | None
     raw: dict[str, Any] = field(repr=False)
     _expansion: dict[str, ExpandSource] | None = field(default=None, repr=False)
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False
     outlets: list[Asset] = field(default_factory=list, repr=False)
     dag: DagStructure | None = field(default=None, repr=False)
 
@@ -255,10 +259,12 @@ class TaskStructure:
             operator_name=data["operator_name"],
             task_group_id=data["task_group"],
             outlets=[Asset.from_json(a) for a in data.get("outlets", [])],
+            is_setup=data.get("is_setup", False),
+            is_teardown=data.get("is_teardown", False),
+            on_failure_fail_dagrun=data.get("on_failure_fail_dagrun", False),
             raw=data,
             _expansion=None if expansion is None else {
-                name: ExpandSource(s["literal_length"], s["xcom_task_id"], s["xcom_key"])
-                for name, s in expansion.items()
+                name: ExpandSource.from_json(s) for name, s in expansion.items()
             },
         )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from millstream.model.setup_teardown import with_setups_and_teardowns
 from millstream.model.states import (
     FINISHED_RUN_STATES,
     FINISHED_TASK_STATES,
@@ -28,10 +29,22 @@ class TaskNode(Protocol):
     """What clearing needs of one task of a DAG's structure."""
 
     @property
+    def upstream_task_ids(self) -> AbstractSet[str]: ...
+
+    @property
     def downstream_task_ids(self) -> AbstractSet[str]: ...
 
     @property
     def retries(self) -> int: ...
+
+    @property
+    def is_setup(self) -> bool: ...
+
+    @property
+    def is_teardown(self) -> bool: ...
+
+    @property
+    def on_failure_fail_dagrun(self) -> bool: ...
 
 
 class TaskGraph(Protocol):
@@ -52,7 +65,10 @@ class ClearResult:
 def select_tasks(graph: TaskGraph, pattern: str | None = None, downstream: bool = False,
                  upstream: bool = False) -> set[str]:
     """Task ids matching ``pattern`` (``re.search``; all tasks when None), with their
-    downstream and/or upstream tasks when asked; a bad pattern is an InvalidInputError."""
+    downstream and/or upstream tasks when asked; a bad pattern is an InvalidInputError.
+
+    As in Airflow, the setups whose scope a chosen task is in come along, with their
+    teardowns, so that the resource the task needs is set up and torn down again."""
     tasks = graph.task_dict
     if pattern is None:
         chosen = set(tasks)
@@ -67,6 +83,9 @@ def select_tasks(graph: TaskGraph, pattern: str | None = None, downstream: bool 
             for down in node.downstream_task_ids:
                 ups.setdefault(down, set()).add(task_id)
         chosen |= _reachable(chosen, ups)
+    if any(node.is_setup or node.is_teardown for node in tasks.values()):
+        chosen = with_setups_and_teardowns(tasks, chosen, upstream_included=upstream,
+                                           downstream_included=downstream)
     return chosen
 
 
