@@ -17,7 +17,7 @@ from millstream.authoring.taskgroup import TaskGroup
 from millstream.authoring.xcom_arg import XComArg
 from millstream.model.states import DagRunState
 from millstream.model.trigger_rules import TriggerRule
-from millstream.operators.decorators import task
+from millstream.operators.decorators import make_task_decorator, register_task_kind, task
 from millstream.operators.trigger_dagrun import TriggerOutcome, register_dag_run_service
 from millstream.secrets.connection import Connection, register_connection_tester
 
@@ -74,6 +74,13 @@ def _test_connection(conn: Connection) -> tuple[bool, str]:
     return test_connection(conn)
 
 
+def _sensor_decorator(python_callable: Any = None, **operator_kwargs: Any) -> Any:
+    from millstream.sensors.python import DecoratedSensorOperator
+
+    return make_task_decorator(DecoratedSensorOperator)(python_callable, **operator_kwargs)
+
+
+register_task_kind("sensor", _sensor_decorator)
 register_dag_test_runner(_run_dag_test)
 register_dag_run_service(_MetadataStoreDagRuns())
 register_connection_tester(_test_connection)

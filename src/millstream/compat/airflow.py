@@ -30,7 +30,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from millstream.compat.airflow_modules import MODULES, PACKAGES, names_of, submodules
+from millstream.compat.airflow_modules import (
+    MODULES,
+    PACKAGES,
+    UNSUPPORTED,
+    names_of,
+    submodules,
+)
 from millstream.exceptions import MillstreamError
 
 ENV_VAR = "MILLSTREAM__COMPAT__AIRFLOW"
@@ -51,8 +57,25 @@ def _listing(items: Sequence[str]) -> str:
     return shown + (f" ... ({len(items)} in all)" if len(items) > _MAX_LISTED else "")
 
 
+def _importer() -> str:
+    """``file:line`` of the import statement being run (outside the import machinery)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith("<frozen") and "importlib" not in name and (
+            os.sep + "millstream" + os.sep + "compat" + os.sep not in name
+        ):
+            return f"{name}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "<unknown>"
+
+
 def unsupported_module_message(fullname: str) -> str:
     """Why ``fullname`` cannot be imported, with what its nearest served package offers."""
+    for module, (feature, instead) in UNSUPPORTED.items():
+        if fullname == module or fullname.startswith(module + "."):
+            return (f"{_importer()}: {feature} ({module}) are not supported by {_PREFIX}; "
+                    f"instead, {instead}; see {DOCS}")
     parent = fullname.rpartition(".")[0]
     last = fullname.rpartition(".")[2]
     if parent in MODULES and last not in submodules(parent):

@@ -33,12 +33,23 @@ VARIABLE = "millstream.secrets.variable:Variable"
 CONNECTION = "millstream.secrets.connection:Connection"
 CONTEXT = f"{_SHIMS}:Context"
 
+_EXTERNAL_PYTHON = "millstream.operators.external_python"
+_BRANCH = "millstream.operators.branch"
 _PYTHON_OPERATORS = {
     "PythonOperator": "millstream.operators.python:PythonOperator",
     "BranchPythonOperator": "millstream.operators.python:BranchPythonOperator",
     "ShortCircuitOperator": "millstream.operators.python:ShortCircuitOperator",
     "get_current_context": GET_CURRENT_CONTEXT,
+    "ExternalPythonOperator": f"{_EXTERNAL_PYTHON}:ExternalPythonOperator",
+    "PythonVirtualenvOperator": f"{_EXTERNAL_PYTHON}:PythonVirtualenvOperator",
+    "BranchExternalPythonOperator": f"{_EXTERNAL_PYTHON}:BranchExternalPythonOperator",
+    "BranchPythonVirtualenvOperator": f"{_EXTERNAL_PYTHON}:BranchPythonVirtualenvOperator",
 }
+_LATEST_ONLY = {"LatestOnlyOperator": f"{_BRANCH}:LatestOnlyOperator"}
+_DATETIME_BRANCH = {"BranchDateTimeOperator": f"{_BRANCH}:BranchDateTimeOperator"}
+_WEEKDAY_BRANCH = {"BranchDayOfWeekOperator": f"{_BRANCH}:BranchDayOfWeekOperator"}
+_WEEKDAY = {"WeekDay": f"{_BRANCH}:WeekDay"}
+_BASE_BRANCH = {"BaseBranchOperator": f"{_BRANCH}:BaseBranchOperator"}
 _EMPTY = {"EmptyOperator": "millstream.operators.empty:EmptyOperator"}
 _BASH = {"BashOperator": "millstream.operators.bash:BashOperator"}
 _TRIGGER_DAGRUN = {
@@ -52,6 +63,7 @@ _SENSOR_BASE = {
 _FILE_SENSOR = {"FileSensor": "millstream.sensors.filesystem:FileSensor"}
 _EXTERNAL_TASK_SENSOR = {
     "ExternalTaskSensor": "millstream.sensors.external_task:ExternalTaskSensor",
+    "ExternalTaskMarker": "millstream.sensors.external_task:ExternalTaskMarker",
 }
 _PYTHON_SENSOR = {"PythonSensor": "millstream.sensors.python:PythonSensor"}
 _TIME_DELTA_SENSORS = {
@@ -63,7 +75,11 @@ _DATE_TIME_SENSORS = {
     "DateTimeSensorAsync": "millstream.sensors.time:DateTimeSensorAsync",
 }
 _BASE_HOOK = {"BaseHook": "millstream.hooks.base:BaseHook"}
-_CHAIN = {"chain": CHAIN, "cross_downstream": CROSS_DOWNSTREAM}
+_CHAIN = {"chain": CHAIN, "cross_downstream": CROSS_DOWNSTREAM,
+          "chain_linear": f"{_AUTHORING}.dependencies:chain_linear"}
+_LABEL = {"Label": f"{_AUTHORING}.dependencies:Label"}
+_SETUP_TEARDOWN = {"setup": "millstream.operators.decorators:setup",
+                   "teardown": "millstream.operators.decorators:teardown"}
 
 _EXCEPTIONS = {
     # AirflowException is the base of Airflow's own errors, as MillstreamError is of
@@ -96,8 +112,9 @@ _SDK = {
     "BaseSensorOperator": "millstream.sensors.base:BaseSensorOperator",
     "PokeReturnValue": "millstream.sensors.base:PokeReturnValue",
     "BaseHook": "millstream.hooks.base:BaseHook",
-    "chain": CHAIN,
-    "cross_downstream": CROSS_DOWNSTREAM,
+    **_CHAIN,
+    **_LABEL,
+    **_SETUP_TEARDOWN,
     "get_current_context": GET_CURRENT_CONTEXT,
     "Param": PARAM,
     "TriggerRule": TRIGGER_RULE,
@@ -145,6 +162,17 @@ _TABLE: dict[str, dict[str, str]] = {
     f"{_STANDARD}.operators.empty": _EMPTY,
     f"{_STANDARD}.operators.bash": _BASH,
     f"{_STANDARD}.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.operators.latest_only": _LATEST_ONLY,
+    "airflow.operators.datetime": _DATETIME_BRANCH,
+    "airflow.operators.weekday": _WEEKDAY_BRANCH,
+    "airflow.operators.branch": _BASE_BRANCH,
+    f"{_STANDARD}.operators.latest_only": _LATEST_ONLY,
+    f"{_STANDARD}.operators.datetime": _DATETIME_BRANCH,
+    f"{_STANDARD}.operators.weekday": _WEEKDAY_BRANCH,
+    f"{_STANDARD}.operators.branch": _BASE_BRANCH,
+    f"{_STANDARD}.utils.weekday": _WEEKDAY,
+    "airflow.utils.weekday": _WEEKDAY,
+    "airflow.utils.edgemodifier": _LABEL,
     "airflow.providers.smtp.operators.smtp": _EMAIL,
     "airflow.providers.common.sql.operators.sql": {
         "SQLExecuteQueryOperator": "millstream.operators.sql:SQLExecuteQueryOperator",
@@ -199,9 +227,23 @@ _TABLE: dict[str, dict[str, str]] = {
         "dag": DAG_DECORATOR,
         "task": TASK,
         "task_group": TASK_GROUP_DECORATOR,
+        **_SETUP_TEARDOWN,
     },
     "airflow.sdk": _SDK,
 }
+
+UNSUPPORTED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+    f"{_STANDARD}.operators.hitl": (
+        "human-in-the-loop operators (HITLOperator, ApprovalOperator, HITLBranchOperator, "
+        "HITLEntryOperator)",
+        "wait for the decision with a sensor (@task.sensor polling where it is recorded) or "
+        "start the rest with a manual trigger whose params carry it",
+    ),
+    f"{_STANDARD}.triggers.hitl": (
+        "human-in-the-loop triggers", "a sensor that polls where the decision is recorded",
+    ),
+})
+"""Airflow modules deliberately left out: module -> (the feature, what to use instead)."""
 
 MODULES: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
     {module: MappingProxyType(dict(names)) for module, names in _TABLE.items()}
@@ -232,4 +274,4 @@ def names_of(module: str) -> list[str]:
     return sorted(MODULES.get(module, {}))
 
 
-__all__ = ["MODULES", "PACKAGES", "names_of", "submodules"]
+__all__ = ["MODULES", "PACKAGES", "UNSUPPORTED", "names_of", "submodules"]

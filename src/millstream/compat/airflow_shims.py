@@ -79,9 +79,15 @@ class _TaskNamespace:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        try:
+            return getattr(_millstream_task, name)
+        except AttributeError:
+            pass
         raise AttributeError(
             f"millstream's Airflow compatibility does not support @task.{name}; supported: "
-            f"@task, @task.python, @task.branch, @task.short_circuit; see {DOCS}"
+            "@task, @task.python, @task.branch, @task.short_circuit, @task.bash, "
+            "@task.sensor, @task.virtualenv, @task.external_python, @task.branch_virtualenv, "
+            f"@task.branch_external_python, @task.run_if, @task.skip_if; see {DOCS}"
         )
 
     def __repr__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -61,10 +62,13 @@ class PythonOperator(BaseOperator):
         op_args: Sequence[Any] | None = None,
         op_kwargs: Mapping[str, Any] | None = None,
         templates_dict: dict[str, Any] | None = None,
+        templates_exts: Sequence[str] | None = None,
         show_return_value_in_logs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if templates_exts is not None:  # values ending so are template files to read
+            self.template_ext = tuple(templates_exts)
         if not callable(python_callable):
             raise DagDefinitionError(
                 f"task {self.task_id!r}: python_callable must be callable, got {python_callable!r}"
@@ -84,7 +88,10 @@ class PythonOperator(BaseOperator):
 
     def execute_callable(self, context: dict[str, Any]) -> Any:
         kwargs = callable_kwargs(self.python_callable, self.op_args, self.op_kwargs, context)
-        return self.python_callable(*self.op_args, **kwargs)
+        result = self.python_callable(*self.op_args, **kwargs)
+        if inspect.iscoroutine(result):  # an ``async def`` callable runs to its end here
+            return asyncio.run(result)
+        return result
 
 
 class BranchPythonOperator(PythonOperator):
