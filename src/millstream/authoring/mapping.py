@@ -27,6 +27,7 @@ _BASE_PARAMETERS = _init_parameters(BaseOperator)
 
 
 EXPAND_KWARGS = "__expand_kwargs__"  # the one "argument" of expand_kwargs(): a list of dicts
+GROUP_EXPANSION = "__mapped_group__"  # expand_into of a task mapped with its task group
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +209,9 @@ class MappedOperator(BaseOperator):
                                 f"is not a dict but {type(element).__name__}")
             chosen.update(element)
         kwargs = dict(self.partial_kwargs)
-        if self.expand_into:
+        if self.expand_into == GROUP_EXPANSION:
+            pass  # its arguments read the group's element themselves (MappedArgument)
+        elif self.expand_into:
             kwargs[self.expand_into] = {**kwargs.get(self.expand_into, {}), **chosen}
         else:
             kwargs.update(chosen)

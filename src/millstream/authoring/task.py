@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from millstream.authoring.assets import validate_outlets
 from millstream.authoring.dag import DAG, checked_identifier, current_dag
 from millstream.authoring.dependencies import DependencyMixin
+from millstream.authoring.group_decorator import mapped_group_input
 from millstream.authoring.setup_teardown import SetupTeardownScope, mark_setup, mark_teardown
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.authoring.xcom_arg import wire_upstream
@@ -195,6 +196,12 @@ class BaseOperator(DependencyMixin):
             )
         if not isinstance(task_id, str) or not task_id:
             raise DagDefinitionError(f"{where}: task_id must be a non-empty string")
+        if group is not None and not self.is_mapped and mapped_group_input(group) is not None:
+            raise DagDefinitionError(
+                f"{where}: {type(self).__name__} inside a mapped task group: only @task "
+                "functions can be mapped with their group; map this operator itself with "
+                ".partial().expand() instead"
+            )
         self.task_group = group
         full_id = group.child_id(task_id) if group is not None else task_id
         self.task_id = checked_identifier(full_id, Identifier.TASK, f"{where}: task_id")

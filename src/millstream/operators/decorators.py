@@ -10,7 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from millstream.authoring.dag import current_dag
-from millstream.authoring.mapping import MappedOperator, OperatorPartial
+from millstream.authoring.group_decorator import (
+    MappedGroupInput,
+    mapped_group_input,
+    same_index_args,
+)
+from millstream.authoring.mapping import GROUP_EXPANSION, MappedOperator, OperatorPartial
 from millstream.authoring.task import BaseOperator
 from millstream.authoring.taskgroup import current_task_group
 from millstream.authoring.xcom_arg import XComArg, wire_upstream
@@ -64,6 +69,38 @@ def _unique_task_id(task_id: str) -> str:
     return f"{base}__{n}"
 
 
+# Parameters of these names are filled from the task's context when the call leaves them out.
+CONTEXT_PARAMETERS = frozenset({
+    "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds",
+    "ds_nodash", "exception", "inlets", "logical_date", "macros", "map_index", "outlets",
+    "params", "prev_data_interval_end_success", "prev_data_interval_start_success", "run_id",
+    "task", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
+    "triggering_asset_events", "try_number", "ts", "ts_nodash", "ts_nodash_with_tz", "var",
+})
+
+
+def _call_signature(function: Callable[..., Any]) -> inspect.Signature:
+    """The function's signature with context-named parameters optional, as the call may
+    leave them to be filled when the task runs."""
+    signature = inspect.signature(function)
+    parameters = [
+        p.replace(default=None) if p.name in CONTEXT_PARAMETERS and p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) else p
+        for p in signature.parameters.values()
+    ]
+    # a defaulted parameter may not precede one without default: make those keyword-only
+    ordered: list[inspect.Parameter] = []
+    seen_default = False
+    for p in parameters:
+        if p.default is not p.empty:
+            seen_default = True
+        elif seen_default and p.kind is p.POSITIONAL_OR_KEYWORD:
+            p = p.replace(kind=p.KEYWORD_ONLY)
+        ordered.append(p)
+    ordered.sort(key=lambda p: p.kind)
+    return signature.replace(parameters=ordered)
+
+
 class TaskDecorator:
     """A function made into a task factory. Call it inside a DAG to add a task."""
 
@@ -111,9 +148,12 @@ class TaskDecorator:
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         self._check_in_dag()
         try:
-            inspect.signature(self.function).bind(*args, **kwargs)
+            _call_signature(self.function).bind(*args, **kwargs)
         except TypeError as exc:
             raise DagDefinitionError(f"task {self.function.__name__!r}: {exc}") from None
+        group_input = mapped_group_input()
+        if group_input is not None:
+            return self._in_mapped_group(group_input, args, kwargs)
         operator = self.operator_class(
             python_callable=self.function,
             op_args=args,
@@ -121,6 +161,20 @@ class TaskDecorator:
             **self._kwargs({}),
         )
         wire_upstream(operator, list(args), kwargs)
+        self._finish(operator)
+        return XComArg(operator)
+
+    def _in_mapped_group(self, group_input: MappedGroupInput, args: tuple[Any, ...],
+                         kwargs: dict[str, Any]) -> XComArg:
+        """Inside a mapped task group the task is mapped with the group."""
+        partial_kwargs = {
+            "python_callable": self.function,
+            "op_args": same_index_args(list(args), group_input),
+            "op_kwargs": same_index_args(kwargs, group_input),
+            **self._kwargs({}),
+        }
+        operator = MappedOperator(self.operator_class, partial_kwargs, group_input.values,
+                                  GROUP_EXPANSION)
         self._finish(operator)
         return XComArg(operator)
 
