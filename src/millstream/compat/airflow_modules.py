@@ -66,6 +66,10 @@ _EXTERNAL_TASK_SENSOR = {
     "ExternalTaskMarker": "millstream.sensors.external_task:ExternalTaskMarker",
 }
 _PYTHON_SENSOR = {"PythonSensor": "millstream.sensors.python:PythonSensor"}
+_BASH_SENSOR = {"BashSensor": "millstream.sensors.bash:BashSensor"}
+_WEEKDAY_SENSOR = {"DayOfWeekSensor": "millstream.sensors.bash:DayOfWeekSensor"}
+_TIME_SENSORS = {"TimeSensor": "millstream.sensors.time:TimeSensor",
+                 "TimeSensorAsync": "millstream.sensors.time:TimeSensorAsync"}
 _TIME_DELTA_SENSORS = {
     "TimeDeltaSensor": "millstream.sensors.time:TimeDeltaSensor",
     "TimeDeltaSensorAsync": "millstream.sensors.time:TimeDeltaSensorAsync",
@@ -195,6 +199,12 @@ _TABLE: dict[str, dict[str, str]] = {
     f"{_STANDARD}.sensors.python": _PYTHON_SENSOR,
     f"{_STANDARD}.sensors.time_delta": _TIME_DELTA_SENSORS,
     f"{_STANDARD}.sensors.date_time": _DATE_TIME_SENSORS,
+    "airflow.sensors.bash": _BASH_SENSOR,
+    "airflow.sensors.weekday": _WEEKDAY_SENSOR,
+    "airflow.sensors.time_sensor": _TIME_SENSORS,
+    f"{_STANDARD}.sensors.bash": _BASH_SENSOR,
+    f"{_STANDARD}.sensors.weekday": _WEEKDAY_SENSOR,
+    f"{_STANDARD}.sensors.time": _TIME_SENSORS,
     "airflow.providers.http.sensors.http": {"HttpSensor": "millstream.sensors.http:HttpSensor"},
     "airflow.providers.common.sql.sensors.sql": {"SqlSensor": "millstream.sensors.sql:SqlSensor"},
     # -- hooks --------------------------------------------------------------------------------
