@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from millstream.model.setup_teardown import (
     SetupCounts,
@@ -133,3 +135,69 @@ def test_clearing_a_setup_with_its_downstream_adds_nothing_more() -> None:
 def test_a_task_cannot_be_setup_and_teardown() -> None:
     with pytest.raises(ValueError, match="'a' cannot be both"):
         check_setup_teardown(graph("a>b", setups="a", teardowns="a"))
+
+
+# -- properties over random graphs -------------------------------------------------------------
+
+
+@st.composite
+def random_graphs(draw: st.DrawFn) -> dict[str, Node]:
+    """A DAG of up to 8 tasks (edges only go from lower to higher numbers), some of them
+    setups and some teardowns."""
+    size = draw(st.integers(1, 8))
+    names = [f"t{i}" for i in range(size)]
+    nodes = {name: Node() for name in names}
+    for i in range(size):
+        for j in range(i + 1, size):
+            if draw(st.booleans()):
+                nodes[names[i]].downstream_task_ids.add(names[j])
+                nodes[names[j]].upstream_task_ids.add(names[i])
+    for name in names:
+        role = draw(st.sampled_from(["work", "work", "setup", "teardown"]))
+        nodes[name].is_setup = role == "setup"
+        nodes[name].is_teardown = role == "teardown"
+        nodes[name].on_failure_fail_dagrun = role == "teardown" and draw(st.booleans())
+    return nodes
+
+
+@settings(max_examples=300, deadline=None)
+@given(random_graphs(), st.data())
+def test_a_clear_only_adds_setups_and_teardowns_and_every_relevant_setup(
+    nodes: dict[str, Node], data: st.DataObject,
+) -> None:
+    chosen = set(data.draw(st.lists(st.sampled_from(sorted(nodes)), min_size=1)))
+    result = with_setups_and_teardowns(nodes, chosen)
+    assert chosen <= result
+    assert all(nodes[t].is_setup or nodes[t].is_teardown for t in result - chosen)
+    for task_id in chosen:
+        if not nodes[task_id].is_setup:
+            assert set(relevant_setups(nodes, task_id)) <= result
+        if nodes[task_id].is_setup:
+            assert {t for t in nodes[task_id].downstream_task_ids
+                    if nodes[t].is_teardown} <= result
+
+
+@settings(max_examples=300, deadline=None)
+@given(random_graphs())
+def test_effective_leaves_are_never_ignored_teardowns_unless_nothing_else_is_left(
+    nodes: dict[str, Node],
+) -> None:
+    leaves = effective_leaves(nodes)
+    assert leaves
+    ignored = {t for t, n in nodes.items() if n.is_teardown and not n.on_failure_fail_dagrun}
+    if set(nodes) - ignored:
+        assert not leaves & ignored
+        for leaf in leaves:  # only ignored teardowns follow a leaf
+            assert nodes[leaf].downstream_task_ids <= ignored
+    else:
+        assert leaves == {t for t, n in nodes.items() if not n.downstream_task_ids}
+
+
+@settings(max_examples=300, deadline=None)
+@given(random_graphs())
+def test_indirect_setups_are_relevant_and_not_direct(nodes: dict[str, Node]) -> None:
+    for task_id, node in nodes.items():
+        indirect = indirect_setups(nodes, task_id)
+        assert set(indirect) <= set(relevant_setups(nodes, task_id))
+        assert not set(indirect) & node.upstream_task_ids
+        assert not (node.is_teardown and indirect)
