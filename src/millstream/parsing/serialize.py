@@ -107,7 +107,22 @@ def _param_from_json(data: dict[str, Any]) -> Any:
 
 
 def serialize_task(task: BaseOperator) -> dict[str, Any]:
-    """The scheduler-relevant settings of one task, as JSON-ready data."""
+    """The scheduler-relevant settings of one task, as JSON-ready data.
+
+    Setup/teardown roles and an ExternalTaskMarker's target are written only when set,
+    so that DAGs without them keep the structure (and version) they had.
+    """
+    data = _task_settings(task)
+    for name in ("is_setup", "is_teardown", "on_failure_fail_dagrun"):
+        if getattr(task, name):
+            data[name] = True
+    marker = getattr(task, "external_marker", None)
+    if marker is not None:
+        data["external_marker"] = marker
+    return data
+
+
+def _task_settings(task: BaseOperator) -> dict[str, Any]:
     expansion = task.expansion_sources() if task.is_mapped else None  # type: ignore[attr-defined]
     operator = task.operator_class if task.is_mapped else type(task)  # type: ignore[attr-defined]
     return {
@@ -144,9 +159,6 @@ def serialize_task(task: BaseOperator) -> dict[str, Any]:
             for name in ("execute", "success", "failure", "retry")
         },
         "is_mapped": task.is_mapped,
-        "is_setup": task.is_setup,
-        "is_teardown": task.is_teardown,
-        "on_failure_fail_dagrun": task.on_failure_fail_dagrun,
         "outlets": [asset.as_json() for asset in task.outlets],
         "expansion": None if expansion is None else {
             name: s.to_json() for name, s in expansion.items()
@@ -230,6 +242,7 @@ class TaskStructure:
     is_setup: bool = False
     is_teardown: bool = False
     on_failure_fail_dagrun: bool = False
+    external_marker: dict[str, Any] | None = field(default=None, repr=False)
     outlets: list[Asset] = field(default_factory=list, repr=False)
     dag: DagStructure | None = field(default=None, repr=False)
 
@@ -262,6 +275,7 @@ class TaskStructure:
             is_setup=data.get("is_setup", False),
             is_teardown=data.get("is_teardown", False),
             on_failure_fail_dagrun=data.get("on_failure_fail_dagrun", False),
+            external_marker=data.get("external_marker"),
             raw=data,
             _expansion=None if expansion is None else {
                 name: ExpandSource.from_json(s) for name, s in expansion.items()

@@ -252,9 +252,9 @@ def _call_date_fn(
 class ExternalTaskMarker(BaseOperator):
     """Marks that ``external_task_id`` of ``external_dag_id`` depends on this task.
 
-    Running it does nothing. It records the link to the task an ExternalTaskSensor of the
-    other DAG waits on (``logical_date`` is templated, the run's own by default), shown
-    with the task; ``recursion_depth`` bounds how far a chain of markers may be followed.
+    Running it does nothing. Clearing it also clears that task, and the tasks after it, in
+    the other DAG's run at ``logical_date`` (a template; the run's own logical date by
+    default), and so on through markers there, at most ``recursion_depth`` DAGs deep.
     """
 
     template_fields = ("external_dag_id", "external_task_id", "logical_date")
@@ -278,6 +278,17 @@ class ExternalTaskMarker(BaseOperator):
         self.external_task_id = external_task_id
         self.logical_date = logical_date
         self.recursion_depth = recursion_depth
+
+    @property
+    def external_marker(self) -> dict[str, Any]:
+        """What clearing needs to follow this marker (stored with the DAG's structure)."""
+        date = self.logical_date
+        return {
+            "dag_id": self.external_dag_id,
+            "task_id": self.external_task_id,
+            "logical_date": date.isoformat() if isinstance(date, datetime) else date,
+            "recursion_depth": self.recursion_depth,
+        }
 
     def execute(self, context: dict[str, Any]) -> None:
         return None

@@ -64,5 +64,5 @@ def test_time_sensor_target_is_on_the_date_the_interval_ends() -> None:
         wait = TimeSensor(task_id="wait", target_time=time(6, 30))
     target = wait.target({"data_interval_end": datetime(2026, 3, 4, 23, tzinfo=UTC)})
     assert target == datetime(2026, 3, 4, 6, 30, tzinfo=UTC)
-    with DAG("time_bad"), pytest.raises(DagDefinitionError, match="datetime.time"):
+    with DAG("time_bad"), pytest.raises(DagDefinitionError, match=r"datetime\.time"):
         TimeSensor(task_id="wait", target_time="06:30")  # type: ignore[arg-type]
