@@ -79,6 +79,11 @@ class _MetadataStoreDagRuns:
 
         return MetadataStoreDagRuns().run_state(dag_id, run_id)
 
+    def is_paused(self, dag_id: str) -> bool | None:
+        from millstream.services.triggered_runs import MetadataStoreDagRuns
+
+        return MetadataStoreDagRuns().is_paused(dag_id)
+
 
 def _test_connection(conn: Connection) -> tuple[bool, str]:
     from millstream.hooks.connection_tester import test_connection
