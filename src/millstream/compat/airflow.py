@@ -74,7 +74,7 @@ def unsupported_module_message(fullname: str) -> str:
     """Why ``fullname`` cannot be imported, with what its nearest served package offers."""
     for module, (feature, instead) in UNSUPPORTED.items():
         if fullname == module or fullname.startswith(module + "."):
-            return (f"{_importer()}: {feature} ({module}) are not supported by {_PREFIX}; "
+            return (f"{feature} ({module}) are not supported by {_PREFIX}; "
                     f"instead, {instead}; see {DOCS}")
     parent = fullname.rpartition(".")[0]
     last = fullname.rpartition(".")[2]
@@ -150,7 +150,9 @@ class _AirflowFinder:
         if fullname not in PACKAGES:
             # A plain ImportError, not ModuleNotFoundError: the import system swallows the
             # latter for `from package import name`, and this message would be lost.
-            raise ImportError(unsupported_module_message(fullname), name=fullname)
+            # file:line first: the DAG file's import, not this finder, is what to fix
+            raise ImportError(f"{_importer()}: {unsupported_module_message(fullname)}",
+                              name=fullname)
         # Every served module is a package: `from airflow.x import Unknown` then asks this
         # finder for `airflow.x.Unknown`, which answers with the message above.
         return importlib.machinery.ModuleSpec(fullname, self, is_package=True)

@@ -79,3 +79,18 @@ def test_a_human_in_the_loop_import_is_a_one_line_error_naming_file_line_and_ins
     assert "\n" not in summary.strip()
     assert f"{path}:2: human-in-the-loop operators" in summary
     assert "instead, wait for the decision with a sensor" in summary
+
+
+def test_any_unsupported_import_names_the_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "future.py"
+    path.write_text("from airflow.sdk import DAG\n\n"
+                    "from airflow.providers.standard.operators.python import NotAnOperator\n")
+    monkeypatch.setenv(airflow_compat.ENV_VAR, "true")
+    with pytest.raises(DagImportError) as caught:
+        load_dag_file(path)
+    summary = caught.value.summary
+    assert f"{path}:3: millstream's Airflow compatibility does not support NotAnOperator" in (
+        summary)
+    assert "ExternalPythonOperator" in summary  # what the module does provide
