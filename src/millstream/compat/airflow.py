@@ -33,11 +33,12 @@ from typing import Any
 from millstream.compat.airflow_modules import (
     MODULES,
     PACKAGES,
-    UNSUPPORTED,
+    UNSUPPORTED_MODULES,
     names_of,
     submodules,
 )
 from millstream.exceptions import MillstreamError
+from millstream.secrets import backends
 
 ENV_VAR = "MILLSTREAM__COMPAT__AIRFLOW"
 DOCS = "docs/migrating-from-airflow.md"
@@ -45,6 +46,7 @@ _PREFIX = "millstream's Airflow compatibility"
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
 _MAX_LISTED = 24
+_AIRFLOW_ENV_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
 
 
 class AirflowCompatError(MillstreamError):
@@ -57,25 +59,8 @@ def _listing(items: Sequence[str]) -> str:
     return shown + (f" ... ({len(items)} in all)" if len(items) > _MAX_LISTED else "")
 
 
-def _importer() -> str:
-    """``file:line`` of the import statement being run (outside the import machinery)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_code.co_filename
-        if not name.startswith("<frozen") and "importlib" not in name and (
-            os.sep + "millstream" + os.sep + "compat" + os.sep not in name
-        ):
-            return f"{name}:{frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
-    return "<unknown>"
-
-
 def unsupported_module_message(fullname: str) -> str:
     """Why ``fullname`` cannot be imported, with what its nearest served package offers."""
-    for module, (feature, instead) in UNSUPPORTED.items():
-        if fullname == module or fullname.startswith(module + "."):
-            return (f"{feature} ({module}) are not supported by {_PREFIX}; "
-                    f"instead, {instead}; see {DOCS}")
     parent = fullname.rpartition(".")[0]
     last = fullname.rpartition(".")[2]
     if parent in MODULES and last not in submodules(parent):
@@ -111,6 +96,11 @@ def unsupported_name_message(module: str, name: str) -> str:
 def _resolve(module: str, name: str) -> Any:
     """The millstream object behind ``module.name``; ImportError if it is not there (yet)."""
     target = MODULES[module][name]
+    if target.startswith("!"):
+        feature, _, instead = target[1:].partition("|")
+        raise ImportError(
+            f"{_PREFIX} does not support {feature} ({name} from {module}): {instead}; "
+            f"see {DOCS}", name=module)
     where, _, attribute = target.partition(":")
     try:
         return getattr(importlib.import_module(where), attribute)
@@ -147,12 +137,14 @@ class _AirflowFinder:
                   target: object = None) -> importlib.machinery.ModuleSpec | None:
         if fullname != "airflow" and not fullname.startswith("airflow."):
             return None
+        for module, (feature, instead) in UNSUPPORTED_MODULES.items():
+            if fullname == module or fullname.startswith(module + "."):
+                raise ImportError(f"{_PREFIX} does not support {feature} ({fullname}): "
+                                  f"{instead}; see {DOCS}", name=fullname)
         if fullname not in PACKAGES:
             # A plain ImportError, not ModuleNotFoundError: the import system swallows the
             # latter for `from package import name`, and this message would be lost.
-            # file:line first: the DAG file's import, not this finder, is what to fix
-            raise ImportError(f"{_importer()}: {unsupported_module_message(fullname)}",
-                              name=fullname)
+            raise ImportError(unsupported_module_message(fullname), name=fullname)
         # Every served module is a package: `from airflow.x import Unknown` then asks this
         # finder for `airflow.x.Unknown`, which answers with the message above.
         return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
@@ -219,12 +211,16 @@ def enable() -> None:
         )
     sys.meta_path.insert(0, _FINDER)
     importlib.invalidate_caches()
+    # As in Airflow, connections and variables may come from AIRFLOW_CONN_* / AIRFLOW_VAR_*
+    # (millstream's own MILLSTREAM_CONN_* / MILLSTREAM_VAR_* win when both are set).
+    backends.add_env_prefixes(*_AIRFLOW_ENV_PREFIXES)
 
 
 def disable() -> None:
     """Stop serving ``airflow.*`` and forget the modules served so far (for tests)."""
     while _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
+    backends.remove_env_prefixes(*_AIRFLOW_ENV_PREFIXES)
     for name, module in list(sys.modules.items()):
         if (name == "airflow" or name.startswith("airflow.")) and \
                 getattr(module, "__loader__", None) is _FINDER:
