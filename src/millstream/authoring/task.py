@@ -135,6 +135,8 @@ class BaseOperator(DependencyMixin):
     run_conditions: Sequence[Callable[[dict[str, Any]], None]] = ()
     _defaults_applied: bool
     _scopes: list[SetupTeardownScope]
+    _pre_execute_hook: Callable[[dict[str, Any]], Any] | None = None
+    _post_execute_hook: Callable[[dict[str, Any], Any], Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -179,6 +181,9 @@ class BaseOperator(DependencyMixin):
         inlets: Sequence[Any] | None = None,
         executor_config: dict[str, Any] | None = None,
         map_index_template: str | None = None,
+        task_display_name: str | None = None,
+        pre_execute: Callable[[dict[str, Any]], Any] | None = None,
+        post_execute: Callable[[dict[str, Any], Any], Any] | None = None,
         dag: DAG | None = None,
         task_group: TaskGroup | None = None,
         **unknown: Any,
@@ -251,6 +256,9 @@ class BaseOperator(DependencyMixin):
         self.inlets = list(inlets or [])
         self.executor_config = dict(executor_config or {})
         self.map_index_template = map_index_template  # names a mapped instance in the UI
+        self.task_display_name = task_display_name or None
+        self._pre_execute_hook = pre_execute
+        self._post_execute_hook = post_execute
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         self.dag: DAG | None = None
@@ -351,9 +359,25 @@ class BaseOperator(DependencyMixin):
         raise NotImplementedError(f"{type(self).__name__} must implement execute()")
 
     def pre_execute(self, context: dict[str, Any]) -> None:
-        """Called just before :meth:`execute`: checks the task's run conditions."""
+        """Called just before :meth:`execute`: checks the task's run conditions, then calls
+        the ``pre_execute=`` hook given to the task, if any."""
         for condition in self.run_conditions:
             condition(context)
+        if self._pre_execute_hook is not None:
+            self._pre_execute_hook(context)
+
+    def post_execute(self, context: dict[str, Any], result: Any = None) -> None:
+        """Called just after :meth:`execute` succeeded: the ``post_execute=`` hook, if any."""
+        if self._post_execute_hook is not None:
+            self._post_execute_hook(context, result)
+
+    def render_template(self, content: Any, context: dict[str, Any]) -> Any:
+        """``content`` (a string, or strings nested in lists and dicts) rendered with Jinja
+        and ``context``, as this task's templated fields are."""
+        from millstream.authoring.templating import render_value, template_environment
+
+        return render_value(content, context, template_environment(self.dag),
+                            tuple(self.template_ext))
 
     def defer(
         self,

@@ -181,7 +181,10 @@ class TriggerDagRunOperator(BaseOperator):
                                       where)
         self.failed_states = _states(failed_states, [DagRunState.FAILED], "failed_states", where)
         both = sorted(s.value for s in set(self.allowed_states) & set(self.failed_states))
-        if both:
+        # As in Airflow, the default failed_states stay when allowed_states names "failed"
+        # too (a failed run then fails the task: failed states are checked first); only
+        # an explicit overlap is a mistake worth refusing.
+        if both and failed_states is not None:
             raise DagDefinitionError(f"{where}: {', '.join(both)} is in both allowed_states "
                                      "and failed_states")
         self.skip_when_already_exists = bool(skip_when_already_exists)

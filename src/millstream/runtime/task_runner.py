@@ -69,6 +69,7 @@ def run_task_try(
             if workload.next_method is None:  # a resumed deferral passed its checks already
                 task.pre_execute(context)
             result = _execute(task, context, workload)
+            task.post_execute(context, result)
         _push_result(task, ti, result)
     except TaskSkipped as exc:
         state = TaskState.SKIPPED

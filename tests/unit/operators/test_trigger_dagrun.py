@@ -247,3 +247,10 @@ def test_fail_when_dag_is_paused_fails_without_triggering_and_otherwise_triggers
     again = _run(engine, engine.dags["controller"], datetime(2026, 1, 2, tzinfo=UTC))
     assert again.state is DagRunState.SUCCESS
     assert len(engine.store.runs.list("target")) == 1
+
+
+def test_allowed_states_may_name_failed_when_failed_states_are_the_default() -> None:
+    with DAG("overlap", schedule=None):
+        task = TriggerDagRunOperator(task_id="go", trigger_dag_id="t",
+                                     allowed_states=["success", "failed"])
+    assert task.failed_states == [DagRunState.FAILED]
