@@ -14,6 +14,7 @@ from millstream.authoring.assets import validate_outlets
 from millstream.authoring.dag import DAG, checked_identifier, current_dag
 from millstream.authoring.dependencies import DependencyMixin
 from millstream.authoring.group_decorator import mapped_group_input
+from millstream.authoring.priority import is_strategy, strategy_weight
 from millstream.authoring.setup_teardown import SetupTeardownScope, mark_setup, mark_teardown
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.authoring.xcom_arg import wire_upstream
@@ -160,7 +161,7 @@ class BaseOperator(DependencyMixin):
         pool: str = DEFAULT_POOL,
         pool_slots: int = 1,
         priority_weight: int = 1,
-        weight_rule: str = "downstream",
+        weight_rule: str | Any = "downstream",
         queue: str = DEFAULT_QUEUE,
         depends_on_past: bool = False,
         wait_for_downstream: bool = False,
@@ -219,6 +220,12 @@ class BaseOperator(DependencyMixin):
             raise DagDefinitionError(f"{where}: retries must be a non-negative integer")
         if not isinstance(pool_slots, int) or pool_slots < 1:
             raise DagDefinitionError(f"{where}: pool_slots must be a positive integer")
+        self.weight_strategy: Any = None
+        if is_strategy(weight_rule):
+            # a custom strategy: asked once, here; the task keeps its answer as absolute
+            self.weight_strategy = weight_rule
+            priority_weight = strategy_weight(weight_rule, self, where)
+            weight_rule = "absolute"
         if weight_rule not in WEIGHT_RULES:
             raise DagDefinitionError(
                 f"{where}: unknown weight_rule {weight_rule!r}; expected one of {WEIGHT_RULES}"

@@ -238,6 +238,13 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.timetables.base": _TIMETABLE_BASE,
     "airflow.io.path": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
     "airflow.sdk.io": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
+    "airflow.example_dags.plugins.decreasing_priority_weight_strategy": {
+        "DecreasingPriorityStrategy":
+            "millstream.compat.airflow_example_plugins:DecreasingPriorityStrategy",
+    },
+    "airflow.task.priority_strategy": {
+        "PriorityWeightStrategy": f"{_AUTHORING}.priority:PriorityWeightStrategy",
+    },
     "airflow.example_dags.plugins.workday": {
         "AfterWorkdayTimetable": "millstream.compat.airflow_example_plugins:AfterWorkdayTimetable",
     },
