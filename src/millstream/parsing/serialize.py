@@ -205,7 +205,7 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         }
         for group_id, group in dag.task_group_dict.items()
     }
-    return {
+    data: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "dag_id": dag.dag_id,
         "fileloc": dag.fileloc,
@@ -232,6 +232,10 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "task_groups": groups,
         "tasks": [serialize_task(task) for task in dag.topological_sort()],
     }
+    if dag.edge_info:  # only when set, so that DAGs without labels keep their version
+        data["edge_info"] = [[up, down, dict(info)]
+                             for (up, down), info in sorted(dag.edge_info.items())]
+    return data
 
 
 def structure_hash(data: dict[str, Any]) -> str:
@@ -350,6 +354,10 @@ class DagStructure:
         self.has_sla_miss_callback: bool = data["has_callbacks"]["sla_miss"]
         self.is_paused_upon_creation: bool | None = data["is_paused_upon_creation"]
         self.task_groups: dict[str, dict[str, Any]] = data["task_groups"]
+        # extra data of edges, such as a Label's text: (upstream, downstream) -> {"label": ...}
+        self.edge_info: dict[tuple[str, str], dict[str, Any]] = {
+            (up, down): info for up, down, info in data.get("edge_info", [])
+        }
         self._order = [TaskStructure.from_json(t) for t in data["tasks"]]
         self.task_dict: dict[str, TaskStructure] = {t.task_id: t for t in self._order}
         for task in self._order:

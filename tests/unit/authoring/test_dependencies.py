@@ -293,3 +293,38 @@ def test_a_group_ending_in_a_teardown_links_on_from_its_work():
     assert the_dag.task_dict["after"].upstream_task_ids == {"section.work"}
     assert work.downstream_task_ids == {"section.delete", "after"}
     assert delete.downstream_task_ids == set()
+
+
+def test_edge_labels_are_stored_with_the_dag_structure():
+    from millstream.authoring.dependencies import Label
+    from millstream.parsing.serialize import DagStructure
+
+    with DAG("labels_stored") as the_dag:
+        EmptyOperator(task_id="a") >> Label("then") >> EmptyOperator(task_id="b")
+    structure = DagStructure.from_json_text(DagStructure.from_dag(the_dag).to_json())
+    assert structure.edge_info == {("a", "b"): {"label": "then"}}
+    with DAG("no_labels") as plain:
+        EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")
+    assert "edge_info" not in DagStructure.from_dag(plain).data
+
+
+def test_with_setup_and_teardown_wired_by_shift():
+    from millstream.operators.decorators import setup, teardown
+
+    @setup
+    def create():
+        return 1
+
+    @teardown
+    def delete():
+        return 2
+
+    @task
+    def work():
+        return 3
+
+    with DAG("shift_scope") as the_dag, create() >> delete():
+        work()
+    assert the_dag.task_dict["work"].upstream_task_ids == {"create"}
+    assert the_dag.task_dict["work"].downstream_task_ids == {"delete"}
+    assert the_dag.test(logical_date="2026-01-01").state == "success"
