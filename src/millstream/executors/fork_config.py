@@ -28,6 +28,15 @@ ZYGOTE_IDLE_S = 300.0
 MAX_ZYGOTES = 32
 """How many zygotes may live at once; past that the least recently used idle one goes."""
 
+TRIES_PER_PROCESS = 100
+"""How many tries a worker process runs before it is replaced (1: a process per try)."""
+
+WORKER_MEMORY_MB = 1024
+"""A worker whose resident memory is above this after a try is replaced."""
+
+WORKER_IDLE_S = 60.0
+"""How long a worker with no try to run is kept for the next try of its DAG file."""
+
 
 @dataclass(frozen=True, slots=True)
 class ForkServerConfig:
@@ -35,7 +44,9 @@ class ForkServerConfig:
 
     ``dag_import_timeout`` and ``dag_import_memory_mb`` bound the import of one DAG file
     in its zygote, as ``[scheduler] file_parse_timeout_s`` and ``file_parse_memory_mb``
-    bound it in the parser.
+    bound it in the parser. ``tries_per_process`` and ``worker_memory_mb`` are the
+    ``[executor]`` settings of the same names: how many tries a worker runs, and the
+    resident memory past which it is replaced (:mod:`millstream.executors.try_worker`).
     """
 
     log_folder: Path
@@ -44,3 +55,11 @@ class ForkServerConfig:
     dag_import_timeout: float = DEFAULT_TIMEOUT_S
     dag_import_memory_mb: int = DEFAULT_MEMORY_MB
     zygote_idle_s: float = ZYGOTE_IDLE_S
+    tries_per_process: int = TRIES_PER_PROCESS
+    worker_memory_mb: int = WORKER_MEMORY_MB
+    worker_idle_s: float = WORKER_IDLE_S
+
+    @property
+    def reuses_workers(self) -> bool:
+        """Whether a worker process may run more than one try."""
+        return self.tries_per_process > 1

@@ -137,7 +137,7 @@ class _ForkServer:
         self.config = config
         self.hostname = socket.gethostname()
         self.executor = JsonLinePipe(in_fd, out_fd)
-        self.processes = ForkedProcesses()
+        self.processes = ForkedProcesses(self._signal)
         self.wake_read, self.wake_write = os.pipe()
         self.zygotes = ZygotePool(config, self._own_fds)
         self.parent_pid = os.getppid()  # the executor's process: we serve only it
@@ -149,6 +149,20 @@ class _ForkServer:
 
     def _busy(self, zygote: Zygote) -> bool:
         return self.processes.busy(zygote.pid)
+
+    def _signal(self, entry: ForkedProcess, signum: int) -> None:
+        """Signal the process group running ``entry``.
+
+        A worker that runs many tries is signalled by its zygote, which knows whether it
+        still runs this try or has moved on to the next; once the zygote is gone or
+        takes no more requests, the worker takes none either and is signalled here.
+        """
+        zygote = self.zygotes.by_pid.get(entry.zygote_pid)
+        if self.config.reuses_workers and entry.workload is not None and zygote is not None \
+                and zygote.pipe.write_fd is not None:
+            zygote.pipe.send({"kind": "signal", "id": entry.request_id, "signal": signum})
+        elif entry.pid is not None:
+            kill_group(entry.pid, signum)
 
     # -- main loop ------------------------------------------------------------------------------
     def serve(self) -> int:
@@ -278,6 +292,11 @@ class _ForkServer:
                     ended = self.processes.running.pop(int(data["pid"]), None)
                     if ended is not None:
                         self._ended(ended, int(data["status"]))
+                elif kind == "ran":  # a worker ran the try, left its result, and lives on
+                    ended = self.processes.running.get(int(data["pid"]))
+                    if ended is not None and ended.request_id == int(data["id"]):
+                        del self.processes.running[ended.pid or 0]
+                        self._ended(ended, 0)
             except (ValueError, KeyError, TypeError) as exc:
                 log.error("fork server: ignoring a malformed message from a zygote (%s): "
                           "%.200r", exc, line)

@@ -1,9 +1,12 @@
 """The local executor: runs task tries as processes on this machine, through a fork server.
 
 ``start()`` forks the fork server (:mod:`millstream.executors.forkserver_process`)
-while the scheduler process is still small and warm; every try is then one ``fork`` of
-the zygote that imported its DAG file (:mod:`millstream.executors.zygote`), and so is
-every DAG callback (:mod:`millstream.executors.callback_processes`). Workloads go to
+while the scheduler process is still small and warm; every try then runs in a worker
+forked from the zygote that imported its DAG file (:mod:`millstream.executors.zygote`):
+with ``tries_per_process`` above 1 a worker runs up to that many tries, one after
+another, and is replaced sooner if a try leaves it unhealthy
+(:mod:`millstream.executors.try_worker`); with 1 every try is a fork of its own. Every
+DAG callback is a fork of its own (:mod:`millstream.executors.callback_processes`). Workloads go to
 the server as JSON lines and events come back the same way, so nothing but JSON crosses
 the process boundary and nothing here writes the store: the scheduler applies the
 events it drains.
@@ -49,7 +52,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from millstream.executors import forkserver_process, wire
-from millstream.executors.fork_config import ZYGOTE_IDLE_S, ForkServerConfig
+from millstream.executors.fork_config import (
+    TRIES_PER_PROCESS,
+    WORKER_MEMORY_MB,
+    ZYGOTE_IDLE_S,
+    ForkServerConfig,
+)
 from millstream.executors.forkserver_process import ForkServerHandle
 from millstream.executors.orphans import InFlightTry, OrphanedTries
 from millstream.executors.process_tools import describe_status, kill_group, kill_pid
@@ -82,7 +90,13 @@ Event = TaskStartedEvent | TaskFinishedEvent
 
 
 class LocalExecutor:
-    """Runs up to ``parallelism`` task tries at once, each in a process of its own."""
+    """Runs up to ``parallelism`` task tries at once, each in a worker process.
+
+    A worker runs at most ``tries_per_process`` tries, one after another (1: a fresh
+    process for every try), and is replaced as soon as a try leaves it with threads or
+    child processes running, a changed environment, or more than ``worker_memory_mb`` of
+    resident memory.
+    """
 
     def __init__(
         self,
@@ -94,14 +108,20 @@ class LocalExecutor:
         dag_import_timeout: float = DEFAULT_TIMEOUT_S,
         dag_import_memory_mb: int = DEFAULT_MEMORY_MB,
         zygote_idle_s: float = ZYGOTE_IDLE_S,
+        tries_per_process: int = TRIES_PER_PROCESS,
+        worker_memory_mb: int = WORKER_MEMORY_MB,
     ) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        if tries_per_process < 1:
+            raise ValueError(f"tries_per_process must be at least 1, got {tries_per_process}")
+        if worker_memory_mb < 1:
+            raise ValueError(f"worker_memory_mb must be at least 1, got {worker_memory_mb}")
         self.parallelism = parallelism
         self.log_folder = Path(log_folder)
         self._config = ForkServerConfig(self.log_folder, xcom_reader_factory, clock,
                                         dag_import_timeout, dag_import_memory_mb,
-                                        zygote_idle_s)
+                                        zygote_idle_s, tries_per_process, worker_memory_mb)
         self._clock = clock
         self._server: ForkServerHandle | None = None
         self._stopping = False
