@@ -154,6 +154,16 @@ class SchedulerSettings(_Section):
         return self
 
 
+class ExecutorSettings(_Section):
+    """``[executor]``: the worker processes of the local executor."""
+
+    # Tries a worker process runs, one after another, before it is replaced (1: a fresh
+    # process for every try). A try that leaves its worker unhealthy has it replaced sooner.
+    tries_per_process: int = Field(default=100, ge=1)
+    # A worker whose resident memory is above this after a try is replaced.
+    max_memory_per_process_mb: int = Field(default=1024, ge=16)
+
+
 class LoggingSettings(_Section):
     """``[logging]``: where task logs are written and how much millstream logs."""
 

@@ -69,7 +69,9 @@ def scheduler_job(
     # DAG files are imported in the executor's zygotes under the parser's caps.
     executor = LocalExecutor(sched.parallelism, log_folder, xcom_reader,
                              dag_import_timeout=sched.file_parse_timeout_s,
-                             dag_import_memory_mb=sched.file_parse_memory_mb)
+                             dag_import_memory_mb=sched.file_parse_memory_mb,
+                             tries_per_process=settings.executor.tries_per_process,
+                             worker_memory_mb=settings.executor.max_memory_per_process_mb)
     callbacks = ForkedCallbackRunner(executor)
     timings = JobTimings(
         parse_interval=_seconds(sched.parse_interval_s),

@@ -199,6 +199,11 @@ class LocalExecutor:
             self._read_until_server_exits(time.monotonic() + KILL_WAIT_S)
 
     @property
+    def tries_per_process(self) -> int:
+        """How many tries a worker process runs before it is replaced."""
+        return self._config.tries_per_process
+
+    @property
     def fork_server_pid(self) -> int | None:
         """The fork server's process id while it runs."""
         return self._server.pid if self._server is not None else None

@@ -243,3 +243,14 @@ def test_execution_timeout_kills_the_workers_tree_and_a_new_worker_runs_the_next
     wait_until(lambda: not process_exists(worker), 5, "the timed out worker to go")
     after = returned(run_one(executor, a_try(reuse_file, "where", 2)))
     assert after["pid"] != worker and after["seen"] == 1
+
+
+def test_the_scheduler_gives_its_executor_the_executor_settings(tmp_path: Path) -> None:
+    from millstream.cli.engine import scheduler_job
+    from millstream.config import load_settings
+
+    environ = {"MILLSTREAM__EXECUTOR__TRIES_PER_PROCESS": "1"}
+    with scheduler_job(load_settings(tmp_path, environ=environ)) as job:
+        assert job.executor.tries_per_process == 1  # type: ignore[attr-defined]
+    with scheduler_job(load_settings(tmp_path, environ={})) as job:
+        assert job.executor.tries_per_process == 100  # type: ignore[attr-defined]
