@@ -12,6 +12,7 @@ from millstream.parsing.processor import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
     from millstream.runtime.xcom import XComReader
+    from millstream.store.interfaces import Store
 
 TIMEOUT_GRACE_S = 2.0
 """How long past its execution_timeout a try may run before its process group is killed."""
@@ -40,7 +41,8 @@ WORKER_IDLE_S = 60.0
 
 @dataclass(frozen=True, slots=True)
 class ForkServerConfig:
-    """What the fork server needs, inherited through ``fork`` (never pickled).
+    """What the fork server needs: pickled to a fresh interpreter when it can be, else
+    inherited through ``fork`` (see :mod:`millstream.executors.forkserver_main`).
 
     ``dag_import_timeout`` and ``dag_import_memory_mb`` bound the import of one DAG file
     in its zygote, as ``[scheduler] file_parse_timeout_s`` and ``file_parse_memory_mb``
@@ -58,6 +60,8 @@ class ForkServerConfig:
     tries_per_process: int = TRIES_PER_PROCESS
     worker_memory_mb: int = WORKER_MEMORY_MB
     worker_idle_s: float = WORKER_IDLE_S
+    # How tries open the metadata store (variables, connections), if not from settings.
+    store_factory: Callable[[], Store] | None = None
 
     @property
     def reuses_workers(self) -> bool:

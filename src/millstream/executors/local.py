@@ -58,6 +58,7 @@ from millstream.executors.fork_config import (
     ZYGOTE_IDLE_S,
     ForkServerConfig,
 )
+from millstream.executors.forkserver_main import READY_LINE
 from millstream.executors.forkserver_process import ForkServerHandle
 from millstream.executors.orphans import InFlightTry, OrphanedTries
 from millstream.executors.process_tools import describe_status, kill_group, kill_pid
@@ -76,6 +77,7 @@ from millstream.store.records import TaskInstanceKey
 
 if TYPE_CHECKING:
     from millstream.runtime.xcom import XComReader
+    from millstream.store.interfaces import Store
 
 __all__ = ["LocalExecutor", "read_result_file", "result_path", "try_log_path"]
 
@@ -83,6 +85,9 @@ log = logging.getLogger("millstream.executors.local")
 
 KILL_WAIT_S = 5.0
 """How long ``stop(kill=True)`` waits for killed tries to be reported before giving up."""
+
+SERVER_START_S = 60.0
+"""How long ``start()`` waits for a fresh fork server to be warm before going on."""
 
 _READ_SIZE = 1 << 16
 
@@ -110,6 +115,7 @@ class LocalExecutor:
         zygote_idle_s: float = ZYGOTE_IDLE_S,
         tries_per_process: int = TRIES_PER_PROCESS,
         worker_memory_mb: int = WORKER_MEMORY_MB,
+        store_factory: Callable[[], Store] | None = None,
     ) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
@@ -121,7 +127,9 @@ class LocalExecutor:
         self.log_folder = Path(log_folder)
         self._config = ForkServerConfig(self.log_folder, xcom_reader_factory, clock,
                                         dag_import_timeout, dag_import_memory_mb,
-                                        zygote_idle_s, tries_per_process, worker_memory_mb)
+                                        zygote_idle_s, tries_per_process, worker_memory_mb,
+                                        store_factory=store_factory)
+        self._fresh = True  # start the server as a fresh interpreter while that works
         self._clock = clock
         self._server: ForkServerHandle | None = None
         self._stopping = False
@@ -141,8 +149,36 @@ class LocalExecutor:
         if self._server is not None:
             return
         self.log_folder.mkdir(parents=True, exist_ok=True)
-        self._server = forkserver_process.spawn(self._config)
-        log.debug("fork server started (pid %d)", self._server.pid)
+        self._server = handle = forkserver_process.spawn(self._config, self._fresh)
+        log.debug("fork server started (pid %d)", handle.pid)
+        if handle.fresh:
+            self._await_ready(handle)
+
+    def _await_ready(self, handle: ForkServerHandle) -> None:
+        """Wait for a fresh server's first line, so the first try finds it warm; one that
+        dies before it is replaced by a fork of this process, from then on."""
+        deadline = time.monotonic() + SERVER_START_S
+        while (left := deadline - time.monotonic()) > 0:
+            select.select([handle.from_server], [], [], left)
+            try:
+                chunk = os.read(handle.from_server, _READ_SIZE)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self._server = None
+                forkserver_process.release(handle)
+                self._inbox.clear()
+                log.error("the fork server (pid %d) %s while it started; forking it from "
+                          "this process instead", handle.pid, _reap(handle.pid, block=True))
+                self._fresh = False
+                self.start()
+                return
+            self._inbox += chunk
+            if self._inbox.startswith(READY_LINE):
+                del self._inbox[:len(READY_LINE)]
+                return
+        log.warning("the fork server (pid %d) is not ready after %g s; going on", handle.pid,
+                    SERVER_START_S)
 
     def stop(self, timeout: float = 30.0, kill: bool = False) -> None:
         """Stop taking work and wait up to ``timeout`` seconds for running tries to end.
@@ -418,6 +454,8 @@ class LocalExecutor:
                 if isinstance(data, dict) and data.get("kind") == "callback_ended":
                     self._callbacks.discard(int(data["callback_id"]))
                     continue
+                if isinstance(data, dict) and data.get("kind") == "ready":
+                    continue  # a restarted fresh server is warm: nothing to do
                 event = from_dict(data)
             except (ValueError, KeyError, TypeError) as exc:
                 log.error("ignoring a malformed message from the fork server: %s", exc)
