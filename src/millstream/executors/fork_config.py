@@ -63,6 +63,11 @@ class ForkServerConfig:
     # How tries open the metadata store (variables, connections), if not from settings.
     store_factory: Callable[[], Store] | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("tries_per_process", "worker_memory_mb"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
     @property
     def reuses_workers(self) -> bool:
         """Whether a worker process may run more than one try."""

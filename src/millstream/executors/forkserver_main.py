@@ -20,7 +20,9 @@ import contextlib
 import logging
 import os
 import pickle
+import select
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -28,6 +30,8 @@ from millstream.executors.fork_config import ForkServerConfig
 
 READY_LINE = b'{"kind":"ready"}\n'
 """What the server says first, once it is warm."""
+
+log = logging.getLogger("millstream.executors.local")
 
 
 def launch(config: ForkServerConfig, to_read: int, from_write: int) -> int | None:
@@ -57,6 +61,25 @@ def launch(config: ForkServerConfig, to_read: int, from_write: int) -> int | Non
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+
+
+def wait_until_ready(from_server: int, timeout: float) -> bool:
+    """Read a fresh server's ready line (nothing else comes before it); False if the
+    server ended first. After ``timeout`` seconds it gives up waiting, saying True."""
+    seen = bytearray()
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0 and not seen.startswith(READY_LINE):
+        select.select([from_server], [], [], left)
+        try:
+            chunk = os.read(from_server, len(READY_LINE) - len(seen))
+        except BlockingIOError:
+            continue
+        if not chunk:
+            return False
+        seen += chunk
+    if not seen.startswith(READY_LINE):
+        log.warning("the fork server is not ready after %g s; going on", timeout)
+    return True
 
 
 def _load(config_fd: int) -> ForkServerConfig:

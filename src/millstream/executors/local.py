@@ -1,15 +1,12 @@
 """The local executor: runs task tries as processes on this machine, through a fork server.
 
-``start()`` forks the fork server (:mod:`millstream.executors.forkserver_process`)
-while the scheduler process is still small and warm; every try then runs in a worker
-forked from the zygote that imported its DAG file (:mod:`millstream.executors.zygote`):
-with ``tries_per_process`` above 1 a worker runs up to that many tries, one after
-another, and is replaced sooner if a try leaves it unhealthy
-(:mod:`millstream.executors.try_worker`); with 1 every try is a fork of its own. Every
-DAG callback is a fork of its own (:mod:`millstream.executors.callback_processes`). Workloads go to
-the server as JSON lines and events come back the same way, so nothing but JSON crosses
-the process boundary and nothing here writes the store: the scheduler applies the
-events it drains.
+``start()`` starts the fork server (:mod:`millstream.executors.forkserver_process`), a
+fresh interpreter when it can be (:mod:`millstream.executors.forkserver_main`); every try
+then runs in a worker forked from the zygote that imported its DAG file
+(:mod:`millstream.executors.zygote`), which runs up to ``tries_per_process`` tries
+(:mod:`millstream.executors.try_worker`), and every DAG callback in a fork of its own
+(:mod:`millstream.executors.callback_processes`). Workloads go to the server as JSON
+lines and events come back the same way: nothing here writes the store.
 
 At most ``parallelism`` tries run at once; workloads submitted beyond that wait here,
 in order, and go out as soon as a running try reports its end. Nothing sleeps: the
@@ -27,10 +24,8 @@ Reliability:
   restarted scheduler adopts their outcomes with :func:`read_result_file`.
 
 Anything the XCom reader factory opens (database connections) must be opened by the
-factory itself, which runs in the try's process after the fork: share an engine URL,
-not an engine with open connections. Call ``start()`` early, before the scheduler
-starts threads: a fork copies only the calling thread, and a lock another thread held
-at that moment stays locked in the fork server.
+factory itself, in the worker: share an engine URL, not an engine with open connections.
+Call ``start()`` early, before the scheduler starts threads, in case the server is forked.
 """
 
 from __future__ import annotations
@@ -51,14 +46,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from millstream.executors import forkserver_process, wire
+from millstream.executors import forkserver_main, forkserver_process, wire
 from millstream.executors.fork_config import (
     TRIES_PER_PROCESS,
     WORKER_MEMORY_MB,
     ZYGOTE_IDLE_S,
     ForkServerConfig,
 )
-from millstream.executors.forkserver_main import READY_LINE
 from millstream.executors.forkserver_process import ForkServerHandle
 from millstream.executors.orphans import InFlightTry, OrphanedTries
 from millstream.executors.process_tools import describe_status, kill_group, kill_pid
@@ -95,13 +89,9 @@ Event = TaskStartedEvent | TaskFinishedEvent
 
 
 class LocalExecutor:
-    """Runs up to ``parallelism`` task tries at once, each in a worker process.
-
-    A worker runs at most ``tries_per_process`` tries, one after another (1: a fresh
-    process for every try), and is replaced as soon as a try leaves it with threads or
-    child processes running, a changed environment, or more than ``worker_memory_mb`` of
-    resident memory.
-    """
+    """Runs up to ``parallelism`` task tries at once, each in a worker process that runs
+    at most ``tries_per_process`` of them (1: a fresh process for every try) and is
+    replaced sooner when a try leaves it unhealthy or above ``worker_memory_mb``."""
 
     def __init__(
         self,
@@ -119,10 +109,6 @@ class LocalExecutor:
     ) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
-        if tries_per_process < 1:
-            raise ValueError(f"tries_per_process must be at least 1, got {tries_per_process}")
-        if worker_memory_mb < 1:
-            raise ValueError(f"worker_memory_mb must be at least 1, got {worker_memory_mb}")
         self.parallelism = parallelism
         self.log_folder = Path(log_folder)
         self._config = ForkServerConfig(self.log_folder, xcom_reader_factory, clock,
@@ -155,30 +141,16 @@ class LocalExecutor:
             self._await_ready(handle)
 
     def _await_ready(self, handle: ForkServerHandle) -> None:
-        """Wait for a fresh server's first line, so the first try finds it warm; one that
-        dies before it is replaced by a fork of this process, from then on."""
-        deadline = time.monotonic() + SERVER_START_S
-        while (left := deadline - time.monotonic()) > 0:
-            select.select([handle.from_server], [], [], left)
-            try:
-                chunk = os.read(handle.from_server, _READ_SIZE)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                self._server = None
-                forkserver_process.release(handle)
-                self._inbox.clear()
-                log.error("the fork server (pid %d) %s while it started; forking it from "
-                          "this process instead", handle.pid, _reap(handle.pid, block=True))
-                self._fresh = False
-                self.start()
-                return
-            self._inbox += chunk
-            if self._inbox.startswith(READY_LINE):
-                del self._inbox[:len(READY_LINE)]
-                return
-        log.warning("the fork server (pid %d) is not ready after %g s; going on", handle.pid,
-                    SERVER_START_S)
+        """Wait for a fresh server to be warm, so the first try finds it so; one that dies
+        before it is replaced by a fork of this process, from then on."""
+        if forkserver_main.wait_until_ready(handle.from_server, SERVER_START_S):
+            return
+        self._server = None
+        forkserver_process.release(handle)
+        log.error("the fork server (pid %d) %s while it started; forking it from this "
+                  "process instead", handle.pid, _reap(handle.pid, block=True))
+        self._fresh = False
+        self.start()
 
     def stop(self, timeout: float = 30.0, kill: bool = False) -> None:
         """Stop taking work and wait up to ``timeout`` seconds for running tries to end.

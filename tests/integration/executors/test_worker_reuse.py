@@ -254,3 +254,13 @@ def test_the_scheduler_gives_its_executor_the_executor_settings(tmp_path: Path) 
         assert job.executor.tries_per_process == 1  # type: ignore[attr-defined]
     with scheduler_job(load_settings(tmp_path, environ={})) as job:
         assert job.executor.tries_per_process == 100  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("option", ["tries_per_process", "worker_memory_mb"])
+def test_less_than_one_try_or_megabyte_is_refused(tmp_path: Path, option: str) -> None:
+    from millstream.executors.local import LocalExecutor
+
+    from .helpers import memory_reader
+
+    with pytest.raises(ValueError, match=f"{option} must be at least 1, got 0"):
+        LocalExecutor(1, tmp_path, memory_reader, **{option: 0})
