@@ -17,6 +17,7 @@ imported). The server writes one ``ready`` line once it is warm.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import pickle
@@ -40,10 +41,12 @@ def launch(config: ForkServerConfig, to_read: int, from_write: int) -> int | Non
     None if the configuration cannot be passed to another interpreter (it holds
     closures, as tests' may): the caller forks the server instead.
     """
+    buffer = io.BytesIO()
     try:
-        payload = pickle.dumps({"sys_path": list(sys.path), "config": config})
+        _Pickler(buffer).dump({"sys_path": list(sys.path), "config": config})
     except (pickle.PicklingError, TypeError, AttributeError):
         return None
+    payload = buffer.getvalue()
     config_read, config_write = os.pipe()
     try:
         if len(payload) > 60_000:  # more than a pipe holds before it is read
@@ -56,11 +59,23 @@ def launch(config: ForkServerConfig, to_read: int, from_write: int) -> int | Non
             os.set_inheritable(fd, True)
         argv = [sys.executable, "-m", __name__, *(str(fd) for fd in fds)]
         return os.posix_spawn(sys.executable, argv, os.environ)
+    except OSError as exc:  # no interpreter to start (an embedded one): fork instead
+        log.warning("cannot start the fork server as %s: %s", sys.executable, exc)
+        return None
     finally:
         for fd in (config_read, config_write):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+
+
+class _Pickler(pickle.Pickler):
+    """Refuses what only this process has: a function or class of its ``__main__``."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if getattr(obj, "__module__", None) == "__main__" and callable(obj):
+            raise pickle.PicklingError(f"{obj!r} lives in __main__")
+        return NotImplemented
 
 
 def wait_until_ready(from_server: int, timeout: float) -> bool:
