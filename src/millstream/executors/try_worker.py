@@ -21,9 +21,10 @@ at a time and is replaced whenever a try may have left it different:
 - After each try the worker checks itself (:class:`Health`) against how it was before
   its first try: threads left running, child processes left running (the worker is the
   subreaper of its descendants, so none escapes the check), a changed working folder,
-  environment, ``sys.path``, umask, signal handlers or interval timer, modules imported
-  from outside the installed libraries (user code) or removed, and resident memory above
-  ``[executor] max_memory_per_process_mb``. If anything is off, or it has run
+  environment, ``sys.path``, umask, resource limits, priority, blocked signals, signal
+  handlers or interval timer, more than :data:`LEAKED_FILES` files left open, modules
+  imported from outside the installed libraries (user code) or removed, and resident
+  memory above ``[executor] max_memory_per_process_mb``. If anything is off, or it has run
   ``tries_per_process`` tries, it says so with its ``done`` message and exits; the zygote
   kills what is left of its process group.
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import resource
 import select
@@ -64,6 +66,14 @@ if TYPE_CHECKING:
     from millstream.runtime.xcom import XComReader
 
 FindTask = Callable[[TaskWorkload], "BaseOperator"]
+
+_task_log = logging.getLogger("millstream.task")
+
+_LIMITS = ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_FSIZE",
+           "RLIMIT_STACK", "RLIMIT_NPROC", "RLIMIT_CORE")
+
+LEAKED_FILES = 32
+"""More files left open than before the first try, past which a worker is replaced."""
 
 _WATCHED_SIGNALS = tuple(
     getattr(signal, name) for name in
@@ -114,6 +124,21 @@ def _umask() -> int:
     return mask
 
 
+def _open_files() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+def _limits() -> tuple[object, ...]:
+    """Resource limits, scheduling priority and blocked signals: what a try could lower."""
+    limits = tuple(resource.getrlimit(getattr(resource, name)) for name in _LIMITS
+                   if hasattr(resource, name))
+    return (*limits, os.getpriority(os.PRIO_PROCESS, 0),
+            frozenset(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+
+
 class Health:
     """How a worker was before its first try; :meth:`problem` says what a try changed."""
 
@@ -125,6 +150,8 @@ class Health:
         self.umask = _umask()
         self.handlers = {signum: signal.getsignal(signum) for signum in _WATCHED_SIGNALS}
         self.threads = _thread_count()
+        self.files = _open_files()
+        self.limits = _limits()
         self.modules = set(sys.modules)
         self.libraries = _library_folders()
 
@@ -148,6 +175,10 @@ class Health:
             yield "the try changed sys.path"
         if _umask() != self.umask:
             yield "the try changed the umask"
+        if _limits() != self.limits:
+            yield "the try changed resource limits, priority or blocked signals"
+        if (files := _open_files()) > self.files + LEAKED_FILES:
+            yield f"the try left {files - self.files} more files open"
         if any(signal.getsignal(s) != h for s, h in self.handlers.items()) \
                 or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
             yield "the try changed signal handlers or left an alarm set"
@@ -198,6 +229,11 @@ def serve_tries(request_id: int, task: BaseOperator, workload: TaskWorkload,
         tries += 1
         retire = (f"it ran {tries} tries (executor.tries_per_process)"
                   if tries >= config.tries_per_process else health.problem())
+        if retire is not None:  # said in the try's log, which the output still goes to
+            _task_log.info("Worker process %d runs no more tries: %s", os.getpid(), retire)
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
         pipe.send({"kind": "done", "id": request_id, "retire": retire})
         pipe.flush_before_exit(EXIT_FLUSH_TIMEOUT_S)
         if retire is not None:

@@ -75,6 +75,21 @@ REUSE_DAG = textwrap.dedent(
         return {"pid": os.getpid()}
 
 
+    def change_limits():
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 256), hard))
+        return {"pid": os.getpid()}
+
+
+    def leave_files_open():
+        KEPT.extend(open(os.devnull) for _ in range(40))
+        return {"pid": os.getpid()}
+
+
+    KEPT = []
+
+
     def hang_with_child(params):
         child = subprocess.Popen(["sleep", "60"])
         Path(params["pid_file"]).write_text(f"{os.getpid()} {child.pid}")
@@ -88,6 +103,8 @@ REUSE_DAG = textwrap.dedent(
         PythonOperator(task_id="change_folder", python_callable=change_folder)
         PythonOperator(task_id="change_environment", python_callable=change_environment)
         PythonOperator(task_id="change_path", python_callable=change_path)
+        PythonOperator(task_id="change_limits", python_callable=change_limits)
+        PythonOperator(task_id="leave_files_open", python_callable=leave_files_open)
         PythonOperator(task_id="hang_with_child", python_callable=hang_with_child,
                        execution_timeout=timedelta(seconds=1))
     '''
@@ -127,6 +144,8 @@ def test_tries_one_after_another_run_in_the_same_worker(make_executor: ExecutorF
     seen = [returned(run_one(executor, a_try(reuse_file, "where", i))) for i in range(4)]
     pids = [s["pid"] for s in seen]
     assert pids[0] == pids[1] == pids[2] != pids[3]  # three tries, then a new worker
+    third = try_log_path(executor.log_folder, TaskInstanceKey(DAG_ID, "manual__2", "where"), 1)
+    assert "runs no more tries: it ran 3 tries (executor.tries_per_process)" in third.read_text()
     assert len({s["parent"] for s in seen}) == 1  # every worker a fork of the one zygote
     assert seen[0]["parent"] != executor.fork_server_pid
     # What a try leaves in the DAG file's module is seen by the next try in the worker.
@@ -161,14 +180,20 @@ def test_concurrent_tries_run_in_different_workers(make_executor: ExecutorFactor
     ("change_folder", "changed the working folder"),
     ("change_environment", "changed the environment variables"),
     ("change_path", "changed sys.path"),
+    ("change_limits", "changed resource limits"),
+    ("leave_files_open", "more files open"),
 ])
 def test_a_worker_a_try_leaves_changed_is_replaced(make_executor: ExecutorFactory,
                                                    reuse_file: Path, task_id: str,
                                                    reason: str) -> None:
     executor = make_executor(parallelism=1)
     first = returned(run_one(executor, a_try(reuse_file, "where", 0)))
-    changed = returned(run_one(executor, a_try(reuse_file, task_id, 1)))
+    changed_try = run_one(executor, a_try(reuse_file, task_id, 1))
+    changed = returned(changed_try)
     assert changed["pid"] == first["pid"]  # a healthy worker ran it
+    log_text = try_log_path(executor.log_folder, changed_try.key, 1).read_text()
+    assert f"Worker process {changed['pid']} runs no more tries: " in log_text
+    assert reason in log_text
     wait_until(lambda: not process_exists(first["pid"]), 5, f"the worker to go ({reason})")
     after = returned(run_one(executor, a_try(reuse_file, "where", 2)))
     assert after["pid"] != first["pid"]
@@ -185,6 +210,9 @@ def test_a_worker_with_a_child_left_running_is_replaced(
                                               pid_file=str(pid_file), session=session)))
     child = read_pid(pid_file)
     wait_until(lambda: not process_exists(leaver["pid"]), 5, "the worker to go")
+    log_text = try_log_path(executor.log_folder, TaskInstanceKey(DAG_ID, "manual__0",
+                                                                 "leave_child"), 1).read_text()
+    assert "the try left child processes running" in log_text
     after = returned(run_one(executor, a_try(reuse_file, "where", 1)))
     assert after["pid"] != leaver["pid"]
     if session:  # a session of its own outlives the try, as it would a process per try
@@ -199,6 +227,9 @@ def test_a_worker_over_its_memory_cap_is_replaced(make_executor: ExecutorFactory
     executor = make_executor(parallelism=1, worker_memory_mb=1)  # any worker is over it
     seen = [returned(run_one(executor, a_try(reuse_file, "where", i))) for i in range(2)]
     assert seen[0]["pid"] != seen[1]["pid"]
+    log_text = try_log_path(executor.log_folder, TaskInstanceKey(DAG_ID, "manual__0", "where"),
+                            1).read_text()
+    assert "more than 1 MB (executor.max_memory_per_process_mb)" in log_text
 
 
 def test_kill_9_of_a_worker_mid_try_retries_that_try_only(make_executor: ExecutorFactory,
