@@ -11,7 +11,8 @@ the libraries a try needs are imported by the try itself, once per worker.
 The parent passes three inherited file descriptors on the command line: the pipe the
 workloads come in on, the pipe the events go out on, and a pipe holding the pickled
 configuration (with the parent's ``sys.path``, so the factories it names can be
-imported). The server writes one ``ready`` line once it is warm.
+imported, and the ``[limits]`` in force there, which a fork would have inherited). The
+server writes one ``ready`` line once it is warm.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import traceback
 from typing import Any
 
 from millstream.executors.fork_config import ForkServerConfig
+from millstream.model.limits import limits_in_force, use_limits
 
 READY_LINE = b'{"kind":"ready"}\n'
 """What the server says first, once it is warm."""
@@ -43,7 +45,8 @@ def launch(config: ForkServerConfig, to_read: int, from_write: int) -> int | Non
     """
     buffer = io.BytesIO()
     try:
-        _Pickler(buffer).dump({"sys_path": list(sys.path), "config": config})
+        _Pickler(buffer).dump({"sys_path": list(sys.path), "config": config,
+                               "limits": limits_in_force()})
     except (pickle.PicklingError, TypeError, AttributeError):
         return None
     payload = buffer.getvalue()
@@ -104,6 +107,7 @@ def _load(config_fd: int) -> ForkServerConfig:
     os.close(config_fd)
     data: dict[str, Any] = pickle.loads(b"".join(chunks))  # our parent wrote it
     sys.path[:] = data["sys_path"]
+    use_limits(data["limits"])  # the [limits] in force here: a fork would have had them
     config = data["config"]
     if not isinstance(config, ForkServerConfig):
         raise TypeError(f"expected a ForkServerConfig, got {type(config).__name__}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from millstream.executors.sql_factories import SqlStoreFactory, SqlXComReaderFactory
+from millstream.model.limits import Limits, use_limits
 from millstream.model.states import TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskWorkload
 from millstream.store.records import TaskInstanceKey
@@ -38,6 +39,10 @@ MODULES_DAG = textwrap.dedent(
         return sorted(name for name in HEAVY if name in sys.modules)
 
 
+    def big():
+        return "x" * 5000
+
+
     def store_has_run(run_id):
         store = current_store()
         with store.transaction():
@@ -46,6 +51,7 @@ MODULES_DAG = textwrap.dedent(
 
     with DAG("reuse", start_date=datetime(2026, 1, 1), schedule=None) as dag:
         PythonOperator(task_id="modules", python_callable=modules)
+        PythonOperator(task_id="big", python_callable=big)
         PythonOperator(task_id="store_has_run", python_callable=store_has_run,
                        op_kwargs={"run_id": "manual__fresh"})
     '''
@@ -112,3 +118,21 @@ def test_tries_of_a_fresh_server_open_the_store_with_the_factory_given(
     assert executor.fork_server_pid is not None
     assert "forkserver_main" in _command_line(executor.fork_server_pid)
     assert _run(executor, _file(tmp_path), "store_has_run") is True
+
+
+def test_a_fresh_server_checks_the_limits_in_force_where_it_was_started(
+    make_executor: ExecutorFactory, tmp_path: Path,
+) -> None:
+    use_limits(Limits(max_xcom_bytes=2000))  # as the CLI does from [limits]
+    try:
+        executor = make_executor(reader_factory=memory_reader)
+    finally:
+        use_limits(Limits())
+    assert executor.fork_server_pid is not None
+    assert "forkserver_main" in _command_line(executor.fork_server_pid)
+    key = TaskInstanceKey("reuse", "manual__fresh", "big")
+    executor.submit(TaskWorkload(key, 1, 0, run_record("manual__fresh"), {},
+                                 str(_file(tmp_path))))
+    (done,) = [e for e in collect(executor, 1) if isinstance(e, TaskFinishedEvent)]
+    assert done.state is TaskState.FAILED
+    assert "max_xcom_bytes" in (done.error or "")
