@@ -162,8 +162,9 @@ class ExecutorSettings(_Section):
     # Tries a worker process runs, one after another, before it is replaced (1: a fresh
     # process for every try). A try that leaves its worker unhealthy has it replaced sooner.
     tries_per_process: int = Field(default=100, ge=1)
-    # A worker whose resident memory is above this after a try is replaced.
-    max_memory_per_process_mb: int = Field(default=1024, ge=16)
+    # A worker whose resident memory has grown by more than this since it started (what
+    # its tries added to what it shares with the DAG file's zygote) is replaced.
+    max_memory_growth_mb: int = Field(default=512, ge=16)
 
 
 class LoggingSettings(_Section):

@@ -70,7 +70,7 @@ def scheduler_job(
                              dag_import_timeout=sched.file_parse_timeout_s,
                              dag_import_memory_mb=sched.file_parse_memory_mb,
                              tries_per_process=settings.executor.tries_per_process,
-                             worker_memory_mb=settings.executor.max_memory_per_process_mb,
+                             worker_memory_growth_mb=settings.executor.max_memory_growth_mb,
                              store_factory=store_factory)
     callbacks = ForkedCallbackRunner(executor)
     timings = JobTimings(

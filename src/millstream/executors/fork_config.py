@@ -32,8 +32,8 @@ MAX_ZYGOTES = 32
 TRIES_PER_PROCESS = 100
 """How many tries a worker process runs before it is replaced (1: a process per try)."""
 
-WORKER_MEMORY_MB = 1024
-"""A worker whose resident memory is above this after a try is replaced."""
+WORKER_MEMORY_GROWTH_MB = 512
+"""A worker whose resident memory has grown by more than this since it started is replaced."""
 
 WORKER_IDLE_S = 60.0
 """How long a worker with no try to run is kept for the next try of its DAG file."""
@@ -46,9 +46,9 @@ class ForkServerConfig:
 
     ``dag_import_timeout`` and ``dag_import_memory_mb`` bound the import of one DAG file
     in its zygote, as ``[scheduler] file_parse_timeout_s`` and ``file_parse_memory_mb``
-    bound it in the parser. ``tries_per_process`` and ``worker_memory_mb`` are the
-    ``[executor]`` settings of the same names: how many tries a worker runs, and the
-    resident memory past which it is replaced (:mod:`millstream.executors.try_worker`).
+    bound it in the parser. ``tries_per_process`` and ``worker_memory_growth_mb`` are the
+    ``[executor]`` settings: how many tries a worker runs, and the growth of its resident
+    memory past which it is replaced (:mod:`millstream.executors.try_worker`).
     """
 
     log_folder: Path
@@ -58,13 +58,13 @@ class ForkServerConfig:
     dag_import_memory_mb: int = DEFAULT_MEMORY_MB
     zygote_idle_s: float = ZYGOTE_IDLE_S
     tries_per_process: int = TRIES_PER_PROCESS
-    worker_memory_mb: int = WORKER_MEMORY_MB
+    worker_memory_growth_mb: int = WORKER_MEMORY_GROWTH_MB
     worker_idle_s: float = WORKER_IDLE_S
     # How tries open the metadata store (variables, connections), if not from settings.
     store_factory: Callable[[], Store] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("tries_per_process", "worker_memory_mb"):
+        for name in ("tries_per_process", "worker_memory_growth_mb"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 

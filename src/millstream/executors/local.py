@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 from millstream.executors import forkserver_main, forkserver_process, wire
 from millstream.executors.fork_config import (
     TRIES_PER_PROCESS,
-    WORKER_MEMORY_MB,
+    WORKER_MEMORY_GROWTH_MB,
     ZYGOTE_IDLE_S,
     ForkServerConfig,
 )
@@ -92,7 +92,7 @@ Event = TaskStartedEvent | TaskFinishedEvent
 class LocalExecutor:
     """Runs up to ``parallelism`` task tries at once, each in a worker process that runs
     at most ``tries_per_process`` of them (1: a fresh process for every try) and is
-    replaced sooner when a try leaves it unhealthy or above ``worker_memory_mb``."""
+    replaced sooner when a try leaves it unhealthy or ``worker_memory_growth_mb`` bigger."""
 
     def __init__(
         self,
@@ -105,7 +105,7 @@ class LocalExecutor:
         dag_import_memory_mb: int = DEFAULT_MEMORY_MB,
         zygote_idle_s: float = ZYGOTE_IDLE_S,
         tries_per_process: int = TRIES_PER_PROCESS,
-        worker_memory_mb: int = WORKER_MEMORY_MB,
+        worker_memory_growth_mb: int = WORKER_MEMORY_GROWTH_MB,
         store_factory: Callable[[], Store] | None = None,
     ) -> None:
         if parallelism < 1:
@@ -114,7 +114,7 @@ class LocalExecutor:
         self.log_folder = Path(log_folder)
         self._config = ForkServerConfig(self.log_folder, xcom_reader_factory, clock,
                                         dag_import_timeout, dag_import_memory_mb,
-                                        zygote_idle_s, tries_per_process, worker_memory_mb,
+                                        zygote_idle_s, tries_per_process, worker_memory_growth_mb,
                                         store_factory=store_factory)
         self._fresh = True  # start the server as a fresh interpreter while that works
         self._clock = clock

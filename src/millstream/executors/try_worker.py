@@ -24,9 +24,11 @@ at a time and is replaced whenever a try may have left it different:
   environment, ``sys.path``, umask, resource limits, priority, blocked signals, signal
   handlers or interval timer, more than :data:`LEAKED_FILES` files left open, modules
   imported from outside the installed libraries (user code) or removed, and resident
-  memory above ``[executor] max_memory_per_process_mb``. If anything is off, or it has run
-  ``tries_per_process`` tries, it says so with its ``done`` message and exits; the zygote
-  kills what is left of its process group.
+  memory grown by more than ``[executor] max_memory_growth_mb`` since the worker started
+  (growth, since a fresh fork already counts every page it shares with its zygote). If
+  anything is off, or it has run ``tries_per_process`` tries, it says so in the try's log
+  and with its ``done`` message, and exits; the zygote kills what is left of its process
+  group.
 
 What a reused worker does not undo is state a task changes inside objects that outlive
 the try: a global of the DAG file's module, a library's cache, a mutable default of an
@@ -144,6 +146,7 @@ class Health:
 
     def __init__(self, memory_mb: int) -> None:
         self.memory_mb = memory_mb
+        self.resident_mb = _resident_mb()
         self.cwd = os.getcwd()
         self.environ = dict(os.environ)
         self.path = list(sys.path)
@@ -164,9 +167,9 @@ class Health:
             yield "the try left threads running"
         if _children_left():
             yield "the try left child processes running"
-        if (used := _resident_mb()) > self.memory_mb:
-            yield (f"it uses {used:.0f} MB of memory, more than "
-                   f"{self.memory_mb} MB (executor.max_memory_per_process_mb)")
+        if (grown := _resident_mb() - self.resident_mb) > self.memory_mb:
+            yield (f"its memory grew by {grown:.0f} MB, more than "
+                   f"{self.memory_mb} MB (executor.max_memory_growth_mb)")
         if os.getcwd() != self.cwd:
             yield "the try changed the working folder"
         if os.environ != self.environ:
@@ -218,7 +221,7 @@ def serve_tries(request_id: int, task: BaseOperator, workload: TaskWorkload,
     """The body of a worker: run the first try, then each one the zygote sends; returns
     the exit code. Runs in a fresh fork of the zygote, signals and files already set."""
     adopt_orphaned_descendants()  # whatever a try starts stays ours to see and reap
-    health = Health(config.worker_memory_mb)
+    health = Health(config.worker_memory_growth_mb)
     reader = _OnceFactory(config.reader_factory)
     tries = 0
     while True:

@@ -90,6 +90,11 @@ REUSE_DAG = textwrap.dedent(
     KEPT = []
 
 
+    def hoard():
+        KEPT.append(bytearray(96 * 1024 * 1024))
+        return {"pid": os.getpid()}
+
+
     def hang_with_child(params):
         child = subprocess.Popen(["sleep", "60"])
         Path(params["pid_file"]).write_text(f"{os.getpid()} {child.pid}")
@@ -105,6 +110,7 @@ REUSE_DAG = textwrap.dedent(
         PythonOperator(task_id="change_path", python_callable=change_path)
         PythonOperator(task_id="change_limits", python_callable=change_limits)
         PythonOperator(task_id="leave_files_open", python_callable=leave_files_open)
+        PythonOperator(task_id="hoard", python_callable=hoard)
         PythonOperator(task_id="hang_with_child", python_callable=hang_with_child,
                        execution_timeout=timedelta(seconds=1))
     '''
@@ -222,14 +228,16 @@ def test_a_worker_with_a_child_left_running_is_replaced(
         wait_until(lambda: not process_exists(child), 5, "the child left behind to be killed")
 
 
-def test_a_worker_over_its_memory_cap_is_replaced(make_executor: ExecutorFactory,
-                                                  reuse_file: Path) -> None:
-    executor = make_executor(parallelism=1, worker_memory_mb=1)  # any worker is over it
-    seen = [returned(run_one(executor, a_try(reuse_file, "where", i))) for i in range(2)]
-    assert seen[0]["pid"] != seen[1]["pid"]
-    log_text = try_log_path(executor.log_folder, TaskInstanceKey(DAG_ID, "manual__0", "where"),
-                            1).read_text()
-    assert "more than 1 MB (executor.max_memory_per_process_mb)" in log_text
+def test_a_worker_whose_memory_grew_past_its_cap_is_replaced(make_executor: ExecutorFactory,
+                                                              reuse_file: Path) -> None:
+    executor = make_executor(parallelism=1, worker_memory_growth_mb=32)
+    first = returned(run_one(executor, a_try(reuse_file, "where", 0)))
+    grew = run_one(executor, a_try(reuse_file, "hoard", 1))
+    assert returned(grew)["pid"] == first["pid"]  # a worker within its cap is reused
+    after = returned(run_one(executor, a_try(reuse_file, "where", 2)))
+    assert after["pid"] != first["pid"]
+    log_text = try_log_path(executor.log_folder, grew.key, 1).read_text()
+    assert "more than 32 MB (executor.max_memory_growth_mb)" in log_text
 
 
 def test_kill_9_of_a_worker_mid_try_retries_that_try_only(make_executor: ExecutorFactory,
@@ -287,7 +295,7 @@ def test_the_scheduler_gives_its_executor_the_executor_settings(tmp_path: Path) 
         assert job.executor.tries_per_process == 100  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("option", ["tries_per_process", "worker_memory_mb"])
+@pytest.mark.parametrize("option", ["tries_per_process", "worker_memory_growth_mb"])
 def test_less_than_one_try_or_megabyte_is_refused(tmp_path: Path, option: str) -> None:
     from millstream.executors.local import LocalExecutor
 
