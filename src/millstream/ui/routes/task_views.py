@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from millstream.api.deps import SettingsDep, StoreDep
 from millstream.model.states import FINISHED_TASK_STATES
 from millstream.parsing.serialize import TaskStructure
+from millstream.runtime.xcom import shown_xcom
 from millstream.secrets.masking import SecretsMasker
 from millstream.secrets.service import stored_secrets_masker
 from millstream.services.runs import BUSY_TASK_STATES
@@ -90,7 +91,8 @@ def xcom_rows(entries: list[tuple[str, str]], masker: SecretsMasker) -> list[dic
     rows = []
     for key, text in entries:
         try:
-            shown = json.dumps(masker.redact(json.loads(text), key), indent=2, sort_keys=True)
+            value = shown_xcom(json.loads(text))
+            shown = json.dumps(masker.redact(value, key), indent=2, sort_keys=True)
         except ValueError:
             shown = masker.redact(text, key)
         rows.append({"key": key, "value": shown})
