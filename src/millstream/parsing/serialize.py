@@ -192,7 +192,7 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         }
         for group_id, group in dag.task_group_dict.items()
     }
-    return {
+    data: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "dag_id": dag.dag_id,
         "fileloc": dag.fileloc,
@@ -219,6 +219,10 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "task_groups": groups,
         "tasks": [serialize_task(task) for task in dag.topological_sort()],
     }
+    # Only when set: a DAG that does not use it keeps its structure, and so its version.
+    if dag.max_consecutive_failed_dag_runs:
+        data["max_consecutive_failed_dag_runs"] = dag.max_consecutive_failed_dag_runs
+    return data
 
 
 def structure_hash(data: dict[str, Any]) -> str:
@@ -320,6 +324,7 @@ class DagStructure:
         self.max_active_runs: int = data["max_active_runs"]
         self.max_active_tasks: int = data["max_active_tasks"]
         self.dagrun_timeout = _delta(data["dagrun_timeout"])
+        self.max_consecutive_failed_dag_runs: int = data.get("max_consecutive_failed_dag_runs", 0)
         self.doc_md: str | None = data["doc_md"]
         self.params = ParamsDict(
             {name: _param_from_json(p) for name, p in data["params"].items()},
