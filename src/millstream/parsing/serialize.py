@@ -199,7 +199,11 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "description": dag.description,
         "schedule": _schedule_to_json(dag.timetable),
         "schedule_display": None if dag.schedule is None else (
-            str(dag.timetable) if isinstance(dag.timetable, AssetSchedule) else str(dag.schedule)
+            # A timetable object's own str() may be its id-bearing default repr: use the
+            # schedule's, so that parsing the same file twice gives the same structure.
+            str(dag.timetable)
+            if isinstance(dag.timetable, AssetSchedule | AssetOrTimeSchedule | TimetableSchedule)
+            else str(dag.schedule)
         ),
         "start_date": _moment(dag.start_date),
         "end_date": _moment(dag.end_date),
