@@ -312,7 +312,7 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.sdk": _SDK,
 }
 
-UNSUPPORTED_MODULES: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+UNSUPPORTED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
     "airflow.providers.standard.operators.hitl": (
         "the human-in-the-loop operators (HITLOperator, ApprovalOperator, HITLBranchOperator, "
         "HITLEntryOperator)",
@@ -342,7 +342,7 @@ def _parents(names: list[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-PACKAGES: frozenset[str] = _parents([*MODULES, *UNSUPPORTED_MODULES]) | frozenset(MODULES)
+PACKAGES: frozenset[str] = _parents([*MODULES, *UNSUPPORTED]) | frozenset(MODULES)
 """Every served module: those of :data:`MODULES` and the packages leading to them."""
 
 
@@ -357,4 +357,4 @@ def names_of(module: str) -> list[str]:
     return sorted(MODULES.get(module, {}))
 
 
-__all__ = ["MODULES", "PACKAGES", "UNSUPPORTED_MODULES", "names_of", "submodules", "unsupported"]
+__all__ = ["MODULES", "PACKAGES", "UNSUPPORTED", "names_of", "submodules", "unsupported"]
