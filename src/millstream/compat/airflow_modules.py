@@ -77,10 +77,6 @@ _TIMEZONE_FUNCTIONS = {
     for name in ("coerce_datetime", "convert_to_utc", "datetime", "is_localized", "is_naive",
                  "make_aware", "make_naive", "parse", "utc", "utcnow")
 }
-_PARTITIONS = unsupported(
-    "asset partitions (partitioned timetables, partition mappers and windows)",
-    "schedule on the assets (a list, or | and &) and pass the partition in the run's conf",
-)
 _STATE_STORE = unsupported(
     "the task and asset state stores (task_state_store, asset_state_store, NEVER_EXPIRE)",
     "keep state across tries in a Variable, or in XCom",
@@ -172,7 +168,7 @@ _SDK = {
     "BaseNotifier": "millstream.notify.base:BaseNotifier",
     "DagRunState": "millstream.model.states:DagRunState",
     "TaskInstanceState": "millstream.model.states:TaskState",
-    **{name: _PARTITIONS for name in (
+    **{name: f"{_AUTHORING}.partitions:{name}" for name in (
         "AllowedKeyMapper", "CronPartitionTimetable", "DayWindow", "FanOutMapper",
         "FixedKeyMapper", "IdentityMapper", "MinimumCount", "MonthWindow",
         "PartitionedAssetTimetable", "PartitionedAtRuntime", "ProductMapper", "RollupMapper",
