@@ -115,14 +115,7 @@ def _param_to_json(name: str, value: Any) -> dict[str, Any]:
             "default": _json_safe(value.default, name) if value.has_default else None,
             "has_default": value.has_default,
             "description": value.description,
-            # for forms and listings (validation uses the whole schema)
-            "type": value.types,
-            "enum": _json_safe(value.schema.get("enum"), name),
-            "minimum": value.schema.get("minimum"),
-            "maximum": value.schema.get("maximum"),
-            "min_length": value.schema.get("minLength"),
-            "max_length": value.schema.get("maxLength"),
-            "pattern": value.schema.get("pattern"),
+            "type": value.types,  # as a list, for forms and listings
             "schema": _json_safe(value.schema, name),
         }
     return {"param": False, "value": _json_safe(value, name)}
