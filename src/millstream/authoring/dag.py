@@ -182,6 +182,8 @@ class DAG:
         self.fail_fast = fail_fast
         self.disable_bundle_versioning = disable_bundle_versioning
         self.task_dict: dict[str, BaseOperator] = {}
+        # extra data of an edge (upstream_id, downstream_id), e.g. its Label text
+        self.edge_info: dict[tuple[str, str], dict[str, str]] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
 
     # -- context manager -------------------------------------------------------------
