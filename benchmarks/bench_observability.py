@@ -133,7 +133,7 @@ def emission_us_per_task(samples: int = 20_000, statsd_port: int | None = None) 
     def one_task(n: int) -> None:  # a chain's task: one round of the loop each
         key, began, ended = events[n % 100]
         observability.task_scheduled(key, now)
-        observability.task_queued(key)
+        observability.task_queued(key, 1)
         observability.task_event(view, began)
         observability.task_event(view, ended)
         observability.executor_slots(slots)

@@ -30,6 +30,7 @@ from typing import Any
 
 from millstream.executors.fork_config import ForkServerConfig
 from millstream.model.limits import limits_in_force, use_limits
+from millstream.observability.emit import process_state, restore_state
 
 READY_LINE = b'{"kind":"ready"}\n'
 """What the server says first, once it is warm."""
@@ -46,7 +47,7 @@ def launch(config: ForkServerConfig, to_read: int, from_write: int) -> int | Non
     buffer = io.BytesIO()
     try:
         _Pickler(buffer).dump({"sys_path": list(sys.path), "config": config,
-                               "limits": limits_in_force()})
+                               "limits": limits_in_force(), "observability": process_state()})
     except (pickle.PicklingError, TypeError, AttributeError):
         return None
     payload = buffer.getvalue()
@@ -108,6 +109,7 @@ def _load(config_fd: int) -> ForkServerConfig:
     data: dict[str, Any] = pickle.loads(b"".join(chunks))  # our parent wrote it
     sys.path[:] = data["sys_path"]
     use_limits(data["limits"])  # the [limits] in force here: a fork would have had them
+    restore_state(data.get("observability"))  # metrics, StatsD, log format, traces: as there
     config = data["config"]
     if not isinstance(config, ForkServerConfig):
         raise TypeError(f"expected a ForkServerConfig, got {type(config).__name__}")

@@ -41,12 +41,14 @@ class _Config:
     statsd: StatsdClient | None = None
     hostname: str = field(default_factory=socket.gethostname)
     tracing: Any = None  # a millstream.observability.tracing.Tracing when spans are on
+    otlp: tuple[str, str] | None = None  # (endpoint, service name) the tracing came from
 
 
 CONFIG = _Config()
 # Moments of the latest transitions, for the latencies between them (this process only).
 _scheduled_at: dict[tuple[str, str, str, int], datetime] = {}
-_queued_at: dict[tuple[str, str, str, int], datetime] = {}
+# Keyed by try too: a try's start may be applied after the next try was queued.
+_queued_at: dict[tuple[tuple[str, str, str, int], int], datetime] = {}
 _ended_at: dict[tuple[str, str], dict[str, datetime]] = {}  # (dag, run): task -> its end
 
 
@@ -65,6 +67,45 @@ def configure(settings: Settings) -> None:
     from millstream.observability.tracing import tracing_from_settings
 
     CONFIG.tracing = tracing_from_settings(settings)
+    CONFIG.otlp = None
+    if CONFIG.tracing is not None and settings.tracing.otlp_endpoint:
+        CONFIG.otlp = (settings.tracing.otlp_endpoint, settings.tracing.service_name)
+
+
+def process_state() -> dict[str, Any]:
+    """What :func:`configure` set, as plain data for a process started afresh (the local
+    executor's fork server is an ``exec``, not a fork: it inherits nothing)."""
+    from millstream.observability.logs import log_format
+
+    statsd = CONFIG.statsd
+    return {
+        "enabled": CONFIG.enabled,
+        "statsd": None if statsd is None else {
+            "host": statsd.host, "port": statsd.port, "prefix": statsd.prefix,
+            "datadog_tags": statsd.datadog_tags, "constant_tags": statsd.constant_tags},
+        "log_format": log_format(),
+        "otlp": CONFIG.otlp,
+    }
+
+
+def restore_state(state: dict[str, Any] | None) -> None:
+    """In a process started afresh: record and send as the process that started it does."""
+    if not state:
+        return
+    from millstream.observability.logs import set_log_format
+
+    CONFIG.enabled = bool(state.get("enabled", True))
+    statsd = state.get("statsd")
+    if statsd:
+        CONFIG.statsd = StatsdClient(statsd["host"], statsd["port"], statsd["prefix"],
+                                     statsd["datadog_tags"], statsd["constant_tags"])
+    set_log_format(state.get("log_format") or "text")
+    otlp = state.get("otlp")
+    if otlp:
+        from millstream.observability.tracing import otlp_tracing
+
+        CONFIG.tracing = otlp_tracing(otlp[0], otlp[1])
+        CONFIG.otlp = (otlp[0], otlp[1])
 
 
 def reset() -> None:
@@ -72,7 +113,7 @@ def reset() -> None:
     if CONFIG.statsd is not None:
         CONFIG.statsd.close()
     global _slots_seen
-    CONFIG.enabled, CONFIG.statsd, CONFIG.tracing = True, None, None
+    CONFIG.enabled, CONFIG.statsd, CONFIG.tracing, CONFIG.otlp = True, None, None, None
     _slots_seen = None
     from millstream.observability.logs import set_log_format
 
@@ -118,15 +159,15 @@ def task_scheduled(ti_key: Any, now: datetime) -> None:
         _remember(_scheduled_at, _key(ti_key), now)
 
 
-def task_queued(ti_key: Any) -> None:
-    """A task instance was handed to the executor (queued)."""
+def task_queued(ti_key: Any, try_number: int) -> None:
+    """A try of a task instance was handed to the executor (queued)."""
     if not CONFIG.enabled:
         return
     key, now = _key(ti_key), _now()
     scheduled = _scheduled_at.pop(key, None)
     if scheduled is not None:
         _latency("scheduled_to_queued", (now - scheduled).total_seconds())
-    _remember(_queued_at, key, now)
+    _remember(_queued_at, (key, try_number), now)
 
 
 def _latency(stage: str, seconds: float) -> None:
@@ -148,7 +189,7 @@ def task_event(dag: Any, event: Any) -> None:
 
 def _task_started(dag: Any, event: Any) -> None:
     key = event.key
-    queued = _queued_at.pop(_key(key), None)
+    queued = _queued_at.pop((_key(key), event.try_number), None)
     if queued is not None:
         _latency("queued_to_running", (event.start_date - queued).total_seconds())
     task = dag.task_dict.get(key.task_id) if dag is not None else None

@@ -68,6 +68,11 @@ def formatter(settings: Settings | None, text_format: str = SERVICE_FORMAT) -> l
 _format = "text"
 
 
+def log_format() -> str:
+    """The format of the try logs of the tries this process forks: "text" or "json"."""
+    return _format
+
+
 def set_log_format(name: str) -> None:
     """"text" or "json": the format of the try logs of the tries this process forks."""
     global _format

@@ -44,6 +44,7 @@ class StatsdClient:
     def __init__(self, host: str, port: int, prefix: str = "millstream",
                  datadog_tags: bool = False, constant_tags: Mapping[str, str] | None = None
                  ) -> None:
+        self.host, self.port = host, port
         self.prefix = prefix.strip(".")
         self.datadog_tags = datadog_tags
         self.constant_tags = dict(constant_tags or {})

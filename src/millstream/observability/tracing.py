@@ -160,13 +160,18 @@ def tracing_from_settings(settings: Settings) -> Tracing | None:
     endpoint = settings.tracing.otlp_endpoint
     if not endpoint or not settings.metrics.enabled:
         return None
+    return otlp_tracing(endpoint, settings.tracing.service_name)
+
+
+def otlp_tracing(endpoint: str, service_name: str) -> Tracing | None:
+    """Tracing exported over OTLP/HTTP to ``endpoint``; None without OpenTelemetry."""
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError:
         log.error("[tracing] otlp_endpoint is set but OpenTelemetry is not installed: "
                   "pip install 'millstream[otel]'; no span is exported")
         return None
-    return install(OTLPSpanExporter(endpoint=endpoint), settings.tracing.service_name)
+    return install(OTLPSpanExporter(endpoint=endpoint), service_name)
 
 
 def install(exporter: SpanExporter, service_name: str = "millstream",

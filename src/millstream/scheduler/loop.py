@@ -375,7 +375,7 @@ class Scheduler:
             if claimed is None:
                 continue
             ti = claimed
-            observability.task_queued(ti.key)
+            observability.task_queued(ti.key, try_number)
             run = active[(ti.dag_id, ti.run_id)]
             dag = self.dags[ti.dag_id]
             workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,
