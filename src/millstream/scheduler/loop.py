@@ -17,7 +17,12 @@ from millstream.scheduler.dag_view import DagView
 from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
 from millstream.scheduler.readiness import evaluate_dirty
-from millstream.scheduler.runs import align_run_with_dag, create_run, final_state
+from millstream.scheduler.runs import (
+    align_run_with_dag,
+    create_run,
+    final_state,
+    run_state_leaves,
+)
 from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
@@ -260,7 +265,7 @@ class Scheduler:
             evaluate_dirty(self.store, dag, run, dirty, now)
         state = None
         if self.store.task_instances.unfinished_count(run.dag_id, run.run_id) == 0:
-            leaves = [t.task_id for t in dag.tasks if not t.downstream_task_ids]
+            leaves = list(run_state_leaves(dag))
             state = final_state(
                 dag, self.store.task_instances.for_run(run.dag_id, run.run_id, leaves)
             )

@@ -135,10 +135,10 @@ def test_an_unsupported_module_is_named_with_what_is_supported() -> None:
 def test_an_unsupported_name_is_named_with_the_names_its_module_has() -> None:
     airflow_compat.enable()
     with pytest.raises(ImportError) as caught:
-        exec("from airflow.operators.python import PythonVirtualenvOperator", {})
+        exec("from airflow.operators.python import PythonPreexistingOperator", {})
     message = str(caught.value)
-    assert "does not support PythonVirtualenvOperator from airflow.operators.python" in message
-    assert "BranchPythonOperator, PythonOperator, ShortCircuitOperator" in message
+    assert "does not support PythonPreexistingOperator from airflow.operators.python" in message
+    assert "BranchPythonOperator, BranchPythonVirtualenvOperator" in message
 
 
 def test_a_misspelt_module_gets_a_suggestion() -> None:
@@ -159,8 +159,8 @@ def test_unsupported_task_decorators_are_named() -> None:
     airflow_compat.enable()
     from airflow.decorators import task  # type: ignore[import-not-found]
 
-    with pytest.raises(AttributeError, match=r"does not support @task\.virtualenv"):
-        task.virtualenv  # noqa: B018
+    with pytest.raises(AttributeError, match=r"does not support @task\.docker"):
+        task.docker  # noqa: B018
 
 
 def test_a_name_whose_millstream_target_is_missing_is_a_clear_import_error(
