@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from millstream.store.sql import make_engine
-from tests.integration.engine.engine_helpers import Home, Proc
+from tests.integration.engine.engine_helpers import Home, Proc, in_session, kill_group
 
 POSTGRES_ENV = "MILLSTREAM_TEST_POSTGRES_URL"
 REDIS_ENV = "MILLSTREAM_TEST_REDIS_URL"
@@ -199,7 +199,12 @@ class CeleryHome(Home):
         return "\n".join(proc.tail(40) for proc in self._procs)
 
     def close(self) -> None:
+        # A worker killed with kill -9 leaves its fork server and tries behind, in its session.
+        sessions = [proc.pid for proc in self.workers.values()]
         super().close()
+        for sid in sessions:
+            for pid in in_session(sid):
+                kill_group(pid)
         delete_queues(self.broker_url, [self.queue])
 
 

@@ -45,3 +45,13 @@ def rabbitmq_broker() -> str:
 @pytest.fixture
 def home(tmp_path: Path, database: str, broker: str) -> Iterator[CeleryHome]:
     yield from celery_home(tmp_path, database, broker)
+
+
+@pytest.fixture
+def redis_home(tmp_path: Path, database: str, redis_broker: str) -> Iterator[CeleryHome]:
+    yield from celery_home(tmp_path, database, redis_broker)
+
+
+@pytest.fixture
+def rabbitmq_home(tmp_path: Path, database: str, rabbitmq_broker: str) -> Iterator[CeleryHome]:
+    yield from celery_home(tmp_path, database, rabbitmq_broker)
