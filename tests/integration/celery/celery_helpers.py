@@ -100,7 +100,7 @@ def _ip(*args: str) -> None:
 
 
 @dataclass
-class TestHost:
+class NetnsHost:
     """A network namespace joined to this machine by a veth pair on a /30 of 198.18.0.0/15
     (the range set aside for network tests): the host side is ``gateway``, the test host
     is ``address``. Processes started in it reach this machine only over that link."""
@@ -111,7 +111,7 @@ class TestHost:
     veth: str
 
     @classmethod
-    def create(cls) -> TestHost:
+    def create(cls) -> NetnsHost:
         if os.geteuid() != 0:
             pytest.skip("needs root to make network namespaces for the Celery test hosts")
         used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True,
