@@ -26,7 +26,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from millstream.executors.celery_app import DEFAULT_QUEUE, RUN_TRY, TryMessage
 from millstream.model.states import TaskState
@@ -80,6 +80,8 @@ class CeleryExecutor:
         self._next_resend = 0.0
         self._next_reconcile = time.monotonic() + RECONCILE_S
         self._events: list[Event] = []
+        self._connection: Any = None
+        self._producer: Any = None
         self.sent = 0  # messages the broker took (for benchmarks and tests)
 
     # -- the Executor protocol --------------------------------------------------------------
@@ -159,22 +161,34 @@ class CeleryExecutor:
 
     # -- beyond the protocol ----------------------------------------------------------------
     def stop(self) -> None:
-        """Close the listening connection and the broker connections."""
+        """Close the listening connection and the broker connection."""
         self.listener.close()
-        try:
-            self.app.pool.force_close_all()
-        except Exception as exc:  # the broker may be gone: nothing is left to release
-            log.debug("closing broker connections: %s", exc)
+        self._drop_connection()
 
     def _send(self, message: TryMessage, queue: str) -> bool:
+        # A connection of its own, not one of kombu's process-wide pools: a failed one is
+        # dropped and the next send opens another.
         try:
-            self.app.send_task(RUN_TRY, args=message.args(), queue=queue, retry=False)
+            if self._producer is None:
+                self._connection = self.app.connection_for_write()
+                self._producer = self._connection.Producer()
+            self.app.send_task(RUN_TRY, args=message.args(), queue=queue, retry=False,
+                               producer=self._producer)
         except Exception as exc:  # any broker error: keep the message and try again
             log.warning("the broker did not take %s (%s); sending it again in %g s",
                         message.ref.describe(), exc, RESEND_S)
+            self._drop_connection()
             return False
         self.sent += 1
         return True
+
+    def _drop_connection(self) -> None:
+        connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception as exc:  # a broken connection may fail to close; it is gone
+                log.debug("closing the broker connection: %s", exc)
 
     def _reconcile(self) -> None:
         """Forget outstanding tries the database no longer has queued or running (a note

@@ -116,18 +116,17 @@ def test_a_message_delivered_twice_runs_the_try_once(rabbitmq_home: CeleryHome) 
                   is TaskState.RUNNING and t, 60, "the try to run", home.tails)
     app = make_app(home.broker_url, home.queue)
     again = [ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number, ti.step_id]
-    try:
-        app.send_task(RUN_TRY, args=again, queue=home.queue)  # while it runs
+    with app.connection_for_write() as connection:
+        producer = connection.Producer()
+        app.send_task(RUN_TRY, args=again, queue=home.queue, producer=producer)  # running
         succeeded(home, "celery_once", run_id)
-        app.send_task(RUN_TRY, args=again, queue=home.queue)  # after it ended
+        app.send_task(RUN_TRY, args=again, queue=home.queue, producer=producer)  # ended
 
-        def refusals() -> int:
-            return sum(w.output().count("refusing try 1") for w in home.workers.values())
+    def refusals() -> int:
+        return sum(w.output().count("refusing try 1") for w in home.workers.values())
 
-        wait_for(lambda: refusals() >= 2, 60, "both second deliveries to be refused",
-                 home.tails)
-    finally:
-        app.pool.force_close_all()
+    wait_for(lambda: refusals() >= 2, 60, "both second deliveries to be refused",
+             home.tails)
     assert ledger_lines(ledger) == [(run_id, "step0", "1")]
     done = home.instance("celery_once", run_id, "step0")
     assert (done.state, done.try_number, done.step_id) == (TaskState.SUCCESS, 1, ti.step_id)
