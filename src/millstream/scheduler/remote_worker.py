@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from millstream.executors.local import LocalExecutor
 from millstream.model.states import TaskState
@@ -41,6 +41,7 @@ from millstream.runtime.xcom import StoreXComReader
 from millstream.scheduler.events import apply_finished, resumed_workload
 from millstream.store.current import set_store_factory
 from millstream.store.outcome_notes import OutcomeNote
+from millstream.store.sql.engine import DatabaseError, describe_database_error, make_engine
 from millstream.store.sql.notify import notify_outcome
 from millstream.store.sql.remote_tries import (
     TryRef,
@@ -65,6 +66,7 @@ DRIVER_POLL_S = 0.01
 RECORD_RETRY_MAX_S = 5.0
 
 Event = TaskStartedEvent | TaskFinishedEvent
+T = TypeVar("T")
 _STOP = object()
 
 
@@ -102,7 +104,7 @@ class RemoteTries:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._stores = threading.local()
-        self._engine: object | None = None
+        self._engine: Any = None
         self._structures: dict[tuple[str, str], DagStructure] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -130,9 +132,29 @@ class RemoteTries:
     def _store(self) -> SqlStore:
         store: SqlStore | None = getattr(self._stores, "store", None)
         if store is None:
-            store = SqlStore.from_url(self.config.database_url)
+            with self._running_lock:
+                if self._engine is None:
+                    # One engine for every thread; a connection that died with the
+                    # database is found out before use and replaced.
+                    self._engine = make_engine(self.config.database_url, pool_pre_ping=True)
+            store = SqlStore(self._engine)
             self._stores.store = store
         return store
+
+    def _until_done(self, what: str, work: Callable[[SqlStore], T]) -> T:
+        """``work`` in a transaction, again and again while the database is away."""
+        delay = 0.5
+        while True:
+            store = self._store()
+            try:
+                with store.transaction():
+                    return work(store)
+            except DatabaseError as exc:
+                log.warning("could not %s (%s); trying again in %g s", what,
+                            describe_database_error(exc), delay)
+                store.close()
+                time.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_S)
 
     # -- one message ------------------------------------------------------------------------
     def run(self, message: TryMessage) -> str:
@@ -152,29 +174,31 @@ class RemoteTries:
         return event.state.value if recorded else "not recorded"
 
     def _claim(self, ref: TryRef) -> TaskWorkload | None:
-        store = self._store()
-        with store.transaction():
-            ti = store.task_instances.get(ref.key)
-            if ti is None or ti.try_number != ref.try_number or ti.step_id != ref.step_id \
-                    or ti.state is not TaskState.QUEUED:
-                now_at = "gone" if ti is None else (
-                    f"{ti.state.value}, try {ti.try_number}, step {ti.step_id}")
-                log.info("refusing %s: the instance is %s", ref.describe(), now_at)
-                return None
-            run = store.runs.get(ref.key.dag_id, ref.key.run_id)
-            dag = self._dag(store, ref.key.dag_id)
-            if run is None or dag is None:
-                log.error("refusing %s: its run or DAG is not in the database", ref.describe())
-                return None
-            if not start_try(store, ref, self.config.hostname, utc_now()):
-                log.info("refusing %s: another worker started it", ref.describe())
-                return None
-            notify_outcome(store, OutcomeNote(ref.key, ref.try_number, TaskState.RUNNING.value))
-            workload = TaskWorkload(ti.key, ref.try_number, ti.max_tries, run,
-                                    dag.resolve_params(run.conf), dag.fileloc,
-                                    step_id=ref.step_id)
-            if ti.resuming:
-                workload = resumed_workload(store, ti, workload)
+        return self._until_done(f"start {ref.describe()}",
+                                lambda store: self._claim_in(store, ref))
+
+    def _claim_in(self, store: SqlStore, ref: TryRef) -> TaskWorkload | None:
+        ti = store.task_instances.get(ref.key)
+        if ti is None or ti.try_number != ref.try_number or ti.step_id != ref.step_id \
+                or ti.state is not TaskState.QUEUED:
+            now_at = "gone" if ti is None else (
+                f"{ti.state.value}, try {ti.try_number}, step {ti.step_id}")
+            log.info("refusing %s: the instance is %s", ref.describe(), now_at)
+            return None
+        run = store.runs.get(ref.key.dag_id, ref.key.run_id)
+        dag = self._dag(store, ref.key.dag_id)
+        if run is None or dag is None:
+            log.error("refusing %s: its run or DAG is not in the database", ref.describe())
+            return None
+        if not start_try(store, ref, self.config.hostname, utc_now()):
+            log.info("refusing %s: another worker started it", ref.describe())
+            return None
+        notify_outcome(store, OutcomeNote(ref.key, ref.try_number, TaskState.RUNNING.value))
+        workload = TaskWorkload(ti.key, ref.try_number, ti.max_tries, run,
+                                dag.resolve_params(run.conf), dag.fileloc,
+                                step_id=ref.step_id)
+        if ti.resuming:
+            workload = resumed_workload(store, ti, workload)
         log.info("running %s", ref.describe())
         return workload
 
@@ -210,31 +234,24 @@ class RemoteTries:
     def _record(self, ref: TryRef, event: TaskFinishedEvent) -> bool:
         """Record the outcome (waiting for the database if it is away); False if the
         instance had moved on and the outcome was not wanted."""
-        delay = 0.5
-        while True:
-            store = self._store()
-            try:
-                with store.transaction():
-                    if not lock_try(store, ref):
-                        log.info("not recording the outcome of %s: the instance moved on",
-                                 ref.describe())
-                        return False
-                    dag = self._dag(store, ref.key.dag_id)
-                    if dag is None:
-                        log.error("cannot record %s: its DAG is gone", ref.describe())
-                        return False
-                    changed = apply_finished(store, dag, event)
-                    notify_outcome(store, OutcomeNote(ref.key, ref.try_number,
-                                                      event.state.value,
-                                                      tuple(sorted(changed))))
-                log.info("%s ended %s", ref.describe(), event.state.value)
-                return True
-            except Exception as exc:
-                log.warning("could not record the outcome of %s (%s); trying again in "
-                            "%g s", ref.describe(), exc, delay)
-                store.close()
-                time.sleep(delay)
-                delay = min(delay * 2, RECORD_RETRY_MAX_S)
+        recorded = self._until_done(f"record the outcome of {ref.describe()}",
+                                    lambda store: self._record_in(store, ref, event))
+        if recorded:
+            log.info("%s ended %s", ref.describe(), event.state.value)
+        return recorded
+
+    def _record_in(self, store: SqlStore, ref: TryRef, event: TaskFinishedEvent) -> bool:
+        if not lock_try(store, ref):
+            log.info("not recording the outcome of %s: the instance moved on", ref.describe())
+            return False
+        dag = self._dag(store, ref.key.dag_id)
+        if dag is None:
+            log.error("cannot record %s: its DAG is gone", ref.describe())
+            return False
+        changed = apply_finished(store, dag, event)
+        notify_outcome(store, OutcomeNote(ref.key, ref.try_number, event.state.value,
+                                          tuple(sorted(changed))))
+        return True
 
     def _quietly(self, work: Callable[[SqlStore], object]) -> None:
         store = self._store()

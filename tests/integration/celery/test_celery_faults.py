@@ -12,6 +12,7 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from millstream.executors.celery_app import RUN_TRY, make_app
 from millstream.model.states import DagRunState, TaskState
@@ -181,3 +182,33 @@ def test_a_worker_that_loses_the_broker_records_its_try_and_comes_back(
                                                    (second, "step0", "1")])
     for run_id in (first, second):
         assert home.instance("celery_cutoff", run_id, "step0").hostname == "w1@127.0.0.1"
+
+
+def postgres_address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def test_a_worker_that_loses_the_database_records_the_outcome_when_it_returns(
+    redis_home: CeleryHome,
+) -> None:
+    home = redis_home
+    home.set(scheduler__zombie_timeout_s=60)  # the outage is shorter: nothing is given up
+    proxy = TcpProxy(postgres_address(home.database_url))
+    try:
+        ledger = write_ledger_dag(home, "celery_db_outage", 2, 2.0)
+        worker = home.start_worker("w1", env={
+            "MILLSTREAM__DATABASE__URL": via(home.database_url, "127.0.0.1", proxy.port)})
+        home.start("scheduler")
+        run_id = started(home, "celery_db_outage")
+        wait_for(lambda: ledger_lines(ledger), 60, "step0 to start", home.tails)
+        proxy.cut()  # the try runs on; its end cannot be recorded until the database is back
+        wait_for(lambda: "could not record the outcome" in worker.output(), 60,
+                 "the worker to find the database away", home.tails)
+        proxy.restore()
+        succeeded(home, "celery_db_outage", run_id)
+    finally:
+        proxy.close()
+    assert sorted(ledger_lines(ledger)) == [(run_id, "step0", "1"), (run_id, "step1", "1")]
+    instances = home.instances("celery_db_outage", run_id)
+    assert {(ti.state, ti.try_number) for ti in instances.values()} == {(TaskState.SUCCESS, 1)}
