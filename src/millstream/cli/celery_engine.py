@@ -15,13 +15,13 @@ if TYPE_CHECKING:
     from millstream.store.sql.store import SqlStore
 
 
-def check_celery_database(settings: Settings) -> None:
+def check_celery_database(settings: Settings, who: str = 'scheduler.executor = "celery"'
+                          ) -> None:
     """Workers on other machines share the scheduler's database: it must be PostgreSQL."""
     if not settings.database.url.startswith(("postgresql", "postgres")):
         raise InvalidInputError(
-            'scheduler.executor = "celery" needs a PostgreSQL database (database.url), '
-            "which the scheduler and every worker reach; this one is "
-            f"{settings.database.url.split(':', 1)[0]}")
+            f"{who} needs a PostgreSQL database (database.url), which the scheduler and "
+            f"every worker reach; this one is {settings.database.url.split(':', 1)[0]}")
 
 
 def celery_executor(settings: Settings, store: SqlStore,

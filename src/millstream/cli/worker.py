@@ -43,14 +43,15 @@ def worker(
     from millstream.cli.engine import open_sql_store
     from millstream.config import load_settings
 
+    names = _queues(queues)  # bad arguments first: they need no settings
     with guarded():
         settings = load_settings()
-        check_celery_database(settings)
+        check_celery_database(settings, "millstream worker")
         store = open_sql_store(settings)  # reachable, and migrated
         store.close()
         store.engine.dispose()  # the fork server must not inherit a connection
     celery = settings.celery
-    names = _queues(queues) or [celery.default_queue]
+    names = names or [celery.default_queue]
     node = hostname or f"millstream@{socket.gethostname()}"
     logging.basicConfig(level=settings.logging.level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
