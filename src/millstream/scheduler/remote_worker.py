@@ -36,7 +36,7 @@ from millstream.executors.local import LocalExecutor
 from millstream.model.states import TaskState
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
-from millstream.runtime.worker import utc_now
+from millstream.runtime.worker import lost_try_event, utc_now
 from millstream.runtime.xcom import StoreXComReader
 from millstream.scheduler.events import apply_finished, resumed_workload
 from millstream.store.current import set_store_factory
@@ -265,33 +265,51 @@ class RemoteTries:
     # -- the driver thread: the only one that touches the local executor --------------------
     def _drive(self) -> None:
         while True:
-            item: object | None
-            try:  # with nothing running there is nothing to wait for but new work
-                item = self._inbox.get_nowait() if self.local.has_work() else self._inbox.get()
+            try:
+                if not self._drive_once():
+                    return
+            except Exception:  # a bug here must not leave every waiting try hanging
+                log.exception("the worker's driver failed; carrying on")
+                time.sleep(DRIVER_POLL_S)
+
+    def _drive_once(self) -> bool:
+        """Take new work, hand out events, wait a little; False once told to stop."""
+        item: object | None
+        try:  # with nothing running there is nothing to wait for but new work
+            item = self._inbox.get_nowait() if self.local.has_work() else self._inbox.get()
+        except queue.Empty:
+            item = None
+        while item is not None:
+            if item is _STOP:
+                return False
+            self._take(item)
+            try:
+                item = self._inbox.get_nowait()
             except queue.Empty:
                 item = None
-            while item is not None:
-                if item is _STOP:
-                    return
-                self._take(item)
-                try:
-                    item = self._inbox.get_nowait()
-                except queue.Empty:
-                    item = None
-            for event in self.local.drain_events():
-                waiter = self._waiters.get((event.key, event.try_number))
-                if isinstance(event, TaskFinishedEvent):
-                    self._waiters.pop((event.key, event.try_number), None)
-                if waiter is not None:
-                    waiter.put(event)
-            if self.local.has_work():
-                self.local.wait_for_events(DRIVER_POLL_S)
+        for event in self.local.drain_events():
+            waiter = self._waiters.get((event.key, event.try_number))
+            if isinstance(event, TaskFinishedEvent):
+                self._waiters.pop((event.key, event.try_number), None)
+            if waiter is not None:
+                waiter.put(event)
+        if self.local.has_work():
+            self.local.wait_for_events(DRIVER_POLL_S)
+        return True
 
     def _take(self, item: object) -> None:
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], TaskWorkload):
             workload, events = item
             self._waiters[(workload.key, workload.try_number)] = events
-            self.local.submit(workload)
+            try:
+                self.local.submit(workload)
+            except Exception as exc:  # the try cannot start here: it ends, as a lost try
+                log.exception("could not start try %d of %s", workload.try_number,
+                              workload.key)
+                del self._waiters[(workload.key, workload.try_number)]
+                now = utc_now()
+                events.put(lost_try_event(workload, now, now,
+                                          f"the worker could not start the try: {exc}"))
         elif isinstance(item, TryRef) and (item.key, item.try_number) in self._waiters:
             # a try no longer wanted
             log.warning("killing %s: the instance moved on", item.describe())
