@@ -157,6 +157,7 @@ class CeleryHome(Home):
     broker_url: str = ""
     queue: str = field(default_factory=lambda: f"ms-test-{uuid.uuid4().hex[:10]}")
     workers: dict[str, Proc] = field(default_factory=dict)
+    queues: list[str] = field(default_factory=list)  # more queues a test uses
 
     def __post_init__(self) -> None:
         self.set(scheduler__executor="celery", celery__broker_url=self.broker_url,
@@ -205,7 +206,7 @@ class CeleryHome(Home):
         for sid in sessions:
             for pid in in_session(sid):
                 kill_group(pid)
-        delete_queues(self.broker_url, [self.queue])
+        delete_queues(self.broker_url, [self.queue, *self.queues])
 
 
 def worker_ready(proc: Proc) -> bool:

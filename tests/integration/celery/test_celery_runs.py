@@ -29,6 +29,7 @@ FAN_DAG = """
     with DAG("celery_fan", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
         gather = PythonOperator(task_id="gather", python_callable=work)
         [PythonOperator(task_id=f"work{{i}}", python_callable=work) for i in range(8)] >> gather
+        PythonOperator(task_id="special", python_callable=work, queue={special!r}) >> gather
 """
 
 
@@ -36,9 +37,13 @@ def test_two_schedulers_and_two_workers_run_every_try_once_on_both_workers(
     home: CeleryHome,
 ) -> None:
     ledger = home.scratch / "ledger.txt"
-    home.write_dag("celery_fan.py", FAN_DAG.format(ledger=str(ledger)))
+    special = f"{home.queue}-special"
+    home.queues.append(special)
+    home.write_dag("celery_fan.py", FAN_DAG.format(ledger=str(ledger), special=special))
     home.set(scheduler__parallelism=8)
-    w1, w2 = home.start_worker("w1"), home.start_worker("w2")
+    # only w2 takes the special queue's tries
+    w1, w2 = home.start_worker("w1"), home.start_worker("w2", "--queues",
+                                                        f"{home.queue},{special}")
     first, second = home.start("scheduler"), home.start("scheduler")
     wait_for(lambda: worker_ready(w1) and worker_ready(w2), 60, "both workers to be ready",
              home.tails)
@@ -56,6 +61,7 @@ def test_two_schedulers_and_two_workers_run_every_try_once_on_both_workers(
     # the tries ran on both workers, each recorded under its worker's name
     hosts = Counter(ti.hostname for ti in instances.values())
     assert set(hosts) == {"w1@127.0.0.1", "w2@127.0.0.1"}, hosts
+    assert instances["special"].hostname == "w2@127.0.0.1"  # routed by the task's queue
     # every try ran exactly once, in a process of its own
     lines = [line.split() for line in ledger.read_text().splitlines()]
     assert Counter(task for task, _, _ in lines) == Counter(set(instances))
