@@ -97,15 +97,24 @@ EXCERPT_BYTES = 16 * 1024
 
 
 def log_excerpt(log_folder: str | os.PathLike[str], ti: TaskInstanceRecord, try_number: int,
-                lines: int = 40) -> tuple[str, bool]:
-    """The last ``lines`` lines of the try's log, and whether anything came before them."""
+                lines: int = 40, remote: RemoteLogs | None = None) -> tuple[str, bool]:
+    """The last ``lines`` lines of the try's log, and whether anything came before them
+    (with ``remote``, from the worker that ran the try when the log is not here)."""
     path = log_path(log_folder, ti, try_number)
     try:
         size = path.stat().st_size
     except OSError:
-        return "", False
-    start = max(0, size - EXCERPT_BYTES)
-    text = read_piece(path, start, EXCERPT_BYTES).decode("utf-8", errors="replace")
+        probe = remote.piece(ti, try_number, 0, 1) if remote is not None else None
+        if probe is None:
+            return "", False
+        size = probe.size
+        start = max(0, size - EXCERPT_BYTES)
+        piece = remote.piece(ti, try_number, start, EXCERPT_BYTES) if remote else None
+        data = piece.data if piece is not None else b""
+    else:
+        start = max(0, size - EXCERPT_BYTES)
+        data = read_piece(path, start, EXCERPT_BYTES)
+    text = data.decode("utf-8", errors="replace")
     kept = text.splitlines()
     if start > 0:
         kept = kept[1:]  # the first line read may be cut

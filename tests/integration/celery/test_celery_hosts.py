@@ -130,6 +130,9 @@ def test_workers_on_other_hosts_run_tries_and_serve_their_logs_to_the_web_server
             work1 = instances["work1"]
             assert work1.hostname is not None and work1.hostname in page.text
             assert "last line of work1" in page.text
+            panel = client.get("/dags/celery_hosts/grid/details",
+                               params={"run_id": run_id, "task_id": "work3"})
+            assert panel.status_code == 200 and "last line of work3" in panel.text
         # a wrong secret gets nothing from a worker's log server
         wrong = RemoteLogs(log_port, "not-the-secret")
         assert wrong.piece(instances["work2"], 1, 0, 100) is None
