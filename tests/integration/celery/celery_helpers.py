@@ -163,7 +163,7 @@ class CeleryHome(Home):
         self.set(scheduler__executor="celery", celery__broker_url=self.broker_url,
                  celery__default_queue=self.queue, celery__log_server_secret=LOG_SECRET,
                  celery__log_server_port=0, scheduler__heartbeat_interval_s=1,
-                 scheduler__zombie_timeout_s=6)
+                 scheduler__zombie_timeout_s=10)
 
     def start_with(self, env: dict[str, str], *args: str, netns: str | None = None,
                    label: str | None = None) -> Proc:
