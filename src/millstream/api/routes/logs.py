@@ -179,10 +179,10 @@ def _read_here_or_there(path: Path, remote: RemoteLogs | None, ti: TaskInstanceR
 
 def _has_ended(context: AppContext, folder: Path, key: TaskInstanceKey,
                try_number: int) -> tuple[bool, TaskInstanceRecord | None]:
+    if result_path(folder, key, try_number).exists():
+        return True, None  # ended here: its log is here too
     with context.open_store() as store, store.transaction():
         ti = store.task_instances.get(key)
-    if result_path(folder, key, try_number).exists():
-        return True, ti
     return ti is None or try_finished(ti, try_number, folder), ti
 
 
