@@ -196,7 +196,7 @@ class Scheduler:
         dirty = self._dirty.get(run_key)
         if dirty is not None:  # a run not seen yet is looked at whole when first seen
             dirty.update(dag.task_dict if note.changed is None else note.changed)
-        self._touched.add(run_key)
+            self._touched.add(run_key)
         self._wake_later_runs(dag, note.key.run_id, (note.key.task_id,))
 
     def _apply(self, events: Sequence[TaskStartedEvent | TaskFinishedEvent]) -> bool:
