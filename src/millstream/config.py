@@ -41,6 +41,7 @@ from millstream.config_sections import (
     CompatSettings,
     CoreSettings,
     DatabaseSettings,
+    ExecutorSettings,
     LimitsSettings,
     LoggingSettings,
     SchedulerSettings,
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     core: CoreSettings = Field(default_factory=CoreSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     webserver: WebserverSettings = Field(default_factory=WebserverSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
@@ -374,6 +376,7 @@ __all__ = [
     "CompatSettings",
     "CoreSettings",
     "DatabaseSettings",
+    "ExecutorSettings",
     "LoggingSettings",
     "SchedulerSettings",
     "SecretsSettings",

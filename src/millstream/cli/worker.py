@@ -62,7 +62,8 @@ def worker(
     tries = RemoteTries(WorkerConfig(
         settings.database.url, Path(settings.logging.base_log_folder), node,
         concurrency or celery.worker_concurrency, sched.heartbeat_interval_s,
-        sched.file_parse_timeout_s, sched.file_parse_memory_mb))
+        sched.file_parse_timeout_s, sched.file_parse_memory_mb,
+        settings.executor.tries_per_process, settings.executor.max_memory_growth_mb))
     # The fork server copies this process: it starts before Celery's threads and sockets.
     tries.start()
     server = None

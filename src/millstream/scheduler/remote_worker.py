@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from millstream.executors.local import LocalExecutor
+from millstream.executors.sql_factories import SqlStoreFactory, SqlXComReaderFactory
 from millstream.model.states import TaskState
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.runtime.worker import lost_try_event, utc_now
-from millstream.runtime.xcom import StoreXComReader
 from millstream.scheduler.events import apply_finished, resumed_workload
 from millstream.store.current import set_store_factory
 from millstream.store.outcome_notes import OutcomeNote
@@ -54,7 +54,6 @@ from millstream.store.sql.store import SqlStore
 
 if TYPE_CHECKING:
     from millstream.executors.celery_app import TryMessage
-    from millstream.runtime.xcom import XComReader
     from millstream.store.records import TaskInstanceKey
 
 log = logging.getLogger("millstream.worker")
@@ -81,6 +80,8 @@ class WorkerConfig:
     heartbeat_interval_s: float = 5.0
     dag_import_timeout_s: float = 30.0
     dag_import_memory_mb: int = 1024
+    tries_per_process: int = 100
+    max_memory_growth_mb: int = 512
 
 
 class RemoteTries:
@@ -90,13 +91,15 @@ class RemoteTries:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         url = config.database_url
-
-        def xcom_reader() -> XComReader:
-            return StoreXComReader(SqlStore.from_url(url))
-
-        self.local = LocalExecutor(config.concurrency, config.log_folder, xcom_reader,
+        # Plain factories: they reach a fork server started as a fresh interpreter.
+        self._store_factory = SqlStoreFactory(url)
+        self.local = LocalExecutor(config.concurrency, config.log_folder,
+                                   SqlXComReaderFactory(url),
                                    dag_import_timeout=config.dag_import_timeout_s,
-                                   dag_import_memory_mb=config.dag_import_memory_mb)
+                                   dag_import_memory_mb=config.dag_import_memory_mb,
+                                   tries_per_process=config.tries_per_process,
+                                   worker_memory_growth_mb=config.max_memory_growth_mb,
+                                   store_factory=self._store_factory)
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._waiters: dict[tuple[TaskInstanceKey, int], queue.SimpleQueue[Event]] = {}
         self._running: dict[TaskInstanceKey, TryRef] = {}
@@ -110,9 +113,8 @@ class RemoteTries:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         """Start the fork server (before any thread or connection), then the threads."""
-        url = self.config.database_url
         # Tries read variables, connections and other runs through this factory.
-        set_store_factory(lambda: SqlStore.from_url(url))
+        set_store_factory(self._store_factory)
         self.config.log_folder.mkdir(parents=True, exist_ok=True)
         self.local.start()
         for target, name in ((self._drive, "millstream-worker-driver"),
