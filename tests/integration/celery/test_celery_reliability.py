@@ -121,3 +121,17 @@ def test_tries_killed_from_outside_or_by_their_timeout_end_as_on_the_local_execu
     wait_for(lambda: not alive(child), 30, "the overrunning try's child to be killed too")
     assert not any(alive(pid) for pid in killed.values())
     assert {ti.hostname for ti in instances.values()} == {"w1@127.0.0.1"}
+
+
+def test_a_worker_told_to_stop_finishes_its_running_try_first(redis_home: CeleryHome) -> None:
+    home = redis_home
+    ledger = write_ledger_dag(home, "celery_stop", 1, 3.0)
+    worker = home.start_worker("w1")
+    home.start("scheduler")
+    run_id = started(home, "celery_stop")
+    wait_for(lambda: ledger_lines(ledger), 60, "the try to start", home.tails)
+    worker.popen.send_signal(signal.SIGTERM)
+    assert worker.popen.wait(timeout=60) == 0, worker.tail()
+    succeeded(home, "celery_stop", run_id, timeout=30)  # recorded before the worker left
+    ti = home.instance("celery_stop", run_id, "step0")
+    assert (ti.state, ti.try_number, ti.hostname) == (TaskState.SUCCESS, 1, "w1@127.0.0.1")
