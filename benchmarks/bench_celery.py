@@ -171,6 +171,12 @@ def delete_queue(broker: str, queue: str) -> None:
 
     with contextlib.suppress(Exception), Connection(broker, connect_timeout=5) as conn:
         conn.channel().queue_delete(queue)
+    import redis
+
+    with contextlib.suppress(Exception):  # kombu's binding keys beside the queue
+        client = redis.Redis.from_url(broker, socket_timeout=5)
+        client.delete(f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        client.close()
 
 
 def chain_handoff_ms(job: SchedulerJob) -> dict[str, float]:

@@ -84,7 +84,8 @@ def fresh_database(base: str) -> Iterator[str]:
 
 
 def delete_queues(broker_url: str, queues: list[str]) -> None:
-    """Remove a test's queues from the broker (whatever was left in them)."""
+    """Remove a test's queues from the broker (whatever was left in them), and on Redis
+    the binding keys kombu keeps beside them."""
     from kombu import Connection
 
     with contextlib.suppress(Exception), Connection(broker_url, connect_timeout=5) as conn:
@@ -92,6 +93,14 @@ def delete_queues(broker_url: str, queues: list[str]) -> None:
         for queue in queues:
             with contextlib.suppress(Exception):
                 channel.queue_delete(queue)
+    if broker_url.startswith("redis"):
+        import redis
+
+        with contextlib.suppress(Exception):
+            client = redis.Redis.from_url(broker_url, socket_timeout=5)
+            for queue in queues:
+                client.delete(f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+            client.close()
 
 
 # -- test hosts: network namespaces -----------------------------------------------------------
