@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,8 +52,10 @@ def worker(
     celery = settings.celery
     names = names or [celery.default_queue]
     node = hostname or f"millstream@{socket.gethostname()}"
-    logging.basicConfig(level=settings.logging.level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from millstream import observability
+
+    observability.setup_logging(settings)
+    observability.configure(settings)  # before the fork server: it takes the same
     from millstream.executors.celery_app import RUN_TRY, TryMessage, make_app
     from millstream.scheduler.remote_worker import RemoteTries, WorkerConfig
 
@@ -66,6 +67,7 @@ def worker(
         settings.executor.tries_per_process, settings.executor.max_memory_growth_mb))
     # The fork server copies this process: it starts before Celery's threads and sockets.
     tries.start()
+    observability.serve_worker(settings)
     server = None
     secret = celery.log_server_secret
     if secret is not None:

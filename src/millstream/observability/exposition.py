@@ -160,9 +160,10 @@ def serve_scheduler(settings: Settings, with_local_worker: bool = True) -> dict[
 
 
 def serve_worker(settings: Settings) -> int | None:
-    """A worker process's endpoint (a worker of another executor than the local one),
-    when ``[metrics] worker_port`` is set."""
-    return serve(settings, settings.metrics.worker_port, [(f.GROUPS.worker, f.WORKER)])
+    """A Celery worker's endpoint, when ``[metrics] worker_port`` is set: the tries it ran
+    and recorded (their outcomes, durations) and what their task code reported."""
+    return serve(settings, settings.metrics.worker_port,
+                 [(f.GROUPS.scheduler, f.WORKER), (f.GROUPS.worker, f.WORKER)])
 
 
 def serve_triggerer(settings: Settings) -> int | None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from millstream import observability
 from millstream.executors.local import LocalExecutor
 from millstream.executors.sql_factories import SqlStoreFactory, SqlXComReaderFactory
 from millstream.model.states import TaskState
@@ -173,6 +174,8 @@ class RemoteTries:
             with self._running_lock:
                 self._running.pop(ref.key, None)
         recorded = self._record(ref, event)
+        if recorded:  # this worker recorded the outcome, so it counts the try
+            observability.task_event(None, event)
         return event.state.value if recorded else "not recorded"
 
     def _claim(self, ref: TryRef) -> TaskWorkload | None:
