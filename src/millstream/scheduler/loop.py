@@ -17,7 +17,12 @@ from millstream.scheduler.dag_view import DagView
 from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
 from millstream.scheduler.readiness import evaluate_dirty
-from millstream.scheduler.runs import align_run_with_dag, create_run, final_state
+from millstream.scheduler.runs import (
+    align_run_with_dag,
+    create_run,
+    final_state,
+    run_state_leaves,
+)
 from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
@@ -260,7 +265,7 @@ class Scheduler:
             evaluate_dirty(self.store, dag, run, dirty, now)
         state = None
         if self.store.task_instances.unfinished_count(run.dag_id, run.run_id) == 0:
-            leaves = [t.task_id for t in dag.tasks if not t.downstream_task_ids]
+            leaves = list(run_state_leaves(dag))
             state = final_state(
                 dag, self.store.task_instances.for_run(run.dag_id, run.run_id, leaves)
             )
@@ -293,6 +298,24 @@ class Scheduler:
         self._after_commit.append(functools.partial(
             self.callbacks.dag_run_finished, dag, run, state is DagRunState.SUCCESS, reason
         ))
+        if state is DagRunState.FAILED and dag.max_consecutive_failed_dag_runs:
+            self._pause_after_failures(dag, run)
+
+    def _pause_after_failures(self, dag: DagView, run: DagRunRecord) -> None:
+        """Airflow's ``max_consecutive_failed_dag_runs``: once the DAG's latest runs (by
+        logical date, this one included) all failed, pause it."""
+        limit = dag.max_consecutive_failed_dag_runs
+        current: DagRunRecord | None = run
+        for _ in range(limit - 1):
+            assert current is not None
+            current = self.store.runs.previous(dag.dag_id, current.logical_date)
+            if current is None or current.state is not DagRunState.FAILED:
+                return
+        if self.store.dags.get(dag.dag_id) is None:
+            return  # not a stored DAG (dag.test()): nothing to pause
+        self.store.dags.set_paused(dag.dag_id, True)
+        log.warning("DAG %s paused: its last %d run(s) failed (max_consecutive_failed_dag_runs)",
+                    dag.dag_id, limit)
 
     def _wake_later_runs(self, dag: DagView, run_id: str, task_ids: Iterable[str]) -> None:
         """depends_on_past: tasks ending in one run may unblock waiting tasks of other runs.
