@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from millstream.model.states import TaskState
+from millstream.store.overview import GridInstance
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 from millstream.ui.graph import short_label
 from millstream.ui.states import NO_STATE, state_name, summary_state
@@ -151,11 +152,11 @@ def grid_rows(structure: object) -> list[GridRow]:
 
 
 def build_grid(structure: object, runs: Sequence[DagRunRecord],
-               instances: Iterable[TaskInstanceRecord]) -> Grid:
+               instances: Iterable[TaskInstanceRecord | GridInstance]) -> Grid:
     """The grid of ``runs`` (any order; shown oldest first) and their instances."""
     rows = grid_rows(structure)
     ordered = sorted(runs, key=lambda r: (r.logical_date, r.run_id))
-    by_cell: dict[tuple[str, str], list[TaskInstanceRecord]] = defaultdict(list)
+    by_cell: dict[tuple[str, str], list[TaskInstanceRecord | GridInstance]] = defaultdict(list)
     for ti in instances:
         by_cell[(ti.task_id, ti.run_id)].append(ti)
     cells: dict[tuple[str, str], GridCell] = {}
@@ -189,7 +190,7 @@ _STATE_NAMES: dict[object, str] = {state: state.value for state in TaskState}
 """Each state's name: a dict look-up is much quicker than an enum's ``.value``."""
 
 
-def _cell(row: GridRow, found: list[TaskInstanceRecord]) -> GridCell:
+def _cell(row: GridRow, found: list[TaskInstanceRecord | GridInstance]) -> GridCell:
     if len(found) == 1 and row.kind == "task":  # the common case, kept quick for big grids
         ti = found[0]
         count = 1 if ti.map_index >= 0 else 0
