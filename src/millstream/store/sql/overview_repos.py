@@ -82,7 +82,7 @@ class SqlOverviewRepo:
             return []
         # fetched at once: the driver's fetchall, not a fetch per row
         rows = self.session.execute(_GRID, {"k_dag_id": dag_id,
-                                            "run_ids": list(run_ids)}).tuples().all()
+                                            "run_ids": list(run_ids)}).all()
         moments: dict[object, datetime] = {}
 
         def moment(value: object) -> datetime | None:
