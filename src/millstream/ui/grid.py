@@ -156,21 +156,36 @@ def build_grid(structure: object, runs: Sequence[DagRunRecord],
     """The grid of ``runs`` (any order; shown oldest first) and their instances."""
     rows = grid_rows(structure)
     ordered = sorted(runs, key=lambda r: (r.logical_date, r.run_id))
-    by_cell: dict[tuple[str, str], list[TaskInstanceRecord | GridInstance]] = defaultdict(list)
+    # One pass over what may be 25,000 instances: most cells have exactly one, only a
+    # mapped task's have more (kept apart in `more`).
+    first: dict[tuple[str, str], TaskInstanceRecord | GridInstance] = {}
+    more: dict[tuple[str, str], list[TaskInstanceRecord | GridInstance]] = defaultdict(list)
     for ti in instances:
-        by_cell[(ti.task_id, ti.run_id)].append(ti)
+        key = (ti.task_id, ti.run_id)
+        if key in first:
+            more[key].append(ti)
+        else:
+            first[key] = ti
     cells: dict[tuple[str, str], GridCell] = {}
     task_rows = {row.id: row for row in rows if row.kind == "task"}
-    for key, found in by_cell.items():
+    names = _STATE_NAMES
+    for key, ti in first.items():
         task_row = task_rows.get(key[0])
-        if task_row is not None:
-            cells[key] = _cell(task_row, found)
+        if task_row is None:
+            continue
+        if key in more:
+            cells[key] = _cell(task_row, [ti, *more[key]])
+            continue
+        start = ti.start_date
+        cells[key] = GridCell(names.get(ti.state) or state_name(ti.state),
+                              1 if ti.map_index >= 0 else 0, ti.try_number, start,
+                              ti.end_date if start is not None else None)
     for row in rows:
         if row.kind == "task":
             continue
         for run in ordered:
-            group = [ti for task_id in row.task_ids
-                     for ti in by_cell.get((task_id, run.run_id), ())]
+            group = [found for task_id in row.task_ids
+                     for found in _instances(first, more, (task_id, run.run_id))]
             if group:
                 cells[(row.id, run.run_id)] = _cell(row, group)
     durations = [_duration(run) for run in ordered]
@@ -184,6 +199,15 @@ def build_grid(structure: object, runs: Sequence[DagRunRecord],
         for run, duration, label in zip(ordered, durations, labels, strict=True)
     ]
     return Grid(rows, columns, cells, axis_max)
+
+
+def _instances(first: dict[tuple[str, str], TaskInstanceRecord | GridInstance],
+               more: dict[tuple[str, str], list[TaskInstanceRecord | GridInstance]],
+               key: tuple[str, str]) -> list[TaskInstanceRecord | GridInstance]:
+    found = first.get(key)
+    if found is None:
+        return []
+    return [found, *more[key]] if key in more else [found]
 
 
 _STATE_NAMES: dict[object, str] = {state: state.value for state in TaskState}
