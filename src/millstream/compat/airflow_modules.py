@@ -77,10 +77,6 @@ _TIMEZONE_FUNCTIONS = {
     for name in ("coerce_datetime", "convert_to_utc", "datetime", "is_localized", "is_naive",
                  "make_aware", "make_naive", "parse", "utc", "utcnow")
 }
-_PARTITIONS = unsupported(
-    "asset partitions (partitioned timetables, partition mappers and windows)",
-    "schedule on the assets (a list, or | and &) and pass the partition in the run's conf",
-)
 _STATE_STORE = unsupported(
     "the task and asset state stores (task_state_store, asset_state_store, NEVER_EXPIRE)",
     "keep state across tries in a Variable, or in XCom",
@@ -193,7 +189,7 @@ _SDK = {
     "BaseNotifier": "millstream.notify.base:BaseNotifier",
     "DagRunState": "millstream.model.states:DagRunState",
     "TaskInstanceState": "millstream.model.states:TaskState",
-    **{name: _PARTITIONS for name in (
+    **{name: f"{_AUTHORING}.partitions:{name}" for name in (
         "AllowedKeyMapper", "CronPartitionTimetable", "DayWindow", "FanOutMapper",
         "FixedKeyMapper", "IdentityMapper", "MinimumCount", "MonthWindow",
         "PartitionedAssetTimetable", "PartitionedAtRuntime", "ProductMapper", "RollupMapper",
@@ -358,7 +354,7 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.sdk": _SDK,
 }
 
-UNSUPPORTED_MODULES: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+UNSUPPORTED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
     "airflow.providers.standard.operators.hitl": (
         "the human-in-the-loop operators (HITLOperator, ApprovalOperator, HITLBranchOperator, "
         "HITLEntryOperator)",
@@ -388,7 +384,7 @@ def _parents(names: list[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-PACKAGES: frozenset[str] = _parents([*MODULES, *UNSUPPORTED_MODULES]) | frozenset(MODULES)
+PACKAGES: frozenset[str] = _parents([*MODULES, *UNSUPPORTED]) | frozenset(MODULES)
 """Every served module: those of :data:`MODULES` and the packages leading to them."""
 
 
@@ -403,4 +399,4 @@ def names_of(module: str) -> list[str]:
     return sorted(MODULES.get(module, {}))
 
 
-__all__ = ["MODULES", "PACKAGES", "UNSUPPORTED_MODULES", "names_of", "submodules", "unsupported"]
+__all__ = ["MODULES", "PACKAGES", "UNSUPPORTED", "names_of", "submodules", "unsupported"]

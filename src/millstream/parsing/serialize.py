@@ -115,7 +115,7 @@ def _param_to_json(name: str, value: Any) -> dict[str, Any]:
             "default": _json_safe(value.default, name) if value.has_default else None,
             "has_default": value.has_default,
             "description": value.description,
-            "type": value.types,  # for forms and listings; validation uses the schema
+            "type": value.types,  # as a list, for forms and listings
             "schema": _json_safe(value.schema, name),
         }
     return {"param": False, "value": _json_safe(value, name)}
@@ -212,7 +212,11 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "description": dag.description,
         "schedule": _schedule_to_json(dag.timetable),
         "schedule_display": None if dag.schedule is None else (
-            str(dag.timetable) if isinstance(dag.timetable, AssetSchedule) else str(dag.schedule)
+            # A timetable object's own str() may be its id-bearing default repr: use the
+            # schedule's, so that parsing the same file twice gives the same structure.
+            str(dag.timetable)
+            if isinstance(dag.timetable, AssetSchedule | AssetOrTimeSchedule | TimetableSchedule)
+            else str(dag.schedule)
         ),
         "start_date": _moment(dag.start_date),
         "end_date": _moment(dag.end_date),
@@ -235,6 +239,9 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
     if dag.edge_info:  # only when set, so that DAGs without labels keep their version
         data["edge_info"] = [[up, down, dict(info)]
                              for (up, down), info in sorted(dag.edge_info.items())]
+    # Only when set: a DAG that does not use it keeps its structure, and so its version.
+    if dag.max_consecutive_failed_dag_runs:
+        data["max_consecutive_failed_dag_runs"] = dag.max_consecutive_failed_dag_runs
     return data
 
 
@@ -344,6 +351,7 @@ class DagStructure:
         self.max_active_runs: int = data["max_active_runs"]
         self.max_active_tasks: int = data["max_active_tasks"]
         self.dagrun_timeout = _delta(data["dagrun_timeout"])
+        self.max_consecutive_failed_dag_runs: int = data.get("max_consecutive_failed_dag_runs", 0)
         self.doc_md: str | None = data["doc_md"]
         self.params = ParamsDict(
             {name: _param_from_json(p) for name, p in data["params"].items()},

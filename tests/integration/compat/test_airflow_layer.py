@@ -12,7 +12,7 @@ import pytest
 
 import millstream
 from millstream.compat import airflow as airflow_compat
-from millstream.compat.airflow_modules import MODULES, PACKAGES, UNSUPPORTED_MODULES, names_of
+from millstream.compat.airflow_modules import MODULES, PACKAGES, UNSUPPORTED, names_of
 from millstream.config import SettingsError, load_settings
 from millstream.exceptions import (
     MillstreamError,
@@ -95,10 +95,10 @@ def test_an_unsupported_name_says_what_feature_it_is_and_what_to_use(module: str
     assert feature in message and instead in message and f"{name} from {module}" in message
 
 
-@pytest.mark.parametrize("module", sorted(UNSUPPORTED_MODULES))
+@pytest.mark.parametrize("module", sorted(UNSUPPORTED))
 def test_an_unsupported_module_says_what_feature_it_is(module: str) -> None:
     airflow_compat.enable()
-    feature, instead = UNSUPPORTED_MODULES[module]
+    feature, instead = UNSUPPORTED[module]
     with pytest.raises(ImportError) as info:
         import_airflow(f"{module}.anything")
     assert feature in str(info.value) and instead in str(info.value)
