@@ -17,7 +17,7 @@ from millstream.scheduler.dag_view import DagView
 from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
 from millstream.scheduler.readiness import evaluate_dirty
-from millstream.scheduler.runs import align_run_with_dag, create_run, final_state
+from millstream.scheduler.runs import align_run_with_dag, create_run, decide_run_end
 from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
@@ -258,15 +258,14 @@ class Scheduler:
         self._dirty[key] = set()
         if dirty:
             evaluate_dirty(self.store, dag, run, dirty, now)
-        state = None
-        if self.store.task_instances.unfinished_count(run.dag_id, run.run_id) == 0:
-            leaves = [t.task_id for t in dag.tasks if not t.downstream_task_ids]
-            state = final_state(
-                dag, self.store.task_instances.for_run(run.dag_id, run.run_id, leaves)
-            )
-        if state is not None:
-            self._finish(dag, run, state, now, "success" if state is DagRunState.SUCCESS
-                         else "task_failure")
+        end = decide_run_end(self.store, dag, run)
+        if end.look_again:  # another scheduler holds the run: decide on a later tick
+            self._touched.add(key)
+        elif end.ended_elsewhere:
+            self._forget(key)
+        elif end.state is not None:
+            self._finish(dag, end.run, end.state, now,
+                         "success" if end.state is DagRunState.SUCCESS else "task_failure")
         return True
 
     def _time_out(self, dag: DagView, run: DagRunRecord, now: datetime) -> None:
@@ -285,14 +284,18 @@ class Scheduler:
                 reason: str) -> None:
         run = self.store.runs.set_state(run, state, end_date=now)
         self._look_for_queued_runs = True  # a max_active_runs slot is free
-        self._dirty.pop((run.dag_id, run.run_id), None)
-        self._params.pop((run.dag_id, run.run_id), None)
-        self._touched.discard((run.dag_id, run.run_id))
+        self._forget((run.dag_id, run.run_id))
         # Tasks may also have ended by a skip, a trigger rule or a timeout: wake for all.
         self._wake_later_runs(dag, run.run_id, dag.task_dict)
         self._after_commit.append(functools.partial(
             self.callbacks.dag_run_finished, dag, run, state is DagRunState.SUCCESS, reason
         ))
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        """Drop what this scheduler keeps about a run that has ended."""
+        self._dirty.pop(key, None)
+        self._params.pop(key, None)
+        self._touched.discard(key)
 
     def _wake_later_runs(self, dag: DagView, run_id: str, task_ids: Iterable[str]) -> None:
         """depends_on_past: tasks ending in one run may unblock waiting tasks of other runs.

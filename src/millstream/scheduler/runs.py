@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -233,3 +234,38 @@ def final_state(dag: DagView, instances: Iterable[TaskInstanceRecord]) -> DagRun
         if ti.state in FAILED_LEAF_STATES and not dag.task_dict[ti.task_id].downstream_task_ids:
             leaf_failed = True
     return DagRunState.FAILED if leaf_failed else DagRunState.SUCCESS
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """What :func:`decide_run_end` found: ``state`` is the end the caller now owns (None
+    while tasks are unfinished); ``look_again`` when another transaction holds the run;
+    ``ended_elsewhere`` when it is no longer running (another scheduler ended it)."""
+
+    run: DagRunRecord
+    state: DagRunState | None = None
+    look_again: bool = False
+    ended_elsewhere: bool = False
+
+
+def decide_run_end(store: Store, dag: DagView, run: DagRunRecord) -> RunEnd:
+    """Whether a running run has ended, decided holding the run's row, like a task's claim.
+
+    Two schedulers that each end one of a run's last two tasks would each count the
+    other's task as unfinished (neither sees the other's write before it commits), and
+    the run would stay running with every task ended. So the count is taken holding the
+    run (``store.runs.lock``): of two such transactions, the second to get the run
+    counts after the first committed. One that finds the run held looks again on a later
+    tick instead of waiting. The end itself is then a compare-and-set from ``running``
+    by the caller, so a run ends once, with one set of callbacks.
+    """
+    held = store.runs.lock(run.dag_id, run.run_id)
+    if held is None:
+        return RunEnd(run, look_again=True)
+    if held.state is not DagRunState.RUNNING:
+        return RunEnd(held, ended_elsewhere=True)
+    if store.task_instances.unfinished_count(run.dag_id, run.run_id):
+        return RunEnd(held)
+    leaves = [task.task_id for task in dag.tasks if not task.downstream_task_ids]
+    state = final_state(dag, store.task_instances.for_run(run.dag_id, run.run_id, leaves))
+    return RunEnd(held, state=state)
