@@ -17,7 +17,7 @@ from millstream.scheduler.dag_view import DagView
 from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
 from millstream.scheduler.readiness import evaluate_dirty
-from millstream.scheduler.runs import align_run_with_dag, create_run, decide_run_end
+from millstream.scheduler.runs import align_run_with_dag, create_run, hold_run, run_end_state
 from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
@@ -254,18 +254,21 @@ class Scheduler:
         dirty = self._dirty[key]
         if not dirty and not worked and key not in self._touched:
             return False
+        hold = hold_run(self.store, run)
+        if hold.look_again:  # another scheduler holds the run: look at it on a later tick
+            self._touched.add(key)
+            return worked
+        if hold.ended_elsewhere:
+            self._forget(key)
+            return True
         self._touched.discard(key)
         self._dirty[key] = set()
         if dirty:
             evaluate_dirty(self.store, dag, run, dirty, now)
-        end = decide_run_end(self.store, dag, run)
-        if end.look_again:  # another scheduler holds the run: decide on a later tick
-            self._touched.add(key)
-        elif end.ended_elsewhere:
-            self._forget(key)
-        elif end.state is not None:
-            self._finish(dag, end.run, end.state, now,
-                         "success" if end.state is DagRunState.SUCCESS else "task_failure")
+        state = run_end_state(self.store, dag, run)
+        if state is not None:
+            self._finish(dag, hold.run, state, now,
+                         "success" if state is DagRunState.SUCCESS else "task_failure")
         return True
 
     def _time_out(self, dag: DagView, run: DagRunRecord, now: datetime) -> None:

@@ -237,35 +237,40 @@ def final_state(dag: DagView, instances: Iterable[TaskInstanceRecord]) -> DagRun
 
 
 @dataclass(frozen=True, slots=True)
-class RunEnd:
-    """What :func:`decide_run_end` found: ``state`` is the end the caller now owns (None
-    while tasks are unfinished); ``look_again`` when another transaction holds the run;
-    ``ended_elsewhere`` when it is no longer running (another scheduler ended it)."""
+class RunHold:
+    """What :func:`hold_run` found: the run as it is now (held by this transaction), or
+    ``look_again`` when another transaction holds it, or ``ended_elsewhere``."""
 
     run: DagRunRecord
-    state: DagRunState | None = None
     look_again: bool = False
     ended_elsewhere: bool = False
 
 
-def decide_run_end(store: Store, dag: DagView, run: DagRunRecord) -> RunEnd:
-    """Whether a running run has ended, decided holding the run's row, like a task's claim.
+def hold_run(store: Store, run: DagRunRecord) -> RunHold:
+    """Hold a running run's row before deciding what its ended tasks lead to.
 
-    Two schedulers that each end one of a run's last two tasks would each count the
-    other's task as unfinished (neither sees the other's write before it commits), and
-    the run would stay running with every task ended. So the count is taken holding the
-    run (``store.runs.lock``): of two such transactions, the second to get the run
-    counts after the first committed. One that finds the run held looks again on a later
-    tick instead of waiting. The end itself is then a compare-and-set from ``running``
-    by the caller, so a run ends once, with one set of callbacks.
+    Two schedulers that each end one of the tasks another task waits for (or a run's
+    last two tasks) would each count the other's task as unfinished: neither sees the
+    other's write before it commits, so the waiting task would never be scheduled, or
+    the run would stay running with every task ended. Holding the run (``store.runs.lock``)
+    while evaluating its tasks and deciding its end settles it: of two such transactions,
+    the second to get the run looks after the first committed. One that finds the run
+    held does not wait: it keeps what it has to look at and looks again on a later tick.
+    The run's end is then written as a compare-and-set from ``running``, so a run ends
+    once, with one set of callbacks.
     """
     held = store.runs.lock(run.dag_id, run.run_id)
     if held is None:
-        return RunEnd(run, look_again=True)
+        return RunHold(run, look_again=True)
     if held.state is not DagRunState.RUNNING:
-        return RunEnd(held, ended_elsewhere=True)
+        return RunHold(held, ended_elsewhere=True)
+    return RunHold(held)
+
+
+def run_end_state(store: Store, dag: DagView, run: DagRunRecord) -> DagRunState | None:
+    """The state a run ends in now that every task has finished, or None while some has
+    not (call it holding the run: :func:`hold_run`)."""
     if store.task_instances.unfinished_count(run.dag_id, run.run_id):
-        return RunEnd(held)
+        return None
     leaves = [task.task_id for task in dag.tasks if not task.downstream_task_ids]
-    state = final_state(dag, store.task_instances.for_run(run.dag_id, run.run_id, leaves))
-    return RunEnd(held, state=state)
+    return final_state(dag, store.task_instances.for_run(run.dag_id, run.run_id, leaves))
