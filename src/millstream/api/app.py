@@ -33,6 +33,7 @@ from millstream.api.problems import (
 )
 from millstream.config import Settings, load_settings
 from millstream.model.limits import use_limits
+from millstream.private_files import make_private_folder
 from millstream.store.interfaces import Store
 
 log = logging.getLogger("millstream.api")
@@ -138,11 +139,11 @@ def _store_opener(
     if isinstance(store, SqlStore):
         engine, close = store.engine, (lambda: None)
     else:
-        from millstream.store.sql.engine import ensure_sqlite_folder
+        from millstream.store.sql.engine import ensure_sqlite_file
         from millstream.store.sql.watchdog import DatabaseWatchdog, cut_after
 
         database = settings.database
-        ensure_sqlite_folder(database.url)
+        ensure_sqlite_file(database.url)
         engine = make_engine(database.url, **database.engine_kwargs())
         watchdog = DatabaseWatchdog(
             engine, "web server", warn_after_s=database.stall_warning_s,
@@ -175,7 +176,7 @@ def _secret_key(settings: Settings) -> bytes:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(path.parent)
     temporary = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as file:

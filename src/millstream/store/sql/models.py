@@ -60,6 +60,8 @@ class DagRunRow(Base):
         Index("ix_dag_run_state", "state"),
         # The schedule's resume point: the newest scheduled run of a DAG is one seek.
         Index("ix_dag_run_resume", "dag_id", "run_type", "logical_date"),
+        # The overview: a state's runs that ended in a window (migration 0008).
+        Index("ix_dag_run_state_end", "state", "end_date"),
     )
 
     dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
@@ -87,6 +89,7 @@ class TaskInstanceRow(Base):
     __table_args__ = (
         _run_fk(),
         Index("ix_task_instance_state", "state"),
+        Index("ix_task_instance_state_end", "state", "end_date"),  # the overview (0008)
     )
 
     dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
