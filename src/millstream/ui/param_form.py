@@ -43,6 +43,21 @@ class ParamField:
         return FIELD_PREFIX + self.name
 
 
+_SCHEMA_NAMES = {"minLength": "min_length", "maxLength": "max_length"}
+
+
+def _with_schema(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A stored param with its JSON-schema keywords (``schema``) beside its own keys, by the
+    names the form uses; a param stored before it had a schema is as it was."""
+    schema = spec.get("schema")
+    if not isinstance(schema, Mapping):
+        return spec
+    merged = dict(spec)
+    for key, value in schema.items():
+        merged.setdefault(_SCHEMA_NAMES.get(key, key), value)
+    return merged
+
+
 def _spec_parts(spec: Mapping[str, Any]) -> tuple[bool, Any, tuple[str, ...]]:
     """(has a default, the default, its types) of a stored param."""
     if not spec.get("param"):
@@ -107,7 +122,8 @@ def param_fields(params: Mapping[str, Mapping[str, Any]],
     """A field per param, filled with ``conf``'s value where it has one, else the default;
     with ``submitted`` (a form sent back with a mistake), with the text the user sent."""
     fields = []
-    for name, spec in params.items():
+    for name, stored in params.items():
+        spec = _with_schema(stored)
         has_default, default, types = _spec_parts(spec)
         enum = spec.get("enum") if spec.get("param") else None
         widget = widget_for(types, enum) if spec.get("param") else "json"
@@ -116,7 +132,8 @@ def param_fields(params: Mapping[str, Mapping[str, Any]],
         shown = has_default or given
         options: tuple[tuple[str, str], ...] = ()
         if widget == "select":
-            options = tuple((json.dumps(o), str(o)) for o in enum or [])
+            labels = spec.get("values_display") or {}
+            options = tuple((json.dumps(o), str(labels.get(str(o), o))) for o in enum or [])
             text = json.dumps(value) if shown else ""
         else:
             text = _as_text(value, widget) if shown else ""

@@ -33,7 +33,7 @@ def test_the_form_view_triggers_a_run_with_the_typed_conf(ui: UiEnv) -> None:
 
 
 def test_a_value_that_breaks_a_constraint_shows_the_form_again(ui: UiEnv) -> None:
-    for value, message in (("-1", "param &#39;n&#39;: must be &gt;= 0"),
+    for value, message in (("-1", "param &#39;n&#39;: -1 is less than the minimum of 0"),
                            ("many", "param &#39;n&#39; must be a whole number")):
         response = ui.post("op", "/dags/ui_etl/trigger",
                            {"view": "form", "param.n": value, "run_id": "bad_form"},
