@@ -87,6 +87,7 @@ def check_dag_folder(
     report = CheckReport(str(root))
     paths = [root] if root.is_file() else list(iter_dag_files(root))
     parsed = parse_files(paths, timeout_s=timeout_s, memory_mb=memory_mb)
+    owners: dict[str, str] = {}  # dag_id -> the file that defines it
     for path, result in parsed.files.items():
         checked = FileCheck(path, dag_ids=[str(d["dag_id"]) for d in result.dags])
         report.files.append(checked)
@@ -98,6 +99,14 @@ def check_dag_folder(
             report.problems.append(Problem("cycle" if cycle else "import_error", path,
                                            f"{where}{error.error}"))
             continue
+        clashes = [(dag_id, owners[dag_id]) for dag_id in checked.dag_ids if dag_id in owners]
+        if clashes:  # as the scheduler does: the file that had the dag_id first keeps it
+            for dag_id, other in clashes:
+                report.problems.append(Problem(
+                    "import_error", path,
+                    f"DuplicateDagId: dag_id {dag_id!r} is already defined in {other}", dag_id))
+            continue
+        owners.update(dict.fromkeys(checked.dag_ids, path))
         for dag in result.dags:
             report.problems.extend(_pool_problems(path, dag, installation))
         if result.dags:

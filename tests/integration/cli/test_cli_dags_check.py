@@ -107,6 +107,16 @@ def test_connections_from_the_environment_count_and_no_database_skips_pools(
     assert code == 0 and "1 file(s), 1 DAG(s): no problems" in out
 
 
+def test_a_dag_id_defined_twice_is_an_import_error_of_the_second_file(cli: Cli) -> None:
+    dags = cli.home / "dags"
+    write(dags, "a_first.py", CYCLE.replace("a >> b >> a", "a >> b"))
+    write(dags, "b_second.py", CYCLE.replace("a >> b >> a", "b >> a"))
+    code, found = problems(cli, "--no-database")
+    assert (code, found) == (1, {("import_error", "b_second.py", "loops", None)})
+    _, out, _ = cli("dags", "check", "--no-database")
+    assert "DuplicateDagId" in out and "a_first.py" in out
+
+
 def test_a_missing_folder_is_a_one_line_error(cli: Cli) -> None:
     code, _, err = cli("dags", "check", str(cli.home / "nowhere"))
     assert code == 2
