@@ -194,7 +194,11 @@ class DatabaseWatchdog:
                         time.monotonic() - since)
 
     def _on_error(self, context: ExceptionContext) -> None:
-        if context.is_disconnect or isinstance(context.sqlalchemy_exception, OperationalError):
+        # On SQLite an OperationalError is a locked or unwritable file, not a lost server.
+        server = self.engine.dialect.name != "sqlite"
+        if context.is_disconnect or (
+            server and isinstance(context.sqlalchemy_exception, OperationalError)
+        ):
             with self._lock:
                 first = self._outage_since is None
             if first:
