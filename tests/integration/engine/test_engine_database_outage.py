@@ -102,3 +102,25 @@ def test_schedulers_wait_out_a_database_outage(home: Home, mode: Mode) -> None:
 
 def _resumed(scheduler: Proc) -> bool:
     return "scheduler: the database answers again" in scheduler.output()
+
+
+@pytest.mark.parametrize("mode", ["closed", "stranded"])
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_triggerer_waits_out_a_database_outage(home: Home, mode: Mode) -> None:
+    url = make_url(home.database_url)
+    with fault_proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port)
+        home.set(database__url=proxied.render_as_string(hide_password=False),
+                 database__connect_timeout_s=2, database__statement_timeout_s=3,
+                 database__stall_warning_s=1)
+        triggerer = home.start("triggerer")
+        wait_for(lambda: "triggerer running" in triggerer.output(), 60,
+                 "the triggerer to start", triggerer.tail)
+        proxy.set_mode(mode)
+        wait_for(lambda: re.search(r"triggerer: (lost the database|the database has not "
+                                   r"answered for)", triggerer.output()), OUTAGE_S,
+                 "the triggerer to log the outage", triggerer.tail)
+        proxy.set_mode("open")
+        wait_for(lambda: "triggerer: the database answers again" in triggerer.output(), 60,
+                 "the triggerer to see the database again", triggerer.tail)
+        assert triggerer.popen.poll() is None, triggerer.tail()
