@@ -59,10 +59,10 @@ def triggerer(
     logging.basicConfig(level=settings.logging.level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        job = TriggererJob(store, capacity=capacity)
-        console.print(f"[green]triggerer running[/green] as {job.triggerer_id} "
-                      f"(capacity {capacity}; Ctrl-C to stop)")
         with database_watchdog(settings, store, "triggerer"):
+            job = TriggererJob(store, capacity=capacity)
+            console.print(f"[green]triggerer running[/green] as {job.triggerer_id} "
+                          f"(capacity {capacity}; Ctrl-C to stop)")
             job.run(stop)
     finally:
         store.close()
@@ -78,9 +78,9 @@ def triggerer_thread(settings: Settings, capacity: int = DEFAULT_CAPACITY) -> It
     put_dags_folder_on_path(settings)
     stop = threading.Event()
     store = open_sql_store(settings)
-    job = TriggererJob(store, capacity=capacity)
     watchdog = database_watchdog(settings, store, "triggerer")
     watchdog.__enter__()
+    job = TriggererJob(store, capacity=capacity)
 
     def run() -> None:
         try:

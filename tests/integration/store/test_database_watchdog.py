@@ -125,3 +125,21 @@ def _try(call: Callable[[Engine], int], engine: Engine) -> BaseException | int:
         return call(engine)
     except Exception as exc:
         return exc
+
+
+def test_a_new_connections_first_queries_are_watched_too(
+    engine: Engine, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine asks a new connection a few questions (its schema, its version) before
+    anything else: the path may go silent right then, as a process starts."""
+    asked = engine.dialect._get_default_schema_name  # type: ignore[attr-defined]
+
+    def strand_then_ask(connection: Any) -> Any:
+        proxy.set_mode("stranded")
+        return asked(connection)
+
+    monkeypatch.setattr(engine.dialect, "_get_default_schema_name", strand_then_ask)
+    with watching(engine, "tester", warn_after_s=WARN_S,
+                  statement_timeout_s=STATEMENT_TIMEOUT_S) as watchdog:
+        assert isinstance(_try(select_one, engine), Exception)
+        assert (watchdog.outages, watchdog.cuts) == (1, 1)

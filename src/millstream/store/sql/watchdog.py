@@ -55,8 +55,9 @@ class DatabaseWatchdog:
     """Watches the connections of ``engine`` for ``component`` (a name for the log).
 
     ``start()`` runs a daemon thread until ``stop()``; use it as a context manager.
-    Connections are known from the moment the watchdog exists: create it before the
-    process opens its first connection.
+    Connections are known from the moment the watchdog exists, and those opened before
+    from their first return to the pool: create it before the process's first connection
+    to watch that connection's first call too.
     """
 
     def __init__(
@@ -89,6 +90,9 @@ class DatabaseWatchdog:
         self._listeners = [
             (engine, "connect", self._on_connect),
             (engine, "checkout", self._on_connect),
+            # A connection made before the watchdog is known from its first return to the
+            # pool: before the ping of its next checkout, which may be the call that hangs.
+            (engine, "checkin", self._on_connect),
             (engine, "before_cursor_execute", self._on_call),
             (engine, "commit", self._on_transaction_end),
             (engine, "rollback", self._on_transaction_end),
@@ -96,7 +100,9 @@ class DatabaseWatchdog:
             (engine, "handle_error", self._on_error),
         ]
         for target, name, listener in self._listeners:
-            event.listen(target, name, listener)
+            # First in line: a new connection is known before the dialect's first queries
+            # on it (the engine's own "connect" listener), which may be what hangs.
+            event.listen(target, name, listener, insert=True)
 
     # -- the thread -------------------------------------------------------------------------
     def start(self) -> DatabaseWatchdog:
@@ -171,7 +177,8 @@ class DatabaseWatchdog:
 
     # -- engine events ----------------------------------------------------------------------
     def _on_connect(self, dbapi_connection: Any, *_args: Any) -> None:
-        if hasattr(dbapi_connection, "pgconn"):  # psycopg's: the ones that can be sampled
+        # psycopg's connections are the ones that can be sampled
+        if dbapi_connection is not None and hasattr(dbapi_connection, "pgconn"):
             with self._lock:
                 self._connections.add(dbapi_connection)
 
