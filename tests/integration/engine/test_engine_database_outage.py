@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from engine_helpers import Home, Proc, wait_for
@@ -26,7 +27,7 @@ RUNS, TASKS = 2, 6
 
 DAG_SOURCE = """
     import time
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from millstream import DAG
     from millstream.operators.empty import EmptyOperator
@@ -40,7 +41,7 @@ DAG_SOURCE = """
             ledger.write(f"{{ti.run_id}} {{ti.task_id}} {{ti.try_number}}\\n")
         time.sleep(2)
 
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours={runs})
+    start = datetime.fromisoformat({start!r})  # fixed: both schedulers parse the same
     with DAG("outage", schedule=timedelta(hours=1), start_date=start, catchup=True,
              max_active_runs={runs}) as dag:
         done = EmptyOperator(task_id="done")
@@ -59,7 +60,9 @@ OUTAGE_LOG = re.compile(
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_schedulers_wait_out_a_database_outage(home: Home, mode: Mode) -> None:
     ledger = home.scratch / "ledger.txt"
-    home.write_dag("outage.py", DAG_SOURCE.format(ledger=str(ledger), runs=RUNS, tasks=TASKS))
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=RUNS)
+    home.write_dag("outage.py", DAG_SOURCE.format(ledger=str(ledger), runs=RUNS, tasks=TASKS,
+                                                  start=start.isoformat()))
     url = make_url(home.database_url)
     with fault_proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         proxied = url.set(host="127.0.0.1", port=proxy.port)
