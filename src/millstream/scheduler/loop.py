@@ -293,6 +293,24 @@ class Scheduler:
         self._after_commit.append(functools.partial(
             self.callbacks.dag_run_finished, dag, run, state is DagRunState.SUCCESS, reason
         ))
+        if state is DagRunState.FAILED and dag.max_consecutive_failed_dag_runs:
+            self._pause_after_failures(dag, run)
+
+    def _pause_after_failures(self, dag: DagView, run: DagRunRecord) -> None:
+        """Airflow's ``max_consecutive_failed_dag_runs``: once the DAG's latest runs (by
+        logical date, this one included) all failed, pause it."""
+        limit = dag.max_consecutive_failed_dag_runs
+        current: DagRunRecord | None = run
+        for _ in range(limit - 1):
+            assert current is not None
+            current = self.store.runs.previous(dag.dag_id, current.logical_date)
+            if current is None or current.state is not DagRunState.FAILED:
+                return
+        if self.store.dags.get(dag.dag_id) is None:
+            return  # not a stored DAG (dag.test()): nothing to pause
+        self.store.dags.set_paused(dag.dag_id, True)
+        log.warning("DAG %s paused: its last %d run(s) failed (max_consecutive_failed_dag_runs)",
+                    dag.dag_id, limit)
 
     def _forget(self, key: tuple[str, str]) -> None:
         """Drop what this scheduler keeps about a run that has ended."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import ConflictError
 from millstream.model.intervals import DataInterval
+from millstream.model.setup_teardown import effective_leaves
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
 from millstream.scheduler.dag_view import DagView
 from millstream.store.records import SCHEDULED_RUN, DagRunRecord, TaskInstanceRecord
@@ -221,17 +222,31 @@ def _relative_masks(dag: DagView, ids: list[str], upstream: bool) -> list[int]:
     return [mask or 0 for mask in masks]
 
 
+_LEAVES: weakref.WeakKeyDictionary[DagView, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def run_state_leaves(dag: DagView) -> frozenset[str]:
+    """The tasks whose states decide the run's state (worked out once per DAG version)."""
+    cached = _LEAVES.get(dag)
+    if cached is None:
+        cached = frozenset(effective_leaves(dag.task_dict))
+        _LEAVES[dag] = cached
+    return cached
+
+
 def final_state(dag: DagView, instances: Iterable[TaskInstanceRecord]) -> DagRunState | None:
     """The run's end state once every instance has finished, else None.
 
     A run fails when any leaf task (one with no downstream) ended failed or
-    upstream_failed; otherwise it succeeds.
+    upstream_failed; otherwise it succeeds. Teardown tasks do not count (unless
+    ``on_failure_fail_dagrun``): the tasks they tear down after are the leaves then.
     """
+    leaves = run_state_leaves(dag)
     leaf_failed = False
     for ti in instances:
         if ti.state not in FINISHED_TASK_STATES:
             return None
-        if ti.state in FAILED_LEAF_STATES and not dag.task_dict[ti.task_id].downstream_task_ids:
+        if ti.state in FAILED_LEAF_STATES and ti.task_id in leaves:
             leaf_failed = True
     return DagRunState.FAILED if leaf_failed else DagRunState.SUCCESS
 
@@ -272,5 +287,5 @@ def run_end_state(store: Store, dag: DagView, run: DagRunRecord) -> DagRunState 
     not (call it holding the run: :func:`hold_run`)."""
     if store.task_instances.unfinished_count(run.dag_id, run.run_id):
         return None
-    leaves = [task.task_id for task in dag.tasks if not task.downstream_task_ids]
+    leaves = list(run_state_leaves(dag))
     return final_state(dag, store.task_instances.for_run(run.dag_id, run.run_id, leaves))
