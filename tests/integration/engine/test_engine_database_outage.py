@@ -78,6 +78,9 @@ def test_schedulers_wait_out_a_database_outage(home: Home, mode: Mode) -> None:
             text = ledger.read_text() if ledger.exists() else ""
             return [tuple(line.split()) for line in text.splitlines() if line.strip()]
 
+        for scheduler in schedulers:  # both past their start-up, which needs the database
+            wait_for(lambda s=scheduler: "scheduler running" in s.output(), 90,
+                     "both schedulers to run", detail)
         wait_for(lambda: len(lines()) >= 2, 90, "tries to start", detail)
         started_before = len(lines())
         proxy.set_mode(mode)
