@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import StaleRecordError
+from millstream.executors.base import RecordsRemotely
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from millstream.executors.base import Executor
     from millstream.scheduler.callbacks import CallbackRunner
     from millstream.store.interfaces import Store
+    from millstream.store.outcome_notes import OutcomeNote
 
 log = logging.getLogger("millstream.scheduler")
 
@@ -171,7 +173,31 @@ class Scheduler:
     def _apply_events(self) -> bool:
         # Events stay here until their transaction commits, so a rolled-back tick loses none.
         self._unapplied.extend(self.executor.drain_events())
-        return self._apply(self._unapplied)
+        noted = False
+        if isinstance(self.executor, RecordsRemotely):
+            missed, notes = self.executor.drain_recorded()
+            if missed:
+                self.poke()
+            for note in notes:
+                self.outcome_recorded(note)
+            noted = missed or bool(notes)
+        return self._apply(self._unapplied) or noted
+
+    def outcome_recorded(self, note: OutcomeNote) -> None:
+        """A worker recorded a try's start or outcome itself: look at what it may change."""
+        if note.state in (TaskState.QUEUED.value, TaskState.RUNNING.value):
+            return  # a start frees nothing and readies nothing
+        self._dispatch_needed = True  # a slot is free
+        self._retries_changed |= note.state in {s.value for s in WAITING_FOR_TIME}
+        dag = self.dags.get(note.key.dag_id)
+        if dag is None:
+            return
+        run_key = (note.key.dag_id, note.key.run_id)
+        dirty = self._dirty.get(run_key)
+        if dirty is not None:  # a run not seen yet is looked at whole when first seen
+            dirty.update(dag.task_dict if note.changed is None else note.changed)
+            self._touched.add(run_key)
+        self._wake_later_runs(dag, note.key.run_id, (note.key.task_id,))
 
     def _apply(self, events: Sequence[TaskStartedEvent | TaskFinishedEvent]) -> bool:
         # A start and an end of the same try in one batch become one write.

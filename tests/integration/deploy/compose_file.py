@@ -13,7 +13,7 @@ DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 SECRETS = {"POSTGRES_PASSWORD": "pw", "MILLSTREAM_FERNET_KEY": "k" * 43 + "=",
-           "MILLSTREAM_SECRET_KEY": "secret"}
+           "MILLSTREAM_SECRET_KEY": "secret", "MILLSTREAM_LOG_SECRET": "log-secret"}
 MILLSTREAM_SERVICES = {"migrate", "webserver", "scheduler", "triggerer", "worker"}
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:[?-])(?P<arg>[^}]*))?\}")
 

@@ -79,16 +79,14 @@ def test_every_millstream_service_shares_one_image_database_key_and_broker() -> 
     assert env["MILLSTREAM__SCHEDULER__EXECUTOR"] == "celery"
     assert env["MILLSTREAM__CORE__FERNET_KEY"] == SECRETS["MILLSTREAM_FERNET_KEY"]
     assert env["MILLSTREAM__WEBSERVER__SECRET_KEY"] == SECRETS["MILLSTREAM_SECRET_KEY"]
+    assert env["MILLSTREAM__CELERY__LOG_SERVER_SECRET"] == SECRETS["MILLSTREAM_LOG_SECRET"]
 
 
 def test_the_settings_are_ones_millstream_accepts(tmp_path: Path) -> None:
-    env = services()["scheduler"]["environment"]
-    # The executor and the broker belong to the Celery extra's settings; the rest of the
-    # layout (database, keys, folders) is read by every millstream as it is.
-    core = {k: str(v) for k, v in env.items()
-            if not k.startswith(("MILLSTREAM__CELERY__", "MILLSTREAM__SCHEDULER__EXECUTOR"))}
-    settings = load_settings(tmp_path, core)
+    env = {k: str(v) for k, v in services()["scheduler"]["environment"].items()}
+    settings = load_settings(tmp_path, env)
     assert settings.database.url.startswith("postgresql://millstream:pw@postgres:5432/")
+    assert settings.scheduler.executor == "celery"
     assert settings.core.dags_are_paused_at_creation is True
 
 
@@ -114,7 +112,7 @@ def test_the_services_start_in_order_and_migrate_first() -> None:
 
 def test_the_commands_exist_in_this_millstream() -> None:
     runner = CliRunner()
-    for name in sorted(MILLSTREAM_SERVICES - {"worker"}):  # worker: the Celery extra's
+    for name in sorted(MILLSTREAM_SERVICES):
         command = services()[name]["command"]
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, f"{name}: millstream {' '.join(command)}\n{result.output}"
