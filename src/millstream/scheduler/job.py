@@ -242,16 +242,27 @@ class SchedulerJob:
     ) -> None:
         """Repeat :meth:`step` until ``stop`` is set or ``until()`` is true."""
         stop = stop or threading.Event()
+        failures = 0
         while not stop.is_set() and not (until is not None and until()):
             try:
                 wait = self.step(self.clock())
-            except Exception:
+            except Exception as exc:
                 # A lost database connection, a locked SQLite file, a bug in one DAG's
                 # structure: log it, and try again from the store's state in a moment.
-                log.exception("scheduler step failed; trying again in %s s", ERROR_BACKOFF_S)
+                # The traceback once; a failure that repeats (a database outage) in a line.
+                failures += 1
+                if failures == 1:
+                    log.exception("scheduler step failed; trying again in %s s",
+                                  ERROR_BACKOFF_S)
+                else:
+                    log.warning("scheduler step failed again (%d in a row): %s",
+                                failures, " ".join(str(exc).split())[:300])
                 self.scheduler.poke()
                 stop.wait(ERROR_BACKOFF_S)
                 continue
+            if failures:
+                log.warning("scheduler steps succeed again after %d failure(s)", failures)
+                failures = 0
             if wait > 0:
                 self.executor.wait_for_events(min(wait, 1.0))
 

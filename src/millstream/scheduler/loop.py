@@ -18,12 +18,7 @@ from millstream.scheduler.dag_view import DagView
 from millstream.scheduler.dispatch import choose_to_queue
 from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
 from millstream.scheduler.readiness import evaluate_dirty
-from millstream.scheduler.runs import (
-    align_run_with_dag,
-    create_run,
-    final_state,
-    run_state_leaves,
-)
+from millstream.scheduler.runs import align_run_with_dag, create_run, hold_run, run_end_state
 from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
@@ -285,19 +280,21 @@ class Scheduler:
         dirty = self._dirty[key]
         if not dirty and not worked and key not in self._touched:
             return False
+        hold = hold_run(self.store, run)
+        if hold.look_again:  # another scheduler holds the run: look at it on a later tick
+            self._touched.add(key)
+            return worked
+        if hold.ended_elsewhere:
+            self._forget(key)
+            return True
         self._touched.discard(key)
         self._dirty[key] = set()
         if dirty:
             evaluate_dirty(self.store, dag, run, dirty, now)
-        state = None
-        if self.store.task_instances.unfinished_count(run.dag_id, run.run_id) == 0:
-            leaves = list(run_state_leaves(dag))
-            state = final_state(
-                dag, self.store.task_instances.for_run(run.dag_id, run.run_id, leaves)
-            )
+        state = run_end_state(self.store, dag, run)
         if state is not None:
-            self._finish(dag, run, state, now, "success" if state is DagRunState.SUCCESS
-                         else "task_failure")
+            self._finish(dag, hold.run, state, now,
+                         "success" if state is DagRunState.SUCCESS else "task_failure")
         return True
 
     def _time_out(self, dag: DagView, run: DagRunRecord, now: datetime) -> None:
@@ -316,9 +313,7 @@ class Scheduler:
                 reason: str) -> None:
         run = self.store.runs.set_state(run, state, end_date=now)
         self._look_for_queued_runs = True  # a max_active_runs slot is free
-        self._dirty.pop((run.dag_id, run.run_id), None)
-        self._params.pop((run.dag_id, run.run_id), None)
-        self._touched.discard((run.dag_id, run.run_id))
+        self._forget((run.dag_id, run.run_id))
         # Tasks may also have ended by a skip, a trigger rule or a timeout: wake for all.
         self._wake_later_runs(dag, run.run_id, dag.task_dict)
         self._after_commit.append(functools.partial(
@@ -342,6 +337,12 @@ class Scheduler:
         self.store.dags.set_paused(dag.dag_id, True)
         log.warning("DAG %s paused: its last %d run(s) failed (max_consecutive_failed_dag_runs)",
                     dag.dag_id, limit)
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        """Drop what this scheduler keeps about a run that has ended."""
+        self._dirty.pop(key, None)
+        self._params.pop(key, None)
+        self._touched.discard(key)
 
     def _wake_later_runs(self, dag: DagView, run_id: str, task_ids: Iterable[str]) -> None:
         """depends_on_past: tasks ending in one run may unblock waiting tasks of other runs.

@@ -76,6 +76,12 @@ class RunRepo(Protocol):
         """Remove a run with its task instances, tries and XComs; False if there was none."""
         ...
 
+    def lock(self, dag_id: str, run_id: str) -> DagRunRecord | None:
+        """The run as it is now, held by this transaction until it ends so that no other
+        transaction decides the run's end meanwhile; None when another transaction holds
+        it (never waited for) or there is no such run."""
+        ...
+
 
 class TaskInstanceRepo(Protocol):
     """Task instances and the history of their tries."""

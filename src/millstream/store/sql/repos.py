@@ -64,6 +64,7 @@ from millstream.store.sql.convert import (
 )
 from millstream.store.sql.models import PoolRow, XComRow
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
+from millstream.store.sql.run_locks import SqlRunLocking
 from millstream.store.trigger_records import suspension_reset
 
 XCOM_TABLE = cast(Table, XComRow.__table__)
@@ -146,7 +147,7 @@ _XCOM_CLEAR = delete(XCOM_TABLE).where(_by_ti_key(XCOM_TABLE))
 _POOL_SLOTS = select(POOL_TABLE.c.slots).where(POOL_TABLE.c.name == bindparam("k_name"))
 
 
-class SqlRunRepo:
+class SqlRunRepo(SqlRunLocking):
     """DAG runs in the ``dag_run`` table."""
 
     def __init__(self, session: Session) -> None:
