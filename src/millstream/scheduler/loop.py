@@ -6,7 +6,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import StaleRecordError
@@ -32,6 +32,8 @@ WAITING_FOR_TIME = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
 NOT_STARTED = (TaskState.NONE, TaskState.SCHEDULED, TaskState.UP_FOR_RETRY,
                TaskState.UP_FOR_RESCHEDULE)
 STARTED = (TaskState.QUEUED, TaskState.RUNNING, TaskState.DEFERRED)
+LOCK_RETRY = timedelta(milliseconds=20)
+"""How soon to try again when another scheduler held the dispatch lock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class Scheduler:
         executor: Executor,
         dags: Mapping[str, DagView],
         callbacks: CallbackRunner,
+        start_batch_delay: timedelta = timedelta(0),
     ) -> None:
         self.store = store
         self.executor = executor
@@ -72,6 +75,16 @@ class Scheduler:
         self._next_retry_at: datetime | None = None
         self._warned_pools: set[str] = set()
         self._unapplied: list[TaskStartedEvent | TaskFinishedEvent] = []
+        # A try's start alone changes nothing the scheduler acts on: starts wait (at most
+        # start_batch_delay) for an outcome to share its transaction, and a short try's
+        # start and end become one write.
+        self.start_batch_delay = start_batch_delay
+        self._held_since: datetime | None = None
+        # The running runs, kept between ticks (None: read them again on the next tick);
+        # read again after every poke, so runs started or ended elsewhere are seen.
+        self._running: dict[tuple[str, str], DagRunRecord] | None = None
+        self._next_timeout: datetime | None = None  # the earliest dagrun_timeout moment
+        self._lock_busy = False  # another scheduler held the dispatch lock
         # Effects outside the store (starting tries, callbacks, kills) wait for the commit:
         # a rolled-back tick must not have started a try or fired a callback.
         self._after_commit: list[Callable[[], None]] = []
@@ -104,6 +117,17 @@ class Scheduler:
         self._changed_dags.add(dag_id)
         self._dispatch_needed = True
 
+    def runs_queued(self) -> None:
+        """Runs were created elsewhere in this process: start them on the next tick."""
+        self._look_for_queued_runs = True
+
+    def take_unapplied(self) -> list[TaskStartedEvent | TaskFinishedEvent]:
+        """The executor events drained and not yet applied (held starts): the caller
+        records them instead (when the scheduler stops)."""
+        events, self._unapplied = self._unapplied, []
+        self._held_since = None
+        return events
+
     def poke(self, reevaluate: bool = True) -> None:
         """Something may have changed outside this scheduler (a run triggered, a DAG
         unpaused, a task cleared): look for queued runs, due retries and work to dispatch
@@ -111,14 +135,21 @@ class Scheduler:
         self._look_for_queued_runs = True
         self._dispatch_needed = True
         self._retries_changed = True
+        self._running = None
         if reevaluate:
             self._dirty.clear()
 
     # -- the tick ---------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickResult:
         """Apply executor events, advance runs, queue ready work, and let the executor run it."""
+        # Events stay in _unapplied until their transaction commits: a rolled-back tick
+        # loses none.
+        self._unapplied.extend(self.executor.drain_events())
+        events = self._events_due(now)
+        if not events and not self._has_work(now):
+            return TickResult(self.executor.has_work(), self._next_wakeup(now))
         try:
-            worked, running = self._tick_in_transaction(now)
+            worked = self._tick_in_transaction(now, events)
         except StaleRecordError as exc:
             self._after_commit.clear()
             # Another scheduler changed a row this tick read: everything it wrote is rolled
@@ -128,30 +159,84 @@ class Scheduler:
             return TickResult(True, None)
         except Exception:
             self._after_commit.clear()
+            self._running = None
             raise
-        self._unapplied = []
+        del self._unapplied[:len(events)]
+        self._held_since = None if not self._unapplied else self._held_since
         self._run_after_commit()
         self.executor.sync()
-        return TickResult(worked or self.executor.has_work(), self._next_wakeup(running))
+        return TickResult(worked or self.executor.has_work(), self._next_wakeup(now))
 
-    def _tick_in_transaction(self, now: datetime) -> tuple[bool, list[DagRunRecord]]:
+    def _events_due(self, now: datetime) -> list[TaskStartedEvent | TaskFinishedEvent]:
+        """The events to apply now: all of them once an outcome is among them, or once
+        the oldest held start has waited start_batch_delay; else none."""
+        if not self._unapplied:
+            return []
+        if any(isinstance(event, TaskFinishedEvent) for event in self._unapplied):
+            return list(self._unapplied)
+        if self._held_since is None:
+            self._held_since = now
+        if now - self._held_since >= self.start_batch_delay:
+            return list(self._unapplied)
+        return []
+
+    def _has_work(self, now: datetime) -> bool:
+        """Whether a tick with no events to apply has anything to do."""
+        return (
+            self._look_for_queued_runs or self._dispatch_needed or self._running is None
+            or bool(self._changed_dags)
+            or any(dag_id not in self.paused for dag_id, _ in self._touched)
+            or self._retries_changed
+            or (self._next_retry_at is not None and now >= self._next_retry_at)
+            or (self._next_timeout is not None and now >= self._next_timeout)
+        )
+
+    def _tick_in_transaction(
+        self, now: datetime, events: list[TaskStartedEvent | TaskFinishedEvent]
+    ) -> bool:
         with self.store.transaction():
-            worked = self._apply_events()
+            worked = self._apply(events)
             if self._look_for_queued_runs:
                 self._look_for_queued_runs = False
                 worked |= self._start_queued_runs(now)
-            running = self.store.runs.list(states=[DagRunState.RUNNING])
+            running = self._running_runs()
             retries = self._due_retries(now)
-            for run in running:
+            timeouts_due = self._next_timeout is not None and now >= self._next_timeout
+            # Only runs with something new are looked at: cost per tick follows the work,
+            # not the number of running runs or of their finished instances.
+            for key, run in list(running.items()):
+                if not (key in self._touched or key in retries or key not in self._dirty
+                        or run.dag_id in self._changed_dags or timeouts_due):
+                    continue
                 dag = self.dags.get(run.dag_id)
                 if dag is not None and run.dag_id not in self.paused:
-                    key = (run.dag_id, run.run_id)
                     worked |= self._advance(dag, run, now, retries.get(key, []))
             self._changed_dags.clear()
+            if timeouts_due:
+                self._next_timeout = self._earliest_timeout(running.values())
             if worked or self._dispatch_needed:
                 self._dispatch_needed = False
                 worked |= self._dispatch(running)
-        return worked, running
+        return worked
+
+    def _running_runs(self) -> dict[tuple[str, str], DagRunRecord]:
+        if self._running is None:
+            runs = self.store.runs.list(states=[DagRunState.RUNNING])
+            self._running = {(run.dag_id, run.run_id): run for run in runs}
+            self._next_timeout = self._earliest_timeout(runs)
+            for gone in [key for key in self._dirty if key not in self._running]:
+                del self._dirty[gone]  # ended or deleted elsewhere
+                self._params.pop(gone, None)
+            self._touched &= self._running.keys()
+        return self._running
+
+    def _earliest_timeout(self, runs: Iterable[DagRunRecord]) -> datetime | None:
+        moments = []
+        for run in runs:
+            dag = self.dags.get(run.dag_id)
+            if dag is not None and dag.dagrun_timeout and run.start_date:
+                moments.append(run.start_date + dag.dagrun_timeout)
+        return min(moments, default=None)
 
     def apply_outcomes(self, events: Iterable[TaskFinishedEvent]) -> None:
         """Apply outcomes found outside the executor (adopted results, vanished tries)."""
@@ -168,12 +253,9 @@ class Scheduler:
         for effect in effects:
             effect()
 
-    def _apply_events(self) -> bool:
-        # Events stay here until their transaction commits, so a rolled-back tick loses none.
-        self._unapplied.extend(self.executor.drain_events())
-        return self._apply(self._unapplied)
-
     def _apply(self, events: Sequence[TaskStartedEvent | TaskFinishedEvent]) -> bool:
+        """Apply a batch of events (in the caller's transaction); True if an outcome was
+        among them. A start alone changes nothing to advance or dispatch."""
         # A start and an end of the same try in one batch become one write.
         ended = {(e.key, e.try_number) for e in events if isinstance(e, TaskFinishedEvent)}
         starts = {
@@ -199,22 +281,44 @@ class Scheduler:
                 self._wake_later_runs(dag, event.key.run_id, (event.key.task_id,))
             else:
                 apply_started(self.store, event)
-        return bool(events)
+        return bool(ended)
 
     def _start_queued_runs(self, now: datetime) -> bool:
+        queued = [run for run in self.store.runs.list(states=[DagRunState.QUEUED])
+                  if run.dag_id in self.dags and run.dag_id not in self.paused]
+        if not queued:
+            return False
+        # max_active_runs is counted and kept under the dispatch lock, so two schedulers
+        # never start more runs between them than a DAG allows.
+        if not self._lock_dispatch():
+            self._look_for_queued_runs = True
+            return False
+        running = self._running_runs()
         started = False
-        for run in self.store.runs.list(states=[DagRunState.QUEUED]):
-            dag = self.dags.get(run.dag_id)
-            if dag is None or run.dag_id in self.paused:
-                continue
+        for run in queued:
+            dag = self.dags[run.dag_id]
             active = len(self.store.runs.list(run.dag_id, [DagRunState.RUNNING]))
             if active >= dag.max_active_runs:
                 continue
-            self.store.runs.set_state(run, DagRunState.RUNNING, start_date=now)
-            self._dirty[(run.dag_id, run.run_id)] = set(dag.task_dict)
-            self._touched.add((run.dag_id, run.run_id))  # a run without tasks ends at once
+            run = self.store.runs.set_state(run, DagRunState.RUNNING, start_date=now)
+            key = (run.dag_id, run.run_id)
+            running[key] = run
+            if dag.dagrun_timeout and (
+                self._next_timeout is None or now + dag.dagrun_timeout < self._next_timeout
+            ):
+                self._next_timeout = now + dag.dagrun_timeout
+            self._dirty[key] = set(dag.task_dict)
+            self._touched.add(key)  # a run without tasks ends at once
             started = True
         return started
+
+    def _lock_dispatch(self) -> bool:
+        """Take the store's dispatch lock for this transaction; if another scheduler holds
+        it, say so (the next wake-up comes soon) and let the caller try next tick."""
+        if self.store.task_instances.lock_dispatch():
+            return True
+        self._lock_busy = True
+        return False
 
     def _due_retries(self, now: datetime) -> dict[tuple[str, str], list[TaskInstanceRecord]]:
         """Instances whose retry delay (or a sensor's reschedule date) has passed, by run;
@@ -259,7 +363,7 @@ class Scheduler:
         if dirty:
             evaluate_dirty(self.store, dag, run, dirty, now)
         state = None
-        if self.store.task_instances.unfinished_count(run.dag_id, run.run_id) == 0:
+        if not self.store.task_instances.has_unfinished(run.dag_id, run.run_id):
             leaves = [t.task_id for t in dag.tasks if not t.downstream_task_ids]
             state = final_state(
                 dag, self.store.task_instances.for_run(run.dag_id, run.run_id, leaves)
@@ -284,6 +388,8 @@ class Scheduler:
     def _finish(self, dag: DagView, run: DagRunRecord, state: DagRunState, now: datetime,
                 reason: str) -> None:
         run = self.store.runs.set_state(run, state, end_date=now)
+        if self._running is not None:
+            self._running.pop((run.dag_id, run.run_id), None)
         self._look_for_queued_runs = True  # a max_active_runs slot is free
         self._dirty.pop((run.dag_id, run.run_id), None)
         self._params.pop((run.dag_id, run.run_id), None)
@@ -322,18 +428,20 @@ class Scheduler:
         for (dag_id, other_run_id), dirty in self._dirty.items():
             if dag_id == dag.dag_id and other_run_id != run_id:
                 dirty |= woken
+                self._touched.add((dag_id, other_run_id))
 
-    def _dispatch(self, running: list[DagRunRecord]) -> bool:
-        active = {
-            (r.dag_id, r.run_id): r for r in running
-            if r.state is DagRunState.RUNNING and r.dag_id not in self.paused
-        }
-
-        def is_active(dag_id: str, run_id: str) -> bool:
-            return (dag_id, run_id) in active
-
-        chosen = choose_to_queue(self.store, self.dags, self.executor.open_slots(), is_active,
-                                 self._warned_pools)
+    def _dispatch(self, running: Mapping[tuple[str, str], DagRunRecord]) -> bool:
+        open_slots = self.executor.open_slots()
+        if open_slots <= 0:
+            return False
+        # Slots in use are counted, and claimed, under the dispatch lock: pools,
+        # max_active_tasks and max_active_tis_per_dag hold across schedulers.
+        if not self._lock_dispatch():
+            self._dispatch_needed = True
+            return False
+        active = {key: run for key, run in running.items()
+                  if run.state is DagRunState.RUNNING and run.dag_id not in self.paused}
+        chosen = choose_to_queue(self.store, self.dags, open_slots, active, self._warned_pools)
         for ti in chosen:
             # A sensor's next poke, or a deferral's resumption, continues the same try.
             resuming = ti.resuming
@@ -364,10 +472,11 @@ class Scheduler:
             self._params[key] = dag.resolve_params(run.conf)
         return self._params[key]
 
-    def _next_wakeup(self, running: list[DagRunRecord]) -> datetime | None:
-        moments = [self._next_retry_at] if self._next_retry_at is not None else []
-        for run in running:
-            dag = self.dags.get(run.dag_id)
-            if dag is not None and dag.dagrun_timeout and run.start_date:
-                moments.append(run.start_date + dag.dagrun_timeout)
+    def _next_wakeup(self, now: datetime) -> datetime | None:
+        moments = [m for m in (self._next_retry_at, self._next_timeout) if m is not None]
+        if self._unapplied and self._held_since is not None:
+            moments.append(self._held_since + self.start_batch_delay)
+        if self._lock_busy:
+            self._lock_busy = False
+            moments.append(now + LOCK_RETRY)
         return min(moments) if moments else None

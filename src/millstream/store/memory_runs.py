@@ -198,11 +198,14 @@ class MemoryTaskInstanceRepo(JournaledRepo):
         found.sort(key=lambda ti: (ti.task_id, ti.map_index))
         return found
 
-    def unfinished_count(self, dag_id: str, run_id: str) -> int:
-        return sum(
+    def has_unfinished(self, dag_id: str, run_id: str) -> bool:
+        return any(
             ti.state not in FINISHED_TASK_STATES
             for ti in self._by_run.get((dag_id, run_id), {}).values()
         )
+
+    def lock_dispatch(self) -> bool:
+        return True  # one process: its transactions never run side by side
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
         wanted = set(states)

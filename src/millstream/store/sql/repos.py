@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -21,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from millstream.exceptions import ConflictError, InvalidInputError, StaleRecordError
+from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.model.states import (
     FINISHED_TASK_STATES,
     DagRunState,
@@ -30,8 +29,8 @@ from millstream.model.states import (
     check_run_transition,
     check_transition,
 )
-from millstream.store.memory import DEFAULT_POOL_SLOTS
 from millstream.store.records import (
+    DUE_AT_ONCE,
     DagRunRecord,
     TaskInstanceKey,
     TaskInstanceRecord,
@@ -43,6 +42,7 @@ from millstream.store.sql.common import (
     upsert,
 )
 from millstream.store.sql.convert import (
+    DAG_TABLE,
     RUN_COLUMNS,
     RUN_FIELDS,
     RUN_KEY_FIELDS,
@@ -62,13 +62,12 @@ from millstream.store.sql.convert import (
     try_values,
     update_values,
 )
-from millstream.store.sql.models import PoolRow, XComRow
+from millstream.store.sql.models import XComRow
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
 from millstream.store.trigger_records import suspension_reset
 
 XCOM_TABLE = cast(Table, XComRow.__table__)
-POOL_TABLE = cast(Table, PoolRow.__table__)
-DEFAULT_POOL = "default_pool"
+DISPATCH_LOCK_ID = 0x6D696C6C  # the advisory lock every scheduler's dispatch takes
 
 
 def _by_ti_key(table: Table) -> Any:
@@ -116,8 +115,11 @@ _TI_FOR_RUN_TASKS = (
     .where(_by_run_key(TI_TABLE), _TI.task_id.in_(bindparam("task_ids", expanding=True)))
     .order_by(_TI.task_id, _TI.map_index)
 )
-_TI_UNFINISHED = select(func.count()).select_from(TI_TABLE).where(
-    _by_run_key(TI_TABLE), _TI.state.not_in([s.value for s in FINISHED_TASK_STATES])
+_TI_UNFINISHED = (  # one seek of ix_task_instance_run_state: finished rows are not read
+    select(_TI.task_id)
+    .where(_by_run_key(TI_TABLE),
+           _TI.state.in_(sorted(s.value for s in TaskState if s not in FINISHED_TASK_STATES)))
+    .limit(1)
 )
 _TI_IN_STATES = (
     select(*TI_COLUMNS)
@@ -128,6 +130,10 @@ _TI_SCHEDULED = (
     select(*TI_COLUMNS)
     .where(_TI.state == TaskState.SCHEDULED.value)
     .order_by(_TI.priority_weight.desc(), _TI.dag_id, _TI.run_id, _TI.task_id, _TI.map_index)
+)
+# Keyed by schema too: schedulers of other schemas of the same database never contend.
+_DISPATCH_LOCK = select(
+    func.pg_try_advisory_xact_lock(DISPATCH_LOCK_ID, func.hashtext(func.current_schema()))
 )
 _TI_UPDATE = update(TI_TABLE).where(_by_ti_key(TI_TABLE), _TI.state == bindparam("k_state"))
 _TI_SET = update(TI_TABLE).where(_by_ti_key(TI_TABLE))
@@ -143,7 +149,6 @@ _XCOM_MAPPED = (
     .order_by(XCOM_TABLE.c.map_index)
 )
 _XCOM_CLEAR = delete(XCOM_TABLE).where(_by_ti_key(XCOM_TABLE))
-_POOL_SLOTS = select(POOL_TABLE.c.slots).where(POOL_TABLE.c.name == bindparam("k_name"))
 
 
 class SqlRunRepo:
@@ -213,11 +218,18 @@ class SqlRunRepo:
         return {run.dag_id: run for run in map(row_to_run, rows)}
 
     def delete(self, dag_id: str, run_id: str) -> bool:
-        """Remove a run; its instances, tries and XComs go with it (ON DELETE CASCADE)."""
+        """Remove a run; its instances, tries and XComs go with it (ON DELETE CASCADE).
+
+        The DAG is due for a look at once: its schedule's resume point may have moved."""
         result = self.session.execute(
             delete(RUN_TABLE).where(_RUN.dag_id == dag_id, _RUN.run_id == run_id)
         )
-        return rowcount(result) > 0
+        if rowcount(result) == 0:
+            return False
+        self.session.execute(
+            update(DAG_TABLE).where(DAG_TABLE.c.dag_id == dag_id).values(next_due_at=DUE_AT_ONCE)
+        )
+        return True
 
     def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> DagRunRecord:
         """Apply a checked transition and update ``fields`` in the same write; returns the
@@ -288,12 +300,17 @@ class SqlTaskInstanceRepo:
             rows = self.session.execute(_TI_FOR_RUN_TASKS, {**params, "task_ids": list(task_ids)})
         return [row_to_ti(row) for row in rows]
 
-    def unfinished_count(self, dag_id: str, run_id: str) -> int:
-        """How many instances of the run have not finished."""
-        count = self.session.execute(
-            _TI_UNFINISHED, {"k_dag_id": dag_id, "k_run_id": run_id}
-        ).scalar_one()
-        return int(count)
+    def has_unfinished(self, dag_id: str, run_id: str) -> bool:
+        """Whether any instance of the run has not finished (an index seek, LIMIT 1)."""
+        params = {"k_dag_id": dag_id, "k_run_id": run_id}
+        return self.session.execute(_TI_UNFINISHED, params).first() is not None
+
+    def lock_dispatch(self) -> bool:
+        """On PostgreSQL a transaction-level advisory lock, tried without waiting; SQLite
+        transactions already run one at a time (BEGIN IMMEDIATE)."""
+        if self._dialect() != "postgresql":
+            return True
+        return bool(self.session.execute(_DISPATCH_LOCK).scalar())
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
         """Instances in any of ``states`` (never locked: for counts and timers)."""
@@ -434,46 +451,6 @@ class SqlXComRepo:
             _key_params(key),
         )
         return [(str(name), str(value)) for name, value in rows]
-
-
-class SqlPoolRepo:
-    """Pools in the ``pool`` table; ``default_pool`` always exists, as in the memory store."""
-
-    def __init__(self, session: Session, open_pools: bool = False) -> None:
-        self.session = session
-        self._open = open_pools
-
-    def slots(self, name: str) -> int | None:
-        size = self.session.execute(_POOL_SLOTS, {"k_name": name}).scalar()
-        if size is not None:
-            return int(size)
-        return DEFAULT_POOL_SLOTS if self._open or name == DEFAULT_POOL else None
-
-    def set(self, name: str, slots: int, description: str = "") -> None:
-        if slots < 0:
-            raise InvalidInputError(f"pool {name!r}: slots must be >= 0, got {slots}")
-        row = {"name": name, "slots": slots, "description": description}
-        self.session.execute(
-            upsert(self.session, POOL_TABLE, ["name"], ["slots", "description"]), [row]
-        )
-
-    def list(self) -> builtins.list[tuple[str, int, str]]:
-        rows = self.session.execute(
-            select(POOL_TABLE.c.name, POOL_TABLE.c.slots, POOL_TABLE.c.description)
-            .order_by(POOL_TABLE.c.name)
-        )
-        pools = [(str(name), int(slots), str(description or ""))
-                 for name, slots, description in rows]
-        if all(name != DEFAULT_POOL for name, _, _ in pools):
-            pools.append((DEFAULT_POOL, DEFAULT_POOL_SLOTS, "Default pool"))
-            pools.sort()
-        return pools
-
-    def delete(self, name: str) -> bool:
-        if name == DEFAULT_POOL:
-            raise ConflictError(f"the default pool {DEFAULT_POOL!r} cannot be deleted")
-        result = self.session.execute(delete(POOL_TABLE).where(POOL_TABLE.c.name == name))
-        return rowcount(result) > 0
 
 
 def _ti_what(ti: TaskInstanceRecord) -> str:
