@@ -49,6 +49,7 @@ def choose_to_queue(
     open_slots: int,
     active_runs: Mapping[tuple[str, str], DagRunRecord],
     warned_pools: set[str] | None = None,
+    pool_sizes: dict[str, int | None] | None = None,
 ) -> list[TaskInstanceRecord]:
     """Scheduled instances of ``active_runs`` (by dag id and run id) to queue now, highest
     priority first, honouring every limit.
@@ -57,7 +58,8 @@ def choose_to_queue(
     max_active_tasks and each task's max_active_tis_per_dag. A missing pool is warned
     about once per name in ``warned_pools`` (kept by the caller across calls). The slots
     in use are read here, so the caller holds the dispatch lock (``lock_dispatch``) for
-    the limits to hold across schedulers.
+    the limits to hold across schedulers. Pool sizes are read into ``pool_sizes`` (which
+    a caller may keep across calls, as the scheduler does until its next poke).
     """
     warned_pools = set() if warned_pools is None else warned_pools
     if open_slots <= 0:
@@ -67,7 +69,7 @@ def choose_to_queue(
     # (pools, max_active_tasks, paused DAGs) left free slots, so nothing starves.
     window = min(open_slots, 10_000) * 4 + 16
     occupancy = Occupancy.from_active(store.task_instances.in_states(ACTIVE_STATES))
-    pool_sizes: dict[str, int | None] = {}
+    pool_sizes = {} if pool_sizes is None else pool_sizes
     chosen: list[TaskInstanceRecord] = []
     offset = 0
     while len(chosen) < open_slots:

@@ -27,13 +27,8 @@ LATER_RUN_STATES = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE, TaskSta
 
 def apply_started(store: Store, event: TaskStartedEvent) -> None:
     """queued -> running, unless the instance moved on meanwhile (cleared, timed out)."""
-    ti = store.task_instances.get(event.key)
-    if ti is None or ti.try_number != event.try_number:
-        return
-    store.task_instances.claim(
-        ti, TaskState.QUEUED, TaskState.RUNNING,
-        start_date=event.start_date, hostname=event.hostname, pid=event.pid,
-    )
+    store.task_instances.mark_running(event.key, event.try_number, event.start_date,
+                                      event.hostname, event.pid)
 
 
 def apply_finished(

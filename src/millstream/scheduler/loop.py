@@ -74,6 +74,7 @@ class Scheduler:
         self._retries_changed = True
         self._next_retry_at: datetime | None = None
         self._warned_pools: set[str] = set()
+        self._pool_sizes: dict[str, int | None] = {}  # read again after every poke
         self._unapplied: list[TaskStartedEvent | TaskFinishedEvent] = []
         # A try's start alone changes nothing the scheduler acts on: starts wait (at most
         # start_batch_delay) for an outcome to share its transaction, and a short try's
@@ -136,6 +137,7 @@ class Scheduler:
         self._dispatch_needed = True
         self._retries_changed = True
         self._running = None
+        self._pool_sizes = {}
         if reevaluate:
             self._dirty.clear()
 
@@ -360,10 +362,14 @@ class Scheduler:
             return False
         self._touched.discard(key)
         self._dirty[key] = set()
+        # Instances just scheduled, or still waiting, mean the run goes on: no query needed.
+        unfinished = worked
         if dirty:
-            evaluate_dirty(self.store, dag, run, dirty, now)
+            unfinished |= evaluate_dirty(self.store, dag, run, dirty, now)
         state = None
-        if not self.store.task_instances.has_unfinished(run.dag_id, run.run_id):
+        if not unfinished and not self.store.task_instances.has_unfinished(
+            run.dag_id, run.run_id
+        ):
             leaves = [t.task_id for t in dag.tasks if not t.downstream_task_ids]
             state = final_state(
                 dag, self.store.task_instances.for_run(run.dag_id, run.run_id, leaves)
@@ -441,7 +447,8 @@ class Scheduler:
             return False
         active = {key: run for key, run in running.items()
                   if run.state is DagRunState.RUNNING and run.dag_id not in self.paused}
-        chosen = choose_to_queue(self.store, self.dags, open_slots, active, self._warned_pools)
+        chosen = choose_to_queue(self.store, self.dags, open_slots, active, self._warned_pools,
+                                 self._pool_sizes)
         for ti in chosen:
             # A sensor's next poke, or a deferral's resumption, continues the same try.
             resuming = ti.resuming

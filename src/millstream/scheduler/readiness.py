@@ -46,11 +46,14 @@ def evaluate_dirty(
     run: DagRunRecord,
     dirty: Iterable[str],
     now: datetime,
-) -> None:
+) -> bool:
     """Move instances of the dirty tasks (and what that cascades to) out of state none.
 
     Only the instances of the tasks looked at and of their upstream tasks are read.
+    Returns whether it left or put an instance in an unfinished state (waiting, or
+    scheduled): then the run has not ended, and nobody needs to ask the store.
     """
+    unfinished = False
     by_task: dict[str, list[TaskInstanceRecord]] = {}
 
     def load(task_ids: Iterable[str]) -> None:
@@ -83,9 +86,10 @@ def evaluate_dirty(
             ti.state for up in task.upstream_task_ids for ti in by_task[up]
         )
         decision = evaluate(task.trigger_rule, counts)
-        if decision is Decision.WAIT:
-            continue
-        if decision is Decision.RUN and not _past_allows(store, dag, run, task_id):
+        if decision is Decision.WAIT or (
+            decision is Decision.RUN and not _past_allows(store, dag, run, task_id)
+        ):
+            unfinished = True
             continue
         if decision is Decision.RUN and task.is_mapped and (
             waiting[0].map_index == -1
@@ -112,6 +116,9 @@ def evaluate_dirty(
         by_task[task_id] = [changed.get(ti.key, ti) for ti in by_task[task_id]]
         if new_state is not TaskState.SCHEDULED:
             _push_downstream(heap, task.downstream_task_ids, order)
+        else:
+            unfinished = True
+    return unfinished
 
 
 def _push_downstream(heap: list[tuple[int, str]], task_ids: Iterable[str],

@@ -126,6 +126,12 @@ class TaskInstanceRepo(Protocol):
         changed record, or None if the instance had moved on (someone else claimed it)."""
         ...
 
+    def mark_running(self, key: TaskInstanceKey, try_number: int, start_date: datetime,
+                     hostname: str | None, pid: int | None) -> bool:
+        """queued -> running for try ``try_number`` (a try's start), in one compare-and-set on
+        the state and the try number; False if the instance had moved on."""
+        ...
+
     def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
         """Record that the tries of these instances were seen alive at ``now``."""
         ...

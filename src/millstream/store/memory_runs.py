@@ -255,6 +255,17 @@ class MemoryTaskInstanceRepo(JournaledRepo):
         self._put(changed)
         return _detached_ti(changed)
 
+    def mark_running(self, key: TaskInstanceKey, try_number: int, start_date: datetime,
+                     hostname: str | None, pid: int | None) -> bool:
+        stored = self._by_key.get(key)
+        if stored is None or stored.state is not TaskState.QUEUED or (
+            stored.try_number != try_number
+        ):
+            return False
+        self._write(stored, TaskState.RUNNING,
+                    {"start_date": start_date, "hostname": hostname, "pid": pid})
+        return True
+
     def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
         for key in keys:
             ti = self._by_key.get(key)

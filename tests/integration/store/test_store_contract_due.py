@@ -121,3 +121,25 @@ def test_the_dispatch_lock_is_held_by_one_transaction_at_a_time(
     finally:
         first.close()
         second.close()
+
+
+def test_mark_running_changes_only_a_queued_instance_of_the_same_try(store: Store) -> None:
+    key = TaskInstanceRecord("etl", "scheduled__0", "t").key
+    with store.transaction():
+        _dag(store, "etl")
+        store.runs.add(_run())
+        store.task_instances.add_many([TaskInstanceRecord("etl", "scheduled__0", "t")])
+        assert not store.task_instances.mark_running(key, 1, NOW, "host", 7)  # not queued
+        ti = store.task_instances.get(key)
+        assert ti is not None
+        store.task_instances.set_state(ti, TaskState.SCHEDULED)
+        ti = store.task_instances.get(key)
+        assert ti is not None
+        store.task_instances.claim(ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=1)
+        assert not store.task_instances.mark_running(key, 2, NOW, "host", 7)  # another try
+        assert store.task_instances.mark_running(key, 1, NOW, "host", 7)
+        assert not store.task_instances.mark_running(key, 1, NOW, "host", 8)  # running now
+    with store.transaction():
+        ti = store.task_instances.get(key)
+    assert ti is not None
+    assert (ti.state, ti.start_date, ti.hostname, ti.pid) == (TaskState.RUNNING, NOW, "host", 7)
