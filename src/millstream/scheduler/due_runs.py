@@ -89,13 +89,13 @@ def _create_due(store: Store, dag: DagView, now: datetime, limit: int | None
             return created, False
         interval = due[0]
         last = interval
-        if store.runs.find(dag.dag_id, interval.start) is not None:
-            if not dag.catchup:  # the latest interval has a run (e.g. a manual one)
-                return created, True
-            continue
         try:
             create_run(store, dag, interval.start, interval, now, SCHEDULED_RUN)
-        except ConflictError:  # another scheduler created it a moment ago
+        except ConflictError:
+            # The date has a run already (a manual one, or another scheduler's of a moment
+            # ago): it is passed over.
+            if not dag.catchup:
+                return created, True
             continue
         created += 1
         if not dag.catchup:

@@ -186,7 +186,7 @@ class SqlRunRepo:
                 f"{run.logical_date.isoformat()}"
             )
         with conflicts_as_value_error(
-            self.session, f"cannot add run {run.run_id!r} of DAG {run.dag_id!r}"
+            self.session, f"cannot add run {run.run_id!r} of DAG {run.dag_id!r}", single_row=True
         ):
             _exec(self.session, insert(RUN_TABLE), [values])
 
