@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,8 @@ WAITING_FOR_TIME = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
 NOT_STARTED = (TaskState.NONE, TaskState.SCHEDULED, TaskState.UP_FOR_RETRY,
                TaskState.UP_FOR_RESCHEDULE)
 STARTED = (TaskState.QUEUED, TaskState.RUNNING, TaskState.DEFERRED)
+RUNNING_REFRESH_S = 10.0
+"""How often a light poke reads the running runs again (runs another scheduler started)."""
 LOCK_RETRY = timedelta(milliseconds=20)
 """How soon to try again when another scheduler held the dispatch lock."""
 
@@ -81,9 +84,12 @@ class Scheduler:
         # start and end become one write.
         self.start_batch_delay = start_batch_delay
         self._held_since: datetime | None = None
-        # The running runs, kept between ticks (None: read them again on the next tick);
-        # read again after every poke, so runs started or ended elsewhere are seen.
+        # The running runs, kept between ticks (None: read them again on the next tick).
+        # This scheduler adds the runs it starts and drops those it ends; they are read
+        # again when something changed elsewhere (a poke that reevaluates), and at least
+        # every RUNNING_REFRESH_S, for the runs another scheduler started.
         self._running: dict[tuple[str, str], DagRunRecord] | None = None
+        self._running_read_at = 0.0
         self._next_timeout: datetime | None = None  # the earliest dagrun_timeout moment
         self._lock_busy = False  # another scheduler held the dispatch lock
         # Effects outside the store (starting tries, callbacks, kills) wait for the commit:
@@ -136,8 +142,9 @@ class Scheduler:
         self._look_for_queued_runs = True
         self._dispatch_needed = True
         self._retries_changed = True
-        self._running = None
         self._pool_sizes = {}
+        if reevaluate or time.monotonic() - self._running_read_at >= RUNNING_REFRESH_S:
+            self._running = None
         if reevaluate:
             self._dirty.clear()
 
@@ -225,6 +232,7 @@ class Scheduler:
         if self._running is None:
             runs = self.store.runs.list(states=[DagRunState.RUNNING])
             self._running = {(run.dag_id, run.run_id): run for run in runs}
+            self._running_read_at = time.monotonic()
             self._next_timeout = self._earliest_timeout(runs)
             for gone in [key for key in self._dirty if key not in self._running]:
                 del self._dirty[gone]  # ended or deleted elsewhere

@@ -22,15 +22,16 @@ def rowcount(result: object) -> int:
 
 @contextmanager
 def conflicts_as_value_error(session: Session, message: str,
-                             single_row: bool = False) -> Iterator[None]:
+                             sqlite_atomic: bool = False) -> Iterator[None]:
     """Run inserts in a savepoint; a unique or foreign-key violation becomes ConflictError
     (a ValueError).
 
     The savepoint keeps the surrounding transaction usable (PostgreSQL aborts a
-    transaction on any error otherwise). SQLite only undoes the failing statement, so one
-    ``single_row`` INSERT needs no savepoint there (two statements fewer).
+    transaction on any error otherwise). SQLite undoes only the failing statement: inserts
+    that are ``sqlite_atomic`` there (one row, or rows whose conflicts were checked first
+    under SQLite's single writer) need no savepoint, two statements fewer.
     """
-    if single_row and session.get_bind().dialect.name == "sqlite":
+    if sqlite_atomic and session.get_bind().dialect.name == "sqlite":
         try:
             yield
         except IntegrityError as exc:

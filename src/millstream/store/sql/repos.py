@@ -116,7 +116,12 @@ _TI_STATE = select(_TI.state).where(_by_ti_key(TI_TABLE))
 _TI_FOR_RUN = (
     select(*TI_COLUMNS).where(_by_run_key(TI_TABLE)).order_by(_TI.task_id, _TI.map_index)
 )
-_TI_KEYS_FOR_RUN = select(_TI.task_id, _TI.map_index).where(_by_run_key(TI_TABLE))
+_RUN_AND_TI_KEYS = (  # no row: no run; one row of NULLs: a run without instances
+    select(_TI.task_id, _TI.map_index)
+    .select_from(RUN_TABLE.outerjoin(TI_TABLE, (_TI.dag_id == _RUN.dag_id)
+                                     & (_TI.run_id == _RUN.run_id)))
+    .where(_by_run_key(RUN_TABLE))
+)
 _TI_FOR_RUN_TASKS = (
     select(*TI_COLUMNS)
     .where(_by_run_key(TI_TABLE), _TI.task_id.in_(bindparam("task_ids", expanding=True)))
@@ -186,7 +191,7 @@ class SqlRunRepo:
                 f"{run.logical_date.isoformat()}"
             )
         with conflicts_as_value_error(
-            self.session, f"cannot add run {run.run_id!r} of DAG {run.dag_id!r}", single_row=True
+            self.session, f"cannot add run {run.run_id!r} of DAG {run.dag_id!r}", sqlite_atomic=True
         ):
             _exec(self.session, insert(RUN_TABLE), [values])
 
@@ -282,19 +287,19 @@ class SqlTaskInstanceRepo:
         values = [ti_values(ti) for ti in batch]
         for dag_id, run_id in {(k.dag_id, k.run_id) for k in keys}:
             present = _exec(self.session,
-                _TI_KEYS_FOR_RUN, {"k_dag_id": dag_id, "k_run_id": run_id}
+                _RUN_AND_TI_KEYS, {"k_dag_id": dag_id, "k_run_id": run_id}
             ).all()
+            if not present:
+                raise ValueError(
+                    f"cannot add task instances: DAG {dag_id!r} has no run {run_id!r}"
+                )
             for task_id, map_index in present:
                 key = TaskInstanceKey(dag_id, run_id, task_id, map_index)
                 if key in keys:
                     raise ConflictError(f"task instance {key} already exists")
-            if not present and _exec(self.session,
-                _RUN_STATE, {"k_dag_id": dag_id, "k_run_id": run_id}
-            ).first() is None:
-                raise ValueError(
-                    f"cannot add task instances: DAG {dag_id!r} has no run {run_id!r}"
-                )
-        with conflicts_as_value_error(self.session, "cannot add task instances"):
+        # Checked above: on SQLite (one writer at a time) the insert cannot conflict.
+        with conflicts_as_value_error(self.session, "cannot add task instances",
+                                      sqlite_atomic=True):
             _exec(self.session, insert(TI_TABLE), values)
 
     def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
