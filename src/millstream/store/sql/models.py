@@ -62,6 +62,8 @@ class DagRunRow(Base):
         Index("ix_dag_run_resume", "dag_id", "run_type", "logical_date"),
         # A DAG's active runs (max_active_runs, run creation) without reading its history.
         Index("ix_dag_run_dag_state", "dag_id", "state"),
+        # The newest runs of every DAG (the REST API's run list) without a sort of all.
+        Index("ix_dag_run_logical_date", "logical_date", "dag_id", "run_id"),
     )
 
     dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)

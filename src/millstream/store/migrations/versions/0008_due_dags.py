@@ -2,7 +2,8 @@
 
 ``dag.next_due_at`` keeps when each DAG's next scheduled run may be due, so a scheduler
 round looks only at the DAGs whose moment has come. ``ix_dag_run_dag_state`` finds a
-DAG's active runs, ``ix_task_instance_run_state`` a run's unfinished instances, and
+DAG's active runs, ``ix_dag_run_logical_date`` the newest runs of all DAGs,
+``ix_task_instance_run_state`` a run's unfinished instances, and
 ``ix_task_instance_dispatch`` the scheduled instances in dispatch order, without reading
 the finished rows beside them.
 
@@ -34,6 +35,7 @@ def upgrade() -> None:
     op.execute(dag.update().values(next_due_at=DUE_AT_ONCE))
     op.create_index("ix_dag_next_due_at", "dag", ["next_due_at"])
     op.create_index("ix_dag_run_dag_state", "dag_run", ["dag_id", "state"])
+    op.create_index("ix_dag_run_logical_date", "dag_run", ["logical_date", "dag_id", "run_id"])
     op.create_index("ix_task_instance_run_state", "task_instance", ["dag_id", "run_id", "state"])
     op.create_index(
         "ix_task_instance_dispatch",
@@ -45,6 +47,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_task_instance_dispatch", table_name="task_instance")
     op.drop_index("ix_task_instance_run_state", table_name="task_instance")
+    op.drop_index("ix_dag_run_logical_date", table_name="dag_run")
     op.drop_index("ix_dag_run_dag_state", table_name="dag_run")
     op.drop_index("ix_dag_next_due_at", table_name="dag")
     with op.batch_alter_table("dag") as batch:
