@@ -10,7 +10,13 @@ each of:
 
 - the DAG list (first page, 50 DAGs), and the list filtered by a tag and a search;
 - the grid of the DAG with 1,009 runs (its newest 25) and of one with 9;
-- the REST API's newest 100 runs of every DAG (``GET /api/v1/dags/~/dagRuns?limit=100``).
+- the REST API's newest 100 runs of every DAG (``GET /api/v1/dags/~/dagRuns?limit=100``);
+- the overview (the UI's home: failed and running runs and task instances of every DAG in
+  the last day and in the last week, import errors, health, pools);
+- the grid's details panel of one cell, and the live grid JSON.
+
+A wide DAG of 1,000 tasks with 25 runs is seeded too; its grid page (all 25,000 cells) is
+timed apart, as ``ui.grid_wide_p50_ms`` / ``_p95_ms`` (target: under 1 s).
 
 Each is reported as p50 and p95 in milliseconds (target: p95 <= 200 ms). The floor is
 the same client fetching the app's smallest page (the state colours stylesheet, built
@@ -37,6 +43,10 @@ DAGS = 1000
 TASKS = 10
 RUNS = 10_000
 BIG_DAG_RUNS = 1009
+WIDE_TASKS = 1000
+WIDE_RUNS = 25
+WIDE_REQUESTS = 8
+WIDE_TARGET_MS = 1000.0
 REQUESTS = 40
 TARGET_MS = 200.0
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
@@ -104,6 +114,26 @@ def seed(home: Path, status: Status = _quiet) -> dict[str, Any]:
                     made += 1
             if index % 100 == 0:
                 status(f"ui: storing runs ({made} of {RUNS})")
+        status(f"ui: storing a DAG of {WIDE_TASKS} tasks with {WIDE_RUNS} runs")
+        with store.transaction():
+            with DAG("bench_ui_wide", schedule="@daily", start_date=DAY) as wide:
+                chain(*[EmptyOperator(task_id=f"step_{t:04d}") for t in range(WIDE_TASKS)])
+            structure = DagStructure.from_dag(wide)
+            store.dags.upsert(wide.dag_id, "/dags/bench_wide.py", structure.to_json(),
+                              structure.version, DAY)
+            for day in range(WIDE_RUNS):
+                moment = DAY + timedelta(days=day)
+                ended = moment + timedelta(days=1, minutes=5 + day)
+                run = DagRunRecord(wide.dag_id, f"scheduled__{moment.isoformat()}", moment,
+                                   moment, moment + timedelta(days=1), "scheduled",
+                                   DagRunState.SUCCESS, start_date=moment + timedelta(days=1),
+                                   end_date=ended)
+                store.runs.add(run)
+                store.task_instances.add_many(
+                    TaskInstanceRecord(wide.dag_id, run.run_id, f"step_{t:04d}",
+                                       state=TaskState.SUCCESS, try_number=1 + t % 2,
+                                       start_date=run.start_date, end_date=ended)
+                    for t in range(WIDE_TASKS))
         store.close()
     finally:
         engine.dispose()
@@ -152,6 +182,11 @@ def bench_ui(requests: int = REQUESTS, status: Status = _quiet) -> dict[str, Any
                 "grid": "/dags/bench_ui_0000/grid",
                 "grid_small": "/dags/bench_ui_0500/grid",
                 "api_dag_runs": "/api/v1/dags/~/dagRuns?limit=100",
+                "overview": "/overview",
+                "overview_week": "/overview?hours=168",
+                "grid_details": "/dags/bench_ui_0000/grid/details?run_id="
+                                "scheduled__2026-01-01T00%3A00%3A00%2B00%3A00&task_id=step_03",
+                "grid_json": "/ui/api/dags/bench_ui_0000/grid",
                 "floor": "/ui/states.css",
             }
             figures: dict[str, Any] = {"ui.dag_list_cold_ms": cold, "ui.dags": DAGS,
@@ -164,6 +199,12 @@ def bench_ui(requests: int = REQUESTS, status: Status = _quiet) -> dict[str, Any
                 p50, p95 = _percentiles(samples)
                 figures[f"ui.{name}_p50_ms"] = p50
                 figures[f"ui.{name}_p95_ms"] = p95
+            wide = "/dags/bench_ui_wide/grid"
+            status(f"ui: timing {wide} ({WIDE_REQUESTS} requests)")
+            timed(wide)  # warm up
+            p50, p95 = _percentiles([timed(wide) for _ in range(WIDE_REQUESTS)])
+            figures["ui.grid_wide_p50_ms"] = p50
+            figures["ui.grid_wide_p95_ms"] = p95
     return figures
 
 
@@ -180,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for key, value in figures.items():
         print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
-    print(f"target: ui.dag_list_p95_ms, ui.grid_p95_ms and ui.api_dag_runs_p95_ms "
-          f"<= {TARGET_MS:.0f} ms")
+    print(f"target: ui.dag_list_p95_ms, ui.grid_p95_ms, ui.overview_p95_ms and "
+          f"ui.api_dag_runs_p95_ms <= {TARGET_MS:.0f} ms; ui.grid_wide_p95_ms "
+          f"({WIDE_TASKS} tasks x {WIDE_RUNS} runs) < {WIDE_TARGET_MS:.0f} ms")
     return 0
 
 

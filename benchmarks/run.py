@@ -27,9 +27,10 @@ Workloads (DESIGN.md section 5; each lives in a module of its own, this file com
   PostgreSQL: rows/s extracted, transformed and loaded (floors: a bare COPY out, a bare
   CSV pass, a bare COPY in of the same rows). Needs MILLSTREAM_BENCH_POSTGRES_URL or
   MILLSTREAM_TEST_POSTGRES_URL; without either it says so and measures nothing.
-- ui (bench_ui.py): p95 of the DAG list, of a DAG's grid page and of the REST API's
-  newest 100 runs through the web app, with 1,000 DAGs and 10,000 runs on SQLite (floor:
-  the app's smallest page).
+- ui (bench_ui.py): p95 of the DAG list, of a DAG's grid page, of the overview and of the
+  REST API's newest 100 runs through the web app, with 1,000 DAGs and 10,000 runs on
+  SQLite, and of the grid of a DAG of 1,000 tasks x 25 runs (floor: the app's smallest
+  page).
 - fan20000 (bench_scale.py): 20,000 independent no-op PythonOperator tasks, tasks per
   second against 1,000 of them in the same run (the floor), and the scheduler's CPU per
   task.
@@ -295,7 +296,7 @@ def bench_etl(status: Status) -> list[Figure]:
 
 def bench_ui(status: Status) -> list[Figure]:
     """The DAG list and a DAG's grid page, 1,000 DAGs and 10,000 runs on SQLite."""
-    from bench_ui import TARGET_MS
+    from bench_ui import TARGET_MS, WIDE_TARGET_MS
     from bench_ui import bench_ui as run
 
     f = run(status=status)
@@ -318,6 +319,15 @@ def bench_ui(status: Status) -> list[Figure]:
                "ms", "ui.floor", "ui.api_dag_runs_overhead_ratio",
                detail=f"GET /api/v1/dags/~/dagRuns?limit=100 of {f['ui.runs']} runs; p50 "
                       f"{f['ui.api_dag_runs_p50_ms']:.3g} ms"),
+        Figure("ui.overview_p95_ms", f["ui.overview_p95_ms"], "ms", TARGET_MS, floor, "ms",
+               "ui.floor", "ui.overview_overhead_ratio",
+               detail=f"the home page over {f['ui.runs']} runs, last day; p50 "
+                      f"{f['ui.overview_p50_ms']:.3g} ms; last week p95 "
+                      f"{f['ui.overview_week_p95_ms']:.3g} ms"),
+        Figure("ui.grid_wide_p95_ms", f["ui.grid_wide_p95_ms"], "ms", WIDE_TARGET_MS, floor,
+               "ms", "ui.floor", "ui.grid_wide_overhead_ratio",
+               detail=f"the grid of a DAG of 1,000 tasks x 25 runs; p50 "
+                      f"{f['ui.grid_wide_p50_ms']:.3g} ms"),
     ]
 
 

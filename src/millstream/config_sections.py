@@ -48,6 +48,8 @@ class CoreSettings(_Section):
 
     home: Path = Field(default_factory=default_home)
     dags_folder: Path = Field(default_factory=lambda: default_home() / "dags")
+    # As Airflow's: on the import path of DAG files and tasks, for custom operators and hooks.
+    plugins_folder: Path = Field(default_factory=lambda: default_home() / "plugins")
     # Unset: `standalone` loads the example DAGs and `scheduler` does not; set, it decides both.
     load_examples: bool | None = None
     # As in Airflow: a DAG the scheduler finds for the first time starts paused.

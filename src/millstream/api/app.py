@@ -33,6 +33,7 @@ from millstream.api.problems import (
 )
 from millstream.config import Settings, load_settings
 from millstream.model.limits import use_limits
+from millstream.private_files import make_private_folder
 from millstream.store.interfaces import Store
 
 log = logging.getLogger("millstream.api")
@@ -134,9 +135,9 @@ def _store_opener(settings: Settings,
     if isinstance(store, SqlStore):
         engine, close = store.engine, (lambda: None)
     else:
-        from millstream.store.sql.engine import ensure_sqlite_folder
+        from millstream.store.sql.engine import ensure_sqlite_file
 
-        ensure_sqlite_folder(settings.database.url)
+        ensure_sqlite_file(settings.database.url)
         engine = make_engine(settings.database.url, **settings.database.engine_kwargs())
         close = engine.dispose
 
@@ -161,7 +162,7 @@ def _secret_key(settings: Settings) -> bytes:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(path.parent)
     temporary = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as file:

@@ -38,7 +38,7 @@ class Asset:
     is wrong.
     """
 
-    __slots__ = ("extra", "group", "name", "uri")
+    __slots__ = ("access_control", "extra", "group", "name", "uri")
 
     def __init__(
         self,
@@ -47,7 +47,13 @@ class Asset:
         *,
         group: str = "asset",
         extra: Mapping[str, Any] | None = None,
+        access_control: Any = None,
+        watchers: Any = None,
     ) -> None:
+        if watchers:
+            raise DagDefinitionError(
+                f"Asset {name or uri!r}: event-driven scheduling (watchers=[AssetWatcher(...)]) "
+                "is not supported; schedule on the asset and update it from a sensor task")
         if name is None and uri is None:
             raise DagDefinitionError("an Asset needs a name or a uri, e.g. Asset('sales_fact')")
         label = name if name is not None else uri
@@ -57,6 +63,7 @@ class Asset:
         set_field(self, "uri", _uri(uri if uri is not None else checked_name, label))
         set_field(self, "group", _identifier(group, "group", label))
         set_field(self, "extra", _extra(extra, label))
+        set_field(self, "access_control", access_control)  # kept for Airflow files; no teams
 
     name: str
     uri: str
@@ -83,10 +90,16 @@ class Asset:
         return f"Asset(name={self.name!r}, uri={self.uri!r})"
 
     def __or__(self, other: object) -> Any:
-        raise DagDefinitionError(_NO_CONDITIONS)
+        """Either asset updated: a condition to schedule on (``a | b``)."""
+        from millstream.authoring.asset_expressions import AssetAny
+
+        return AssetAny(self, other)
 
     def __and__(self, other: object) -> Any:
-        raise DagDefinitionError(_NO_CONDITIONS)
+        """Both assets updated: a condition to schedule on (``a & b``)."""
+        from millstream.authoring.asset_expressions import AssetAll
+
+        return AssetAll(self, other)
 
     def as_json(self) -> dict[str, Any]:
         """The asset as JSON-ready data (see :meth:`from_json`)."""
@@ -96,12 +109,6 @@ class Asset:
     def from_json(cls, data: Mapping[str, Any]) -> Asset:
         return cls(data["name"], data["uri"], group=data.get("group", "asset"),
                    extra=data.get("extra"))
-
-
-_NO_CONDITIONS = (
-    "conditional asset expressions (| and &) are not supported: give schedule a list of "
-    "assets, and the DAG runs once every one of them has been updated"
-)
 
 
 def _identifier(value: object, what: str, label: object) -> str:
@@ -144,6 +151,11 @@ def _uri(value: object, label: object) -> str:
     return uri
 
 
+def check_extra(value: object, label: object) -> dict[str, Any]:
+    """``value`` as an asset's or event's extra: a JSON-serializable dict with string keys."""
+    return _extra(value, label)
+
+
 def _extra(value: object, label: object) -> dict[str, Any]:
     if value is None:
         return {}
@@ -163,8 +175,30 @@ def _extra(value: object, label: object) -> dict[str, Any]:
 
 
 # -- scheduling on assets ----------------------------------------------------------------------
+class AssetTriggered:
+    """A schedule that makes runs from asset updates (alone, or as well as from the clock)."""
+
+    __slots__ = ()
+    assets: tuple[Asset, ...]
+    condition: Any
+
+    @property
+    def uris(self) -> tuple[str, ...]:
+        """The URIs of the assets, in the order given."""
+        return tuple(a.uri for a in self.assets)
+
+    def is_due(self, updated: Mapping[str, bool] | set[str] | frozenset[str]) -> bool:
+        """Whether the updates (URIs updated since the last asset-triggered run) meet the
+        schedule: every asset, or the condition (``|``, ``&``) when one was given."""
+        seen = {u for u, flag in updated.items() if flag} if isinstance(updated, Mapping) \
+            else set(updated)
+        if self.condition is None:
+            return bool(self.uris) and set(self.uris) <= seen
+        return bool(self.condition.evaluate({uri: True for uri in seen}))
+
+
 @dataclass(frozen=True)
-class AssetSchedule(NoSchedule):
+class AssetSchedule(NoSchedule, AssetTriggered):
     """A DAG scheduled on assets: no time-based runs, a run once every asset was updated.
 
     Like :class:`NoSchedule`, the clock never makes a run due and a manual run covers the
@@ -177,9 +211,10 @@ class AssetSchedule(NoSchedule):
     """
 
     assets: tuple[Asset, ...]
+    condition: Any = None  # an AssetAny / AssetAll (| and &); None: every asset
 
     def __post_init__(self) -> None:
-        if not self.assets:
+        if not self.assets and self.condition is None:
             raise ValueError("a schedule on assets needs at least one Asset")
         for asset in self.assets:
             if not isinstance(asset, Asset):
@@ -192,12 +227,9 @@ class AssetSchedule(NoSchedule):
         if duplicates:
             raise ValueError(f"schedule lists the asset {duplicates[0]!r} more than once")
 
-    @property
-    def uris(self) -> tuple[str, ...]:
-        """The URIs of the assets, in the order given."""
-        return tuple(a.uri for a in self.assets)
-
     def __str__(self) -> str:
+        if self.condition is not None:
+            return f"assets: {self.condition!r}"
         return "assets: " + ", ".join(self.uris)
 
 
@@ -210,6 +242,11 @@ def asset_schedule(value: object) -> AssetSchedule | None:
     """
     if isinstance(value, Asset):
         return AssetSchedule((value,))
+    from millstream.authoring.asset_expressions import condition_schedule
+
+    on_condition = condition_schedule(value)
+    if on_condition is not None:
+        return on_condition
     if isinstance(value, list | tuple | set | frozenset):
         items = list(value)
         if not items:
@@ -230,8 +267,12 @@ def validate_outlets(outlets: Iterable[Any] | None, where: str) -> list[Asset]:
         raise DagDefinitionError(
             f"{where}: outlets must be a list of Asset objects, got {type(outlets).__name__}"
         )
+    from millstream.authoring.asset_expressions import AssetAlias
+
     found: list[Asset] = []
     for item in outlets:
+        if isinstance(item, AssetAlias):
+            continue  # its assets are named at run time, through outlet_events
         if not isinstance(item, Asset):
             hint = f" (write Asset({item!r}))" if isinstance(item, str) else ""
             raise DagDefinitionError(
@@ -243,4 +284,5 @@ def validate_outlets(outlets: Iterable[Any] | None, where: str) -> list[Asset]:
     return found
 
 
-__all__ = ["Asset", "AssetSchedule", "asset_schedule", "validate_outlets"]
+__all__ = ["Asset", "AssetSchedule", "AssetTriggered", "asset_schedule", "check_extra",
+           "validate_outlets"]

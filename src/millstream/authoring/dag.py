@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from millstream.authoring.assets import Asset, asset_schedule
 from millstream.authoring.dag_test import DagTestOutcome, dag_test_runner
 from millstream.authoring.params import Param, ParamsDict
+from millstream.authoring.timetables import as_schedule
 from millstream.exceptions import (
     DagCycleError,
     DagDefinitionError,
     DuplicateTaskIdError,
     InvalidInputError,
 )
-from millstream.model.cron import parse_schedule
 from millstream.model.identifiers import Identifier, check_identifier, identifier_rule
 from millstream.model.intervals import Schedule, ensure_utc
 
@@ -41,12 +42,31 @@ def checked_identifier(value: object, kind: Identifier, where: str) -> str:
 _UNSET: Any = object()
 
 _dag_stack: list[DAG] = []
+# One list per DAG file being imported (nested when a DAG file imports another): the DAGs
+# whose `with` block closed meanwhile, registered as Airflow 2.4+ does ("auto-register").
+_registries: list[list[DAG]] = []
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def current_dag() -> DAG | None:
     """The DAG whose ``with`` block is open, if any."""
     return _dag_stack[-1] if _dag_stack else None
+
+
+@contextlib.contextmanager
+def registering_dags() -> Iterator[list[DAG]]:
+    """Collect the DAGs registered while the block runs (the loader wraps a file's import).
+
+    A DAG registers itself when its ``with`` block ends without error (a ``@dag`` call
+    builds its DAG in one), unless it was made with ``auto_register=False``: so a DAG
+    made in a loop, in a function, or without ``as`` is found without a module-level name.
+    """
+    found: list[DAG] = []
+    _registries.append(found)
+    try:
+        yield found
+    finally:
+        _registries.remove(found)
 
 
 class DAG:
@@ -85,6 +105,17 @@ class DAG:
         user_defined_filters: dict[str, Callable[..., Any]] | None = None,
         is_paused_upon_creation: bool | None = None,
         fileloc: str | None = None,
+        auto_register: bool = True,
+        dag_display_name: str | None = None,
+        max_consecutive_failed_dag_runs: int = 0,
+        render_template_as_native_obj: bool = False,
+        template_undefined: type | None = None,
+        jinja_environment_kwargs: dict[str, Any] | None = None,
+        owner_links: dict[str, str] | None = None,
+        access_control: dict[str, Any] | None = None,
+        fail_fast: bool = False,
+        disable_bundle_versioning: bool = False,
+        deadline: Any = None,
     ) -> None:
         self.dag_id = checked_identifier(dag_id, Identifier.DAG, "invalid dag_id")
         self.description = description
@@ -97,7 +128,7 @@ class DAG:
             raw_schedule = None
         try:
             # A list of Assets: runs come from asset events, not from the clock.
-            self.timetable: Schedule = asset_schedule(raw_schedule) or parse_schedule(raw_schedule)
+            self.timetable: Schedule = asset_schedule(raw_schedule) or as_schedule(raw_schedule)
         except ValueError as exc:
             raise DagDefinitionError(f"DAG {dag_id!r}: bad schedule: {exc}") from exc
         self.schedule = raw_schedule
@@ -131,6 +162,24 @@ class DAG:
         self.user_defined_filters = dict(user_defined_filters or {})
         self.is_paused_upon_creation = is_paused_upon_creation
         self.fileloc = fileloc or _caller_file()
+        self.auto_register = auto_register
+        self.dag_display_name = dag_display_name or self.dag_id
+        failed_runs_limit = max_consecutive_failed_dag_runs
+        if not isinstance(failed_runs_limit, int) or failed_runs_limit < 0:
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: max_consecutive_failed_dag_runs must be 0 (no limit) or more")
+        self.max_consecutive_failed_dag_runs = max_consecutive_failed_dag_runs
+        # Jinja options: native Python values instead of strings, the undefined class and
+        # other Environment arguments (authoring.templating builds the environment).
+        self.render_template_as_native_obj = render_template_as_native_obj
+        self.template_undefined = template_undefined
+        self.jinja_environment_kwargs = dict(jinja_environment_kwargs or {})
+        # Kept for the UI and for Airflow files; millstream's roles and deadlines differ.
+        self.owner_links = dict(owner_links or {})
+        self.access_control = access_control
+        self.fail_fast = fail_fast
+        self.disable_bundle_versioning = disable_bundle_versioning
+        self.deadline = deadline
         self.task_dict: dict[str, BaseOperator] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
 
@@ -143,6 +192,8 @@ class DAG:
         _dag_stack.pop()
         if exc_type is None:
             self.validate()
+            if self.auto_register and _registries and self not in _registries[-1]:
+                _registries[-1].append(self)
 
     def __repr__(self) -> str:
         return f"<DAG: {self.dag_id}>"

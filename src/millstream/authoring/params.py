@@ -1,99 +1,132 @@
-"""Run parameters: Param definitions with defaults and validation, and their resolution."""
+"""Run parameters: Param definitions with defaults and JSON-schema validation, and their resolution.
+
+A :class:`Param` is a default value plus a JSON schema that a run's value must satisfy,
+checked by the ``jsonschema`` library (the schema's own ``$schema``, else draft 2020-12),
+with formats (``date``, ``date-time``, ``email`` ...) checked too, as Airflow does.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from millstream.exceptions import ParamValidationError
 
 _NO_DEFAULT: Any = object()
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list, tuple),
-    "object": (dict,),
-    "null": (type(None),),
-}
+# millstream's first Param spelled two JSON-schema keywords in snake case; both still work.
+_RENAMED = {"min_length": "minLength", "max_length": "maxLength"}
+_JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
+
+
+def _validator_class(schema: Mapping[str, Any]) -> Any:
+    from jsonschema.validators import Draft202012Validator, validator_for
+
+    return validator_for(schema, default=Draft202012Validator)
 
 
 class Param:
-    """A DAG parameter: a default value plus the rules a run's value must satisfy.
+    """A DAG parameter: a default value plus the JSON schema a run's value must satisfy.
 
-    ``type`` is a JSON-schema type name (or a list of them); ``enum``, ``minimum``,
-    ``maximum``, ``min_length``, ``max_length`` and ``pattern`` constrain the value.
+    Every keyword but ``default`` and ``description`` is a JSON-schema keyword (``type``,
+    ``enum``, ``minimum``, ``maxLength``, ``items``, ``format`` ...; or the whole schema as
+    ``schema={...}``); keywords JSON schema does not know, such as ``title``, ``section``,
+    ``values_display`` or ``description_md``, are kept for forms and ignored by validation.
+    A schema that is not valid JSON schema is a :class:`ParamValidationError` at once.
     """
 
-    def __init__(
-        self,
-        default: Any = _NO_DEFAULT,
-        description: str | None = None,
-        *,
-        type: str | list[str] | None = None,  # the JSON-schema keyword
-        enum: list[Any] | None = None,
-        minimum: float | None = None,
-        maximum: float | None = None,
-        min_length: int | None = None,
-        max_length: int | None = None,
-        pattern: str | None = None,
-    ) -> None:
-        types = [type] if isinstance(type, str) else list(type or [])
-        for name in types:
-            if name not in _JSON_TYPES:
+    def __init__(self, default: Any = _NO_DEFAULT, description: str | None = None,
+                 **schema: Any) -> None:
+        given = dict(schema.pop("schema")) if "schema" in schema else {}
+        given.update(schema)
+        for old, new in _RENAMED.items():
+            if old in given:
+                given[new] = given.pop(old)
+        if given.get("type") is None:
+            given.pop("type", None)
+        if isinstance(given.get("type"), tuple):
+            given["type"] = list(given["type"])
+        if description is not None:
+            given.setdefault("description", description)
+        kinds = given.get("type")
+        for kind in [kinds] if isinstance(kinds, str) else kinds or []:
+            if kind not in _JSON_TYPES:
                 raise ParamValidationError(
-                    f"unknown Param type {name!r}; expected one of: {', '.join(_JSON_TYPES)}"
-                )
+                    f"unknown Param type {kind!r}; expected one of: {', '.join(_JSON_TYPES)}")
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            _validator_class(given).check_schema(given)
+        except SchemaError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path)
+            raise ParamValidationError(
+                f"bad Param schema{f' at {where}' if where else ''}: {exc.message}"
+            ) from None
         self.default = default
         self.description = description
-        self.types = types
-        self.enum = enum
-        self.minimum = minimum
-        self.maximum = maximum
-        self.min_length = min_length
-        self.max_length = max_length
-        self.pattern = re.compile(pattern) if pattern else None
+        self.schema: dict[str, Any] = given
 
     @property
     def has_default(self) -> bool:
         return self.default is not _NO_DEFAULT
 
+    @property
+    def types(self) -> list[str]:
+        """The schema's ``type`` as a list (empty when any type is allowed)."""
+        kind = self.schema.get("type")
+        return [kind] if isinstance(kind, str) else list(kind or [])
+
+    @property
+    def title(self) -> str | None:
+        return self.schema.get("title")
+
+    @property
+    def section(self) -> str | None:
+        return self.schema.get("section")
+
+    @property
+    def values_display(self) -> dict[str, Any] | None:
+        return self.schema.get("values_display")
+
     def validate(self, value: Any, name: str) -> Any:
-        """Return the value if it satisfies this Param, else raise naming the param."""
-        problem = self._problem(value)
+        """Return the value if it satisfies the schema, else raise naming the param."""
+        problem = self.problem(value)
         if problem:
             raise ParamValidationError(f"param {name!r}: {problem} (got {value!r})")
         return value
 
-    def _problem(self, value: Any) -> str | None:
-        if self.types and not any(_is_json_type(value, t) for t in self.types):
-            return f"must be of type {' or '.join(self.types)}"
-        if self.enum is not None and value not in self.enum:
-            return f"must be one of {self.enum!r}"
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if self.minimum is not None and value < self.minimum:
-                return f"must be >= {self.minimum}"
-            if self.maximum is not None and value > self.maximum:
-                return f"must be <= {self.maximum}"
-        if isinstance(value, str | list | tuple):
-            if self.min_length is not None and len(value) < self.min_length:
-                return f"must have length >= {self.min_length}"
-            if self.max_length is not None and len(value) > self.max_length:
-                return f"must have length <= {self.max_length}"
-        if self.pattern is not None and isinstance(value, str) and not self.pattern.search(value):
-            return f"must match pattern {self.pattern.pattern!r}"
-        return None
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` by this Param's schema, or None if it is valid."""
+        from jsonschema import FormatChecker
+
+        validator = _validator_class(self.schema)(self.schema, format_checker=FormatChecker())
+        errors = sorted(validator.iter_errors(_as_json(value)), key=lambda e: list(e.path))
+        if not errors:
+            return None
+        error = errors[0]
+        where = "/".join(str(p) for p in error.absolute_path)
+        return f"{error.message}{f' (at {where})' if where else ''}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The Param as JSON-ready data: its schema, description and default if any."""
+        data: dict[str, Any] = {"schema": self.schema, "description": self.description}
+        if self.has_default:
+            data["default"] = self.default
+        return data
 
     def __repr__(self) -> str:
-        return f"Param(default={self.default!r}, type={self.types!r})"
+        shown = repr(self.default) if self.has_default else "<no default>"
+        return f"Param({shown}, schema={self.schema!r})"
 
 
-def _is_json_type(value: Any, name: str) -> bool:
-    if name in ("integer", "number") and isinstance(value, bool):
-        return False
-    return isinstance(value, _JSON_TYPES[name])
+def _as_json(value: Any) -> Any:
+    """Tuples as lists: JSON has only arrays, and a Python caller may pass either."""
+    if isinstance(value, tuple):
+        return [_as_json(v) for v in value]
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    return value
 
 
 class ParamsDict(dict[str, Any]):

@@ -27,12 +27,22 @@ def template_environment(dag: DAG | None) -> jinja2.Environment:
         if dag.fileloc:
             searchpath.append(os.path.dirname(os.path.abspath(dag.fileloc)))
         searchpath.extend(dag.template_searchpath)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(searchpath),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,  # renders shell commands and SQL, not HTML
-    )
+    options: dict[str, Any] = {
+        "loader": jinja2.FileSystemLoader(searchpath),
+        "undefined": jinja2.StrictUndefined,
+        "keep_trailing_newline": True,
+        "autoescape": False,  # renders shell commands and SQL, not HTML
+    }
+    environment_class: type[jinja2.Environment] = jinja2.Environment
+    if dag is not None:
+        if getattr(dag, "template_undefined", None) is not None:
+            options["undefined"] = dag.template_undefined
+        options.update(getattr(dag, "jinja_environment_kwargs", {}))
+        if getattr(dag, "render_template_as_native_obj", False):
+            import jinja2.nativetypes
+
+            environment_class = jinja2.nativetypes.NativeEnvironment
+    env = environment_class(**options)
     if dag is not None:
         env.globals.update(dag.user_defined_macros)
         env.filters.update(dag.user_defined_filters)

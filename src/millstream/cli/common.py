@@ -48,10 +48,15 @@ STATE_STYLES = {
 }
 
 
-def fail(message: str) -> NoReturn:
-    """One red line on stderr and exit code 2: bad input is not a crash, so no traceback."""
+def print_error(message: str) -> None:
+    """``Error: MESSAGE`` on stderr, in red, on one line."""
     line = " ".join(message.split())
     Console(stderr=True).print(Text(f"Error: {line}", style="red"), soft_wrap=True)
+
+
+def fail(message: str) -> NoReturn:
+    """One red line on stderr and exit code 2: bad input is not a crash, so no traceback."""
+    print_error(message)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -156,12 +161,12 @@ def open_store(settings: Settings | None = None, *,
     is an error pointing at ``millstream db migrate``.
     """
     from millstream.store.sql import SqlStore, make_engine
-    from millstream.store.sql.engine import ensure_sqlite_folder
+    from millstream.store.sql.engine import ensure_sqlite_file
     from millstream.store.sql.migrate import MigrationError, check, has_schema, migrate
 
     settings = settings or load_settings()
     url = settings.database.url
-    ensure_sqlite_folder(url)
+    ensure_sqlite_file(url)
     engine = make_engine(url, **settings.database.engine_kwargs())
     try:
         if not has_schema(engine):

@@ -29,7 +29,7 @@ def migrate_command(url: UrlOption = None) -> None:
     from millstream.store.sql.migrate import check, migrate
 
     target = _resolve_url(url)
-    _ensure_sqlite_folder(target)
+    _ensure_sqlite_file(target)
     pending = _guarded(lambda: check(target))
     _guarded(lambda: migrate(target))
     if pending:
@@ -83,7 +83,7 @@ def reset_command(
     if not yes and not typer.confirm(f"Delete all data in {_shown(target)}?", default=False):
         typer.echo("nothing changed")
         raise typer.Exit(EXIT_PENDING)
-    _ensure_sqlite_folder(target)
+    _ensure_sqlite_file(target)
     _guarded(lambda: reset(target))
     typer.echo(f"{_shown(target)} was reset and migrated")
 
@@ -123,10 +123,10 @@ def _sqlite_file(url: str) -> Path | None:
     return _guarded(lambda: sqlite_file(url))
 
 
-def _ensure_sqlite_folder(url: str) -> None:
-    from millstream.store.sql.engine import ensure_sqlite_folder
+def _ensure_sqlite_file(url: str) -> None:
+    from millstream.store.sql.engine import ensure_sqlite_file
 
-    _guarded(lambda: ensure_sqlite_folder(url))
+    _guarded(lambda: ensure_sqlite_file(url))
 
 
 def _fail(message: str) -> NoReturn:

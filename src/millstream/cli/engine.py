@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from millstream.config import Settings
+from millstream.private_files import make_private_folder
 
 if TYPE_CHECKING:
     from millstream.scheduler.job import SchedulerJob
@@ -19,12 +20,12 @@ log = logging.getLogger("millstream.scheduler")
 
 def open_sql_store(settings: Settings) -> SqlStore:
     """The metadata store of these settings, its schema migrated to the latest version."""
+    from millstream.store.sql.engine import ensure_sqlite_file
     from millstream.store.sql.migrate import migrate
     from millstream.store.sql.store import SqlStore
 
     url = settings.database.url
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    ensure_sqlite_file(url)
     migrate(url)
     return SqlStore.from_url(url)
 
@@ -49,7 +50,7 @@ def scheduler_job(
 
     url = settings.database.url
     log_folder = Path(settings.logging.base_log_folder)
-    log_folder.mkdir(parents=True, exist_ok=True)
+    make_private_folder(log_folder)
     folders = [Path(settings.core.dags_folder), *extra_dag_folders]
     sched = settings.scheduler
     by_folder: dict[Path, bool] = (

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
+# Typer bundles its own copy of Click: its exceptions are these, not the click package's.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
 import millstream
 from millstream.cli.assets import assets_app
+from millstream.cli.common import EXIT_BAD_INPUT, print_error
 from millstream.cli.config import config_app
 from millstream.cli.connections import connections_app
 from millstream.cli.dags import dags_app
@@ -94,7 +98,29 @@ def main() -> None:
         # A root option, also accepted after the command: `millstream dags test --airflow-compat`
         args.remove(AIRFLOW_COMPAT_FLAG)
         args.insert(0, AIRFLOW_COMPAT_FLAG)
-    app(args=args)
+    try:
+        result = app(args=args, prog_name="millstream", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()  # the command's help, as for --help
+        sys.exit(EXIT_BAD_INPUT)
+    except UsageError as exc:
+        fail_usage(exc)
+    except ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    # Without standalone mode an Exit raised by a command comes back as its exit code.
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def fail_usage(error: UsageError) -> NoReturn:
+    """A usage error as one line, like every other bad input: what is wrong, then where to
+    read the usage; exit code 2."""
+    where = error.ctx.command_path if error.ctx is not None else "millstream"
+    print_error(f"{error.format_message().rstrip()} (see `{where} --help`)")
+    sys.exit(EXIT_BAD_INPUT)
 
 
 if __name__ == "__main__":

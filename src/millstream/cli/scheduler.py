@@ -15,6 +15,7 @@ from rich.console import Console
 from millstream.cli.common import command_name
 from millstream.cli.webserver import HostOption, PortOption, with_web_address
 from millstream.config import Settings, SettingsError, load_settings, mask_url
+from millstream.private_files import make_private_folder
 
 # Lines are printed whole, never wrapped at the terminal's (or a pipe's 80) columns: the
 # generated password and key must stay on their lines for whoever copies or greps them.
@@ -129,7 +130,7 @@ def standalone(
     admin_password = ensure_admin(settings)
     home = Path(settings.core.home)
     dags_folder = Path(settings.core.dags_folder)
-    dags_folder.mkdir(parents=True, exist_ok=True)
+    make_private_folder(dags_folder)
     if examples is None:
         examples = settings.core.load_examples is not False
     extra: tuple[Path, ...] = ()

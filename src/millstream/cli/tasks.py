@@ -30,6 +30,7 @@ from millstream.cli.common import (
     who,
 )
 from millstream.exceptions import InvalidInputError, NotFoundError
+from millstream.private_files import append_private
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
@@ -294,8 +295,7 @@ def _task_output(path: Path) -> Iterator[None]:
     """Send the try's prints and log records to its log file, and to this terminal."""
     from millstream.runtime.worker import LOG_FORMAT
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as file:
+    with append_private(path) as file:
         out, err = _Tee(sys.stdout, file), _Tee(sys.stderr, file)
         handler = logging.StreamHandler(err)  # type: ignore[arg-type]
         handler.setFormatter(logging.Formatter(LOG_FORMAT))

@@ -30,8 +30,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from millstream.compat.airflow_modules import MODULES, PACKAGES, names_of, submodules
+from millstream.compat.airflow_modules import (
+    MODULES,
+    PACKAGES,
+    UNSUPPORTED_MODULES,
+    names_of,
+    submodules,
+)
 from millstream.exceptions import MillstreamError
+from millstream.secrets import backends
 
 ENV_VAR = "MILLSTREAM__COMPAT__AIRFLOW"
 DOCS = "docs/migrating-from-airflow.md"
@@ -39,6 +46,7 @@ _PREFIX = "millstream's Airflow compatibility"
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
 _MAX_LISTED = 24
+_AIRFLOW_ENV_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
 
 
 class AirflowCompatError(MillstreamError):
@@ -88,6 +96,11 @@ def unsupported_name_message(module: str, name: str) -> str:
 def _resolve(module: str, name: str) -> Any:
     """The millstream object behind ``module.name``; ImportError if it is not there (yet)."""
     target = MODULES[module][name]
+    if target.startswith("!"):
+        feature, _, instead = target[1:].partition("|")
+        raise ImportError(
+            f"{_PREFIX} does not support {feature} ({name} from {module}): {instead}; "
+            f"see {DOCS}", name=module)
     where, _, attribute = target.partition(":")
     try:
         return getattr(importlib.import_module(where), attribute)
@@ -124,6 +137,10 @@ class _AirflowFinder:
                   target: object = None) -> importlib.machinery.ModuleSpec | None:
         if fullname != "airflow" and not fullname.startswith("airflow."):
             return None
+        for module, (feature, instead) in UNSUPPORTED_MODULES.items():
+            if fullname == module or fullname.startswith(module + "."):
+                raise ImportError(f"{_PREFIX} does not support {feature} ({fullname}): "
+                                  f"{instead}; see {DOCS}", name=fullname)
         if fullname not in PACKAGES:
             # A plain ImportError, not ModuleNotFoundError: the import system swallows the
             # latter for `from package import name`, and this message would be lost.
@@ -194,12 +211,16 @@ def enable() -> None:
         )
     sys.meta_path.insert(0, _FINDER)
     importlib.invalidate_caches()
+    # As in Airflow, connections and variables may come from AIRFLOW_CONN_* / AIRFLOW_VAR_*
+    # (millstream's own MILLSTREAM_CONN_* / MILLSTREAM_VAR_* win when both are set).
+    backends.add_env_prefixes(*_AIRFLOW_ENV_PREFIXES)
 
 
 def disable() -> None:
     """Stop serving ``airflow.*`` and forget the modules served so far (for tests)."""
     while _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
+    backends.remove_env_prefixes(*_AIRFLOW_ENV_PREFIXES)
     for name, module in list(sys.modules.items()):
         if (name == "airflow" or name.startswith("airflow.")) and \
                 getattr(module, "__loader__", None) is _FINDER:

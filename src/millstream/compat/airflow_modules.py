@@ -32,6 +32,63 @@ TRIGGER_RULE = "millstream.model.trigger_rules:TriggerRule"
 VARIABLE = "millstream.secrets.variable:Variable"
 CONNECTION = "millstream.secrets.connection:Connection"
 CONTEXT = f"{_SHIMS}:Context"
+_EXPR = f"{_AUTHORING}.asset_expressions"
+_TIMETABLES = f"{_AUTHORING}.timetables"
+ASSET_ALIAS = f"{_EXPR}:AssetAlias"
+TIMEZONE = "millstream.compat.airflow_timezone:timezone"
+CONF = "millstream.compat.airflow_config:conf"
+OBJECT_STORAGE_PATH = "millstream.compat.airflow_io:ObjectStoragePath"
+
+
+def unsupported(feature: str, instead: str) -> str:
+    """A table target for a name millstream does not provide: importing it is an ImportError
+    naming ``feature`` and saying what to use ``instead``."""
+    return f"!{feature}|{instead}"
+
+
+_ASSETS = {
+    "Asset": ASSET,
+    "AssetAlias": ASSET_ALIAS,
+    "AssetAny": f"{_EXPR}:AssetAny",
+    "AssetAll": f"{_EXPR}:AssetAll",
+    "Metadata": f"{_EXPR}:Metadata",
+    "AssetAccessControl": f"{_EXPR}:AssetAccessControl",
+}
+_DATASETS = {
+    "Dataset": ASSET,
+    "DatasetAlias": ASSET_ALIAS,
+    "DatasetAny": f"{_EXPR}:AssetAny",
+    "DatasetAll": f"{_EXPR}:AssetAll",
+}
+_BUILTIN_TIMETABLES = {
+    "CronTriggerTimetable": f"{_TIMETABLES}:CronTriggerTimetable",
+    **{name: f"{_AUTHORING}.builtin_timetables:{name}" for name in (
+        "CronDataIntervalTimetable", "DeltaDataIntervalTimetable", "DeltaTriggerTimetable",
+        "EventsTimetable", "MultipleCronTriggerTimetable")},
+}
+_TIMETABLE_BASE = {
+    "Timetable": f"{_TIMETABLES}:Timetable",
+    "DataInterval": f"{_TIMETABLES}:DataInterval",
+    "DagRunInfo": f"{_TIMETABLES}:DagRunInfo",
+    "TimeRestriction": f"{_TIMETABLES}:TimeRestriction",
+}
+_TIMEZONE_FUNCTIONS = {
+    name: f"millstream.compat.airflow_timezone:{name}"
+    for name in ("coerce_datetime", "convert_to_utc", "datetime", "is_localized", "is_naive",
+                 "make_aware", "make_naive", "parse", "utc", "utcnow")
+}
+_PARTITIONS = unsupported(
+    "asset partitions (partitioned timetables, partition mappers and windows)",
+    "schedule on the assets (a list, or | and &) and pass the partition in the run's conf",
+)
+_STATE_STORE = unsupported(
+    "the task and asset state stores (task_state_store, asset_state_store, NEVER_EXPIRE)",
+    "keep state across tries in a Variable, or in XCom",
+)
+_RETRY_POLICY = unsupported(
+    "retry policies (ExceptionRetryPolicy, RetryRule, RetryAction)",
+    "retries=, retry_delay= and raising AirflowFailException for errors not worth retrying",
+)
 
 _PYTHON_OPERATORS = {
     "PythonOperator": "millstream.operators.python:PythonOperator",
@@ -103,13 +160,32 @@ _SDK = {
     "TriggerRule": TRIGGER_RULE,
     "Context": CONTEXT,
     "XComArg": XCOM_ARG,
+    **_ASSETS,
+    "AssetOrTimeSchedule": f"{_EXPR}:AssetOrTimeSchedule",
+    "asset": f"{_AUTHORING}.asset_decorator:asset",
+    "AssetWatcher": unsupported("event-driven scheduling (AssetWatcher)",
+                                "schedule on the asset and update it from a sensor task"),
+    **_BUILTIN_TIMETABLES,
+    "ParamsDict": PARAMS_DICT,
+    "ObjectStoragePath": OBJECT_STORAGE_PATH,
+    "timezone": TIMEZONE,
+    "BaseNotifier": "millstream.notify.base:BaseNotifier",
+    "DagRunState": "millstream.model.states:DagRunState",
+    "TaskInstanceState": "millstream.model.states:TaskState",
+    **{name: _PARTITIONS for name in (
+        "AllowedKeyMapper", "CronPartitionTimetable", "DayWindow", "FanOutMapper",
+        "FixedKeyMapper", "IdentityMapper", "MinimumCount", "MonthWindow",
+        "PartitionedAssetTimetable", "PartitionedAtRuntime", "ProductMapper", "RollupMapper",
+        "SegmentWindow", "StartOfDayMapper", "StartOfHourMapper", "StartOfMonthMapper",
+        "StartOfWeekMapper", "StartOfYearMapper", "WaitForAll", "WeekWindow", "Window")},
+    **{name: _RETRY_POLICY for name in ("ExceptionRetryPolicy", "RetryRule", "RetryAction")},
 }
 
 _STANDARD = "airflow.providers.standard"
 
 _TABLE: dict[str, dict[str, str]] = {
     # -- the DAG and the models ---------------------------------------------------------------
-    "airflow": {"DAG": DAG, "Dataset": ASSET},
+    "airflow": {"DAG": DAG, "Dataset": ASSET, "DatasetAlias": ASSET_ALIAS},
     "airflow.models": {
         "DAG": DAG,
         "BaseOperator": BASE_OPERATOR,
@@ -133,7 +209,40 @@ _TABLE: dict[str, dict[str, str]] = {
     },
     "airflow.models.dagrun": {"DagRun": "millstream.runtime.context:RuntimeDagRun"},
     "airflow.models.xcom_arg": {"XComArg": XCOM_ARG},
-    "airflow.datasets": {"Dataset": ASSET},
+    "airflow.datasets": _DATASETS,
+    "airflow.models.dataset": _DATASETS,
+    "airflow.assets": _ASSETS,
+    "airflow.sdk.definitions.asset": _ASSETS,
+    "airflow.sdk.definitions.asset.metadata": {"Metadata": f"{_EXPR}:Metadata"},
+    "airflow.timetables.base": _TIMETABLE_BASE,
+    "airflow.io.path": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
+    "airflow.sdk.io": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
+    "airflow.example_dags.plugins.workday": {
+        "AfterWorkdayTimetable": "millstream.compat.airflow_example_plugins:AfterWorkdayTimetable",
+    },
+    "airflow.timetables.trigger": {
+        name: _BUILTIN_TIMETABLES[name] for name in (
+            "CronTriggerTimetable", "DeltaTriggerTimetable", "MultipleCronTriggerTimetable")
+    },
+    "airflow.timetables.interval": {
+        name: _BUILTIN_TIMETABLES[name] for name in (
+            "CronDataIntervalTimetable", "DeltaDataIntervalTimetable")
+    },
+    "airflow.timetables.events": {"EventsTimetable": _BUILTIN_TIMETABLES["EventsTimetable"]},
+    "airflow.timetables.assets": {"AssetOrTimeSchedule": f"{_EXPR}:AssetOrTimeSchedule"},
+    "airflow.configuration": {"conf": CONF,
+                              "AirflowConfigException":
+                              "millstream.compat.airflow_config:AirflowConfigException"},
+    "airflow.sdk.timezone": _TIMEZONE_FUNCTIONS,
+    "airflow.utils.timezone": _TIMEZONE_FUNCTIONS,
+    "airflow.sdk.exceptions": _EXCEPTIONS,
+    "airflow.sdk.bases.notifier": {"BaseNotifier": "millstream.notify.base:BaseNotifier"},
+    "airflow.sdk.bases.operator": {"BaseOperator": BASE_OPERATOR, **_CHAIN},
+    "airflow.sdk.bases.sensor": _SENSOR_BASE,
+    "airflow.sdk.bases.hook": _BASE_HOOK,
+    "airflow.sdk.execution_time.context": {"NEVER_EXPIRE": _STATE_STORE},
+    "airflow.providers.common.compat.sdk": {**_SDK, **_EXCEPTIONS},
+    "airflow.providers.common.compat.assets": _ASSETS,
     # -- operators: Airflow 2 homes, then Airflow 3's standard provider -----------------------
     "airflow.operators.python": _PYTHON_OPERATORS,
     "airflow.operators.empty": _EMPTY,
@@ -203,6 +312,22 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.sdk": _SDK,
 }
 
+UNSUPPORTED_MODULES: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+    "airflow.providers.standard.operators.hitl": (
+        "the human-in-the-loop operators (HITLOperator, ApprovalOperator, HITLBranchOperator, "
+        "HITLEntryOperator)",
+        "trigger a DAG run with params for the human's answer, or poll for it with a sensor",
+    ),
+    "airflow.providers.standard.triggers": (
+        "Airflow's standard triggers (used by AssetWatcher and deferrable operators)",
+        "the deferrable sensors millstream provides, or a sensor task",
+    ),
+    "airflow.providers.cncf.kubernetes": (
+        "the Kubernetes provider", "a BashOperator or PythonOperator that starts the workload",
+    ),
+})
+"""Modules of features millstream does not have: (what the feature is, what to use instead)."""
+
 MODULES: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
     {module: MappingProxyType(dict(names)) for module, names in _TABLE.items()}
 )
@@ -217,7 +342,7 @@ def _parents(names: list[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-PACKAGES: frozenset[str] = _parents(list(MODULES)) | frozenset(MODULES)
+PACKAGES: frozenset[str] = _parents([*MODULES, *UNSUPPORTED_MODULES]) | frozenset(MODULES)
 """Every served module: those of :data:`MODULES` and the packages leading to them."""
 
 
@@ -232,4 +357,4 @@ def names_of(module: str) -> list[str]:
     return sorted(MODULES.get(module, {}))
 
 
-__all__ = ["MODULES", "PACKAGES", "names_of", "submodules"]
+__all__ = ["MODULES", "PACKAGES", "UNSUPPORTED_MODULES", "names_of", "submodules", "unsupported"]

@@ -79,6 +79,10 @@ class _TaskNamespace:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        # A decorator millstream's own @task has (@task.bash, @task.sensor ... as they come)
+        found = getattr(_millstream_task, name, None)
+        if found is not None:
+            return found
         raise AttributeError(
             f"millstream's Airflow compatibility does not support @task.{name}; supported: "
             f"@task, @task.python, @task.branch, @task.short_circuit; see {DOCS}"

@@ -55,6 +55,7 @@ from millstream.executors.orphans import InFlightTry, OrphanedTries
 from millstream.executors.process_tools import describe_status, kill_group, kill_pid
 from millstream.model.states import TaskState
 from millstream.parsing.processor import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
+from millstream.private_files import make_private_folder
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.runtime.events_json import from_dict
 from millstream.runtime.worker import (
@@ -120,7 +121,7 @@ class LocalExecutor:
         """Start the fork server (if it is not running)."""
         if self._server is not None:
             return
-        self.log_folder.mkdir(parents=True, exist_ok=True)
+        make_private_folder(self.log_folder)
         self._server = forkserver_process.spawn(self._config)
         log.debug("fork server started (pid %d)", self._server.pid)
 

@@ -151,6 +151,12 @@ class CronSchedule(_Periodic):
         start = self._tick_at_or_before(ensure_utc(logical_date))
         return DataInterval(start, self._tick_after(start))
 
+    def manual_data_interval(self, run_after: datetime) -> DataInterval:
+        """Return the last complete cron interval at ``run_after``: from the tick before the
+        last tick at or before ``run_after``, to that tick."""
+        end = self._tick_at_or_before(ensure_utc(run_after))
+        return DataInterval(self._tick_before(end), end)
+
     def missed_intervals(
         self,
         last: DataInterval | None,

@@ -9,6 +9,11 @@ Apache Airflow's data-interval timetables: a daily run for 2026-01-01 covers
 All datetimes are timezone-aware UTC. Inputs without a timezone are taken to
 be UTC (see :func:`ensure_utc`); every datetime returned is UTC.
 
+A run triggered by hand gets :meth:`Schedule.manual_data_interval` of the moment it
+was triggered for: the last interval that has completed by then, as Airflow's
+``CronDataIntervalTimetable`` and ``DeltaDataIntervalTimetable`` infer it (a manual run
+of a ``0 6 * * *`` DAG at 08:54 covers 06:00 the day before to 06:00 today).
+
 ``last`` in the methods below is the data interval of the DAG's latest
 *scheduled* run (manual runs do not move the schedule), or ``None`` if it has
 none yet. ``start_date`` and ``end_date`` bound the intervals: none starts
@@ -94,6 +99,15 @@ class Schedule(ABC):
     @abstractmethod
     def data_interval_for(self, logical_date: datetime) -> DataInterval:
         """Return the data interval of a run with this logical date (e.g. a manual run)."""
+
+    def manual_data_interval(self, run_after: datetime) -> DataInterval:
+        """Return the data interval of a run triggered by hand at ``run_after``.
+
+        As Airflow's data-interval timetables infer it: the last complete interval
+        (``end <= run_after``) for a periodic schedule, the point ``[run_after, run_after]``
+        for ``@once`` and for DAGs without a schedule.
+        """
+        return self.data_interval_for(run_after)
 
     @abstractmethod
     def next_interval(
@@ -236,6 +250,11 @@ class DeltaSchedule(_Periodic):
         """Return ``[logical_date, logical_date + delta)``."""
         start = ensure_utc(logical_date)
         return DataInterval(start, start + self.delta)
+
+    def manual_data_interval(self, run_after: datetime) -> DataInterval:
+        """Return ``[run_after - delta, run_after)``: the delta that has just ended."""
+        end = ensure_utc(run_after)
+        return DataInterval(end - self.delta, end)
 
     def next_run_after(
         self,

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, TracebackType
 
-from millstream.authoring.dag import DAG
+from millstream.authoring.dag import DAG, registering_dags
+from millstream.authoring.plugins import add_plugins_folder
 from millstream.exceptions import MillstreamError
 
 DAGS_FOLDER_ENV = "MILLSTREAM_DAGS_FOLDER"
@@ -67,10 +68,12 @@ class DagNotFound(MillstreamError, LookupError):
 
 
 def load_dag_file(path: str | os.PathLike[str]) -> dict[str, DAG]:
-    """Import the Python file at ``path`` and return its module-level DAGs by dag_id.
+    """Import the Python file at ``path`` and return its DAGs by dag_id.
 
-    DAGs built by calling a ``@dag`` factory at module level are included, since the call's
-    result is a module-level DAG object. Any error while importing (a syntax error, an
+    As in Airflow 3, a file's DAGs are its module-level DAG objects and every DAG
+    registered while it imports: each DAG whose ``with`` block ran (also without ``as``,
+    in a loop or in a function) and each DAG a ``@dag`` call built, kept or not, unless
+    made with ``auto_register=False``. Any error while importing (a syntax error, an
     exception, ``sys.exit``) raises :class:`DagImportError` with the traceback.
     """
     file = Path(path).expanduser().resolve()
@@ -78,9 +81,11 @@ def load_dag_file(path: str | os.PathLike[str]) -> dict[str, DAG]:
         raise DagImportError(str(file), f"{file} does not exist or is not a file",
                              error="file not found")
     _enable_compat(file)
-    module = _import_fresh(file)
+    add_plugins_folder()
+    with registering_dags() as registered:
+        module = _import_fresh(file)
     found: dict[str, DAG] = {}
-    for value in vars(module).values():
+    for value in [*vars(module).values(), *registered]:
         if not isinstance(value, DAG):
             continue
         other = found.get(value.dag_id)

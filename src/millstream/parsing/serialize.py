@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from millstream.authoring.asset_expressions import AssetOrTimeSchedule, condition_from_json
 from millstream.authoring.assets import Asset, AssetSchedule
 from millstream.authoring.mapping import ExpandSource
 from millstream.authoring.params import Param, ParamsDict
+from millstream.authoring.timetables import TimetableSchedule, load_timetable
 from millstream.model.cron import CronSchedule, parse_schedule
 from millstream.model.graph import relatives
 from millstream.model.intervals import DeltaSchedule, NoSchedule, OnceSchedule, Schedule
@@ -45,6 +47,10 @@ def _parse_moment(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
 
+# the module names the loader gives DAG files: not importable by the scheduler
+_DAG_FILE_MODULES = "millstream_dagfile_"
+
+
 def _schedule_to_json(schedule: Schedule) -> dict[str, Any]:
     if isinstance(schedule, CronSchedule):
         return {"type": "cron", "expression": schedule.expression}
@@ -53,7 +59,21 @@ def _schedule_to_json(schedule: Schedule) -> dict[str, Any]:
     if isinstance(schedule, OnceSchedule):
         return {"type": "once"}
     if isinstance(schedule, AssetSchedule):
-        return {"type": "assets", "assets": [a.as_json() for a in schedule.assets]}
+        data: dict[str, Any] = {"type": "assets", "assets": [a.as_json() for a in schedule.assets]}
+        if schedule.condition is not None:
+            data["condition"] = schedule.condition.as_json()
+        return data
+    if isinstance(schedule, AssetOrTimeSchedule):
+        return {"type": "asset_or_time", "timetable": _schedule_to_json(schedule.timetable),
+                "assets": _schedule_to_json(schedule.assets_schedule)}
+    if isinstance(schedule, TimetableSchedule):
+        path = schedule.class_path()
+        if path.startswith(_DAG_FILE_MODULES) or "<locals>" in path:
+            raise ValueError(
+                f"the timetable {type(schedule.timetable).__name__} is defined in the DAG file: "
+                "as in Airflow, define it in the plugins folder (core.plugins_folder) or an "
+                "installed package, so the scheduler can import it")
+        return {"type": "timetable", "class": path, "data": schedule.timetable.serialize()}
     return {"type": "none"}
 
 
@@ -66,7 +86,17 @@ def _schedule_from_json(data: dict[str, Any]) -> Schedule:
     if kind == "once":
         return OnceSchedule()
     if kind == "assets":
-        return AssetSchedule(tuple(Asset.from_json(a) for a in data["assets"]))
+        condition = data.get("condition")
+        return AssetSchedule(tuple(Asset.from_json(a) for a in data["assets"]),
+                             condition=None if condition is None else
+                             condition_from_json(condition))
+    if kind == "asset_or_time":
+        on_assets = _schedule_from_json(data["assets"])
+        assert isinstance(on_assets, AssetSchedule)
+        return AssetOrTimeSchedule(timetable=_schedule_from_json(data["timetable"]),
+                                   assets=on_assets.condition or list(on_assets.assets))
+    if kind == "timetable":
+        return load_timetable(data["class"], data["data"])
     return NoSchedule()
 
 
@@ -85,13 +115,8 @@ def _param_to_json(name: str, value: Any) -> dict[str, Any]:
             "default": _json_safe(value.default, name) if value.has_default else None,
             "has_default": value.has_default,
             "description": value.description,
-            "type": value.types,
-            "enum": value.enum,
-            "minimum": value.minimum,
-            "maximum": value.maximum,
-            "min_length": value.min_length,
-            "max_length": value.max_length,
-            "pattern": value.pattern.pattern if value.pattern else None,
+            "type": value.types,  # for forms and listings; validation uses the schema
+            "schema": _json_safe(value.schema, name),
         }
     return {"param": False, "value": _json_safe(value, name)}
 
@@ -99,11 +124,14 @@ def _param_to_json(name: str, value: Any) -> dict[str, Any]:
 def _param_from_json(data: dict[str, Any]) -> Any:
     if not data["param"]:
         return data["value"]
-    kwargs = {k: data[k] for k in ("description", "enum", "minimum", "maximum", "min_length",
-                                   "max_length", "pattern")}
+    if "schema" in data:
+        schema = data["schema"] if isinstance(data["schema"], dict) else {}
+    else:  # stored before Params had a JSON schema: its seven keywords
+        schema = {k: data[k] for k in ("type", "enum", "minimum", "maximum", "min_length",
+                                         "max_length", "pattern") if data.get(k)}
     if data["has_default"]:
-        return Param(data["default"], type=data["type"] or None, **kwargs)
-    return Param(type=data["type"] or None, **kwargs)
+        return Param(data["default"], data["description"], schema=schema)
+    return Param(description=data["description"], schema=schema)
 
 
 def serialize_task(task: BaseOperator) -> dict[str, Any]:

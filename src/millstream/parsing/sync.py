@@ -72,13 +72,14 @@ class DagFolderSync:
         gone: list[str] = []
 
         def publish(result: FileResult) -> None:
-            found, removed = self._store_file(store, result, now)
+            found, removed, clashed = self._store_file(store, result, now)
             present.extend(found)
             gone.extend(removed)
             if result.error is None:
                 changed_files.append(result.path)
-            # Only once stored: a write that failed leaves the file to be parsed again.
-            if result.fingerprint is not None:
+            # Only once stored: a write that failed leaves the file to be parsed again, and
+            # so does a dag_id clash, until the other file gives the dag_id up.
+            if result.fingerprint is not None and not clashed:
                 self._fingerprints[result.path] = result.fingerprint
 
         paths = self.files()
@@ -102,16 +103,26 @@ class DagFolderSync:
                      f"; no longer present: {', '.join(gone)}" if gone else "")
 
     def _store_file(self, store: Store, result: FileResult,
-                    now: datetime) -> tuple[list[str], list[str]]:
+                    now: datetime) -> tuple[list[str], list[str], bool]:
         """Store one parsed file: its DAGs (those that left it become inactive) or its
-        import error (its DAGs keep their last good version). Returns the DAG ids found
-        and those deactivated."""
+        import error (its DAGs keep their last good version). Returns the DAG ids found,
+        those deactivated, and whether a dag_id clashed with another file's."""
         path = result.path
         with store.transaction():
             if result.error is not None:
                 log.warning("cannot load %s: %s", path, result.error.summary)
                 store.import_errors.set(path, result.error.message, now)
-                return [], []
+                return [], [], False
+            clashes = self._clashes(store, path, [d["dag_id"] for d in result.dags])
+            if clashes:
+                # As in Airflow: the file that had the dag_id first keeps it; this one is
+                # an import error naming both files, and its DAGs keep their last version.
+                message = "\n".join(
+                    f"DuplicateDagId: dag_id {dag_id!r} in {path} is already defined in {other}"
+                    for dag_id, other in clashes)
+                log.warning("cannot load %s: %s", path, message.splitlines()[0])
+                store.import_errors.set(path, message, now)
+                return [], [], True
             store.import_errors.set(path, None, now)
             found: list[str] = []
             for data in result.dags:
@@ -124,7 +135,17 @@ class DagFolderSync:
                 )
                 store.dags.upsert(structure.dag_id, path, structure.to_json(),
                                   structure.version, now, paused_on_create=paused)
-            return found, store.dags.deactivate_missing(found, [path])
+            return found, store.dags.deactivate_missing(found, [path]), False
+
+    def _clashes(self, store: Store, path: str, dag_ids: list[str]) -> list[tuple[str, str]]:
+        """The dag_ids of ``path`` that an active DAG of another current DAG file has."""
+        found = []
+        for dag_id in dag_ids:
+            record = store.dags.get(dag_id)
+            if (record is not None and record.is_active and record.fileloc
+                    and record.fileloc != path and record.fileloc in self._file_paused):
+                found.append((dag_id, record.fileloc))
+        return found
 
     def close(self) -> None:
         self.processor.close()

@@ -12,6 +12,11 @@ from urllib.parse import quote, urlencode
 from millstream.authoring import macros
 from millstream.authoring.params import Param
 from millstream.runtime.asset_events import TriggeringAssetEvents
+from millstream.runtime.outlet_events import (
+    InletEventAccessors,
+    OutletEventAccessors,
+    UnsupportedStateStore,
+)
 from millstream.runtime.xcom import XComReader, decode_xcom, encode_xcom
 from millstream.secrets.accessors import ConnectionAccessor, VariableAccessor
 from millstream.store.records import DagRunRecord
@@ -212,4 +217,12 @@ def build_context(
         "test_mode": False,
         # read from the metadata store on first use: most tasks never look
         "triggering_asset_events": TriggeringAssetEvents(run.dag_id, run.run_id),
+        "inlets": list(getattr(task, "inlets", None) or []),
+        "outlets": list(getattr(task, "outlets", None) or []),
+        "inlet_events": InletEventAccessors(),
+        "outlet_events": OutletEventAccessors(),
+        "task_state_store": UnsupportedStateStore("task_state_store"),
+        "asset_state_store": UnsupportedStateStore("asset_state_store"),
+        "task_instance_key_str": f"{run.dag_id}__{task.task_id}__{ds.replace('-', '')}",
+        "ts_nodash_with_tz": logical.isoformat().replace("-", "").replace(":", ""),
     }

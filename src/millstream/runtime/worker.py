@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from millstream.model.states import TaskState
+from millstream.private_files import append_private, open_private, write_private_text
 from millstream.runtime.events import TaskFinishedEvent
 from millstream.runtime.events_json import MessageFormatError, from_json, to_json
 from millstream.runtime.task_runner import run_task_try
@@ -130,8 +131,7 @@ def write_rendered_file(log_folder: str | os.PathLike[str], key: TaskInstanceKey
             except (TypeError, ValueError):
                 value = repr(value)
             values[name] = redact(value, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values, indent=1, sort_keys=True), encoding="utf-8")
+        write_private_text(path, json.dumps(values, indent=1, sort_keys=True))
     except Exception as exc:
         log.warning("could not write the rendered fields of %s: %s", path, exc)
 
@@ -140,9 +140,8 @@ def write_rendered_file(log_folder: str | os.PathLike[str], key: TaskInstanceKey
 def write_result_file(log_folder: str | os.PathLike[str], event: TaskFinishedEvent) -> Path:
     """Store a try's outcome atomically (temporary file, then rename); returns its path."""
     path = result_path(log_folder, event.key, event.try_number)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(to_json(event) + "\n", encoding="utf-8")
+    write_private_text(temporary, to_json(event) + "\n")
     os.replace(temporary, path)
     return path
 
@@ -192,8 +191,7 @@ def append_to_log(log_folder: str | os.PathLike[str], key: TaskInstanceKey, try_
     """Add lines to a try's log file (for what the executor knows of a try's end)."""
     path = try_log_path(log_folder, key, try_number)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as file:
+        with append_private(path) as file:
             file.write(f"[{utc_now().isoformat()}] {text.rstrip()}\n")
     except OSError as exc:
         log.warning("could not write to task log %s: %s", path, exc)
@@ -247,8 +245,7 @@ def run_try_in_this_process(
 
 
 def _redirect_output(log_path: Path) -> None:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = open_private(log_path, os.O_WRONLY | os.O_APPEND)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(fd, 1)

@@ -1,19 +1,34 @@
-"""XCom values: JSON encoding with a size limit, and the reader a running task pulls through."""
+"""XCom values: JSON encoding with a size limit, and the reader a running task pulls through.
+
+A value that holds a secret the try knows (a connection password or secret variable the
+task read, a value it registered with ``mask_secret()``, a field under a secret-sounding
+name) is stored sealed: the value Fernet-encrypted, beside the form the API and the UI
+show, with those secrets as ``***``. Tasks that pull it get the value; no page shows it.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from millstream.exceptions import XComError
 from millstream.model.limits import Limits, json_depth, limits_in_force
+from millstream.secrets import crypto
+from millstream.secrets.errors import FernetKeyError
+from millstream.secrets.masking import redact
 
 if TYPE_CHECKING:
     from millstream.store.interfaces import Store
 
+log = logging.getLogger("millstream.xcom")
+
 MAX_XCOM_BYTES = Limits.max_xcom_bytes
 """The default of ``[limits] max_xcom_bytes``."""
+
+SEALED = "__millstream_sealed_xcom__"
+"""The one key of a sealed XCom's JSON object: ``{SEALED: {"sealed": ..., "shown": ...}}``."""
 
 
 class XComReader(Protocol):
@@ -93,8 +108,43 @@ def encode_xcom(value: Any, task_id: str, key: str, limit: int | None = None) ->
             "([limits] max_xcom_bytes); "
             "store large data in files or tables and pass their location instead"
         )
-    return text
+    return _sealed_if_secret(value, text, task_id, key)
+
+
+def _sealed_if_secret(value: Any, text: str, task_id: str, key: str) -> str:
+    shown = redact(value, key)
+    if shown == value:
+        return text
+    try:
+        sealed = crypto.encrypt(text, f"XCom {key!r} of task {task_id!r}")
+    except FernetKeyError as exc:
+        log.warning("XCom %r of task %r holds a secret but is stored as it is: %s",
+                    key, task_id, exc)
+        return text
+    return json.dumps({SEALED: {"sealed": sealed, "shown": shown}}, separators=(",", ":"))
+
+
+def _sealed_part(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, dict) and len(value) == 1:
+        part = value.get(SEALED)
+        if isinstance(part, dict):
+            return part
+    return None
 
 
 def decode_xcom(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    """The value of stored XCom text, a sealed one decrypted (tasks and the scheduler)."""
+    if text is None:
+        return None
+    value = json.loads(text)
+    part = _sealed_part(value)
+    if part is None:
+        return value
+    return json.loads(crypto.decrypt(str(part.get("sealed")), "a sealed XCom value"))
+
+
+def shown_xcom(value: Any) -> Any:
+    """What the API and the UI show of a parsed stored XCom: for a sealed one, its form
+    with the secrets masked; any other value as it is."""
+    part = _sealed_part(value)
+    return value if part is None else part.get("shown")

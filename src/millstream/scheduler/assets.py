@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from millstream.authoring.assets import Asset, AssetSchedule
+from millstream.authoring.assets import Asset, AssetTriggered
 from millstream.exceptions import ParamValidationError
 from millstream.model.intervals import DataInterval
 from millstream.scheduler.runs import create_run, make_run_id
@@ -36,7 +36,7 @@ RUN_TYPE = "asset_triggered"
 def scheduled_assets(dag: DagView) -> tuple[str, ...]:
     """The URIs a DAG is scheduled on; empty if time-scheduled."""
     timetable = dag.timetable
-    return timetable.uris if isinstance(timetable, AssetSchedule) else ()
+    return timetable.uris if isinstance(timetable, AssetTriggered) else ()
 
 
 def due_dags(
@@ -100,7 +100,7 @@ class AssetScheduling:
             for dag_id in sorted(pending):
                 dag = dags[dag_id]
                 timetable = dag.timetable
-                schedule = timetable.assets if isinstance(timetable, AssetSchedule) else ()
+                schedule = timetable.assets if isinstance(timetable, AssetTriggered) else ()
                 outlets = {task.task_id: [_record(a) for a in task.outlets]
                            for task in dag.tasks if task.outlets}
                 store.assets.set_references(dag_id, [_record(a) for a in schedule], outlets,
@@ -123,15 +123,26 @@ class AssetScheduling:
         entries: dict[str, dict[str, AssetQueueRecord]] = {}
         for entry in store.assets.queued():
             entries.setdefault(entry.dag_id, {})[entry.uri] = entry
-        due = due_dags(schedules, {d: set(e) for d, e in entries.items()}, paused)
+        # Every asset must have been updated, or the schedule's condition (| and &) met.
+        due = sorted(
+            dag_id for dag_id in schedules
+            if dag_id not in paused and _is_due(dags[dag_id], set(entries.get(dag_id, ())))
+        )
         created = []
         for dag_id in due:
+            queued = entries[dag_id]
             run = create_asset_triggered_run(
-                store, dags[dag_id], [entries[dag_id][uri] for uri in schedules[dag_id]], now
+                store, dags[dag_id], [queued[uri] for uri in schedules[dag_id] if uri in queued],
+                now,
             )
             if run is not None:
                 created.append(run)
         return created
+
+
+def _is_due(dag: DagView, updated: set[str]) -> bool:
+    timetable = dag.timetable
+    return isinstance(timetable, AssetTriggered) and timetable.is_due(updated)
 
 
 def create_asset_triggered_run(

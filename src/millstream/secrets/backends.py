@@ -34,6 +34,22 @@ from millstream.secrets.errors import SecretsFileError
 from millstream.secrets.variable import env_var_name
 
 CONN_ENV_PREFIX = "MILLSTREAM_CONN_"
+VAR_ENV_PREFIX = "MILLSTREAM_VAR_"
+# Further (connection prefix, variable prefix) pairs read after millstream's own: the Airflow
+# compatibility layer adds ("AIRFLOW_CONN_", "AIRFLOW_VAR_") while it is on.
+_more_env_prefixes: list[tuple[str, str]] = []
+
+
+def add_env_prefixes(conn_prefix: str, var_prefix: str) -> None:
+    """Also read connections from ``<conn_prefix><ID>`` and variables from
+    ``<var_prefix><KEY>``, after millstream's own variables (again: no effect)."""
+    if (conn_prefix, var_prefix) not in _more_env_prefixes:
+        _more_env_prefixes.append((conn_prefix, var_prefix))
+
+
+def remove_env_prefixes(conn_prefix: str, var_prefix: str) -> None:
+    while (conn_prefix, var_prefix) in _more_env_prefixes:
+        _more_env_prefixes.remove((conn_prefix, var_prefix))
 
 
 def conn_env_var_name(conn_id: str) -> str:
@@ -45,18 +61,28 @@ def conn_env_var_name(conn_id: str) -> str:
 def connection_from_env(conn_id: str, environ: Mapping[str, str] | None = None
                         ) -> Connection | None:
     """The connection an environment variable defines, or None; a bad value names the variable."""
-    name = conn_env_var_name(conn_id)
-    value = (os.environ if environ is None else environ).get(name)
-    if value is None:
-        return None
-    try:
-        return parse_connection(conn_id, value)
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"env var {name}: {exc}") from None
+    env = os.environ if environ is None else environ
+    names = [conn_env_var_name(conn_id)]
+    names += [prefix + conn_id.upper() for prefix, _ in _more_env_prefixes]
+    for name in names:
+        value = env.get(name)
+        if value is None:
+            continue
+        try:
+            return parse_connection(conn_id, value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"env var {name}: {exc}") from None
+    return None
 
 
 def variable_from_env(key: str, environ: Mapping[str, str] | None = None) -> str | None:
-    return (os.environ if environ is None else environ).get(env_var_name(key))
+    env = os.environ if environ is None else environ
+    value = env.get(env_var_name(key))
+    for _, prefix in _more_env_prefixes:
+        if value is not None:
+            break
+        value = env.get(prefix + key.upper())
+    return value
 
 
 def parse_connection(conn_id: str, value: str) -> Connection:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from millstream.private_files import make_private_folder
 from millstream.secrets.errors import FernetKeyError
 from millstream.secrets.settings import current_settings
 
@@ -87,7 +88,7 @@ def ensure_fernet_key(settings: Settings | None = None) -> Path | None:
     if settings.core.fernet_key is not None:
         return None
     path = _key_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(path.parent)
     with contextlib.suppress(FileExistsError):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as handle:

@@ -42,7 +42,11 @@ def plan(structure: DagStructure, logical_date: datetime, now: datetime,
     A conf that does not fit the DAG's params is an InvalidInputError naming ``conf_field``.
     """
     logical_date = ensure_utc(logical_date)
-    interval = structure.timetable.data_interval_for(logical_date)
+    timetable = structure.timetable
+    # A manual run covers the last complete interval, as in Airflow; a backfill's runs
+    # are the schedule's own intervals.
+    interval = (timetable.manual_data_interval(logical_date) if run_type == MANUAL
+                else timetable.data_interval_for(logical_date))
     try:
         run, instances = scheduler_runs.plan_run(
             structure, logical_date, interval, now,

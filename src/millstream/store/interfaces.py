@@ -32,6 +32,7 @@ from millstream.store.asset_records import (
 from millstream.store.change_signal import ChangeSignalRepo
 from millstream.store.job_records import JobRecord
 from millstream.store.listing_records import PageRecord
+from millstream.store.overview import OverviewRepo
 from millstream.store.records import (
     AuditRecord,
     DagRecord,
@@ -446,6 +447,7 @@ class Store(Protocol):
     task_reschedules: TaskRescheduleRepo
     listing: ListingRepo
     signals: ChangeSignalRepo
+    overview: OverviewRepo
 
     def transaction(self) -> AbstractContextManager[None]: ...
 

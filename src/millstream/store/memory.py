@@ -42,10 +42,12 @@ from millstream.store.memory_browse import MemoryBrowseRepo
 from millstream.store.memory_jobs import MemoryJobRepo
 from millstream.store.memory_journal import Journal, JournaledRepo, guarded
 from millstream.store.memory_listing import MemoryListingRepo
+from millstream.store.memory_overview import MemoryOverviewRepo
 from millstream.store.memory_runs import MemoryRunRepo, MemoryTaskInstanceRepo
 from millstream.store.memory_secrets import MemoryConnectionRepo, MemoryVariableRepo
 from millstream.store.memory_signals import MemoryChangeSignalRepo
 from millstream.store.memory_triggers import MemoryTaskRescheduleRepo, MemoryTriggerRepo
+from millstream.store.overview import OverviewRepo
 from millstream.store.records import (
     DUE_AT_ONCE,
     AuditRecord,
@@ -297,6 +299,7 @@ class MemoryStore:
         )
         self.task_reschedules: TaskRescheduleRepo = guarded(reschedules, journal)
         self.signals: ChangeSignalRepo = guarded(MemoryChangeSignalRepo(journal), journal)
+        self.overview: OverviewRepo = guarded(MemoryOverviewRepo(runs, task_instances), journal)
 
     @property
     def in_transaction(self) -> bool:

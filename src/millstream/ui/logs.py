@@ -61,4 +61,24 @@ def read_log(log_folder: str | os.PathLike[str], ti: TaskInstanceRecord, try_num
                     finished, True)
 
 
-__all__ = ["PIECE_BYTES", "TAIL_BYTES", "LogPiece", "log_path", "read_log"]
+EXCERPT_BYTES = 16 * 1024
+
+
+def log_excerpt(log_folder: str | os.PathLike[str], ti: TaskInstanceRecord, try_number: int,
+                lines: int = 40) -> tuple[str, bool]:
+    """The last ``lines`` lines of the try's log, and whether anything came before them."""
+    path = log_path(log_folder, ti, try_number)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return "", False
+    start = max(0, size - EXCERPT_BYTES)
+    text = read_piece(path, start, EXCERPT_BYTES).decode("utf-8", errors="replace")
+    kept = text.splitlines()
+    if start > 0:
+        kept = kept[1:]  # the first line read may be cut
+    cut = len(kept) > lines or start > 0
+    return "\n".join(kept[-lines:]), cut
+
+
+__all__ = ["PIECE_BYTES", "TAIL_BYTES", "LogPiece", "log_excerpt", "log_path", "read_log"]

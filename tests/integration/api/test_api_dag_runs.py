@@ -16,7 +16,9 @@ def test_trigger_creates_a_queued_run_with_its_tasks_and_audits_it(api: ApiEnv) 
     assert (body["dag_run_id"], body["state"], body["run_type"], body["conf"], body["note"]) == (
         "by_api", "queued", "manual", {"n": 7}, "rerun for March")
     assert body["logical_date"] == "2026-03-01T04:00:00Z"
-    assert body["data_interval_start"] == "2026-03-01T00:00:00Z"
+    # a manual run covers the last day complete at its logical date, as in Airflow
+    assert (body["data_interval_start"], body["data_interval_end"]) == (
+        "2026-02-28T00:00:00Z", "2026-03-01T00:00:00Z")
     store = api.store()
     run = store.runs.get("api_etl", "by_api")
     assert run is not None and run.state is DagRunState.QUEUED and run.conf == {"n": 7}

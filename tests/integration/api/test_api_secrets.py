@@ -141,3 +141,26 @@ def test_secrets_a_task_returned_show_as_stars_in_xcoms_for_every_role(api: ApiE
                                            "token": "***", "rows": 3},
                           "leak": ["***", "eu"]}, role
         assert api.get(role, f"{path}/leak").json()["value"] == ["***", "eu"]
+
+
+def test_a_value_the_task_marked_secret_shows_as_stars_for_every_role(api: ApiEnv) -> None:
+    from millstream.runtime.xcom import decode_xcom, encode_xcom
+    from millstream.secrets.masking import clear_secrets, mask_secret
+
+    api.add_run("r1")
+    try:
+        mask_secret("tok-task-only-5150")  # as the task's own process would
+        sealed = encode_xcom({"header": "Bearer tok-task-only-5150"}, "extract", "return_value")
+    finally:
+        clear_secrets()
+    assert "tok-task-only-5150" not in sealed
+    assert decode_xcom(sealed) == {"header": "Bearer tok-task-only-5150"}
+    api.store().xcoms.set_many(TaskInstanceKey("api_etl", "r1", "extract"),
+                               [("return_value", sealed)])
+    path = "/dags/api_etl/dagRuns/r1/taskInstances/extract/xcomEntries"
+    for role in ("viewer", "op", "admin"):
+        listed = api.get(role, path).json()["xcom_entries"]
+        assert listed == [{"key": "return_value", "value": {"header": "Bearer ***"}}], role
+        one = api.get(role, f"{path}/return_value")
+        assert one.json()["value"] == {"header": "Bearer ***"}, role
+        assert "tok-task-only" not in one.text

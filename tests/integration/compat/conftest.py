@@ -18,7 +18,7 @@ ARTICLE_TESTS = HERE / "article_tests"
 ARTICLE_API_URL = "https://api.example.com/health"
 
 # The article's files are data for these tests, not tests of this suite.
-collect_ignore_glob = ["airflow_dags/*", "article_tests/*"]
+collect_ignore_glob = ["airflow_dags/*", "article_tests/*", "airflow_examples/*"]
 
 
 @pytest.fixture(autouse=True)

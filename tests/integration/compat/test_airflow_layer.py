@@ -12,7 +12,7 @@ import pytest
 
 import millstream
 from millstream.compat import airflow as airflow_compat
-from millstream.compat.airflow_modules import MODULES, PACKAGES, names_of
+from millstream.compat.airflow_modules import MODULES, PACKAGES, UNSUPPORTED_MODULES, names_of
 from millstream.config import SettingsError, load_settings
 from millstream.exceptions import (
     MillstreamError,
@@ -22,7 +22,10 @@ from millstream.exceptions import (
 )
 from millstream.parsing import DagImportError, load_dag_file
 
-NAMES = [(module, name) for module, names in MODULES.items() for name in sorted(names)]
+NAMES = [(module, name) for module, names in MODULES.items() for name in sorted(names)
+         if not names[name].startswith("!")]
+UNSUPPORTED_NAMES = [(module, name) for module, names in MODULES.items()
+                     for name in sorted(names) if names[name].startswith("!")]
 
 
 def import_airflow(name: str) -> object:
@@ -77,6 +80,28 @@ def test_every_name_of_the_table_is_its_millstream_object(module: str, name: str
     exec(f"from {module} import {name}", namespace)
     where, _, attribute = MODULES[module][name].partition(":")
     assert namespace[name] is getattr(importlib.import_module(where), attribute)
+
+
+@pytest.mark.parametrize(("module", "name"), UNSUPPORTED_NAMES,
+                         ids=[f"{m}:{n}" for m, n in UNSUPPORTED_NAMES])
+def test_an_unsupported_name_says_what_feature_it_is_and_what_to_use(module: str,
+                                                                     name: str) -> None:
+    airflow_compat.enable()
+    feature, _, instead = MODULES[module][name][1:].partition("|")
+    with pytest.raises(ImportError) as info:
+        exec(f"from {module} import {name}", {})
+    message = str(info.value)
+    assert "\n" not in message
+    assert feature in message and instead in message and f"{name} from {module}" in message
+
+
+@pytest.mark.parametrize("module", sorted(UNSUPPORTED_MODULES))
+def test_an_unsupported_module_says_what_feature_it_is(module: str) -> None:
+    airflow_compat.enable()
+    feature, instead = UNSUPPORTED_MODULES[module]
+    with pytest.raises(ImportError) as info:
+        import_airflow(f"{module}.anything")
+    assert feature in str(info.value) and instead in str(info.value)
 
 
 def test_airflow_2_and_3_homes_serve_the_same_objects() -> None:
@@ -391,4 +416,7 @@ def test_the_migration_page_lists_every_module_of_the_table() -> None:
     for module, names in MODULES.items():
         line = next(x for x in page.read_text().splitlines() if x.startswith(f"| `{module}` |"))
         for name, target in names.items():
-            assert f"`{name}` → `{target.replace(':', '.')}`" in line, (module, name)
+            if target.startswith("!"):
+                assert f"`{name}` → not supported" in line, (module, name)
+            else:
+                assert f"`{name}` → `{target.replace(':', '.')}`" in line, (module, name)

@@ -12,7 +12,7 @@ from tests.integration.ui.ui_helpers import UiEnv, form_fields, run_query
 
 
 def test_trigger_queues_a_run_with_the_conf_and_audits_it(ui: UiEnv) -> None:
-    form = ui.get("op", "/dags/ui_etl/trigger")
+    form = ui.get("op", "/dags/ui_etl/trigger?view=json")
     assert form.status_code == 200
     assert '"n": 3' in html.unescape(form.text)  # the conf starts from the params' defaults
     response = ui.post("op", "/dags/ui_etl/trigger",

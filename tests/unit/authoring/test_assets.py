@@ -76,11 +76,15 @@ def test_bad_assets_are_definition_errors_saying_what_is_wrong(
         Asset(**kwargs)  # type: ignore[arg-type]
 
 
-def test_conditional_asset_expressions_are_refused_with_a_hint() -> None:
-    with pytest.raises(DagDefinitionError, match="give schedule a list of assets"):
-        Asset("a") | Asset("b")
-    with pytest.raises(DagDefinitionError, match="not supported"):
-        Asset("a") & Asset("b")
+def test_conditional_asset_expressions_schedule_on_any_or_all() -> None:
+    a, b, c = Asset("a"), Asset("b"), Asset("c")
+    dag = DAG("conditional", schedule=a | (b & c), start_date=NOW)
+    assert isinstance(dag.timetable, AssetSchedule)
+    assert dag.timetable.uris == ("a", "b", "c")
+    assert dag.timetable.is_due({"a"}) and dag.timetable.is_due({"b", "c"})
+    assert not dag.timetable.is_due({"b"}) and not dag.timetable.is_due(set())
+    with pytest.raises(DagDefinitionError, match="combines Assets"):
+        a | "b"
 
 
 def test_a_dag_scheduled_on_assets_has_no_time_based_runs() -> None:

@@ -42,19 +42,19 @@ def test_conf_overrides_defaults_and_adds_keys():
 @pytest.mark.parametrize(
     ("param", "bad", "detail"),
     [
-        (Param(1, type="integer"), "1", "must be of type integer"),
-        (Param(1, type="integer"), True, "must be of type integer"),
-        (Param(1.5, type="number"), "x", "must be of type number"),
-        (Param("a", type="string"), 5, "must be of type string"),
-        (Param(True, type="boolean"), "yes", "must be of type boolean"),
-        (Param([], type="array"), {}, "must be of type array"),
-        (Param(None, type=["null", "string"]), 3, "must be of type null or string"),
-        (Param("eu", enum=["eu", "us"]), "asia", "must be one of ['eu', 'us']"),
-        (Param(5, type="integer", minimum=1), 0, "must be >= 1"),
-        (Param(5, maximum=10), 11, "must be <= 10"),
-        (Param("abc", min_length=2), "a", "must have length >= 2"),
-        (Param("abc", max_length=3), "abcd", "must have length <= 3"),
-        (Param("2026-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$"), "Jan 1", "must match pattern"),
+        (Param(1, type="integer"), "1", "'1' is not of type 'integer'"),
+        (Param(1, type="integer"), True, "True is not of type 'integer'"),
+        (Param(1.5, type="number"), "x", "'x' is not of type 'number'"),
+        (Param("a", type="string"), 5, "5 is not of type 'string'"),
+        (Param(True, type="boolean"), "yes", "'yes' is not of type 'boolean'"),
+        (Param([], type="array"), {}, "{} is not of type 'array'"),
+        (Param(None, type=["null", "string"]), 3, "3 is not of type 'null', 'string'"),
+        (Param("eu", enum=["eu", "us"]), "asia", "'asia' is not one of ['eu', 'us']"),
+        (Param(5, type="integer", minimum=1), 0, "0 is less than the minimum of 1"),
+        (Param(5, maximum=10), 11, "11 is greater than the maximum of 10"),
+        (Param("abc", min_length=2), "a", "'a' is too short"),
+        (Param("abc", maxLength=3), "abcd", "'abcd' is too long"),
+        (Param("2026-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$"), "Jan 1", "does not match"),
     ],
 )
 def test_bad_conf_values_are_rejected_naming_the_param(param, bad, detail):
@@ -83,7 +83,7 @@ def test_a_bad_default_is_a_definition_error_naming_dag_and_param():
         DAG("bad_default", params={"n": Param(0, type="integer", minimum=1)})
     message = str(info.value)
     assert "DAG 'bad_default'" in message
-    assert "'n'" in message and "must be >= 1" in message
+    assert "'n'" in message and "less than the minimum of 1" in message
 
 
 def test_a_param_without_default_needs_a_value_in_conf():
@@ -157,3 +157,36 @@ def test_task_params_override_dag_params_and_conf_overrides_both() -> None:
         )
     assert dag.test().xcom_pull("show") == "task 5"
     assert dag.test(conf={"b": "conf"}).xcom_pull("show") == "conf 5"
+
+
+def test_every_json_schema_keyword_is_checked_by_jsonschema():
+    the_dag = _params_dag(
+        rows=Param([{"name": "a", "n": 1}], type="array", minItems=1,
+                   items={"type": "object", "required": ["name"],
+                          "properties": {"n": {"type": "integer", "multipleOf": 1}}}),
+        day=Param("2026-01-01", type="string", format="date"),
+        either=Param(1, anyOf=[{"type": "integer"}, {"const": "all"}]),
+    )
+    result = the_dag.test(logical_date="2026-01-01", conf={"either": "all"})
+    assert result.xcom_pull("show")["either"] == "all"
+    with pytest.raises(ParamValidationError, match=r"param 'rows': 'name' is a required "
+                                                   r"property \(at 0\)"):
+        the_dag.test(logical_date="2026-01-01", conf={"rows": [{"n": 2}]})
+    with pytest.raises(ParamValidationError, match=r"param 'day': 'Jan 1' is not a 'date'"):
+        the_dag.test(logical_date="2026-01-01", conf={"day": "Jan 1"})
+    with pytest.raises(ParamValidationError, match=r"param 'either'"):
+        the_dag.test(logical_date="2026-01-01", conf={"either": 2.5})
+
+
+def test_form_keywords_are_kept_and_do_not_affect_validation():
+    param = Param(3, "how many", type=["number", "null"], title="Count", section="Sizes",
+                  values_display={"3": "three"}, description_md="**how** many")
+    assert (param.title, param.section, param.values_display) == ("Count", "Sizes",
+                                                                  {"3": "three"})
+    assert param.schema["description"] == "how many"
+    assert param.validate(None, "count") is None
+
+
+def test_a_schema_that_is_not_json_schema_is_rejected_when_made():
+    with pytest.raises(ParamValidationError, match=r"bad Param schema at minimum"):
+        Param(1, minimum="one")

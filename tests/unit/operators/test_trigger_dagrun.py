@@ -170,9 +170,10 @@ def test_the_triggered_run_is_planned_from_the_stored_dag_and_runs() -> None:
     assert _run(engine, controller).state is DagRunState.SUCCESS
     run = engine.store.runs.get("target", "manual__2026-02-02T00:00:00+00:00")
     assert run is not None and run.conf == {"n": 3} and run.run_type == "manual"
-    # The data interval comes from the target's own schedule (daily).
+    # The data interval comes from the target's own schedule (daily): as for any manual
+    # run, the last day complete at the logical date.
     assert (run.data_interval_start, run.data_interval_end) == (
-        datetime(2026, 2, 2, tzinfo=UTC), datetime(2026, 2, 3, tzinfo=UTC))
+        datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC))
     finished = _run_existing(engine, run)
     assert engine.states(finished) == {"echo": "success"}
     echoed = engine.store.xcoms.get_xcom("target", run.run_id, "echo", -1, "return_value")

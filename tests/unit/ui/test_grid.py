@@ -10,7 +10,7 @@ from millstream.operators.empty import EmptyOperator
 from millstream.operators.python import PythonOperator
 from millstream.parsing.serialize import DagStructure
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
-from millstream.ui.grid import build_grid, grid_rows, grid_states
+from millstream.ui.grid import build_grid, column_labels, grid_rows, grid_states, nice_ceiling
 
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -83,5 +83,56 @@ def test_bars_scale_with_duration() -> None:
     runs = [run(0, DagRunState.SUCCESS, 100.0), run(1, DagRunState.FAILED, 25.0),
             run(2, DagRunState.QUEUED, None)]
     grid = build_grid(structure(), runs, [])
-    assert [c.bar for c in grid.columns] == [10, 2, 0]
+    # against an axis topped by a round duration: 100 s of 2 minutes
+    assert grid.axis_max == 120.0
+    assert [c.bar for c in grid.columns] == [8, 2, 0]
+    assert grid.axis_ticks == [(10, 120.0), (5, 60.0), (0, 0.0)]
     assert grid.cells == {}
+
+
+def test_axis_tops_are_round_durations() -> None:
+    assert [nice_ceiling(s) for s in (0.3, 0.9, 1.0, 1.2, 4.0, 7.0, 30.0, 45.0, 61.0, 200.0,
+                                      3000.0, 3700.0, 9000.0)] == [
+        0.3, 1.0, 1.0, 2.0, 5.0, 10.0, 30.0, 45.0, 120.0, 300.0, 3600.0, 7200.0, 9000.0]
+    assert nice_ceiling(0) == 0.0
+
+
+def test_run_headers_are_unique_and_show_the_run_type() -> None:
+    same_minute = DAY + timedelta(hours=6)
+    runs = [
+        DagRunRecord("grid_dag", "scheduled__a", same_minute, same_minute, same_minute,
+                     "scheduled"),
+        DagRunRecord("grid_dag", "manual__b", same_minute + timedelta(seconds=20), same_minute,
+                     same_minute, "manual"),
+        DagRunRecord("grid_dag", "manual__c", DAY + timedelta(days=1), same_minute, same_minute,
+                     "backfill"),
+    ]
+    grid = build_grid(structure(), runs, [])
+    assert [(c.label, c.type_mark) for c in grid.columns] == [
+        ("01-01 06:00:00", "S"), ("01-01 06:00:20", "M"), ("01-02 00:00", "B")]
+    twins = [DagRunRecord("grid_dag", f"r{i}", same_minute, same_minute, same_minute)
+             for i in range(2)]
+    assert column_labels(twins) == ["01-01 06:00:00", "01-01 06:00:00 #2"]
+
+
+def test_cells_carry_their_try_and_times_for_the_hover_card() -> None:
+    runs = [run(0, DagRunState.RUNNING, None)]
+    started = DAY + timedelta(minutes=1)
+    instances = [
+        TaskInstanceRecord("grid_dag", "r0", "start", state=TaskState.SUCCESS, try_number=2,
+                           start_date=started, end_date=started + timedelta(seconds=90)),
+        TaskInstanceRecord("grid_dag", "r0", "fan", 0, state=TaskState.SUCCESS, try_number=1,
+                           start_date=started, end_date=started + timedelta(seconds=5)),
+        TaskInstanceRecord("grid_dag", "r0", "fan", 1, state=TaskState.RUNNING, try_number=3,
+                           start_date=started + timedelta(seconds=1)),
+    ]
+    grid = build_grid(structure(), runs, instances)
+    start = grid.cell("start", "r0")
+    assert (start.try_number, start.duration) == (2, 90.0)
+    fan = grid.cell("fan", "r0")
+    assert (fan.state, fan.count, fan.try_number, fan.start, fan.end) == (
+        "running", 2, 3, started, None)  # still running: no end yet
+    info = grid_states(grid)["info"]
+    assert info["start"]["r0"] == [2, "1m 30s", "01-01 00:01:00", "01-01 00:02:30"]
+    assert info["fan"]["r0"] == [3, "\u2013", "01-01 00:01:00", ""]
+    assert "outer" not in info  # groups have no card facts

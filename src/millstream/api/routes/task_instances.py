@@ -32,6 +32,7 @@ from millstream.api.schemas.task_instances import (
 )
 from millstream.model.limits import MAX_INT
 from millstream.model.states import TaskState
+from millstream.runtime.xcom import shown_xcom
 from millstream.secrets.service import stored_secrets_masker
 from millstream.services import clear
 from millstream.services.mark import mark_task
@@ -160,6 +161,6 @@ def get_xcom(dag_id: str, dag_run_id: str, task_id: str, xcom_key: str, store: S
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return shown_xcom(json.loads(text))
     except ValueError:
         return text

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from millstream.exceptions import InvalidInputError
+from millstream.private_files import touch_private
 
 DatabaseError = SQLAlchemyError
 """What the database layer raises (bad URL, unreachable server, locked file ...)."""
@@ -40,11 +41,15 @@ def sqlite_file(url: str) -> Path | None:
     return Path(str(parsed.database)).expanduser()
 
 
-def ensure_sqlite_folder(url: str) -> None:
-    """SQLite creates its file but not the folder the file is in."""
+def ensure_sqlite_file(url: str) -> None:
+    """Create a SQLite database's folder and empty file, owner-only, if they are missing.
+
+    SQLite would create the file with the umask's permissions, and its ``-wal`` and
+    ``-shm`` files take the database file's: so the file is made first, mode 0600.
+    """
     path = sqlite_file(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        touch_private(path)
 
 
 def shown_url(url: str) -> str:

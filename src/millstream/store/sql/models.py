@@ -60,6 +60,8 @@ class DagRunRow(Base):
         Index("ix_dag_run_state", "state"),
         # The schedule's resume point: the newest scheduled run of a DAG is one seek.
         Index("ix_dag_run_resume", "dag_id", "run_type", "logical_date"),
+        # The overview: a state's runs that ended in a window (migration 0008).
+        Index("ix_dag_run_state_end", "state", "end_date"),
         # A DAG's active runs (max_active_runs, run creation) without reading its history.
         Index("ix_dag_run_dag_state", "dag_id", "state"),
         # The newest runs of every DAG (the REST API's run list) without a sort of all.
@@ -91,6 +93,7 @@ class TaskInstanceRow(Base):
     __table_args__ = (
         _run_fk(),
         Index("ix_task_instance_state", "state"),
+        Index("ix_task_instance_state_end", "state", "end_date"),  # the overview (0008)
         # A run's unfinished instances found without reading its finished ones.
         Index("ix_task_instance_run_state", "dag_id", "run_id", "state"),
     )
@@ -186,7 +189,7 @@ class DagRow(Base):
     latest_version: Mapped[str | None] = mapped_column(String(64))
     last_parsed: Mapped[datetime | None] = mapped_column(UtcDateTime())
     has_import_errors: Mapped[bool] = mapped_column(Boolean(), default=False)
-    # When a scheduled run may next be due (migration 0008): only DAGs whose moment has
+    # When a scheduled run may next be due (migration 0009): only DAGs whose moment has
     # come are looked at. NULL: none will be until the DAG changes.
     next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
 

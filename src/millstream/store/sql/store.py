@@ -31,6 +31,7 @@ from millstream.store.interfaces import (
     VariableRepo,
     XComRepo,
 )
+from millstream.store.overview import OverviewRepo
 from millstream.store.sql.asset_repos import SqlAssetRepo
 from millstream.store.sql.auth_repos import SqlApiTokenRepo, SqlLoginSessionRepo, SqlUserRepo
 from millstream.store.sql.browse_repos import SqlBrowseRepo
@@ -39,6 +40,7 @@ from millstream.store.sql.dag_repos import SqlAuditRepo, SqlDagRepo, SqlImportEr
 from millstream.store.sql.engine import make_engine
 from millstream.store.sql.job_repos import SqlJobRepo
 from millstream.store.sql.listing_repos import SqlListingRepo
+from millstream.store.sql.overview_repos import SqlOverviewRepo
 from millstream.store.sql.pool_repos import SqlPoolRepo
 from millstream.store.sql.repos import (
     SqlRunRepo,
@@ -91,6 +93,7 @@ class SqlStore:
             SqlTaskRescheduleRepo(self.session)
         )
         self.signals: ChangeSignalRepo = self._bind(SqlChangeSignalRepo(self.session))
+        self.overview: OverviewRepo = self._bind(SqlOverviewRepo(self.session))
 
     @classmethod
     def from_url(cls, url: str | URL, open_pools: bool = False) -> SqlStore:

@@ -10,14 +10,17 @@ def routers() -> list[APIRouter]:
         actions,
         admin,
         admin_secrets,
+        charts,
         dag_info,
         dag_list,
         dag_views,
+        grid_views,
         live,
         login,
+        overview,
         task_views,
     )
 
-    return [login.router, dag_list.router, dag_views.router, dag_info.router,
-            task_views.router, actions.router, live.router, admin.router,
-            admin_secrets.router]
+    return [login.router, overview.router, dag_list.router, grid_views.router,
+            dag_views.router, charts.router, dag_info.router, task_views.router,
+            actions.router, live.router, admin.router, admin_secrets.router]

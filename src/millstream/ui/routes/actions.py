@@ -12,7 +12,7 @@ import json
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from millstream.api.deps import StoreDep
@@ -34,6 +34,7 @@ from millstream.ui.dagpage import (
     utcnow,
 )
 from millstream.ui.errors import PageError
+from millstream.ui.param_form import conf_from_form, param_fields
 from millstream.ui.session import CsrfChecked, OpUser
 from millstream.ui.templating import query, render
 
@@ -53,10 +54,21 @@ def default_conf(structure: DagStructure) -> dict[str, Any]:
 
 
 @router.get("/dags/{dag_id}/trigger", include_in_schema=False)
-def trigger_form(request: Request, dag_id: str, store: StoreDep, _: OpUser) -> Any:
+def trigger_form(request: Request, dag_id: str, store: StoreDep, _: OpUser,
+                 view: str | None = None) -> Any:
+    """The trigger form: a widget per param (``view=json``: the conf as JSON text)."""
     header = load_header(store, dag_id)
     conf = json.dumps(default_conf(header.structure), indent=2, sort_keys=True)
-    return _trigger_page(request, header, conf, "", "", None)
+    return _trigger_page(request, header, conf, "", "", None, _view(header, view))
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    """The posted form's text fields (the params' widgets have names of their own)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+FormFields = Annotated[dict[str, str], Depends(_form_fields)]
 
 
 @router.post("/dags/{dag_id}/trigger", include_in_schema=False)
@@ -66,25 +78,43 @@ def trigger(
     store: StoreDep,
     user: OpUser,
     _csrf: CsrfChecked,
+    fields: FormFields,
     conf: Annotated[str, Form()] = "",
     logical_date: Annotated[str, Form()] = "",
     run_id: Annotated[str, Form()] = "",
+    view: Annotated[str, Form()] = "json",
 ) -> Any:
-    """Queue a manual run; bad input shows the form again, saying what is wrong."""
+    """Queue a manual run; bad input shows the form again, saying what is wrong. From the
+    form view the conf is made of the params' fields; from the JSON view it is ``conf``."""
     header = load_header(store, dag_id)
+    params = header.structure.data.get("params", {})
     try:
-        run = trigger_run(store, dag_id, who=user.username, now=utcnow(), conf=conf,
+        run_conf: str | dict[str, Any] = conf
+        if view == "form":
+            run_conf = conf_from_form(params, fields)
+        run = trigger_run(store, dag_id, who=user.username, now=utcnow(), conf=run_conf,
                           logical_date=logical_date, run_id=run_id, conf_field="Conf",
                           date_field="Logical date")
     except DomainError as exc:  # the form again, saying what is wrong
-        return _trigger_page(request, header, conf, logical_date, run_id, str(exc))
+        return _trigger_page(request, header, conf, logical_date, run_id, str(exc),
+                             "form" if view == "form" else "json",
+                             fields if view == "form" else None)
     return RedirectResponse(f"/dags/{dag_id}/run{query(run_id=run.run_id)}", status_code=303)
 
 
+def _view(header: Any, asked: str | None) -> str:
+    """The form view when the DAG has params (unless JSON is asked for), else JSON."""
+    if asked in ("form", "json"):
+        return asked
+    return "form" if header.structure.data.get("params") else "json"
+
+
 def _trigger_page(request: Request, header: Any, conf: str, logical_date: str, run_id: str,
-                  error: str | None) -> Any:
+                  error: str | None, view: str = "json",
+                  submitted: dict[str, str] | None = None) -> Any:
+    params_spec = header.structure.data.get("params", {})
     params = []
-    for name, spec in header.structure.data.get("params", {}).items():
+    for name, spec in params_spec.items():
         has_default = not spec.get("param") or spec.get("has_default")
         default = spec.get("default") if spec.get("param") else spec.get("value")
         params.append({"name": name, "description": spec.get("description"),
@@ -92,7 +122,8 @@ def _trigger_page(request: Request, header: Any, conf: str, logical_date: str, r
                        "default": json.dumps(default) if has_default else None})
     return render(request, "trigger.html", {
         "nav": "dags", "tab": "", "header": header, "conf": conf, "logical_date": logical_date,
-        "run_id": run_id, "error": error, "params": params,
+        "run_id": run_id, "error": error, "params": params, "view": view,
+        "fields": param_fields(params_spec, submitted=submitted),
     }, status_code=400 if error else 200)
 
 

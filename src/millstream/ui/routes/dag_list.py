@@ -44,11 +44,6 @@ class DagRow:
         return self.recent[0] if self.recent else None
 
 
-@router.get("/", include_in_schema=False)
-def home(_: PageUser) -> RedirectResponse:
-    return RedirectResponse("/dags", status_code=303)
-
-
 @router.get("/dags", include_in_schema=False)
 def dag_list(
     request: Request,

@@ -1,4 +1,4 @@
-"""A DAG's views of its runs: the grid (runs x tasks), the graph of one run, a run's Gantt chart."""
+"""A DAG's views of one run: the graph and the Gantt chart (the grid is in grid_views)."""
 
 from __future__ import annotations
 
@@ -7,63 +7,24 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
 
 from millstream.api.deps import StoreDep
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceRecord, TaskTryRecord
 from millstream.ui.dagpage import (
-    int_param,
     load_header,
     load_structure,
-    moment_param,
     require_run,
     utcnow,
 )
 from millstream.ui.graph import draw_graph, graph_tasks
-from millstream.ui.grid import build_grid
 from millstream.ui.session import PageUser
 from millstream.ui.states import summary_state
 from millstream.ui.templating import render
 
 router = APIRouter()
 
-RUN_COUNTS = (10, 25, 50, 100)
-DEFAULT_RUNS = 25
 PICKER_RUNS = 25
-
-
-@router.get("/dags/{dag_id}", include_in_schema=False)
-def dag_home(dag_id: str, _: PageUser) -> RedirectResponse:
-    return RedirectResponse(f"/dags/{dag_id}/grid", status_code=303)
-
-
-@router.get("/dags/{dag_id}/grid", include_in_schema=False)
-def grid_page(
-    request: Request,
-    dag_id: str,
-    store: StoreDep,
-    _: PageUser,
-    runs: str | None = None,
-    before: str | None = None,
-) -> Any:
-    """Runs (columns, oldest left) by tasks (rows); each cell links to that task's try."""
-    count = int_param(runs, DEFAULT_RUNS)
-    count = count if count in RUN_COUNTS else DEFAULT_RUNS
-    until = moment_param(before)
-    with store.transaction():
-        shown = store.browse.latest_runs(dag_id, count, before=until)
-        header = load_header(store, dag_id)
-        instances = store.browse.instances_for_runs(dag_id, [r.run_id for r in shown])
-        older = bool(shown) and bool(store.browse.latest_runs(dag_id, 1,
-                                                              before=shown[-1].logical_date))
-    grid = build_grid(header.structure, shown, instances)
-    return render(request, "dag_grid.html", {
-        "nav": "dags", "tab": "grid", "header": header, "grid": grid,
-        "runs": count, "run_counts": RUN_COUNTS, "before": before,
-        "older_before": shown[-1].logical_date.isoformat() if older else None,
-        "live": until is None,
-    })
 
 
 def pick_run(store: Store, dag_id: str, run_id: str | None,

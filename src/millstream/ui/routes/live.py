@@ -17,9 +17,10 @@ from millstream.ui.graph import graph_tasks, group_members
 from millstream.ui.grid import build_grid, grid_states
 from millstream.ui.logs import PIECE_BYTES, log_path, read_log
 from millstream.ui.routes.dag_views import node_states
-from millstream.ui.routes.task_views import tries_of
+from millstream.ui.routes.task_views import run_instances, run_live_facts, tries_of
 from millstream.ui.session import PageUser
 from millstream.ui.states import state_name
+from millstream.ui.templating import environment
 
 router = APIRouter(prefix="/ui/api")
 
@@ -67,6 +68,27 @@ def run_states(dag_id: str, store: StoreDep, _: PageUser,
         "instances": [{"task_id": ti.task_id, "map_index": ti.map_index,
                        "state": state_name(ti.state), "try_number": ti.try_number}
                       for ti in instances],
+    })
+
+
+@router.get("/dags/{dag_id}/run", include_in_schema=False)
+def run_live(dag_id: str, store: StoreDep, _: PageUser,
+             run_id: str | None = None) -> JSONResponse:
+    """What the run page shows while the run is live: its state and dates, and its task
+    instances' rows rendered by the same template as the page, so a poll shows what a
+    reload would."""
+    with store.transaction():
+        run = require_run(store, dag_id, run_id)
+        instances = run_instances(store, dag_id, run)
+    rows = environment().get_template("_run_rows.html").render(
+        dag_id=dag_id, run=run, instances=instances)
+    return _json({
+        "run_id": run.run_id,
+        "state": state_name(run.state),
+        "active": run.state not in FINISHED_RUN_STATES,
+        "fields": run_live_facts(run),
+        "count": len(instances),
+        "rows_html": rows,
     })
 
 

@@ -12,20 +12,40 @@ from fastapi import APIRouter, Request
 from millstream.api.deps import SettingsDep, StoreDep
 from millstream.model.states import FINISHED_TASK_STATES
 from millstream.parsing.serialize import TaskStructure
+from millstream.runtime.xcom import shown_xcom
 from millstream.secrets.masking import SecretsMasker
 from millstream.secrets.service import stored_secrets_masker
 from millstream.services.runs import BUSY_TASK_STATES
 from millstream.store.interfaces import Store
-from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
+from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 from millstream.ui.dagpage import int_param, load_header, load_structure, require_run
 from millstream.ui.errors import PageError
 from millstream.ui.logs import read_log
 from millstream.ui.rendered import rendered_fields
 from millstream.ui.session import PageUser
 from millstream.ui.states import summary_state
-from millstream.ui.templating import render
+from millstream.ui.templating import between, format_duration, format_moment, render
 
 router = APIRouter()
+
+
+def run_instances(store: Store, dag_id: str, run: DagRunRecord) -> list[TaskInstanceRecord]:
+    """A run's task instances in the DAG's topological order, map indexes in order."""
+    instances = store.task_instances.for_run(dag_id, run.run_id)
+    structure = load_structure(store, dag_id, run.dag_version)
+    order = {t.task_id: i for i, t in enumerate(structure.topological_sort())}
+    instances.sort(key=lambda ti: (order.get(ti.task_id, len(order)), ti.task_id, ti.map_index))
+    return instances
+
+
+def run_live_facts(run: DagRunRecord) -> dict[str, str]:
+    """The run's facts that change while it is live, as the page shows them."""
+    return {
+        "queued_at": format_moment(run.queued_at),
+        "start_date": format_moment(run.start_date),
+        "end_date": format_moment(run.end_date),
+        "duration": format_duration(between(run.start_date, run.end_date)),
+    }
 
 
 @router.get("/dags/{dag_id}/run", include_in_schema=False)
@@ -35,15 +55,12 @@ def run_page(request: Request, dag_id: str, store: StoreDep, _: PageUser,
     with store.transaction():
         header = load_header(store, dag_id)
         run = require_run(store, dag_id, run_id)
-        instances = store.task_instances.for_run(dag_id, run.run_id)
-    structure = load_structure(store, dag_id, run.dag_version)
-    order = {t.task_id: i for i, t in enumerate(structure.topological_sort())}
-    instances.sort(key=lambda ti: (order.get(ti.task_id, len(order)), ti.task_id, ti.map_index))
+        instances = run_instances(store, dag_id, run)
     failed = sum(1 for ti in instances if ti.state.value in ("failed", "upstream_failed"))
     return render(request, "run.html", {
-        "nav": "dags", "tab": "", "header": header, "run": run, "instances": instances,
-        "failed": failed, "conf_json": json.dumps(run.conf, indent=2, sort_keys=True,
-                                                  default=str),
+        "nav": "dags", "tab": "", "header": header, "dag_id": dag_id, "run": run,
+        "instances": instances, "failed": failed,
+        "conf_json": json.dumps(run.conf, indent=2, sort_keys=True, default=str),
         "run_states": summary_state(ti.state for ti in instances),
     })
 
@@ -74,7 +91,8 @@ def xcom_rows(entries: list[tuple[str, str]], masker: SecretsMasker) -> list[dic
     rows = []
     for key, text in entries:
         try:
-            shown = json.dumps(masker.redact(json.loads(text), key), indent=2, sort_keys=True)
+            value = shown_xcom(json.loads(text))
+            shown = json.dumps(masker.redact(value, key), indent=2, sort_keys=True)
         except ValueError:
             shown = masker.redact(text, key)
         rows.append({"key": key, "value": shown})
@@ -132,4 +150,4 @@ def task_page(
     return render(request, "task.html", context)
 
 
-__all__ = ["router", "tries_of", "xcom_rows"]
+__all__ = ["router", "run_instances", "run_live_facts", "tries_of", "xcom_rows"]

@@ -10,20 +10,23 @@
     return state === "none" ? "no status" : state.replace(/_/g, " ");
   }
 
+  /* A state holder either wraps a badge (run and task state cells: only the badge changes,
+   * never the holder's own look) or is itself coloured (grid cells, run bars, graph nodes). */
   function setState(el, state) {
     if (!el || el.getAttribute("data-state") === state) { return; }
     var old = el.getAttribute("data-state");
     el.setAttribute("data-state", state);
-    var target = el.classList.contains("node") ? el.querySelector("rect.state") : el;
-    if (target) {
-      if (old) { target.classList.remove("st-" + old); }
-      target.classList.add("st-" + state);
-    }
     var badge = el.querySelector && el.querySelector(".badge");
     if (badge) {
       badge.className = "badge st-" + state;
       badge.setAttribute("data-state", state);
       badge.textContent = label(state);
+    } else {
+      var target = el.classList.contains("node") ? el.querySelector("rect.state") : el;
+      if (target) {
+        if (old) { target.classList.remove("st-" + old); }
+        target.classList.add("st-" + state);
+      }
     }
     if (el.hasAttribute("title")) {
       el.setAttribute("title", el.getAttribute("title").replace(/[a-z_]+$/, state));
@@ -82,6 +85,19 @@
         var states = data.cells[row];
         Object.keys(states).forEach(function (run) { setState(cells[row + "\n" + run], states[run]); });
       });
+      Object.keys(data.info || {}).forEach(function (row) {
+        var facts = data.info[row];
+        Object.keys(facts).forEach(function (run) {
+          var el = cells[row + "\n" + run];
+          if (!el) { return; }
+          var f = facts[run];
+          el.setAttribute("data-try", String(f[0]));
+          el.setAttribute("data-dur", f[1]);
+          el.setAttribute("data-start", f[2]);
+          el.setAttribute("data-end", f[3]);
+          el.textContent = f[0] > 1 ? String(f[0]) : "";
+        });
+      });
       return data.active ? FAST : SLOW;
     });
   }
@@ -110,8 +126,121 @@
     });
   }
 
+  /* -- grid: a card on hover with the cell's try and times ---------------------------------- */
+  function gridCard(table) {
+    var card = document.getElementById("grid-card");
+    if (!card) { return; }
+    var labels = {};
+    table.querySelectorAll(".run-head-link").forEach(function (a) {
+      labels[a.getAttribute("data-run-id")] = a.textContent.trim();
+    });
+    function line(key, value) {
+      var row = document.createElement("div");
+      row.className = "row";
+      var k = document.createElement("span");
+      k.className = "k";
+      k.textContent = key;
+      var v = document.createElement("span");
+      v.textContent = value;
+      row.appendChild(k);
+      row.appendChild(v);
+      card.appendChild(row);
+    }
+    function place(event) {
+      var x = event.clientX + 14;
+      var y = event.clientY + 14;
+      if (x + card.offsetWidth > window.innerWidth - 8) { x = event.clientX - card.offsetWidth - 14; }
+      if (y + card.offsetHeight > window.innerHeight - 8) { y = event.clientY - card.offsetHeight - 14; }
+      card.style.left = x + "px";
+      card.style.top = y + "px";
+    }
+    table.addEventListener("mouseover", function (event) {
+      var cell = event.target.closest ? event.target.closest("a.cell") : null;
+      if (!cell) { card.hidden = true; return; }
+      card.textContent = "";
+      var title = document.createElement("b");
+      title.textContent = cell.getAttribute("data-task-id");
+      card.appendChild(title);
+      var run = cell.getAttribute("data-run-id");
+      line("run", labels[run] || run);
+      line("state", label(cell.getAttribute("data-state")));
+      if (cell.hasAttribute("data-count")) { line("mapped", cell.getAttribute("data-count") + " instances"); }
+      if (cell.hasAttribute("data-try")) {
+        line("try", cell.getAttribute("data-try"));
+        line("duration", cell.getAttribute("data-dur"));
+        line("started", cell.getAttribute("data-start") || "–");
+        line("ended", cell.getAttribute("data-end") || "–");
+      }
+      card.hidden = false;
+      place(event);
+    });
+    table.addEventListener("mousemove", function (event) { if (!card.hidden) { place(event); } });
+    table.addEventListener("mouseleave", function () { card.hidden = true; });
+  }
+
+  /* -- grid: a cell or a run header opens its details beside the grid ---------------------- */
+  function detailsPanel(table) {
+    var panel = document.getElementById("details-panel");
+    var layout = document.getElementById("grid-layout");
+    var card = document.getElementById("grid-card");
+    if (!panel) { return; }
+    var selected = null;
+    function select(el) {
+      if (selected) { selected.classList.remove("selected"); }
+      selected = el;
+      if (el) { el.classList.add("selected"); }
+    }
+    function remember(runId, taskId) {
+      var params = new URLSearchParams(window.location.search);
+      ["run_id", "task_id", "map_index"].forEach(function (k) { params.delete(k); });
+      if (runId) { params.set("run_id", runId); }
+      if (taskId) { params.set("task_id", taskId); }
+      var search = params.toString();
+      window.history.replaceState(null, "", window.location.pathname + (search ? "?" + search : ""));
+    }
+    function open(link) {
+      var runId = link.getAttribute("data-run-id");
+      var taskId = link.getAttribute("data-task-id");
+      var params = new URLSearchParams();
+      params.set("run_id", runId);
+      if (taskId) { params.set("task_id", taskId); }
+      fetch(table.getAttribute("data-details-url") + "?" + params.toString(),
+            { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) { throw new Error("status " + response.status); }
+          return response.text();
+        })
+        .then(function (html) {
+          panel.innerHTML = html;  // rendered (and escaped) by the server's template
+          panel.hidden = false;
+          layout.classList.add("with-details");
+          select(link);
+          remember(runId, taskId);
+        })
+        .catch(function () { window.location.href = link.href; });
+    }
+    table.addEventListener("click", function (event) {
+      if (event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey ||
+          event.shiftKey || event.altKey) { return; }  // a new tab or window: the full page
+      var link = event.target.closest ? event.target.closest("a.cell, a.run-link, a.run-head-link") : null;
+      if (!link) { return; }
+      event.preventDefault();
+      if (card) { card.hidden = true; }
+      open(link);
+    });
+    panel.addEventListener("click", function (event) {
+      if (event.target.closest && event.target.closest("#close-details")) {
+        panel.hidden = true;
+        panel.textContent = "";
+        layout.classList.remove("with-details");
+        select(null);
+        remember(null, null);
+      }
+    });
+  }
+
   /* -- graph, run page, task page: one run's states ----------------------------------------- */
-  function liveRun(root, url, onInstances) {
+  function liveRun(root, url) {
     poll(url, function (data) {
       Object.keys(data.nodes).forEach(function (id) {
         root.querySelectorAll('[data-task-id="' + cssEscape(id) + '"].node, ' +
@@ -120,26 +249,31 @@
       });
       var runState = document.getElementById("run-state");
       if (runState) { setState(runState, data.state); }
-      if (onInstances && onInstances(data.instances) === false) { return false; }
       return data.active ? FAST : false;
     });
   }
 
-  function instanceUpdater(scope) {
-    return function (instances) {
-      var cells = scope.querySelectorAll(".ti-state");
-      if (cells.length && cells.length !== instances.filter(function (ti) {
-        return scope.querySelector('.ti-state[data-task-id="' + cssEscape(ti.task_id) + '"]');
-      }).length) {
-        window.location.reload();  // mapped tasks expanded: rows changed
-        return false;
-      }
-      instances.forEach(function (ti) {
-        setState(scope.querySelector('.ti-state[data-task-id="' + cssEscape(ti.task_id) +
-                                     '"][data-map-index="' + ti.map_index + '"]'), ti.state);
+  /* -- run page: the run's state and dates in every place they show, and its task rows --- */
+  function liveRunPage(table) {
+    if (table.getAttribute("data-active") !== "true") { return; }
+    var rows = document.getElementById("ti-rows");
+    var count = document.getElementById("ti-count");
+    var lastRows = null;
+    poll(table.getAttribute("data-live-url"), function (data) {
+      document.querySelectorAll(".run-state").forEach(function (el) { setState(el, data.state); });
+      Object.keys(data.fields).forEach(function (name) {
+        document.querySelectorAll('[data-run-field="' + name + '"]').forEach(function (el) {
+          el.textContent = data.fields[name];
+        });
       });
-      return true;
-    };
+      if (rows && data.rows_html !== lastRows) {
+        // the rows come from the page's own template: a poll shows what a reload would
+        rows.innerHTML = data.rows_html;
+        lastRows = data.rows_html;
+      }
+      if (count) { count.textContent = "(" + data.count + ")"; }
+      return data.active ? FAST : false;
+    });
   }
 
   /* -- task page: follow the log while the try runs ----------------------------------------- */
@@ -234,13 +368,13 @@
   document.addEventListener("DOMContentLoaded", function () {
     confirmations();
     var grid = document.getElementById("grid");
-    if (grid) { groupToggles(grid); liveGrid(grid); }
+    if (grid) { groupToggles(grid); liveGrid(grid); gridCard(grid); detailsPanel(grid); }
     var graph = document.getElementById("graph");
     if (graph && graph.getAttribute("data-states-url")) {
       liveRun(graph, graph.getAttribute("data-states-url"));
     }
     var table = document.getElementById("task-instances");
-    if (table) { liveRun(table, table.getAttribute("data-states-url"), instanceUpdater(table)); }
+    if (table) { liveRunPage(table); }
     var log = document.getElementById("log");
     if (log) { followLog(log); }
     var head = document.getElementById("task-head");

@@ -7,8 +7,8 @@ DAG's active runs, ``ix_dag_run_logical_date`` the newest runs of all DAGs,
 ``ix_task_instance_dispatch`` the scheduled instances in dispatch order, without reading
 the finished rows beside them.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Created: 2026-12-05
 """
 
@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
