@@ -10,14 +10,21 @@ from millstream.authoring.assets import Asset
 from millstream.authoring.context import get_current_context
 from millstream.authoring.dag import DAG, dag
 from millstream.authoring.dag_test import DagTestOutcome, register_dag_test_runner
-from millstream.authoring.dependencies import chain, cross_downstream
+from millstream.authoring.dependencies import Label, chain, chain_linear, cross_downstream
+from millstream.authoring.group_decorator import task_group
 from millstream.authoring.params import Param
 from millstream.authoring.task import BaseOperator
 from millstream.authoring.taskgroup import TaskGroup
 from millstream.authoring.xcom_arg import XComArg
 from millstream.model.states import DagRunState
 from millstream.model.trigger_rules import TriggerRule
-from millstream.operators.decorators import task
+from millstream.operators.decorators import (
+    make_task_decorator,
+    register_task_kind,
+    setup,
+    task,
+    teardown,
+)
 from millstream.operators.trigger_dagrun import TriggerOutcome, register_dag_run_service
 from millstream.secrets.connection import Connection, register_connection_tester
 
@@ -27,15 +34,20 @@ __all__ = [
     "DAG",
     "Asset",
     "BaseOperator",
+    "Label",
     "Param",
     "TaskGroup",
     "TriggerRule",
     "XComArg",
     "chain",
+    "chain_linear",
     "cross_downstream",
     "dag",
     "get_current_context",
+    "setup",
     "task",
+    "task_group",
+    "teardown",
 ]
 
 
@@ -67,6 +79,11 @@ class _MetadataStoreDagRuns:
 
         return MetadataStoreDagRuns().run_state(dag_id, run_id)
 
+    def is_paused(self, dag_id: str) -> bool | None:
+        from millstream.services.triggered_runs import MetadataStoreDagRuns
+
+        return MetadataStoreDagRuns().is_paused(dag_id)
+
 
 def _test_connection(conn: Connection) -> tuple[bool, str]:
     from millstream.hooks.connection_tester import test_connection
@@ -74,6 +91,13 @@ def _test_connection(conn: Connection) -> tuple[bool, str]:
     return test_connection(conn)
 
 
+def _sensor_decorator(python_callable: Any = None, **operator_kwargs: Any) -> Any:
+    from millstream.sensors.python import DecoratedSensorOperator
+
+    return make_task_decorator(DecoratedSensorOperator)(python_callable, **operator_kwargs)
+
+
+register_task_kind("sensor", _sensor_decorator)
 register_dag_test_runner(_run_dag_test)
 register_dag_run_service(_MetadataStoreDagRuns())
 register_connection_tester(_test_connection)

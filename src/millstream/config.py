@@ -40,6 +40,7 @@ from millstream.config_sections import (
     CompatSettings,
     CoreSettings,
     DatabaseSettings,
+    ExecutorSettings,
     LimitsSettings,
     LoggingSettings,
     SchedulerSettings,
@@ -101,6 +102,7 @@ class Settings(BaseSettings):
     core: CoreSettings = Field(default_factory=CoreSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     webserver: WebserverSettings = Field(default_factory=WebserverSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
@@ -369,6 +371,7 @@ __all__ = [
     "CompatSettings",
     "CoreSettings",
     "DatabaseSettings",
+    "ExecutorSettings",
     "LoggingSettings",
     "SchedulerSettings",
     "SecretsSettings",

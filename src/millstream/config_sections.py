@@ -156,6 +156,17 @@ class SchedulerSettings(_Section):
         return self
 
 
+class ExecutorSettings(_Section):
+    """``[executor]``: the worker processes of the local executor."""
+
+    # Tries a worker process runs, one after another, before it is replaced (1: a fresh
+    # process for every try). A try that leaves its worker unhealthy has it replaced sooner.
+    tries_per_process: int = Field(default=100, ge=1)
+    # A worker whose resident memory has grown by more than this since it started (what
+    # its tries added to what it shares with the DAG file's zygote) is replaced.
+    max_memory_growth_mb: int = Field(default=512, ge=16)
+
+
 class LoggingSettings(_Section):
     """``[logging]``: where task logs are written and how much millstream logs."""
 

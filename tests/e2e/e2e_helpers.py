@@ -46,6 +46,16 @@ def task_cells(page: Page, run_id: str) -> Locator:
     return page.locator(f'#grid a.cell[data-run-id="{run_id}"]')
 
 
+def open_task_from_grid(page: Page, run_id: str, task_id: str) -> None:
+    """Click the task's cell in the grid (its details open beside the grid), then the
+    panel's link to the task's own page."""
+    task_cells(page, run_id).and_(page.locator(f"[data-task-id='{task_id}']")).click()
+    panel = page.locator("#details-panel")
+    expect(panel.locator(f"[data-task-id='{task_id}']")).to_have_count(1)
+    panel.locator("#details-open").click()
+    expect(page).to_have_url(re.compile(r"/task\?"))
+
+
 def wait_in_grid_until_finished(page: Page, dag_id: str, run_id: str) -> None:
     """Open the DAG's grid and wait, as its live updates arrive, until the run has ended;
     then require it to have succeeded."""

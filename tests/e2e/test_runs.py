@@ -12,6 +12,7 @@ from tests.e2e.e2e_helpers import (
     TASKFLOW_DAG,
     TASKFLOW_TASKS,
     new_run_id,
+    open_task_from_grid,
     task_cells,
     trigger_with_api,
     wait_in_grid_until_finished,
@@ -48,7 +49,7 @@ def test_a_run_triggered_from_the_form_turns_green_and_logs(admin_page: Page,
            ).to_have_attribute("data-state", "success")
 
     # The bash task's log shows its rendered command's output.
-    cells.and_(page.locator("[data-task-id='report.announce']")).click()
+    open_task_from_grid(page, run_id, "report.announce")
     expect(page).to_have_url(re.compile(r"/dags/taskflow_sales_summary/task\?"))
     expect(page.locator("#task-label")).to_have_text("report.announce")
     expect(page.locator("#ti-state")).to_have_attribute("data-state", "success")
@@ -57,7 +58,7 @@ def test_a_run_triggered_from_the_form_turns_green_and_logs(admin_page: Page,
 
     # The mapped task's page lists one instance per region.
     page.go_back()
-    cells.and_(page.locator("[data-task-id='region_total']")).click()
+    open_task_from_grid(page, run_id, "region_total")
     instances = page.locator("#mapped-instances .ti-state")
     expect(instances).to_have_count(3)
     for index in range(3):
@@ -82,7 +83,7 @@ def test_clearing_a_task_runs_it_again(admin_page: Page, server: Standalone) -> 
     run_id = new_run_id("e2e_clear")
     trigger_with_api(server, TASKFLOW_DAG, run_id)
     wait_in_grid_until_finished(page, TASKFLOW_DAG, run_id)
-    task_cells(page, run_id).and_(page.locator("[data-task-id='report.summarise']")).click()
+    open_task_from_grid(page, run_id, "report.summarise")
     expect(page.locator("#ti-state")).to_have_attribute("data-state", "success")
 
     page.locator("#task-actions a", has_text="Clear").click()
@@ -95,8 +96,7 @@ def test_clearing_a_task_runs_it_again(admin_page: Page, server: Standalone) -> 
     expect(page).to_have_url(re.compile(r"/task\?run_id=.*&task_id=report.summarise$"))
 
     wait_in_grid_until_finished(page, TASKFLOW_DAG, run_id)
-    cells = task_cells(page, run_id)
-    cells.and_(page.locator("[data-task-id='report.announce']")).click()
+    open_task_from_grid(page, run_id, "report.announce")
     expect(page.locator("#ti-state")).to_have_attribute("data-state", "success")
     expect(page.locator("#tries tbody tr")).to_have_count(2)
     expect(page.locator("a.badge[data-try='2'][aria-current='true']")).to_have_count(1)
@@ -111,7 +111,7 @@ def test_a_cleared_tasks_page_follows_its_next_try(admin_page: Page, server: Sta
     run_id = new_run_id("e2e_follow")
     trigger_with_api(server, TASKFLOW_DAG, run_id)
     wait_in_grid_until_finished(page, TASKFLOW_DAG, run_id)
-    task_cells(page, run_id).and_(page.locator("[data-task-id='report.announce']")).click()
+    open_task_from_grid(page, run_id, "report.announce")
     expect(page.locator("#ti-state")).to_have_attribute("data-state", "success")
 
     page.locator("#task-actions a", has_text="Clear").click()

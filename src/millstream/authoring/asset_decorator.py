@@ -8,8 +8,9 @@
 
 makes the Asset ``sales`` (the decorated name refers to it) and a DAG ``sales`` with one
 task ``sales`` whose success updates it. The function's parameters are filled in when the
-task runs: ``self`` is the asset, ``context`` the task's context, and any other name is
-an inlet, the asset of that name.
+task runs: ``self`` is the asset, ``context`` the task's context, a context key
+(``outlet_events``, ``dag_run`` ...) its value, and any other name is an inlet: the asset
+of that name (made earlier in this process, see ``Asset.ref``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ from millstream.authoring.dag import DAG
 from millstream.authoring.task import BaseOperator
 
 _FILLED = ("self", "context")
+# Names a task's context has: a parameter so named gets the context's value, not an asset.
+CONTEXT_KEYS = frozenset({
+    "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds",
+    "ds_nodash", "inlet_events", "inlets", "logical_date", "macros", "map_index",
+    "outlet_events", "outlets", "params", "partition_key", "run_id", "task",
+    "task_instance", "task_instance_key_str", "test_mode", "ti", "triggering_asset_events",
+    "try_number", "ts", "ts_nodash", "ts_nodash_with_tz", "var",
+})
 
 
 class AssetDefinition(Asset):
@@ -39,8 +48,9 @@ class _MaterializeAsset(BaseOperator):
 
     def __init__(self, *, definition: AssetDefinition, function: Callable[..., Any],
                  **kwargs: Any) -> None:
-        inlet_names = [p for p in inspect.signature(function).parameters if p not in _FILLED]
-        super().__init__(outlets=[definition], inlets=[Asset(n) for n in inlet_names],
+        inlet_names = [p for p in inspect.signature(function).parameters
+                       if p not in _FILLED and p not in CONTEXT_KEYS]
+        super().__init__(outlets=[definition], inlets=[Asset.ref(name=n) for n in inlet_names],
                          **kwargs)
         self.definition = definition
         self.function = function
@@ -48,11 +58,14 @@ class _MaterializeAsset(BaseOperator):
 
     def execute(self, context: dict[str, Any]) -> Any:
         parameters = inspect.signature(self.function).parameters
-        given: dict[str, Any] = {n: Asset(n) for n in self.inlet_names}
+        given: dict[str, Any] = dict(zip(self.inlet_names, self.inlets, strict=True))
         if "self" in parameters:
             given["self"] = self.definition
         if "context" in parameters:
             given["context"] = context
+        for name in parameters:
+            if name in CONTEXT_KEYS and name in context:
+                given[name] = context[name]
         return self.function(**given)
 
 

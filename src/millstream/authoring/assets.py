@@ -28,6 +28,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", re.DOTALL)
 
 
+# The latest asset made with each name, for Asset.ref(name=...): one entry per name.
+_by_name: dict[str, Asset] = {}
+
+
 class Asset:
     """A piece of data, named by a URI, that tasks update and DAGs can be scheduled on.
 
@@ -64,6 +68,7 @@ class Asset:
         set_field(self, "group", _identifier(group, "group", label))
         set_field(self, "extra", _extra(extra, label))
         set_field(self, "access_control", access_control)  # kept for Airflow files; no teams
+        _by_name[checked_name] = self
 
     name: str
     uri: str
@@ -100,6 +105,14 @@ class Asset:
         from millstream.authoring.asset_expressions import AssetAll
 
         return AssetAll(self, other)
+
+    @classmethod
+    def ref(cls, *, name: str | None = None, uri: str | None = None) -> Asset:
+        """The asset with this name (or URI), as Airflow's ``Asset.ref``: one made earlier
+        in this process with that name, else a new one named so."""
+        if name is not None and uri is None and name in _by_name:
+            return _by_name[name]
+        return cls(name, uri)
 
     def as_json(self) -> dict[str, Any]:
         """The asset as JSON-ready data (see :meth:`from_json`)."""

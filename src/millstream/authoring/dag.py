@@ -181,6 +181,8 @@ class DAG:
         self.disable_bundle_versioning = disable_bundle_versioning
         self.deadline = deadline
         self.task_dict: dict[str, BaseOperator] = {}
+        # extra data of an edge (upstream_id, downstream_id), e.g. its Label text
+        self.edge_info: dict[tuple[str, str], dict[str, str]] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
 
     # -- context manager -------------------------------------------------------------

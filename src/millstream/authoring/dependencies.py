@@ -26,6 +26,9 @@ class DependencyMixin:
     def set_downstream(self, other: Any) -> None:
         """Make every task of ``other`` run after this."""
         for node in _as_nodes(other):
+            if isinstance(node, Label):
+                node.add_upstream(self)
+                continue
             for upstream in self.dependency_leaves:
                 for downstream in node.dependency_roots:
                     link(upstream, downstream)
@@ -113,6 +116,70 @@ def chain(*elements: Any) -> None:
                 _as_nodes(up)[0].set_downstream(right)
         else:
             _as_nodes(left)[0].set_downstream(right)
+
+
+def chain_linear(*elements: Any) -> None:
+    """Wire every task of each element downstream of every task of the previous one.
+
+    ``chain_linear(a, [b, c], [d, e], f)`` gives a>>b, a>>c, b>>d, b>>e, c>>d, c>>e, d>>f
+    and e>>f (``chain`` would link the two lists pairwise instead).
+    """
+    if len(elements) < 2:
+        raise DagDefinitionError("chain_linear() needs at least two elements")
+    for left, right in itertools.pairwise(elements):
+        for node in _as_nodes(left):
+            node.set_downstream(right)
+
+
+class Label(DependencyMixin):
+    """A label on the edges it stands between: ``check >> Label("errors") >> report``.
+
+    It adds no task: the edges are those between its neighbours, and the DAG keeps the
+    text in ``edge_info[(upstream_id, downstream_id)]["label"]`` for the graph view.
+    """
+
+    def __init__(self, label: str) -> None:
+        if not isinstance(label, str):
+            raise DagDefinitionError(f"Label() takes a string, got {label!r}")
+        self.label = label
+        self._upstream: list[DependencyMixin] = []
+        self._downstream: list[DependencyMixin] = []
+
+    @property
+    def dependency_roots(self) -> list[BaseOperator]:
+        return [t for node in self._downstream for t in node.dependency_roots]
+
+    @property
+    def dependency_leaves(self) -> list[BaseOperator]:
+        return [t for node in self._upstream for t in node.dependency_leaves]
+
+    def add_upstream(self, node: DependencyMixin) -> None:
+        self._upstream.append(node)
+        for down in self._downstream:
+            self._link(node, down)
+
+    def set_downstream(self, other: Any) -> None:
+        for node in _as_nodes(other):
+            self._downstream.append(node)
+            for up in self._upstream:
+                self._link(up, node)
+
+    def set_upstream(self, other: Any) -> None:
+        for node in _as_nodes(other):
+            self.add_upstream(node)
+
+    def _link(self, upstream: DependencyMixin, downstream: DependencyMixin) -> None:
+        upstream.set_downstream(downstream)
+        for up in upstream.dependency_leaves:
+            for down in downstream.dependency_roots:
+                dag = up.dag or down.dag
+                if dag is not None:
+                    dag.edge_info.setdefault((up.task_id, down.task_id), {})["label"] = (
+                        self.label
+                    )
+
+    def __repr__(self) -> str:
+        return f"Label({self.label!r})"
 
 
 def cross_downstream(from_tasks: Iterable[Any], to_tasks: Iterable[Any]) -> None:

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from millstream.authoring.assets import validate_outlets
 from millstream.authoring.dag import DAG, checked_identifier, current_dag
 from millstream.authoring.dependencies import DependencyMixin
+from millstream.authoring.group_decorator import mapped_group_input
+from millstream.authoring.priority import is_strategy, strategy_weight
+from millstream.authoring.setup_teardown import SetupTeardownScope, mark_setup, mark_teardown
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.authoring.xcom_arg import wire_upstream
 from millstream.exceptions import (
@@ -126,7 +129,15 @@ class BaseOperator(DependencyMixin):
     template_ext: ClassVar[Sequence[str]] = ()
     ui_color: ClassVar[str] = "#ffffff"
     is_mapped: ClassVar[bool] = False
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False  # a teardown's failure fails the run only if set
+    # checks run just before execute(); each may raise TaskSkipped (@task.run_if, skip_if)
+    run_conditions: Sequence[Callable[[dict[str, Any]], None]] = ()
     _defaults_applied: bool
+    _scopes: list[SetupTeardownScope]
+    _pre_execute_hook: Callable[[dict[str, Any]], Any] | None = None
+    _post_execute_hook: Callable[[dict[str, Any], Any], Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -150,7 +161,7 @@ class BaseOperator(DependencyMixin):
         pool: str = DEFAULT_POOL,
         pool_slots: int = 1,
         priority_weight: int = 1,
-        weight_rule: str = "downstream",
+        weight_rule: str | Any = "downstream",
         queue: str = DEFAULT_QUEUE,
         depends_on_past: bool = False,
         wait_for_downstream: bool = False,
@@ -170,6 +181,10 @@ class BaseOperator(DependencyMixin):
         outlets: Sequence[Any] | None = None,
         inlets: Sequence[Any] | None = None,
         executor_config: dict[str, Any] | None = None,
+        map_index_template: str | None = None,
+        task_display_name: str | None = None,
+        pre_execute: Callable[[dict[str, Any]], Any] | None = None,
+        post_execute: Callable[[dict[str, Any], Any], Any] | None = None,
         dag: DAG | None = None,
         task_group: TaskGroup | None = None,
         **unknown: Any,
@@ -187,6 +202,12 @@ class BaseOperator(DependencyMixin):
             )
         if not isinstance(task_id, str) or not task_id:
             raise DagDefinitionError(f"{where}: task_id must be a non-empty string")
+        if group is not None and not self.is_mapped and mapped_group_input(group) is not None:
+            raise DagDefinitionError(
+                f"{where}: {type(self).__name__} inside a mapped task group: only @task "
+                "functions can be mapped with their group; map this operator itself with "
+                ".partial().expand() instead"
+            )
         self.task_group = group
         full_id = group.child_id(task_id) if group is not None else task_id
         self.task_id = checked_identifier(full_id, Identifier.TASK, f"{where}: task_id")
@@ -199,6 +220,12 @@ class BaseOperator(DependencyMixin):
             raise DagDefinitionError(f"{where}: retries must be a non-negative integer")
         if not isinstance(pool_slots, int) or pool_slots < 1:
             raise DagDefinitionError(f"{where}: pool_slots must be a positive integer")
+        self.weight_strategy: Any = None
+        if is_strategy(weight_rule):
+            # a custom strategy: asked once, here; the task keeps its answer as absolute
+            self.weight_strategy = weight_rule
+            priority_weight = strategy_weight(weight_rule, self, where)
+            weight_rule = "absolute"
         if weight_rule not in WEIGHT_RULES:
             raise DagDefinitionError(
                 f"{where}: unknown weight_rule {weight_rule!r}; expected one of {WEIGHT_RULES}"
@@ -235,6 +262,10 @@ class BaseOperator(DependencyMixin):
         self.outlets = validate_outlets(outlets, where)  # the Assets a success updates
         self.inlets = list(inlets or [])
         self.executor_config = dict(executor_config or {})
+        self.map_index_template = map_index_template  # names a mapped instance in the UI
+        self.task_display_name = task_display_name or None
+        self._pre_execute_hook = pre_execute
+        self._post_execute_hook = post_execute
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         self.dag: DAG | None = None
@@ -287,6 +318,33 @@ class BaseOperator(DependencyMixin):
         assert self.dag is not None
         return relatives(self.dag.task_dict, self.task_id, upstream)  # type: ignore[arg-type]
 
+    # -- setup and teardown ----------------------------------------------------------------
+    def as_setup(self) -> BaseOperator:
+        """Mark this task as a setup task (see :mod:`millstream.authoring.setup_teardown`)."""
+        mark_setup(self)
+        return self
+
+    def as_teardown(self, setups: Any = None,
+                    on_failure_fail_dagrun: bool | None = None) -> BaseOperator:
+        """Mark this task as the teardown of ``setups``, which are wired upstream of it.
+
+        It runs once its upstream tasks are done, even if they failed, when one of its
+        setups succeeded; its failure fails the run only with ``on_failure_fail_dagrun``.
+        """
+        mark_teardown(self, setups, on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> BaseOperator:
+        """``with teardown:`` puts the tasks created inside between its setups and it."""
+        scope = SetupTeardownScope(self)
+        scope.__enter__()
+        self._scopes = [*getattr(self, "_scopes", []), scope]
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        scopes = self._scopes
+        scopes.pop().__exit__(exc_type, exc, tb)
+
     # -- data passing ------------------------------------------------------------------------
     @property
     def output(self) -> XComArg:
@@ -306,6 +364,27 @@ class BaseOperator(DependencyMixin):
     def execute(self, context: dict[str, Any]) -> Any:
         """Do the task's work; the return value is pushed to XCom as ``return_value``."""
         raise NotImplementedError(f"{type(self).__name__} must implement execute()")
+
+    def pre_execute(self, context: dict[str, Any]) -> None:
+        """Called just before :meth:`execute`: checks the task's run conditions, then calls
+        the ``pre_execute=`` hook given to the task, if any."""
+        for condition in self.run_conditions:
+            condition(context)
+        if self._pre_execute_hook is not None:
+            self._pre_execute_hook(context)
+
+    def post_execute(self, context: dict[str, Any], result: Any = None) -> None:
+        """Called just after :meth:`execute` succeeded: the ``post_execute=`` hook, if any."""
+        if self._post_execute_hook is not None:
+            self._post_execute_hook(context, result)
+
+    def render_template(self, content: Any, context: dict[str, Any]) -> Any:
+        """``content`` (a string, or strings nested in lists and dicts) rendered with Jinja
+        and ``context``, as this task's templated fields are."""
+        from millstream.authoring.templating import render_value, template_environment
+
+        return render_value(content, context, template_environment(self.dag),
+                            tuple(self.template_ext))
 
     def defer(
         self,

@@ -102,9 +102,35 @@ class TaskGroup(DependencyMixin):
 
     @property
     def dependency_leaves(self) -> list[BaseOperator]:
+        """The group's last tasks; a teardown there stands for the work it tears down after,
+        so that ``group >> next`` does not make ``next`` wait on the group's cleanup."""
         tasks = self.all_tasks()
-        inside = {t.task_id for t in tasks}
-        return [t for t in tasks if not (t.downstream_task_ids & inside)]
+        by_id = {t.task_id: t for t in tasks}
+        leaves: list[BaseOperator] = []
+
+        def has_work_downstream(task: BaseOperator, exclude: str) -> bool:
+            return any(d != exclude and d in by_id and not by_id[d].is_teardown
+                       for d in task.downstream_task_ids)
+
+        def work_before(teardown: BaseOperator) -> list[BaseOperator]:
+            found: list[BaseOperator] = []
+            for up_id in sorted(teardown.upstream_task_ids & by_id.keys()):
+                up = by_id[up_id]
+                if up.is_teardown:
+                    found.extend(work_before(up))
+                elif up.is_setup:
+                    continue
+                elif not has_work_downstream(up, teardown.task_id):
+                    found.append(up)
+            return found
+
+        for task in tasks:
+            if task.downstream_task_ids & by_id.keys():
+                continue
+            for leaf in (work_before(task) if task.is_teardown else [task]):
+                if leaf not in leaves:
+                    leaves.append(leaf)
+        return leaves
 
     def __repr__(self) -> str:
         return f"<TaskGroup: {self.group_id}>"

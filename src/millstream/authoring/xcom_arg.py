@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from millstream.authoring.dependencies import DependencyMixin
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
 
 RETURN_VALUE = "return_value"
+_NOTSET: Any = object()
 
 
 class ResolvableArg:
@@ -53,8 +54,142 @@ class XComArg(ResolvableArg, DependencyMixin):
     def dependency_leaves(self) -> list[BaseOperator]:
         return [self.operator]
 
+    # -- setup and teardown, on the task behind the value ---------------------------------
+    def as_setup(self) -> XComArg:
+        """Mark the task behind this value as a setup task."""
+        self.operator.as_setup()
+        return self
+
+    def as_teardown(self, setups: Any = None,
+                    on_failure_fail_dagrun: bool | None = None) -> XComArg:
+        """Mark the task behind this value as the teardown of ``setups``."""
+        self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> XComArg:
+        self.operator.__enter__()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.operator.__exit__(exc_type, exc, tb)
+
+    # -- transforming the value ----------------------------------------------------------
+    def map(self, function: Callable[[Any], Any]) -> MapXComArg:
+        """This (list or dict) value with ``function`` applied to each item when used.
+
+        Usable wherever the value is, and by ``expand()``: the number of mapped instances
+        stays that of this value.
+        """
+        return MapXComArg(self, function)
+
+    def zip(self, *others: ResolvableArg | Sequence[Any], fillvalue: Any = _NOTSET) -> ZipXComArg:
+        """Tuples of this value's items with the items of ``others``, as Python's ``zip``.
+
+        With ``fillvalue`` the result is as long as the longest input, shorter ones padded.
+        """
+        return ZipXComArg([self, *others], fillvalue)
+
+    def concat(self, *others: ResolvableArg | Sequence[Any]) -> ConcatXComArg:
+        """This value's items followed by those of ``others``."""
+        return ConcatXComArg([self, *others])
+
     def __repr__(self) -> str:
         return f"XComArg({self.operator.task_id!r}, key={self.key!r})"
+
+
+def _items(value: Any, where: str) -> list[Any]:
+    if isinstance(value, Mapping):
+        return list(value.items())
+    if isinstance(value, Sequence | set | frozenset) and not isinstance(value, str | bytes):
+        return list(value)
+    raise TypeError(f"{where} needs a list or a dict, got {type(value).__name__}")
+
+
+def _resolve_any(value: Any, context: dict[str, Any]) -> Any:
+    return value.resolve(context) if isinstance(value, ResolvableArg) else value
+
+
+class _DerivedXComArg(XComArg):
+    """A value computed from other XCom values when it is used."""
+
+    def __init__(self, sources: Sequence[Any]) -> None:
+        first = next((s for s in sources if isinstance(s, XComArg)), None)
+        if first is None:
+            raise TypeError("needs at least one task output")
+        super().__init__(first.operator, first.key)
+        self.sources = list(sources)
+
+    def __getitem__(self, key: str) -> XComArg:
+        raise TypeError(f"{type(self).__name__} has no keys to select")
+
+    def upstream_tasks(self) -> list[BaseOperator]:
+        tasks: list[BaseOperator] = []
+        for source in self.sources:
+            if isinstance(source, ResolvableArg):
+                tasks.extend(t for t in source.upstream_tasks() if t not in tasks)
+        return tasks
+
+    @property
+    def dependency_roots(self) -> list[BaseOperator]:
+        return self.upstream_tasks()
+
+    @property
+    def dependency_leaves(self) -> list[BaseOperator]:
+        return self.upstream_tasks()
+
+
+class MapXComArg(_DerivedXComArg):
+    """``arg.map(function)``: each item of a list (or (key, value) of a dict) transformed."""
+
+    def __init__(self, source: XComArg, function: Callable[[Any], Any]) -> None:
+        if not callable(function):
+            raise TypeError(f"map() needs a callable, got {function!r}")
+        super().__init__([source])
+        self.function = function
+
+    def map(self, function: Callable[[Any], Any]) -> MapXComArg:
+        previous = self.function
+        return MapXComArg(self.sources[0], lambda item: function(previous(item)))
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        value = self.sources[0].resolve(context)
+        items = _items(value, f"map() of task {self.operator.task_id!r}")
+        return [self.function(item) for item in items]
+
+    def __repr__(self) -> str:
+        return f"{self.sources[0]!r}.map({getattr(self.function, '__name__', 'function')})"
+
+
+class ZipXComArg(_DerivedXComArg):
+    """``arg.zip(other, ...)``: tuples of corresponding items."""
+
+    def __init__(self, sources: Sequence[Any], fillvalue: Any = _NOTSET) -> None:
+        super().__init__(sources)
+        self.fillvalue = fillvalue
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        lists = [_items(_resolve_any(s, context), "zip()") for s in self.sources]
+        if self.fillvalue is _NOTSET:
+            return [tuple(row) for row in zip(*lists, strict=False)]
+        longest = max((len(v) for v in lists), default=0)
+        return [tuple(v[i] if i < len(v) else self.fillvalue for v in lists)
+                for i in range(longest)]
+
+    def __repr__(self) -> str:
+        return f"zip({', '.join(map(repr, self.sources))})"
+
+
+class ConcatXComArg(_DerivedXComArg):
+    """``arg.concat(other, ...)``: the items of each value, one after the other."""
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        result: list[Any] = []
+        for source in self.sources:
+            result.extend(_items(_resolve_any(source, context), "concat()"))
+        return result
+
+    def __repr__(self) -> str:
+        return f"concat({', '.join(map(repr, self.sources))})"
 
 
 class DagParam(ResolvableArg):

@@ -42,11 +42,10 @@ def scheduler_job(
     """
     from millstream.executors.callback_processes import ForkedCallbackRunner
     from millstream.executors.local import LocalExecutor, read_result_file, try_log_path
+    from millstream.executors.sql_factories import SqlStoreFactory, SqlXComReaderFactory
     from millstream.parsing.sync import DagFolderSync
-    from millstream.runtime.xcom import StoreXComReader
     from millstream.scheduler.job import JobTimings, SchedulerJob
     from millstream.store.current import set_store_factory
-    from millstream.store.sql.store import SqlStore
 
     url = settings.database.url
     log_folder = Path(settings.logging.base_log_folder)
@@ -61,16 +60,18 @@ def scheduler_job(
                          paused_on_create=settings.core.dags_are_paused_at_creation,
                          paused_on_create_by_folder=by_folder)
 
-    def xcom_reader() -> Any:
-        return StoreXComReader(SqlStore.from_url(url))
-
-    # Tries forked from the fork server read variables, connections and other runs here.
-    set_store_factory(lambda: SqlStore.from_url(url))
+    # Tries read variables, connections and other runs here. The factories are plain
+    # objects: they reach a fork server started as a fresh interpreter.
+    store_factory = SqlStoreFactory(url)
+    set_store_factory(store_factory)
 
     # DAG files are imported in the executor's zygotes under the parser's caps.
-    executor = LocalExecutor(sched.parallelism, log_folder, xcom_reader,
+    executor = LocalExecutor(sched.parallelism, log_folder, SqlXComReaderFactory(url),
                              dag_import_timeout=sched.file_parse_timeout_s,
-                             dag_import_memory_mb=sched.file_parse_memory_mb)
+                             dag_import_memory_mb=sched.file_parse_memory_mb,
+                             tries_per_process=settings.executor.tries_per_process,
+                             worker_memory_growth_mb=settings.executor.max_memory_growth_mb,
+                             store_factory=store_factory)
     callbacks = ForkedCallbackRunner(executor)
     timings = JobTimings(
         parse_interval=_seconds(sched.parse_interval_s),

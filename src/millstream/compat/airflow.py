@@ -33,7 +33,7 @@ from typing import Any
 from millstream.compat.airflow_modules import (
     MODULES,
     PACKAGES,
-    UNSUPPORTED_MODULES,
+    UNSUPPORTED,
     names_of,
     submodules,
 )
@@ -137,7 +137,7 @@ class _AirflowFinder:
                   target: object = None) -> importlib.machinery.ModuleSpec | None:
         if fullname != "airflow" and not fullname.startswith("airflow."):
             return None
-        for module, (feature, instead) in UNSUPPORTED_MODULES.items():
+        for module, (feature, instead) in UNSUPPORTED.items():
             if fullname == module or fullname.startswith(module + "."):
                 raise ImportError(f"{_PREFIX} does not support {feature} ({fullname}): "
                                   f"{instead}; see {DOCS}", name=fullname)

@@ -2,6 +2,7 @@
 
 ``AfterWorkdayTimetable`` is the timetable of Airflow's timetable tutorial: one run per
 working day (Monday to Friday), covering that day, started once the day is over.
+``DecreasingPriorityStrategy`` is the custom priority weight strategy of its example.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from millstream.authoring.priority import PriorityWeightStrategy
 from millstream.authoring.timetables import DagRunInfo, DataInterval, TimeRestriction, Timetable
 
 
@@ -51,4 +53,10 @@ class AfterWorkdayTimetable(Timetable):
         return {}
 
 
-__all__ = ["AfterWorkdayTimetable"]
+class DecreasingPriorityStrategy(PriorityWeightStrategy):
+    """A weight of 3 for the first try, one less for each retry, never below 1."""
+
+    def get_weight(self, ti: Any) -> int:
+        return max(3 - int(ti.try_number) + 1, 1)
+
+__all__ = ["AfterWorkdayTimetable", "DecreasingPriorityStrategy"]

@@ -18,7 +18,7 @@ _SHIMS = "millstream.compat.airflow_shims"
 DAG = f"{_AUTHORING}.dag:DAG"
 DAG_DECORATOR = f"{_AUTHORING}.dag:dag"
 TASK = f"{_SHIMS}:task"
-TASK_GROUP_DECORATOR = f"{_SHIMS}:task_group"
+TASK_GROUP_DECORATOR = f"{_AUTHORING}.group_decorator:task_group"
 TASK_GROUP = f"{_AUTHORING}.taskgroup:TaskGroup"
 BASE_OPERATOR = f"{_AUTHORING}.task:BaseOperator"
 CHAIN = f"{_AUTHORING}.dependencies:chain"
@@ -77,10 +77,6 @@ _TIMEZONE_FUNCTIONS = {
     for name in ("coerce_datetime", "convert_to_utc", "datetime", "is_localized", "is_naive",
                  "make_aware", "make_naive", "parse", "utc", "utcnow")
 }
-_PARTITIONS = unsupported(
-    "asset partitions (partitioned timetables, partition mappers and windows)",
-    "schedule on the assets (a list, or | and &) and pass the partition in the run's conf",
-)
 _STATE_STORE = unsupported(
     "the task and asset state stores (task_state_store, asset_state_store, NEVER_EXPIRE)",
     "keep state across tries in a Variable, or in XCom",
@@ -90,12 +86,23 @@ _RETRY_POLICY = unsupported(
     "retries=, retry_delay= and raising AirflowFailException for errors not worth retrying",
 )
 
+_EXTERNAL_PYTHON = "millstream.operators.external_python"
+_BRANCH = "millstream.operators.branch"
 _PYTHON_OPERATORS = {
     "PythonOperator": "millstream.operators.python:PythonOperator",
     "BranchPythonOperator": "millstream.operators.python:BranchPythonOperator",
     "ShortCircuitOperator": "millstream.operators.python:ShortCircuitOperator",
     "get_current_context": GET_CURRENT_CONTEXT,
+    "ExternalPythonOperator": f"{_EXTERNAL_PYTHON}:ExternalPythonOperator",
+    "PythonVirtualenvOperator": f"{_EXTERNAL_PYTHON}:PythonVirtualenvOperator",
+    "BranchExternalPythonOperator": f"{_EXTERNAL_PYTHON}:BranchExternalPythonOperator",
+    "BranchPythonVirtualenvOperator": f"{_EXTERNAL_PYTHON}:BranchPythonVirtualenvOperator",
 }
+_LATEST_ONLY = {"LatestOnlyOperator": f"{_BRANCH}:LatestOnlyOperator"}
+_DATETIME_BRANCH = {"BranchDateTimeOperator": f"{_BRANCH}:BranchDateTimeOperator"}
+_WEEKDAY_BRANCH = {"BranchDayOfWeekOperator": f"{_BRANCH}:BranchDayOfWeekOperator"}
+_WEEKDAY = {"WeekDay": f"{_BRANCH}:WeekDay"}
+_BASE_BRANCH = {"BaseBranchOperator": f"{_BRANCH}:BaseBranchOperator"}
 _EMPTY = {"EmptyOperator": "millstream.operators.empty:EmptyOperator"}
 _BASH = {"BashOperator": "millstream.operators.bash:BashOperator"}
 _TRIGGER_DAGRUN = {
@@ -109,8 +116,13 @@ _SENSOR_BASE = {
 _FILE_SENSOR = {"FileSensor": "millstream.sensors.filesystem:FileSensor"}
 _EXTERNAL_TASK_SENSOR = {
     "ExternalTaskSensor": "millstream.sensors.external_task:ExternalTaskSensor",
+    "ExternalTaskMarker": "millstream.sensors.external_task:ExternalTaskMarker",
 }
 _PYTHON_SENSOR = {"PythonSensor": "millstream.sensors.python:PythonSensor"}
+_BASH_SENSOR = {"BashSensor": "millstream.sensors.bash:BashSensor"}
+_WEEKDAY_SENSOR = {"DayOfWeekSensor": "millstream.sensors.bash:DayOfWeekSensor"}
+_TIME_SENSORS = {"TimeSensor": "millstream.sensors.time:TimeSensor",
+                 "TimeSensorAsync": "millstream.sensors.time:TimeSensorAsync"}
 _TIME_DELTA_SENSORS = {
     "TimeDeltaSensor": "millstream.sensors.time:TimeDeltaSensor",
     "TimeDeltaSensorAsync": "millstream.sensors.time:TimeDeltaSensorAsync",
@@ -120,7 +132,11 @@ _DATE_TIME_SENSORS = {
     "DateTimeSensorAsync": "millstream.sensors.time:DateTimeSensorAsync",
 }
 _BASE_HOOK = {"BaseHook": "millstream.hooks.base:BaseHook"}
-_CHAIN = {"chain": CHAIN, "cross_downstream": CROSS_DOWNSTREAM}
+_CHAIN = {"chain": CHAIN, "cross_downstream": CROSS_DOWNSTREAM,
+          "chain_linear": f"{_AUTHORING}.dependencies:chain_linear"}
+_LABEL = {"Label": f"{_AUTHORING}.dependencies:Label"}
+_SETUP_TEARDOWN = {"setup": "millstream.operators.decorators:setup",
+                   "teardown": "millstream.operators.decorators:teardown"}
 
 _EXCEPTIONS = {
     # AirflowException is the base of Airflow's own errors, as MillstreamError is of
@@ -153,8 +169,9 @@ _SDK = {
     "BaseSensorOperator": "millstream.sensors.base:BaseSensorOperator",
     "PokeReturnValue": "millstream.sensors.base:PokeReturnValue",
     "BaseHook": "millstream.hooks.base:BaseHook",
-    "chain": CHAIN,
-    "cross_downstream": CROSS_DOWNSTREAM,
+    **_CHAIN,
+    **_LABEL,
+    **_SETUP_TEARDOWN,
     "get_current_context": GET_CURRENT_CONTEXT,
     "Param": PARAM,
     "TriggerRule": TRIGGER_RULE,
@@ -172,7 +189,7 @@ _SDK = {
     "BaseNotifier": "millstream.notify.base:BaseNotifier",
     "DagRunState": "millstream.model.states:DagRunState",
     "TaskInstanceState": "millstream.model.states:TaskState",
-    **{name: _PARTITIONS for name in (
+    **{name: f"{_AUTHORING}.partitions:{name}" for name in (
         "AllowedKeyMapper", "CronPartitionTimetable", "DayWindow", "FanOutMapper",
         "FixedKeyMapper", "IdentityMapper", "MinimumCount", "MonthWindow",
         "PartitionedAssetTimetable", "PartitionedAtRuntime", "ProductMapper", "RollupMapper",
@@ -217,6 +234,13 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.timetables.base": _TIMETABLE_BASE,
     "airflow.io.path": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
     "airflow.sdk.io": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
+    "airflow.example_dags.plugins.decreasing_priority_weight_strategy": {
+        "DecreasingPriorityStrategy":
+            "millstream.compat.airflow_example_plugins:DecreasingPriorityStrategy",
+    },
+    "airflow.task.priority_strategy": {
+        "PriorityWeightStrategy": f"{_AUTHORING}.priority:PriorityWeightStrategy",
+    },
     "airflow.example_dags.plugins.workday": {
         "AfterWorkdayTimetable": "millstream.compat.airflow_example_plugins:AfterWorkdayTimetable",
     },
@@ -254,6 +278,17 @@ _TABLE: dict[str, dict[str, str]] = {
     f"{_STANDARD}.operators.empty": _EMPTY,
     f"{_STANDARD}.operators.bash": _BASH,
     f"{_STANDARD}.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.operators.latest_only": _LATEST_ONLY,
+    "airflow.operators.datetime": _DATETIME_BRANCH,
+    "airflow.operators.weekday": _WEEKDAY_BRANCH,
+    "airflow.operators.branch": _BASE_BRANCH,
+    f"{_STANDARD}.operators.latest_only": _LATEST_ONLY,
+    f"{_STANDARD}.operators.datetime": _DATETIME_BRANCH,
+    f"{_STANDARD}.operators.weekday": _WEEKDAY_BRANCH,
+    f"{_STANDARD}.operators.branch": _BASE_BRANCH,
+    f"{_STANDARD}.utils.weekday": _WEEKDAY,
+    "airflow.utils.weekday": _WEEKDAY,
+    "airflow.utils.edgemodifier": _LABEL,
     "airflow.providers.smtp.operators.smtp": _EMAIL,
     "airflow.providers.common.sql.operators.sql": {
         "SQLExecuteQueryOperator": "millstream.operators.sql:SQLExecuteQueryOperator",
@@ -276,6 +311,12 @@ _TABLE: dict[str, dict[str, str]] = {
     f"{_STANDARD}.sensors.python": _PYTHON_SENSOR,
     f"{_STANDARD}.sensors.time_delta": _TIME_DELTA_SENSORS,
     f"{_STANDARD}.sensors.date_time": _DATE_TIME_SENSORS,
+    "airflow.sensors.bash": _BASH_SENSOR,
+    "airflow.sensors.weekday": _WEEKDAY_SENSOR,
+    "airflow.sensors.time_sensor": _TIME_SENSORS,
+    f"{_STANDARD}.sensors.bash": _BASH_SENSOR,
+    f"{_STANDARD}.sensors.weekday": _WEEKDAY_SENSOR,
+    f"{_STANDARD}.sensors.time": _TIME_SENSORS,
     "airflow.providers.http.sensors.http": {"HttpSensor": "millstream.sensors.http:HttpSensor"},
     "airflow.providers.common.sql.sensors.sql": {"SqlSensor": "millstream.sensors.sql:SqlSensor"},
     # -- hooks --------------------------------------------------------------------------------
@@ -308,11 +349,12 @@ _TABLE: dict[str, dict[str, str]] = {
         "dag": DAG_DECORATOR,
         "task": TASK,
         "task_group": TASK_GROUP_DECORATOR,
+        **_SETUP_TEARDOWN,
     },
     "airflow.sdk": _SDK,
 }
 
-UNSUPPORTED_MODULES: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+UNSUPPORTED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
     "airflow.providers.standard.operators.hitl": (
         "the human-in-the-loop operators (HITLOperator, ApprovalOperator, HITLBranchOperator, "
         "HITLEntryOperator)",
@@ -342,7 +384,7 @@ def _parents(names: list[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-PACKAGES: frozenset[str] = _parents([*MODULES, *UNSUPPORTED_MODULES]) | frozenset(MODULES)
+PACKAGES: frozenset[str] = _parents([*MODULES, *UNSUPPORTED]) | frozenset(MODULES)
 """Every served module: those of :data:`MODULES` and the packages leading to them."""
 
 
@@ -357,4 +399,4 @@ def names_of(module: str) -> list[str]:
     return sorted(MODULES.get(module, {}))
 
 
-__all__ = ["MODULES", "PACKAGES", "UNSUPPORTED_MODULES", "names_of", "submodules", "unsupported"]
+__all__ = ["MODULES", "PACKAGES", "UNSUPPORTED", "names_of", "submodules", "unsupported"]

@@ -1,20 +1,16 @@
 """Airflow names with no millstream object of the same shape: thin stand-ins built on millstream.
 
 Each one behaves as Airflow documents it: ``days_ago``, the ``State`` constants, the
-``Context`` type, the ``@task`` namespace (naming the decorators it does not support) and
-the ``@task_group`` decorator.
+``Context`` type and the ``@task`` namespace (naming the decorators it does not support).
+``@task_group`` is millstream's own (:mod:`millstream.authoring.group_decorator`).
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from millstream.authoring.dag import current_dag
-from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.model.states import TaskState
 from millstream.operators.decorators import task as _millstream_task
 
@@ -79,13 +75,15 @@ class _TaskNamespace:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        # A decorator millstream's own @task has (@task.bash, @task.sensor ... as they come)
+        # A decorator millstream's own @task has (@task.bash, @task.sensor ...)
         found = getattr(_millstream_task, name, None)
         if found is not None:
             return found
         raise AttributeError(
             f"millstream's Airflow compatibility does not support @task.{name}; supported: "
-            f"@task, @task.python, @task.branch, @task.short_circuit; see {DOCS}"
+            "@task, @task.python, @task.branch, @task.short_circuit, @task.bash, "
+            "@task.sensor, @task.virtualenv, @task.external_python, @task.branch_virtualenv, "
+            f"@task.branch_external_python, @task.run_if, @task.skip_if; see {DOCS}"
         )
 
     def __repr__(self) -> str:
@@ -95,49 +93,4 @@ class _TaskNamespace:
 task = _TaskNamespace()
 
 
-def task_group(
-    python_callable: Callable[..., Any] | None = None, **group_kwargs: Any
-) -> Any:
-    """``@task_group``: calling the decorated function builds its tasks inside a TaskGroup.
-
-    The group id is ``group_id=`` or the function's name; calling the function again in
-    the same DAG adds ``__1``, ``__2`` ... to the id. The call returns what the function
-    returns (so ``start >> my_group() >> end`` links to the task it returned), or the
-    group itself when the function returns nothing.
-    """
-
-    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(function)
-        def build(*args: Any, **kwargs: Any) -> Any:
-            options = dict(group_kwargs)
-            options["group_id"] = _free_group_id(options.get("group_id") or function.__name__)
-            options.setdefault("tooltip", inspect.getdoc(function) or "")
-            with TaskGroup(**options) as group:
-                result = function(*args, **kwargs)
-            return group if result is None else result
-
-        return build
-
-    if python_callable is not None:
-        return decorate(python_callable)
-    return decorate
-
-
-def _free_group_id(base: str) -> str:
-    """``base``, or ``base__N`` with the first N whose full group id is not taken yet."""
-    dag = current_dag()
-    parent = current_task_group()
-    if dag is None:
-        return base  # TaskGroup itself says that a group needs a DAG
-
-    def full(group_id: str) -> str:
-        return parent.child_id(group_id) if parent is not None else group_id
-
-    candidate, number = base, 0
-    while full(candidate) in dag.task_group_dict:
-        number += 1
-        candidate = f"{base}__{number}"
-    return candidate
-
-
-__all__ = ["Context", "State", "days_ago", "task", "task_group"]
+__all__ = ["Context", "State", "days_ago", "task"]

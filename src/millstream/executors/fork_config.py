@@ -12,6 +12,7 @@ from millstream.parsing.processor import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
     from millstream.runtime.xcom import XComReader
+    from millstream.store.interfaces import Store
 
 TIMEOUT_GRACE_S = 2.0
 """How long past its execution_timeout a try may run before its process group is killed."""
@@ -28,14 +29,26 @@ ZYGOTE_IDLE_S = 300.0
 MAX_ZYGOTES = 32
 """How many zygotes may live at once; past that the least recently used idle one goes."""
 
+TRIES_PER_PROCESS = 100
+"""How many tries a worker process runs before it is replaced (1: a process per try)."""
+
+WORKER_MEMORY_GROWTH_MB = 512
+"""A worker whose resident memory has grown by more than this since it started is replaced."""
+
+WORKER_IDLE_S = 60.0
+"""How long a worker with no try to run is kept for the next try of its DAG file."""
+
 
 @dataclass(frozen=True, slots=True)
 class ForkServerConfig:
-    """What the fork server needs, inherited through ``fork`` (never pickled).
+    """What the fork server needs: pickled to a fresh interpreter when it can be, else
+    inherited through ``fork`` (see :mod:`millstream.executors.forkserver_main`).
 
     ``dag_import_timeout`` and ``dag_import_memory_mb`` bound the import of one DAG file
     in its zygote, as ``[scheduler] file_parse_timeout_s`` and ``file_parse_memory_mb``
-    bound it in the parser.
+    bound it in the parser. ``tries_per_process`` and ``worker_memory_growth_mb`` are the
+    ``[executor]`` settings: how many tries a worker runs, and the growth of its resident
+    memory past which it is replaced (:mod:`millstream.executors.try_worker`).
     """
 
     log_folder: Path
@@ -44,3 +57,18 @@ class ForkServerConfig:
     dag_import_timeout: float = DEFAULT_TIMEOUT_S
     dag_import_memory_mb: int = DEFAULT_MEMORY_MB
     zygote_idle_s: float = ZYGOTE_IDLE_S
+    tries_per_process: int = TRIES_PER_PROCESS
+    worker_memory_growth_mb: int = WORKER_MEMORY_GROWTH_MB
+    worker_idle_s: float = WORKER_IDLE_S
+    # How tries open the metadata store (variables, connections), if not from settings.
+    store_factory: Callable[[], Store] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("tries_per_process", "worker_memory_growth_mb"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    @property
+    def reuses_workers(self) -> bool:
+        """Whether a worker process may run more than one try."""
+        return self.tries_per_process > 1

@@ -1,7 +1,10 @@
-"""The fork server: a warm child of the scheduler that has zygotes fork every try and callback.
+"""The fork server: a warm child of the scheduler whose zygotes run every try and callback.
 
-The local executor forks it as soon as it starts, so it already has millstream and the
-libraries imported. It never imports a DAG file itself: each DAG file gets a zygote
+The local executor starts it as soon as it starts itself: as a fresh interpreter
+(:mod:`millstream.executors.forkserver_main`) that imports millstream's task runner and
+nothing of the scheduler's, or, when its configuration cannot be passed to another
+interpreter, as a fork. It warms up with one throw-away try. It never imports a DAG
+file itself: each DAG file gets a zygote
 (:mod:`millstream.executors.zygote_pool`), a child that imports the file under the
 parser's memory cap and timeout and forks that file's tries, so starting a try is still
 one ``fork``. The executor and the server talk over two pipes, one JSON document per
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from millstream.executors import forkserver_main
 from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerConfig
 from millstream.executors.process_tools import (
     JsonLinePipe,
@@ -69,6 +73,7 @@ from millstream.runtime.events_json import (
     to_json,
 )
 from millstream.runtime.worker import result_path
+from millstream.store.current import set_store_factory
 from millstream.store.records import TaskInstanceKey
 
 log = logging.getLogger("millstream.executors.forkserver")
@@ -85,13 +90,18 @@ class ForkServerHandle:
     pid: int
     to_server: int
     from_server: int
+    fresh: bool = False  # a fresh interpreter, which says READY_LINE once it is warm
 
 
-def spawn(config: ForkServerConfig) -> ForkServerHandle:
-    """Fork the server now; returns at once in the parent (the pipes are non-blocking)."""
+def spawn(config: ForkServerConfig, fresh: bool = True) -> ForkServerHandle:
+    """Start the server now, as a fresh interpreter if ``fresh`` and the configuration
+    allows, else as a fork; returns at once (the pipes are non-blocking)."""
     to_read, to_write = os.pipe()
     from_read, from_write = os.pipe()
-    pid = os.fork()
+    pid = forkserver_main.launch(config, to_read, from_write) if fresh else None
+    fresh = pid is not None
+    if pid is None:
+        pid = os.fork()
     if pid == 0:  # the fork server
         code = 70
         try:
@@ -112,7 +122,14 @@ def spawn(config: ForkServerConfig) -> ForkServerHandle:
     os.set_blocking(to_write, False)
     os.set_blocking(from_read, False)
     _PARENT_ONLY_FDS.update((to_write, from_read))
-    return ForkServerHandle(pid, to_write, from_read)
+    return ForkServerHandle(pid, to_write, from_read, fresh)
+
+
+def serve_fresh(in_fd: int, out_fd: int, config: ForkServerConfig) -> int:
+    """Serve as a fork server started as a fresh interpreter; the exit code."""
+    if config.store_factory is not None:  # what tries open variables and connections with
+        set_store_factory(config.store_factory)
+    return _ForkServer(in_fd, out_fd, config).serve(say_ready=True)
 
 
 def release(handle: ForkServerHandle) -> None:
@@ -137,7 +154,7 @@ class _ForkServer:
         self.config = config
         self.hostname = socket.gethostname()
         self.executor = JsonLinePipe(in_fd, out_fd)
-        self.processes = ForkedProcesses()
+        self.processes = ForkedProcesses(self._signal)
         self.wake_read, self.wake_write = os.pipe()
         self.zygotes = ZygotePool(config, self._own_fds)
         self.parent_pid = os.getppid()  # the executor's process: we serve only it
@@ -150,12 +167,28 @@ class _ForkServer:
     def _busy(self, zygote: Zygote) -> bool:
         return self.processes.busy(zygote.pid)
 
+    def _signal(self, entry: ForkedProcess, signum: int) -> None:
+        """Signal the process group running ``entry``.
+
+        A worker that runs many tries is signalled by its zygote, which knows whether it
+        still runs this try or has moved on to the next; once the zygote is gone or
+        takes no more requests, the worker takes none either and is signalled here.
+        """
+        zygote = self.zygotes.by_pid.get(entry.zygote_pid)
+        if self.config.reuses_workers and entry.workload is not None and zygote is not None \
+                and zygote.pipe.write_fd is not None:
+            zygote.pipe.send({"kind": "signal", "id": entry.request_id, "signal": signum})
+        elif entry.pid is not None:
+            kill_group(entry.pid, signum)
+
     # -- main loop ------------------------------------------------------------------------------
-    def serve(self) -> int:
+    def serve(self, say_ready: bool = False) -> int:
         self._install_signals()
         adopt_orphaned_descendants()
         _warm_up()
         gc.freeze()  # what came from the scheduler is never collected here: less copying
+        if say_ready:
+            self.executor.send(forkserver_main.READY_LINE.decode().strip())
         while self.executor.read_fd is not None or self.processes or self.zygotes:
             self._step()
         self.executor.flush_before_exit(EXIT_FLUSH_TIMEOUT_S)
@@ -278,6 +311,11 @@ class _ForkServer:
                     ended = self.processes.running.pop(int(data["pid"]), None)
                     if ended is not None:
                         self._ended(ended, int(data["status"]))
+                elif kind == "ran":  # a worker ran the try, left its result, and lives on
+                    ended = self.processes.running.get(int(data["pid"]))
+                    if ended is not None and ended.request_id == int(data["id"]):
+                        del self.processes.running[ended.pid or 0]
+                        self._ended(ended, 0)
             except (ValueError, KeyError, TypeError) as exc:
                 log.error("fork server: ignoring a malformed message from a zygote (%s): "
                           "%.200r", exc, line)

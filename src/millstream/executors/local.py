@@ -1,12 +1,12 @@
 """The local executor: runs task tries as processes on this machine, through a fork server.
 
-``start()`` forks the fork server (:mod:`millstream.executors.forkserver_process`)
-while the scheduler process is still small and warm; every try is then one ``fork`` of
-the zygote that imported its DAG file (:mod:`millstream.executors.zygote`), and so is
-every DAG callback (:mod:`millstream.executors.callback_processes`). Workloads go to
-the server as JSON lines and events come back the same way, so nothing but JSON crosses
-the process boundary and nothing here writes the store: the scheduler applies the
-events it drains.
+``start()`` starts the fork server (:mod:`millstream.executors.forkserver_process`), a
+fresh interpreter when it can be (:mod:`millstream.executors.forkserver_main`); every try
+then runs in a worker forked from the zygote that imported its DAG file
+(:mod:`millstream.executors.zygote`), which runs up to ``tries_per_process`` tries
+(:mod:`millstream.executors.try_worker`), and every DAG callback in a fork of its own
+(:mod:`millstream.executors.callback_processes`). Workloads go to the server as JSON
+lines and events come back the same way: nothing here writes the store.
 
 At most ``parallelism`` tries run at once; workloads submitted beyond that wait here,
 in order, and go out as soon as a running try reports its end. Nothing sleeps: the
@@ -24,10 +24,8 @@ Reliability:
   restarted scheduler adopts their outcomes with :func:`read_result_file`.
 
 Anything the XCom reader factory opens (database connections) must be opened by the
-factory itself, which runs in the try's process after the fork: share an engine URL,
-not an engine with open connections. Call ``start()`` early, before the scheduler
-starts threads: a fork copies only the calling thread, and a lock another thread held
-at that moment stays locked in the fork server.
+factory itself, in the worker: share an engine URL, not an engine with open connections.
+Call ``start()`` early, before the scheduler starts threads, in case the server is forked.
 """
 
 from __future__ import annotations
@@ -48,8 +46,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from millstream.executors import forkserver_process, wire
-from millstream.executors.fork_config import ZYGOTE_IDLE_S, ForkServerConfig
+from millstream.executors import forkserver_main, forkserver_process, wire
+from millstream.executors.fork_config import (
+    TRIES_PER_PROCESS,
+    WORKER_MEMORY_GROWTH_MB,
+    ZYGOTE_IDLE_S,
+    ForkServerConfig,
+)
 from millstream.executors.forkserver_process import ForkServerHandle
 from millstream.executors.orphans import InFlightTry, OrphanedTries
 from millstream.executors.process_tools import describe_status, kill_group, kill_pid
@@ -69,6 +72,7 @@ from millstream.store.records import TaskInstanceKey
 
 if TYPE_CHECKING:
     from millstream.runtime.xcom import XComReader
+    from millstream.store.interfaces import Store
 
 __all__ = ["LocalExecutor", "read_result_file", "result_path", "try_log_path"]
 
@@ -77,13 +81,18 @@ log = logging.getLogger("millstream.executors.local")
 KILL_WAIT_S = 5.0
 """How long ``stop(kill=True)`` waits for killed tries to be reported before giving up."""
 
+SERVER_START_S = 60.0
+"""How long ``start()`` waits for a fresh fork server to be warm before going on."""
+
 _READ_SIZE = 1 << 16
 
 Event = TaskStartedEvent | TaskFinishedEvent
 
 
 class LocalExecutor:
-    """Runs up to ``parallelism`` task tries at once, each in a process of its own."""
+    """Runs up to ``parallelism`` task tries at once, each in a worker process that runs
+    at most ``tries_per_process`` of them (1: a fresh process for every try) and is
+    replaced sooner when a try leaves it unhealthy or ``worker_memory_growth_mb`` bigger."""
 
     def __init__(
         self,
@@ -95,6 +104,9 @@ class LocalExecutor:
         dag_import_timeout: float = DEFAULT_TIMEOUT_S,
         dag_import_memory_mb: int = DEFAULT_MEMORY_MB,
         zygote_idle_s: float = ZYGOTE_IDLE_S,
+        tries_per_process: int = TRIES_PER_PROCESS,
+        worker_memory_growth_mb: int = WORKER_MEMORY_GROWTH_MB,
+        store_factory: Callable[[], Store] | None = None,
     ) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
@@ -102,7 +114,9 @@ class LocalExecutor:
         self.log_folder = Path(log_folder)
         self._config = ForkServerConfig(self.log_folder, xcom_reader_factory, clock,
                                         dag_import_timeout, dag_import_memory_mb,
-                                        zygote_idle_s)
+                                        zygote_idle_s, tries_per_process, worker_memory_growth_mb,
+                                        store_factory=store_factory)
+        self._fresh = True  # start the server as a fresh interpreter while that works
         self._clock = clock
         self._server: ForkServerHandle | None = None
         self._stopping = False
@@ -122,8 +136,22 @@ class LocalExecutor:
         if self._server is not None:
             return
         make_private_folder(self.log_folder)
-        self._server = forkserver_process.spawn(self._config)
-        log.debug("fork server started (pid %d)", self._server.pid)
+        self._server = handle = forkserver_process.spawn(self._config, self._fresh)
+        log.debug("fork server started (pid %d)", handle.pid)
+        if handle.fresh:
+            self._await_ready(handle)
+
+    def _await_ready(self, handle: ForkServerHandle) -> None:
+        """Wait for a fresh server to be warm, so the first try finds it so; one that dies
+        before it is replaced by a fork of this process, from then on."""
+        if forkserver_main.wait_until_ready(handle.from_server, SERVER_START_S):
+            return
+        self._server = None
+        forkserver_process.release(handle)
+        log.error("the fork server (pid %d) %s while it started; forking it from this "
+                  "process instead", handle.pid, _reap(handle.pid, block=True))
+        self._fresh = False
+        self.start()
 
     def stop(self, timeout: float = 30.0, kill: bool = False) -> None:
         """Stop taking work and wait up to ``timeout`` seconds for running tries to end.
@@ -178,6 +206,11 @@ class LocalExecutor:
             log.error("fork server (pid %d) did not exit; killing it", handle.pid)
             kill_pid(handle.pid, signal.SIGKILL)
             self._read_until_server_exits(time.monotonic() + KILL_WAIT_S)
+
+    @property
+    def tries_per_process(self) -> int:
+        """How many tries a worker process runs before it is replaced."""
+        return self._config.tries_per_process
 
     @property
     def fork_server_pid(self) -> int | None:
@@ -394,6 +427,8 @@ class LocalExecutor:
                 if isinstance(data, dict) and data.get("kind") == "callback_ended":
                     self._callbacks.discard(int(data["callback_id"]))
                     continue
+                if isinstance(data, dict) and data.get("kind") == "ready":
+                    continue  # a restarted fresh server is warm: nothing to do
                 event = from_dict(data)
             except (ValueError, KeyError, TypeError) as exc:
                 log.error("ignoring a malformed message from the fork server: %s", exc)

@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,10 +64,21 @@ class ForkedProcess:
         return f"the {self.callback.event} callback of DAG {self.callback.dag_id}"
 
 
-class ForkedProcesses:
-    """Every request handed to a zygote and not yet ended, by request id and by pid."""
+def _kill_group(entry: ForkedProcess, signum: int) -> None:
+    if entry.pid is not None:
+        kill_group(entry.pid, signum)
 
-    def __init__(self) -> None:
+
+class ForkedProcesses:
+    """Every request handed to a zygote and not yet ended, by request id and by pid.
+
+    ``signal_group(entry, signum)`` signals the process group running a request (by
+    default: the group of its pid).
+    """
+
+    def __init__(self, signal_group: Callable[[ForkedProcess, int], None] = _kill_group,
+                 ) -> None:
+        self._signal_group = signal_group
         self._next_id = 0
         self.pending: dict[int, ForkedProcess] = {}
         self.running: dict[int, ForkedProcess] = {}
@@ -115,7 +126,7 @@ class ForkedProcesses:
     def enforce_deadlines(self) -> None:
         """Kill the process groups that are past their deadline."""
         now = time.monotonic()
-        for pid, entry in self.running.items():
+        for entry in list(self.running.values()):
             if entry.deadline is None or now < entry.deadline:
                 continue
             entry.deadline = None
@@ -127,7 +138,7 @@ class ForkedProcesses:
                         "processes were killed")
                 else:
                     entry.kill_reason = f"the callback ran past {entry.timeout or 0:g} s"
-            kill_group(pid, signal.SIGKILL)
+            self._signal_group(entry, signal.SIGKILL)
 
     def terminate(self, key: TaskInstanceKey, try_number: int) -> None:
         """SIGTERM the process group of a try now (or once forked), SIGKILL after a grace."""
@@ -144,14 +155,13 @@ class ForkedProcesses:
                 entry.kill_reason = "the scheduler stopped while the callback ran"
                 entry.deadline = time.monotonic()
 
-    @staticmethod
-    def _stop(entry: ForkedProcess, reason: str) -> None:
+    def _stop(self, entry: ForkedProcess, reason: str) -> None:
         entry.kill_reason = reason
         if entry.pid is None:
             return
         grace_end = time.monotonic() + TERMINATE_GRACE_S
         entry.deadline = min(entry.deadline or grace_end, grace_end)
-        kill_group(entry.pid, signal.SIGTERM)
+        self._signal_group(entry, signal.SIGTERM)
 
 
 def try_outcome(config: ForkServerConfig, entry: ForkedProcess, status: int | None) -> str:

@@ -7,13 +7,19 @@ done, so tries are not bound by it), and the fork server kills it (its whole pro
 group) if the import runs past ``dag_import_timeout``. A file that fails, hangs or eats
 memory costs its zygote, never the fork server.
 
-Once the file is imported the zygote says ``ready`` and forks a process per request
-(see :mod:`millstream.executors.wire`): a task try, which runs in a session of its own
-(:mod:`millstream.executors.try_processes`), or a DAG callback. It reaps them and
-reports each pid's wait status; the fork server does the rest (timeouts, results,
-events). When its input ends the zygote starts nothing more and exits once its
-processes have ended. It dies with the fork server (``PR_SET_PDEATHSIG``); its running
-tries live on.
+Once the file is imported the zygote says ``ready`` and serves requests (see
+:mod:`millstream.executors.wire`). A DAG callback gets a process of its own. A task try
+goes to a worker (:mod:`millstream.executors.try_worker`): an idle one of this file, or
+a new fork that runs this try and, with ``tries_per_process`` above 1, later ones; with
+``tries_per_process = 1`` every try is a fork of its own. Each try or callback runs in a
+session of its own (:mod:`millstream.executors.try_processes`). The zygote reports the
+pid that runs each request, when a worker is done with a try (``ran``) and each pid's
+wait status (``exited``); the fork server does the rest (timeouts, results, events). It
+signals a worker's process group on the fork server's behalf (``signal``), since only
+the zygote knows which try the worker runs at that moment. When its input ends the
+zygote starts nothing more, ends its idle workers' input and exits once its processes
+have ended. It dies with the fork server (``PR_SET_PDEATHSIG``); its running tries live
+on.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ import contextlib
 import gc
 import json
 import logging
+import math
 import os
 import select
 import signal
 import sys
+import time
 import traceback
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -38,6 +46,7 @@ from millstream.executors.process_tools import (
     seconds,
     serve_signals,
 )
+from millstream.executors.try_worker import Worker, WorkerPool, serve_tries
 from millstream.executors.wire import CallbackRequest
 from millstream.parsing.limits import cap_memory, die_with_parent, restore_memory_limit
 from millstream.parsing.loader import DagImportError, load_dag_file
@@ -106,6 +115,7 @@ class _Zygote:
         self.children: set[int] = set()
         self.dags: dict[str, DAG] = {}
         self.wake_read, self.wake_write = os.pipe()
+        self.workers = WorkerPool(config.worker_idle_s)
 
     def serve(self) -> int:
         self._install_signals()
@@ -121,7 +131,7 @@ class _Zygote:
                 template_environment(dag)
         gc.freeze()  # the imported DAGs are never collected here: less copying per try
         self.pipe.send({"kind": "ready"})
-        while self.pipe.read_fd is not None or self.children:
+        while self.pipe.read_fd is not None or self.children or self.workers:
             self._step()
         self.pipe.flush_before_exit(EXIT_FLUSH_TIMEOUT_S)
         return 0
@@ -136,25 +146,51 @@ class _Zygote:
             poller.register(self.pipe.read_fd, select.POLLIN)
         if self.pipe.wants_write and self.pipe.write_fd is not None:
             poller.register(self.pipe.write_fd, select.POLLOUT)
-        poller.poll(-1)
+        for worker in self.workers.by_pid.values():
+            if worker.pipe.read_fd is not None:
+                poller.register(worker.pipe.read_fd, select.POLLIN)
+            if worker.pipe.wants_write and worker.pipe.write_fd is not None:
+                poller.register(worker.pipe.write_fd, select.POLLOUT)
+        deadline = self.workers.next_deadline()
+        poller.poll(-1 if deadline is None
+                    else max(0, math.ceil((deadline - time.monotonic()) * 1000)))
         with contextlib.suppress(BlockingIOError):
             os.read(self.wake_read, 4096)
         self.pipe.flush()
+        for worker in list(self.workers.by_pid.values()):
+            worker.pipe.flush()
+            self._read_worker(worker)
         for line in self.pipe.read_lines():
             self._handle(line)
+        if self.pipe.read_fd is None:  # retired: no more tries, idle workers may go
+            self.workers.retire_idle(everyone=True)
+        else:
+            self.workers.retire_idle()
         self._reap()
+
+    def _read_worker(self, worker: Worker) -> None:
+        for request_id, pid in self.workers.read(worker):
+            self.pipe.send({"kind": "ran", "id": request_id, "pid": pid})
 
     def _handle(self, line: bytes) -> None:
         request_id = -1
         try:
             data = json.loads(line)
             request_id = int(data["id"])
+            if data["kind"] == "signal":
+                self.workers.signal(request_id, int(data["signal"]))
+                return
             if data["kind"] == "try":
                 workload = from_dict(data["workload"])
                 if not isinstance(workload, TaskWorkload):
                     raise _Refused("the request holds no workload")
                 task = self._task_for(workload)
                 timeout = seconds(getattr(task, "execution_timeout", None))
+                if self.config.reuses_workers:
+                    pid = self._to_worker(request_id, task, workload, data["workload"])
+                    self.pipe.send({"kind": "forked", "id": request_id, "pid": pid,
+                                    "timeout": timeout})
+                    return
                 pid = self._fork(lambda: self._become_try(task, workload))
             elif data["kind"] == "callback":
                 request = CallbackRequest.from_dict(data["callback"])
@@ -184,7 +220,26 @@ class _Zygote:
             raise _Refused(f"DAG {key.dag_id!r} in {self.path} has no task {key.task_id!r}")
         return task
 
-    def _fork(self, become: Any) -> int:
+    def _to_worker(self, request_id: int, task: BaseOperator, workload: TaskWorkload,
+                   raw: dict[str, Any]) -> int:
+        """Hand a try to an idle worker, or fork a new one that starts with it; its pid."""
+        worker = self.workers.take_idle()
+        if worker is not None:
+            self.workers.send(worker, request_id, raw)
+            return worker.pid
+        to_read, to_write = os.pipe()
+        from_read, from_write = os.pipe()
+        try:
+            pid = self._fork(lambda: serve_tries(
+                request_id, task, workload, JsonLinePipe(to_read, from_write), self.config,
+                self._task_for), close=(to_write, from_read))
+        finally:
+            os.close(to_read)
+            os.close(from_write)
+        self.workers.add(Worker(pid, JsonLinePipe(from_read, to_write), request_id))
+        return pid
+
+    def _fork(self, become: Any, close: tuple[int, ...] = ()) -> int:
         for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
             with contextlib.suppress(Exception):
                 stream.flush()
@@ -197,6 +252,11 @@ class _Zygote:
                 self.pipe.close()
                 os.close(self.wake_read)
                 os.close(self.wake_write)
+                # Only the zygote may hold the workers' pipes: a worker sees the end of
+                # its input when the zygote closes it, whoever else was forked since.
+                for fd in (*close, *self.workers.fds()):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
                 for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGALRM, signal.SIGHUP):
                     signal.signal(signum, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -226,10 +286,17 @@ class _Zygote:
 
     def _reap(self) -> None:
         while (pid := exited_child()) is not None:
-            if pid in self.children:
+            worker = self.workers.by_pid.get(pid)
+            if worker is not None:
+                self._read_worker(worker)  # what it said before it went
+            if pid in self.children or worker is not None:
                 # Its zombie still holds the group id: the group cannot be another's.
                 kill_group(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
             if pid in self.children:
                 self.children.discard(pid)
                 self.pipe.send({"kind": "exited", "pid": pid, "status": status})
+            elif worker is not None:
+                self.workers.ended(pid)
+                if worker.request_id is not None:  # it ended with its try
+                    self.pipe.send({"kind": "exited", "pid": pid, "status": status})

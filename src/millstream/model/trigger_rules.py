@@ -44,6 +44,7 @@ class TriggerRule(StrEnum):
     NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
     NONE_SKIPPED = "none_skipped"
     ALWAYS = "always"
+    ALL_DONE_SETUP_SUCCESS = "all_done_setup_success"  # the rule of every teardown task
 
     @classmethod
     def parse(cls, value: str | TriggerRule) -> TriggerRule:
@@ -86,7 +87,9 @@ class UpstreamCounts:
     """How many direct upstream task instances are in each finished state.
 
     ``total`` counts every upstream task instance, finished or not; the other
-    fields count finished ones, so ``total - done`` are still unfinished.
+    fields count finished ones, so ``total - done`` are still unfinished. The
+    ``setup_*`` fields count the instances of upstream *setup* tasks among them
+    (``setup_total`` all of them, the others those that succeeded or were skipped).
     """
 
     total: int = 0
@@ -95,9 +98,13 @@ class UpstreamCounts:
     failed: int = 0
     upstream_failed: int = 0
     removed: int = 0
+    setup_total: int = 0
+    setup_success: int = 0
+    setup_skipped: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("total", "success", "skipped", "failed", "upstream_failed", "removed"):
+        for name in ("total", "success", "skipped", "failed", "upstream_failed", "removed",
+                     "setup_total", "setup_success", "setup_skipped"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"upstream count {name} must be a non-negative int, got {value!r}")
@@ -105,6 +112,10 @@ class UpstreamCounts:
             raise ValueError(
                 f"upstream counts are inconsistent: {self.done} finished but total is {self.total}"
             )
+        if self.setup_success + self.setup_skipped > self.setup_total or (
+            self.setup_total > self.total
+        ):
+            raise ValueError("upstream setup counts are inconsistent with the totals")
 
     @property
     def done(self) -> int:
@@ -166,6 +177,10 @@ def evaluate(rule: TriggerRule | str, counts: UpstreamCounts) -> Decision:
                                                                       (all skipped), else run
     none_skipped                  skipped -> skip                     run
     always                        run                                 run
+    all_done_setup_success        (none)                              skip if every upstream
+                                                                      setup was skipped;
+                                                                      upstream_failed if none
+                                                                      succeeded; else run
     ============================  ==================================  =========================
 
     A task with no upstream (or only removed ones) runs whatever its rule.
@@ -221,6 +236,14 @@ def evaluate(rule: TriggerRule | str, counts: UpstreamCounts) -> Decision:
         if not all_done:
             return Decision.WAIT
         return Decision.RUN if success else Decision.SKIP
+    if rule is TriggerRule.ALL_DONE_SETUP_SUCCESS:
+        if not all_done:
+            return Decision.WAIT
+        if counts.setup_total and counts.setup_skipped >= counts.setup_total:
+            return Decision.SKIP
+        if counts.setup_total and not counts.setup_success:
+            return Decision.UPSTREAM_FAILED
+        return Decision.RUN
     if rule is TriggerRule.NONE_SKIPPED:
         if skipped:
             return Decision.SKIP

@@ -9,7 +9,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from typing import Any
 
 from millstream.authoring.task import BaseOperator
@@ -43,10 +43,12 @@ class BashOperator(BaseOperator):
         output_encoding: str = "utf-8",
         skip_on_exit_code: int | Container[int] | None = 99,
         cwd: str | None = None,
+        output_processor: Callable[[str], Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.bash_command = bash_command
+        self.output_processor = output_processor  # applied to the last line before the push
         self.env = env
         self.append_env = append_env
         self.output_encoding = output_encoding
@@ -69,7 +71,14 @@ class BashOperator(BaseOperator):
         })
         return base
 
-    def execute(self, context: dict[str, Any]) -> str | None:
+    def execute(self, context: dict[str, Any]) -> Any:
+        last_line = self.run_command(context)
+        if self.output_processor is not None and last_line is not None:
+            return self.output_processor(last_line)
+        return last_line
+
+    def run_command(self, context: dict[str, Any]) -> str | None:
+        """Run ``bash_command``; its last line of output, or an error for a bad exit code."""
         if self.cwd is not None and not os.path.isdir(self.cwd):
             raise BashCommandFailed(f"task {self.task_id!r}: cwd {self.cwd!r} is not a directory")
         process = subprocess.Popen(
@@ -103,6 +112,46 @@ class BashOperator(BaseOperator):
                 f"task {self.task_id!r}: bash command exited with code {code}"
             )
         return last_line
+
+
+class DecoratedBashOperator(BashOperator):
+    """The operator behind ``@task.bash``: the function returns the command to run.
+
+    The function is called with its arguments (and the context keys it names) when the
+    task runs; the string it returns is rendered as a template and run like
+    ``bash_command``. An empty or non-string result fails the task.
+    """
+
+    template_fields = ("env", "cwd", "op_args", "op_kwargs")
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Sequence[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("bash_command", "")
+        super().__init__(**kwargs)
+        self.python_callable = python_callable
+        self.op_args = list(op_args or [])
+        self.op_kwargs = dict(op_kwargs or {})
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        from millstream.authoring.templating import render_value, template_environment
+        from millstream.operators.python import callable_kwargs
+
+        kwargs = callable_kwargs(self.python_callable, self.op_args, self.op_kwargs, context)
+        command = self.python_callable(*self.op_args, **kwargs)
+        if not isinstance(command, str) or not command.strip():
+            raise BashCommandFailed(
+                f"task {self.task_id!r}: the @task.bash function must return a non-empty "
+                f"command string, got {command!r}"
+            )
+        env = template_environment(self.dag)
+        self.bash_command = render_value(command, context, env, tuple(self.template_ext))
+        return super().execute(context)
 
 
 _POLL_SECONDS = 0.1

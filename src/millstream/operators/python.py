@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
+from millstream.authoring.asset_expressions import Metadata
 from millstream.authoring.task import BaseOperator
 from millstream.exceptions import DagDefinitionError
 from millstream.operators.skipping import branch_targets, skip_tasks
@@ -61,10 +63,13 @@ class PythonOperator(BaseOperator):
         op_args: Sequence[Any] | None = None,
         op_kwargs: Mapping[str, Any] | None = None,
         templates_dict: dict[str, Any] | None = None,
+        templates_exts: Sequence[str] | None = None,
         show_return_value_in_logs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if templates_exts is not None:  # values ending so are template files to read
+            self.template_ext = tuple(templates_exts)
         if not callable(python_callable):
             raise DagDefinitionError(
                 f"task {self.task_id!r}: python_callable must be callable, got {python_callable!r}"
@@ -84,7 +89,31 @@ class PythonOperator(BaseOperator):
 
     def execute_callable(self, context: dict[str, Any]) -> Any:
         kwargs = callable_kwargs(self.python_callable, self.op_args, self.op_kwargs, context)
-        return self.python_callable(*self.op_args, **kwargs)
+        result = self.python_callable(*self.op_args, **kwargs)
+        if inspect.iscoroutine(result):  # an ``async def`` callable runs to its end here
+            return asyncio.run(result)
+        if inspect.isgenerator(result):
+            return drain_metadata(result, context)
+        return result
+
+
+def drain_metadata(generator: Generator[Any, Any, Any], context: Mapping[str, Any]) -> Any:
+    """Run a generator callable to its end: each ``Metadata`` it yields sets the extra of
+    its asset's event (through its alias too, if it names one); its return value is the
+    task's. Anything else yielded is logged and ignored, as in Airflow."""
+    events = context.get("outlet_events")
+    while True:
+        try:
+            item = next(generator)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(item, Metadata) and events is not None:
+            events[item.asset].extra.update(item.extra)
+            if item.alias is not None:
+                events[item.alias].add(item.asset, extra=dict(item.extra))
+            continue
+        log.warning("ignoring %r yielded by the task: only Metadata is understood",
+                    type(item).__name__)
 
 
 class BranchPythonOperator(PythonOperator):

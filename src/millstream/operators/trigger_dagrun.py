@@ -69,6 +69,10 @@ class DagRunService(Protocol):
         """The run's state now, or None if it is gone."""
         ...
 
+    def is_paused(self, dag_id: str) -> bool | None:
+        """Whether the DAG is paused (None: the store does not know it)."""
+        ...
+
 
 _dag_run_service: list[DagRunService] = []
 
@@ -90,6 +94,10 @@ class TriggeredRunFailed(MillstreamError):
     """The triggered run ended in one of the operator's ``failed_states``."""
 
 
+class DagIsPaused(TaskFailedNoRetry):
+    """``fail_when_dag_is_paused`` is set and the DAG to trigger is paused."""
+
+
 class TriggerDagRunOperator(BaseOperator):
     """Creates a run of ``trigger_dag_id`` (as ``millstream dags trigger`` would).
 
@@ -106,6 +114,9 @@ class TriggerDagRunOperator(BaseOperator):
         (:class:`TriggeredRunFailed`).
     :param deferrable: wait in the triggerer instead of polling from the task, so the wait
         holds no worker slot (needs ``millstream triggerer``, which ``standalone`` runs).
+    :param fail_when_dag_is_paused: fail (without retry) instead of triggering when the DAG
+        to trigger is paused.
+    :param note: a note for the triggered run; millstream logs it with the trigger.
 
     The run id and logical date are pushed to XCom as ``trigger_run_id`` and
     ``trigger_logical_date_iso``. The run is recorded in the audit log as done by
@@ -134,7 +145,9 @@ class TriggerDagRunOperator(BaseOperator):
         allowed_states: Iterable[str | DagRunState] | None = None,
         failed_states: Iterable[str | DagRunState] | None = None,
         skip_when_already_exists: bool = False,
+        fail_when_dag_is_paused: bool = False,
         deferrable: bool = False,
+        note: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -168,11 +181,16 @@ class TriggerDagRunOperator(BaseOperator):
                                       where)
         self.failed_states = _states(failed_states, [DagRunState.FAILED], "failed_states", where)
         both = sorted(s.value for s in set(self.allowed_states) & set(self.failed_states))
-        if both:
+        # As in Airflow, the default failed_states stay when allowed_states names "failed"
+        # too (a failed run then fails the task: failed states are checked first); only
+        # an explicit overlap is a mistake worth refusing.
+        if both and failed_states is not None:
             raise DagDefinitionError(f"{where}: {', '.join(both)} is in both allowed_states "
                                      "and failed_states")
         self.skip_when_already_exists = bool(skip_when_already_exists)
+        self.fail_when_dag_is_paused = bool(fail_when_dag_is_paused)
         self.deferrable = bool(deferrable)
+        self.note = note  # logged with the trigger; runs have no note field
 
     def _where(self) -> str:
         return (f"DAG {self.dag_id!r}, task {self.task_id!r}" if self.dag_id
@@ -188,6 +206,11 @@ class TriggerDagRunOperator(BaseOperator):
                              "valid dag id")
         now = datetime.now(UTC)
         ti = context["ti"]
+        if self.fail_when_dag_is_paused and service.is_paused(dag_id):
+            raise DagIsPaused(f"{where}: DAG {dag_id!r} is paused, and "
+                              "fail_when_dag_is_paused is set")
+        if self.note:
+            log.info("note for the triggered run: %s", self.note)
         triggered = service.trigger_dag_run(
             source_dag_id=ti.dag_id,
             source_task_id=ti.task_id,
@@ -285,6 +308,7 @@ def _states(values: Iterable[str | DagRunState] | None, default: list[DagRunStat
 __all__ = [
     "XCOM_LOGICAL_DATE_ISO",
     "XCOM_RUN_ID",
+    "DagIsPaused",
     "DagRunAlreadyExists",
     "TriggerDagRunOperator",
     "TriggeredRunFailed",

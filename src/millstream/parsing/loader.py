@@ -9,8 +9,10 @@ kept next to the DAG files (``dags/common/...``) can be imported by them.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import importlib.util
+import inspect
 import itertools
 import os
 import re
@@ -19,6 +21,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, TracebackType
+from typing import Any
 
 from millstream.authoring.dag import DAG, registering_dags
 from millstream.authoring.plugins import add_plugins_folder
@@ -186,7 +189,7 @@ def _import_error(file: Path, exc: BaseException) -> DagImportError:
     # shows the file, line and caret, so the import machinery's frames are only noise.
     tb = None if isinstance(exc, SyntaxError) else _user_frames(exc.__traceback__, file)
     exc = exc.with_traceback(tb)
-    hint = _airflow_hint(exc)
+    hint = _airflow_hint(exc) or _misspelling_hint(exc, tb, file)
     if hint is not None:
         exc.add_note(hint)
     message = "".join(traceback.format_exception(type(exc), exc, tb))
@@ -212,6 +215,34 @@ def _airflow_hint(exc: BaseException) -> str | None:
     from millstream.compat.airflow import import_hint
 
     return import_hint(exc)
+
+
+_UNEXPECTED_ARGUMENT = re.compile(
+    r"(?P<callable>[\w.]+)\(\) got an unexpected keyword argument '(?P<name>\w+)'")
+
+
+def _misspelling_hint(exc: BaseException, tb: TracebackType | None,
+                      file: Path) -> str | None:
+    """``did you mean 'schedule'?`` for ``DAG(shedule=...)``: the argument names of the
+    callable the DAG file called that are closest to the one it misspelled."""
+    found = _UNEXPECTED_ARGUMENT.match(str(exc)) if isinstance(exc, TypeError) else None
+    if found is None:
+        return None
+    frame = next((f for f, _ in traceback.walk_tb(tb)
+                  if Path(f.f_code.co_filename) == file), None)
+    if frame is None:
+        return None
+    first, *rest = found["callable"].split(".")
+    target: Any = frame.f_locals.get(first, frame.f_globals.get(first))
+    for part in rest:
+        target = getattr(target, part, None)
+    try:
+        names = [p.name for p in inspect.signature(target).parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    except (TypeError, ValueError):
+        return None
+    close = difflib.get_close_matches(found["name"], names, n=1)
+    return f"did you mean {close[0]!r}?" if close else None
 
 
 def _user_frames(tb: TracebackType | None, file: Path) -> TracebackType | None:

@@ -115,7 +115,7 @@ def _param_to_json(name: str, value: Any) -> dict[str, Any]:
             "default": _json_safe(value.default, name) if value.has_default else None,
             "has_default": value.has_default,
             "description": value.description,
-            "type": value.types,  # for forms and listings; validation uses the schema
+            "type": value.types,  # as a list, for forms and listings
             "schema": _json_safe(value.schema, name),
         }
     return {"param": False, "value": _json_safe(value, name)}
@@ -135,7 +135,22 @@ def _param_from_json(data: dict[str, Any]) -> Any:
 
 
 def serialize_task(task: BaseOperator) -> dict[str, Any]:
-    """The scheduler-relevant settings of one task, as JSON-ready data."""
+    """The scheduler-relevant settings of one task, as JSON-ready data.
+
+    Setup/teardown roles and an ExternalTaskMarker's target are written only when set,
+    so that DAGs without them keep the structure (and version) they had.
+    """
+    data = _task_settings(task)
+    for name in ("is_setup", "is_teardown", "on_failure_fail_dagrun"):
+        if getattr(task, name):
+            data[name] = True
+    marker = getattr(task, "external_marker", None)
+    if marker is not None:
+        data["external_marker"] = marker
+    return data
+
+
+def _task_settings(task: BaseOperator) -> dict[str, Any]:
     expansion = task.expansion_sources() if task.is_mapped else None  # type: ignore[attr-defined]
     operator = task.operator_class if task.is_mapped else type(task)  # type: ignore[attr-defined]
     return {
@@ -174,9 +189,7 @@ def serialize_task(task: BaseOperator) -> dict[str, Any]:
         "is_mapped": task.is_mapped,
         "outlets": [asset.as_json() for asset in task.outlets],
         "expansion": None if expansion is None else {
-            name: {"literal_length": s.literal_length, "xcom_task_id": s.xcom_task_id,
-                   "xcom_key": s.xcom_key}
-            for name, s in expansion.items()
+            name: s.to_json() for name, s in expansion.items()
         },
     }
 
@@ -192,14 +205,18 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         }
         for group_id, group in dag.task_group_dict.items()
     }
-    return {
+    data: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "dag_id": dag.dag_id,
         "fileloc": dag.fileloc,
         "description": dag.description,
         "schedule": _schedule_to_json(dag.timetable),
         "schedule_display": None if dag.schedule is None else (
-            str(dag.timetable) if isinstance(dag.timetable, AssetSchedule) else str(dag.schedule)
+            # A timetable object's own str() may be its id-bearing default repr: use the
+            # schedule's, so that parsing the same file twice gives the same structure.
+            str(dag.timetable)
+            if isinstance(dag.timetable, AssetSchedule | AssetOrTimeSchedule | TimetableSchedule)
+            else str(dag.schedule)
         ),
         "start_date": _moment(dag.start_date),
         "end_date": _moment(dag.end_date),
@@ -219,6 +236,13 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "task_groups": groups,
         "tasks": [serialize_task(task) for task in dag.topological_sort()],
     }
+    if dag.edge_info:  # only when set, so that DAGs without labels keep their version
+        data["edge_info"] = [[up, down, dict(info)]
+                             for (up, down), info in sorted(dag.edge_info.items())]
+    # Only when set: a DAG that does not use it keeps its structure, and so its version.
+    if dag.max_consecutive_failed_dag_runs:
+        data["max_consecutive_failed_dag_runs"] = dag.max_consecutive_failed_dag_runs
+    return data
 
 
 def structure_hash(data: dict[str, Any]) -> str:
@@ -254,6 +278,10 @@ class TaskStructure:
     task_group_id: str | None
     raw: dict[str, Any] = field(repr=False)
     _expansion: dict[str, ExpandSource] | None = field(default=None, repr=False)
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False
+    external_marker: dict[str, Any] | None = field(default=None, repr=False)
     outlets: list[Asset] = field(default_factory=list, repr=False)
     dag: DagStructure | None = field(default=None, repr=False)
 
@@ -283,10 +311,13 @@ class TaskStructure:
             operator_name=data["operator_name"],
             task_group_id=data["task_group"],
             outlets=[Asset.from_json(a) for a in data.get("outlets", [])],
+            is_setup=data.get("is_setup", False),
+            is_teardown=data.get("is_teardown", False),
+            on_failure_fail_dagrun=data.get("on_failure_fail_dagrun", False),
+            external_marker=data.get("external_marker"),
             raw=data,
             _expansion=None if expansion is None else {
-                name: ExpandSource(s["literal_length"], s["xcom_task_id"], s["xcom_key"])
-                for name, s in expansion.items()
+                name: ExpandSource.from_json(s) for name, s in expansion.items()
             },
         )
 
@@ -320,6 +351,7 @@ class DagStructure:
         self.max_active_runs: int = data["max_active_runs"]
         self.max_active_tasks: int = data["max_active_tasks"]
         self.dagrun_timeout = _delta(data["dagrun_timeout"])
+        self.max_consecutive_failed_dag_runs: int = data.get("max_consecutive_failed_dag_runs", 0)
         self.doc_md: str | None = data["doc_md"]
         self.params = ParamsDict(
             {name: _param_from_json(p) for name, p in data["params"].items()},
@@ -330,6 +362,10 @@ class DagStructure:
         self.has_sla_miss_callback: bool = data["has_callbacks"]["sla_miss"]
         self.is_paused_upon_creation: bool | None = data["is_paused_upon_creation"]
         self.task_groups: dict[str, dict[str, Any]] = data["task_groups"]
+        # extra data of edges, such as a Label's text: (upstream, downstream) -> {"label": ...}
+        self.edge_info: dict[tuple[str, str], dict[str, Any]] = {
+            (up, down): info for up, down, info in data.get("edge_info", [])
+        }
         self._order = [TaskStructure.from_json(t) for t in data["tasks"]]
         self.task_dict: dict[str, TaskStructure] = {t.task_id: t for t in self._order}
         for task in self._order:

@@ -65,6 +65,16 @@ class RuntimeDagRun(DagRunRecord):
             return run
         return cls(**{f.name: getattr(run, f.name) for f in dataclasses.fields(run)})
 
+    @property
+    def partition_key(self) -> str | None:
+        """Airflow's asset partition key of the run: millstream's runs have none (None)."""
+        return None
+
+    @property
+    def partition_date(self) -> datetime | None:
+        """The partition key as a date: None, as there is no partition key."""
+        return None
+
     def get_task_instances(self, state: str | Iterable[str] | None = None
                            ) -> list[TaskInstanceRecord]:
         """The run's task instances as the metadata store has them now (``state`` filters)."""
@@ -221,6 +231,7 @@ def build_context(
         "outlets": list(getattr(task, "outlets", None) or []),
         "inlet_events": InletEventAccessors(),
         "outlet_events": OutletEventAccessors(),
+        "partition_key": None,  # runs have no asset partition key (see authoring.partitions)
         "task_state_store": UnsupportedStateStore("task_state_store"),
         "asset_state_store": UnsupportedStateStore("asset_state_store"),
         "task_instance_key_str": f"{run.dag_id}__{task.task_id}__{ds.replace('-', '')}",

@@ -33,6 +33,12 @@ class OutletEventAccessor:
         self.key = key
         self.extra: dict[str, Any] = {}
         self.asset_alias_events: list[tuple[Any, dict[str, Any]]] = []
+        self.partition_keys: list[str] = []
+
+    def add_partitions(self, keys: str | list[str]) -> None:
+        """Name the partitions of the asset this try made (kept here: runs have no
+        partition keys yet)."""
+        self.partition_keys.extend([keys] if isinstance(keys, str) else list(keys))
 
     def add(self, asset: Any, extra: dict[str, Any] | None = None) -> None:
         """Record that ``asset`` was updated (through this alias), with ``extra``."""

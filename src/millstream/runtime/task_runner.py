@@ -66,7 +66,10 @@ def run_task_try(
         _call(task.on_execute_callback, context, "on_execute_callback", task.task_id)
         timeout = task.execution_timeout.total_seconds() if task.execution_timeout else None
         with set_current_context(context), execution_timeout(timeout, task.task_id):
+            if workload.next_method is None:  # a resumed deferral passed its checks already
+                task.pre_execute(context)
             result = _execute(task, context, workload)
+            task.post_execute(context, result)
         _push_result(task, ti, result)
     except TaskSkipped as exc:
         state = TaskState.SKIPPED

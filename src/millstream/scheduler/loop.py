@@ -16,9 +16,20 @@ from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.scheduler.dag_view import DagView
 from millstream.scheduler.dispatch import choose_to_queue
-from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
+from millstream.scheduler.events import (
+    apply_finished,
+    apply_started,
+    resumed_workload,
+    waiting_for_time,
+)
 from millstream.scheduler.readiness import evaluate_dirty
-from millstream.scheduler.runs import align_run_with_dag, create_run, final_state
+from millstream.scheduler.runs import (
+    align_run_with_dag,
+    create_run,
+    final_state,
+    pause_after_failures,
+    run_state_leaves,
+)
 from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
@@ -79,15 +90,12 @@ class Scheduler:
         self._warned_pools: set[str] = set()
         self._pool_sizes: dict[str, int | None] = {}  # read again after every poke
         self._unapplied: list[TaskStartedEvent | TaskFinishedEvent] = []
-        # A try's start alone changes nothing the scheduler acts on: starts wait (at most
-        # start_batch_delay) for an outcome to share its transaction, and a short try's
-        # start and end become one write.
+        # A start alone changes nothing the scheduler acts on: it waits (start_batch_delay
+        # at most) for an outcome to share a transaction; a short try's become one write.
         self.start_batch_delay = start_batch_delay
         self._held_since: datetime | None = None
-        # The running runs, kept between ticks (None: read them again on the next tick).
-        # This scheduler adds the runs it starts and drops those it ends; they are read
-        # again when something changed elsewhere (a poke that reevaluates), and at least
-        # every RUNNING_REFRESH_S, for the runs another scheduler started.
+        # The running runs between ticks (None: read again), with those this scheduler
+        # starts and ends; read again on a reevaluating poke, and every RUNNING_REFRESH_S.
         self._running: dict[tuple[str, str], DagRunRecord] | None = None
         self._running_read_at = 0.0
         self._next_timeout: datetime | None = None  # the earliest dagrun_timeout moment
@@ -338,15 +346,7 @@ class Scheduler:
         ):
             return {}
         self._retries_changed = False
-        self._next_retry_at = None
-        due: dict[tuple[str, str], list[TaskInstanceRecord]] = {}
-        for ti in self.store.task_instances.in_states(WAITING_FOR_TIME):
-            moment = (ti.reschedule_date if ti.state is TaskState.UP_FOR_RESCHEDULE
-                      else ti.next_retry_at)
-            if moment is None or moment <= now:
-                due.setdefault((ti.dag_id, ti.run_id), []).append(ti)
-            elif self._next_retry_at is None or moment < self._next_retry_at:
-                self._next_retry_at = moment
+        due, self._next_retry_at = waiting_for_time(self.store, WAITING_FOR_TIME, now)
         return due
 
     def _advance(
@@ -378,7 +378,7 @@ class Scheduler:
         if not unfinished and not self.store.task_instances.has_unfinished(
             run.dag_id, run.run_id
         ):
-            leaves = [t.task_id for t in dag.tasks if not t.downstream_task_ids]
+            leaves = list(run_state_leaves(dag))
             state = final_state(
                 dag, self.store.task_instances.for_run(run.dag_id, run.run_id, leaves)
             )
@@ -413,6 +413,8 @@ class Scheduler:
         self._after_commit.append(functools.partial(
             self.callbacks.dag_run_finished, dag, run, state is DagRunState.SUCCESS, reason
         ))
+        if state is DagRunState.FAILED and dag.max_consecutive_failed_dag_runs:
+            pause_after_failures(self.store, dag, run)
 
     def _wake_later_runs(self, dag: DagView, run_id: str, task_ids: Iterable[str]) -> None:
         """depends_on_past: tasks ending in one run may unblock waiting tasks of other runs.

@@ -6,6 +6,7 @@ order, so one finished task costs work proportional to its downstream, not the D
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 import weakref
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from millstream.authoring.mapping import expansion_length
+from millstream.model.setup_teardown import SetupCounts, indirect_setups, setup_constraint
 from millstream.model.states import TaskState
 from millstream.model.trigger_rules import Decision, UpstreamCounts, evaluate
 from millstream.runtime.xcom import decode_xcom
@@ -85,7 +86,17 @@ def evaluate_dirty(
         counts = UpstreamCounts.from_states(
             ti.state for up in task.upstream_task_ids for ti in by_task[up]
         )
+        if task.is_teardown:
+            counts = _with_setup_counts(dag, task, counts, by_task)
         decision = evaluate(task.trigger_rule, counts)
+        indirect = _indirect_setups(dag).get(task_id)
+        if indirect:
+            load(indirect)
+            imposed = setup_constraint(_setup_counts(by_task, indirect))
+            if imposed is Decision.WAIT:
+                unfinished = True
+                continue
+            decision = imposed or decision
         if decision is Decision.WAIT or (
             decision is Decision.RUN and not _past_allows(store, dag, run, task_id)
         ):
@@ -119,6 +130,46 @@ def evaluate_dirty(
         else:
             unfinished = True
     return unfinished
+
+
+_INDIRECT: weakref.WeakKeyDictionary[DagView, dict[str, list[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _indirect_setups(dag: DagView) -> dict[str, list[str]]:
+    """Each task's indirect setups (worked out once per DAG version; empty without setups)."""
+    cached = _INDIRECT.get(dag)
+    if cached is None:
+        cached = {}
+        if any(t.is_setup for t in dag.tasks):
+            for task_id in dag.task_dict:
+                found = indirect_setups(dag.task_dict, task_id)
+                if found:
+                    cached[task_id] = found
+        _INDIRECT[dag] = cached
+    return cached
+
+
+def _setup_counts(by_task: dict[str, list[TaskInstanceRecord]],
+                  setups: Iterable[str]) -> SetupCounts:
+    states = [ti.state for setup in setups for ti in by_task[setup]
+              if ti.state is not TaskState.REMOVED]
+    return SetupCounts(
+        total=len(states),
+        success=states.count(TaskState.SUCCESS),
+        skipped=states.count(TaskState.SKIPPED),
+        failed=sum(s in (TaskState.FAILED, TaskState.UPSTREAM_FAILED) for s in states),
+    )
+
+
+def _with_setup_counts(dag: DagView, task: TaskView, counts: UpstreamCounts,
+                       by_task: dict[str, list[TaskInstanceRecord]]) -> UpstreamCounts:
+    """A teardown's upstream counts with those of its direct setups filled in."""
+    setups = _setup_counts(by_task, [u for u in task.upstream_task_ids
+                                     if dag.task_dict[u].is_setup])
+    return dataclasses.replace(counts, setup_total=setups.total,
+                               setup_success=setups.success, setup_skipped=setups.skipped)
 
 
 def _push_downstream(heap: list[tuple[int, str]], task_ids: Iterable[str],
@@ -160,20 +211,16 @@ def _expand(
     now: datetime,
 ) -> list[TaskInstanceRecord]:
     """Create the mapped instances; zero elements skip the task, bad input fails it."""
+    def value_of(task_id: str, key: str) -> Any:
+        try:
+            return _resolved_upstream_value(store, run, dag.task_dict[task_id], key)
+        except ValueError as exc:
+            raise ValueError(f"task {task.task_id!r}: cannot expand: {exc}") from None
+
     try:
         count = 1
         for name, source in task.expansion_sources().items():
-            if source.xcom_task_id is None:
-                if source.literal_length is None:
-                    raise ValueError(f"task {task.task_id!r}: {name!r} has nothing to expand")
-                count *= source.literal_length
-                continue
-            upstream = dag.task_dict[source.xcom_task_id]
-            try:
-                value = _resolved_upstream_value(store, run, upstream, source.xcom_key)
-            except ValueError as exc:
-                raise ValueError(f"task {task.task_id!r}: cannot expand {name!r}: {exc}") from None
-            count *= expansion_length({name: value}, task.task_id)
+            count *= source.count(value_of, name, task.task_id)
     except (TypeError, ValueError) as exc:
         log.error("cannot expand task %s: %s", task.task_id, exc)
         return [store.task_instances.set_state(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Collection, Iterable
 from datetime import datetime
@@ -9,12 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import ConflictError
 from millstream.model.intervals import DataInterval
+from millstream.model.setup_teardown import effective_leaves
 from millstream.model.states import FINISHED_TASK_STATES, DagRunState, TaskState
 from millstream.scheduler.dag_view import DagView
 from millstream.store.records import SCHEDULED_RUN, DagRunRecord, TaskInstanceRecord
 
 if TYPE_CHECKING:
     from millstream.store.interfaces import Store
+
+log = logging.getLogger("millstream.scheduler")
 
 FAILED_LEAF_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 _PRIORITY_WEIGHTS: weakref.WeakKeyDictionary[DagView, dict[str, int]] = (
@@ -220,16 +224,47 @@ def _relative_masks(dag: DagView, ids: list[str], upstream: bool) -> list[int]:
     return [mask or 0 for mask in masks]
 
 
+_LEAVES: weakref.WeakKeyDictionary[DagView, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def run_state_leaves(dag: DagView) -> frozenset[str]:
+    """The tasks whose states decide the run's state (worked out once per DAG version)."""
+    cached = _LEAVES.get(dag)
+    if cached is None:
+        cached = frozenset(effective_leaves(dag.task_dict))
+        _LEAVES[dag] = cached
+    return cached
+
+
 def final_state(dag: DagView, instances: Iterable[TaskInstanceRecord]) -> DagRunState | None:
     """The run's end state once every instance has finished, else None.
 
     A run fails when any leaf task (one with no downstream) ended failed or
-    upstream_failed; otherwise it succeeds.
+    upstream_failed; otherwise it succeeds. Teardown tasks do not count (unless
+    ``on_failure_fail_dagrun``): the tasks they tear down after are the leaves then.
     """
+    leaves = run_state_leaves(dag)
     leaf_failed = False
     for ti in instances:
         if ti.state not in FINISHED_TASK_STATES:
             return None
-        if ti.state in FAILED_LEAF_STATES and not dag.task_dict[ti.task_id].downstream_task_ids:
+        if ti.state in FAILED_LEAF_STATES and ti.task_id in leaves:
             leaf_failed = True
     return DagRunState.FAILED if leaf_failed else DagRunState.SUCCESS
+
+
+def pause_after_failures(store: Store, dag: DagView, run: DagRunRecord) -> None:
+    """Airflow's ``max_consecutive_failed_dag_runs``: once the DAG's latest runs (by
+    logical date, ``run`` included) all failed, pause it."""
+    limit = dag.max_consecutive_failed_dag_runs
+    current: DagRunRecord | None = run
+    for _ in range(limit - 1):
+        assert current is not None
+        current = store.runs.previous(dag.dag_id, current.logical_date)
+        if current is None or current.state is not DagRunState.FAILED:
+            return
+    if store.dags.get(dag.dag_id) is None:
+        return  # not a stored DAG (dag.test()): nothing to pause
+    store.dags.set_paused(dag.dag_id, True)
+    log.warning("DAG %s paused: its last %d run(s) failed (max_consecutive_failed_dag_runs)",
+                dag.dag_id, limit)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from millstream.authoring.task import BaseOperator
 from millstream.exceptions import DagDefinitionError, TaskFailedNoRetry, TaskSkipped
 from millstream.model.intervals import ensure_utc
 from millstream.model.states import DagRunState, TaskState
@@ -246,3 +247,48 @@ def _call_date_fn(
     names = {p.name for p in parameters[1:]
              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     return fn(logical_date, **{k: v for k, v in extra.items() if k in names})
+
+
+class ExternalTaskMarker(BaseOperator):
+    """Marks that ``external_task_id`` of ``external_dag_id`` depends on this task.
+
+    Running it does nothing. Clearing it also clears that task, and the tasks after it, in
+    the other DAG's run at ``logical_date`` (a template; the run's own logical date by
+    default), and so on through markers there, at most ``recursion_depth`` DAGs deep.
+    """
+
+    template_fields = ("external_dag_id", "external_task_id", "logical_date")
+    ui_color = "#4db7db"
+
+    def __init__(
+        self,
+        *,
+        external_dag_id: str,
+        external_task_id: str,
+        logical_date: str | datetime | None = "{{ logical_date.isoformat() }}",
+        recursion_depth: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(recursion_depth, int) or recursion_depth <= 0:
+            raise DagDefinitionError(
+                f"task {self.task_id!r}: recursion_depth must be a positive integer"
+            )
+        self.external_dag_id = external_dag_id
+        self.external_task_id = external_task_id
+        self.logical_date = logical_date
+        self.recursion_depth = recursion_depth
+
+    @property
+    def external_marker(self) -> dict[str, Any]:
+        """What clearing needs to follow this marker (stored with the DAG's structure)."""
+        date = self.logical_date
+        return {
+            "dag_id": self.external_dag_id,
+            "task_id": self.external_task_id,
+            "logical_date": date.isoformat() if isinstance(date, datetime) else date,
+            "recursion_depth": self.recursion_depth,
+        }
+
+    def execute(self, context: dict[str, Any]) -> None:
+        return None

@@ -45,3 +45,7 @@ class PythonSensor(BaseSensorOperator):
         if isinstance(result, PokeReturnValue):
             return result
         return bool(result)
+
+
+class DecoratedSensorOperator(PythonSensor):
+    """The operator behind ``@task.sensor``: the decorated function is the poke."""

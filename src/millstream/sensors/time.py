@@ -1,10 +1,11 @@
-"""Time sensors: wait until a moment (DateTimeSensor) or a delay after the data interval
-(TimeDeltaSensor), in a worker slot or, with ``deferrable=True``, in the triggerer."""
+"""Time sensors: wait until a moment (DateTimeSensor), a time of day (TimeSensor) or a delay
+after the data interval (TimeDeltaSensor), in a worker slot or, with ``deferrable=True``, in
+the triggerer."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from millstream.exceptions import DagDefinitionError
@@ -94,6 +95,41 @@ class DateTimeSensor(BaseSensorOperator):
 
 class DateTimeSensorAsync(DateTimeSensor):
     """A :class:`DateTimeSensor` that waits in the triggerer (``deferrable=True``)."""
+
+    def __init__(self, *, deferrable: bool = True, **kwargs: Any) -> None:
+        super().__init__(deferrable=deferrable, **kwargs)
+
+
+class TimeSensor(BaseSensorOperator):
+    """Waits until ``target_time`` (a time of day, UTC when naive) on the date the run's
+    data interval ends (today for a run without one). With ``deferrable=True`` the wait
+    happens in the triggerer."""
+
+    def __init__(self, *, target_time: time, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(target_time, time):
+            raise DagDefinitionError(
+                f"task {self.task_id!r}: target_time must be a datetime.time, "
+                f"got {type(target_time).__name__}"
+            )
+        self.target_time = target_time
+
+    def target(self, context: dict[str, Any]) -> datetime:
+        """The moment to wait for, on the run's date."""
+        day = context.get("data_interval_end") or current_clock().now()
+        zone = self.target_time.tzinfo or UTC
+        return ensure_utc(datetime.combine(day.date(), self.target_time.replace(tzinfo=None),
+                                           zone))
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        return current_clock().now() >= self.target(context)
+
+    def make_trigger(self, context: dict[str, Any]) -> BaseTrigger:
+        return DateTimeTrigger(self.target(context))
+
+
+class TimeSensorAsync(TimeSensor):
+    """A :class:`TimeSensor` that waits in the triggerer (``deferrable=True``)."""
 
     def __init__(self, *, deferrable: bool = True, **kwargs: Any) -> None:
         super().__init__(deferrable=deferrable, **kwargs)

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from millstream.exceptions import InvalidInputError
+from millstream.model.intervals import ensure_utc
+from millstream.model.setup_teardown import with_setups_and_teardowns
 from millstream.model.states import (
     FINISHED_RUN_STATES,
     FINISHED_TASK_STATES,
     DagRunState,
     TaskState,
 )
-from millstream.services.common import require_dag, require_run
+from millstream.services.common import require_dag, require_run, require_structure
 from millstream.services.inputs import compile_pattern
 from millstream.store.audit import record_action
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
+
+log = logging.getLogger("millstream.services")
 
 FAILED_TASK_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 """What ``only_failed`` clears, as in Airflow: failures and the tasks they blocked."""
@@ -28,10 +35,22 @@ class TaskNode(Protocol):
     """What clearing needs of one task of a DAG's structure."""
 
     @property
+    def upstream_task_ids(self) -> AbstractSet[str]: ...
+
+    @property
     def downstream_task_ids(self) -> AbstractSet[str]: ...
 
     @property
     def retries(self) -> int: ...
+
+    @property
+    def is_setup(self) -> bool: ...
+
+    @property
+    def is_teardown(self) -> bool: ...
+
+    @property
+    def on_failure_fail_dagrun(self) -> bool: ...
 
 
 class TaskGraph(Protocol):
@@ -52,7 +71,10 @@ class ClearResult:
 def select_tasks(graph: TaskGraph, pattern: str | None = None, downstream: bool = False,
                  upstream: bool = False) -> set[str]:
     """Task ids matching ``pattern`` (``re.search``; all tasks when None), with their
-    downstream and/or upstream tasks when asked; a bad pattern is an InvalidInputError."""
+    downstream and/or upstream tasks when asked; a bad pattern is an InvalidInputError.
+
+    As in Airflow, the setups whose scope a chosen task is in come along, with their
+    teardowns, so that the resource the task needs is set up and torn down again."""
     tasks = graph.task_dict
     if pattern is None:
         chosen = set(tasks)
@@ -67,6 +89,9 @@ def select_tasks(graph: TaskGraph, pattern: str | None = None, downstream: bool 
             for down in node.downstream_task_ids:
                 ups.setdefault(down, set()).add(task_id)
         chosen |= _reachable(chosen, ups)
+    if any(node.is_setup or node.is_teardown for node in tasks.values()):
+        chosen = with_setups_and_teardowns(tasks, chosen, upstream_included=upstream,
+                                           downstream_included=downstream)
     return chosen
 
 
@@ -97,8 +122,11 @@ def clearable(store: Store, dag_id: str, run_ids: Iterable[str], task_ids: Abstr
 
 def clear(store: Store, graph: TaskGraph, dag_id: str, run_ids: Iterable[str],
           task_ids: AbstractSet[str], who: str, now: datetime,
-          only_failed: bool = False) -> ClearResult:
+          only_failed: bool = False, _depth: int = 10) -> ClearResult:
     """Reset the matching finished instances to ``none`` so that they run again.
+
+    A cleared ExternalTaskMarker also clears the task it points at in the other DAG (and
+    the tasks after it), through further markers at most ``recursion_depth`` DAGs deep.
 
     Each cleared instance loses its XComs and gets its retries back (as in Airflow, the
     next try may be followed by ``retries`` more); a run that had finished goes back to
@@ -129,4 +157,51 @@ def clear(store: Store, graph: TaskGraph, dag_id: str, run_ids: Iterable[str],
                           tasks=sorted({ti.label for ti in found if ti.run_id == run_id}),
                           only_failed=only_failed)
         cleared = [store.task_instances.get(ti.key) or ti for ti in found]
-    return ClearResult(cleared, requeued)
+    result = ClearResult(cleared, requeued)
+    for ti in found:
+        marker = getattr(graph.task_dict.get(ti.task_id), "external_marker", None)
+        if marker and _depth > 0:
+            run = next(r for r in runs if r.run_id == ti.run_id)
+            depth = min(_depth, int(marker.get("recursion_depth", 10))) - 1
+            _clear_marked(store, marker, run, who, now, only_failed, depth, result)
+    return result
+
+
+def _clear_marked(store: Store, marker: Mapping[str, Any], run: DagRunRecord, who: str,
+                  now: datetime, only_failed: bool, depth: int, result: ClearResult) -> None:
+    """Clear what an ExternalTaskMarker points at: its task and the tasks after it, in the
+    other DAG's run at the marker's logical date (nothing when either is missing)."""
+    dag_id, task_id = marker["dag_id"], marker["task_id"]
+    if store.dags.structure(dag_id) is None:
+        log.warning("ExternalTaskMarker: DAG %s has no stored structure; not cleared", dag_id)
+        return
+    structure = require_structure(store, dag_id)
+    other = store.runs.find(dag_id, _marker_date(marker.get("logical_date"), run))
+    if other is None or task_id not in structure.task_dict:
+        log.info("ExternalTaskMarker: no run of %s at that date or no task %s", dag_id, task_id)
+        return
+    chosen = select_tasks(structure, f"^{re.escape(task_id)}$", downstream=True)
+    more = clear(store, structure, dag_id, [other.run_id], chosen, who, now, only_failed,
+                 _depth=depth)
+    result.cleared.extend(more.cleared)
+    result.requeued.extend(more.requeued)
+
+
+def _marker_date(template: str | None, run: DagRunRecord) -> datetime:
+    """The marker's logical date: its template rendered for ``run``, or ``run``'s own."""
+    if not template:
+        return run.logical_date
+    import jinja2
+
+    logical = run.logical_date
+    text = jinja2.Environment(autoescape=False).from_string(template).render(
+        logical_date=logical, ds=logical.strftime("%Y-%m-%d"), ts=logical.isoformat(),
+        data_interval_start=run.data_interval_start, data_interval_end=run.data_interval_end,
+    )
+    try:
+        return ensure_utc(datetime.fromisoformat(text.strip()))
+    except ValueError:
+        raise InvalidInputError(
+            f"ExternalTaskMarker logical_date {template!r} rendered to {text!r}, which is "
+            "not an ISO 8601 date-time"
+        ) from None

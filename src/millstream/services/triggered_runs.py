@@ -144,6 +144,13 @@ def run_state(store: Store, dag_id: str, run_id: str) -> DagRunState | None:
     return None if run is None else DagRunState(run.state)
 
 
+def is_paused(store: Store, dag_id: str) -> bool | None:
+    """Whether the DAG is paused, or None when the store does not know it."""
+    with store.transaction():
+        record = store.dags.get(dag_id)
+    return None if record is None else bool(record.is_paused)
+
+
 class MetadataStoreDagRuns:
     """The trigger service on this process's metadata store: what TriggerDagRunOperator
     calls when it runs (``millstream/__init__`` registers it with the operator)."""
@@ -165,3 +172,7 @@ class MetadataStoreDagRuns:
     def run_state(self, dag_id: str, run_id: str) -> DagRunState | None:
         """:func:`run_state` on :func:`current_store`."""
         return run_state(current_store(), dag_id, run_id)
+
+    def is_paused(self, dag_id: str) -> bool | None:
+        """:func:`is_paused` on :func:`current_store`."""
+        return is_paused(current_store(), dag_id)

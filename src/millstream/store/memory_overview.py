@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 
 from millstream.model.states import DagRunState, TaskState
@@ -43,6 +44,10 @@ class MemoryOverviewRepo:
                 key = (run.logical_date.astimezone(UTC).date(), run.state)
                 counts[key] = counts.get(key, 0) + 1
         return sorted((day, state, n) for (day, state), n in counts.items())
+
+    def grid_instances(self, dag_id: str, run_ids: Collection[str]
+                       ) -> list[TaskInstanceRecord]:
+        return [ti for run_id in run_ids for ti in self._task_instances.for_run(dag_id, run_id)]
 
     def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
         taken: dict[tuple[str, TaskState], int] = {}

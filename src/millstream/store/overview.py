@@ -1,9 +1,11 @@
-"""The overview's queries across every DAG: runs and task instances in one state, newest
-first, within a window; each answered from an index on (state, end date), never by reading
-the whole history."""
+"""The UI's overview queries: runs and task instances of every DAG in one state, newest
+first, within a window, each answered from an index on (state, end date), never by reading
+the whole history; a DAG's runs counted by day; and the grid's light read of many runs'
+task instances."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Protocol
 
@@ -30,6 +32,13 @@ class OverviewRepo(Protocol):
                          ) -> list[tuple[date, DagRunState, int]]:
         """(UTC day of the logical date, state, how many runs) of one DAG's runs whose
         logical date is ``since`` or later, by day: the calendar chart's squares."""
+        ...
+
+    def grid_instances(self, dag_id: str, run_ids: Collection[str]
+                       ) -> list[TaskInstanceRecord]:
+        """The task instances of these runs with only what the grid shows filled in (task,
+        run, map index, state, try number, start and end): a grid of 1,000 tasks and 25 runs
+        reads 25,000 of them."""
         ...
 
     def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:

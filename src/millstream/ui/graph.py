@@ -3,8 +3,9 @@
 A collapsed group is one node standing for all its tasks. An expanded group is laid out
 on its own (recursively, so groups nest) and then placed as one big node in its parent's
 layout, which is why group boxes never overlap other nodes. An edge between tasks is
-drawn between the outermost things that separate them at the level where they meet, so
-an edge into an expanded group ends at the group's box.
+routed between the outermost things that separate them at the level where they meet; an
+end of it at an expanded group's box is then carried on to the task inside the box that
+the edge really reaches (or to the collapsed group standing for it there).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class GraphTask:
     group_id: str | None = None
     downstream: tuple[str, ...] = ()
     operator: str = ""
+    is_mapped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,19 @@ class _Local:
     width: float
     height: float
     inner: dict[str, _Local] = field(default_factory=dict)  # expanded groups' layouts
+    # each edge's task pairs: (source item, target item) -> [(task, downstream task)]
+    pairs: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
+
+
+@dataclass
+class _PendingEdge:
+    """An edge routed in a container, its ends still to be carried into open groups."""
+
+    source: str  # item ids, 't:<task>' or 'g:<group>'
+    target: str
+    points: tuple[tuple[float, float], ...]
+    pairs: list[tuple[str, str]]
+    open_ends: tuple[bool, bool]  # is the source / the target an expanded group
 
 
 def node_width(label: str, sublabel: str = "") -> float:
@@ -123,8 +138,38 @@ def draw_graph(tasks: Sequence[GraphTask], groups: Mapping[str, str | None],
     drawer = _Drawer(tasks, groups, set(expanded))
     local = drawer.layout(None)
     drawing = GraphDrawing([], [], [], local.width, local.height)
-    drawer.place(local, None, 0.0, 0.0, 0, drawing)
+    pending: list[_PendingEdge] = []
+    drawer.place(local, None, 0.0, 0.0, 0, drawing, pending)
+    drawing.edges.extend(_carried_edges(drawing, pending))
     return drawing
+
+
+def _carried_edges(drawing: GraphDrawing, pending: list[_PendingEdge]) -> list[DrawnEdge]:
+    """The edges with each end at an expanded group carried to the node inside it that the
+    edge's tasks reach; one edge per pair of drawn nodes."""
+    node_of = {task_id: node for node in drawing.nodes for task_id in node.task_ids}
+    found: list[DrawnEdge] = []
+    seen: set[tuple[str, str]] = set()
+    for edge in pending:
+        source_open, target_open = edge.open_ends
+        if not (source_open or target_open):
+            key = (edge.source.split(":", 1)[1], edge.target.split(":", 1)[1])
+            if key not in seen:
+                seen.add(key)
+                found.append(DrawnEdge(key[0], key[1], edge.points))
+            continue
+        for task, down in edge.pairs:
+            source = node_of[task] if source_open else None
+            target = node_of[down] if target_open else None
+            key = (source.id if source else edge.source.split(":", 1)[1],
+                   target.id if target else edge.target.split(":", 1)[1])
+            if key in seen:
+                continue
+            seen.add(key)
+            start = (source.box.right, source.box.cy) if source else edge.points[0]
+            end = (target.box.x, target.box.cy) if target else edge.points[-1]
+            found.append(DrawnEdge(key[0], key[1], (start, *edge.points[1:-1], end)))
+    return found
 
 
 class _Drawer:
@@ -188,6 +233,7 @@ class _Drawer:
             else:
                 sizes[item] = (node_width(short_label(name, container)) + 16, TASK_HEIGHT + 4)
         edges: list[tuple[str, str]] = []
+        pairs: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for task_id in self.order:
             source = self.represent(task_id, container)
             if source is None:
@@ -196,14 +242,18 @@ class _Drawer:
                 if down not in self.tasks:
                     continue
                 target = self.represent(down, container)
-                if target is not None and target != source and (source, target) not in edges:
+                if target is None or target == source:
+                    continue
+                if (source, target) not in pairs:
                     edges.append((source, target))
+                    pairs[(source, target)] = []
+                pairs[(source, target)].append((task_id, down))
         placed = layered_layout(sizes, edges)
         return _Local(sizes, placed.nodes, [(e.source, e.target, e.points) for e in placed.edges],
-                      placed.width, placed.height, inner)
+                      placed.width, placed.height, inner, pairs)
 
     def place(self, local: _Local, container: str | None, dx: float, dy: float, depth: int,
-              drawing: GraphDrawing) -> None:
+              drawing: GraphDrawing, pending: list[_PendingEdge]) -> None:
         for item, box in local.boxes.items():
             kind, name = item.split(":", 1)
             moved = NodeBox(item, box.x + dx, box.y + dy, box.width, box.height, box.layer)
@@ -216,7 +266,8 @@ class _Drawer:
                                                  depth, self.members(name)))
                 sub = local.inner[item]
                 offset_x = moved.x + (moved.width - sub.width) / 2
-                self.place(sub, name, offset_x, moved.y + GROUP_HEADER, depth + 1, drawing)
+                self.place(sub, name, offset_x, moved.y + GROUP_HEADER, depth + 1, drawing,
+                           pending)
             else:
                 members = self.members(name)
                 count = len(members)
@@ -224,9 +275,10 @@ class _Drawer:
                     name, "group", short_label(name, container),
                     f"{count} task{'s' if count != 1 else ''}", moved, members))
         for source, target, points in local.edges:
-            drawing.edges.append(DrawnEdge(
-                source.split(":", 1)[1], target.split(":", 1)[1],
-                tuple((x + dx, y + dy) for x, y in points)))
+            pending.append(_PendingEdge(
+                source, target, tuple((x + dx, y + dy) for x, y in points),
+                local.pairs.get((source, target), []),
+                (source in local.inner, target in local.inner)))
 
 
 def group_members(tasks: Sequence[GraphTask],
@@ -240,7 +292,7 @@ def graph_tasks(structure: object) -> tuple[list[GraphTask], dict[str, str | Non
     """The graph's input from a DAG structure (``DagStructure`` or anything shaped like it)."""
     tasks = [
         GraphTask(t.task_id, t.task_group_id, tuple(sorted(t.downstream_task_ids)),
-                  t.operator_name)
+                  t.operator_name, bool(t.is_mapped))
         for t in structure.topological_sort()  # type: ignore[attr-defined]
     ]
     groups = {gid: info.get("parent")

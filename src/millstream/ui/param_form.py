@@ -1,6 +1,7 @@
-"""The trigger form's fields, one per DAG Param: a widget by the Param's type (an enum a
-select, a boolean a checkbox, a number a number input, lists and objects JSON), the
-Param's constraints in words, and the conf the submitted fields make.
+"""The trigger form's fields, one per DAG Param: a widget by the Param's JSON schema (an
+enum a select, a boolean a checkbox, a number a number input, a ``date``, ``date-time`` or
+``time`` format a date or time picker, lists and objects JSON), the schema's constraints
+in words, and the conf the submitted fields make.
 
 Pure functions over the stored params (``DagStructure.data["params"]``) and the form's
 text values: no I/O.
@@ -27,7 +28,7 @@ class ParamField:
     """One param's widget on the trigger form."""
 
     name: str
-    widget: str  # select, checkbox, number, integer, text, json
+    widget: str  # select, checkbox, number, integer, text, date, datetime, time, json
     value: str  # the input's value as text (a select's: the chosen option's JSON)
     required: bool
     description: str | None
@@ -37,25 +38,21 @@ class ParamField:
     checked: bool = False
     minimum: float | None = None
     maximum: float | None = None
+    title: str | None = None
 
     @property
     def field(self) -> str:
         return FIELD_PREFIX + self.name
 
 
-_SCHEMA_NAMES = {"minLength": "min_length", "maxLength": "max_length"}
-
-
-def _with_schema(spec: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A stored param with its JSON-schema keywords (``schema``) beside its own keys, by the
-    names the form uses; a param stored before it had a schema is as it was."""
-    schema = spec.get("schema")
-    if not isinstance(schema, Mapping):
-        return spec
-    merged = dict(spec)
-    for key, value in schema.items():
-        merged.setdefault(_SCHEMA_NAMES.get(key, key), value)
-    return merged
+def schema_of(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored param's JSON schema (params stored before schemas: their flat keywords)."""
+    if isinstance(spec.get("schema"), dict):
+        return dict(spec["schema"])
+    flat = {"type": spec.get("type"), "enum": spec.get("enum"), "minimum": spec.get("minimum"),
+            "maximum": spec.get("maximum"), "minLength": spec.get("min_length"),
+            "maxLength": spec.get("max_length"), "pattern": spec.get("pattern")}
+    return {key: value for key, value in flat.items() if value not in (None, [])}
 
 
 def _spec_parts(spec: Mapping[str, Any]) -> tuple[bool, Any, tuple[str, ...]]:
@@ -63,41 +60,52 @@ def _spec_parts(spec: Mapping[str, Any]) -> tuple[bool, Any, tuple[str, ...]]:
     if not spec.get("param"):
         value = spec.get("value")
         return True, value, ()
-    return bool(spec.get("has_default")), spec.get("default"), tuple(spec.get("type") or ())
+    kinds = schema_of(spec).get("type") or spec.get("type") or ()
+    types = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    return bool(spec.get("has_default")), spec.get("default"), types
 
 
-def widget_for(types: tuple[str, ...], enum: list[Any] | None) -> str:
-    """The widget a param gets from its type (one type, or one besides ``null``)."""
+_FORMATS = {"date": "date", "date-time": "datetime", "time": "time"}
+
+
+def widget_for(types: tuple[str, ...], enum: list[Any] | None, fmt: str | None = None) -> str:
+    """The widget a param gets from its schema (one type, or one besides ``null``)."""
     if enum:
         return "select"
     real = [t for t in types if t != "null"]
-    if len(real) != 1:
+    if len(real) > 1:
+        return "json"
+    if fmt in _FORMATS and (not real or real[0] == "string"):
+        return _FORMATS[fmt]
+    if not real:
         return "json"
     return {"boolean": "checkbox", "integer": "integer", "number": "number",
             "string": "text"}.get(real[0], "json")
 
 
-def constraints_of(spec: Mapping[str, Any]) -> tuple[str, ...]:
-    """The param's rules in words, as the form shows them beside its input."""
+def constraints_of(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """The schema's rules in words, as the form shows them beside the param's input."""
     said: list[str] = []
-    types = spec.get("type") or []
+    types = schema.get("type") or []
     if types:
-        said.append(" or ".join(types))
-    if spec.get("minimum") is not None:
-        said.append(f"≥ {_number(spec['minimum'])}")
-    if spec.get("maximum") is not None:
-        said.append(f"≤ {_number(spec['maximum'])}")
-    low, high = spec.get("min_length"), spec.get("max_length")
+        said.append(" or ".join([types] if isinstance(types, str) else types))
+    if schema.get("format"):
+        said.append(f"format {schema['format']}")
+    for key, sign in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"),
+                      ("exclusiveMaximum", "<")):
+        if isinstance(schema.get(key), int | float) and not isinstance(schema[key], bool):
+            said.append(f"{sign} {_number(schema[key])}")
+    low, high = schema.get("minLength"), schema.get("maxLength")
     if low is not None and high is not None:
         said.append(f"length {low} to {high}")
     elif low is not None:
         said.append(f"length ≥ {low}")
     elif high is not None:
         said.append(f"length ≤ {high}")
-    if spec.get("pattern"):
-        said.append(f"matches {spec['pattern']}")
-    if spec.get("enum"):
-        said.append("one of " + ", ".join(json.dumps(v) for v in spec["enum"]))
+    if schema.get("pattern"):
+        said.append(f"matches {schema['pattern']}")
+    if schema.get("enum"):
+        said.append("one of " + ", ".join(json.dumps(v) for v in schema["enum"]))
     return tuple(said)
 
 
@@ -108,8 +116,10 @@ def _number(value: float) -> str:
 def _as_text(value: Any, widget: str) -> str:
     if value is None:
         return ""
-    if widget in ("text",) and isinstance(value, str):
+    if widget in ("text", "date", "time") and isinstance(value, str):
         return value
+    if widget == "datetime" and isinstance(value, str):
+        return value[:16]  # what a datetime-local input shows: minutes, no zone
     if widget in ("integer", "number") and isinstance(value, int | float) \
             and not isinstance(value, bool):
         return _number(value)
@@ -122,18 +132,18 @@ def param_fields(params: Mapping[str, Mapping[str, Any]],
     """A field per param, filled with ``conf``'s value where it has one, else the default;
     with ``submitted`` (a form sent back with a mistake), with the text the user sent."""
     fields = []
-    for name, stored in params.items():
-        spec = _with_schema(stored)
+    for name, spec in params.items():
         has_default, default, types = _spec_parts(spec)
-        enum = spec.get("enum") if spec.get("param") else None
-        widget = widget_for(types, enum) if spec.get("param") else "json"
+        schema = schema_of(spec) if spec.get("param") else {}
+        enum = schema.get("enum")
+        widget = widget_for(types, enum, schema.get("format")) if spec.get("param") else "json"
         given = conf is not None and name in conf
         value = conf[name] if conf is not None and given else default
         shown = has_default or given
         options: tuple[tuple[str, str], ...] = ()
         if widget == "select":
-            labels = spec.get("values_display") or {}
-            options = tuple((json.dumps(o), str(labels.get(str(o), o))) for o in enum or [])
+            shown_as = schema.get("values_display") or {}
+            options = tuple((json.dumps(o), str(shown_as.get(str(o), o))) for o in enum or [])
             text = json.dumps(value) if shown else ""
         else:
             text = _as_text(value, widget) if shown else ""
@@ -144,9 +154,10 @@ def param_fields(params: Mapping[str, Mapping[str, Any]],
         fields.append(ParamField(
             name=name, widget=widget, value=text, required=not has_default,
             description=spec.get("description"), types=types,
-            constraints=constraints_of(spec) if spec.get("param") else (),
+            constraints=constraints_of(schema) if spec.get("param") else (),
             options=options, checked=checked,
-            minimum=spec.get("minimum"), maximum=spec.get("maximum")))
+            minimum=schema.get("minimum"), maximum=schema.get("maximum"),
+            title=schema.get("title")))
     return fields
 
 
@@ -173,8 +184,11 @@ def conf_from_form(params: Mapping[str, Mapping[str, Any]],
 
 def _parse(field: ParamField, text: str) -> Any:
     where = f"param {field.name!r}"
-    if field.widget == "text":
+    if field.widget in ("text", "date", "time"):
         return text
+    if field.widget == "datetime":
+        # a datetime-local input sends 2026-01-01T06:30: the form's times are UTC
+        return text if len(text) > 16 else f"{text}:00+00:00"
     if field.widget == "integer":
         try:
             return int(text.strip())
@@ -201,4 +215,4 @@ def _parse(field: ParamField, text: str) -> Any:
 
 
 __all__ = ["EMPTY_PREFIX", "FIELD_PREFIX", "ParamField", "conf_from_form", "constraints_of",
-           "param_fields", "widget_for"]
+           "param_fields", "schema_of", "widget_for"]

@@ -25,8 +25,9 @@ def test_trigger_creates_a_queued_run_with_its_conf_and_task_instances(cli: Cli)
         assert run.conf == {"n": 5}
         assert run.run_type == "manual"
         assert run.logical_date == datetime(2026, 2, 1, tzinfo=UTC)
+        # a manual run covers the last day complete at its logical date, as in Airflow
         assert (run.data_interval_start, run.data_interval_end) == (
-            datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC))
+            datetime(2026, 1, 31, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
         record = store.dags.get("pipeline")
         assert record is not None and run.dag_version == record.latest_version
         instances = store.task_instances.for_run("pipeline", run_id)

@@ -12,7 +12,7 @@ import pytest
 
 import millstream
 from millstream.compat import airflow as airflow_compat
-from millstream.compat.airflow_modules import MODULES, PACKAGES, UNSUPPORTED_MODULES, names_of
+from millstream.compat.airflow_modules import MODULES, PACKAGES, UNSUPPORTED, names_of
 from millstream.config import SettingsError, load_settings
 from millstream.exceptions import (
     MillstreamError,
@@ -95,10 +95,10 @@ def test_an_unsupported_name_says_what_feature_it_is_and_what_to_use(module: str
     assert feature in message and instead in message and f"{name} from {module}" in message
 
 
-@pytest.mark.parametrize("module", sorted(UNSUPPORTED_MODULES))
+@pytest.mark.parametrize("module", sorted(UNSUPPORTED))
 def test_an_unsupported_module_says_what_feature_it_is(module: str) -> None:
     airflow_compat.enable()
-    feature, instead = UNSUPPORTED_MODULES[module]
+    feature, instead = UNSUPPORTED[module]
     with pytest.raises(ImportError) as info:
         import_airflow(f"{module}.anything")
     assert feature in str(info.value) and instead in str(info.value)
@@ -135,10 +135,10 @@ def test_an_unsupported_module_is_named_with_what_is_supported() -> None:
 def test_an_unsupported_name_is_named_with_the_names_its_module_has() -> None:
     airflow_compat.enable()
     with pytest.raises(ImportError) as caught:
-        exec("from airflow.operators.python import PythonVirtualenvOperator", {})
+        exec("from airflow.operators.python import PythonPreexistingOperator", {})
     message = str(caught.value)
-    assert "does not support PythonVirtualenvOperator from airflow.operators.python" in message
-    assert "BranchPythonOperator, PythonOperator, ShortCircuitOperator" in message
+    assert "does not support PythonPreexistingOperator from airflow.operators.python" in message
+    assert "BranchPythonOperator, BranchPythonVirtualenvOperator" in message
 
 
 def test_a_misspelt_module_gets_a_suggestion() -> None:
@@ -159,8 +159,8 @@ def test_unsupported_task_decorators_are_named() -> None:
     airflow_compat.enable()
     from airflow.decorators import task  # type: ignore[import-not-found]
 
-    with pytest.raises(AttributeError, match=r"does not support @task\.virtualenv"):
-        task.virtualenv  # noqa: B018
+    with pytest.raises(AttributeError, match=r"does not support @task\.docker"):
+        task.docker  # noqa: B018
 
 
 def test_a_name_whose_millstream_target_is_missing_is_a_clear_import_error(

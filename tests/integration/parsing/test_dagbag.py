@@ -136,3 +136,38 @@ def test_the_example_dags_import_cleanly() -> None:
     dagbag = DagBag(dag_folder=EXAMPLES, include_examples=False)
     assert dagbag.import_errors == {}, "\n".join(dagbag.import_errors.values())
     assert dagbag.size() >= 3
+
+
+def test_a_misspelled_argument_says_which_name_was_meant_with_file_and_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "typo.py").write_text(textwrap.dedent("""
+        from millstream import DAG
+        from millstream.operators.empty import EmptyOperator
+
+        with DAG("typo", shedule="@daily") as dag:
+            EmptyOperator(task_id="t")
+    """).lstrip(), encoding="utf-8")
+    write(tmp_path / "fine.py", SALES)
+    from millstream.parsing.loader import DagImportError, load_dag_file
+
+    with pytest.raises(DagImportError) as raised:
+        load_dag_file(tmp_path / "typo.py")
+    assert raised.value.lineno == 4
+    assert raised.value.error == ("TypeError: DAG.__init__() got an unexpected keyword argument "
+                                  "'shedule' — did you mean 'schedule'?")
+    dagbag = DagBag(dag_folder=tmp_path)
+    assert "did you mean 'schedule'?" in dagbag.import_errors[str(tmp_path / "typo.py")]
+    assert dagbag.dag_ids == ["etl_sales_pipeline"]  # the other file still loads
+
+
+def test_an_unknown_argument_with_no_near_name_keeps_the_plain_error(tmp_path: Path) -> None:
+    from millstream.parsing.loader import DagImportError, load_dag_file
+
+    path = tmp_path / "odd.py"
+    path.write_text('from millstream import DAG\nDAG("odd", zzzqqq=1)\n', encoding="utf-8")
+    with pytest.raises(DagImportError) as raised:
+        load_dag_file(path)
+    assert raised.value.error == ("TypeError: DAG.__init__() got an unexpected keyword argument "
+                                  "'zzzqqq'")
+    assert raised.value.lineno == 2

@@ -144,7 +144,13 @@ def test_the_graph_draws_every_task_and_group(ui: UiEnv, seeded: Seeded) -> None
     assert 'class="group-box-g" data-group-id="transform"' in opened
     edges = set(re.findall(r'data-source="([^"]+)" data-target="([^"]+)"', opened))
     assert ("transform.double", "transform.check") in edges
-    assert ("extract", "transform") in edges and ("transform", "load") in edges
+    # edges into and out of the open group reach the tasks inside it
+    assert ("extract", "transform.double") in edges and ("transform.check", "load") in edges
+    assert ("extract", "transform") not in edges
+    # the mapped task shows its count, and every node its duration in the run
+    assert re.search(r'>square <tspan class="map-count">\[3\]</tspan>', opened)
+    assert len(re.findall(r'<tspan class="node-duration">[^<]+</tspan>', opened)) == 5
+    assert 'id="zoom-fit"' in opened and 'data-width="' in opened
     failing = ui.get("viewer", "/dags/ui_failing/graph").text  # the latest run by default
     assert 'data-task-id="explode" data-state="failed"' in failing
 

@@ -24,3 +24,19 @@ def test_an_asset_function_is_an_asset_and_a_dag_that_updates_it() -> None:
     assert result.state == "success"
     assert seen["self"] is orders and seen["customers"] == Asset("customers")
     assert str(seen["run_id"]).startswith("manual__")
+
+
+def test_context_keys_are_passed_and_other_names_are_assets_made_before() -> None:
+    seen: dict[str, object] = {}
+    upstream = Asset("raw_scores", "s3://lake/raw_scores.csv")
+
+    @asset(uri="s3://lake/scores.csv", schedule=None)
+    def scores(self, outlet_events, dag_run, raw_scores):
+        outlet_events[self].add_partitions(["us", "eu"])
+        seen.update(keys=outlet_events[self].partition_keys, partition=dag_run.partition_key,
+                    raw=raw_scores)
+
+    assert scores.dag.task_dict["scores"].inlets == [upstream]  # found by its name
+    assert scores.dag.test().state == "success"
+    assert seen == {"keys": ["us", "eu"], "partition": None, "raw": upstream}
+    assert Asset.ref(name="scores") == scores

@@ -236,3 +236,95 @@ def test_shifting_a_non_task_is_an_error():
             a >> "b"
         with pytest.raises(DagDefinitionError, match=r"cannot set a dependency on 3"):
             a >> [3]
+
+
+# -- chain_linear, Label, and groups with teardowns ------------------------------------------
+
+
+def test_chain_linear_links_every_task_of_adjacent_elements():
+    from millstream.authoring.dependencies import chain_linear
+
+    with DAG("linear") as the_dag:
+        a, b, c, d, e, f = (EmptyOperator(task_id=x) for x in "abcdef")
+        chain_linear(a, [b, c], [d, e], f)
+    down = {t.task_id: t.downstream_task_ids for t in the_dag.tasks}
+    assert down == {"a": {"b", "c"}, "b": {"d", "e"}, "c": {"d", "e"}, "d": {"f"},
+                    "e": {"f"}, "f": set()}
+
+
+def test_chain_linear_needs_two_elements():
+    from millstream.authoring.dependencies import chain_linear
+
+    with DAG("linear_short"), pytest.raises(DagDefinitionError, match="at least two"):
+        chain_linear(EmptyOperator(task_id="a"))
+
+
+def test_label_links_its_neighbours_and_names_the_edge():
+    from millstream.authoring.dependencies import Label
+
+    with DAG("labels") as the_dag:
+        check, ok, bad, report = (EmptyOperator(task_id=x) for x in
+                                  ("check", "ok", "bad", "report"))
+        check >> Label("no errors") >> ok >> report
+        check >> Label("errors") >> [bad] >> report
+        Label("late") >> report  # downstream side first, upstream given after
+        ok << Label("unused")
+    assert check.downstream_task_ids == {"ok", "bad"}
+    assert the_dag.edge_info[("check", "ok")] == {"label": "no errors"}
+    assert the_dag.edge_info[("check", "bad")] == {"label": "errors"}
+    assert ("ok", "report") not in the_dag.edge_info
+
+
+def test_label_takes_a_string():
+    from millstream.authoring.dependencies import Label
+
+    with pytest.raises(DagDefinitionError, match="Label\\(\\) takes a string"):
+        Label(3)  # type: ignore[arg-type]
+
+
+def test_a_group_ending_in_a_teardown_links_on_from_its_work():
+    with DAG("group_teardown") as the_dag:
+        with TaskGroup("section") as section:
+            create = EmptyOperator(task_id="create").as_setup()
+            work = EmptyOperator(task_id="work")
+            delete = EmptyOperator(task_id="delete").as_teardown(setups=create)
+            create >> work >> delete
+        section >> EmptyOperator(task_id="after")
+    assert the_dag.task_dict["after"].upstream_task_ids == {"section.work"}
+    assert work.downstream_task_ids == {"section.delete", "after"}
+    assert delete.downstream_task_ids == set()
+
+
+def test_edge_labels_are_stored_with_the_dag_structure():
+    from millstream.authoring.dependencies import Label
+    from millstream.parsing.serialize import DagStructure
+
+    with DAG("labels_stored") as the_dag:
+        EmptyOperator(task_id="a") >> Label("then") >> EmptyOperator(task_id="b")
+    structure = DagStructure.from_json_text(DagStructure.from_dag(the_dag).to_json())
+    assert structure.edge_info == {("a", "b"): {"label": "then"}}
+    with DAG("no_labels") as plain:
+        EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")
+    assert "edge_info" not in DagStructure.from_dag(plain).data
+
+
+def test_with_setup_and_teardown_wired_by_shift():
+    from millstream.operators.decorators import setup, teardown
+
+    @setup
+    def create():
+        return 1
+
+    @teardown
+    def delete():
+        return 2
+
+    @task
+    def work():
+        return 3
+
+    with DAG("shift_scope") as the_dag, create() >> delete():
+        work()
+    assert the_dag.task_dict["work"].upstream_task_ids == {"create"}
+    assert the_dag.task_dict["work"].downstream_task_ids == {"delete"}
+    assert the_dag.test(logical_date="2026-01-01").state == "success"

@@ -119,3 +119,16 @@ def test_airflow_builtin_timetables_make_their_runs() -> None:
         (3 * hours, 3 * hours), (9 * hours, 9 * hours)]
     assert first_two(EventsTimetable([START + 5 * hours, START + 2 * hours])) == [
         (2 * hours, 2 * hours), (5 * hours, 5 * hours)]
+
+
+def test_a_timetable_dag_serializes_the_same_on_every_parse() -> None:
+    from millstream.authoring.builtin_timetables import EventsTimetable
+    from millstream.parsing.serialize import structure_hash
+
+    def parse() -> str:
+        dag = DAG("stable", schedule=EventsTimetable([START]), start_date=START)
+        return structure_hash(serialize_dag(dag))
+
+    assert parse() == parse()
+    assert DagStructure(serialize_dag(DAG("shown", schedule=EveryTwoHours(),
+                                          start_date=START))).schedule_display == "EveryTwoHours"

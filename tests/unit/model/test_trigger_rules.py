@@ -27,6 +27,8 @@ RULE_ORDER = [
     TR.NONE_SKIPPED,
     TR.ALWAYS,
 ]
+# With no upstream setup task, a teardown's rule decides exactly as all_done.
+SAME_AS = {TR.ALL_DONE_SETUP_SUCCESS: TR.ALL_DONE}
 
 
 def counts(
@@ -163,16 +165,16 @@ EXPECTATIONS: dict[str, tuple[UpstreamCounts, tuple[Decision, ...]]] = {
 
 @pytest.mark.parametrize(
     ("scenario", "rule"),
-    [(scenario, rule) for scenario in EXPECTATIONS for rule in RULE_ORDER],
+    [(scenario, rule) for scenario in EXPECTATIONS for rule in TriggerRule],
     ids=lambda value: str(value),
 )
 def test_decision_table(scenario: str, rule: TriggerRule) -> None:
     upstream, expected = EXPECTATIONS[scenario]
-    assert evaluate(rule, upstream) is expected[RULE_ORDER.index(rule)]
+    assert evaluate(rule, upstream) is expected[RULE_ORDER.index(SAME_AS.get(rule, rule))]
 
 
 def test_table_rows_are_complete() -> None:
-    assert list(TriggerRule) == RULE_ORDER
+    assert list(TriggerRule) == [*RULE_ORDER, *SAME_AS]
     for upstream, expected in EXPECTATIONS.values():
         assert len(expected) == len(RULE_ORDER), upstream
 
@@ -228,6 +230,7 @@ def test_trigger_rule_values() -> None:
         "none_failed_min_one_success",
         "none_skipped",
         "always",
+        "all_done_setup_success",
     ]
 
 
@@ -253,7 +256,7 @@ def test_parse_rejects_unknown_values(value: object) -> None:
     message = str(info.value)
     assert message.startswith(f"unknown trigger rule {value!r}; expected one of: ")
     assert "all_success, all_failed" in message
-    assert message.endswith("none_skipped, always")
+    assert message.endswith("none_skipped, always, all_done_setup_success")
 
 
 def test_decision_values() -> None:
@@ -378,6 +381,7 @@ def _runs_when_all_done(rule: TriggerRule, present: set[TaskState]) -> bool:
         TR.NONE_FAILED_MIN_ONE_SUCCESS: not present & failed and TaskState.SUCCESS in present,
         TR.NONE_SKIPPED: TaskState.SKIPPED not in present,
         TR.ALWAYS: True,
+        TR.ALL_DONE_SETUP_SUCCESS: True,  # these counts have no setup upstream
     }[rule]
 
 
@@ -452,3 +456,37 @@ def test_counts_do_not_depend_on_order(states: list[TaskState], rnd: object) -> 
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
     assert UpstreamCounts.from_states(shuffled) == UpstreamCounts.from_states(states)
     assert UpstreamCounts.from_states(states).total == len(states)
+
+
+# ---------------------------------------------------------------- teardown rule
+
+
+def setups(total: int, s: int = 0, sk: int = 0, f: int = 0, st: int = 0, ss: int = 0,
+           ssk: int = 0) -> UpstreamCounts:
+    return UpstreamCounts(total=total, success=s, skipped=sk, failed=f,
+                          setup_total=st, setup_success=ss, setup_skipped=ssk)
+
+
+@pytest.mark.parametrize(("upstream", "expected"), [
+    (setups(2, s=1, st=1, ss=1), WAIT),  # the work task has not finished
+    (setups(2, s=1, f=1, st=1, ss=1), RUN),  # work failed, setup succeeded: tear down
+    (setups(2, s=2, st=1, ss=1), RUN),
+    (setups(2, sk=2, st=1, ssk=1), SKIP),  # setup skipped: nothing to tear down
+    (setups(2, f=1, sk=1, st=1), UPF),  # setup failed
+    (setups(3, s=1, f=2, st=2, ss=1), RUN),  # one of two setups succeeded
+    (setups(3, sk=1, f=2, st=2, ssk=1), UPF),  # one skipped, one failed: none succeeded
+    (setups(3, sk=3, st=2, ssk=2), SKIP),
+    (setups(2, s=1, f=1), RUN),  # no setup upstream: all_done
+])
+def test_teardown_rule(upstream: UpstreamCounts, expected: Decision) -> None:
+    assert evaluate(TR.ALL_DONE_SETUP_SUCCESS, upstream) is expected
+
+
+@pytest.mark.parametrize("bad", [
+    {"total": 1, "setup_total": 2},
+    {"total": 2, "setup_total": 1, "setup_success": 1, "setup_skipped": 1},
+    {"total": 1, "setup_total": -1},
+])
+def test_setup_counts_must_be_consistent(bad: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="setup"):
+        UpstreamCounts(**bad)

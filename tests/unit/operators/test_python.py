@@ -275,3 +275,34 @@ def test_empty_operator_succeeds_and_pushes_nothing():
     result = the_dag.test(logical_date="2026-01-01")
     assert result.task_states == {"e": "success"}
     assert result.xcom_pull("e") is None
+
+
+def test_an_async_callable_runs_to_its_end():
+    async def later(n):
+        return n * 2
+
+    assert _run_one(later, op_args=[21]).xcom_pull("t") == 42
+
+
+def test_a_generator_callable_sets_the_extra_of_its_outlets_events():
+    from millstream import Asset
+    from millstream.authoring.asset_expressions import Metadata
+
+    orders = Asset("s3://bucket/orders")
+    seen = {}
+
+    def produce():
+        yield Metadata(orders, {"rows": 3})
+        yield "ignored"
+        return "done"
+
+    def look(context):
+        seen.update(context["outlet_events"][orders].extra)
+
+    with DAG("gen") as the_dag:
+        PythonOperator(task_id="t", python_callable=produce, outlets=[orders],
+                       post_execute=lambda context, result: look(context))
+    result = the_dag.test(logical_date="2026-01-01")
+    assert result.state == "success"
+    assert result.xcom_pull("t") == "done"
+    assert seen == {"rows": 3}

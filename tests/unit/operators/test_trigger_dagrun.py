@@ -231,3 +231,26 @@ def test_a_dag_the_store_does_not_know_fails_the_task_when_the_store_knows_its_o
     assert run.state is DagRunState.FAILED
     assert "no DAG 'target' in the store" in (engine.ti(run, "go").error or "")
     assert engine.store.runs.list("target") == []
+
+
+def test_fail_when_dag_is_paused_fails_without_triggering_and_otherwise_triggers() -> None:
+    engine = _known(_controller(fail_when_dag_is_paused=True, note="from the test"), _target())
+    engine.store.dags.set_paused("target", True)
+    run = _run(engine, engine.dags["controller"])
+    assert run.state is DagRunState.FAILED
+    assert "DAG 'target' is paused, and fail_when_dag_is_paused is set" in (
+        engine.ti(run, "go").error or "")
+    assert engine.ti(run, "go").state is TaskState.FAILED
+    assert engine.store.runs.list("target") == []
+
+    engine.store.dags.set_paused("target", False)
+    again = _run(engine, engine.dags["controller"], datetime(2026, 1, 2, tzinfo=UTC))
+    assert again.state is DagRunState.SUCCESS
+    assert len(engine.store.runs.list("target")) == 1
+
+
+def test_allowed_states_may_name_failed_when_failed_states_are_the_default() -> None:
+    with DAG("overlap", schedule=None):
+        task = TriggerDagRunOperator(task_id="go", trigger_dag_id="t",
+                                     allowed_states=["success", "failed"])
+    assert task.failed_states == [DagRunState.FAILED]

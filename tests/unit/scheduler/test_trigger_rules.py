@@ -101,6 +101,9 @@ RULE_CASES = [
     ("none_skipped", (S, K), K),
     ("always", (F, K), S),
     ("always", (U, S), S),
+    # with no setup upstream, a teardown's rule decides as all_done
+    ("all_done_setup_success", (F, K), S),
+    ("all_done_setup_success", (U, S), S),
 ]
 
 

@@ -23,6 +23,10 @@ NOW = datetime(2026, 1, 10, tzinfo=UTC)
 class Node:
     downstream_task_ids: set[str] = field(default_factory=set)
     retries: int = 0
+    upstream_task_ids: set[str] = field(default_factory=set)
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False
 
 
 @dataclass
@@ -99,6 +103,18 @@ def test_select_tasks() -> None:
     assert clear.select_tasks(graph, "a|d", downstream=True) == {"a", "b", "c", "d"}
     with pytest.raises(InvalidInputError, match="bad task regex"):
         clear.select_tasks(graph, "(")
+
+
+def test_select_tasks_brings_the_setup_and_teardown_of_a_task_in_their_scope() -> None:
+    graph = Graph({
+        "create": Node({"work", "delete"}, is_setup=True),
+        "work": Node({"delete"}, upstream_task_ids={"create"}),
+        "delete": Node(upstream_task_ids={"create", "work"}, is_teardown=True),
+        "other": Node(),
+    })
+    assert clear.select_tasks(graph, "^work$") == {"create", "work", "delete"}
+    assert clear.select_tasks(graph, "^create$") == {"create", "delete"}
+    assert clear.select_tasks(graph, "^other$") == {"other"}
 
 
 def finish(store: MemoryStore, task_id: str, state: TaskState, tries: int = 1) -> None:

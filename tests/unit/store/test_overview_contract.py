@@ -99,3 +99,14 @@ def test_a_dag_s_run_states_by_day(store: Store) -> None:
     since = datetime(2026, 1, 1, 12, tzinfo=UTC)
     assert store.overview.daily_run_states("cal", since) == [
         (date(2026, 1, 2), DagRunState.FAILED, 2), (date(2026, 1, 2), DagRunState.SUCCESS, 1)]
+
+
+def test_the_grid_reads_what_it_shows_of_many_runs_instances(store: Store) -> None:
+    _seed(store)
+    found = store.overview.grid_instances("b", ["r1", "r2", "nope"])
+    assert sorted((t.run_id, t.task_id, t.map_index, t.state, t.try_number) for t in found) == [
+        ("r1", "t", -1, TaskState.FAILED, 1), ("r2", "t", -1, TaskState.SUCCESS, 1)]
+    failed = next(t for t in found if t.run_id == "r1")
+    assert failed.end_date == DAY + timedelta(days=1, hours=7)
+    assert failed.start_date == DAY + timedelta(days=1)
+    assert store.overview.grid_instances("b", []) == []

@@ -53,11 +53,23 @@ def test_open_groups_contain_their_members_and_overlap_nothing_else() -> None:
     for a, b in itertools.combinations(nodes.values(), 2):
         assert not overlap(a, b)
     edges = {(e.source, e.target) for e in drawing.edges}
-    # Edges meet a group's box; a and b inside clean are not linked to each other.
-    assert edges == {("start", "etl"), ("etl", "end"), ("etl.extract", "etl.clean"),
-                     ("etl.clean", "etl.load")}
+    # Edges into and out of open groups reach the tasks inside; a and b are not linked.
+    assert edges == {("start", "etl.extract"), ("etl.load", "end"),
+                     ("etl.extract", "etl.clean.a"), ("etl.extract", "etl.clean.b"),
+                     ("etl.clean.a", "etl.load"), ("etl.clean.b", "etl.load")}
     for edge in drawing.edges:
         assert all(0 <= x <= drawing.width and 0 <= y <= drawing.height for x, y in edge.points)
+        # each end touches its node: leaving from the right side, arriving at the left
+        (x0, y0), (x1, y1) = edge.points[0], edge.points[-1]
+        assert (x0, y0) == (nodes[edge.source].right, nodes[edge.source].cy)
+        assert (x1, y1) == (nodes[edge.target].x, nodes[edge.target].cy)
+
+
+def test_an_edge_into_an_open_group_reaches_a_shut_group_inside_it() -> None:
+    drawing = draw_graph(TASKS, GROUPS, expanded={"etl"})
+    edges = {(e.source, e.target) for e in drawing.edges}
+    assert edges == {("start", "etl.extract"), ("etl.extract", "etl.clean"),
+                     ("etl.clean", "etl.load"), ("etl.load", "end")}
 
 
 def test_an_inner_group_stays_shut_while_its_parent_is_shut() -> None:

@@ -76,3 +76,23 @@ def test_a_form_sent_back_keeps_what_the_user_typed() -> None:
     fields = {f.name: f for f in param_fields(
         params(), submitted={"param.rows": "-3", "param.dry_run": "true"})}
     assert fields["rows"].value == "-3" and fields["dry_run"].checked is True
+
+
+def test_date_formats_get_date_and_time_pickers_and_titles_show() -> None:
+    with DAG("d", start_date=datetime(2026, 1, 1, tzinfo=UTC), params={
+        "day": Param("2026-01-01", type="string", format="date", title="Business day"),
+        "at": Param(type="string", format="date-time"),
+        "size": Param("m", enum=["s", "m"], values_display={"s": "Small", "m": "Medium"}),
+    }) as dag:
+        EmptyOperator(task_id="t")
+    specs = DagStructure.from_dag(dag).data["params"]
+    fields = {f.name: f for f in param_fields(specs)}
+    assert (fields["day"].widget, fields["day"].value, fields["day"].title) == (
+        "date", "2026-01-01", "Business day")
+    assert "format date" in fields["day"].constraints
+    assert (fields["at"].widget, fields["at"].required) == ("datetime", True)
+    assert fields["size"].options == (('"s"', "Small"), ('"m"', "Medium"))
+    conf = conf_from_form(specs, {"param.day": "2026-02-03", "param.at": "2026-02-03T06:30"})
+    assert conf == {"day": "2026-02-03", "at": "2026-02-03T06:30:00+00:00"}
+    # the conf fits the params' schemas: a date-time with a zone, a date
+    assert DagStructure.from_dag(dag).resolve_params(conf)["at"] == "2026-02-03T06:30:00+00:00"

@@ -6,10 +6,11 @@ range scan of the rows in the window, so the page costs the same with a year of 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from millstream.model.states import DagRunState, TaskState
@@ -25,6 +26,13 @@ from millstream.store.sql.convert import (
 
 _RUN = RUN_TABLE.c
 _TI = TI_TABLE.c
+_GRID = (
+    select(_TI.run_id, _TI.task_id, _TI.map_index, _TI.state, _TI.try_number, _TI.start_date,
+           _TI.end_date)
+    .where(_TI.dag_id == bindparam("k_dag_id"),
+           _TI.run_id.in_(bindparam("run_ids", expanding=True)))
+)
+_STATES = {state.value: state for state in TaskState}
 
 
 class SqlOverviewRepo:
@@ -65,6 +73,15 @@ class SqlOverviewRepo:
             .group_by(day, _RUN.state))
         found = [(_as_date(value), DagRunState(state), int(n)) for value, state, n in rows]
         return sorted(found, key=lambda item: (item[0], item[1].value))
+
+    def grid_instances(self, dag_id: str, run_ids: Collection[str]
+                       ) -> list[TaskInstanceRecord]:
+        if not run_ids:
+            return []
+        rows = self.session.execute(_GRID, {"k_dag_id": dag_id, "run_ids": list(run_ids)})
+        return [TaskInstanceRecord(dag_id, run_id, task_id, map_index, _STATES[state], tries,
+                                   start_date=start, end_date=end)
+                for run_id, task_id, map_index, state, tries, start, end in rows]
 
     def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
         rows = self.session.execute(

@@ -20,7 +20,7 @@ from millstream.ui.dagpage import (
 from millstream.ui.graph import draw_graph, graph_tasks
 from millstream.ui.session import PageUser
 from millstream.ui.states import summary_state
-from millstream.ui.templating import render
+from millstream.ui.templating import format_duration, render
 
 router = APIRouter()
 
@@ -61,11 +61,13 @@ def graph_page(
         expanded = set(groups)
     drawing = draw_graph(tasks, groups, expanded)
     states = node_states(drawing_task_ids(drawing), instances)
+    facts = node_facts(drawing_task_ids(drawing), instances,
+                       {t.task_id for t in tasks if t.is_mapped})
     if run is not None and run not in recent:
         recent = [run, *recent]
     return render(request, "dag_graph.html", {
         "nav": "dags", "tab": "graph", "header": header, "drawing": drawing, "run": run,
-        "states": states, "recent": recent, "expanded": sorted(expanded),
+        "states": states, "facts": facts, "recent": recent, "expanded": sorted(expanded),
         "all_groups": sorted(groups),
     })
 
@@ -85,6 +87,37 @@ def node_states(nodes: dict[str, tuple[str, ...]],
         by_task.setdefault(ti.task_id, []).append(ti.state)
     return {node: summary_state(s for task in tasks for s in by_task.get(task, []))
             for node, tasks in nodes.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFacts:
+    """What a node shows of the chosen run: its duration, and a mapped task's count."""
+
+    duration: str
+    count: str
+
+
+def node_facts(nodes: dict[str, tuple[str, ...]], instances: list[TaskInstanceRecord],
+               mapped: set[str]) -> dict[str, NodeFacts]:
+    """Each node's span in the run (first start to last end; empty while any part runs) and,
+    for a mapped task, ``[n]`` with its number of map indexes (``[ ]`` before expansion)."""
+    by_task: dict[str, list[TaskInstanceRecord]] = {}
+    for ti in instances:
+        by_task.setdefault(ti.task_id, []).append(ti)
+    facts = {}
+    for node, task_ids in nodes.items():
+        found = [ti for task in task_ids for ti in by_task.get(task, [])]
+        starts = [ti.start_date for ti in found if ti.start_date is not None]
+        ends = [ti.end_date for ti in found if ti.end_date is not None]
+        duration = ""
+        if starts and len(ends) == len(starts):
+            duration = format_duration((max(ends) - min(starts)).total_seconds())
+        count = ""
+        if len(task_ids) == 1 and task_ids[0] in mapped:
+            indexes = sum(1 for ti in found if ti.map_index >= 0)
+            count = f"[{indexes}]" if indexes else "[ ]"
+        facts[node] = NodeFacts(duration, count)
+    return facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,4 +242,4 @@ def _nice_step(raw: float) -> float:
     return float(86400 * max(1, round(raw / 86400)))
 
 
-__all__ = ["gantt_chart", "gantt_rows", "node_states", "router"]
+__all__ = ["NodeFacts", "gantt_chart", "gantt_rows", "node_facts", "node_states", "router"]

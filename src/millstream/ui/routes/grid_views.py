@@ -47,7 +47,7 @@ def grid_page(
     with store.transaction():
         shown = store.browse.latest_runs(dag_id, count, before=until)
         header = load_header(store, dag_id)
-        instances = store.browse.instances_for_runs(dag_id, [r.run_id for r in shown])
+        instances = store.overview.grid_instances(dag_id, [r.run_id for r in shown])
         older = bool(shown) and bool(store.browse.latest_runs(dag_id, 1,
                                                               before=shown[-1].logical_date))
     details = None

@@ -41,7 +41,7 @@ def grid_json(dag_id: str, store: StoreDep, _: PageUser,
         if record is None:
             raise PageError(404, f"no DAG {dag_id!r}")
         shown = store.browse.latest_runs(dag_id, count)
-        instances = store.browse.instances_for_runs(dag_id, [r.run_id for r in shown])
+        instances = store.overview.grid_instances(dag_id, [r.run_id for r in shown])
         structure = load_structure(store, dag_id, record.latest_version)
     grid = build_grid(structure, shown, instances)
     data = grid_states(grid)

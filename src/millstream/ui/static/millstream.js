@@ -356,6 +356,84 @@
     });
   }
 
+  /* -- graph: zoom, pan and fit, by moving the SVG's viewBox ------------------------------- */
+  function zoomable(svg) {
+    var width = parseFloat(svg.getAttribute("data-width")) || 100;
+    var height = parseFloat(svg.getAttribute("data-height")) || 100;
+    var view = { x: 0, y: 0, w: width, h: height };
+    function apply() {
+      svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].map(function (v) {
+        return v.toFixed(1);
+      }).join(" "));
+    }
+    function fit() {
+      view = { x: 0, y: 0, w: width, h: height };
+      apply();
+    }
+    function actualSize() {
+      var box = svg.getBoundingClientRect();
+      view = { x: 0, y: 0, w: box.width || width, h: box.height || height };
+      apply();
+    }
+    function zoom(factor, cx, cy) {
+      var w = Math.min(Math.max(view.w * factor, 40), width * 20);
+      var h = view.h * (w / view.w);
+      view.x = cx - (cx - view.x) * (w / view.w);
+      view.y = cy - (cy - view.y) * (h / view.h);
+      view.w = w;
+      view.h = h;
+      apply();
+    }
+    function toGraph(event) {
+      var box = svg.getBoundingClientRect();
+      var scale = Math.max(view.w / box.width, view.h / box.height);
+      return { x: view.x + (event.clientX - box.left) * scale,
+               y: view.y + (event.clientY - box.top) * scale, scale: scale };
+    }
+    function centre() { return { x: view.x + view.w / 2, y: view.y + view.h / 2 }; }
+    var buttons = { "zoom-in": function () { var c = centre(); zoom(0.8, c.x, c.y); },
+                    "zoom-out": function () { var c = centre(); zoom(1.25, c.x, c.y); },
+                    "zoom-fit": fit, "zoom-reset": actualSize };
+    Object.keys(buttons).forEach(function (id) {
+      var button = document.getElementById(id);
+      if (button) { button.addEventListener("click", buttons[id]); }
+    });
+    svg.addEventListener("wheel", function (event) {
+      event.preventDefault();
+      var at = toGraph(event);
+      zoom(event.deltaY < 0 ? 0.85 : 1 / 0.85, at.x, at.y);
+    }, { passive: false });
+    var drag = null;
+    svg.addEventListener("mousedown", function (event) {
+      if (event.button !== 0) { return; }
+      dragged = false;
+      drag = { start: toGraph(event), view: { x: view.x, y: view.y }, moved: false,
+               cx: event.clientX, cy: event.clientY };
+    });
+    window.addEventListener("mousemove", function (event) {
+      if (!drag) { return; }
+      if (Math.abs(event.clientX - drag.cx) + Math.abs(event.clientY - drag.cy) > 4) {
+        drag.moved = true;
+        svg.classList.add("panning");
+      }
+      if (drag.moved) {
+        view.x = drag.view.x - (event.clientX - drag.cx) * drag.start.scale;
+        view.y = drag.view.y - (event.clientY - drag.cy) * drag.start.scale;
+        apply();
+      }
+    });
+    var dragged = false;
+    svg.addEventListener("click", function (event) {
+      if (dragged) { event.preventDefault(); event.stopPropagation(); }  // a drag, not a click
+      dragged = false;
+    }, true);
+    window.addEventListener("mouseup", function () {
+      dragged = Boolean(drag && drag.moved);
+      drag = null;
+      svg.classList.remove("panning");
+    });
+  }
+
   /* -- forms that ask first ----------------------------------------------------------------- */
   function confirmations() {
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
@@ -370,6 +448,7 @@
     var grid = document.getElementById("grid");
     if (grid) { groupToggles(grid); liveGrid(grid); gridCard(grid); detailsPanel(grid); }
     var graph = document.getElementById("graph");
+    if (graph) { zoomable(graph); }
     if (graph && graph.getAttribute("data-states-url")) {
       liveRun(graph, graph.getAttribute("data-states-url"));
     }

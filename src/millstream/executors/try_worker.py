@@ -1,0 +1,357 @@
+"""Workers: processes forked from a zygote that run tries of its DAG file one after another.
+
+With ``[executor] tries_per_process`` above 1, a zygote (:mod:`millstream.executors.zygote`)
+does not fork a process per try: it keeps a pool of workers, each a fork of the zygote
+(so the DAG file is already imported) in a session and process group of its own. A try
+goes to an idle worker, or to a new one if every worker is busy; the worker runs it in
+its own main thread, exactly as a fresh process would (log file, XCom reader, result
+file), and tells the zygote it is done. The conventions are those of Celery's
+``worker_max_tasks_per_child`` and gunicorn's ``max_requests``.
+
+Every isolation promise of a process per try still holds, because a worker runs one try
+at a time and is replaced whenever a try may have left it different:
+
+- A crash, ``os._exit``, ``kill -9``, the out-of-memory killer: the worker dies with its
+  try, which is reported as it would be with a process of its own; the next try gets
+  another worker.
+- ``execution_timeout`` and terminate requests kill the worker's whole process group
+  (the try and everything it started). The zygote does the killing, as it alone knows
+  which try a worker is running at that moment, so a signal meant for a try that has just
+  ended never reaches the next one.
+- After each try the worker checks itself (:class:`Health`) against how it was before
+  its first try: threads left running, child processes left running (the worker is the
+  subreaper of its descendants, so none escapes the check), a changed working folder,
+  environment, ``sys.path``, umask, resource limits, priority, blocked signals, signal
+  handlers or interval timer, more than :data:`LEAKED_FILES` files left open, modules
+  imported from outside the installed libraries (user code) or removed, and resident
+  memory grown by more than ``[executor] max_memory_growth_mb`` since the worker started
+  (growth, since a fresh fork already counts every page it shares with its zygote). If
+  anything is off, or it has run ``tries_per_process`` tries, it says so in the try's log
+  and with its ``done`` message, and exits; the zygote kills what is left of its process
+  group.
+
+What a reused worker does not undo is state a task changes inside objects that outlive
+the try: a global of the DAG file's module, a library's cache, a mutable default of an
+operator. Set ``tries_per_process = 1`` for tasks that rely on a fresh process.
+
+Messages (one JSON line each): zygote -> worker ``{"id": <request id>, "workload": ...}``;
+worker -> zygote ``{"kind": "done", "id": ..., "retire": <why, or null>}``. A worker exits
+at the end of its input (its zygote retired it, or died).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import resource
+import select
+import signal
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerConfig
+from millstream.executors.process_tools import JsonLinePipe, exited_child, kill_group
+from millstream.parsing.limits import adopt_orphaned_descendants
+from millstream.runtime.events import TaskWorkload
+from millstream.runtime.events_json import from_dict
+from millstream.runtime.worker import run_try_in_this_process
+
+if TYPE_CHECKING:
+    from millstream.authoring.task import BaseOperator
+    from millstream.runtime.xcom import XComReader
+
+FindTask = Callable[[TaskWorkload], "BaseOperator"]
+
+_task_log = logging.getLogger("millstream.task")
+
+_LIMITS = ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_FSIZE",
+           "RLIMIT_STACK", "RLIMIT_NPROC", "RLIMIT_CORE")
+
+LEAKED_FILES = 32
+"""More files left open than before the first try, past which a worker is replaced."""
+
+_WATCHED_SIGNALS = tuple(
+    getattr(signal, name) for name in
+    ("SIGTERM", "SIGINT", "SIGHUP", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGUSR1", "SIGUSR2")
+    if hasattr(signal, name)
+)
+
+
+def _library_folders() -> tuple[str, ...]:
+    """Where the interpreter's and the installed packages' modules live (not user code)."""
+    folders = {sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib",
+                                                         "platlib")}
+    folders.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # millstream
+    return tuple(os.path.join(os.path.realpath(f), "") for f in folders)
+
+
+def _thread_count() -> int:
+    """Threads of this process, native ones included where /proc lists them."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+def _resident_mb() -> float:
+    try:
+        with open("/proc/self/statm", "rb") as file:
+            pages = int(file.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    except (OSError, ValueError, IndexError):  # elsewhere: the peak, a safe overestimate
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _children_left() -> bool:
+    """Reap the children that have ended; whether any is still running."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _open_files() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+def _limits() -> tuple[object, ...]:
+    """Resource limits, scheduling priority and blocked signals: what a try could lower."""
+    limits = tuple(resource.getrlimit(getattr(resource, name)) for name in _LIMITS
+                   if hasattr(resource, name))
+    return (*limits, os.getpriority(os.PRIO_PROCESS, 0),
+            frozenset(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+
+
+class Health:
+    """How a worker was before its first try; :meth:`problem` says what a try changed."""
+
+    def __init__(self, memory_mb: int) -> None:
+        self.memory_mb = memory_mb
+        self.resident_mb = _resident_mb()
+        self.cwd = os.getcwd()
+        self.environ = dict(os.environ)
+        self.path = list(sys.path)
+        self.umask = _umask()
+        self.handlers = {signum: signal.getsignal(signum) for signum in _WATCHED_SIGNALS}
+        self.threads = _thread_count()
+        self.files = _open_files()
+        self.limits = _limits()
+        self.modules = set(sys.modules)
+        self.libraries = _library_folders()
+
+    def problem(self) -> str | None:
+        """Why this worker must not run another try, or None if it may."""
+        return next(self._problems(), None)
+
+    def _problems(self) -> Iterator[str]:
+        if threading.active_count() > 1 or _thread_count() > self.threads:
+            yield "the try left threads running"
+        if _children_left():
+            yield "the try left child processes running"
+        if (grown := _resident_mb() - self.resident_mb) > self.memory_mb:
+            yield (f"its memory grew by {grown:.0f} MB, more than "
+                   f"{self.memory_mb} MB (executor.max_memory_growth_mb)")
+        if os.getcwd() != self.cwd:
+            yield "the try changed the working folder"
+        if os.environ != self.environ:
+            yield "the try changed the environment variables"
+        if sys.path != self.path:
+            yield "the try changed sys.path"
+        if _umask() != self.umask:
+            yield "the try changed the umask"
+        if _limits() != self.limits:
+            yield "the try changed resource limits, priority or blocked signals"
+        if (files := _open_files()) > self.files + LEAKED_FILES:
+            yield f"the try left {files - self.files} more files open"
+        if any(signal.getsignal(s) != h for s, h in self.handlers.items()) \
+                or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+            yield "the try changed signal handlers or left an alarm set"
+        if (modules := self._changed_modules()) is not None:
+            yield modules
+
+    def _changed_modules(self) -> str | None:
+        now = set(sys.modules)
+        if now == self.modules:
+            return None
+        if self.modules - now:
+            return "the try removed modules from sys.modules"
+        for name in now - self.modules:
+            path = getattr(sys.modules.get(name), "__file__", None)
+            if path and not os.path.realpath(path).startswith(self.libraries):
+                return f"the try imported module {name!r} from {path}, outside the libraries"
+        self.modules = now  # a library imported on first use is kept: that is the point
+        return None
+
+
+class _OnceFactory:
+    """The XCom reader factory, called at most once in a worker: its tries share one reader
+    (one database engine) instead of each opening connections of its own."""
+
+    def __init__(self, factory: Callable[[], XComReader]) -> None:
+        self._factory = factory
+        self._reader: XComReader | None = None
+
+    def __call__(self) -> XComReader:
+        if self._reader is None:
+            self._reader = self._factory()
+        return self._reader
+
+
+def serve_tries(request_id: int, task: BaseOperator, workload: TaskWorkload,
+                pipe: JsonLinePipe, config: ForkServerConfig, find_task: FindTask) -> int:
+    """The body of a worker: run the first try, then each one the zygote sends; returns
+    the exit code. Runs in a fresh fork of the zygote, signals and files already set."""
+    adopt_orphaned_descendants()  # whatever a try starts stays ours to see and reap
+    health = Health(config.worker_memory_growth_mb)
+    reader = _OnceFactory(config.reader_factory)
+    tries = 0
+    while True:
+        code = run_try_in_this_process(task, workload, config.log_folder, reader,
+                                       config.clock)
+        if code != 0:  # no result written: the exit status tells the fork server
+            return code
+        tries += 1
+        retire = (f"it ran {tries} tries (executor.tries_per_process)"
+                  if tries >= config.tries_per_process else health.problem())
+        if retire is not None:  # said in the try's log, which the output still goes to
+            _task_log.info("Worker process %d runs no more tries: %s", os.getpid(), retire)
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+        pipe.send({"kind": "done", "id": request_id, "retire": retire})
+        pipe.flush_before_exit(EXIT_FLUSH_TIMEOUT_S)
+        if retire is not None:
+            return 0
+        request = _next_request(pipe)
+        if request is None:
+            return 0
+        request_id, workload = request
+        task = find_task(workload)
+
+
+def _next_request(pipe: JsonLinePipe) -> tuple[int, TaskWorkload] | None:
+    """Wait for the zygote's next request; None at the end of the input."""
+    while pipe.read_fd is not None:
+        for line in pipe.read_lines():  # one at a time: a busy worker is sent nothing
+            data = json.loads(line)
+            workload = from_dict(data["workload"])
+            if not isinstance(workload, TaskWorkload):
+                raise TypeError(f"a worker request holds no workload: {line[:200]!r}")
+            return int(data["id"]), workload
+        if pipe.read_fd is not None:
+            select.select([pipe.read_fd], [], [])
+    return None
+
+
+# -- the zygote's side ---------------------------------------------------------------------------
+@dataclass(slots=True)
+class Worker:
+    """A worker as its zygote sees it."""
+
+    pid: int
+    pipe: JsonLinePipe
+    request_id: int | None  # the request it runs; None while idle
+    idle_since: float = 0.0
+
+
+class WorkerPool:
+    """A zygote's workers: busy ones, and idle ones kept for the next try (last in, first out)."""
+
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
+        self.by_pid: dict[int, Worker] = {}
+        self._idle: list[Worker] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.by_pid)
+
+    def fds(self) -> list[int]:
+        """The zygote's ends of every worker's pipes (no other process may hold them)."""
+        return [fd for w in self.by_pid.values() for fd in (w.pipe.read_fd, w.pipe.write_fd)
+                if fd is not None]
+
+    def add(self, worker: Worker) -> None:
+        """A worker just forked with its first request."""
+        self.by_pid[worker.pid] = worker
+
+    def take_idle(self) -> Worker | None:
+        """The most recently idle worker that is still there, if any."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.pipe.write_fd is not None and exited_child(worker.pid) is None:
+                return worker
+        return None
+
+    def send(self, worker: Worker, request_id: int, workload: dict[str, Any]) -> None:
+        """Hand an idle worker its next request."""
+        worker.request_id = request_id
+        worker.pipe.send({"id": request_id, "workload": workload})
+
+    def signal(self, request_id: int, signum: int) -> None:
+        """Signal the process group of the worker running ``request_id``, if one still is."""
+        for worker in self.by_pid.values():
+            if worker.request_id == request_id:
+                kill_group(worker.pid, signum)
+
+    def read(self, worker: Worker) -> list[tuple[int, int]]:
+        """Take in what a worker said: (request id, worker pid) for each try it is done with."""
+        done: list[tuple[int, int]] = []
+        for line in worker.pipe.read_lines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                data = json.loads(line)
+                if data["kind"] != "done" or data["id"] != worker.request_id:
+                    continue
+                done.append((int(data["id"]), worker.pid))
+                worker.request_id = None
+                if data.get("retire"):  # it exits by itself; nothing more goes to it
+                    worker.pipe.close_write()
+                else:
+                    worker.idle_since = time.monotonic()
+                    self._idle.append(worker)
+        return done
+
+    def ended(self, pid: int) -> Worker | None:
+        """A worker's process has ended: forget it (its last words are read first)."""
+        worker = self.by_pid.pop(pid, None)
+        if worker is not None:
+            with contextlib.suppress(ValueError):
+                self._idle.remove(worker)
+            worker.pipe.close()
+        return worker
+
+    def next_deadline(self) -> float | None:
+        """When the longest idle worker is to be retired."""
+        return self._idle[0].idle_since + self.idle_s if self._idle else None
+
+    def retire_idle(self, everyone: bool = False) -> None:
+        """End the input of workers idle for too long (or of all, ``everyone``): they exit.
+
+        Busy workers lose their input too when ``everyone``: they exit after their try."""
+        now = time.monotonic()
+        keep = [w for w in self._idle if not everyone and now < w.idle_since + self.idle_s]
+        for worker in self._idle:
+            if worker not in keep:
+                worker.pipe.close_write()
+        self._idle = keep
+        if everyone:
+            for worker in self.by_pid.values():
+                worker.pipe.close_write_when_flushed()
