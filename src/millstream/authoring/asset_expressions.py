@@ -207,6 +207,9 @@ class AssetOrTimeSchedule(Schedule, AssetTriggered):
     def data_interval_for(self, logical_date: datetime) -> DataInterval:
         return self.timetable.data_interval_for(logical_date)
 
+    def manual_data_interval(self, run_after: datetime) -> DataInterval:
+        return self.timetable.manual_data_interval(run_after)
+
     def next_interval(self, last: DataInterval | None, start_date: datetime | None,
                       end_date: datetime | None, catchup: bool,
                       now: datetime) -> DataInterval | None:

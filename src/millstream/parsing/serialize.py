@@ -242,6 +242,8 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
     # Only when set: a DAG that does not use it keeps its structure, and so its version.
     if dag.max_consecutive_failed_dag_runs:
         data["max_consecutive_failed_dag_runs"] = dag.max_consecutive_failed_dag_runs
+    if dag.dag_display_name != dag.dag_id:
+        data["dag_display_name"] = dag.dag_display_name
     return data
 
 
@@ -352,6 +354,7 @@ class DagStructure:
         self.max_active_tasks: int = data["max_active_tasks"]
         self.dagrun_timeout = _delta(data["dagrun_timeout"])
         self.max_consecutive_failed_dag_runs: int = data.get("max_consecutive_failed_dag_runs", 0)
+        self.dag_display_name: str = data.get("dag_display_name") or self.dag_id
         self.doc_md: str | None = data["doc_md"]
         self.params = ParamsDict(
             {name: _param_from_json(p) for name, p in data["params"].items()},

@@ -46,3 +46,13 @@ def test_template_undefined_and_jinja_environment_kwargs_reach_the_environment()
 def test_unknown_dag_arguments_are_still_an_error() -> None:
     with pytest.raises(TypeError, match="no_such_argument"):
         DAG("typo", schedule=None, no_such_argument=1)  # type: ignore[call-arg]
+
+
+def test_the_display_name_is_kept_in_the_stored_structure_only_when_given() -> None:
+    from millstream.parsing.serialize import DagStructure, serialize_dag
+
+    named = DagStructure(serialize_dag(DAG("sales", schedule=None, dag_display_name="Sales")))
+    assert named.dag_display_name == "Sales"
+    plain = serialize_dag(DAG("plain", schedule=None))
+    assert "dag_display_name" not in plain
+    assert DagStructure(plain).dag_display_name == "plain"

@@ -61,3 +61,10 @@ def test_conditions_survive_serialization() -> None:
     assert isinstance(mixed.timetable, AssetOrTimeSchedule)
     assert mixed.timetable.uris == ("lake.a", "lake.b")
     assert not mixed.timetable.is_due({"lake.a"})
+
+
+def test_a_manual_run_of_an_asset_or_time_schedule_covers_the_last_complete_interval() -> None:
+    schedule = AssetOrTimeSchedule(timetable="@daily", assets=[A])
+    moment = START + timedelta(days=3, hours=5)
+    interval = schedule.manual_data_interval(moment)
+    assert (interval.start, interval.end) == (START + timedelta(days=2), START + timedelta(days=3))
