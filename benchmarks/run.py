@@ -44,6 +44,11 @@ Workloads (DESIGN.md section 5; each lives in a module of its own, this file com
 The machine's load average is printed before and after: figures taken on a busy machine
 are not comparable with those of an idle one.
 
+- celery (bench_celery.py): chain100's median handoff and fan1000's tasks/s on the Celery
+  executor with two ``millstream worker`` processes over Redis (floor: the local executor
+  on the same PostgreSQL server, measured in the same run). Needs a PostgreSQL URL as
+  etl does and MILLSTREAM_TEST_REDIS_URL; without them it says so and measures nothing.
+
 With ``--json FILE`` every figure is written under its key, each floor under the
 figure's floor key (``<workload>.floor``, or ``chain100.handoff_floor_ms`` for the
 handoff) and each overhead under ``<workload>.overhead_ratio`` (or
@@ -415,6 +420,38 @@ def bench_pg_chain100(status: Status) -> list[Figure]:
                                   "pg_chain100.scheduler_cpu_per_task_ms"))]
 
 
+def bench_celery(status: Status) -> list[Figure]:
+    """chain100 and fan1000 on Celery with two workers; floor: the local executor, same run."""
+    from bench_celery import SKIPPED, WORKER_CONCURRENCY, WORKERS
+    from bench_celery import bench_celery as run
+
+    f = run(status=status)
+    if f is None:
+        print(SKIPPED)
+        return []
+    setup = f"{WORKERS} workers of {WORKER_CONCURRENCY} tries, Redis, PostgreSQL"
+    return [
+        Figure("celery.chain100_handoff_median_ms", f["celery.celery_chain100_handoff_median_ms"],
+               "ms", 20.0, f["celery.local_chain100_handoff_median_ms"], "ms (local)",
+               "celery.local_chain100_handoff_median_ms", "celery.chain100_handoff_overhead_ratio",
+               detail=f"{setup}; p95 {f['celery.celery_chain100_handoff_p95_ms']:.3g} ms "
+                      f"(local {f['celery.local_chain100_handoff_p95_ms']:.3g} ms); whole run "
+                      f"{f['celery.celery_chain100_total_s']:.3g} s (local "
+                      f"{f['celery.local_chain100_total_s']:.3g} s); floor: the local "
+                      "executor on the same PostgreSQL server, in this run",
+               extra=_numbers(f, "celery.celery_chain100_handoff_p95_ms",
+                              "celery.local_chain100_handoff_p95_ms",
+                              "celery.celery_chain100_total_s", "celery.local_chain100_total_s")),
+        Figure("celery.fan1000_tasks_per_s", f["celery.celery_fan1000_tasks_per_s"], "tasks/s",
+               200.0, f["celery.local_fan1000_tasks_per_s"], "tasks/s (local)",
+               "celery.local_fan1000_tasks_per_s", "celery.fan1000_overhead_ratio",
+               higher_is_better=True,
+               detail=f"{setup}; tries ran on {f['celery.celery_fan1000_hosts']:g} workers; "
+                      "floor: the local executor with the same parallelism, in this run",
+               extra=_numbers(f, "celery.celery_fan1000_hosts")),
+    ]
+
+
 WORKLOADS: dict[str, Callable[[Status], list[Figure]]] = {
     "chain100": bench_chain100,
     "fan1000": bench_fan1000,
@@ -429,6 +466,7 @@ WORKLOADS: dict[str, Callable[[Status], list[Figure]]] = {
     "dags1000": bench_dags1000,
     "history": bench_history,
     "pg_chain100": bench_pg_chain100,
+    "celery": bench_celery,
 }
 
 

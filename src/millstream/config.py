@@ -37,6 +37,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from millstream.config_sections import (
     DEFAULT_HOME,
     HOME_ENV,
+    CelerySettings,
     CompatSettings,
     CoreSettings,
     DatabaseSettings,
@@ -59,7 +60,7 @@ FERNET_KEY_FILE = "fernet.key"
 """Read as ``core.fernet_key`` when no file or variable sets it (``db migrate`` writes it)."""
 MASK = "***"
 _SECRET_KEYS = frozenset({("core", "fernet_key"), ("webserver", "secret_key"),
-                          ("smtp", "password")})
+                          ("smtp", "password"), ("celery", "log_server_secret")})
 _SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "sslpassword"})
 
 class SettingsError(MillstreamError):
@@ -109,6 +110,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     compat: CompatSettings = Field(default_factory=CompatSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    celery: CelerySettings = Field(default_factory=CelerySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -164,6 +166,8 @@ class Settings(BaseSettings):
                     values[key] = MASK
             if section == "database":
                 values["url"] = mask_url(values["url"])
+            if section == "celery":
+                values["broker_url"] = mask_url(values["broker_url"])
             result[section] = values
         return result
 
@@ -368,6 +372,7 @@ class _EnvSource(_Source):
 
 
 __all__ = [
+    "CelerySettings",
     "CompatSettings",
     "CoreSettings",
     "DatabaseSettings",

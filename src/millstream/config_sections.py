@@ -127,7 +127,9 @@ class DatabaseSettings(_Section):
 class SchedulerSettings(_Section):
     """``[scheduler]``: the scheduler loop, the executor, and DAG file parsing."""
 
-    executor: Literal["local"] = "local"
+    # local: tries run as processes of the scheduler's machine; celery: on `millstream worker`
+    # processes anywhere, through the broker of [celery] (needs PostgreSQL)
+    executor: Literal["local", "celery"] = "local"
     parallelism: int = Field(default=8, ge=1)
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
     zombie_timeout_s: float = Field(default=30.0, gt=0)
@@ -140,11 +142,9 @@ class SchedulerSettings(_Section):
     @field_validator("executor", mode="before")
     @classmethod
     def _check_executor(cls, value: Any) -> Any:
-        if value == "local":
+        if value in ("local", "celery"):
             return value
-        if value == "celery":
-            raise ValueError("the celery executor is not available yet; allowed: local")
-        raise ValueError(f"unknown executor {value!r}; allowed: local")
+        raise ValueError(f"unknown executor {value!r}; allowed: local, celery")
 
     @model_validator(mode="after")
     def _check_zombie_timeout(self) -> SchedulerSettings:
@@ -203,6 +203,31 @@ class WebserverSettings(_Section):
         if self.login_lockout_max_s < self.login_lockout_s:
             raise ValueError("login_lockout_max_s must be at least login_lockout_s")
         return self
+
+
+class CelerySettings(_Section):
+    """``[celery]``: the broker of the Celery executor, and the workers' log servers."""
+
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    # Tasks whose queue is left at its default go to this Celery queue.
+    default_queue: str = Field(default="default", min_length=1)
+    # Tries one `millstream worker` runs at once (its --concurrency overrides it).
+    worker_concurrency: int = Field(default=4, ge=1, le=1024)
+    # Each worker serves its task logs over HTTP on this port to the web server, which
+    # proves itself with the shared secret (unset: logs of other machines are not served).
+    log_server_port: int = Field(default=8793, ge=0, le=65535)
+    log_server_host: str = "0.0.0.0"
+    log_server_secret: SecretStr | None = None
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str) -> str:
+        if not re.match(r"^(redis|rediss|amqp|amqps|pyamqp)://", value):
+            raise ValueError(
+                "a broker URL looks like redis://127.0.0.1:6379/0 or "
+                "amqp://user:password@host:5672//"
+            )
+        return value
 
 
 class LimitsSettings(_Section):

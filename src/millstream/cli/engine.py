@@ -65,8 +65,11 @@ def scheduler_job(
     store_factory = SqlStoreFactory(url)
     set_store_factory(store_factory)
 
-    # DAG files are imported in the executor's zygotes under the parser's caps.
-    executor = LocalExecutor(sched.parallelism, log_folder, SqlXComReaderFactory(url),
+    # DAG files are imported in the executor's zygotes under the parser's caps. With the
+    # Celery executor, tries run on workers and this one runs the DAG callbacks only.
+    on_celery = sched.executor == "celery"
+    executor = LocalExecutor(1 if on_celery else sched.parallelism, log_folder,
+                             SqlXComReaderFactory(url),
                              dag_import_timeout=sched.file_parse_timeout_s,
                              dag_import_memory_mb=sched.file_parse_memory_mb,
                              tries_per_process=settings.executor.tries_per_process,
@@ -82,18 +85,28 @@ def scheduler_job(
     executor.start()
     store = open_sql_store(settings)
     job: SchedulerJob | None = None
+    remote: Any = None
     try:
-        job = SchedulerJob(
-            store, executor, sync,
-            lambda key, try_number: read_result_file(log_folder, key, try_number),
-            callbacks, timings,
-            # A try's process creates its log file first thing: then it has started.
-            try_started=lambda key, try_number: try_log_path(log_folder, key,
-                                                             try_number).exists(),
-            max_runs_per_tick=sched.max_runs_per_tick,
-        )
+        if on_celery:
+            from millstream.cli.celery_engine import celery_executor
+
+            remote = celery_executor(settings, store, lambda: job)
+            job = SchedulerJob(store, remote, sync, lambda key, try_number: None, callbacks,
+                               timings, max_runs_per_tick=sched.max_runs_per_tick)
+        else:
+            job = SchedulerJob(
+                store, executor, sync,
+                lambda key, try_number: read_result_file(log_folder, key, try_number),
+                callbacks, timings,
+                # A try's process creates its log file first thing: then it has started.
+                try_started=lambda key, try_number: try_log_path(log_folder, key,
+                                                                 try_number).exists(),
+                max_runs_per_tick=sched.max_runs_per_tick,
+            )
         yield job
     finally:
+        if remote is not None:
+            remote.stop()
         # Parsing workers are forked and hold a copy of the fork server's input pipe:
         # they go first, so the fork server sees the end of its input and exits.
         sync.close()

@@ -26,6 +26,7 @@ from millstream.cli.triggerer import triggerer
 from millstream.cli.users import users_app
 from millstream.cli.variables import variables_app
 from millstream.cli.webserver import webserver
+from millstream.cli.worker import worker
 
 app = typer.Typer(
     name="millstream",
@@ -82,6 +83,7 @@ app.add_typer(assets_app, name="assets")
 app.command()(scheduler)
 app.command()(standalone)
 app.command()(webserver)
+app.command()(worker)
 app.command()(triggerer)
 
 

@@ -24,10 +24,17 @@ console = Console(soft_wrap=True)
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         Console(stderr=True).print(f"[red]Error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
+    if settings.scheduler.executor == "celery":
+        from millstream.cli.celery_engine import check_celery_database
+        from millstream.cli.common import guarded
+
+        with guarded():
+            check_celery_database(settings)
+    return settings
 
 
 def _open_database(settings: Settings) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+    from millstream.store.outcome_notes import OutcomeNote
     from millstream.store.records import TaskInstanceKey
 
 
@@ -49,4 +50,15 @@ class Executor(Protocol):
 
     def terminate(self, key: TaskInstanceKey) -> None:
         """Stop the try of ``key`` (its outcome is still reported)."""
+        ...
+
+
+@runtime_checkable
+class RecordsRemotely(Protocol):
+    """An executor whose workers record tries' starts and outcomes in the store themselves
+    (the Celery executor): the scheduler is told what they recorded, not asked to apply it."""
+
+    def drain_recorded(self) -> tuple[bool, list[OutcomeNote]]:
+        """Whether notes may have been missed since the last call (then every active run
+        must be looked at again), and the notes received, oldest first."""
         ...

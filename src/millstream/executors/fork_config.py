@@ -20,6 +20,9 @@ TIMEOUT_GRACE_S = 2.0
 TERMINATE_GRACE_S = 2.0
 """How long a try asked to terminate (SIGTERM) has before SIGKILL."""
 
+SERVER_START_S = 60.0
+"""How long the executor waits for a fresh fork server to be warm before going on."""
+
 EXIT_FLUSH_TIMEOUT_S = 5.0
 """How long an exiting process waits for its reader to take its last messages."""
 

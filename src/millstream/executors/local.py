@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 
 from millstream.executors import forkserver_main, forkserver_process, wire
 from millstream.executors.fork_config import (
+    SERVER_START_S,
     TRIES_PER_PROCESS,
     WORKER_MEMORY_GROWTH_MB,
     ZYGOTE_IDLE_S,
@@ -80,9 +81,6 @@ log = logging.getLogger("millstream.executors.local")
 
 KILL_WAIT_S = 5.0
 """How long ``stop(kill=True)`` waits for killed tries to be reported before giving up."""
-
-SERVER_START_S = 60.0
-"""How long ``start()`` waits for a fresh fork server to be warm before going on."""
 
 _READ_SIZE = 1 << 16
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from millstream.model.states import TaskState
-from millstream.store.records import DagRunRecord, TaskInstanceRecord
+from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
     from millstream.scheduler.dag_view import DagView
@@ -128,3 +128,15 @@ def _fits(
         return False
     limit = dag.task_dict[ti.task_id].max_active_tis_per_dag
     return limit is None or occupancy.per_task[(ti.dag_id, ti.task_id)] < limit
+
+
+def claim_for_queue(store: Store, ti: TaskInstanceRecord) -> TaskInstanceRecord | None:
+    """scheduled -> queued with the try's number and a new step id; None if another
+    scheduler claimed it first. A sensor's next poke, or a deferral's resumption,
+    continues the same try; each step gets an id its outcome names (its process and
+    heartbeats are its own: those of the step before would make liveness misjudge it)."""
+    try_number = ti.try_number if ti.resuming else ti.try_number + 1
+    return store.task_instances.claim(
+        ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number,
+        step_id=new_step_id(), pid=None, heartbeat_at=None,
+    )

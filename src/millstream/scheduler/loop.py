@@ -11,31 +11,34 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import StaleRecordError
+from millstream.executors.base import RecordsRemotely
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.scheduler.dag_view import DagView
-from millstream.scheduler.dispatch import choose_to_queue
+from millstream.scheduler.dispatch import choose_to_queue, claim_for_queue
 from millstream.scheduler.events import (
     apply_finished,
     apply_started,
     resumed_workload,
     waiting_for_time,
 )
-from millstream.scheduler.readiness import evaluate_dirty
+from millstream.scheduler.readiness import evaluate_dirty, past_dependents
 from millstream.scheduler.runs import (
     align_run_with_dag,
     create_run,
+    earliest_timeout,
     final_state,
     pause_after_failures,
     run_state_leaves,
 )
-from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
+from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
 if TYPE_CHECKING:
     from millstream.executors.base import Executor
     from millstream.scheduler.callbacks import CallbackRunner
     from millstream.store.interfaces import Store
+    from millstream.store.outcome_notes import OutcomeNote
 
 log = logging.getLogger("millstream.scheduler")
 
@@ -104,8 +107,6 @@ class Scheduler:
         # a rolled-back tick must not have started a try or fired a callback.
         self._after_commit: list[Callable[[], None]] = []
         self._changed_dags: set[str] = set()
-        # per DAG: task id -> tasks whose depends_on_past looks at it (see _wake_later_runs)
-        self._past_dependents: dict[str, tuple[DagView, dict[str, set[str]]]] = {}
 
     def trigger(
         self,
@@ -162,11 +163,12 @@ class Scheduler:
         # Events stay in _unapplied until their transaction commits: a rolled-back tick
         # loses none.
         self._unapplied.extend(self.executor.drain_events())
+        noted = self._take_notes()
         events = self._events_due(now)
-        if not events and not self._has_work(now):
+        if not events and not noted and not self._has_work(now):
             return TickResult(self.executor.has_work(), self._next_wakeup(now))
         try:
-            worked = self._tick_in_transaction(now, events)
+            worked = self._tick_in_transaction(now, events) or noted
         except StaleRecordError as exc:
             self._after_commit.clear()
             # Another scheduler changed a row this tick read: everything it wrote is rolled
@@ -199,14 +201,10 @@ class Scheduler:
 
     def _has_work(self, now: datetime) -> bool:
         """Whether a tick with no events to apply has anything to do."""
-        return (
-            self._look_for_queued_runs or self._dispatch_needed or self._running is None
-            or bool(self._changed_dags)
-            or any(dag_id not in self.paused for dag_id, _ in self._touched)
-            or self._retries_changed
-            or (self._next_retry_at is not None and now >= self._next_retry_at)
-            or (self._next_timeout is not None and now >= self._next_timeout)
-        )
+        due = [m for m in (self._next_retry_at, self._next_timeout) if m is not None and now >= m]
+        return bool(self._look_for_queued_runs or self._dispatch_needed or self._running is None
+                    or self._changed_dags or self._retries_changed or due
+                    or any(dag_id not in self.paused for dag_id, _ in self._touched))
 
     def _tick_in_transaction(
         self, now: datetime, events: list[TaskStartedEvent | TaskFinishedEvent]
@@ -230,7 +228,7 @@ class Scheduler:
                     worked |= self._advance(dag, run, now, retries.get(key, []))
             self._changed_dags.clear()
             if timeouts_due:
-                self._next_timeout = self._earliest_timeout(running.values())
+                self._next_timeout = earliest_timeout(self.dags, running.values())
             if worked or self._dispatch_needed:
                 self._dispatch_needed = False
                 worked |= self._dispatch(running)
@@ -241,20 +239,12 @@ class Scheduler:
             runs = self.store.runs.list(states=[DagRunState.RUNNING])
             self._running = {(run.dag_id, run.run_id): run for run in runs}
             self._running_read_at = time.monotonic()
-            self._next_timeout = self._earliest_timeout(runs)
+            self._next_timeout = earliest_timeout(self.dags, runs)
             for gone in [key for key in self._dirty if key not in self._running]:
                 del self._dirty[gone]  # ended or deleted elsewhere
                 self._params.pop(gone, None)
             self._touched &= self._running.keys()
         return self._running
-
-    def _earliest_timeout(self, runs: Iterable[DagRunRecord]) -> datetime | None:
-        moments = []
-        for run in runs:
-            dag = self.dags.get(run.dag_id)
-            if dag is not None and dag.dagrun_timeout and run.start_date:
-                moments.append(run.start_date + dag.dagrun_timeout)
-        return min(moments, default=None)
 
     def apply_outcomes(self, events: Iterable[TaskFinishedEvent]) -> None:
         """Apply outcomes found outside the executor (adopted results, vanished tries)."""
@@ -270,6 +260,34 @@ class Scheduler:
         effects, self._after_commit = self._after_commit, []
         for effect in effects:
             effect()
+
+    def _take_notes(self) -> bool:
+        """Starts and outcomes that remote workers recorded themselves (Celery): what they
+        may change is marked to be looked at; True if there were any."""
+        if not isinstance(self.executor, RecordsRemotely):
+            return False
+        missed, notes = self.executor.drain_recorded()
+        if missed:
+            self.poke()
+        for note in notes:
+            self.outcome_recorded(note)
+        return missed or bool(notes)
+
+    def outcome_recorded(self, note: OutcomeNote) -> None:
+        """A worker recorded a try's start or outcome itself: look at what it may change."""
+        if note.state in (TaskState.QUEUED.value, TaskState.RUNNING.value):
+            return  # a start frees nothing and readies nothing
+        self._dispatch_needed = True  # a slot is free
+        self._retries_changed |= note.state in {s.value for s in WAITING_FOR_TIME}
+        dag = self.dags.get(note.key.dag_id)
+        if dag is None:
+            return
+        run_key = (note.key.dag_id, note.key.run_id)
+        dirty = self._dirty.get(run_key)
+        if dirty is not None:  # a run not seen yet is looked at whole when first seen
+            dirty.update(dag.task_dict if note.changed is None else note.changed)
+            self._touched.add(run_key)
+        self._wake_later_runs(dag, note.key.run_id, (note.key.task_id,))
 
     def _apply(self, events: Sequence[TaskStartedEvent | TaskFinishedEvent]) -> bool:
         """Apply a batch of events (in the caller's transaction); True if an outcome was
@@ -423,22 +441,12 @@ class Scheduler:
         past of ``task_ids`` (themselves, or their upstream with wait_for_downstream) are
         marked dirty in every other active run of the DAG.
         """
-        cached = self._past_dependents.get(dag.dag_id)
-        if cached is None or cached[0] is not dag:
-            dependents: dict[str, set[str]] = {}
-            for task in dag.tasks:
-                if task.depends_on_past:
-                    dependents.setdefault(task.task_id, set()).add(task.task_id)
-                if task.wait_for_downstream:
-                    for down in task.downstream_task_ids:
-                        dependents.setdefault(down, set()).add(task.task_id)
-            cached = (dag, dependents)
-            self._past_dependents[dag.dag_id] = cached
-        if not cached[1]:
+        dependents = past_dependents(dag)
+        if not dependents:
             return
         woken: set[str] = set()
         for task_id in task_ids:
-            woken |= cached[1].get(task_id, set())
+            woken |= dependents.get(task_id, set())
         if not woken:
             return
         for (dag_id, other_run_id), dirty in self._dirty.items():
@@ -459,25 +467,16 @@ class Scheduler:
                   if run.state is DagRunState.RUNNING and run.dag_id not in self.paused}
         chosen = choose_to_queue(self.store, self.dags, open_slots, active, self._warned_pools,
                                  self._pool_sizes)
-        for ti in chosen:
-            # A sensor's next poke, or a deferral's resumption, continues the same try.
-            resuming = ti.resuming
-            try_number = ti.try_number if resuming else ti.try_number + 1
-            # Each step gets an id its outcome names. Its process and heartbeats are its
-            # own: those of the step before would make liveness misjudge this one.
-            step_id = new_step_id()
-            claimed = self.store.task_instances.claim(
-                ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number,
-                step_id=step_id, pid=None, heartbeat_at=None,
-            )
-            if claimed is None:
+        for chosen_ti in chosen:
+            resuming = chosen_ti.resuming
+            ti = claim_for_queue(self.store, chosen_ti)
+            if ti is None:
                 continue
-            ti = claimed
             run = active[(ti.dag_id, ti.run_id)]
             dag = self.dags[ti.dag_id]
-            workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,
+            workload = TaskWorkload(ti.key, ti.try_number, ti.max_tries, run,
                                     self._run_params(dag, run), dag.fileloc,
-                                    step_id=step_id)
+                                    step_id=ti.step_id)
             if resuming:
                 workload = resumed_workload(self.store, ti, workload)
             self._after_commit.append(functools.partial(self.executor.submit, workload))

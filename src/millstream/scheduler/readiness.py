@@ -32,6 +32,27 @@ _TOPOLOGICAL_INDEX: weakref.WeakKeyDictionary[DagView, dict[str, int]] = (
 )
 
 
+_PAST_DEPENDENTS: weakref.WeakKeyDictionary[DagView, dict[str, set[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def past_dependents(dag: DagView) -> dict[str, set[str]]:
+    """Task id -> the tasks whose depends_on_past looks at it (the task itself, or its
+    upstream with wait_for_downstream); worked out once per DAG version."""
+    cached = _PAST_DEPENDENTS.get(dag)
+    if cached is None:
+        cached = {}
+        for task in dag.tasks:
+            if task.depends_on_past:
+                cached.setdefault(task.task_id, set()).add(task.task_id)
+            if task.wait_for_downstream:
+                for down in task.downstream_task_ids:
+                    cached.setdefault(down, set()).add(task.task_id)
+        _PAST_DEPENDENTS[dag] = cached
+    return cached
+
+
 def topological_index(dag: DagView) -> dict[str, int]:
     """Position of each task in a topological order (worked out once per DAG version)."""
     cached = _TOPOLOGICAL_INDEX.get(dag)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -268,3 +268,12 @@ def pause_after_failures(store: Store, dag: DagView, run: DagRunRecord) -> None:
     store.dags.set_paused(dag.dag_id, True)
     log.warning("DAG %s paused: its last %d run(s) failed (max_consecutive_failed_dag_runs)",
                 dag.dag_id, limit)
+
+
+def earliest_timeout(dags: Mapping[str, DagView], runs: Iterable[DagRunRecord]
+                     ) -> datetime | None:
+    """The earliest moment one of ``runs`` reaches its DAG's dagrun_timeout, if any."""
+    moments = [run.start_date + dag.dagrun_timeout for run in runs
+               if (dag := dags.get(run.dag_id)) is not None and dag.dagrun_timeout
+               and run.start_date]
+    return min(moments, default=None)

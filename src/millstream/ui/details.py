@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from millstream.api.remote_logs import RemoteLogs
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 from millstream.ui.dagpage import load_structure, require_run
@@ -47,8 +48,10 @@ class Details:
 
 
 def load_details(store: Store, log_folder: str | os.PathLike[str], dag_id: str,
-                 run_id: str | None, task_id: str | None, map_index: int = -1) -> Details:
-    """The panel of one run (``task_id`` None) or of one task instance of it."""
+                 run_id: str | None, task_id: str | None, map_index: int = -1,
+                 remote: RemoteLogs | None = None) -> Details:
+    """The panel of one run (``task_id`` None) or of one task instance of it (its log read
+    from the worker that ran it, with ``remote``, when it is not here)."""
     with store.transaction():
         run = require_run(store, dag_id, run_id)
         if not task_id:
@@ -73,7 +76,7 @@ def load_details(store: Store, log_folder: str | os.PathLike[str], dag_id: str,
     if ti.try_number > 0 and ti.try_number not in {t.try_number for t in tries}:
         tries.append(TryFacts(ti.try_number, ti.state.value))
     tries.sort(key=lambda t: t.try_number)
-    text, cut = log_excerpt(log_folder, ti, ti.try_number, EXCERPT_LINES) \
+    text, cut = log_excerpt(log_folder, ti, ti.try_number, EXCERPT_LINES, remote) \
         if ti.try_number >= 1 else ("", False)
     return Details(run, task_id, ti, operator, tries, log=text, log_cut=cut)
 

@@ -187,14 +187,14 @@ def test_catchup_by_default_is_the_catchup_of_dags_that_do_not_say(
 
 
 # -- scheduler.executor ------------------------------------------------------------------------
-def test_an_executor_other_than_local_stops_the_scheduler_naming_the_setting(
+def test_the_celery_executor_on_sqlite_stops_the_scheduler_naming_the_database(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MILLSTREAM__SCHEDULER__EXECUTOR", "celery")
     code, _, err = cli("scheduler")
     assert code == 2
-    assert_one_line_error(err, "scheduler.executor", "env var MILLSTREAM__SCHEDULER__EXECUTOR",
-                          "celery executor is not available yet", "allowed: local")
+    assert_one_line_error(err, 'scheduler.executor = "celery" needs a PostgreSQL database',
+                          "database.url", "this one is sqlite")
     assert not (cli.home / "millstream.db").exists()  # nothing was started or created
 
 
@@ -204,5 +204,5 @@ def test_an_unknown_executor_in_the_file_names_the_file(cli: Cli) -> None:
     code, _, err = cli("standalone")
     assert code == 2
     assert_one_line_error(err, "scheduler.executor = 'kubernetes'", str(settings_file),
-                          "unknown executor 'kubernetes'; allowed: local")
+                          "unknown executor 'kubernetes'; allowed: local, celery")
     assert not (cli.home / "millstream.db").exists()

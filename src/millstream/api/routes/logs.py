@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from millstream.api.auth import Role, User, require_role
 from millstream.api.deps import AppContext, SettingsDep, StoreDep, app_context
 from millstream.api.problems import Problem, problem_responses
+from millstream.api.remote_logs import RemoteLogs
 from millstream.api.routes.common import STANDARD_ERRORS, find_task_instance
 from millstream.api.routes.task_instances import TI_PATH, MapIndex
 from millstream.api.schemas.task_instances import TaskLogOut
@@ -93,6 +94,19 @@ def get_log(
     folder = Path(settings.logging.base_log_folder)
     finished = try_finished(ti, try_number, folder)
     path = try_log_path(folder, ti.key, try_number)
+    remote = RemoteLogs.from_settings(settings)
+    piece = None if remote is None or path.exists() else remote.piece(ti, try_number, offset,
+                                                                      max_bytes)
+    if piece is not None:  # the try ran on a Celery worker: its log is there
+        data = piece.data[:_last_whole(piece.data)] if len(piece.data) == max_bytes \
+            else piece.data
+        moved_on = ti.try_number != try_number or ti.state not in BUSY_TASK_STATES
+        return TaskLogOut(
+            dag_id=dag_id, dag_run_id=dag_run_id, task_id=task_id, map_index=map_index,
+            try_number=try_number, content=data.decode("utf-8", errors="replace"),
+            offset=offset, next_offset=offset + len(data),
+            finished=(moved_on or piece.ended) and offset + len(data) >= piece.size,
+        )
     if finished and not path.exists():
         raise Problem(404, f"no log file for try {try_number} of {ti.label!r} in run "
                            f"{dag_run_id!r} (looked for {path})")
@@ -119,24 +133,29 @@ def stream_log(
     ti = find_task_instance(store, dag_id, dag_run_id, task_id, map_index)
     _checked(ti, try_number)
     folder = Path(settings.logging.base_log_folder)
-    if try_finished(ti, try_number, folder) and not try_log_path(folder, ti.key,
-                                                                 try_number).exists():
+    remote = RemoteLogs.from_settings(settings)
+    local = try_log_path(folder, ti.key, try_number).exists()
+    if try_finished(ti, try_number, folder) and not local and (
+        remote is None or remote.piece(ti, try_number, 0, 1) is None
+    ):
         raise Problem(404, f"no log file for try {try_number} of {ti.label!r} in run "
                            f"{dag_run_id!r}")
-    return StreamingResponse(_follow(context, folder, ti.key, try_number),
+    return StreamingResponse(_follow(context, folder, ti.key, try_number, remote),
                              media_type="text/plain; charset=utf-8")
 
 
 async def _follow(context: AppContext, folder: Path, key: TaskInstanceKey,
-                  try_number: int) -> AsyncIterator[bytes]:
+                  try_number: int, remote: RemoteLogs | None) -> AsyncIterator[bytes]:
     path = try_log_path(folder, key, try_number)
     position = 0
     while True:
         # Whether the try had ended is known before the last read, so nothing written
         # before its end is missed.
-        ended = await anyio.to_thread.run_sync(_has_ended, context, folder, key, try_number)
+        ended, ti = await anyio.to_thread.run_sync(_has_ended, context, folder, key,
+                                                   try_number)
         while True:
-            data = await anyio.to_thread.run_sync(read_piece, path, position, STREAM_CHUNK)
+            data = await anyio.to_thread.run_sync(_read_here_or_there, path, remote, ti,
+                                                  try_number, position)
             if not data:
                 break
             position += len(data)
@@ -146,12 +165,25 @@ async def _follow(context: AppContext, folder: Path, key: TaskInstanceKey,
         await anyio.sleep(POLL_S)
 
 
-def _has_ended(context: AppContext, folder: Path, key: TaskInstanceKey, try_number: int) -> bool:
+def _read_here_or_there(path: Path, remote: RemoteLogs | None, ti: TaskInstanceRecord | None,
+                        try_number: int, position: int) -> bytes:
+    """From the local log file, or (none here) from the worker that ran the try."""
+    if remote is None or ti is None or path.exists():
+        return read_piece(path, position, STREAM_CHUNK)
+    piece = remote.piece(ti, try_number, position, STREAM_CHUNK)
+    if piece is None:
+        return b""
+    return piece.data[:_last_whole(piece.data)] if len(piece.data) == STREAM_CHUNK \
+        else piece.data
+
+
+def _has_ended(context: AppContext, folder: Path, key: TaskInstanceKey,
+               try_number: int) -> tuple[bool, TaskInstanceRecord | None]:
     if result_path(folder, key, try_number).exists():
-        return True
+        return True, None  # ended here: its log is here too
     with context.open_store() as store, store.transaction():
         ti = store.task_instances.get(key)
-    return ti is None or try_finished(ti, try_number, folder)
+    return ti is None or try_finished(ti, try_number, folder), ti
 
 
 def _size(path: Path) -> int:

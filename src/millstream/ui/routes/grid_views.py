@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from millstream.api.deps import SettingsDep, StoreDep
+from millstream.api.remote_logs import RemoteLogs
 from millstream.ui.dagpage import int_param, load_header, moment_param
 from millstream.ui.details import load_details
 from millstream.ui.grid import build_grid
@@ -53,7 +54,8 @@ def grid_page(
     details = None
     if run_id:
         details = load_details(store, settings.logging.base_log_folder, dag_id, run_id,
-                               task_id, int_param(map_index, -1, -1))
+                               task_id, int_param(map_index, -1, -1),
+                               RemoteLogs.from_settings(settings))
     grid = build_grid(header.structure, shown, instances)
     return render(request, "dag_grid.html", {
         "nav": "dags", "tab": "grid", "header": header, "grid": grid,
@@ -70,7 +72,7 @@ def grid_details(request: Request, dag_id: str, store: StoreDep, settings: Setti
                  map_index: str | None = None) -> Any:
     """The details panel alone (HTML), for the grid page to show beside the grid."""
     details = load_details(store, settings.logging.base_log_folder, dag_id, run_id, task_id,
-                           int_param(map_index, -1, -1))
+                           int_param(map_index, -1, -1), RemoteLogs.from_settings(settings))
     return render(request, "_grid_details.html", {"d": details, "dag_id": dag_id})
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from millstream.api.deps import SettingsDep, StoreDep
+from millstream.api.remote_logs import RemoteLogs
 from millstream.model.states import FINISHED_RUN_STATES, FINISHED_TASK_STATES
 from millstream.services.runs import BUSY_TASK_STATES
 from millstream.store.records import TaskInstanceKey
@@ -138,7 +139,8 @@ def log_json(
             raise PageError(404, f"try {number} of {ti.label!r} left no log on this server")
         return FileResponse(path, media_type="text/plain; charset=utf-8",
                             filename=f"{dag_id}.{ti.label}.{number}.log")
-    piece = read_log(folder, ti, number, offset=int_param(offset, 0, 0), limit=PIECE_BYTES)
+    piece = read_log(folder, ti, number, offset=int_param(offset, 0, 0), limit=PIECE_BYTES,
+                     remote=RemoteLogs.from_settings(settings))
     return _json({
         "text": piece.text, "offset": piece.offset, "size": piece.size,
         "finished": piece.finished, "exists": piece.exists,

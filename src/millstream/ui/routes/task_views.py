@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from millstream.api.deps import SettingsDep, StoreDep
+from millstream.api.remote_logs import RemoteLogs
 from millstream.model.states import FINISHED_TASK_STATES
 from millstream.parsing.serialize import TaskStructure
 from millstream.runtime.xcom import shown_xcom
@@ -144,7 +145,8 @@ def task_page(
             # the page waits for the next try while the instance has work ahead of it
             unfinished=ti.state not in FINISHED_TASK_STATES,
             busy=ti.state in BUSY_TASK_STATES,
-            log=read_log(log_folder, ti, chosen) if chosen >= 1 else None,
+            log=read_log(log_folder, ti, chosen, remote=RemoteLogs.from_settings(settings))
+            if chosen >= 1 else None,
             rendered=rendered_fields(log_folder, ti.key, chosen, masker) if chosen >= 1 else None,
         )
     return render(request, "task.html", context)

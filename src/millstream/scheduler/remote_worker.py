@@ -1,0 +1,342 @@
+"""What a ``millstream worker`` does with one try message: check, start, run, heartbeat, record.
+
+A worker runs tries exactly as the local executor does, through a
+:class:`~millstream.executors.local.LocalExecutor` of its own: a fork server started
+before any thread, one process per try forked from the zygote of its DAG file, the
+try's log file and result file under the worker's log folder, ``execution_timeout``
+enforced by killing the try's process group. Celery's threads call :meth:`RemoteTries.run`,
+one per message; a driver thread owns the local executor, and a heartbeat thread keeps
+the database informed.
+
+Every write names the try's number and step (:mod:`millstream.store.sql.remote_tries`):
+
+1. start: ``queued -> running`` with this worker's hostname, or the message is refused
+   (a second delivery, or a try given up meanwhile) and nothing runs;
+2. heartbeats: while the try runs; an instance that moved on (cleared, marked, timed
+   out) has its try killed;
+3. outcome: recorded with the row locked, as the scheduler records a local try's
+   (:func:`~millstream.scheduler.events.apply_finished`), and a note sent to the
+   schedulers (``NOTIFY``). A database that is away is waited for: the outcome is kept
+   and recorded when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from millstream.executors.local import LocalExecutor
+from millstream.executors.sql_factories import SqlStoreFactory, SqlXComReaderFactory
+from millstream.model.states import TaskState
+from millstream.parsing.serialize import DagStructure
+from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+from millstream.runtime.worker import lost_try_event, utc_now
+from millstream.scheduler.events import apply_finished, resumed_workload
+from millstream.store.current import set_store_factory
+from millstream.store.outcome_notes import OutcomeNote
+from millstream.store.sql.engine import DatabaseError, describe_database_error, make_engine
+from millstream.store.sql.notify import notify_outcome
+from millstream.store.sql.remote_tries import (
+    TryRef,
+    heartbeat_tries,
+    lock_try,
+    record_pid,
+    start_try,
+)
+from millstream.store.sql.store import SqlStore
+
+if TYPE_CHECKING:
+    from millstream.executors.celery_app import TryMessage
+    from millstream.store.records import TaskInstanceKey
+
+log = logging.getLogger("millstream.worker")
+
+WORKER_JOB = "worker"
+"""The job type under which workers heartbeat in the jobs table."""
+DRIVER_POLL_S = 0.01
+"""While tries run, how long the driver waits for their events before taking new work."""
+RECORD_RETRY_MAX_S = 5.0
+
+Event = TaskStartedEvent | TaskFinishedEvent
+T = TypeVar("T")
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """One worker's settings."""
+
+    database_url: str
+    log_folder: Path
+    hostname: str
+    concurrency: int
+    heartbeat_interval_s: float = 5.0
+    dag_import_timeout_s: float = 30.0
+    dag_import_memory_mb: int = 1024
+    tries_per_process: int = 100
+    max_memory_growth_mb: int = 512
+
+
+class RemoteTries:
+    """The tries of one worker: call :meth:`start` before any thread, then :meth:`run` per
+    message from any thread, and :meth:`stop` at the end."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        url = config.database_url
+        # Plain factories: they reach a fork server started as a fresh interpreter.
+        self._store_factory = SqlStoreFactory(url)
+        self.local = LocalExecutor(config.concurrency, config.log_folder,
+                                   SqlXComReaderFactory(url),
+                                   dag_import_timeout=config.dag_import_timeout_s,
+                                   dag_import_memory_mb=config.dag_import_memory_mb,
+                                   tries_per_process=config.tries_per_process,
+                                   worker_memory_growth_mb=config.max_memory_growth_mb,
+                                   store_factory=self._store_factory)
+        self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._waiters: dict[tuple[TaskInstanceKey, int], queue.SimpleQueue[Event]] = {}
+        self._running: dict[TaskInstanceKey, TryRef] = {}
+        self._running_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._stores = threading.local()
+        self._engine: Any = None
+        self._structures: dict[tuple[str, str], DagStructure] = {}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the fork server (before any thread or connection), then the threads."""
+        # Tries read variables, connections and other runs through this factory.
+        set_store_factory(self._store_factory)
+        self.config.log_folder.mkdir(parents=True, exist_ok=True)
+        self.local.start()
+        for target, name in ((self._drive, "millstream-worker-driver"),
+                             (self._heartbeat, "millstream-worker-heartbeat")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the threads and the local executor (tries still running are killed)."""
+        self._stop.set()
+        self._inbox.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout)
+        self.local.stop(timeout=timeout, kill=True)
+
+    def _store(self) -> SqlStore:
+        store: SqlStore | None = getattr(self._stores, "store", None)
+        if store is None:
+            with self._running_lock:
+                if self._engine is None:
+                    # One engine for every thread; a connection that died with the
+                    # database is found out before use and replaced.
+                    self._engine = make_engine(self.config.database_url, pool_pre_ping=True)
+            store = SqlStore(self._engine)
+            self._stores.store = store
+        return store
+
+    def _until_done(self, what: str, work: Callable[[SqlStore], T]) -> T:
+        """``work`` in a transaction, again and again while the database is away."""
+        delay = 0.5
+        while True:
+            store = self._store()
+            try:
+                with store.transaction():
+                    return work(store)
+            except DatabaseError as exc:
+                log.warning("could not %s (%s); trying again in %g s", what,
+                            describe_database_error(exc), delay)
+                store.close()
+                time.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_S)
+
+    # -- one message ------------------------------------------------------------------------
+    def run(self, message: TryMessage) -> str:
+        """Run the try ``message`` names if it is still queued; returns what happened."""
+        ref = message.ref
+        workload = self._claim(ref)
+        if workload is None:
+            return "refused"
+        with self._running_lock:
+            self._running[ref.key] = ref
+        try:
+            event = self._execute(workload)
+        finally:
+            with self._running_lock:
+                self._running.pop(ref.key, None)
+        recorded = self._record(ref, event)
+        return event.state.value if recorded else "not recorded"
+
+    def _claim(self, ref: TryRef) -> TaskWorkload | None:
+        return self._until_done(f"start {ref.describe()}",
+                                lambda store: self._claim_in(store, ref))
+
+    def _claim_in(self, store: SqlStore, ref: TryRef) -> TaskWorkload | None:
+        ti = store.task_instances.get(ref.key)
+        if ti is None or ti.try_number != ref.try_number or ti.step_id != ref.step_id \
+                or ti.state is not TaskState.QUEUED:
+            now_at = "gone" if ti is None else (
+                f"{ti.state.value}, try {ti.try_number}, step {ti.step_id}")
+            log.info("refusing %s: the instance is %s", ref.describe(), now_at)
+            return None
+        run = store.runs.get(ref.key.dag_id, ref.key.run_id)
+        dag = self._dag(store, ref.key.dag_id)
+        if run is None or dag is None:
+            log.error("refusing %s: its run or DAG is not in the database", ref.describe())
+            return None
+        if not start_try(store, ref, self.config.hostname, utc_now()):
+            log.info("refusing %s: another worker started it", ref.describe())
+            return None
+        notify_outcome(store, OutcomeNote(ref.key, ref.try_number, TaskState.RUNNING.value))
+        workload = TaskWorkload(ti.key, ref.try_number, ti.max_tries, run,
+                                dag.resolve_params(run.conf), dag.fileloc,
+                                step_id=ref.step_id)
+        if ti.resuming:
+            workload = resumed_workload(store, ti, workload)
+        log.info("running %s", ref.describe())
+        return workload
+
+    def _dag(self, store: SqlStore, dag_id: str) -> DagStructure | None:
+        record = store.dags.get(dag_id)
+        if record is None or record.latest_version is None:
+            return None
+        cache_key = (dag_id, record.latest_version)
+        dag = self._structures.get(cache_key)
+        if dag is None:
+            text = store.dags.structure(dag_id)
+            if text is None:
+                return None
+            dag = DagStructure.from_json_text(text)
+            self._structures[cache_key] = dag
+        return dag
+
+    def _execute(self, workload: TaskWorkload) -> TaskFinishedEvent:
+        events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._inbox.put((workload, events))
+        ref = TryRef(workload.key, workload.try_number, workload.step_id)
+        while True:
+            event = events.get()
+            if isinstance(event, TaskFinishedEvent):
+                return event
+            pid = event.pid
+            if pid is not None:
+                def write_pid(store: SqlStore, pid: int = pid) -> None:
+                    record_pid(store, ref, pid)
+
+                self._quietly(write_pid)
+
+    def _record(self, ref: TryRef, event: TaskFinishedEvent) -> bool:
+        """Record the outcome (waiting for the database if it is away); False if the
+        instance had moved on and the outcome was not wanted."""
+        recorded = self._until_done(f"record the outcome of {ref.describe()}",
+                                    lambda store: self._record_in(store, ref, event))
+        if recorded:
+            log.info("%s ended %s", ref.describe(), event.state.value)
+        return recorded
+
+    def _record_in(self, store: SqlStore, ref: TryRef, event: TaskFinishedEvent) -> bool:
+        if not lock_try(store, ref):
+            log.info("not recording the outcome of %s: the instance moved on", ref.describe())
+            return False
+        dag = self._dag(store, ref.key.dag_id)
+        if dag is None:
+            log.error("cannot record %s: its DAG is gone", ref.describe())
+            return False
+        changed = apply_finished(store, dag, event)
+        notify_outcome(store, OutcomeNote(ref.key, ref.try_number, event.state.value,
+                                          tuple(sorted(changed))))
+        return True
+
+    def _quietly(self, work: Callable[[SqlStore], object]) -> None:
+        store = self._store()
+        try:
+            with store.transaction():
+                work(store)
+        except Exception as exc:  # only informative writes go through here
+            log.warning("could not write to the database: %s", exc)
+            store.close()
+
+    # -- the driver thread: the only one that touches the local executor --------------------
+    def _drive(self) -> None:
+        while True:
+            try:
+                if not self._drive_once():
+                    return
+            except Exception:  # a bug here must not leave every waiting try hanging
+                log.exception("the worker's driver failed; carrying on")
+                time.sleep(DRIVER_POLL_S)
+
+    def _drive_once(self) -> bool:
+        """Take new work, hand out events, wait a little; False once told to stop."""
+        item: object | None
+        try:  # with nothing running there is nothing to wait for but new work
+            item = self._inbox.get_nowait() if self.local.has_work() else self._inbox.get()
+        except queue.Empty:
+            item = None
+        while item is not None:
+            if item is _STOP:
+                return False
+            self._take(item)
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                item = None
+        for event in self.local.drain_events():
+            waiter = self._waiters.get((event.key, event.try_number))
+            if isinstance(event, TaskFinishedEvent):
+                self._waiters.pop((event.key, event.try_number), None)
+            if waiter is not None:
+                waiter.put(event)
+        if self.local.has_work():
+            self.local.wait_for_events(DRIVER_POLL_S)
+        return True
+
+    def _take(self, item: object) -> None:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], TaskWorkload):
+            workload, events = item
+            self._waiters[(workload.key, workload.try_number)] = events
+            try:
+                self.local.submit(workload)
+            except Exception as exc:  # the try cannot start here: it ends, as a lost try
+                log.exception("could not start try %d of %s", workload.try_number,
+                              workload.key)
+                del self._waiters[(workload.key, workload.try_number)]
+                now = utc_now()
+                events.put(lost_try_event(workload, now, now,
+                                          f"the worker could not start the try: {exc}"))
+        elif isinstance(item, TryRef) and (item.key, item.try_number) in self._waiters:
+            # a try no longer wanted
+            log.warning("killing %s: the instance moved on", item.describe())
+            self.local.terminate(item.key)
+
+    # -- the heartbeat thread ---------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.config.heartbeat_interval_s):
+            with self._running_lock:
+                refs = list(self._running.values())
+            now = utc_now()
+            store = self._store()
+            try:
+                with store.transaction():
+                    gone = heartbeat_tries(store, refs, now)
+                    store.jobs.heartbeat(WORKER_JOB, self.config.hostname, os.getpid(), now)
+            except Exception as exc:
+                log.warning("could not heartbeat (the database may be away): %s", exc)
+                store.close()
+                continue
+            for ref in gone:
+                with self._running_lock:
+                    still = self._running.get(ref.key) == ref
+                if still:  # not a try that just ended and was recorded
+                    self._inbox.put(ref)
+
+
+__all__ = ["WORKER_JOB", "RemoteTries", "WorkerConfig"]
