@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ from millstream.store.records import SCHEDULED_RUN, DagRunRecord, TaskInstanceRe
 
 if TYPE_CHECKING:
     from millstream.store.interfaces import Store
+
+log = logging.getLogger("millstream.scheduler")
 
 FAILED_LEAF_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 _PRIORITY_WEIGHTS: weakref.WeakKeyDictionary[DagView, dict[str, int]] = (
@@ -285,7 +288,33 @@ def hold_run(store: Store, run: DagRunRecord) -> RunHold:
 def run_end_state(store: Store, dag: DagView, run: DagRunRecord) -> DagRunState | None:
     """The state a run ends in now that every task has finished, or None while some has
     not (call it holding the run: :func:`hold_run`)."""
-    if store.task_instances.unfinished_count(run.dag_id, run.run_id):
+    if store.task_instances.has_unfinished(run.dag_id, run.run_id):
         return None
     leaves = list(run_state_leaves(dag))
     return final_state(dag, store.task_instances.for_run(run.dag_id, run.run_id, leaves))
+
+
+def pause_after_failures(store: Store, dag: DagView, run: DagRunRecord) -> None:
+    """Airflow's ``max_consecutive_failed_dag_runs``: once the DAG's latest runs (by
+    logical date, ``run`` included) all failed, pause it."""
+    limit = dag.max_consecutive_failed_dag_runs
+    current: DagRunRecord | None = run
+    for _ in range(limit - 1):
+        assert current is not None
+        current = store.runs.previous(dag.dag_id, current.logical_date)
+        if current is None or current.state is not DagRunState.FAILED:
+            return
+    if store.dags.get(dag.dag_id) is None:
+        return  # not a stored DAG (dag.test()): nothing to pause
+    store.dags.set_paused(dag.dag_id, True)
+    log.warning("DAG %s paused: its last %d run(s) failed (max_consecutive_failed_dag_runs)",
+                dag.dag_id, limit)
+
+
+def earliest_timeout(dags: Mapping[str, DagView], runs: Iterable[DagRunRecord]
+                     ) -> datetime | None:
+    """The earliest moment one of ``runs`` reaches its DAG's dagrun_timeout, if any."""
+    moments = [run.start_date + dag.dagrun_timeout for run in runs
+               if (dag := dags.get(run.dag_id)) is not None and dag.dagrun_timeout
+               and run.start_date]
+    return min(moments, default=None)

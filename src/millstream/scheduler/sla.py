@@ -26,13 +26,12 @@ def find_sla_misses(
 ) -> list[SlaMiss]:
     """Misses not yet in ``reported`` among active runs; adds the new ones to it."""
     misses: list[SlaMiss] = []
-    for run in store.runs.list(states=[DagRunState.QUEUED, DagRunState.RUNNING]):
-        dag = dags.get(run.dag_id)
-        if dag is None:
-            continue
-        slas = {t.task_id: t.sla for t in dag.tasks if t.sla is not None}
-        if not slas:
-            continue
+    # Only the runs of DAGs that have an SLA are read: most have none.
+    with_sla = {dag_id: slas for dag_id, dag in dags.items()
+                if (slas := {t.task_id: t.sla for t in dag.tasks if t.sla is not None})}
+    active = [DagRunState.QUEUED, DagRunState.RUNNING]
+    for run in [run for dag_id in sorted(with_sla) for run in store.runs.list(dag_id, active)]:
+        slas = with_sla[run.dag_id]
         late = {
             task_id: run.data_interval_end + sla
             for task_id, sla in slas.items()
