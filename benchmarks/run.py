@@ -31,6 +31,18 @@ Workloads (DESIGN.md section 5; each lives in a module of its own, this file com
   REST API's newest 100 runs through the web app, with 1,000 DAGs and 10,000 runs on
   SQLite, and of the grid of a DAG of 1,000 tasks x 25 runs (floor: the app's smallest
   page).
+- fan20000 (bench_scale.py): 20,000 independent no-op PythonOperator tasks, tasks per
+  second against 1,000 of them in the same run (the floor), and the scheduler's CPU per
+  task.
+- dags1000 (bench_scale.py): 1,000 DAGs of 5 chained tasks every minute for 3 minutes:
+  runs created, intervals skipped, p99 creation delay, scheduler CPU share of one core.
+- history (bench_history.py): the scheduler's run creation, ticks and rounds and three
+  web pages, with 1,000,000 task instances of history against a page of history (the
+  floor), on SQLite and (with a PostgreSQL URL as for etl) PostgreSQL.
+- pg_chain100 (bench_scale.py): chain100's handoff with the metadata in PostgreSQL.
+
+The machine's load average is printed before and after: figures taken on a busy machine
+are not comparable with those of an idle one.
 
 - celery (bench_celery.py): chain100's median handoff and fan1000's tasks/s on the Celery
   executor with two ``millstream worker`` processes over Redis (floor: the local executor
@@ -324,6 +336,90 @@ def bench_ui(status: Status) -> list[Figure]:
     ]
 
 
+def bench_fan20000(status: Status) -> list[Figure]:
+    """20,000 independent tasks against 1,000 of the same in the same run."""
+    from bench_scale import bench_fan20000 as run
+
+    f = run(status=status)
+    return [
+        Figure("fan20000.tasks_per_s", f["fan20000.tasks_per_s"], "tasks/s",
+               f["fan20000.fan1000_tasks_per_s"] * 0.85, f["fan20000.fan1000_tasks_per_s"],
+               "tasks/s (fan1000)", higher_is_better=True,
+               detail=f"{f['fan20000.tasks']} tasks, {f['fan20000.slowdown_pct']:.3g} % slower "
+                      f"than 1,000 (target: within 15 %); scheduler CPU per task "
+                      f"{f['fan20000.scheduler_cpu_per_task_ms']:.3g} ms (1,000: "
+                      f"{f['fan20000.fan1000_scheduler_cpu_per_task_ms']:.3g} ms)",
+               extra=_numbers(f, "fan20000.fan1000_tasks_per_s", "fan20000.slowdown_pct",
+                              "fan20000.fan1000_scheduler_cpu_per_task_ms")),
+        Figure("fan20000.scheduler_cpu_per_task_ms", f["fan20000.scheduler_cpu_per_task_ms"],
+               "ms", 1.0, f["fan20000.fan1000_scheduler_cpu_per_task_ms"], "ms (fan1000)",
+               "fan20000.scheduler_cpu_floor_ms", "fan20000.scheduler_cpu_ratio",
+               detail="the scheduler process (loop and executor client), per task"),
+    ]
+
+
+def bench_dags1000(status: Status) -> list[Figure]:
+    """1,000 DAGs of 5 tasks every minute: every interval created, on time."""
+    from bench_scale import bench_dags1000 as run
+
+    f = run(status=status)
+    detail = (f"{f['dags1000.created']} of {f['dags1000.expected']} runs in "
+              f"{f['dags1000.minutes']} minutes; delay max {f['dags1000.delay_max_s']:.3g} s; "
+              f"{f['dags1000.tasks_succeeded']} tasks succeeded")
+    extra = _numbers(f, "dags1000.created", "dags1000.expected", "dags1000.delay_max_s",
+                     "dags1000.tasks_succeeded")
+    return [
+        Figure("dags1000.skipped", f["dags1000.skipped"], "runs", 0.0, detail=detail,
+               extra=extra),
+        Figure("dags1000.delay_p99_s", f["dags1000.delay_p99_s"], "s", 2.0,
+               detail="from an interval's end to its run's creation"),
+        Figure("dags1000.scheduler_cpu_pct", f["dags1000.scheduler_cpu_pct"], "%", 30.0,
+               detail="the scheduler process's CPU time over the window, of one core"),
+    ]
+
+
+def bench_history(status: Status) -> list[Figure]:
+    """Scheduler and web pages with 1,000,000 task instances of history, per database."""
+    from bench_history import bench_history_postgres, bench_history_sqlite
+    from bench_scale import NO_POSTGRES
+
+    figures = []
+    for kind, run in (("sqlite", bench_history_sqlite), ("postgres", bench_history_postgres)):
+        f = run(status=status)
+        if f is None:
+            print(NO_POSTGRES.replace("pg_chain100", "history on PostgreSQL"))
+            continue
+        for name, unit in (("creation_s", "s"), ("first_tick_s", "s"), ("tick_ms", "ms"),
+                           ("round_ms", "ms"), ("dag_list_ms", "ms"), ("grid_ms", "ms"),
+                           ("api_dag_runs_ms", "ms")):
+            key = f"history.{kind}.{name}"
+            figures.append(Figure(
+                key, f[key], unit, f[f"{key}_page"] * 1.2, f[f"{key}_page"], unit,
+                f"{key}_page", f"{key}_ratio",
+                detail=(f"{f[f'history.{kind}.task_instances']:,} task instances of history "
+                        "against a page of it; target: within 20 %")
+                if name == "creation_s" else ""))
+    return figures
+
+
+def bench_pg_chain100(status: Status) -> list[Figure]:
+    """chain100's handoff with the metadata in PostgreSQL."""
+    from bench_scale import NO_POSTGRES
+    from bench_scale import bench_pg_chain100 as run
+
+    f = run(status=status)
+    if f is None:
+        print(NO_POSTGRES)
+        return []
+    return [Figure("pg_chain100.handoff_median_ms", f["pg_chain100.handoff_median_ms"], "ms",
+                   4.0, f["pg_chain100.handoff_floor_ms"], "ms/fork",
+                   "pg_chain100.handoff_floor_ms", "pg_chain100.handoff_overhead_ratio",
+                   detail=f"whole run {f['pg_chain100.total_s']:.3g} s; scheduler CPU per "
+                          f"task {f['pg_chain100.scheduler_cpu_per_task_ms']:.3g} ms",
+                   extra=_numbers(f, "pg_chain100.total_s",
+                                  "pg_chain100.scheduler_cpu_per_task_ms"))]
+
+
 def bench_celery(status: Status) -> list[Figure]:
     """chain100 and fan1000 on Celery with two workers; floor: the local executor, same run."""
     from bench_celery import SKIPPED, WORKER_CONCURRENCY, WORKERS
@@ -366,6 +462,10 @@ WORKLOADS: dict[str, Callable[[Status], list[Figure]]] = {
     "triggerer": bench_triggerer,
     "etl": bench_etl,
     "ui": bench_ui,
+    "fan20000": bench_fan20000,
+    "dags1000": bench_dags1000,
+    "history": bench_history,
+    "pg_chain100": bench_pg_chain100,
     "celery": bench_celery,
 }
 
@@ -412,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     chosen = [name for name in WORKLOADS if not args.only or name in args.only]
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     figures: list[Figure] = []
     failed: dict[str, str] = {}
     console = Console()
@@ -440,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{name} done in {time.perf_counter() - start:.1f} s: {shown}")
             progress.advance(bar)
     console.print(_table(figures))
+    console.print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     for note in _notes(figures):
         console.print(note, highlight=False)
     for name, text in failed.items():

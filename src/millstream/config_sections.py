@@ -99,6 +99,13 @@ class DatabaseSettings(_Section):
     max_overflow: int = Field(default=10, ge=0)
     pool_recycle_s: int = Field(default=1800, ge=-1)
     pool_pre_ping: bool = True
+    # PostgreSQL only: how long a connection attempt, a statement, or an idle transaction
+    # may last (0: no statement timeout); see docs/deployment.md.
+    connect_timeout_s: int = Field(default=10, ge=1, le=3600)
+    statement_timeout_s: float = Field(default=30.0, ge=0)
+    # Every long-running process logs a database call unanswered this long, and cuts the
+    # connection once statement_timeout_s more has passed without an answer.
+    stall_warning_s: float = Field(default=5.0, gt=0)
 
     @field_validator("url")
     @classmethod
@@ -115,6 +122,8 @@ class DatabaseSettings(_Section):
         kwargs: dict[str, Any] = {
             "pool_pre_ping": self.pool_pre_ping,
             "pool_recycle": self.pool_recycle_s,
+            "connect_timeout_s": self.connect_timeout_s,
+            "statement_timeout_s": self.statement_timeout_s,
         }
         in_memory = self.url.startswith("sqlite") and (
             ":memory:" in self.url or self.url.rstrip("/").endswith(":")

@@ -56,11 +56,12 @@ def create_api_app(settings: Settings | None = None, store: Store | None = None)
     settings = settings or load_settings()
     use_settings(settings)  # the Fernet key and secrets file are those of these settings
     use_limits(settings.limits.limits())
-    opener, close = _store_opener(settings, store)
+    opener, close, watch = _store_opener(settings, store)
     context = AppContext(settings, opener, _secret_key(settings), close)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watch()  # while the server serves: its database watchdog
         try:
             yield
         finally:
@@ -122,8 +123,10 @@ def _install_store_error_handlers(api: FastAPI) -> None:
     api.add_exception_handler(DatabaseError, on_database)
 
 
-def _store_opener(settings: Settings,
-                  store: Store | None) -> tuple[StoreOpener, Callable[[], None]]:
+def _store_opener(
+    settings: Settings, store: Store | None
+) -> tuple[StoreOpener, Callable[[], None], Callable[[], None]]:
+    """How requests get a store, what closes it, and what starts the database watchdog."""
     from millstream.store.sql import SqlStore, make_engine
 
     if store is not None and not isinstance(store, SqlStore):
@@ -133,15 +136,26 @@ def _store_opener(settings: Settings,
         def open_shared() -> Iterator[Store]:
             yield shared
 
-        return open_shared, lambda: None
+        return open_shared, lambda: None, lambda: None
+    watch: Callable[[], None] = lambda: None  # noqa: E731
     if isinstance(store, SqlStore):
         engine, close = store.engine, (lambda: None)
     else:
         from millstream.store.sql.engine import ensure_sqlite_file
+        from millstream.store.sql.watchdog import DatabaseWatchdog, cut_after
 
-        ensure_sqlite_file(settings.database.url)
-        engine = make_engine(settings.database.url, **settings.database.engine_kwargs())
-        close = engine.dispose
+        database = settings.database
+        ensure_sqlite_file(database.url)
+        engine = make_engine(database.url, **database.engine_kwargs())
+        watchdog = DatabaseWatchdog(
+            engine, "web server", warn_after_s=database.stall_warning_s,
+            cut_after_s=cut_after(database.stall_warning_s, database.statement_timeout_s),
+        )
+        watch = watchdog.start
+
+        def close() -> None:
+            watchdog.stop()
+            engine.dispose()
 
     @contextlib.contextmanager
     def open_sql() -> Iterator[Store]:
@@ -151,7 +165,7 @@ def _store_opener(settings: Settings,
         finally:
             request_store.close()
 
-    return open_sql, close
+    return open_sql, close, watch
 
 
 def _secret_key(settings: Settings) -> bytes:

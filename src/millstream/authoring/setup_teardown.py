@@ -68,8 +68,6 @@ def mark_teardown(task: BaseOperator, setups: Any = None,
 class SetupTeardownScope:
     """The ``with`` block of a setup or teardown task: tasks created inside go between."""
 
-    _open: list[SetupTeardownScope] = []
-
     def __init__(self, task: BaseOperator) -> None:
         if task.dag is None:
             raise DagDefinitionError(

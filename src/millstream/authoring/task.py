@@ -262,7 +262,8 @@ class BaseOperator(DependencyMixin):
         self.outlets = validate_outlets(outlets, where)  # the Assets a success updates
         self.inlets = list(inlets or [])
         self.executor_config = dict(executor_config or {})
-        self.map_index_template = map_index_template  # names a mapped instance in the UI
+        # Airflow names mapped instances with it; kept, instances show as task_id[index]
+        self.map_index_template = map_index_template
         self.task_display_name = task_display_name or None
         self._pre_execute_hook = pre_execute
         self._post_execute_hook = post_execute

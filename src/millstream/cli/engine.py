@@ -21,14 +21,26 @@ log = logging.getLogger("millstream.scheduler")
 
 def open_sql_store(settings: Settings) -> SqlStore:
     """The metadata store of these settings, its schema migrated to the latest version."""
-    from millstream.store.sql.engine import ensure_sqlite_file
+    from millstream.store.sql.engine import ensure_sqlite_file, make_engine
     from millstream.store.sql.migrate import migrate
     from millstream.store.sql.store import SqlStore
 
     url = settings.database.url
     ensure_sqlite_file(url)
     migrate(url)
-    return SqlStore.from_url(url)
+    return SqlStore(make_engine(url, **settings.database.engine_kwargs()))
+
+
+@contextlib.contextmanager
+def database_watchdog(settings: Settings, store: SqlStore, component: str) -> Iterator[None]:
+    """The watchdog of ``component``'s database connections for the length of the block
+    (see :mod:`millstream.store.sql.watchdog`)."""
+    from millstream.store.sql.watchdog import watching
+
+    database = settings.database
+    with watching(store.engine, component, warn_after_s=database.stall_warning_s,
+                  statement_timeout_s=database.statement_timeout_s):
+        yield
 
 
 @contextlib.contextmanager
@@ -86,6 +98,8 @@ def scheduler_job(
     # The fork server copies this process: start it before any DB connection or thread.
     executor.start()
     store = open_sql_store(settings)
+    watchdog = database_watchdog(settings, store, "scheduler")
+    watchdog.__enter__()
     job: SchedulerJob | None = None
     remote: Any = None
     try:
@@ -119,6 +133,7 @@ def scheduler_job(
                 job.record_final_events()
             except Exception:
                 log.exception("could not record the outcomes of the last tries")
+        watchdog.__exit__(None, None, None)
         store.close()
 
 

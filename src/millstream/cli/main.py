@@ -17,6 +17,7 @@ from millstream.cli.common import EXIT_BAD_INPUT, print_error
 from millstream.cli.config import config_app
 from millstream.cli.connections import connections_app
 from millstream.cli.dags import dags_app
+from millstream.cli.dags_check import check_command
 from millstream.cli.db import db_app
 from millstream.cli.pools import pools_app
 from millstream.cli.scheduler import scheduler, standalone
@@ -70,6 +71,7 @@ def root_options(
             raise typer.Exit(2) from None
 
 
+dags_app.command("check")(check_command)
 app.add_typer(dags_app, name="dags")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")

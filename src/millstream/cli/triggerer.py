@@ -40,7 +40,7 @@ def triggerer(
     """Run deferred tasks' triggers until stopped (SIGTERM or Ctrl-C)."""
     from millstream import observability
     from millstream.cli.common import guarded
-    from millstream.cli.engine import open_sql_store
+    from millstream.cli.engine import database_watchdog, open_sql_store
     from millstream.config import load_settings
     from millstream.triggerer.job import TriggererJob
 
@@ -61,10 +61,11 @@ def triggerer(
     observability.configure(settings)
     observability.serve_triggerer(settings)
     try:
-        job = TriggererJob(store, capacity=capacity)
-        console.print(f"[green]triggerer running[/green] as {job.triggerer_id} "
-                      f"(capacity {capacity}; Ctrl-C to stop)")
-        job.run(stop)
+        with database_watchdog(settings, store, "triggerer"):
+            job = TriggererJob(store, capacity=capacity)
+            console.print(f"[green]triggerer running[/green] as {job.triggerer_id} "
+                          f"(capacity {capacity}; Ctrl-C to stop)")
+            job.run(stop)
     finally:
         store.close()
 
@@ -73,12 +74,14 @@ def triggerer(
 def triggerer_thread(settings: Settings, capacity: int = DEFAULT_CAPACITY) -> Iterator[None]:
     """A triggerer in a thread of this process (standalone), with a store of its own;
     it stops and gives its triggers back when the block ends."""
-    from millstream.cli.engine import open_sql_store
+    from millstream.cli.engine import database_watchdog, open_sql_store
     from millstream.triggerer.job import TriggererJob
 
     put_dags_folder_on_path(settings)
     stop = threading.Event()
     store = open_sql_store(settings)
+    watchdog = database_watchdog(settings, store, "triggerer")
+    watchdog.__enter__()
     job = TriggererJob(store, capacity=capacity)
 
     def run() -> None:
@@ -94,4 +97,5 @@ def triggerer_thread(settings: Settings, capacity: int = DEFAULT_CAPACITY) -> It
     finally:
         stop.set()
         thread.join(15)
+        watchdog.__exit__(None, None, None)
         store.close()

@@ -5,10 +5,12 @@ The intervals, catchup and the other schedules are in :mod:`millstream.model.int
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
 from millstream.model.intervals import (
     DataInterval,
@@ -41,6 +43,23 @@ _ONCE = "@once"
 # A fixed moment from which a new cron expression must find a tick, to reject
 # expressions that never match (such as 30 February).
 _CRON_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+_PARSED = threading.local()
+
+
+def _ticks(cron: str, moment: datetime) -> Any:
+    """A croniter over ``cron`` set at ``moment``: each thread parses an expression once and
+    moves the same iterator (parsing it costs as much as the ticks a scheduler asks for)."""
+    cache: dict[str, Any] | None = getattr(_PARSED, "iterators", None)
+    if cache is None:
+        cache = _PARSED.iterators = {}
+    ticks = cache.get(cron)
+    if ticks is None:
+        ticks = cache[cron] = _cron_lib().croniter(cron, moment)
+    else:
+        ticks.set_current(moment, force=True)
+    return ticks
 
 
 @dataclass(frozen=True)
@@ -82,22 +101,22 @@ class CronSchedule(_Periodic):
 
     def _tick_after(self, moment: datetime) -> datetime:
         """The first tick strictly after ``moment``."""
-        return ensure_utc(_cron_lib().croniter(self._cron, moment).get_next(datetime))
+        return ensure_utc(_ticks(self._cron, moment).get_next(datetime))
 
     def _tick_before(self, moment: datetime) -> datetime:
         """The last tick strictly before ``moment``."""
-        return ensure_utc(_cron_lib().croniter(self._cron, moment).get_prev(datetime))
+        return ensure_utc(_ticks(self._cron, moment).get_prev(datetime))
 
     def _tick_at_or_before(self, moment: datetime) -> datetime:
         """``moment`` if it is a tick, else the last tick before it."""
-        ticks = _cron_lib().croniter(self._cron, moment)
+        ticks = _ticks(self._cron, moment)
         before = ensure_utc(ticks.get_prev(datetime))
         following = ensure_utc(ticks.get_next(datetime))
         return following if following <= moment else before
 
     def _tick_at_or_after(self, moment: datetime) -> datetime:
         """``moment`` if it is a tick, else the first tick after it."""
-        ticks = _cron_lib().croniter(self._cron, moment)
+        ticks = _ticks(self._cron, moment)
         after = ensure_utc(ticks.get_next(datetime))
         preceding = ensure_utc(ticks.get_prev(datetime))
         return preceding if preceding >= moment else after

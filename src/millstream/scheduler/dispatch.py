@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from millstream.model.states import TaskState
-from millstream.store.records import TaskInstanceRecord
+from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
     from millstream.scheduler.dag_view import DagView
@@ -47,14 +47,19 @@ def choose_to_queue(
     store: Store,
     dags: Mapping[str, DagView],
     open_slots: int,
-    is_run_active: Callable[[str, str], bool],
+    active_runs: Mapping[tuple[str, str], DagRunRecord],
     warned_pools: set[str] | None = None,
+    pool_sizes: dict[str, int | None] | None = None,
 ) -> list[TaskInstanceRecord]:
-    """Scheduled instances to queue now, highest priority first, honouring every limit.
+    """Scheduled instances of ``active_runs`` (by dag id and run id) to queue now, highest
+    priority first, honouring every limit.
 
     Limits: the executor's free slots, each pool's size (by pool_slots), the DAG's
     max_active_tasks and each task's max_active_tis_per_dag. A missing pool is warned
-    about once per name in ``warned_pools`` (kept by the caller across calls).
+    about once per name in ``warned_pools`` (kept by the caller across calls). The slots
+    in use are read here, so the caller holds the dispatch lock (``lock_dispatch``) for
+    the limits to hold across schedulers. Pool sizes are read into ``pool_sizes`` (which
+    a caller may keep across calls, as the scheduler does until its next poke).
     """
     warned_pools = set() if warned_pools is None else warned_pools
     if open_slots <= 0:
@@ -64,14 +69,14 @@ def choose_to_queue(
     # (pools, max_active_tasks, paused DAGs) left free slots, so nothing starves.
     window = min(open_slots, 10_000) * 4 + 16
     occupancy = Occupancy.from_active(store.task_instances.in_states(ACTIVE_STATES))
-    pool_sizes: dict[str, int | None] = {}
+    pool_sizes = {} if pool_sizes is None else pool_sizes
     chosen: list[TaskInstanceRecord] = []
     offset = 0
     while len(chosen) < open_slots:
         batch = store.task_instances.dispatchable(window, offset)
         candidates = [ti for ti in batch
-                      if is_run_active(ti.dag_id, ti.run_id) and ti.dag_id in dags]
-        for ti in _in_dispatch_order(store, candidates):
+                      if (ti.dag_id, ti.run_id) in active_runs and ti.dag_id in dags]
+        for ti in _in_dispatch_order(active_runs, candidates):
             if len(chosen) >= open_slots:
                 break
             if _fits(ti, dags[ti.dag_id], occupancy, store, pool_sizes, warned_pools):
@@ -84,18 +89,17 @@ def choose_to_queue(
 
 
 def _in_dispatch_order(
-    store: Store, candidates: list[TaskInstanceRecord]
+    runs: Mapping[tuple[str, str], DagRunRecord], candidates: list[TaskInstanceRecord]
 ) -> list[TaskInstanceRecord]:
     """Highest priority first; ties go to the earlier run (by logical date, as in Airflow),
     then by task and map index."""
-    logical_dates: dict[tuple[str, str], datetime] = {}
-    for ti in candidates:
-        if (ti.dag_id, ti.run_id) not in logical_dates:
-            run = store.runs.get(ti.dag_id, ti.run_id)
-            logical_dates[(ti.dag_id, ti.run_id)] = run.logical_date if run else _LATEST
+
+    def logical_date(ti: TaskInstanceRecord) -> datetime:
+        run = runs.get((ti.dag_id, ti.run_id))
+        return run.logical_date if run is not None else _LATEST
+
     return sorted(candidates, key=lambda ti: (
-        -ti.priority_weight, logical_dates[(ti.dag_id, ti.run_id)], ti.run_id, ti.task_id,
-        ti.map_index,
+        -ti.priority_weight, logical_date(ti), ti.run_id, ti.task_id, ti.map_index,
     ))
 
 
@@ -124,3 +128,15 @@ def _fits(
         return False
     limit = dag.task_dict[ti.task_id].max_active_tis_per_dag
     return limit is None or occupancy.per_task[(ti.dag_id, ti.task_id)] < limit
+
+
+def claim_for_queue(store: Store, ti: TaskInstanceRecord) -> TaskInstanceRecord | None:
+    """scheduled -> queued with the try's number and a new step id; None if another
+    scheduler claimed it first. A sensor's next poke, or a deferral's resumption,
+    continues the same try; each step gets an id its outcome names (its process and
+    heartbeats are its own: those of the step before would make liveness misjudge it)."""
+    try_number = ti.try_number if ti.resuming else ti.try_number + 1
+    return store.task_instances.claim(
+        ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number,
+        step_id=new_step_id(), pid=None, heartbeat_at=None,
+    )

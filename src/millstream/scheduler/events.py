@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from millstream.model.retry import next_retry_at
@@ -27,13 +28,8 @@ LATER_RUN_STATES = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE, TaskSta
 
 def apply_started(store: Store, event: TaskStartedEvent) -> None:
     """queued -> running, unless the instance moved on meanwhile (cleared, timed out)."""
-    ti = store.task_instances.get(event.key)
-    if ti is None or ti.try_number != event.try_number:
-        return
-    store.task_instances.claim(
-        ti, TaskState.QUEUED, TaskState.RUNNING,
-        start_date=event.start_date, hostname=event.hostname, pid=event.pid,
-    )
+    store.task_instances.mark_running(event.key, event.try_number, event.start_date,
+                                      event.hostname, event.pid)
 
 
 def apply_finished(
@@ -162,3 +158,20 @@ def skip_tasks(
             store.task_instances.set_state(ti, TaskState.SKIPPED, start_date=when, end_date=when)
             changed |= dag.task_dict[ti.task_id].downstream_task_ids
     return changed
+
+
+def waiting_for_time(
+    store: Store, states: Iterable[TaskState], now: datetime
+) -> tuple[dict[tuple[str, str], list[TaskInstanceRecord]], datetime | None]:
+    """Instances in ``states`` (retry, reschedule) whose moment has come, by run, and the
+    earliest moment of those still waiting."""
+    due: dict[tuple[str, str], list[TaskInstanceRecord]] = {}
+    earliest: datetime | None = None
+    for ti in store.task_instances.in_states(states):
+        moment = (ti.reschedule_date if ti.state is TaskState.UP_FOR_RESCHEDULE
+                  else ti.next_retry_at)
+        if moment is None or moment <= now:
+            due.setdefault((ti.dag_id, ti.run_id), []).append(ti)
+        elif earliest is None or moment < earliest:
+            earliest = moment
+    return due, earliest

@@ -22,10 +22,10 @@ from millstream.parsing.serialize import DagStructure
 from millstream.runtime.dag_callbacks import SlaMiss
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
 from millstream.scheduler.assets import AssetScheduling
+from millstream.scheduler.due_runs import create_runs_of_due_dags
 from millstream.scheduler.events import apply_started
 from millstream.scheduler.liveness import ResultReader, TryStarted, check_liveness
 from millstream.scheduler.loop import Scheduler
-from millstream.scheduler.runs import create_due_runs
 from millstream.scheduler.sla import find_sla_misses
 from millstream.triggerer.outcomes import expire_deferrals
 
@@ -52,6 +52,8 @@ class JobTimings:
     schedule_interval: timedelta = timedelta(seconds=1)  # due runs, pauses, triggered runs
     heartbeat_interval: timedelta = timedelta(seconds=5)
     zombie_timeout: timedelta = timedelta(seconds=30)
+    # How long a try's start may wait for its outcome to share a transaction (see Scheduler)
+    start_batch_delay: timedelta = timedelta(milliseconds=200)
 
 
 class SchedulerJob:
@@ -84,7 +86,8 @@ class SchedulerJob:
         self._resume_after: str | None = None  # the DAG the cap last stopped at
         # The scheduler never runs user code: in production, callbacks go to processes
         # forked from their DAG file's zygote (ForkedCallbackRunner).
-        self.scheduler = Scheduler(store, executor, {}, callbacks)
+        self.scheduler = Scheduler(store, executor, {}, callbacks,
+                                   start_batch_delay=self.timings.start_batch_delay)
         self.hostname = socket.gethostname()
         self._structures: dict[str, DagStructure] = {}
         self._next_parse: datetime | None = None
@@ -127,30 +130,27 @@ class SchedulerJob:
     def create_runs(self, now: datetime) -> int:
         """Create the scheduled and asset-triggered runs due for every active, unpaused DAG.
 
-        At most ``max_runs_per_tick`` scheduled runs per round; the next round starts with
+        Only the DAGs whose next due moment has come are looked at (see due_runs.py). At
+        most ``max_runs_per_tick`` scheduled runs per round; when the cap stops a round, the
+        next one follows on the next step (not a schedule interval later), starting with
         the DAG after the one the cap stopped at, so one long catchup starves no other DAG.
         """
         self.assets.register(self.store, self._structures, now)
-        cap = self.max_runs_per_tick
-        order = sorted(self._structures)
-        if self._resume_after is not None:
-            order = ([d for d in order if d > self._resume_after]
-                     + [d for d in order if d <= self._resume_after])
-        self._resume_after = None
-        created = 0
         with self.store.transaction():
-            for dag_id in order:
-                if dag_id in self.scheduler.paused:
-                    continue
-                room = None if cap is None else cap - created
-                created += len(create_due_runs(self.store, self._structures[dag_id], now,
-                                               limit=room))
-                if cap is not None and created >= cap:
-                    self._resume_after = dag_id
-                    break
-            created += len(self.assets.create_runs(self.store, self._structures,
-                                                   self.scheduler.paused, now))
+            done = create_runs_of_due_dags(self.store, self._structures, self.scheduler.paused,
+                                           now, self.max_runs_per_tick, self._resume_after)
+            created = done.created + len(self.assets.create_runs(
+                self.store, self._structures, self.scheduler.paused, now))
+        self._resume_after = done.stopped_at
+        if created:
+            self.scheduler.runs_queued()
         return created
+
+    def _create_more_runs(self, now: datetime) -> bool:
+        """Continue a round of run creation the cap stopped; True if it created any."""
+        if self._resume_after is None:
+            return False
+        return bool(self._shared(self.create_runs, now))
 
     def report_sla_misses(self, now: datetime) -> None:
         """Send each new SLA miss to its DAG's sla_miss_callback (in a worker process)."""
@@ -212,6 +212,8 @@ class SchedulerJob:
             self._shared(self.expire_deferrals, now)
             self.scheduler.callbacks.reap()
             self._next_schedule = now + self.timings.schedule_interval
+        else:
+            busy |= self._create_more_runs(now)
         if self._next_liveness is None or now >= self._next_liveness:
             self._shared(self.heartbeat, now)
             self._shared(self.watch_liveness, now)
@@ -245,16 +247,27 @@ class SchedulerJob:
     ) -> None:
         """Repeat :meth:`step` until ``stop`` is set or ``until()`` is true."""
         stop = stop or threading.Event()
+        failures = 0
         while not stop.is_set() and not (until is not None and until()):
             try:
                 wait = observability.timed_tick(self.step, self.clock())
-            except Exception:
+            except Exception as exc:
                 # A lost database connection, a locked SQLite file, a bug in one DAG's
                 # structure: log it, and try again from the store's state in a moment.
-                log.exception("scheduler step failed; trying again in %s s", ERROR_BACKOFF_S)
+                # The traceback once; a failure that repeats (a database outage) in a line.
+                failures += 1
+                if failures == 1:
+                    log.exception("scheduler step failed; trying again in %s s",
+                                  ERROR_BACKOFF_S)
+                else:
+                    log.warning("scheduler step failed again (%d in a row): %s",
+                                failures, " ".join(str(exc).split())[:300])
                 self.scheduler.poke()
                 stop.wait(ERROR_BACKOFF_S)
                 continue
+            if failures:
+                log.warning("scheduler steps succeed again after %d failure(s)", failures)
+                failures = 0
             if wait > 0:
                 self.executor.wait_for_events(min(wait, 1.0))
 
@@ -263,7 +276,7 @@ class SchedulerJob:
         the starts and ends of the tries it waited for, so the store is left current."""
         started: list[TaskStartedEvent] = []
         finished: list[TaskFinishedEvent] = []
-        for event in self.executor.drain_events():
+        for event in [*self.scheduler.take_unapplied(), *self.executor.drain_events()]:
             if isinstance(event, TaskFinishedEvent):
                 finished.append(event)
             else:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from millstream import observability
@@ -16,16 +17,23 @@ from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.scheduler.dag_view import DagView
-from millstream.scheduler.dispatch import choose_to_queue
-from millstream.scheduler.events import apply_finished, apply_started, resumed_workload
-from millstream.scheduler.readiness import evaluate_dirty
+from millstream.scheduler.dispatch import choose_to_queue, claim_for_queue
+from millstream.scheduler.events import (
+    apply_finished,
+    apply_started,
+    resumed_workload,
+    waiting_for_time,
+)
+from millstream.scheduler.readiness import evaluate_dirty, past_dependents
 from millstream.scheduler.runs import (
     align_run_with_dag,
     create_run,
-    final_state,
-    run_state_leaves,
+    earliest_timeout,
+    hold_run,
+    pause_after_failures,
+    run_end_state,
 )
-from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
+from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
 if TYPE_CHECKING:
     from millstream.executors.base import Executor
@@ -40,6 +48,10 @@ WAITING_FOR_TIME = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
 NOT_STARTED = (TaskState.NONE, TaskState.SCHEDULED, TaskState.UP_FOR_RETRY,
                TaskState.UP_FOR_RESCHEDULE)
 STARTED = (TaskState.QUEUED, TaskState.RUNNING, TaskState.DEFERRED)
+RUNNING_REFRESH_S = 10.0
+"""How often a light poke reads the running runs again (runs another scheduler started)."""
+LOCK_RETRY = timedelta(milliseconds=20)
+"""How soon to try again when another scheduler held the dispatch lock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +75,7 @@ class Scheduler:
         executor: Executor,
         dags: Mapping[str, DagView],
         callbacks: CallbackRunner,
+        start_batch_delay: timedelta = timedelta(0),
     ) -> None:
         self.store = store
         self.executor = executor
@@ -79,13 +92,22 @@ class Scheduler:
         self._retries_changed = True
         self._next_retry_at: datetime | None = None
         self._warned_pools: set[str] = set()
+        self._pool_sizes: dict[str, int | None] = {}  # read again after every poke
         self._unapplied: list[TaskStartedEvent | TaskFinishedEvent] = []
+        # A start alone changes nothing the scheduler acts on: it waits (start_batch_delay
+        # at most) for an outcome to share a transaction; a short try's become one write.
+        self.start_batch_delay = start_batch_delay
+        self._held_since: datetime | None = None
+        # The running runs between ticks (None: read again), with those this scheduler
+        # starts and ends; read again on a reevaluating poke, and every RUNNING_REFRESH_S.
+        self._running: dict[tuple[str, str], DagRunRecord] | None = None
+        self._running_read_at = 0.0
+        self._next_timeout: datetime | None = None  # the earliest dagrun_timeout moment
+        self._lock_busy = False  # another scheduler held the dispatch lock
         # Effects outside the store (starting tries, callbacks, kills) wait for the commit:
         # a rolled-back tick must not have started a try or fired a callback.
         self._after_commit: list[Callable[[], None]] = []
         self._changed_dags: set[str] = set()
-        # per DAG: task id -> tasks whose depends_on_past looks at it (see _wake_later_runs)
-        self._past_dependents: dict[str, tuple[DagView, dict[str, set[str]]]] = {}
 
     def trigger(
         self,
@@ -112,6 +134,17 @@ class Scheduler:
         self._changed_dags.add(dag_id)
         self._dispatch_needed = True
 
+    def runs_queued(self) -> None:
+        """Runs were created elsewhere in this process: start them on the next tick."""
+        self._look_for_queued_runs = True
+
+    def take_unapplied(self) -> list[TaskStartedEvent | TaskFinishedEvent]:
+        """The executor events drained and not yet applied (held starts): the caller
+        records them instead (when the scheduler stops)."""
+        events, self._unapplied = self._unapplied, []
+        self._held_since = None
+        return events
+
     def poke(self, reevaluate: bool = True) -> None:
         """Something may have changed outside this scheduler (a run triggered, a DAG
         unpaused, a task cleared): look for queued runs, due retries and work to dispatch
@@ -119,14 +152,24 @@ class Scheduler:
         self._look_for_queued_runs = True
         self._dispatch_needed = True
         self._retries_changed = True
+        self._pool_sizes = {}
+        if reevaluate or time.monotonic() - self._running_read_at >= RUNNING_REFRESH_S:
+            self._running = None
         if reevaluate:
             self._dirty.clear()
 
     # -- the tick ---------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickResult:
         """Apply executor events, advance runs, queue ready work, and let the executor run it."""
+        # Events stay in _unapplied until their transaction commits: a rolled-back tick
+        # loses none.
+        self._unapplied.extend(self.executor.drain_events())
+        noted = self._take_notes()
+        events = self._events_due(now)
+        if not events and not noted and not self._has_work(now):
+            return TickResult(self.executor.has_work(), self._next_wakeup(now))
         try:
-            worked, running = self._tick_in_transaction(now)
+            worked = self._tick_in_transaction(now, events) or noted
         except StaleRecordError as exc:
             self._after_commit.clear()
             # Another scheduler changed a row this tick read: everything it wrote is rolled
@@ -136,30 +179,73 @@ class Scheduler:
             return TickResult(True, None)
         except Exception:
             self._after_commit.clear()
+            self._running = None
             raise
-        self._unapplied = []
+        del self._unapplied[:len(events)]
+        self._held_since = None if not self._unapplied else self._held_since
         self._run_after_commit()
         self.executor.sync()
-        return TickResult(worked or self.executor.has_work(), self._next_wakeup(running))
+        return TickResult(worked or self.executor.has_work(), self._next_wakeup(now))
 
-    def _tick_in_transaction(self, now: datetime) -> tuple[bool, list[DagRunRecord]]:
+    def _events_due(self, now: datetime) -> list[TaskStartedEvent | TaskFinishedEvent]:
+        """The events to apply now: all of them once an outcome is among them, or once
+        the oldest held start has waited start_batch_delay; else none."""
+        if not self._unapplied:
+            return []
+        if any(isinstance(event, TaskFinishedEvent) for event in self._unapplied):
+            return list(self._unapplied)
+        if self._held_since is None:
+            self._held_since = now
+        if now - self._held_since >= self.start_batch_delay:
+            return list(self._unapplied)
+        return []
+
+    def _has_work(self, now: datetime) -> bool:
+        """Whether a tick with no events to apply has anything to do."""
+        due = [m for m in (self._next_retry_at, self._next_timeout) if m is not None and now >= m]
+        return bool(self._look_for_queued_runs or self._dispatch_needed or self._running is None
+                    or self._changed_dags or self._retries_changed or due
+                    or any(dag_id not in self.paused for dag_id, _ in self._touched))
+
+    def _tick_in_transaction(
+        self, now: datetime, events: list[TaskStartedEvent | TaskFinishedEvent]
+    ) -> bool:
         with self.store.transaction():
-            worked = self._apply_events()
+            worked = self._apply(events)
             if self._look_for_queued_runs:
                 self._look_for_queued_runs = False
                 worked |= self._start_queued_runs(now)
-            running = self.store.runs.list(states=[DagRunState.RUNNING])
+            running = self._running_runs()
             retries = self._due_retries(now)
-            for run in running:
+            timeouts_due = self._next_timeout is not None and now >= self._next_timeout
+            # Only runs with something new are looked at: cost per tick follows the work,
+            # not the number of running runs or of their finished instances.
+            for key, run in list(running.items()):
+                if not (key in self._touched or key in retries or key not in self._dirty
+                        or run.dag_id in self._changed_dags or timeouts_due):
+                    continue
                 dag = self.dags.get(run.dag_id)
                 if dag is not None and run.dag_id not in self.paused:
-                    key = (run.dag_id, run.run_id)
                     worked |= self._advance(dag, run, now, retries.get(key, []))
             self._changed_dags.clear()
+            if timeouts_due:
+                self._next_timeout = earliest_timeout(self.dags, running.values())
             if worked or self._dispatch_needed:
                 self._dispatch_needed = False
                 worked |= self._dispatch(running)
-        return worked, running
+        return worked
+
+    def _running_runs(self) -> dict[tuple[str, str], DagRunRecord]:
+        if self._running is None:
+            runs = self.store.runs.list(states=[DagRunState.RUNNING])
+            self._running = {(run.dag_id, run.run_id): run for run in runs}
+            self._running_read_at = time.monotonic()
+            self._next_timeout = earliest_timeout(self.dags, runs)
+            for gone in [key for key in self._dirty if key not in self._running]:
+                del self._dirty[gone]  # ended or deleted elsewhere
+                self._params.pop(gone, None)
+            self._touched &= self._running.keys()
+        return self._running
 
     def apply_outcomes(self, events: Iterable[TaskFinishedEvent]) -> None:
         """Apply outcomes found outside the executor (adopted results, vanished tries)."""
@@ -176,18 +262,17 @@ class Scheduler:
         for effect in effects:
             effect()
 
-    def _apply_events(self) -> bool:
-        # Events stay here until their transaction commits, so a rolled-back tick loses none.
-        self._unapplied.extend(self.executor.drain_events())
-        noted = False
-        if isinstance(self.executor, RecordsRemotely):
-            missed, notes = self.executor.drain_recorded()
-            if missed:
-                self.poke()
-            for note in notes:
-                self.outcome_recorded(note)
-            noted = missed or bool(notes)
-        return self._apply(self._unapplied) or noted
+    def _take_notes(self) -> bool:
+        """Starts and outcomes that remote workers recorded themselves (Celery): what they
+        may change is marked to be looked at; True if there were any."""
+        if not isinstance(self.executor, RecordsRemotely):
+            return False
+        missed, notes = self.executor.drain_recorded()
+        if missed:
+            self.poke()
+        for note in notes:
+            self.outcome_recorded(note)
+        return missed or bool(notes)
 
     def outcome_recorded(self, note: OutcomeNote) -> None:
         """A worker recorded a try's start or outcome itself: look at what it may change."""
@@ -206,6 +291,8 @@ class Scheduler:
         self._wake_later_runs(dag, note.key.run_id, (note.key.task_id,))
 
     def _apply(self, events: Sequence[TaskStartedEvent | TaskFinishedEvent]) -> bool:
+        """Apply a batch of events (in the caller's transaction); True if an outcome was
+        among them. A start alone changes nothing to advance or dispatch."""
         # A start and an end of the same try in one batch become one write.
         ended = {(e.key, e.try_number) for e in events if isinstance(e, TaskFinishedEvent)}
         starts = {
@@ -232,22 +319,44 @@ class Scheduler:
                 self._wake_later_runs(dag, event.key.run_id, (event.key.task_id,))
             else:
                 apply_started(self.store, event)
-        return bool(events)
+        return bool(ended)
 
     def _start_queued_runs(self, now: datetime) -> bool:
+        queued = [run for run in self.store.runs.list(states=[DagRunState.QUEUED])
+                  if run.dag_id in self.dags and run.dag_id not in self.paused]
+        if not queued:
+            return False
+        # max_active_runs is counted and kept under the dispatch lock, so two schedulers
+        # never start more runs between them than a DAG allows.
+        if not self._lock_dispatch():
+            self._look_for_queued_runs = True
+            return False
+        running = self._running_runs()
         started = False
-        for run in self.store.runs.list(states=[DagRunState.QUEUED]):
-            dag = self.dags.get(run.dag_id)
-            if dag is None or run.dag_id in self.paused:
-                continue
+        for run in queued:
+            dag = self.dags[run.dag_id]
             active = len(self.store.runs.list(run.dag_id, [DagRunState.RUNNING]))
             if active >= dag.max_active_runs:
                 continue
-            self.store.runs.set_state(run, DagRunState.RUNNING, start_date=now)
-            self._dirty[(run.dag_id, run.run_id)] = set(dag.task_dict)
-            self._touched.add((run.dag_id, run.run_id))  # a run without tasks ends at once
+            run = self.store.runs.set_state(run, DagRunState.RUNNING, start_date=now)
+            key = (run.dag_id, run.run_id)
+            running[key] = run
+            if dag.dagrun_timeout and (
+                self._next_timeout is None or now + dag.dagrun_timeout < self._next_timeout
+            ):
+                self._next_timeout = now + dag.dagrun_timeout
+            self._dirty[key] = set(dag.task_dict)
+            self._touched.add(key)  # a run without tasks ends at once
             started = True
         return started
+
+    def _lock_dispatch(self) -> bool:
+        """Take the store's dispatch lock for this transaction; if another scheduler holds
+        it, say so (the next wake-up comes soon) and let the caller try next tick."""
+        if self.store.task_instances.lock_dispatch():
+            return True
+        self._lock_busy = True
+        return False
 
     def _due_retries(self, now: datetime) -> dict[tuple[str, str], list[TaskInstanceRecord]]:
         """Instances whose retry delay (or a sensor's reschedule date) has passed, by run;
@@ -257,15 +366,7 @@ class Scheduler:
         ):
             return {}
         self._retries_changed = False
-        self._next_retry_at = None
-        due: dict[tuple[str, str], list[TaskInstanceRecord]] = {}
-        for ti in self.store.task_instances.in_states(WAITING_FOR_TIME):
-            moment = (ti.reschedule_date if ti.state is TaskState.UP_FOR_RESCHEDULE
-                      else ti.next_retry_at)
-            if moment is None or moment <= now:
-                due.setdefault((ti.dag_id, ti.run_id), []).append(ti)
-            elif self._next_retry_at is None or moment < self._next_retry_at:
-                self._next_retry_at = moment
+        due, self._next_retry_at = waiting_for_time(self.store, WAITING_FOR_TIME, now)
         return due
 
     def _advance(
@@ -288,19 +389,21 @@ class Scheduler:
         dirty = self._dirty[key]
         if not dirty and not worked and key not in self._touched:
             return False
+        hold = hold_run(self.store, run)
+        if hold.look_again:  # another scheduler holds the run: look at it on a later tick
+            self._touched.add(key)
+            return worked
+        if hold.ended_elsewhere:
+            self._forget(key)
+            return True
         self._touched.discard(key)
         self._dirty[key] = set()
-        if dirty:
-            evaluate_dirty(self.store, dag, run, dirty, now)
-        state = None
-        if self.store.task_instances.unfinished_count(run.dag_id, run.run_id) == 0:
-            leaves = list(run_state_leaves(dag))
-            state = final_state(
-                dag, self.store.task_instances.for_run(run.dag_id, run.run_id, leaves)
-            )
+        # Instances just scheduled, or still waiting, mean the run goes on: no query needed.
+        unfinished = worked | (evaluate_dirty(self.store, dag, run, dirty, now) if dirty else False)
+        state = None if unfinished else run_end_state(self.store, dag, hold.run)
         if state is not None:
-            self._finish(dag, run, state, now, "success" if state is DagRunState.SUCCESS
-                         else "task_failure")
+            self._finish(dag, hold.run, state, now,
+                         "success" if state is DagRunState.SUCCESS else "task_failure")
         return True
 
     def _time_out(self, dag: DagView, run: DagRunRecord, now: datetime) -> None:
@@ -320,32 +423,22 @@ class Scheduler:
         run = self.store.runs.set_state(run, state, end_date=now)
         self._after_commit.append(functools.partial(observability.run_finished, run))
         self._look_for_queued_runs = True  # a max_active_runs slot is free
-        self._dirty.pop((run.dag_id, run.run_id), None)
-        self._params.pop((run.dag_id, run.run_id), None)
-        self._touched.discard((run.dag_id, run.run_id))
+        self._forget((run.dag_id, run.run_id))
         # Tasks may also have ended by a skip, a trigger rule or a timeout: wake for all.
         self._wake_later_runs(dag, run.run_id, dag.task_dict)
         self._after_commit.append(functools.partial(
             self.callbacks.dag_run_finished, dag, run, state is DagRunState.SUCCESS, reason
         ))
         if state is DagRunState.FAILED and dag.max_consecutive_failed_dag_runs:
-            self._pause_after_failures(dag, run)
+            pause_after_failures(self.store, dag, run)
 
-    def _pause_after_failures(self, dag: DagView, run: DagRunRecord) -> None:
-        """Airflow's ``max_consecutive_failed_dag_runs``: once the DAG's latest runs (by
-        logical date, this one included) all failed, pause it."""
-        limit = dag.max_consecutive_failed_dag_runs
-        current: DagRunRecord | None = run
-        for _ in range(limit - 1):
-            assert current is not None
-            current = self.store.runs.previous(dag.dag_id, current.logical_date)
-            if current is None or current.state is not DagRunState.FAILED:
-                return
-        if self.store.dags.get(dag.dag_id) is None:
-            return  # not a stored DAG (dag.test()): nothing to pause
-        self.store.dags.set_paused(dag.dag_id, True)
-        log.warning("DAG %s paused: its last %d run(s) failed (max_consecutive_failed_dag_runs)",
-                    dag.dag_id, limit)
+    def _forget(self, key: tuple[str, str]) -> None:
+        """Drop what this scheduler keeps about a run that has ended."""
+        if self._running is not None:
+            self._running.pop(key, None)
+        self._dirty.pop(key, None)
+        self._params.pop(key, None)
+        self._touched.discard(key)
 
     def _wake_later_runs(self, dag: DagView, run_id: str, task_ids: Iterable[str]) -> None:
         """depends_on_past: tasks ending in one run may unblock waiting tasks of other runs.
@@ -354,59 +447,43 @@ class Scheduler:
         past of ``task_ids`` (themselves, or their upstream with wait_for_downstream) are
         marked dirty in every other active run of the DAG.
         """
-        cached = self._past_dependents.get(dag.dag_id)
-        if cached is None or cached[0] is not dag:
-            dependents: dict[str, set[str]] = {}
-            for task in dag.tasks:
-                if task.depends_on_past:
-                    dependents.setdefault(task.task_id, set()).add(task.task_id)
-                if task.wait_for_downstream:
-                    for down in task.downstream_task_ids:
-                        dependents.setdefault(down, set()).add(task.task_id)
-            cached = (dag, dependents)
-            self._past_dependents[dag.dag_id] = cached
-        if not cached[1]:
+        dependents = past_dependents(dag)
+        if not dependents:
             return
         woken: set[str] = set()
         for task_id in task_ids:
-            woken |= cached[1].get(task_id, set())
+            woken |= dependents.get(task_id, set())
         if not woken:
             return
         for (dag_id, other_run_id), dirty in self._dirty.items():
             if dag_id == dag.dag_id and other_run_id != run_id:
                 dirty |= woken
+                self._touched.add((dag_id, other_run_id))
 
-    def _dispatch(self, running: list[DagRunRecord]) -> bool:
-        active = {
-            (r.dag_id, r.run_id): r for r in running
-            if r.state is DagRunState.RUNNING and r.dag_id not in self.paused
-        }
-
-        def is_active(dag_id: str, run_id: str) -> bool:
-            return (dag_id, run_id) in active
-
-        chosen = choose_to_queue(self.store, self.dags, self.executor.open_slots(), is_active,
-                                 self._warned_pools)
-        for ti in chosen:
-            # A sensor's next poke, or a deferral's resumption, continues the same try.
-            resuming = ti.resuming
-            try_number = ti.try_number if resuming else ti.try_number + 1
-            # Each step gets an id its outcome names. Its process and heartbeats are its
-            # own: those of the step before would make liveness misjudge this one.
-            step_id = new_step_id()
-            claimed = self.store.task_instances.claim(
-                ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number,
-                step_id=step_id, pid=None, heartbeat_at=None,
-            )
-            if claimed is None:
+    def _dispatch(self, running: Mapping[tuple[str, str], DagRunRecord]) -> bool:
+        open_slots = self.executor.open_slots()
+        if open_slots <= 0:
+            return False
+        # Slots in use are counted, and claimed, under the dispatch lock: pools,
+        # max_active_tasks and max_active_tis_per_dag hold across schedulers.
+        if not self._lock_dispatch():
+            self._dispatch_needed = True
+            return False
+        active = {key: run for key, run in running.items()
+                  if run.state is DagRunState.RUNNING and run.dag_id not in self.paused}
+        chosen = choose_to_queue(self.store, self.dags, open_slots, active, self._warned_pools,
+                                 self._pool_sizes)
+        for chosen_ti in chosen:
+            resuming = chosen_ti.resuming
+            ti = claim_for_queue(self.store, chosen_ti)
+            if ti is None:
                 continue
-            ti = claimed
-            observability.task_queued(ti.key, try_number)
+            observability.task_queued(ti.key, ti.try_number)
             run = active[(ti.dag_id, ti.run_id)]
             dag = self.dags[ti.dag_id]
-            workload = TaskWorkload(ti.key, try_number, ti.max_tries, run,
+            workload = TaskWorkload(ti.key, ti.try_number, ti.max_tries, run,
                                     self._run_params(dag, run), dag.fileloc,
-                                    step_id=step_id)
+                                    step_id=ti.step_id)
             if resuming:
                 workload = resumed_workload(self.store, ti, workload)
             self._after_commit.append(functools.partial(self.executor.submit, workload))
@@ -418,10 +495,11 @@ class Scheduler:
             self._params[key] = dag.resolve_params(run.conf)
         return self._params[key]
 
-    def _next_wakeup(self, running: list[DagRunRecord]) -> datetime | None:
-        moments = [self._next_retry_at] if self._next_retry_at is not None else []
-        for run in running:
-            dag = self.dags.get(run.dag_id)
-            if dag is not None and dag.dagrun_timeout and run.start_date:
-                moments.append(run.start_date + dag.dagrun_timeout)
+    def _next_wakeup(self, now: datetime) -> datetime | None:
+        moments = [m for m in (self._next_retry_at, self._next_timeout) if m is not None]
+        if self._unapplied and self._held_since is not None:
+            moments.append(self._held_since + self.start_batch_delay)
+        if self._lock_busy:
+            self._lock_busy = False
+            moments.append(now + LOCK_RETRY)
         return min(moments) if moments else None

@@ -33,6 +33,27 @@ _TOPOLOGICAL_INDEX: weakref.WeakKeyDictionary[DagView, dict[str, int]] = (
 )
 
 
+_PAST_DEPENDENTS: weakref.WeakKeyDictionary[DagView, dict[str, set[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def past_dependents(dag: DagView) -> dict[str, set[str]]:
+    """Task id -> the tasks whose depends_on_past looks at it (the task itself, or its
+    upstream with wait_for_downstream); worked out once per DAG version."""
+    cached = _PAST_DEPENDENTS.get(dag)
+    if cached is None:
+        cached = {}
+        for task in dag.tasks:
+            if task.depends_on_past:
+                cached.setdefault(task.task_id, set()).add(task.task_id)
+            if task.wait_for_downstream:
+                for down in task.downstream_task_ids:
+                    cached.setdefault(down, set()).add(task.task_id)
+        _PAST_DEPENDENTS[dag] = cached
+    return cached
+
+
 def topological_index(dag: DagView) -> dict[str, int]:
     """Position of each task in a topological order (worked out once per DAG version)."""
     cached = _TOPOLOGICAL_INDEX.get(dag)
@@ -48,11 +69,14 @@ def evaluate_dirty(
     run: DagRunRecord,
     dirty: Iterable[str],
     now: datetime,
-) -> None:
+) -> bool:
     """Move instances of the dirty tasks (and what that cascades to) out of state none.
 
     Only the instances of the tasks looked at and of their upstream tasks are read.
+    Returns whether it left or put an instance in an unfinished state (waiting, or
+    scheduled): then the run has not ended, and nobody needs to ask the store.
     """
+    unfinished = False
     by_task: dict[str, list[TaskInstanceRecord]] = {}
 
     def load(task_ids: Iterable[str]) -> None:
@@ -92,11 +116,13 @@ def evaluate_dirty(
             load(indirect)
             imposed = setup_constraint(_setup_counts(by_task, indirect))
             if imposed is Decision.WAIT:
+                unfinished = True
                 continue
             decision = imposed or decision
-        if decision is Decision.WAIT:
-            continue
-        if decision is Decision.RUN and not _past_allows(store, dag, run, task_id):
+        if decision is Decision.WAIT or (
+            decision is Decision.RUN and not _past_allows(store, dag, run, task_id)
+        ):
+            unfinished = True
             continue
         if decision is Decision.RUN and task.is_mapped and (
             waiting[0].map_index == -1
@@ -124,6 +150,9 @@ def evaluate_dirty(
         by_task[task_id] = [changed.get(ti.key, ti) for ti in by_task[task_id]]
         if new_state is not TaskState.SCHEDULED:
             _push_downstream(heap, task.downstream_task_ids, order)
+        else:
+            unfinished = True
+    return unfinished
 
 
 _INDIRECT: weakref.WeakKeyDictionary[DagView, dict[str, list[str]]] = (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,8 @@ from millstream.store.records import SCHEDULED_RUN, DagRunRecord, TaskInstanceRe
 
 if TYPE_CHECKING:
     from millstream.store.interfaces import Store
+
+log = logging.getLogger("millstream.scheduler")
 
 FAILED_LEAF_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 _PRIORITY_WEIGHTS: weakref.WeakKeyDictionary[DagView, dict[str, int]] = (
@@ -250,3 +254,69 @@ def final_state(dag: DagView, instances: Iterable[TaskInstanceRecord]) -> DagRun
         if ti.state in FAILED_LEAF_STATES and ti.task_id in leaves:
             leaf_failed = True
     return DagRunState.FAILED if leaf_failed else DagRunState.SUCCESS
+
+
+@dataclass(frozen=True, slots=True)
+class RunHold:
+    """What :func:`hold_run` found: the run as it is now (held by this transaction), or
+    ``look_again`` when another transaction holds it, or ``ended_elsewhere``."""
+
+    run: DagRunRecord
+    look_again: bool = False
+    ended_elsewhere: bool = False
+
+
+def hold_run(store: Store, run: DagRunRecord) -> RunHold:
+    """Hold a running run's row before deciding what its ended tasks lead to.
+
+    Two schedulers that each end one of the tasks another task waits for (or a run's
+    last two tasks) would each count the other's task as unfinished: neither sees the
+    other's write before it commits, so the waiting task would never be scheduled, or
+    the run would stay running with every task ended. Holding the run (``store.runs.lock``)
+    while evaluating its tasks and deciding its end settles it: of two such transactions,
+    the second to get the run looks after the first committed. One that finds the run
+    held does not wait: it keeps what it has to look at and looks again on a later tick.
+    The run's end is then written as a compare-and-set from ``running``, so a run ends
+    once, with one set of callbacks.
+    """
+    held = store.runs.lock(run.dag_id, run.run_id)
+    if held is None:
+        return RunHold(run, look_again=True)
+    if held.state is not DagRunState.RUNNING:
+        return RunHold(held, ended_elsewhere=True)
+    return RunHold(held)
+
+
+def run_end_state(store: Store, dag: DagView, run: DagRunRecord) -> DagRunState | None:
+    """The state a run ends in now that every task has finished, or None while some has
+    not (call it holding the run: :func:`hold_run`)."""
+    if store.task_instances.has_unfinished(run.dag_id, run.run_id):
+        return None
+    leaves = list(run_state_leaves(dag))
+    return final_state(dag, store.task_instances.for_run(run.dag_id, run.run_id, leaves))
+
+
+def pause_after_failures(store: Store, dag: DagView, run: DagRunRecord) -> None:
+    """Airflow's ``max_consecutive_failed_dag_runs``: once the DAG's latest runs (by
+    logical date, ``run`` included) all failed, pause it."""
+    limit = dag.max_consecutive_failed_dag_runs
+    current: DagRunRecord | None = run
+    for _ in range(limit - 1):
+        assert current is not None
+        current = store.runs.previous(dag.dag_id, current.logical_date)
+        if current is None or current.state is not DagRunState.FAILED:
+            return
+    if store.dags.get(dag.dag_id) is None:
+        return  # not a stored DAG (dag.test()): nothing to pause
+    store.dags.set_paused(dag.dag_id, True)
+    log.warning("DAG %s paused: its last %d run(s) failed (max_consecutive_failed_dag_runs)",
+                dag.dag_id, limit)
+
+
+def earliest_timeout(dags: Mapping[str, DagView], runs: Iterable[DagRunRecord]
+                     ) -> datetime | None:
+    """The earliest moment one of ``runs`` reaches its DAG's dagrun_timeout, if any."""
+    moments = [run.start_date + dag.dagrun_timeout for run in runs
+               if (dag := dags.get(run.dag_id)) is not None and dag.dagrun_timeout
+               and run.start_date]
+    return min(moments, default=None)

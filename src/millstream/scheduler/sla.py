@@ -34,10 +34,13 @@ def find_sla_misses(
     """New misses among active runs, recorded in the store; ``reported`` keeps the ones
     this scheduler has seen (a miss another scheduler recorded first is not returned)."""
     misses: list[SlaMiss] = []
-    for run in store.runs.list(states=[DagRunState.QUEUED, DagRunState.RUNNING]):
-        dag = dags.get(run.dag_id)
-        if dag is None:
-            continue
+    # Only the runs of DAGs with an SLA or a deadline are read: most have neither.
+    watched = sorted(dag_id for dag_id, dag in dags.items()
+                     if getattr(dag, "deadlines", None) or any(t.sla is not None
+                                                               for t in dag.tasks))
+    active = [DagRunState.QUEUED, DagRunState.RUNNING]
+    for run in [run for dag_id in watched for run in store.runs.list(dag_id, active)]:
+        dag = dags[run.dag_id]
         found = _late_tasks(store, dag, run, now, reported) + _late_run(dag, run, now, reported)
         for miss in found:
             reported.add((miss.dag_id, miss.run_id, _seen_key(miss)))

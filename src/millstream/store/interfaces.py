@@ -77,6 +77,12 @@ class RunRepo(Protocol):
         """Remove a run with its task instances, tries and XComs; False if there was none."""
         ...
 
+    def lock(self, dag_id: str, run_id: str) -> DagRunRecord | None:
+        """The run as it is now, held by this transaction until it ends so that no other
+        transaction decides the run's end meanwhile; None when another transaction holds
+        it (never waited for) or there is no such run."""
+        ...
+
 
 class TaskInstanceRepo(Protocol):
     """Task instances and the history of their tries."""
@@ -90,8 +96,9 @@ class TaskInstanceRepo(Protocol):
         """The run's instances, or only those of ``task_ids``."""
         ...
 
-    def unfinished_count(self, dag_id: str, run_id: str) -> int:
-        """How many instances of the run have not finished."""
+    def has_unfinished(self, dag_id: str, run_id: str) -> bool:
+        """Whether any instance of the run has not finished; found by index, so its cost
+        does not grow with the run's finished instances."""
         ...
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]: ...
@@ -99,6 +106,17 @@ class TaskInstanceRepo(Protocol):
     def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
         """Up to ``limit`` scheduled instances, highest priority first, locked for this
         transaction where the database can lock rows (so two schedulers never share one)."""
+        ...
+
+    def lock_dispatch(self) -> bool:
+        """Take the dispatch lock until this transaction ends, without waiting; False if
+        another transaction holds it.
+
+        Whoever holds it counts the slots in use (pools, max_active_tasks, max_active_runs)
+        and claims within them with no other scheduler claiming meanwhile, so limits hold
+        across schedulers. Never waiting means never a deadlock with the rows the caller
+        already wrote: a caller that did not get it tries again in a moment.
+        """
         ...
 
     def set_state(
@@ -114,6 +132,12 @@ class TaskInstanceRepo(Protocol):
     ) -> TaskInstanceRecord | None:
         """Compare-and-set: change the state only if it is still ``expected``; returns the
         changed record, or None if the instance had moved on (someone else claimed it)."""
+        ...
+
+    def mark_running(self, key: TaskInstanceKey, try_number: int, start_date: datetime,
+                     hostname: str | None, pid: int | None) -> bool:
+        """queued -> running for try ``try_number`` (a try's start), in one compare-and-set on
+        the state and the try number; False if the instance had moved on."""
         ...
 
     def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
@@ -179,7 +203,19 @@ class DagRepo(Protocol):
 
     def list(self, active_only: bool = True) -> list[DagRecord]: ...
 
-    def set_paused(self, dag_id: str, paused: bool) -> None: ...
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        """Pause or unpause a DAG; an unpaused DAG is due for a look at once."""
+        ...
+
+    def due(self, now: datetime) -> builtins.list[str]:
+        """The active, unpaused DAGs whose next scheduled run may be due at ``now``, by id,
+        found by index. A DAG is due at once when first stored, when its version changes,
+        when it is unpaused or reactivated, and when one of its runs is deleted."""
+        ...
+
+    def set_next_due(self, dag_id: str, moment: datetime | None) -> None:
+        """When the DAG's next scheduled run may be due; None: not until the DAG changes."""
+        ...
 
     def structure(self, dag_id: str, version: str | None = None) -> str | None:
         """The serialized structure (JSON) of a version, by default the latest."""

@@ -51,6 +51,7 @@ from millstream.store.memory_signals import MemoryChangeSignalRepo
 from millstream.store.memory_triggers import MemoryTaskRescheduleRepo, MemoryTriggerRepo
 from millstream.store.overview import OverviewRepo
 from millstream.store.records import (
+    DUE_AT_ONCE,
     AuditRecord,
     DagRecord,
     ImportErrorRecord,
@@ -140,12 +141,13 @@ class MemoryPoolRepo(JournaledRepo):
 class MemoryDagRepo(JournaledRepo):
     """DAG records and their serialized versions in dicts."""
 
-    STATE = ("_dags", "_versions")
+    STATE = ("_dags", "_versions", "_next_due")
 
     def __init__(self, journal: Journal | None = None) -> None:
         super().__init__(journal)
         self._dags: dict[str, DagRecord] = {}
         self._versions: dict[tuple[str, str], str] = {}
+        self._next_due: dict[str, datetime | None] = {}
 
     def upsert(
         self, dag_id: str, fileloc: str | None, structure_json: str, version: str,
@@ -153,6 +155,8 @@ class MemoryDagRepo(JournaledRepo):
     ) -> DagRecord:
         self._changing()
         known = self._dags.get(dag_id) or DagRecord(dag_id, is_paused=paused_on_create)
+        if known.latest_version != version or not known.is_active or dag_id not in self._dags:
+            self._next_due[dag_id] = DUE_AT_ONCE
         record = replace(known, fileloc=fileloc, is_active=True, latest_version=version,
                          last_parsed=now)
         self._dags[dag_id] = record
@@ -174,6 +178,23 @@ class MemoryDagRepo(JournaledRepo):
             raise NotFoundError(f"no DAG {dag_id!r}")
         self._changing()
         self._dags[dag_id] = replace(record, is_paused=paused)
+        self._next_due[dag_id] = None if paused else DUE_AT_ONCE
+
+    def due(self, now: datetime) -> builtins.list[str]:
+        return sorted(
+            dag_id for dag_id, moment in self._next_due.items()
+            if moment is not None and moment <= now
+            and self._dags[dag_id].is_active and not self._dags[dag_id].is_paused
+        )
+
+    def set_next_due(self, dag_id: str, moment: datetime | None) -> None:
+        if dag_id in self._dags:
+            self._changing()
+            self._next_due[dag_id] = moment
+
+    def mark_due(self, dag_id: str, run_id: str = "") -> None:
+        """A run of the DAG was deleted: its schedule's resume point may have moved."""
+        self.set_next_due(dag_id, DUE_AT_ONCE)
 
     def structure(self, dag_id: str, version: str | None = None) -> str | None:
         record = self._dags.get(dag_id)
@@ -193,6 +214,7 @@ class MemoryDagRepo(JournaledRepo):
             self._changing()
         for dag_id in gone:
             self._dags[dag_id] = replace(self._dags[dag_id], is_active=False)
+            self._next_due[dag_id] = None
         return gone
 
 
@@ -252,7 +274,7 @@ class MemoryStore:
         reschedules = MemoryTaskRescheduleRepo(journal)
         runs.dag_stored = lambda dag_id: dags.get(dag_id) is not None
         runs.cascade = [task_instances.forget_run, xcoms.forget_run, assets.forget_run,
-                        reschedules.forget_run]
+                        reschedules.forget_run, dags.mark_due]
         users, api_tokens, login_sessions = memory_auth_repos(journal)
         variables, connections = MemoryVariableRepo(journal), MemoryConnectionRepo(journal)
         # Typed as the interfaces, so that the checker holds each repo to its Protocol.

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.interfaces import RunRepo, TaskInstanceRepo
+from millstream.store.overview import GridInstance
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -45,9 +46,10 @@ class MemoryOverviewRepo:
                 counts[key] = counts.get(key, 0) + 1
         return sorted((day, state, n) for (day, state), n in counts.items())
 
-    def grid_instances(self, dag_id: str, run_ids: Collection[str]
-                       ) -> list[TaskInstanceRecord]:
-        return [ti for run_id in run_ids for ti in self._task_instances.for_run(dag_id, run_id)]
+    def grid_instances(self, dag_id: str, run_ids: Collection[str]) -> list[GridInstance]:
+        return [GridInstance(ti.task_id, ti.run_id, ti.map_index, ti.state, ti.try_number,
+                             ti.start_date, ti.end_date)
+                for run_id in run_ids for ti in self._task_instances.for_run(dag_id, run_id)]
 
     def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
         taken: dict[tuple[str, TaskState], int] = {}

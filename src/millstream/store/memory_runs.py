@@ -99,6 +99,9 @@ class MemoryRunRepo(JournaledRepo):
         run = self._runs.get((dag_id, run_id))
         return _detached_run(run) if run is not None else None
 
+    def lock(self, dag_id: str, run_id: str) -> DagRunRecord | None:
+        return self.get(dag_id, run_id)  # one writer at a time: nothing to hold
+
     def find(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
         run = self._find(dag_id, logical_date)
         return _detached_run(run) if run is not None else None
@@ -198,11 +201,14 @@ class MemoryTaskInstanceRepo(JournaledRepo):
         found.sort(key=lambda ti: (ti.task_id, ti.map_index))
         return found
 
-    def unfinished_count(self, dag_id: str, run_id: str) -> int:
-        return sum(
+    def has_unfinished(self, dag_id: str, run_id: str) -> bool:
+        return any(
             ti.state not in FINISHED_TASK_STATES
             for ti in self._by_run.get((dag_id, run_id), {}).values()
         )
+
+    def lock_dispatch(self) -> bool:
+        return True  # one process: its transactions never run side by side
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
         wanted = set(states)
@@ -251,6 +257,17 @@ class MemoryTaskInstanceRepo(JournaledRepo):
         changed = _detached_ti(replace(stored, state=state, **fields))
         self._put(changed)
         return _detached_ti(changed)
+
+    def mark_running(self, key: TaskInstanceKey, try_number: int, start_date: datetime,
+                     hostname: str | None, pid: int | None) -> bool:
+        stored = self._by_key.get(key)
+        if stored is None or stored.state is not TaskState.QUEUED or (
+            stored.try_number != try_number
+        ):
+            return False
+        self._write(stored, TaskState.RUNNING,
+                    {"start_date": start_date, "hostname": hostname, "pid": pid})
+        return True
 
     def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
         for key in keys:

@@ -7,10 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
+
+
+class GridInstance(NamedTuple):
+    """What the grid shows of one task instance (a tuple: a big grid has 25,000)."""
+
+    task_id: str
+    run_id: str
+    map_index: int
+    state: TaskState
+    try_number: int
+    start_date: datetime | None
+    end_date: datetime | None
 
 
 class OverviewRepo(Protocol):
@@ -34,11 +46,9 @@ class OverviewRepo(Protocol):
         logical date is ``since`` or later, by day: the calendar chart's squares."""
         ...
 
-    def grid_instances(self, dag_id: str, run_ids: Collection[str]
-                       ) -> list[TaskInstanceRecord]:
-        """The task instances of these runs with only what the grid shows filled in (task,
-        run, map index, state, try number, start and end): a grid of 1,000 tasks and 25 runs
-        reads 25,000 of them."""
+    def grid_instances(self, dag_id: str, run_ids: Collection[str]) -> list[GridInstance]:
+        """What the grid shows of these runs' task instances (task, run, map index, state,
+        try number, start and end): a grid of 1,000 tasks and 25 runs reads 25,000."""
         ...
 
     def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
@@ -46,4 +56,4 @@ class OverviewRepo(Protocol):
         ...
 
 
-__all__ = ["OverviewRepo"]
+__all__ = ["GridInstance", "OverviewRepo"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from millstream.model.states import DagRunState, TaskState
 
 SCHEDULED_RUN = "scheduled"
 """The run type of runs the scheduler creates from a DAG's schedule (its resume point)."""
+DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+"""A DAG's next due moment when it must be looked at on the next round (see DagRepo.due)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from millstream.api.remote_logs import RemoteLogs
 from millstream.store.interfaces import Store
@@ -81,9 +80,4 @@ def load_details(store: Store, log_folder: str | os.PathLike[str], dag_id: str,
     return Details(run, task_id, ti, operator, tries, log=text, log_cut=cut)
 
 
-def details_context(details: Details) -> dict[str, Any]:
-    """The template values of the panel."""
-    return {"d": details}
-
-
-__all__ = ["Details", "TryFacts", "details_context", "load_details"]
+__all__ = ["Details", "TryFacts", "load_details"]

@@ -77,6 +77,11 @@ class DrawnEdge:
             x0, y0 = x1, y1
         return " ".join(parts)
 
+    def middle(self) -> tuple[float, float]:
+        """Where the edge's label goes: halfway between its two ends."""
+        (x0, y0), (x1, y1) = self.points[0], self.points[-1]
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
 
 @dataclass(frozen=True, slots=True)
 class GraphDrawing:

@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from millstream.model.states import TaskState
+from millstream.store.overview import GridInstance
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 from millstream.ui.graph import short_label
 from millstream.ui.states import NO_STATE, state_name, summary_state
@@ -151,25 +152,40 @@ def grid_rows(structure: object) -> list[GridRow]:
 
 
 def build_grid(structure: object, runs: Sequence[DagRunRecord],
-               instances: Iterable[TaskInstanceRecord]) -> Grid:
+               instances: Iterable[TaskInstanceRecord | GridInstance]) -> Grid:
     """The grid of ``runs`` (any order; shown oldest first) and their instances."""
     rows = grid_rows(structure)
     ordered = sorted(runs, key=lambda r: (r.logical_date, r.run_id))
-    by_cell: dict[tuple[str, str], list[TaskInstanceRecord]] = defaultdict(list)
+    # One pass over what may be 25,000 instances: most cells have exactly one, only a
+    # mapped task's have more (kept apart in `more`).
+    first: dict[tuple[str, str], TaskInstanceRecord | GridInstance] = {}
+    more: dict[tuple[str, str], list[TaskInstanceRecord | GridInstance]] = defaultdict(list)
     for ti in instances:
-        by_cell[(ti.task_id, ti.run_id)].append(ti)
+        key = (ti.task_id, ti.run_id)
+        if key in first:
+            more[key].append(ti)
+        else:
+            first[key] = ti
     cells: dict[tuple[str, str], GridCell] = {}
     task_rows = {row.id: row for row in rows if row.kind == "task"}
-    for key, found in by_cell.items():
+    names = _STATE_NAMES
+    for key, ti in first.items():
         task_row = task_rows.get(key[0])
-        if task_row is not None:
-            cells[key] = _cell(task_row, found)
+        if task_row is None:
+            continue
+        if key in more:
+            cells[key] = _cell(task_row, [ti, *more[key]])
+            continue
+        start = ti.start_date
+        cells[key] = GridCell(names.get(ti.state) or state_name(ti.state),
+                              1 if ti.map_index >= 0 else 0, ti.try_number, start,
+                              ti.end_date if start is not None else None)
     for row in rows:
         if row.kind == "task":
             continue
         for run in ordered:
-            group = [ti for task_id in row.task_ids
-                     for ti in by_cell.get((task_id, run.run_id), ())]
+            group = [found for task_id in row.task_ids
+                     for found in _instances(first, more, (task_id, run.run_id))]
             if group:
                 cells[(row.id, run.run_id)] = _cell(row, group)
     durations = [_duration(run) for run in ordered]
@@ -185,11 +201,20 @@ def build_grid(structure: object, runs: Sequence[DagRunRecord],
     return Grid(rows, columns, cells, axis_max)
 
 
+def _instances(first: dict[tuple[str, str], TaskInstanceRecord | GridInstance],
+               more: dict[tuple[str, str], list[TaskInstanceRecord | GridInstance]],
+               key: tuple[str, str]) -> list[TaskInstanceRecord | GridInstance]:
+    found = first.get(key)
+    if found is None:
+        return []
+    return [found, *more[key]] if key in more else [found]
+
+
 _STATE_NAMES: dict[object, str] = {state: state.value for state in TaskState}
 """Each state's name: a dict look-up is much quicker than an enum's ``.value``."""
 
 
-def _cell(row: GridRow, found: list[TaskInstanceRecord]) -> GridCell:
+def _cell(row: GridRow, found: list[TaskInstanceRecord | GridInstance]) -> GridCell:
     if len(found) == 1 and row.kind == "task":  # the common case, kept quick for big grids
         ti = found[0]
         count = 1 if ti.map_index >= 0 else 0

@@ -8,6 +8,7 @@ scheduler that loses a race rolls back and looks again.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from engine_helpers import Home, wait_for
@@ -16,7 +17,7 @@ from millstream.model.states import DagRunState
 
 FAN_DAG = """
     import time
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from millstream import DAG
     from millstream.operators.empty import EmptyOperator
@@ -30,7 +31,9 @@ FAN_DAG = """
             ledger.write(f"{{ti.run_id}} {{ti.task_id}} {{ti.try_number}}\\n")
         time.sleep(0.2)
 
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
+    # Fixed when the test writes the file: computed at import, each scheduler's parse
+    # (a second apart) would give the DAG another start date and other intervals.
+    start = datetime.fromisoformat({start!r})
     with DAG("shared_fan", schedule=timedelta(hours=1), start_date=start, catchup=True,
              max_active_runs=3) as dag:
         done = EmptyOperator(task_id="done")
@@ -42,7 +45,9 @@ FAN_DAG = """
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_two_schedulers_run_every_try_exactly_once(home: Home) -> None:
     ledger = home.scratch / "ledger.txt"
-    home.write_dag("shared_fan.py", FAN_DAG.format(ledger=str(ledger)))
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    home.write_dag("shared_fan.py", FAN_DAG.format(ledger=str(ledger),
+                                                   start=start.isoformat()))
     home.set(scheduler__parallelism=4)
     first, second = home.start("scheduler"), home.start("scheduler")
 

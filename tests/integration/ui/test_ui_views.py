@@ -137,6 +137,7 @@ def test_the_graph_draws_every_task_and_group(ui: UiEnv, seeded: Seeded) -> None
                      "load": "success"}  # the group is collapsed: one node
     edges = set(re.findall(r'data-source="([^"]+)" data-target="([^"]+)"', page))
     assert edges == {("extract", "transform"), ("extract", "square"), ("transform", "load")}
+    assert re.search(r'<text class="edge-label"[^>]*>fan out</text>', page)  # a Label
     opened = ui.get("viewer", f"/dags/ui_etl/graph?{run_query(run, expand='transform')}").text
     nodes = dict(re.findall(r'<g class="node[^"]*" data-task-id="([^"]+)" data-state="(\w+)"',
                             opened))

@@ -118,3 +118,37 @@ def test_task_after_a_teardown_waits_for_it_but_the_run_state_ignores_it() -> No
     state, states = _run(dag)
     assert states["after"] == "success"
     assert state == "success"
+
+
+def test_clearing_the_work_reruns_its_setup_and_teardown() -> None:
+    from datetime import UTC, datetime
+
+    from millstream.services import clear
+    from millstream.testing import serialized
+
+    runs: list[str] = []
+    dag = _dag()
+    create = PythonOperator(task_id="create", python_callable=lambda: runs.append("create"),
+                            dag=dag).as_setup()
+    work = PythonOperator(task_id="work", python_callable=lambda: runs.append("work"),
+                          dag=dag)
+    delete = PythonOperator(task_id="delete", python_callable=lambda: runs.append("delete"),
+                            dag=dag).as_teardown(setups=create)
+    other = EmptyOperator(task_id="other", dag=dag)
+    create >> work >> delete
+    engine = Engine(dag)
+    structure = serialized([dag])[dag.dag_id]
+    engine.store.dags.upsert(dag.dag_id, None, structure.to_json(), structure.version,
+                             datetime(2026, 1, 1, tzinfo=UTC))
+    run = engine.run_to_end(engine.trigger(dag))
+    assert runs == ["create", "work", "delete"]
+    chosen = clear.select_tasks(structure, "^work$")
+    assert chosen == {"create", "work", "delete"}
+    clear.clear(engine.store, structure, dag.dag_id, [run.run_id], chosen, "ann",
+                datetime(2026, 2, 1, tzinfo=UTC))
+    engine.scheduler.poke()
+    again = engine.run_to_end(run)
+    assert again.state.value == "success"
+    assert runs == ["create", "work", "delete"] * 2
+    assert engine.states(again)["other"] == "success"
+    assert other.task_id not in chosen

@@ -47,17 +47,6 @@ _LATEST_BEFORE = (
     .order_by(_RUN.logical_date.desc())
     .limit(bindparam("k_limit"))
 )
-_RANKED = (
-    select(*RUN_COLUMNS, func.row_number().over(
-        partition_by=_RUN.dag_id, order_by=_RUN.logical_date.desc()).label("rank"))
-    .where(_RUN.dag_id.in_(bindparam("dag_ids", expanding=True)))
-    .subquery()
-)
-_LATEST_PER_DAG = (
-    select(*(_RANKED.c[c.name] for c in RUN_COLUMNS))
-    .where(_RANKED.c.rank <= bindparam("k_limit"))
-    .order_by(_RANKED.c.dag_id, _RANKED.c.logical_date.desc())
-)
 _STATE_COUNTS = (
     select(_RUN.dag_id, _RUN.state, func.count())
     .where(_RUN.dag_id.in_(bindparam("dag_ids", expanding=True)))
@@ -101,14 +90,15 @@ class SqlBrowseRepo:
 
     def latest_runs_per_dag(self, dag_ids: Collection[str],
                             limit: int) -> dict[str, list[DagRunRecord]]:
+        # One seek of (dag_id, logical_date) per DAG, reading only the rows shown: a
+        # ranking over every run of the DAGs would read their whole history.
         found: dict[str, list[DagRunRecord]] = {}
-        if not dag_ids or limit <= 0:
+        if limit <= 0:
             return found
-        rows = self.session.execute(_LATEST_PER_DAG,
-                                    {"dag_ids": list(dag_ids), "k_limit": limit})
-        for row in rows:
-            run = row_to_run(row)
-            found.setdefault(run.dag_id, []).append(run)
+        for dag_id in sorted(set(dag_ids)):
+            runs = self.latest_runs(dag_id, limit)
+            if runs:
+                found[dag_id] = runs
         return found
 
     def run_state_counts(self, dag_ids: Collection[str]) -> dict[str, dict[DagRunState, int]]:

@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from millstream.exceptions import NotFoundError
-from millstream.store.records import AuditRecord, DagRecord, ImportErrorRecord
+from millstream.store.records import DUE_AT_ONCE, AuditRecord, DagRecord, ImportErrorRecord
 from millstream.store.sql.common import rowcount, upsert
 from millstream.store.sql.convert import (
     AUDIT_COLUMNS,
@@ -40,6 +40,21 @@ _STRUCTURE = select(SERIALIZED_TABLE.c.structure_json).where(
     SERIALIZED_TABLE.c.version == bindparam("k_version"),
 )
 
+_DUE = (  # a range of ix_dag_next_due_at: DAGs not yet due are not read
+    select(_DAG.dag_id)
+    .where(_DAG.next_due_at <= bindparam("k_now"), _DAG.is_active.is_(True),
+           _DAG.is_paused.is_(False))
+    .order_by(_DAG.dag_id)
+)
+_SET_NEXT_DUE = update(DAG_TABLE).where(_DAG.dag_id == bindparam("k_dag_id"))
+_MARK_CHANGED_DUE = (
+    update(DAG_TABLE)
+    .where(_DAG.dag_id == bindparam("k_dag_id"),
+           or_(_DAG.latest_version.is_(None), _DAG.latest_version != bindparam("k_version"),
+               _DAG.is_active.is_(False)))
+    .values(next_due_at=DUE_AT_ONCE)
+)
+
 
 class SqlDagRepo:
     """DAGs in ``dag``, every serialized version of each in ``serialized_dag``."""
@@ -57,9 +72,11 @@ class SqlDagRepo:
         stored keeps its first structure.
         """
         check_aware(f"DAG {dag_id!r}", "now", now)
+        # A new version, or a DAG back in its file, may be due at once (a new schedule).
+        self.session.execute(_MARK_CHANGED_DUE, {"k_dag_id": dag_id, "k_version": version})
         row = {"dag_id": dag_id, "fileloc": fileloc, "is_paused": paused_on_create,
                "is_active": True, "latest_version": version, "last_parsed": now,
-               "has_import_errors": False}
+               "has_import_errors": False, "next_due_at": DUE_AT_ONCE}
         self.session.execute(
             upsert(self.session, DAG_TABLE, ["dag_id"],
                    ["fileloc", "is_active", "latest_version", "last_parsed"]),
@@ -85,11 +102,22 @@ class SqlDagRepo:
         return [row_to_dag(row) for row in self.session.execute(query)]
 
     def set_paused(self, dag_id: str, paused: bool) -> None:
+        # A paused DAG is never due; unpaused, it is looked at on the next round.
         result = self.session.execute(
-            update(DAG_TABLE).where(_DAG.dag_id == dag_id).values(is_paused=paused)
+            update(DAG_TABLE).where(_DAG.dag_id == dag_id)
+            .values(is_paused=paused, next_due_at=None if paused else DUE_AT_ONCE)
         )
         if rowcount(result) != 1:
             raise NotFoundError(f"no DAG {dag_id!r}")
+
+    def due(self, now: datetime) -> builtins.list[str]:
+        check_aware("due DAGs", "now", now)
+        return list(self.session.execute(_DUE, {"k_now": now}).scalars())
+
+    def set_next_due(self, dag_id: str, moment: datetime | None) -> None:
+        if moment is not None:
+            check_aware(f"DAG {dag_id!r}", "next due moment", moment)
+        self.session.execute(_SET_NEXT_DUE, {"k_dag_id": dag_id, "next_due_at": moment})
 
     def structure(self, dag_id: str, version: str | None = None) -> str | None:
         """The serialized structure (JSON) of a version, by default the latest."""
@@ -119,7 +147,8 @@ class SqlDagRepo:
         gone = [dag_id for dag_id in candidates if dag_id not in keep]
         if gone:
             self.session.execute(
-                update(DAG_TABLE).where(_DAG.dag_id.in_(gone)).values(is_active=False)
+                update(DAG_TABLE).where(_DAG.dag_id.in_(gone))
+                .values(is_active=False, next_due_at=None)
             )
         return gone
 

@@ -19,6 +19,14 @@ DatabaseError = SQLAlchemyError
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another process's write lock before failing."""
 
+PG_CONNECT_TIMEOUT_S = 10
+"""How long a PostgreSQL connection attempt may take before it fails (libpq's own timer)."""
+PG_STATEMENT_TIMEOUT_S = 30.0
+"""How long the server lets one statement, or an idle open transaction, last."""
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                 "keepalives_count": 3}
+"""TCP keepalives: a peer that is gone (no acknowledgement at all) is noticed in ~25 s."""
+
 
 def normalize_url(url: str | URL) -> URL:
     """The URL with PostgreSQL pointed at the psycopg 3 driver (``postgresql+psycopg``)."""
@@ -57,7 +65,13 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str | URL,
+    *,
+    connect_timeout_s: int = PG_CONNECT_TIMEOUT_S,
+    statement_timeout_s: float = PG_STATEMENT_TIMEOUT_S,
+    **kwargs: Any,
+) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys, a busy timeout and IMMEDIATE writes.
 
     Every SQLite transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock
@@ -65,6 +79,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     upgrading a read to a write. An in-memory SQLite database (``sqlite://``) lives in
     one shared connection, so it suits one store at a time (quick experiments, not
     services). Extra keyword arguments go to ``create_engine``.
+
+    A PostgreSQL connection gets a connect timeout, TCP keepalives, and server-side
+    ``statement_timeout`` and ``idle_in_transaction_session_timeout`` (0 turns both off),
+    so that neither a dead server nor a client that vanished mid-transaction holds
+    anything for long. Values the URL sets itself win.
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
@@ -72,11 +91,35 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         return _sqlite_engine(parsed, **kwargs)
     if backend == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
+        kwargs["connect_args"] = postgres_connect_args(
+            parsed, kwargs.get("connect_args", {}), connect_timeout_s, statement_timeout_s
+        )
         return create_engine(parsed, **kwargs)
     raise InvalidInputError(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
         "use sqlite:///path/to/file.db or postgresql://user@host/dbname"
     )
+
+
+def postgres_connect_args(
+    url: URL, given: dict[str, Any], connect_timeout_s: int, statement_timeout_s: float
+) -> dict[str, Any]:
+    """libpq parameters for ``url``: timeouts and keepalives added to what it and ``given``
+    set; the server-side timeouts are appended to any ``options`` the URL has."""
+    args = dict(given)
+    present = set(url.query) | set(args)
+    defaults: dict[str, Any] = {"connect_timeout": connect_timeout_s, **PG_KEEPALIVES}
+    for name, value in defaults.items():
+        if name not in present:
+            args[name] = value
+    if statement_timeout_s > 0:
+        options = str(args.get("options", url.query.get("options", "")))
+        ms = round(statement_timeout_s * 1000)
+        for setting in ("statement_timeout", "idle_in_transaction_session_timeout"):
+            if setting not in options:
+                options = f"{options} -c {setting}={ms}".strip()
+        args["options"] = options
+    return args
 
 
 def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:

@@ -62,6 +62,10 @@ class DagRunRow(Base):
         Index("ix_dag_run_resume", "dag_id", "run_type", "logical_date"),
         # The overview: a state's runs that ended in a window (migration 0008).
         Index("ix_dag_run_state_end", "state", "end_date"),
+        # A DAG's active runs (max_active_runs, run creation) without reading its history.
+        Index("ix_dag_run_dag_state", "dag_id", "state"),
+        # The newest runs of every DAG (the REST API's run list) without a sort of all.
+        Index("ix_dag_run_logical_date", "logical_date", "dag_id", "run_id"),
     )
 
     dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
@@ -90,6 +94,8 @@ class TaskInstanceRow(Base):
         _run_fk(),
         Index("ix_task_instance_state", "state"),
         Index("ix_task_instance_state_end", "state", "end_date"),  # the overview (0008)
+        # A run's unfinished instances found without reading its finished ones.
+        Index("ix_task_instance_run_state", "dag_id", "run_id", "state"),
     )
 
     dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
@@ -118,6 +124,12 @@ class TaskInstanceRow(Base):
     next_kwargs: Mapped[dict[str, Any] | None] = mapped_column(JSON())
     # the current step of the try (migration 0006): see TaskInstanceRecord
     step_id: Mapped[str | None] = mapped_column(String(STEP_ID_LEN))
+
+
+# Dispatch reads scheduled instances in its order, so the first of them are one seek.
+Index("ix_task_instance_dispatch", TaskInstanceRow.state, TaskInstanceRow.priority_weight.desc(),
+      TaskInstanceRow.dag_id, TaskInstanceRow.run_id, TaskInstanceRow.task_id,
+      TaskInstanceRow.map_index)
 
 
 class TaskTryRow(Base):
@@ -177,6 +189,9 @@ class DagRow(Base):
     latest_version: Mapped[str | None] = mapped_column(String(64))
     last_parsed: Mapped[datetime | None] = mapped_column(UtcDateTime())
     has_import_errors: Mapped[bool] = mapped_column(Boolean(), default=False)
+    # When a scheduled run may next be due (migration 0009): only DAGs whose moment has
+    # come are looked at. NULL: none will be until the DAG changes.
+    next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
 
 
 class SerializedDagRow(Base):

@@ -7,13 +7,14 @@ range scan of the rows in the window, so the page costs the same with a year of 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, String, bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from millstream.model.states import DagRunState, TaskState
+from millstream.store.overview import GridInstance
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 from millstream.store.sql.convert import (
     RUN_COLUMNS,
@@ -27,8 +28,10 @@ from millstream.store.sql.convert import (
 _RUN = RUN_TABLE.c
 _TI = TI_TABLE.c
 _GRID = (
-    select(_TI.run_id, _TI.task_id, _TI.map_index, _TI.state, _TI.try_number, _TI.start_date,
-           _TI.end_date)
+    # the dates as stored: SQLite's text is parsed below, much quicker than row by row
+    # through the UtcDateTime type (PostgreSQL gives datetimes either way)
+    select(_TI.run_id, _TI.task_id, _TI.map_index, _TI.state, _TI.try_number,
+           type_coerce(_TI.start_date, String()), type_coerce(_TI.end_date, String()))
     .where(_TI.dag_id == bindparam("k_dag_id"),
            _TI.run_id.in_(bindparam("run_ids", expanding=True)))
 )
@@ -74,13 +77,24 @@ class SqlOverviewRepo:
         found = [(_as_date(value), DagRunState(state), int(n)) for value, state, n in rows]
         return sorted(found, key=lambda item: (item[0], item[1].value))
 
-    def grid_instances(self, dag_id: str, run_ids: Collection[str]
-                       ) -> list[TaskInstanceRecord]:
+    def grid_instances(self, dag_id: str, run_ids: Collection[str]) -> list[GridInstance]:
         if not run_ids:
             return []
-        rows = self.session.execute(_GRID, {"k_dag_id": dag_id, "run_ids": list(run_ids)})
-        return [TaskInstanceRecord(dag_id, run_id, task_id, map_index, _STATES[state], tries,
-                                   start_date=start, end_date=end)
+        # fetched at once: the driver's fetchall, not a fetch per row
+        rows = self.session.execute(_GRID, {"k_dag_id": dag_id,
+                                            "run_ids": list(run_ids)}).all()
+        moments: dict[object, datetime] = {}
+
+        def moment(value: object) -> datetime | None:
+            if value is None:
+                return None
+            found = moments.get(value)
+            if found is None:
+                found = moments[value] = _utc(value)
+            return found
+
+        return [GridInstance(task_id, run_id, map_index, _STATES[state], tries, moment(start),
+                             moment(end))
                 for run_id, task_id, map_index, state, tries, start, end in rows]
 
     def pool_slots_taken(self) -> dict[tuple[str, TaskState], int]:
@@ -92,6 +106,13 @@ class SqlOverviewRepo:
 
     def _count(self, query: Select[Any]) -> int:
         return int(self.session.execute(query).scalar_one())
+
+
+def _utc(value: object) -> datetime:
+    """A stored moment as an aware UTC datetime: SQLite keeps UTC text without an offset."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def _as_date(value: Any) -> date:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -21,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from millstream.exceptions import ConflictError, InvalidInputError, StaleRecordError
+from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.model.states import (
     FINISHED_TASK_STATES,
     DagRunState,
@@ -30,8 +29,8 @@ from millstream.model.states import (
     check_run_transition,
     check_transition,
 )
-from millstream.store.memory import DEFAULT_POOL_SLOTS
 from millstream.store.records import (
+    DUE_AT_ONCE,
     DagRunRecord,
     TaskInstanceKey,
     TaskInstanceRecord,
@@ -43,6 +42,7 @@ from millstream.store.sql.common import (
     upsert,
 )
 from millstream.store.sql.convert import (
+    DAG_TABLE,
     RUN_COLUMNS,
     RUN_FIELDS,
     RUN_KEY_FIELDS,
@@ -62,13 +62,13 @@ from millstream.store.sql.convert import (
     try_values,
     update_values,
 )
-from millstream.store.sql.models import PoolRow, XComRow
+from millstream.store.sql.models import XComRow
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
+from millstream.store.sql.run_locks import SqlRunLocking
 from millstream.store.trigger_records import suspension_reset
 
 XCOM_TABLE = cast(Table, XComRow.__table__)
-POOL_TABLE = cast(Table, PoolRow.__table__)
-DEFAULT_POOL = "default_pool"
+DISPATCH_LOCK_ID = 0x6D696C6C  # the advisory lock every scheduler's dispatch takes
 
 
 def _by_ti_key(table: Table) -> Any:
@@ -88,6 +88,13 @@ def _by_run_key(table: Table) -> Any:
 def _key_params(key: TaskInstanceKey) -> dict[str, Any]:
     return {"k_dag_id": key.dag_id, "k_run_id": key.run_id, "k_task_id": key.task_id,
             "k_map_index": key.map_index}
+
+
+
+def _exec(session: Session, statement: Any, params: Any = None) -> Any:
+    """Run a Core statement on the session's connection: the session's own execute path
+    adds ORM checks that cost about a quarter of a short statement and do nothing here."""
+    return session.connection().execute(statement, params)
 
 
 # Statements built once; the values differ per call, the compiled SQL does not.
@@ -110,14 +117,22 @@ _TI_STATE = select(_TI.state).where(_by_ti_key(TI_TABLE))
 _TI_FOR_RUN = (
     select(*TI_COLUMNS).where(_by_run_key(TI_TABLE)).order_by(_TI.task_id, _TI.map_index)
 )
-_TI_KEYS_FOR_RUN = select(_TI.task_id, _TI.map_index).where(_by_run_key(TI_TABLE))
+_RUN_AND_TI_KEYS = (  # no row: no run; one row of NULLs: a run without instances
+    select(_TI.task_id, _TI.map_index)
+    .select_from(RUN_TABLE.outerjoin(TI_TABLE, (_TI.dag_id == _RUN.dag_id)
+                                     & (_TI.run_id == _RUN.run_id)))
+    .where(_by_run_key(RUN_TABLE))
+)
 _TI_FOR_RUN_TASKS = (
     select(*TI_COLUMNS)
     .where(_by_run_key(TI_TABLE), _TI.task_id.in_(bindparam("task_ids", expanding=True)))
     .order_by(_TI.task_id, _TI.map_index)
 )
-_TI_UNFINISHED = select(func.count()).select_from(TI_TABLE).where(
-    _by_run_key(TI_TABLE), _TI.state.not_in([s.value for s in FINISHED_TASK_STATES])
+_TI_UNFINISHED = (  # one seek of ix_task_instance_run_state: finished rows are not read
+    select(_TI.task_id)
+    .where(_by_run_key(TI_TABLE),
+           _TI.state.in_(sorted(s.value for s in TaskState if s not in FINISHED_TASK_STATES)))
+    .limit(1)
 )
 _TI_IN_STATES = (
     select(*TI_COLUMNS)
@@ -129,7 +144,17 @@ _TI_SCHEDULED = (
     .where(_TI.state == TaskState.SCHEDULED.value)
     .order_by(_TI.priority_weight.desc(), _TI.dag_id, _TI.run_id, _TI.task_id, _TI.map_index)
 )
+# Keyed by schema too: schedulers of other schemas of the same database never contend.
+_DISPATCH_LOCK = select(
+    func.pg_try_advisory_xact_lock(DISPATCH_LOCK_ID, func.hashtext(func.current_schema()))
+)
 _TI_UPDATE = update(TI_TABLE).where(_by_ti_key(TI_TABLE), _TI.state == bindparam("k_state"))
+_TI_MARK_RUNNING = (
+    update(TI_TABLE)
+    .where(_by_ti_key(TI_TABLE), _TI.state == TaskState.QUEUED.value,
+           _TI.try_number == bindparam("k_try_number"))
+    .values(state=TaskState.RUNNING.value)
+)
 _TI_SET = update(TI_TABLE).where(_by_ti_key(TI_TABLE))
 """Set the columns given as parameters on one task instance, whatever its state."""
 _TRIES = select(*TRY_COLUMNS).where(_by_ti_key(TRY_TABLE)).order_by(TRY_TABLE.c.id)
@@ -143,10 +168,9 @@ _XCOM_MAPPED = (
     .order_by(XCOM_TABLE.c.map_index)
 )
 _XCOM_CLEAR = delete(XCOM_TABLE).where(_by_ti_key(XCOM_TABLE))
-_POOL_SLOTS = select(POOL_TABLE.c.slots).where(POOL_TABLE.c.name == bindparam("k_name"))
 
 
-class SqlRunRepo:
+class SqlRunRepo(SqlRunLocking):
     """DAG runs in the ``dag_run`` table."""
 
     def __init__(self, session: Session) -> None:
@@ -154,7 +178,7 @@ class SqlRunRepo:
 
     def add(self, run: DagRunRecord) -> None:
         values = run_values(run)
-        clashes = self.session.execute(
+        clashes = _exec(self.session,
             select(_RUN.run_id).where(
                 _RUN.dag_id == run.dag_id,
                 or_(_RUN.run_id == run.run_id, _RUN.logical_date == run.logical_date),
@@ -168,16 +192,16 @@ class SqlRunRepo:
                 f"{run.logical_date.isoformat()}"
             )
         with conflicts_as_value_error(
-            self.session, f"cannot add run {run.run_id!r} of DAG {run.dag_id!r}"
+            self.session, f"cannot add run {run.run_id!r} of DAG {run.dag_id!r}", sqlite_atomic=True
         ):
-            self.session.execute(insert(RUN_TABLE), [values])
+            _exec(self.session, insert(RUN_TABLE), [values])
 
     def get(self, dag_id: str, run_id: str) -> DagRunRecord | None:
-        row = self.session.execute(_RUN_GET, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
+        row = _exec(self.session, _RUN_GET, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
         return row_to_run(row) if row is not None else None
 
     def find(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
-        row = self.session.execute(
+        row = _exec(self.session,
             select(*RUN_COLUMNS).where(_RUN.dag_id == dag_id, _RUN.logical_date == logical_date)
         ).first()
         return row_to_run(row) if row is not None else None
@@ -191,10 +215,10 @@ class SqlRunRepo:
         if states is not None:
             params["states"] = sorted({DagRunState(s).value for s in states})
         query = _RUN_LISTS[(dag_id is not None, states is not None)]
-        return [row_to_run(row) for row in self.session.execute(query, params)]
+        return [row_to_run(row) for row in _exec(self.session, query, params)]
 
     def previous(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
-        row = self.session.execute(
+        row = _exec(self.session,
             select(*RUN_COLUMNS)
             .where(_RUN.dag_id == dag_id, _RUN.logical_date < logical_date)
             .order_by(_RUN.logical_date.desc())
@@ -209,15 +233,22 @@ class SqlRunRepo:
         wanted = sorted(set(dag_ids))
         if not wanted:
             return {}
-        rows = self.session.execute(LATEST_SCHEDULED, {"dag_ids": wanted})
+        rows = _exec(self.session, LATEST_SCHEDULED, {"dag_ids": wanted})
         return {run.dag_id: run for run in map(row_to_run, rows)}
 
     def delete(self, dag_id: str, run_id: str) -> bool:
-        """Remove a run; its instances, tries and XComs go with it (ON DELETE CASCADE)."""
-        result = self.session.execute(
+        """Remove a run; its instances, tries and XComs go with it (ON DELETE CASCADE).
+
+        The DAG is due for a look at once: its schedule's resume point may have moved."""
+        result = _exec(self.session,
             delete(RUN_TABLE).where(_RUN.dag_id == dag_id, _RUN.run_id == run_id)
         )
-        return rowcount(result) > 0
+        if rowcount(result) == 0:
+            return False
+        _exec(self.session,
+            update(DAG_TABLE).where(DAG_TABLE.c.dag_id == dag_id).values(next_due_at=DUE_AT_ONCE)
+        )
+        return True
 
     def set_state(self, run: DagRunRecord, state: DagRunState, **fields: Any) -> DagRunRecord:
         """Apply a checked transition and update ``fields`` in the same write; returns the
@@ -231,8 +262,8 @@ class SqlRunRepo:
         params = update_values(what, RUN_FIELDS, RUN_KEY_FIELDS, fields)
         params.update(state=new.value, k_dag_id=run.dag_id, k_run_id=run.run_id,
                       k_state=DagRunState(run.state).value)
-        if rowcount(self.session.execute(_RUN_UPDATE, params)) != 1:
-            current = self.session.execute(
+        if rowcount(_exec(self.session, _RUN_UPDATE, params)) != 1:
+            current = _exec(self.session,
                 _RUN_STATE, {"k_dag_id": run.dag_id, "k_run_id": run.run_id}
             ).scalar()
             raise _stale(what, run.state, current)
@@ -256,24 +287,24 @@ class SqlTaskInstanceRepo:
             keys.add(ti.key)
         values = [ti_values(ti) for ti in batch]
         for dag_id, run_id in {(k.dag_id, k.run_id) for k in keys}:
-            present = self.session.execute(
-                _TI_KEYS_FOR_RUN, {"k_dag_id": dag_id, "k_run_id": run_id}
+            present = _exec(self.session,
+                _RUN_AND_TI_KEYS, {"k_dag_id": dag_id, "k_run_id": run_id}
             ).all()
+            if not present:
+                raise ValueError(
+                    f"cannot add task instances: DAG {dag_id!r} has no run {run_id!r}"
+                )
             for task_id, map_index in present:
                 key = TaskInstanceKey(dag_id, run_id, task_id, map_index)
                 if key in keys:
                     raise ConflictError(f"task instance {key} already exists")
-            if not present and self.session.execute(
-                _RUN_STATE, {"k_dag_id": dag_id, "k_run_id": run_id}
-            ).first() is None:
-                raise ValueError(
-                    f"cannot add task instances: DAG {dag_id!r} has no run {run_id!r}"
-                )
-        with conflicts_as_value_error(self.session, "cannot add task instances"):
-            self.session.execute(insert(TI_TABLE), values)
+        # Checked above: on SQLite (one writer at a time) the insert cannot conflict.
+        with conflicts_as_value_error(self.session, "cannot add task instances",
+                                      sqlite_atomic=True):
+            _exec(self.session, insert(TI_TABLE), values)
 
     def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
-        row = self.session.execute(_TI_GET, _key_params(key)).first()
+        row = _exec(self.session, _TI_GET, _key_params(key)).first()
         return row_to_ti(row) if row is not None else None
 
     def for_run(
@@ -281,24 +312,29 @@ class SqlTaskInstanceRepo:
     ) -> list[TaskInstanceRecord]:
         params: dict[str, Any] = {"k_dag_id": dag_id, "k_run_id": run_id}
         if task_ids is None:
-            rows = self.session.execute(_TI_FOR_RUN, params)
+            rows = _exec(self.session, _TI_FOR_RUN, params)
         elif not task_ids:
             return []
         else:
-            rows = self.session.execute(_TI_FOR_RUN_TASKS, {**params, "task_ids": list(task_ids)})
+            rows = _exec(self.session, _TI_FOR_RUN_TASKS, {**params, "task_ids": list(task_ids)})
         return [row_to_ti(row) for row in rows]
 
-    def unfinished_count(self, dag_id: str, run_id: str) -> int:
-        """How many instances of the run have not finished."""
-        count = self.session.execute(
-            _TI_UNFINISHED, {"k_dag_id": dag_id, "k_run_id": run_id}
-        ).scalar_one()
-        return int(count)
+    def has_unfinished(self, dag_id: str, run_id: str) -> bool:
+        """Whether any instance of the run has not finished (an index seek, LIMIT 1)."""
+        params = {"k_dag_id": dag_id, "k_run_id": run_id}
+        return _exec(self.session, _TI_UNFINISHED, params).first() is not None
+
+    def lock_dispatch(self) -> bool:
+        """On PostgreSQL a transaction-level advisory lock, tried without waiting; SQLite
+        transactions already run one at a time (BEGIN IMMEDIATE)."""
+        if self._dialect() != "postgresql":
+            return True
+        return bool(_exec(self.session, _DISPATCH_LOCK).scalar())
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
         """Instances in any of ``states`` (never locked: for counts and timers)."""
         wanted = sorted({TaskState(s).value for s in states})
-        return [row_to_ti(row) for row in self.session.execute(_TI_IN_STATES, {"states": wanted})]
+        return [row_to_ti(row) for row in _exec(self.session, _TI_IN_STATES, {"states": wanted})]
 
     def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
         """Up to ``limit`` scheduled instances, highest priority first.
@@ -309,7 +345,7 @@ class SqlTaskInstanceRepo:
         query = _TI_SCHEDULED.limit(limit).offset(offset)
         if self._dialect() == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return [row_to_ti(row) for row in self.session.execute(query)]
+        return [row_to_ti(row) for row in _exec(self.session, query)]
 
     def set_state(
         self, ti: TaskInstanceRecord, state: TaskState, **fields: Any
@@ -350,12 +386,20 @@ class SqlTaskInstanceRepo:
             return None
         return replace(ti, state=new, **fields)
 
+    def mark_running(self, key: TaskInstanceKey, try_number: int, start_date: datetime,
+                     hostname: str | None, pid: int | None) -> bool:
+        """One ``UPDATE ... WHERE state = 'queued' AND try_number = :try_number``."""
+        check_aware(f"task instance {key}", "start_date", start_date)
+        params = {**_key_params(key), "k_try_number": try_number, "start_date": start_date,
+                  "hostname": hostname, "pid": pid}
+        return rowcount(_exec(self.session, _TI_MARK_RUNNING, params)) == 1
+
     def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
         """Record that the tries of these instances were seen alive at ``now``."""
         check_aware("heartbeat", "now", now)
         params = [{**_key_params(key), "heartbeat_at": now} for key in keys]
         if params:
-            self.session.execute(_TI_SET, params)
+            _exec(self.session, _TI_SET, params)
 
     def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
         if placeholder.map_index != -1:
@@ -364,7 +408,7 @@ class SqlTaskInstanceRepo:
             raise ValueError(
                 f"task instance {placeholder.key}: cannot expand to {count} instances"
             )
-        moved = self.session.execute(_TI_SET, {**_key_params(placeholder.key), "map_index": 0})
+        moved = _exec(self.session, _TI_SET, {**_key_params(placeholder.key), "map_index": 0})
         if rowcount(moved) != 1:
             raise StaleRecordError(f"task instance {placeholder.key} is not in the store")
         created = [replace(placeholder, map_index=i) for i in range(count)]
@@ -372,24 +416,25 @@ class SqlTaskInstanceRepo:
             with conflicts_as_value_error(
                 self.session, f"cannot expand task instance {placeholder.key}"
             ):
-                self.session.execute(insert(TI_TABLE), [ti_values(ti) for ti in created[1:]])
+                _exec(self.session, insert(TI_TABLE), [ti_values(ti) for ti in created[1:]])
         return created
 
     def record_try(self, record: TaskTryRecord) -> None:
-        self.session.execute(insert(TRY_TABLE), [try_values(record)])
+        _exec(self.session, insert(TRY_TABLE), [try_values(record)])
 
     def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]:
-        return [row_to_try(row) for row in self.session.execute(_TRIES, _key_params(key))]
+        return [row_to_try(row) for row in _exec(self.session, _TRIES, _key_params(key))]
 
     # -- helpers ------------------------------------------------------------------------------
     def _write_state(
         self, key: TaskInstanceKey, expected: TaskState, new: TaskState, values: dict[str, Any]
     ) -> int:
         params = {**values, **_key_params(key), "state": new.value, "k_state": expected.value}
-        return rowcount(self.session.execute(_TI_UPDATE, params))
+        return rowcount(_exec(self.session, _TI_UPDATE, params))
 
     def _current_state(self, key: TaskInstanceKey) -> str | None:
-        return self.session.execute(_TI_STATE, _key_params(key)).scalar()
+        state: str | None = _exec(self.session, _TI_STATE, _key_params(key)).scalar()
+        return state
 
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
@@ -411,69 +456,30 @@ class SqlXComRepo:
             for name, text in latest.items()
         ]
         pk = ["dag_id", "run_id", "task_id", "map_index", "key"]
-        self.session.execute(upsert(self.session, XCOM_TABLE, pk, ["value"]), rows)
+        _exec(self.session, upsert(self.session, XCOM_TABLE, pk, ["value"]), rows)
 
     def get_xcom(
         self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str
     ) -> str | None:
         params = {"k_dag_id": dag_id, "k_run_id": run_id, "k_task_id": task_id,
                   "k_map_index": map_index, "k_key": key}
-        return self.session.execute(_XCOM_GET, params).scalar()
+        value: str | None = _exec(self.session, _XCOM_GET, params).scalar()
+        return value
 
     def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]:
         params = {"k_dag_id": dag_id, "k_run_id": run_id, "k_task_id": task_id, "k_key": key}
-        return list(self.session.execute(_XCOM_MAPPED, params).scalars())
+        return list(_exec(self.session, _XCOM_MAPPED, params).scalars())
 
     def clear(self, key: TaskInstanceKey) -> None:
-        self.session.execute(_XCOM_CLEAR, _key_params(key))
+        _exec(self.session, _XCOM_CLEAR, _key_params(key))
 
     def entries(self, key: TaskInstanceKey) -> list[tuple[str, str]]:
-        rows = self.session.execute(
+        rows = _exec(self.session,
             select(XCOM_TABLE.c.key, XCOM_TABLE.c.value)
             .where(_by_ti_key(XCOM_TABLE)).order_by(XCOM_TABLE.c.key),
             _key_params(key),
         )
         return [(str(name), str(value)) for name, value in rows]
-
-
-class SqlPoolRepo:
-    """Pools in the ``pool`` table; ``default_pool`` always exists, as in the memory store."""
-
-    def __init__(self, session: Session, open_pools: bool = False) -> None:
-        self.session = session
-        self._open = open_pools
-
-    def slots(self, name: str) -> int | None:
-        size = self.session.execute(_POOL_SLOTS, {"k_name": name}).scalar()
-        if size is not None:
-            return int(size)
-        return DEFAULT_POOL_SLOTS if self._open or name == DEFAULT_POOL else None
-
-    def set(self, name: str, slots: int, description: str = "") -> None:
-        if slots < 0:
-            raise InvalidInputError(f"pool {name!r}: slots must be >= 0, got {slots}")
-        row = {"name": name, "slots": slots, "description": description}
-        self.session.execute(
-            upsert(self.session, POOL_TABLE, ["name"], ["slots", "description"]), [row]
-        )
-
-    def list(self) -> builtins.list[tuple[str, int, str]]:
-        rows = self.session.execute(
-            select(POOL_TABLE.c.name, POOL_TABLE.c.slots, POOL_TABLE.c.description)
-            .order_by(POOL_TABLE.c.name)
-        )
-        pools = [(str(name), int(slots), str(description or ""))
-                 for name, slots, description in rows]
-        if all(name != DEFAULT_POOL for name, _, _ in pools):
-            pools.append((DEFAULT_POOL, DEFAULT_POOL_SLOTS, "Default pool"))
-            pools.sort()
-        return pools
-
-    def delete(self, name: str) -> bool:
-        if name == DEFAULT_POOL:
-            raise ConflictError(f"the default pool {DEFAULT_POOL!r} cannot be deleted")
-        result = self.session.execute(delete(POOL_TABLE).where(POOL_TABLE.c.name == name))
-        return rowcount(result) > 0
 
 
 def _ti_what(ti: TaskInstanceRecord) -> str:

@@ -43,8 +43,8 @@ from millstream.store.sql.engine import make_engine
 from millstream.store.sql.job_repos import SqlJobRepo
 from millstream.store.sql.listing_repos import SqlListingRepo
 from millstream.store.sql.overview_repos import SqlOverviewRepo
+from millstream.store.sql.pool_repos import SqlPoolRepo
 from millstream.store.sql.repos import (
-    SqlPoolRepo,
     SqlRunRepo,
     SqlTaskInstanceRepo,
     SqlXComRepo,

@@ -69,7 +69,15 @@ def graph_page(
         "nav": "dags", "tab": "graph", "header": header, "drawing": drawing, "run": run,
         "states": states, "facts": facts, "recent": recent, "expanded": sorted(expanded),
         "all_groups": sorted(groups),
+        "edge_labels": edge_labels(structure),
     })
+
+
+def edge_labels(structure: Any) -> dict[str, str]:
+    """``"upstream>downstream"`` -> the text of the Label on that edge."""
+    info = getattr(structure, "edge_info", None) or {}
+    return {f"{up}>{down}": str(data["label"]) for (up, down), data in info.items()
+            if data.get("label")}
 
 
 def drawing_task_ids(drawing: Any) -> dict[str, tuple[str, ...]]:

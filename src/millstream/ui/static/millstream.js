@@ -434,6 +434,15 @@
     });
   }
 
+  /* -- overview: fresh every half minute, unless the reader has opened a traceback ------- */
+  function refreshOverview(tiles) {
+    var every = (parseInt(tiles.getAttribute("data-refresh-s"), 10) || 30) * 1000;
+    window.setInterval(function () {
+      if (document.hidden || document.querySelector("details[open]")) { return; }
+      window.location.reload();
+    }, every);
+  }
+
   /* -- forms that ask first ----------------------------------------------------------------- */
   function confirmations() {
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
@@ -456,6 +465,8 @@
     if (table) { liveRunPage(table); }
     var log = document.getElementById("log");
     if (log) { followLog(log); }
+    var tiles = document.getElementById("overview-tiles");
+    if (tiles) { refreshOverview(tiles); }
     var head = document.getElementById("task-head");
     if (head) { watchInstance(head); }
   });

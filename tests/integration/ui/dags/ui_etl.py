@@ -3,7 +3,7 @@ its documentation that the UI must sanitize or escape."""
 
 from datetime import datetime
 
-from millstream import DAG, Param, TaskGroup
+from millstream import DAG, Label, Param, TaskGroup
 from millstream.operators.bash import BashOperator
 from millstream.operators.python import PythonOperator
 
@@ -45,4 +45,4 @@ with DAG(
         op_args=[[1], [2], [3]])
     load = BashOperator(task_id="load", bash_command="echo loading {{ ds }} n={{ params.n }}")
     first >> transform >> load
-    first >> squares
+    first >> Label("fan out") >> squares

@@ -1,7 +1,7 @@
 """Missed deadlines: a task's sla or a DAG's deadline alert, one row per miss.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Created: 2026-12-05
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
