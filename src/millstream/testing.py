@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.executors.inprocess import InProcessExecutor
 from millstream.model.states import DagRunState, TaskState
 from millstream.parsing.serialize import DagStructure
@@ -111,7 +112,8 @@ def in_process_scheduler(
     process (the in-process executor and the inline callback runner)."""
     live = {dag.dag_id: dag for dag in dags}
     executor = InProcessExecutor(StoreXComReader(store), clock, live)
-    return Scheduler(store, executor, serialized(live.values()), InlineCallbackRunner(live))
+    callbacks = observability.observed_callbacks(InlineCallbackRunner(live))
+    return Scheduler(store, executor, serialized(live.values()), callbacks)
 
 
 def run_dag_test(

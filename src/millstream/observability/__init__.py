@@ -14,6 +14,7 @@ from millstream.observability.emit import (
     deadline_missed,
     executor_slots,
     file_parsed,
+    observed_callbacks,
     run_created,
     run_finished,
     task_event,
@@ -30,7 +31,8 @@ from millstream.observability.tries import end_try, start_try
 
 __all__ = [
     "callback_failed", "configure", "database_figures", "deadline_missed", "end_try",
-    "executor_slots", "file_parsed", "label_task_log", "run_created", "run_finished",
+    "executor_slots", "file_parsed", "label_task_log", "observed_callbacks", "run_created",
+    "run_finished",
     "serve_scheduler", "serve_triggerer", "serve_worker", "setup_logging", "start_try",
     "task_event", "task_queued", "task_scheduled", "timed_tick", "trigger_ended",
     "triggers_running", "zombie_found",

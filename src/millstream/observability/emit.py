@@ -159,12 +159,13 @@ def task_scheduled(ti_key: Any, now: datetime) -> None:
         _remember(_scheduled_at, _key(ti_key), now)
 
 
-def task_queued(ti_key: Any, try_number: int) -> None:
-    """A try of a task instance was handed to the executor (queued)."""
+def task_queued(ti_key: Any, try_number: int, ready_since: datetime | None = None) -> None:
+    """A try of a task instance was handed to the executor (queued); ``ready_since``: when
+    it became ready if this process did not see it scheduled (a retry's due moment)."""
     if not CONFIG.enabled:
         return
     key, now = _key(ti_key), _now()
-    scheduled = _scheduled_at.pop(key, None)
+    scheduled = _scheduled_at.pop(key, None) or ready_since
     if scheduled is not None:
         _latency("scheduled_to_queued", (now - scheduled).total_seconds())
     _remember(_queued_at, (key, try_number), now)
@@ -374,3 +375,23 @@ def database_figures(store: Any) -> None:
                 labels.pop("component", None)
                 labels.pop("hostname", None)
             statsd.gauge(family.name.removeprefix("millstream_"), sample.value, labels)
+
+
+class _ObservedCallbacks:
+    """A scheduler's callback runner that also records each run's end (after the commit,
+    when the scheduler calls it)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def dag_run_finished(self, dag: Any, run: Any, success: bool, reason: str) -> None:
+        run_finished(run)
+        self._inner.dag_run_finished(dag, run, success, reason)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def observed_callbacks(callbacks: T) -> T:
+    """``callbacks`` (a scheduler's callback runner), recording run ends as they come."""
+    return _ObservedCallbacks(callbacks)  # type: ignore[return-value]

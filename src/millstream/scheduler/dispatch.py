@@ -9,12 +9,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from millstream import observability
 from millstream.model.states import TaskState
 from millstream.store.records import DagRunRecord, TaskInstanceRecord, new_step_id
 
 if TYPE_CHECKING:
+    from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
     from millstream.scheduler.dag_view import DagView
     from millstream.store.interfaces import Store
+
+    Event = TaskStartedEvent | TaskFinishedEvent
 
 log = logging.getLogger("millstream.scheduler")
 
@@ -136,7 +140,19 @@ def claim_for_queue(store: Store, ti: TaskInstanceRecord) -> TaskInstanceRecord 
     continues the same try; each step gets an id its outcome names (its process and
     heartbeats are its own: those of the step before would make liveness misjudge it)."""
     try_number = ti.try_number if ti.resuming else ti.try_number + 1
-    return store.task_instances.claim(
+    claimed = store.task_instances.claim(
         ti, TaskState.SCHEDULED, TaskState.QUEUED, try_number=try_number,
         step_id=new_step_id(), pid=None, heartbeat_at=None,
     )
+    if claimed is not None:  # ready since readiness scheduled it, or its retry came due
+        observability.task_queued(claimed.key, claimed.try_number, ti.next_retry_at)
+    return claimed
+
+
+def observed(dags: Mapping[str, DagView], events: Iterable[Event]) -> list[Event]:
+    """``events`` as a list, each counted once as it leaves the executor (metrics, spans):
+    a tick that rolls back applies them again, but drains them once."""
+    found = list(events)
+    for event in found:
+        observability.task_event(dags.get(event.key.dag_id), event)
+    return found

@@ -86,6 +86,7 @@ class SchedulerJob:
         self._resume_after: str | None = None  # the DAG the cap last stopped at
         # The scheduler never runs user code: in production, callbacks go to processes
         # forked from their DAG file's zygote (ForkedCallbackRunner).
+        callbacks = observability.observed_callbacks(callbacks)  # run ends counted
         self.scheduler = Scheduler(store, executor, {}, callbacks,
                                    start_batch_delay=self.timings.start_batch_delay)
         self.hostname = socket.gethostname()

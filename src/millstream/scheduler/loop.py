@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from millstream import observability
 from millstream.exceptions import StaleRecordError
 from millstream.executors.base import RecordsRemotely
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.scheduler.dag_view import DagView
-from millstream.scheduler.dispatch import choose_to_queue, claim_for_queue
+from millstream.scheduler.dispatch import choose_to_queue, claim_for_queue, observed
 from millstream.scheduler.events import (
     apply_finished,
     apply_started,
@@ -163,7 +162,7 @@ class Scheduler:
         """Apply executor events, advance runs, queue ready work, and let the executor run it."""
         # Events stay in _unapplied until their transaction commits: a rolled-back tick
         # loses none.
-        self._unapplied.extend(self.executor.drain_events())
+        self._unapplied.extend(observed(self.dags, self.executor.drain_events()))
         noted = self._take_notes()
         events = self._events_due(now)
         if not events and not noted and not self._has_work(now):
@@ -251,7 +250,7 @@ class Scheduler:
         """Apply outcomes found outside the executor (adopted results, vanished tries)."""
         try:
             with self.store.transaction():
-                self._apply(list(events))
+                self._apply(observed(self.dags, events))
         except Exception:
             self._after_commit.clear()
             raise
@@ -304,7 +303,6 @@ class Scheduler:
             folded = isinstance(event, TaskStartedEvent) and (
                 (event.key, event.try_number) in starts
             )
-            self._after_commit.append(functools.partial(observability.task_event, dag, event))
             if dag is None or folded:
                 continue
             if isinstance(event, TaskFinishedEvent):
@@ -384,7 +382,6 @@ class Scheduler:
             return True
         for ti in retries:
             self.store.task_instances.set_state(ti, TaskState.SCHEDULED)
-            observability.task_scheduled(ti.key, now)
             worked = True
         dirty = self._dirty[key]
         if not dirty and not worked and key not in self._touched:
@@ -421,7 +418,6 @@ class Scheduler:
     def _finish(self, dag: DagView, run: DagRunRecord, state: DagRunState, now: datetime,
                 reason: str) -> None:
         run = self.store.runs.set_state(run, state, end_date=now)
-        self._after_commit.append(functools.partial(observability.run_finished, run))
         self._look_for_queued_runs = True  # a max_active_runs slot is free
         self._forget((run.dag_id, run.run_id))
         # Tasks may also have ended by a skip, a trigger rule or a timeout: wake for all.
@@ -478,7 +474,6 @@ class Scheduler:
             ti = claim_for_queue(self.store, chosen_ti)
             if ti is None:
                 continue
-            observability.task_queued(ti.key, ti.try_number)
             run = active[(ti.dag_id, ti.run_id)]
             dag = self.dags[ti.dag_id]
             workload = TaskWorkload(ti.key, ti.try_number, ti.max_tries, run,
