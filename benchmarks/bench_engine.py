@@ -28,10 +28,8 @@ parsing workers on exit, and the temporary home is deleted.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import itertools
-import json
 import resource
 import statistics
 import subprocess
@@ -43,6 +41,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from workloads_cli import run_workloads
 
 if TYPE_CHECKING:
     from millstream.scheduler.job import SchedulerJob
@@ -290,20 +290,7 @@ WORKLOADS: dict[str, Callable[[], dict[str, Any]]] = {
 
 def main(argv: list[str] | None = None) -> int:
     """Run the workloads and print their figures (as JSON with ``--json``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=sorted(WORKLOADS), help="run only these")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    figures: dict[str, Any] = {}
-    for name, workload in WORKLOADS.items():
-        if not args.only or name in args.only:
-            figures.update(workload())
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        return 0
-    for key, value in figures.items():
-        print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
-    return 0
+    return run_workloads(__doc__.splitlines()[0], WORKLOADS, argv)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,8 @@ MILLSTREAM_BENCH_DAGS_MINUTES.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import itertools
-import json
 import os
 import resource
 import statistics
@@ -47,6 +45,7 @@ from bench_engine import (
     fork_floor_s,
     run_to_end,
 )
+from workloads_cli import run_workloads
 
 Status = Callable[[str], None]
 
@@ -245,20 +244,7 @@ WORKLOADS: dict[str, Callable[[], dict[str, Any] | None]] = {
 
 def main(argv: list[str] | None = None) -> int:
     """Run the workloads and print their figures (as JSON with ``--json``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=sorted(WORKLOADS), help="run only these")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    figures: dict[str, Any] = {}
-    for name, workload in WORKLOADS.items():
-        if not args.only or name in args.only:
-            figures.update(workload() or {})
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        return 0
-    for key, value in figures.items():
-        print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
-    return 0
+    return run_workloads(__doc__.splitlines()[0], WORKLOADS, argv)
 
 
 if __name__ == "__main__":
