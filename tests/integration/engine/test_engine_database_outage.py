@@ -56,10 +56,7 @@ OUTAGE_LOG = re.compile(
 (a stranded connection's; a new connection through the stranded proxy fails instead)."""
 
 
-# Only the closed outage: after a stranded one, a scheduler's heartbeat transaction can stay
-# open on the server holding a task instance's row, and both schedulers then fail every step
-# (an open defect of the scale-out work, not a flaky test).
-@pytest.mark.parametrize("mode", ["closed"])
+@pytest.mark.parametrize("mode", ["closed", "stranded"])
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_schedulers_wait_out_a_database_outage(home: Home, mode: Mode) -> None:
     ledger = home.scratch / "ledger.txt"

@@ -8,6 +8,7 @@ works when the proxy opens again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -64,6 +65,7 @@ def test_the_server_side_timeouts_reach_the_session(engine: Engine) -> None:
         assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "2s"
         assert connection.execute(
             text("SHOW idle_in_transaction_session_timeout")).scalar_one() == "2s"
+        assert connection.execute(text("SHOW tcp_keepalives_idle")).scalar_one() == "10"
 
 
 def test_a_stranded_call_is_logged_cut_and_the_next_one_works(
@@ -143,3 +145,69 @@ def test_a_new_connections_first_queries_are_watched_too(
                   statement_timeout_s=STATEMENT_TIMEOUT_S) as watchdog:
         assert isinstance(_try(select_one, engine), Exception)
         assert (watchdog.outages, watchdog.cuts) == (1, 1)
+
+
+def test_the_server_session_of_a_cut_connection_is_ended_and_its_locks_freed(
+    engine: Engine, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batched update stranded mid-pipeline: the server holds the row lock with no
+    idle-in-transaction timer running, so only ending its session frees the row."""
+    caplog.set_level(logging.INFO, logger="millstream.database")
+    direct = make_engine(postgres_url())
+    with direct.begin() as setup:
+        setup.execute(text("CREATE TABLE IF NOT EXISTS watchdog_rows (id int PRIMARY KEY, n int)"))
+        setup.execute(text("INSERT INTO watchdog_rows VALUES (1, 0) ON CONFLICT DO NOTHING"))
+
+    def holds_row_lock(pid: int) -> bool:
+        with direct.connect() as c:
+            return bool(c.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE pid = :pid AND locktype = 'transactionid'"
+            ), {"pid": pid}).scalar_one())
+
+    def session_exists(pid: int) -> bool:
+        with direct.connect() as c:
+            return bool(c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                  {"pid": pid}).scalar_one())
+
+    try:
+        with watching(engine, "tester", warn_after_s=WARN_S,
+                      statement_timeout_s=STATEMENT_TIMEOUT_S) as watchdog:
+            raw = engine.raw_connection()
+            driver: Any = raw.driver_connection
+            pid = driver.pgconn.backend_pid
+            pipeline = driver.pipeline()
+            pipeline.__enter__()
+            driver.execute("UPDATE watchdog_rows SET n = n + 1 WHERE id = 1")
+            wait_until(lambda: holds_row_lock(pid), 10, "the update to take its row lock")
+            proxy.set_mode("stranded")
+            ended: list[BaseException | None] = []
+            finisher = threading.Thread(
+                target=lambda: ended.append(_try_exit(pipeline)), daemon=True)
+            finisher.start()
+            finisher.join(timeout=30)
+            assert not finisher.is_alive(), "the stranded pipeline was never cut"
+            assert watchdog.cuts == 1 and isinstance(ended[0], Exception)
+            time.sleep(2 * STATEMENT_TIMEOUT_S)  # the server's own timers had their chance
+            assert session_exists(pid), "the server ended the session itself"
+            proxy.set_mode("open")
+            assert select_one(engine) == 1
+            wait_until(lambda: not session_exists(pid), 10, "the cut session to be ended")
+            assert watchdog.orphans_ended == 1
+            assert any(f"server process {pid}" in m for m in messages(caplog))
+            with direct.begin() as c:  # the row is free again
+                c.execute(text("SET LOCAL lock_timeout = '2s'"))
+                c.execute(text("UPDATE watchdog_rows SET n = n + 1 WHERE id = 1"))
+            with contextlib.suppress(Exception):
+                raw.invalidate()
+    finally:
+        with direct.begin() as teardown:
+            teardown.execute(text("DROP TABLE IF EXISTS watchdog_rows"))
+        direct.dispose()
+
+
+def _try_exit(pipeline: Any) -> BaseException | None:
+    try:
+        pipeline.__exit__(None, None, None)
+    except Exception as exc:
+        return exc
+    return None

@@ -14,6 +14,7 @@ def test_defaults_are_added_with_the_server_side_timeouts() -> None:
     assert {name: args[name] for name in PG_KEEPALIVES} == PG_KEEPALIVES
     assert args["options"] == (
         "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=30000"
+        " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
     )
 
 
@@ -27,6 +28,7 @@ def test_the_url_options_are_kept_and_its_own_values_win() -> None:
     assert args["keepalives"] == 1
     assert args["options"] == (
         "-csearch_path=mine -c statement_timeout=5s -c idle_in_transaction_session_timeout=30000"
+        " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
     )
 
 

@@ -26,6 +26,12 @@ PG_STATEMENT_TIMEOUT_S = 30.0
 PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
                  "keepalives_count": 3}
 """TCP keepalives: a peer that is gone (no acknowledgement at all) is noticed in ~25 s."""
+PG_SERVER_KEEPALIVES = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5,
+                        "tcp_keepalives_count": 3}
+"""The same keepalives on the server's end: a session whose client machine vanished is
+ended in ~25 s, not after the system's default two hours. It matters for a session left
+in a transaction with no idle timer running (mid-pipeline, or after a batched
+``executemany``), whose row locks would otherwise stall every other process."""
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -81,9 +87,10 @@ def make_engine(
     services). Extra keyword arguments go to ``create_engine``.
 
     A PostgreSQL connection gets a connect timeout, TCP keepalives, and server-side
-    ``statement_timeout`` and ``idle_in_transaction_session_timeout`` (0 turns both off),
-    so that neither a dead server nor a client that vanished mid-transaction holds
-    anything for long. Values the URL sets itself win.
+    ``statement_timeout``, ``idle_in_transaction_session_timeout`` and server-side TCP
+    keepalives (a statement timeout of 0 turns all three off), so that neither a dead
+    server nor a client that vanished mid-transaction holds anything for long. Values the
+    URL sets itself win.
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
@@ -115,9 +122,11 @@ def postgres_connect_args(
     if statement_timeout_s > 0:
         options = str(args.get("options", url.query.get("options", "")))
         ms = round(statement_timeout_s * 1000)
-        for setting in ("statement_timeout", "idle_in_transaction_session_timeout"):
+        guards = {"statement_timeout": ms, "idle_in_transaction_session_timeout": ms,
+                  **PG_SERVER_KEEPALIVES}
+        for setting, value in guards.items():
             if setting not in options:
-                options = f"{options} -c {setting}={ms}".strip()
+                options = f"{options} -c {setting}={value}".strip()
         args["options"] = options
     return args
 

@@ -10,6 +10,13 @@ the same call for ``warn_after_s`` is logged, and once ``cut_after_s`` have pass
 then a reachable server would have cancelled the statement itself) its socket is shut
 down, so the call fails like any lost connection and the process's loop retries.
 
+Cutting a connection ends the wait on this side only: the server may still hold that
+session, in the middle of a transaction and with its row locks, waiting for the rest of a
+pipeline that will never come (the server's idle-in-transaction timeout does not cover a
+session left mid-pipeline, as after a batched ``executemany``). So the server process of
+every connection cut is ended with ``pg_terminate_backend`` as soon as the database
+answers again; until then the locks it holds stall other processes, never for good.
+
 Only PostgreSQL (psycopg) connections are sampled; on SQLite the watchdog logs lost
 connections only, since a file lock is bounded by the busy timeout already.
 """
@@ -28,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import OperationalError
 
@@ -39,6 +46,14 @@ log = logging.getLogger("millstream.database")
 SAMPLE_INTERVAL_S = 0.5
 _PQ_ACTIVE = 1
 """libpq's PQTRANS_ACTIVE: a command was sent and its answer has not come yet."""
+
+_END_ORPHAN = text(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = :pid "
+    "AND usename = current_user "
+    "AND backend_start < now() - make_interval(secs => :since_cut_s)"
+)
+"""Ends the server process of a cut connection. Its process id may have been given to a
+new session since: only a session older than the cut, of the same user, is ended."""
 
 
 @dataclass
@@ -85,6 +100,8 @@ class DatabaseWatchdog:
         self._outage_since: float | None = None
         self.outages = 0  # how many outages were noticed (for tests and metrics)
         self.cuts = 0
+        self._orphans: dict[int, float] = {}  # server pid of a cut connection -> when cut
+        self.orphans_ended = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._listeners = [
@@ -173,7 +190,43 @@ class DatabaseWatchdog:
                     "%s: no answer from the database for %.0f s: cutting the connection; "
                     "the next attempt opens a new one", self.component, waited,
                 )
+                self._remember_orphan(pgconn, now)
                 _shut_down(pgconn)
+        if self._orphans and not self.in_outage:
+            self._end_orphans(now)
+
+    def _remember_orphan(self, pgconn: Any, now: float) -> None:
+        try:
+            pid = int(pgconn.backend_pid)
+        except Exception:
+            return
+        if pid:
+            with self._lock:
+                self._orphans[pid] = now
+
+    def _end_orphans(self, now: float) -> None:
+        """End the server sessions of connections cut during the outage; those that could
+        not be reached are tried again next round."""
+        with self._lock:
+            orphans = dict(self._orphans)
+        try:
+            with self.engine.connect() as connection:
+                for pid, cut_at in orphans.items():
+                    ended = connection.execute(
+                        _END_ORPHAN, {"pid": pid, "since_cut_s": max(0.0, now - cut_at)}
+                    ).scalar()
+                    connection.commit()
+                    with self._lock:
+                        self._orphans.pop(pid, None)
+                    if ended:
+                        self.orphans_ended += 1
+                        log.warning(
+                            "%s: ended the server session of a connection cut during the "
+                            "outage (server process %d), releasing what it held",
+                            self.component, pid,
+                        )
+        except Exception as exc:  # still unreachable: the next round tries again
+            log.debug("%s: could not end cut sessions yet: %s", self.component, exc)
 
     # -- engine events ----------------------------------------------------------------------
     def _on_connect(self, dbapi_connection: Any, *_args: Any) -> None:
