@@ -52,6 +52,11 @@ class ForkServerConfig:
     bound it in the parser. ``tries_per_process`` and ``worker_memory_growth_mb`` are the
     ``[executor]`` settings: how many tries a worker runs, and the growth of its resident
     memory past which it is replaced (:mod:`millstream.executors.try_worker`).
+
+    ``tries_outlive_executor``: whether running tries go on when the executor's process
+    dies. A scheduler's do (a restarted scheduler adopts their outcomes from their result
+    files); a ``millstream worker``'s do not, since nothing on that machine would record
+    their outcome and the scheduler retries them elsewhere once their heartbeats stop.
     """
 
     log_folder: Path
@@ -65,6 +70,7 @@ class ForkServerConfig:
     worker_idle_s: float = WORKER_IDLE_S
     # How tries open the metadata store (variables, connections), if not from settings.
     store_factory: Callable[[], Store] | None = None
+    tries_outlive_executor: bool = True
 
     def __post_init__(self) -> None:
         for name in ("tries_per_process", "worker_memory_growth_mb"):

@@ -24,7 +24,9 @@ pipes and on a self-pipe written by SIGCHLD, with a timeout only when a deadline
 near. When its input reaches end-of-file (the executor stopped, or the scheduler died)
 the server starts nothing more, retires its zygotes, lets the running tries finish,
 still enforcing their timeouts, and exits once every process it started has ended.
-Their result files remain for a restarted scheduler to adopt.
+Their result files remain for a restarted scheduler to adopt. A ``millstream worker``'s
+server stops its tries instead (``tries_outlive_executor``): no one there would adopt
+them, and the scheduler runs them again elsewhere.
 """
 
 from __future__ import annotations
@@ -234,6 +236,10 @@ class _ForkServer:
             self._handle(line)
         if self.executor.read_fd is None:  # the executor is gone or stopping
             self.zygotes.retire_all()
+            if not self.config.tries_outlive_executor and self.processes:
+                stopped = self.processes.stop_all("the worker running the try went away")
+                log.warning("fork server: the worker is gone; stopping its %d running "
+                            "tries", stopped)
 
     def _handle(self, line: bytes) -> None:
         try:

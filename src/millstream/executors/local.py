@@ -105,6 +105,7 @@ class LocalExecutor:
         tries_per_process: int = TRIES_PER_PROCESS,
         worker_memory_growth_mb: int = WORKER_MEMORY_GROWTH_MB,
         store_factory: Callable[[], Store] | None = None,
+        tries_outlive_executor: bool = True,
     ) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
@@ -113,7 +114,8 @@ class LocalExecutor:
         self._config = ForkServerConfig(self.log_folder, xcom_reader_factory, clock,
                                         dag_import_timeout, dag_import_memory_mb,
                                         zygote_idle_s, tries_per_process, worker_memory_growth_mb,
-                                        store_factory=store_factory)
+                                        store_factory=store_factory,
+                                        tries_outlive_executor=tries_outlive_executor)
         self._fresh = True  # start the server as a fresh interpreter while that works
         self._clock = clock
         self._server: ForkServerHandle | None = None

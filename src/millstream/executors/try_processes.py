@@ -148,6 +148,14 @@ class ForkedProcesses:
                     and workload.try_number == try_number:
                 self._stop(entry, "the try was terminated on request")
 
+    def stop_all(self, reason: str) -> int:
+        """SIGTERM every try and callback now (or once forked), SIGKILL after a grace;
+        returns how many there were."""
+        entries = [*self.pending.values(), *self.running.values()]
+        for entry in entries:
+            self._stop(entry, reason)
+        return len(entries)
+
     def kill_callbacks(self) -> None:
         """Stop every DAG callback at once (the scheduler is stopping)."""
         for entry in [*self.pending.values(), *self.running.values()]:

@@ -100,7 +100,9 @@ class RemoteTries:
                                    dag_import_memory_mb=config.dag_import_memory_mb,
                                    tries_per_process=config.tries_per_process,
                                    worker_memory_growth_mb=config.max_memory_growth_mb,
-                                   store_factory=self._store_factory)
+                                   store_factory=self._store_factory,
+                                   # killed with the worker: no one here would record them
+                                   tries_outlive_executor=False)
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._waiters: dict[tuple[TaskInstanceKey, int], queue.SimpleQueue[Event]] = {}
         self._running: dict[TaskInstanceKey, TryRef] = {}

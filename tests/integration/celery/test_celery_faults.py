@@ -52,6 +52,15 @@ LEDGER_TASK = """
 """
 
 
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
 def write_ledger_dag(home: CeleryHome, dag_id: str, count: int, seconds: float,
                      long_first_try: bool = False) -> Path:
     ledger = home.scratch / f"{dag_id}.ledger"
@@ -95,7 +104,13 @@ def test_a_worker_killed_mid_try_is_noticed_by_its_silence_and_the_try_retried_e
         60, "the try to run on a worker", home.tails)
     victim_name = running.hostname.split("@")[0]
     survivor = ({"w1", "w2"} - {victim_name}).pop()
+    orphan = wait_for(lambda: home.instance("celery_victim", run_id, "step0").pid, 30,
+                      "the try's process id to be recorded", home.tails)
     os.kill(home.workers[victim_name].pid, signal.SIGKILL)  # the whole worker, at once
+    # Its try goes with it (it sleeps 30 s): no one there would record it, and it runs
+    # again elsewhere.
+    wait_for(lambda: not process_alive(orphan), 15, "the dead worker's try to be stopped",
+             home.tails)
 
     succeeded(home, "celery_victim", run_id)
     ti = home.instance("celery_victim", run_id, "step0")
