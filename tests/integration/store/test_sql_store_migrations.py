@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import make_url
 from tests.autocommit import autocommit
+from tests.store_fixtures import (
+    drop_postgres_schema,
+    new_schema_name,
+    postgres_schema_engine,
+    postgres_url,
+)
 
 from millstream.store.sql import SqlStore, make_engine
 from millstream.store.sql.migrate import (
@@ -118,3 +125,35 @@ def test_importing_millstream_does_not_import_sqlalchemy() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_services_migrating_a_new_database_at_once_all_succeed(
+    kind: str, tmp_path: Path
+) -> None:
+    """The compose layout starts every service together on an empty database: each
+    process migrates it, one at a time, and the later ones find nothing to do."""
+    schema = new_schema_name("race")
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        base = postgres_url()
+        postgres_schema_engine(base, schema).dispose()
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}) \
+            .render_as_string(hide_password=False)
+    program = ("import sys; from millstream.store.sql.migrate import migrate; "
+               "migrate(sys.argv[1])")
+    try:
+        starters = [subprocess.Popen([sys.executable, "-c", program, url],
+                                     stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        failures = [p.communicate(timeout=120)[1] for p in starters if p.wait(120) != 0]
+        assert failures == []
+        engine = make_engine(url)
+        try:
+            assert check(engine) == []
+        finally:
+            engine.dispose()
+    finally:
+        if kind == "postgres":
+            drop_postgres_schema(base, schema)

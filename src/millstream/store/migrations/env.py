@@ -24,6 +24,12 @@ def _run(connection: Connection) -> None:
             # A migration may rewrite a big table: the services' statement timeout is not
             # for it (SET LOCAL ends with this transaction).
             connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            # Services started together on a new database each migrate it: one at a time,
+            # and the next finds the work done (Alembic reads the version after this lock).
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtext('millstream migrations'), "
+                "hashtext(current_schema()))"
+            )
         context.run_migrations()
 
 
