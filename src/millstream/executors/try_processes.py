@@ -201,7 +201,8 @@ def lost_try(config: ForkServerConfig, workload: TaskWorkload, start: datetime,
     """Record a try that ended (or never started) without a result; its finished event."""
     event = lost_try_event(workload, start, config.clock(), error)
     append_to_log(config.log_folder, workload.key, workload.try_number,
-                  f"ERROR {error}\nTry {workload.try_number} ended: {event.state.value}")
+                  (logging.ERROR, error),
+                  (logging.INFO, f"Try {workload.try_number} ended: {event.state.value}"))
     try:
         write_result_file(config.log_folder, event)
     except OSError as exc:

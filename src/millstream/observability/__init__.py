@@ -26,7 +26,13 @@ from millstream.observability.emit import (
     zombie_found,
 )
 from millstream.observability.exposition import serve_scheduler, serve_triggerer, serve_worker
-from millstream.observability.logs import label_task_log, setup_logging
+from millstream.observability.logs import (
+    label_task_log,
+    setup_logging,
+    try_formatter,
+    try_labels,
+    try_log_line,
+)
 from millstream.observability.tries import end_try, start_try
 
 __all__ = [
@@ -35,5 +41,5 @@ __all__ = [
     "run_finished",
     "serve_scheduler", "serve_triggerer", "serve_worker", "setup_logging", "start_try",
     "task_event", "task_queued", "task_scheduled", "timed_tick", "trigger_ended",
-    "triggers_running", "zombie_found",
+    "triggers_running", "try_formatter", "try_labels", "try_log_line", "zombie_found",
 ]

@@ -188,12 +188,17 @@ def lost_try_event(workload: TaskWorkload, start: datetime, end: datetime,
 
 
 def append_to_log(log_folder: str | os.PathLike[str], key: TaskInstanceKey, try_number: int,
-                  text: str) -> None:
-    """Add lines to a try's log file (for what the executor knows of a try's end)."""
+                  *records: tuple[int, str]) -> None:
+    """Add records (level, message) to a try's log file, formatted as the try's own lines
+    (for what the executor knows of a try's end)."""
     path = try_log_path(log_folder, key, try_number)
+    labels = observability.try_labels(key, try_number)
+    lines = "".join(observability.try_log_line(labels, level, "millstream.executor",
+                                               message.rstrip()) + "\n"
+                    for level, message in records)
     try:
         with append_private(path) as file:
-            file.write(f"[{utc_now().isoformat()}] {text.rstrip()}\n")
+            file.write(lines)
     except OSError as exc:
         log.warning("could not write to task log %s: %s", path, exc)
 
