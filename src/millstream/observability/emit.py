@@ -323,6 +323,19 @@ def callback_failed(dag_id: str, kind: str) -> None:
         _count(f.CALLBACKS_FAILED, "callbacks_failed", dag=dag_id, kind=kind)
 
 
+def callback_process_ended(dag_id: str, kind: str, failed: bool,
+                           samples: tuple[str, ...] = ()) -> None:
+    """A DAG callback's process ended (told in the scheduler's process): count what it
+    reported (its callbacks that raised, metrics from its code), and, if the process itself
+    failed (killed at its timeout, crashed, never started), one failed callback of ``kind``."""
+    if samples:
+        from millstream.observability.user_metrics import apply_samples
+
+        apply_samples(samples)
+    if failed:
+        callback_failed(dag_id, kind)
+
+
 def deadline_missed(dag_id: str, kind: str) -> None:
     """A task's sla, or a DAG's deadline, was missed."""
     _count(f.DEADLINE_MISSES, "deadline_misses", dag=dag_id, kind=kind)
