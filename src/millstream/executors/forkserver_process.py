@@ -72,7 +72,7 @@ from millstream.runtime.events_json import (
     to_dict,
     to_json,
 )
-from millstream.runtime.worker import result_path
+from millstream.runtime.worker import metrics_path, result_path
 from millstream.store.current import set_store_factory
 from millstream.store.records import TaskInstanceKey
 
@@ -275,8 +275,9 @@ class _ForkServer:
             return
         # A result left by an earlier run of the same try (a run id used again) must not
         # be taken for this one's.
-        with contextlib.suppress(FileNotFoundError):
-            result_path(self.config.log_folder, workload.key, workload.try_number).unlink()
+        for stale in (result_path, metrics_path):
+            with contextlib.suppress(FileNotFoundError):
+                stale(self.config.log_folder, workload.key, workload.try_number).unlink()
         entry = self.processes.add(zygote.pid, start, workload=workload)
         zygote.pipe.send({"id": entry.request_id, "kind": "try", "workload": to_dict(workload)})
 
