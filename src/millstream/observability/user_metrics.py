@@ -236,7 +236,7 @@ def _apply(kind: str, family: str, value: Any, labels: dict[str, str]) -> None:
         if family in _builtin_names():
             raise ValueError(f"{family} is one of millstream's own metrics")
         make = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}[kind]
-        metric = make(family, f"Reported by task code ({kind}).", names,
+        metric = make(family, f"{f.TASK_CODE_HELP} ({kind}).", names,
                       registry=f.GROUPS.worker)
         _families[family] = metric
     if metric._type != kind or tuple(metric._labelnames) != names:
