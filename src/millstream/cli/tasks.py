@@ -34,6 +34,7 @@ from millstream.private_files import append_private
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
+    from millstream.runtime.events import TaskWorkload
 
 tasks_app = typer.Typer(
     help="Work with tasks: list them, show and clear their instances, read logs, run one.",
@@ -236,7 +237,7 @@ def run_command(
                 apply_started(store, TaskStartedEvent(key, ti.try_number, start,
                                                       socket.gethostname(), os.getpid()))
             try:
-                with _task_output(log_path):
+                with _task_output(log_path, workload):
                     event = run_task_try(
                         task, workload, StoreXComReader(store),
                         on_rendered=lambda done: write_rendered_file(
@@ -291,14 +292,17 @@ class _Tee:
 
 
 @contextlib.contextmanager
-def _task_output(path: Path) -> Iterator[None]:
-    """Send the try's prints and log records to its log file, and to this terminal."""
-    from millstream.runtime.worker import LOG_FORMAT
+def _task_output(path: Path, workload: TaskWorkload) -> Iterator[None]:
+    """Send the try's prints and log records to its log file, and to this terminal; each
+    record names the try, as in a try the executor runs."""
+    from millstream.observability.logs import TryLabels, try_formatter, try_labels
 
     with append_private(path) as file:
         out, err = _Tee(sys.stdout, file), _Tee(sys.stderr, file)
         handler = logging.StreamHandler(err)  # type: ignore[arg-type]
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        labels = try_labels(workload.key, workload.try_number)
+        handler.addFilter(TryLabels(labels))
+        handler.setFormatter(try_formatter(labels))
         root = logging.getLogger()
         old_level = root.level
         root.addHandler(handler)

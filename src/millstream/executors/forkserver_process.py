@@ -74,7 +74,7 @@ from millstream.runtime.events_json import (
     to_dict,
     to_json,
 )
-from millstream.runtime.worker import result_path
+from millstream.runtime.worker import metrics_path, result_path
 from millstream.store.current import set_store_factory
 from millstream.store.records import TaskInstanceKey
 
@@ -281,8 +281,9 @@ class _ForkServer:
             return
         # A result left by an earlier run of the same try (a run id used again) must not
         # be taken for this one's.
-        with contextlib.suppress(FileNotFoundError):
-            result_path(self.config.log_folder, workload.key, workload.try_number).unlink()
+        for stale in (result_path, metrics_path):
+            with contextlib.suppress(FileNotFoundError):
+                stale(self.config.log_folder, workload.key, workload.try_number).unlink()
         entry = self.processes.add(zygote.pid, start, workload=workload)
         zygote.pipe.send({"id": entry.request_id, "kind": "try", "workload": to_dict(workload)})
 
@@ -316,7 +317,7 @@ class _ForkServer:
                 elif kind == "exited":
                     ended = self.processes.running.pop(int(data["pid"]), None)
                     if ended is not None:
-                        self._ended(ended, int(data["status"]))
+                        self._ended(ended, int(data["status"]), data.get("metrics"))
                 elif kind == "ran":  # a worker ran the try, left its result, and lives on
                     ended = self.processes.running.get(int(data["pid"]))
                     if ended is not None and ended.request_id == int(data["id"]):
@@ -361,7 +362,8 @@ class _ForkServer:
         elif entry.callback is not None:
             self._callback_failed(entry.callback, error)
 
-    def _ended(self, entry: ForkedProcess, status: int | None) -> None:
+    def _ended(self, entry: ForkedProcess, status: int | None,
+               metrics: list[str] | None = None) -> None:
         zygote = self.zygotes.by_pid.get(entry.zygote_pid)
         if zygote is not None:
             zygote.last_used = time.monotonic()
@@ -372,12 +374,12 @@ class _ForkServer:
             if error:
                 log.error("DAG %s: the %s callback failed: %s", entry.callback.dag_id,
                           entry.callback.event, error)
-            self._send(json.dumps(callback_ended_message(entry.callback.callback_id, error)))
+            self._send(json.dumps(callback_ended_message(entry.callback, error, metrics)))
 
     def _callback_failed(self, request: CallbackRequest, error: str) -> None:
         log.error("DAG %s: the %s callback could not run: %s", request.dag_id, request.event,
                   error)
-        self._send(json.dumps(callback_ended_message(request.callback_id, error)))
+        self._send(json.dumps(callback_ended_message(request, error)))
 
     # -- processes that ended -------------------------------------------------------------------
     def _reap(self) -> None:

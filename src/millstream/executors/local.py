@@ -425,7 +425,7 @@ class LocalExecutor:
             try:
                 data = json.loads(line)
                 if isinstance(data, dict) and data.get("kind") == "callback_ended":
-                    self._callbacks.discard(int(data["callback_id"]))
+                    self._callbacks.discard(wire.callback_ended(data))
                     continue
                 if isinstance(data, dict) and data.get("kind") == "ready":
                     continue  # a restarted fresh server is warm: nothing to do

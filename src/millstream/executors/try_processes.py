@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from millstream import observability
 from millstream.executors.fork_config import (
     TERMINATE_GRACE_S,
     TIMEOUT_GRACE_S,
@@ -33,6 +34,7 @@ from millstream.runtime.events_json import MessageFormatError, from_json, to_jso
 from millstream.runtime.worker import (
     append_to_log,
     lost_try_event,
+    metrics_path,
     read_result_text,
     result_path,
     write_result_file,
@@ -207,9 +209,12 @@ def callback_error(entry: ForkedProcess, status: int | None) -> str | None:
 def lost_try(config: ForkServerConfig, workload: TaskWorkload, start: datetime,
              error: str) -> str:
     """Record a try that ended (or never started) without a result; its finished event."""
-    event = lost_try_event(workload, start, config.clock(), error)
+    spilled = observability.take_spilled(metrics_path(config.log_folder, workload.key,
+                                                      workload.try_number))
+    event = lost_try_event(workload, start, config.clock(), error, spilled)
     append_to_log(config.log_folder, workload.key, workload.try_number,
-                  f"ERROR {error}\nTry {workload.try_number} ended: {event.state.value}")
+                  (logging.ERROR, error),
+                  (logging.INFO, f"Try {workload.try_number} ended: {event.state.value}"))
     try:
         write_result_file(config.log_folder, event)
     except OSError as exc:

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from millstream import observability
 from millstream.runtime.dag_callbacks import SlaMiss
 from millstream.runtime.events import TaskWorkload
 from millstream.runtime.events_json import decode_record, encode_record, to_json
@@ -38,6 +39,15 @@ class CallbackRequest:
     reason: str = ""
     misses: list[SlaMiss] = field(default_factory=list)
     timeout_s: float = CALLBACK_TIMEOUT_S
+
+    @property
+    def kind(self) -> str:
+        """Which of the DAG's callbacks this runs, as the failed callbacks' ``kind`` label."""
+        if self.event != "sla_miss":
+            return f"on_{self.event}_callback"
+        if self.misses and all(m.kind == "deadline" for m in self.misses):
+            return "deadline_callback"
+        return "sla_miss_callback"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
@@ -85,6 +95,21 @@ KILL_CALLBACKS_LINE = _line({"kind": "kill_callbacks"})
 """The message that asks the fork server to kill every callback still running."""
 
 
-def callback_ended_message(callback_id: int, error: str | None) -> dict[str, Any]:
-    """What the fork server says when a callback's process has ended."""
-    return {"kind": "callback_ended", "callback_id": callback_id, "error": error}
+def callback_ended_message(request: CallbackRequest, error: str | None,
+                           metrics: list[str] | None = None) -> dict[str, Any]:
+    """What the fork server says when a callback's process has ended: ``error`` if it did
+    not end well (killed, crashed, never started), and what it counted (``metrics``: its
+    callbacks that raised, task code's figures)."""
+    return {"kind": "callback_ended", "callback_id": request.callback_id,
+            "dag_id": request.dag_id, "callback": request.kind, "error": error,
+            "metrics": list(metrics or ())}
+
+
+def callback_ended(message: dict[str, Any]) -> int:
+    """Take in a ``callback_ended`` message in the scheduler's process: count what the
+    callback's process reported, and one failed callback if the process itself failed
+    (what it ran is unknown then); returns the callback's id."""
+    observability.callback_process_ended(
+        str(message.get("dag_id") or ""), str(message.get("callback") or ""),
+        bool(message.get("error")), tuple(str(m) for m in message.get("metrics") or ()))
+    return int(message["callback_id"])

@@ -37,6 +37,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from millstream import observability
 from millstream.authoring.templating import template_environment
 from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerConfig
 from millstream.executors.process_tools import (
@@ -113,6 +114,7 @@ class _Zygote:
         self.config = config
         self.pipe = JsonLinePipe(read_fd, write_fd)
         self.children: set[int] = set()
+        self.reports: dict[int, int] = {}  # a callback's pid -> the pipe it reports on
         self.dags: dict[str, DAG] = {}
         self.wake_read, self.wake_write = os.pipe()
         self.workers = WorkerPool(config.worker_idle_s)
@@ -199,7 +201,7 @@ class _Zygote:
                     raise _Refused(f"DAG {request.dag_id!r} is no longer in {self.path}: "
                                    "its callback cannot run")
                 timeout = request.timeout_s
-                pid = self._fork(lambda: self._become_callback(dag, request))
+                pid = self._fork_callback(dag, request)
             else:
                 raise _Refused(f"unknown request {data['kind']!r}")
         except (_Refused, MessageFormatError, ValueError, KeyError, TypeError) as exc:
@@ -254,7 +256,7 @@ class _Zygote:
                 os.close(self.wake_write)
                 # Only the zygote may hold the workers' pipes: a worker sees the end of
                 # its input when the zygote closes it, whoever else was forked since.
-                for fd in (*close, *self.workers.fds()):
+                for fd in (*close, *self.workers.fds(), *self.reports.values()):
                     with contextlib.suppress(OSError):
                         os.close(fd)
                 for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGALRM, signal.SIGHUP):
@@ -272,17 +274,57 @@ class _Zygote:
         return run_try_in_this_process(task, workload, self.config.log_folder,
                                        self.config.reader_factory, self.config.clock)
 
+    def _fork_callback(self, dag: DAG, request: CallbackRequest) -> int:
+        """Fork a callback's process, with a pipe on which it reports what it counted."""
+        read_fd, write_fd = os.pipe()
+        try:
+            pid = self._fork(lambda: self._become_callback(dag, request, write_fd),
+                             close=(read_fd,))
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        self.reports[pid] = read_fd
+        return pid
+
     @staticmethod
-    def _become_callback(dag: DAG, request: CallbackRequest) -> int:
-        if request.event == "sla_miss":
-            call_sla_miss_callback(dag, request.misses)
-        elif request.run is not None:
-            call_dag_run_callbacks(dag, request.run, request.event == "success",
-                                   request.reason)
+    def _become_callback(dag: DAG, request: CallbackRequest, report_fd: int) -> int:
+        # What it counts (callbacks that raised, figures from millstream.metrics) goes back
+        # to the scheduler with its end, as a try's do with its outcome.
+        observability.start_callback(dag.dag_id, request.run.run_type if request.run else "")
+        try:
+            if request.event == "sla_miss":
+                call_sla_miss_callback(dag, request.misses)
+            elif request.run is not None:
+                call_dag_run_callbacks(dag, request.run, request.event == "success",
+                                       request.reason)
+        finally:
+            report = json.dumps({"metrics": observability.end_callback()}) + "\n"
+            os.set_blocking(report_fd, False)  # beyond the pipe's buffer it is lost, whole
+            with contextlib.suppress(OSError):
+                os.write(report_fd, report.encode())
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
         return 0
+
+    def _read_report(self, pid: int) -> list[str]:
+        """What a callback's process reported before it ended (nothing if it was killed)."""
+        read_fd = self.reports.pop(pid, None)
+        if read_fd is None:
+            return []
+        data = b""
+        with contextlib.suppress(OSError):  # EAGAIN: a process it started holds the pipe
+            while chunk := os.read(read_fd, 65536):
+                data += chunk
+        os.close(read_fd)
+        try:
+            metrics = json.loads(data.decode())["metrics"]
+        except (ValueError, KeyError, TypeError):
+            return []
+        return [str(text) for text in metrics] if isinstance(metrics, list) else []
 
     def _reap(self) -> None:
         while (pid := exited_child()) is not None:
@@ -295,7 +337,10 @@ class _Zygote:
             _, status = os.waitpid(pid, 0)
             if pid in self.children:
                 self.children.discard(pid)
-                self.pipe.send({"kind": "exited", "pid": pid, "status": status})
+                message = {"kind": "exited", "pid": pid, "status": status}
+                if pid in self.reports:
+                    message["metrics"] = self._read_report(pid)
+                self.pipe.send(message)
             elif worker is not None:
                 self.workers.ended(pid)
                 if worker.request_id is not None:  # it ended with its try

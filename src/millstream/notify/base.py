@@ -97,6 +97,18 @@ def render(template: str, context: Mapping[str, Any]) -> str:
     return redact_text(rendered)
 
 
+_failures = 0  # notifications that could not be delivered, in this process
+
+
+def quietly_failed(function: Any, *args: Any) -> bool:
+    """Call a callback; True if a notifier could not deliver meanwhile (a notifier logs
+    that instead of raising, so its caller counts it as a failed callback). What the
+    callback raises propagates."""
+    before = _failures
+    function(*args)
+    return _failures != before
+
+
 class BaseNotifier:
     """A callable for ``on_failure_callback``, ``on_retry_callback``, ``on_success_callback``
     (of a task or a DAG): ``notifier(context)`` sends one notification.
@@ -113,6 +125,8 @@ class BaseNotifier:
         try:
             self.notify(context)
         except Exception:
+            global _failures
+            _failures += 1
             try:
                 about = where(alert_fields(context))
             except Exception:
@@ -120,5 +134,5 @@ class BaseNotifier:
             log.exception("%s could not notify about %s", type(self).__name__, about)
 
 
-__all__ = ["BaseNotifier", "NotificationError", "alert_fields", "error_traceback", "redact_text",
-           "render"]
+__all__ = ["BaseNotifier", "NotificationError", "alert_fields", "error_traceback",
+           "quietly_failed", "redact_text", "render"]

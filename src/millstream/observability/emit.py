@@ -178,12 +178,14 @@ def _latency(stage: str, seconds: float) -> None:
         CONFIG.statsd.timing("task_queue_latency", seconds * 1000, {"stage": stage})
 
 
-def task_event(dag: Any, event: Any) -> None:
-    """The scheduler applies an executor's event: a try started, or ended (or suspended)."""
+def task_event(dag: Any, event: Any, count_end: bool = True) -> None:
+    """An executor's event: a try started, or ended (or suspended). Without ``count_end``
+    a try's end is not counted here: the caller calls :func:`try_ended` once it has
+    recorded it (in the state it recorded)."""
     if not CONFIG.enabled:
         return
     if hasattr(event, "state"):
-        _task_finished(dag, event)
+        _task_finished(dag, event, count_end)
     else:
         _task_started(dag, event)
 
@@ -208,7 +210,7 @@ def _task_started(dag: Any, event: Any) -> None:
         CONFIG.statsd.timing("task_handoff_latency", seconds * 1000, {"dag": key.dag_id})
 
 
-def _task_finished(dag: Any, event: Any) -> None:
+def _task_finished(dag: Any, event: Any, count_end: bool) -> None:
     key, state = event.key, str(event.state.value)
     if getattr(event, "metrics", ()):
         from millstream.observability.user_metrics import apply_samples
@@ -216,22 +218,34 @@ def _task_finished(dag: Any, event: Any) -> None:
         apply_samples(event.metrics)
     if state not in TRY_ENDS:
         return
-    seconds = max(0.0, (event.end_date - event.start_date).total_seconds())
-    _child(f.TASK_TRIES_FINISHED, key.dag_id, key.task_id, state).inc()
-    _child(f.TASK_DURATION, key.dag_id, key.task_id).observe(seconds)
+    if count_end:
+        try_ended(key.dag_id, key.task_id, state, event.start_date, event.end_date)
     run_ends = _ended_at.get((key.dag_id, key.run_id))
     if run_ends is None:
         if len(_ended_at) >= _MEMORY:
             _ended_at.clear()
         run_ends = _ended_at[(key.dag_id, key.run_id)] = {}
     run_ends[key.task_id] = event.end_date
-    statsd = CONFIG.statsd
-    if statsd is not None:
-        labels = {"dag": key.dag_id, "task": key.task_id}
-        statsd.incr("task_tries_finished", 1, {**labels, "state": state})
-        statsd.timing("task_duration", seconds * 1000, labels)
     if CONFIG.tracing is not None:
         CONFIG.tracing.try_ended(event)
+
+
+def try_ended(dag_id: str, task_id: str, state: str, start: datetime | None,
+              end: datetime) -> None:
+    """A try's end was recorded in ``state`` (suspensions are not ends): it counts in the
+    tries finished, and its duration (from ``start``, if known) in the durations."""
+    if not CONFIG.enabled or state not in TRY_ENDS:
+        return
+    _child(f.TASK_TRIES_FINISHED, dag_id, task_id, state).inc()
+    seconds = None if start is None else max(0.0, (end - start).total_seconds())
+    if seconds is not None:
+        _child(f.TASK_DURATION, dag_id, task_id).observe(seconds)
+    statsd = CONFIG.statsd
+    if statsd is not None:
+        labels = {"dag": dag_id, "task": task_id}
+        statsd.incr("task_tries_finished", 1, {**labels, "state": state})
+        if seconds is not None:
+            statsd.timing("task_duration", seconds * 1000, labels)
 
 
 def run_created(run: Any) -> None:
@@ -321,6 +335,19 @@ def callback_failed(dag_id: str, kind: str) -> None:
     # In a try's process the count travels back with the try's outcome.
     if not record_in_try("callbacks_failed", dag_id, kind):
         _count(f.CALLBACKS_FAILED, "callbacks_failed", dag=dag_id, kind=kind)
+
+
+def callback_process_ended(dag_id: str, kind: str, failed: bool,
+                           samples: tuple[str, ...] = ()) -> None:
+    """A DAG callback's process ended (told in the scheduler's process): count what it
+    reported (its callbacks that raised, metrics from its code), and, if the process itself
+    failed (killed at its timeout, crashed, never started), one failed callback of ``kind``."""
+    if samples:
+        from millstream.observability.user_metrics import apply_samples
+
+        apply_samples(samples)
+    if failed:
+        callback_failed(dag_id, kind)
 
 
 def deadline_missed(dag_id: str, kind: str) -> None:

@@ -100,6 +100,9 @@ TRIGGERS_FIRED = Counter(
     "millstream_triggers_fired", "Trigger waits that ended, by outcome (fired, failed, "
     "timed_out).", ["outcome"], registry=_T)
 
+TASK_CODE_HELP = "Reported by task code"
+"""How the help of a family that task code created begins."""
+
 DB_FAMILIES = (
     "millstream_pool_slots", "millstream_dag_import_errors", "millstream_heartbeat_age_seconds",
 )
@@ -107,11 +110,14 @@ DB_FAMILIES = (
 
 
 def exported_names() -> set[str]:
-    """The name of every family millstream exports, as Prometheus shows its samples'
-    names (counters with ``_total``, histograms with ``_bucket``, ``_sum``, ``_count``)."""
+    """The name of every family millstream exports of its own (not those task code made
+    in this process), as Prometheus shows its samples' names (counters with ``_total``,
+    histograms with ``_bucket``, ``_sum``, ``_count``)."""
     names: set[str] = set()
     for registry in (GROUPS.scheduler, GROUPS.worker, GROUPS.triggerer):
         for family in registry.collect():
+            if family.documentation.startswith(TASK_CODE_HELP):
+                continue
             for suffix in _SUFFIXES[family.type]:
                 names.add(family.name + suffix)
     names.update(DB_FAMILIES)

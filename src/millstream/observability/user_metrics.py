@@ -6,21 +6,31 @@ scheduler adds them to its Prometheus families (the worker's group). So a try fo
 process of its own needs no shared files, and the figures of a try that ran on another
 machine arrive the same way. Outside a try, a call records in this process directly.
 
+A try that is killed reports no outcome. So that its figures are not lost with it, a try
+the local executor forks also keeps them so far in a file (:func:`spill_to`), rewritten
+at most every :data:`SPILL_INTERVAL_S` after a call; the executor adds that file's figures
+to the outcome it reports for the killed try. Only the calls of its last moments are lost.
+
 Every series carries ``dag``, ``task`` and ``run_type`` labels from the try (run ids are
 not labels: they would grow without end); a call's own labels may override them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
 from millstream.observability import families as f
+from millstream.private_files import write_private_text
 
 log = logging.getLogger("millstream.observability")
 
@@ -29,6 +39,8 @@ _KINDS = ("counter", "gauge", "histogram")
 MAX_OBSERVATIONS = 10_000
 """Observations of one histogram series kept per try; more are dropped with a warning."""
 CONTEXT_LABELS = ("dag", "task", "run_type")
+SPILL_INTERVAL_S = 1.0
+"""At most this often a try rewrites the file of its figures so far (:func:`spill_to`)."""
 
 
 @dataclass
@@ -38,9 +50,12 @@ class _TryMetrics:
         default_factory=dict)
     shapes: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     builtin: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    spill: Path | None = None  # the file of its figures so far, if it keeps one
+    spill_due: float = 0.0  # monotonic time from which the next call rewrites it
 
 
 _current: _TryMetrics | None = None
+_spill_path: Path | None = None
 _families: dict[str, Any] = {}  # Prometheus name -> family, created on first use
 
 
@@ -106,6 +121,43 @@ def record(kind: str, name: str, value: float, labels: dict[str, Any]) -> None:
         elif len(observed) == MAX_OBSERVATIONS:
             log.warning("histogram %s: more than %d observations in one try; the rest are "
                         "dropped", name, MAX_OBSERVATIONS)
+    if current.spill is not None and time.monotonic() >= current.spill_due:
+        _spill(current)
+
+
+def _spill(current: _TryMetrics) -> None:
+    assert current.spill is not None
+    current.spill_due = time.monotonic() + SPILL_INTERVAL_S
+    temporary = current.spill.with_name(f".{current.spill.name}.{os.getpid()}.tmp")
+    try:
+        write_private_text(temporary, json.dumps(list(_samples(current))))
+        os.replace(temporary, current.spill)
+    except OSError as exc:  # figures are never worth failing the task for
+        log.warning("could not keep this try's metrics in %s: %s", current.spill, exc)
+        current.spill = None
+
+
+def spill_to(path: str | os.PathLike[str] | None) -> None:
+    """The next try started in this process keeps its figures so far in ``path`` (see the
+    module docstring); :func:`end_try` removes it."""
+    global _spill_path
+    _spill_path = None if path is None else Path(path)
+
+
+def take_spilled(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The figures a try that was killed kept in ``path`` (as :func:`end_try` gives them),
+    removing the file; nothing if it kept none."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ()
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    try:
+        samples = json.loads(text)
+    except ValueError:
+        return ()
+    return tuple(str(s) for s in samples) if isinstance(samples, list) else ()
 
 
 _builtin: set[str] = set()
@@ -122,8 +174,9 @@ def _builtin_names() -> set[str]:
 
 def start_try(context: dict[str, str]) -> None:
     """Keep the calls of task code from now on for the try of ``context`` (its labels)."""
-    global _current
-    _current = _TryMetrics(dict(context))
+    global _current, _spill_path
+    _current = _TryMetrics(dict(context), spill=_spill_path)
+    _spill_path = None
 
 
 def end_try() -> tuple[str, ...]:
@@ -132,6 +185,13 @@ def end_try() -> tuple[str, ...]:
     current, _current = _current, None
     if current is None:
         return ()
+    if current.spill is not None:  # the outcome carries them: the file must not count
+        with contextlib.suppress(OSError):
+            os.unlink(current.spill)
+    return _samples(current)
+
+
+def _samples(current: _TryMetrics) -> tuple[str, ...]:
     samples = [json.dumps({"kind": kind, "name": family, "value": value,
                            "labels": dict(labels)})
                for (kind, family, labels), value in current.values.items()]
@@ -176,7 +236,7 @@ def _apply(kind: str, family: str, value: Any, labels: dict[str, str]) -> None:
         if family in _builtin_names():
             raise ValueError(f"{family} is one of millstream's own metrics")
         make = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}[kind]
-        metric = make(family, f"Reported by task code ({kind}).", names,
+        metric = make(family, f"{f.TASK_CODE_HELP} ({kind}).", names,
                       registry=f.GROUPS.worker)
         _families[family] = metric
     if metric._type != kind or tuple(metric._labelnames) != names:

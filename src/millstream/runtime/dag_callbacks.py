@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from millstream import observability
 from millstream.authoring import macros
+from millstream.notify.base import quietly_failed
 
 if TYPE_CHECKING:
     from millstream.authoring.dag import DAG
@@ -82,14 +83,15 @@ def call_dag_run_callbacks(dag: DAG, run: DagRunRecord, success: bool, reason: s
     if not callback:
         return
     context = dag_callback_context(dag, run, reason)
+    kind = "on_success_callback" if success else "on_failure_callback"
     for function in callback if isinstance(callback, list | tuple) else [callback]:
         try:
-            function(context)
+            if quietly_failed(function, context):  # a notifier (it logged why)
+                observability.callback_failed(dag.dag_id, kind)
         except Exception:
             log.exception("DAG %s: %s callback failed", dag.dag_id,
                           "success" if success else "failure")
-            observability.callback_failed(dag.dag_id, "on_success_callback" if success
-                                          else "on_failure_callback")
+            observability.callback_failed(dag.dag_id, kind)
 
 
 def call_sla_miss_callback(dag: DAG, misses: list[SlaMiss]) -> None:
@@ -112,7 +114,8 @@ def call_sla_miss_callback(dag: DAG, misses: list[SlaMiss]) -> None:
     task_list = "\n".join(f"{m.task_id} on {m.run_id} (due {m.deadline.isoformat()})"
                           for m in misses)
     try:
-        dag.sla_miss_callback(dag, task_list, "", misses, [])
+        if quietly_failed(dag.sla_miss_callback, dag, task_list, "", misses, []):
+            observability.callback_failed(dag.dag_id, "sla_miss_callback")
     except Exception:
         log.exception("DAG %s: sla_miss_callback failed", dag.dag_id)
         observability.callback_failed(dag.dag_id, "sla_miss_callback")
@@ -133,7 +136,8 @@ def miss_context(dag: DAG, miss: SlaMiss) -> dict[str, Any]:
 
 def _call_with_miss(dag: DAG, callback: Any, miss: SlaMiss, name: str) -> None:
     try:
-        callback(miss_context(dag, miss))
+        if quietly_failed(callback, miss_context(dag, miss)):
+            observability.callback_failed(dag.dag_id, name.replace(" ", "_"))
     except Exception:
         log.exception("DAG %s: %s failed", dag.dag_id, name)
         observability.callback_failed(dag.dag_id, name.replace(" ", "_"))

@@ -20,6 +20,7 @@ from millstream.exceptions import (
     TaskTimeout,
 )
 from millstream.model.states import TaskState
+from millstream.notify.base import quietly_failed
 from millstream.runtime.context import RuntimeTaskInstance, build_context
 from millstream.runtime.events import TaskDeferral, TaskFinishedEvent
 from millstream.runtime.timeout import execution_timeout
@@ -197,8 +198,10 @@ def _call(callbacks: Any, context: dict[str, Any], name: str, task_id: str) -> N
     if not callbacks:
         return
     for callback in callbacks if isinstance(callbacks, list | tuple) else [callbacks]:
+        dag_id = getattr(context.get("dag"), "dag_id", "")
         try:
-            callback(context)
+            if quietly_failed(callback, context):  # a notifier (it logged why)
+                observability.callback_failed(dag_id, name)
         except Exception:
             log.exception("%s of task %s failed", name, task_id)
-            observability.callback_failed(getattr(context.get("dag"), "dag_id", ""), name)
+            observability.callback_failed(dag_id, name)

@@ -4,6 +4,7 @@ Files of a try, under the executor's log folder::
 
     <log_folder>/<dag_id>/<run_id>/<task_id>/<try_number>.log
     <log_folder>/<dag_id>/<run_id>/<task_id>/<try_number>.result.json
+    <log_folder>/<dag_id>/<run_id>/<task_id>/<try_number>.metrics.json  (while it runs)
     <log_folder>/<dag_id>/<run_id>/<task_id>/map_index=<i>/<try_number>.log   (mapped)
 
 Each id is one path component, percent-encoded so that any run id is safe and the
@@ -21,7 +22,9 @@ The ``.result.json`` file holds the try's :class:`TaskFinishedEvent` as JSON
 (see :mod:`millstream.runtime.events_json`); it is written to a temporary name and
 renamed, so a reader sees a whole result or none. It stays on disk after the try, so a
 scheduler restarted while tries were running can adopt their outcomes
-(:func:`read_result_file`).
+(:func:`read_result_file`). The ``.metrics.json`` file holds what task code has counted
+so far (:func:`millstream.observability.user_metrics.spill_to`), for the outcome the
+executor reports if the try is killed; the try removes it as it ends.
 
 A continuing try (a rescheduled sensor's next poke, a deferral's resumption) runs in
 steps that share its key and try number, hence its file names: the result names the
@@ -73,6 +76,7 @@ log = logging.getLogger("millstream.runtime.worker")
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
 RESULT_SUFFIX = ".result.json"
 RENDERED_SUFFIX = ".rendered.json"
+METRICS_SUFFIX = ".metrics.json"
 
 
 def utc_now() -> datetime:
@@ -107,6 +111,12 @@ def result_path(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
                 try_number: int) -> Path:
     """The result file of one try (it exists once the try has ended)."""
     return try_folder(log_folder, key) / f"{try_number}{RESULT_SUFFIX}"
+
+
+def metrics_path(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
+                 try_number: int) -> Path:
+    """The file of what a running try's code has counted so far."""
+    return try_folder(log_folder, key) / f"{try_number}{METRICS_SUFFIX}"
 
 
 def rendered_path(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
@@ -179,21 +189,27 @@ def read_result_file(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
 
 
 def lost_try_event(workload: TaskWorkload, start: datetime, end: datetime,
-                   error: str) -> TaskFinishedEvent:
-    """The outcome of a try that ended without reporting one: retried if tries remain."""
+                   error: str, metrics: tuple[str, ...] = ()) -> TaskFinishedEvent:
+    """The outcome of a try that ended without reporting one: retried if tries remain;
+    ``metrics``: what its code had counted (:func:`metrics_path`)."""
     state = (TaskState.UP_FOR_RETRY if workload.try_number <= workload.max_tries
              else TaskState.FAILED)
     return TaskFinishedEvent(workload.key, workload.try_number, state, start, end, error,
-                             step_id=workload.step_id)
+                             step_id=workload.step_id, metrics=metrics)
 
 
 def append_to_log(log_folder: str | os.PathLike[str], key: TaskInstanceKey, try_number: int,
-                  text: str) -> None:
-    """Add lines to a try's log file (for what the executor knows of a try's end)."""
+                  *records: tuple[int, str]) -> None:
+    """Add records (level, message) to a try's log file, formatted as the try's own lines
+    (for what the executor knows of a try's end)."""
     path = try_log_path(log_folder, key, try_number)
+    labels = observability.try_labels(key, try_number)
+    lines = "".join(observability.try_log_line(labels, level, "millstream.executor",
+                                               message.rstrip()) + "\n"
+                    for level, message in records)
     try:
         with append_private(path) as file:
-            file.write(f"[{utc_now().isoformat()}] {text.rstrip()}\n")
+            file.write(lines)
     except OSError as exc:
         log.warning("could not write to task log %s: %s", path, exc)
 
@@ -223,6 +239,8 @@ def run_try_in_this_process(
     task_log.info("Starting try %d of %s in run %s of DAG %s (host %s, pid %d)",
                   workload.try_number, label, key.run_id, key.dag_id,
                   socket.gethostname(), os.getpid())
+    # Kept on disk as they come, so a kill loses only the last moment's.
+    observability.spill_to(metrics_path(log_folder, key, workload.try_number))
     try:
         event = run_task_try(
             task, workload, LazyXComReader(reader_factory), clock,

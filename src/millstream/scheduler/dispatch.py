@@ -150,9 +150,11 @@ def claim_for_queue(store: Store, ti: TaskInstanceRecord) -> TaskInstanceRecord 
 
 
 def observed(dags: Mapping[str, DagView], events: Iterable[Event]) -> list[Event]:
-    """``events`` as a list, each counted once as it leaves the executor (metrics, spans):
-    a tick that rolls back applies them again, but drains them once."""
+    """``events`` as a list, each seen once as it leaves the executor (latencies, task
+    code's metrics, spans): a tick that rolls back applies them again, but drains them
+    once. A try's end is counted as it is recorded (in the state recorded), after the
+    commit: see :func:`~millstream.scheduler.events.apply_finished`."""
     found = list(events)
     for event in found:
-        observability.task_event(dags.get(event.key.dag_id), event)
+        observability.task_event(dags.get(event.key.dag_id), event, count_end=False)
     return found

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from millstream import observability
 from millstream.model.retry import next_retry_at
 from millstream.model.states import TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
@@ -33,12 +35,15 @@ def apply_started(store: Store, event: TaskStartedEvent) -> None:
 
 
 def apply_finished(
-    store: Store, dag: DagView, event: TaskFinishedEvent, started: TaskStartedEvent | None = None
+    store: Store, dag: DagView, event: TaskFinishedEvent, started: TaskStartedEvent | None = None,
+    after_commit: list[Callable[[], None]] | None = None,
 ) -> set[str]:
     """Record a try's outcome; returns the task ids whose readiness may have changed.
 
     ``started`` is the same try's start, when both arrived together (a short task): the
-    instance then goes from queued to its outcome in one write.
+    instance then goes from queued to its outcome in one write. With ``after_commit`` (the
+    caller's list of what to do once its transaction commits), the try's end is counted
+    there, in the state recorded (metrics).
 
     An outcome of another try, or of another step of this try (a sensor's previous poke,
     the deferral now resuming), is stale and ignored.
@@ -53,6 +58,7 @@ def apply_finished(
     if task is None:  # the task left the DAG while this try ran: record it, retry nothing
         outcome = TaskState.FAILED if event.state in LATER_RUN_STATES else event.state
         store.task_instances.set_state(ti, outcome, end_date=event.end_date, error=event.error)
+        _count_end(after_commit, event, outcome)
         return set()
     fields: dict[str, object] = {"end_date": event.end_date, "error": event.error}
     if ti.start_date is None:
@@ -73,8 +79,9 @@ def apply_finished(
     if event.xcoms:
         store.xcoms.set_many(event.key, event.xcoms)
     if event.state in (TaskState.UP_FOR_RESCHEDULE, TaskState.DEFERRED):
-        return suspend(store, ti, event, fields)
+        return suspend(store, ti, event, fields, after_commit)
     ti = store.task_instances.set_state(ti, event.state, **fields)
+    _count_end(after_commit, event, event.state)
     store.task_instances.record_try(
         TaskTryRecord(event.key, event.try_number, event.state, ti.start_date, event.end_date,
                       event.error)
@@ -88,6 +95,25 @@ def apply_finished(
     return changed
 
 
+def _count_end(after_commit: list[Callable[[], None]] | None, event: TaskFinishedEvent,
+               state: TaskState) -> None:
+    """Count the try's end in the state recorded, once the transaction commits."""
+    if after_commit is not None:
+        after_commit.append(functools.partial(
+            observability.try_ended, event.key.dag_id, event.key.task_id, state.value,
+            event.start_date, event.end_date))
+
+
+def stop_timed_out_try(executor: Any, ti: TaskInstanceRecord, now: datetime) -> None:
+    """After the commit that failed ``ti`` (as it was) at its run's dagrun_timeout: stop
+    its try, which counts as a failed try if it had started (the executor's report of it
+    comes too late to be recorded)."""
+    executor.terminate(ti.key)
+    if ti.state in (TaskState.RUNNING, TaskState.DEFERRED):
+        observability.try_ended(ti.dag_id, ti.task_id, TaskState.FAILED.value,
+                                ti.start_date, now)
+
+
 def of_current_step(event: TaskFinishedEvent, ti: TaskInstanceRecord) -> bool:
     """Whether ``event`` is the outcome of the step ``ti`` is on (an event naming no step
     comes from a worker of an earlier version, and is taken as the current step's)."""
@@ -95,7 +121,8 @@ def of_current_step(event: TaskFinishedEvent, ti: TaskInstanceRecord) -> bool:
 
 
 def suspend(
-    store: Store, ti: TaskInstanceRecord, event: TaskFinishedEvent, fields: dict[str, object]
+    store: Store, ti: TaskInstanceRecord, event: TaskFinishedEvent, fields: dict[str, object],
+    after_commit: list[Callable[[], None]] | None = None,
 ) -> set[str]:
     """A try gave its slot back without ending: a sensor's poke found nothing (its next
     poke is recorded), or a task deferred (its trigger is stored for the triggerer).
@@ -125,6 +152,7 @@ def suspend(
     log.error("%s reported %s without its details: failing it", ti.label, event.state.value)
     fields["error"] = f"the try ended {event.state.value} without its reschedule date or trigger"
     ti = store.task_instances.set_state(ti, TaskState.FAILED, **fields)
+    _count_end(after_commit, event, TaskState.FAILED)
     store.task_instances.record_try(TaskTryRecord(
         event.key, event.try_number, TaskState.FAILED, ti.start_date, event.end_date,
         str(fields["error"]),

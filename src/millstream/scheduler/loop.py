@@ -21,6 +21,7 @@ from millstream.scheduler.events import (
     apply_finished,
     apply_started,
     resumed_workload,
+    stop_timed_out_try,
     waiting_for_time,
 )
 from millstream.scheduler.readiness import evaluate_dirty, past_dependents
@@ -309,10 +310,9 @@ class Scheduler:
                 self._dispatch_needed = True  # a slot is free
                 self._retries_changed |= event.state in WAITING_FOR_TIME
                 run_key = (event.key.dag_id, event.key.run_id)
-                self._dirty.setdefault(run_key, set()).update(
-                    apply_finished(self.store, dag, event,
-                                   starts.get((event.key, event.try_number)))
-                )
+                self._dirty.setdefault(run_key, set()).update(apply_finished(
+                    self.store, dag, event, starts.get((event.key, event.try_number)),
+                    self._after_commit))
                 self._touched.add(run_key)
                 self._wake_later_runs(dag, event.key.run_id, (event.key.task_id,))
             else:
@@ -408,10 +408,10 @@ class Scheduler:
             if ti.state in NOT_STARTED:
                 self.store.task_instances.set_state(ti, TaskState.SKIPPED, end_date=now)
             elif ti.state in STARTED:
-                self.store.task_instances.set_state(
-                    ti, TaskState.FAILED, end_date=now, error="dagrun_timeout reached"
-                )
-                self._after_commit.append(functools.partial(self.executor.terminate, ti.key))
+                self.store.task_instances.set_state(ti, TaskState.FAILED, end_date=now,
+                                                    error="dagrun_timeout reached")
+                self._after_commit.append(functools.partial(stop_timed_out_try,
+                                                            self.executor, ti, now))
         log.warning("run %s of DAG %s timed out", run.run_id, dag.dag_id)
         self._finish(dag, run, DagRunState.FAILED, now, "timed_out")
 

@@ -1,4 +1,4 @@
-"""A try forked by the local executor: JSON log lines that name the try, task code's
+"""A try forked by the local executor: log lines (JSON or text) that name the try, task code's
 metrics carried back in its outcome, and its span's traceparent in its environment."""
 
 from __future__ import annotations
@@ -93,3 +93,15 @@ def test_json_try_log_metrics_and_trace_context(tmp_path: Path) -> None:
         "millstream_rows_loaded_total",
         {"dag": "forked_obs", "task": "load", "run_type": "manual", "table": "orders"})
     assert value is not None and value >= 7
+
+
+def test_every_logged_line_of_a_text_try_log_names_the_try(tmp_path: Path) -> None:
+    _, event, log_path = _run_one(tmp_path)
+
+    assert event.state is TaskState.SUCCESS, event.error
+    lines = log_path.read_text().splitlines()
+    logged = [line for line in lines if line.startswith("[")]
+    assert len(logged) >= 4, lines  # the start, the task's two records, the end
+    for line in logged:
+        assert "] {dag=forked_obs run=manual__1 task=load try=1} " in line, line
+    assert any(line.endswith("INFO etl: loaded 3 rows") for line in logged), lines

@@ -123,3 +123,43 @@ def test_a_run_that_ends_before_its_timeout_is_not_failed() -> None:
     engine.clock.advance(hours=1)
     engine.tick()
     assert engine.run_record(run).state is DagRunState.SUCCESS
+
+
+def test_a_try_stopped_by_dagrun_timeout_counts_once_as_the_failed_try_it_was_recorded() -> None:
+    from millstream.observability import families
+
+    def tries(task: str, state: str) -> float:
+        return families.GROUPS.scheduler.get_sample_value(
+            "millstream_task_tries_finished_total",
+            {"dag": "run_timeout_counted", "task": task, "state": state}) or 0.0
+
+    def durations(task: str) -> float:
+        return families.GROUPS.scheduler.get_sample_value(
+            "millstream_task_duration_seconds_count",
+            {"dag": "run_timeout_counted", "task": task}) or 0.0
+
+    dag = DAG("run_timeout_counted", start_date=START, dagrun_timeout=timedelta(minutes=10))
+    EmptyOperator(task_id="a", retries=3, dag=dag)
+    EmptyOperator(task_id="quick", dag=dag)
+    before = {(t, s): tries(t, s) for t in ("a", "quick")
+              for s in ("success", "failed", "up_for_retry")}
+    before_durations = durations("a")
+    engine = Engine(dag, held=True)
+    run = engine.trigger(dag)
+    engine.tick()
+    engine.executor.start("a")
+    engine.executor.finish("quick")
+    engine.tick()
+    engine.clock.advance(minutes=10)
+    engine.tick()
+    assert engine.states(run) == {"a": "failed", "quick": "success"}
+    # The executor's late report of the stopped try (up_for_retry: it had retries left)
+    # is not what was recorded, and is not counted again.
+    engine.executor.finish("a", TaskState.UP_FOR_RETRY)
+    engine.tick()
+
+    after = {key: tries(*key) - value for key, value in before.items()}
+    assert after == {("a", "success"): 0, ("a", "failed"): 1, ("a", "up_for_retry"): 0,
+                     ("quick", "success"): 1, ("quick", "failed"): 0,
+                     ("quick", "up_for_retry"): 0}
+    assert durations("a") - before_durations == 1
