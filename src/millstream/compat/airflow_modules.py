@@ -77,10 +77,7 @@ _TIMEZONE_FUNCTIONS = {
     for name in ("coerce_datetime", "convert_to_utc", "datetime", "is_localized", "is_naive",
                  "make_aware", "make_naive", "parse", "utc", "utcnow")
 }
-_STATE_STORE = unsupported(
-    "the task and asset state stores (task_state_store, asset_state_store, NEVER_EXPIRE)",
-    "keep state across tries in a Variable, or in XCom",
-)
+_STATE_STORE = "millstream.model.state_retention:NEVER_EXPIRE"
 _RETRY_POLICY = unsupported(
     "retry policies (ExceptionRetryPolicy, RetryRule, RetryAction)",
     "retries=, retry_delay= and raising AirflowFailException for errors not worth retrying",

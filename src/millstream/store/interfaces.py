@@ -43,6 +43,7 @@ from millstream.store.records import (
     TaskInstanceRecord,
     TaskTryRecord,
 )
+from millstream.store.state_store_records import StateStoreRepo
 from millstream.store.trigger_records import TaskRescheduleRecord, TriggerRecord
 
 
@@ -456,6 +457,7 @@ class Store(Protocol):
     signals: ChangeSignalRepo
     overview: OverviewRepo
     deadline_misses: DeadlineMissRepo
+    state_stores: StateStoreRepo
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
