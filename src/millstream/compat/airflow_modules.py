@@ -177,8 +177,7 @@ _SDK = {
     **_ASSETS,
     "AssetOrTimeSchedule": f"{_EXPR}:AssetOrTimeSchedule",
     "asset": f"{_AUTHORING}.asset_decorator:asset",
-    "AssetWatcher": unsupported("event-driven scheduling (AssetWatcher)",
-                                "schedule on the asset and update it from a sensor task"),
+    "AssetWatcher": f"{_AUTHORING}.asset_watchers:AssetWatcher",
     **_BUILTIN_TIMETABLES,
     "ParamsDict": PARAMS_DICT,
     "ObjectStoragePath": OBJECT_STORAGE_PATH,
@@ -196,6 +195,7 @@ _SDK = {
 }
 
 _STANDARD = "airflow.providers.standard"
+_TRIGGERS = "millstream.triggerer.triggers"
 
 _TABLE: dict[str, dict[str, str]] = {
     # -- the DAG and the models ---------------------------------------------------------------
@@ -316,6 +316,19 @@ _TABLE: dict[str, dict[str, str]] = {
     f"{_STANDARD}.sensors.time": _TIME_SENSORS,
     "airflow.providers.http.sensors.http": {"HttpSensor": "millstream.sensors.http:HttpSensor"},
     "airflow.providers.common.sql.sensors.sql": {"SqlSensor": "millstream.sensors.sql:SqlSensor"},
+    # -- triggers (deferrable operators, asset watchers) -------------------------------------
+    f"{_STANDARD}.triggers.file": {
+        name: f"{_TRIGGERS}.file:{name}"
+        for name in ("FileTrigger", "FileDeleteTrigger", "DirectoryFileDeleteTrigger")
+    },
+    f"{_STANDARD}.triggers.temporal": {
+        name: f"{_TRIGGERS}.time:{name}" for name in ("DateTimeTrigger", "TimeDeltaTrigger")
+    },
+    "airflow.triggers.base": {
+        "BaseTrigger": "millstream.triggerer.base:BaseTrigger",
+        "BaseEventTrigger": "millstream.triggerer.base:BaseTrigger",
+        "TriggerEvent": "millstream.triggerer.base:TriggerEvent",
+    },
     # -- hooks --------------------------------------------------------------------------------
     "airflow.hooks.base": _BASE_HOOK,
     "airflow.providers.common.sql.hooks.sql": {"DbApiHook": "millstream.hooks.dbapi:DbApiHook"},
@@ -356,10 +369,6 @@ UNSUPPORTED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
         "the human-in-the-loop operators (HITLOperator, ApprovalOperator, HITLBranchOperator, "
         "HITLEntryOperator)",
         "trigger a DAG run with params for the human's answer, or poll for it with a sensor",
-    ),
-    "airflow.providers.standard.triggers": (
-        "Airflow's standard triggers (used by AssetWatcher and deferrable operators)",
-        "the deferrable sensors millstream provides, or a sensor task",
     ),
     "airflow.providers.cncf.kubernetes": (
         "the Kubernetes provider", "a BashOperator or PythonOperator that starts the workload",
