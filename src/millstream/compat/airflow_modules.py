@@ -78,10 +78,7 @@ _TIMEZONE_FUNCTIONS = {
                  "make_aware", "make_naive", "parse", "utc", "utcnow")
 }
 _STATE_STORE = "millstream.model.state_retention:NEVER_EXPIRE"
-_RETRY_POLICY = unsupported(
-    "retry policies (ExceptionRetryPolicy, RetryRule, RetryAction)",
-    "retries=, retry_delay= and raising AirflowFailException for errors not worth retrying",
-)
+_RETRY_POLICY = f"{_AUTHORING}.retry_policy"
 
 _EXTERNAL_PYTHON = "millstream.operators.external_python"
 _BRANCH = "millstream.operators.branch"
@@ -191,7 +188,8 @@ _SDK = {
         "PartitionedAssetTimetable", "PartitionedAtRuntime", "ProductMapper", "RollupMapper",
         "SegmentWindow", "StartOfDayMapper", "StartOfHourMapper", "StartOfMonthMapper",
         "StartOfWeekMapper", "StartOfYearMapper", "WaitForAll", "WeekWindow", "Window")},
-    **{name: _RETRY_POLICY for name in ("ExceptionRetryPolicy", "RetryRule", "RetryAction")},
+    **{name: f"{_RETRY_POLICY}:{name}"
+       for name in ("ExceptionRetryPolicy", "RetryRule", "RetryAction", "RetryDecision")},
 }
 
 _STANDARD = "airflow.providers.standard"
