@@ -150,8 +150,16 @@ _EXCEPTIONS = {
     "ParamValidationError": "millstream.exceptions:ParamValidationError",
 }
 
+_DEADLINE = {
+    "DeadlineAlert": f"{_AUTHORING}.deadline:DeadlineAlert",
+    "DeadlineReference": f"{_AUTHORING}.deadline:DeadlineReference",
+    "AsyncCallback": "millstream.compat.airflow_deadline:AsyncCallback",
+    "SyncCallback": "millstream.compat.airflow_deadline:SyncCallback",
+}
+
 _SDK = {
     "DAG": DAG,
+    **_DEADLINE,
     "dag": DAG_DECORATOR,
     "task": TASK,
     "task_group": TASK_GROUP_DECORATOR,
@@ -226,6 +234,10 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.assets": _ASSETS,
     "airflow.sdk.definitions.asset": _ASSETS,
     "airflow.sdk.definitions.asset.metadata": {"Metadata": f"{_EXPR}:Metadata"},
+    "airflow.sdk.definitions.deadline": _DEADLINE,
+    "airflow.sdk.definitions.callback": {
+        name: _DEADLINE[name] for name in ("AsyncCallback", "SyncCallback")
+    },
     "airflow.timetables.base": _TIMETABLE_BASE,
     "airflow.io.path": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
     "airflow.sdk.io": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
