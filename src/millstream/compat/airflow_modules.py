@@ -293,6 +293,11 @@ _TABLE: dict[str, dict[str, str]] = {
     f"{_STANDARD}.operators.datetime": _DATETIME_BRANCH,
     f"{_STANDARD}.operators.weekday": _WEEKDAY_BRANCH,
     f"{_STANDARD}.operators.branch": _BASE_BRANCH,
+    f"{_STANDARD}.operators.hitl": {
+        name: f"millstream.operators.hitl:{name}"
+        for name in ("HITLOperator", "ApprovalOperator", "HITLBranchOperator",
+                     "HITLEntryOperator")
+    },
     f"{_STANDARD}.utils.weekday": _WEEKDAY,
     "airflow.utils.weekday": _WEEKDAY,
     "airflow.utils.edgemodifier": _LABEL,
@@ -375,11 +380,6 @@ _TABLE: dict[str, dict[str, str]] = {
 }
 
 UNSUPPORTED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
-    "airflow.providers.standard.operators.hitl": (
-        "the human-in-the-loop operators (HITLOperator, ApprovalOperator, HITLBranchOperator, "
-        "HITLEntryOperator)",
-        "trigger a DAG run with params for the human's answer, or poll for it with a sensor",
-    ),
     "airflow.providers.cncf.kubernetes": (
         "the Kubernetes provider", "a BashOperator or PythonOperator that starts the workload",
     ),
