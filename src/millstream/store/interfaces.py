@@ -258,6 +258,11 @@ class JobRepo(Protocol):
         """The process of this type with the most recent heartbeat, if any ever beat."""
         ...
 
+    def alive(self, job_type: str, since: datetime) -> builtins.list[JobRecord]:
+        """The processes of this type whose latest heartbeat is at ``since`` or later,
+        by host and pid."""
+        ...
+
 
 class BrowseRepo(Protocol):
     """Bounded read-only queries for the web UI's pages: paging and the latest N per DAG."""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from millstream import observability
 from millstream.exceptions import StaleRecordError
 from millstream.processes import process_exists
+from millstream.triggerer.asset_watch import AssetWatchRunner, WatchSource, is_watch_leader
 from millstream.triggerer.loop import TriggerRunner
 from millstream.triggerer.outcomes import TriggerOutcome, apply_outcome, expire_deferrals
 
@@ -62,6 +63,7 @@ class TriggererJob:
         runner: TriggerRunner | None = None,
         clock: Callable[[], datetime] = utcnow,
         triggerer_id: str | None = None,
+        watch_source: WatchSource | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"triggerer capacity must be at least 1, got {capacity}")
@@ -75,6 +77,9 @@ class TriggererJob:
         self.triggerer_id = triggerer_id or f"{self.hostname}:{self.pid}"
         self._next_heartbeat: datetime | None = None
         self._unrecorded: list[TriggerOutcome] = []
+        # Asset watchers (event-driven scheduling): run by one triggerer, see asset_watch.
+        self.watch_source = watch_source
+        self.watchers = AssetWatchRunner() if watch_source is not None else None
 
     # -- one round ---------------------------------------------------------------------------
     def tick(self, now: datetime) -> int:
@@ -91,7 +96,19 @@ class TriggererJob:
                                                now - self.timings.stale_after)
         self.runner.update({trigger.id: trigger for trigger in owned})
         observability.triggers_running(len(owned))
+        if self.watchers is not None:
+            self._watch(now)
         return len(owned)
+
+    def _watch(self, now: datetime) -> None:
+        """Record the watchers' events, then run the watchers if this triggerer leads."""
+        assert self.watchers is not None and self.watch_source is not None
+        with self.store.transaction():
+            self.watchers.record_events(self.store, now)
+            leads = is_watch_leader(self.store, self.hostname, self.pid, JOB_TYPE,
+                                    now - self.timings.stale_after)
+            wanted = self.watch_source(self.store) if leads else {}
+        self.watchers.update(wanted, now)
 
     def _record_outcomes(self) -> None:
         outcomes = self._unrecorded + self.runner.drain()
@@ -152,6 +169,8 @@ class TriggererJob:
     def shutdown(self) -> None:
         """Stop the runner, record what already ended, and give the other triggers back."""
         self.runner.stop()
+        if self.watchers is not None:
+            self.watchers.stop()
         try:
             self._record_outcomes()
             with self.store.transaction():
