@@ -3,7 +3,8 @@
 ``tick(now)`` does one round against the store: record the outcomes of triggers that
 ended (resuming or failing their tasks), fail deferrals past their timeout, drop triggers
 nobody waits on, heartbeat, take free or abandoned triggers up to the capacity, and tell
-the runner which to run. ``run()`` repeats it, waking early when a trigger ends.
+the runner which to run; hourly, it removes expired task state store keys, and if it
+leads, it runs the asset watchers (see asset_watch.py). ``run()`` repeats it, waking early when a trigger ends.
 
 Every trigger row names the triggerer running it and that triggerer's latest heartbeat.
 A triggerer that stops cleanly gives its triggers back; one that was killed leaves them
@@ -50,6 +51,7 @@ class TriggererTimings:
     poll_interval: timedelta = timedelta(seconds=1)  # new triggers, timeouts
     heartbeat_interval: timedelta = timedelta(seconds=5)
     stale_after: timedelta = timedelta(seconds=30)  # a heartbeat older: its triggers are free
+    purge_interval: timedelta = timedelta(hours=1)  # expired task state store keys removed
 
 
 class TriggererJob:
@@ -76,6 +78,7 @@ class TriggererJob:
         self.pid = os.getpid()
         self.triggerer_id = triggerer_id or f"{self.hostname}:{self.pid}"
         self._next_heartbeat: datetime | None = None
+        self._next_purge: datetime | None = None
         self._unrecorded: list[TriggerOutcome] = []
         # Asset watchers (event-driven scheduling): run by one triggerer, see asset_watch.
         self.watch_source = watch_source
@@ -91,6 +94,12 @@ class TriggererJob:
         if self._next_heartbeat is None or now >= self._next_heartbeat:
             self._heartbeat(now)
             self._next_heartbeat = now + self.timings.heartbeat_interval
+        if self._next_purge is None or now >= self._next_purge:
+            with self.store.transaction():
+                purged = self.store.state_stores.purge_expired(now)
+            if purged:
+                log.info("removed %d expired task state store key(s)", purged)
+            self._next_purge = now + self.timings.purge_interval
         with self.store.transaction():
             owned = self.store.triggers.assign(self.triggerer_id, self.capacity, now,
                                                now - self.timings.stale_after)

@@ -1,5 +1,6 @@
 """Asset watchers on the triggerer: each event of a watcher's trigger is an event of its
-asset, the trigger is started again for the next one, and one triggerer leads."""
+asset, the trigger is started again for the next one, and one triggerer leads; and the
+triggerer's hourly removal of expired task state store keys."""
 
 from __future__ import annotations
 
@@ -120,3 +121,24 @@ def test_the_watchers_come_from_the_active_unpaused_dags_schedules(store: Memory
     assert source(store) == {spec.key: spec}
     store.dags.set_paused("on_landing", True)
     assert source(store) == {}
+
+
+def test_the_triggerer_removes_expired_task_state_keys_hourly(store: MemoryStore) -> None:
+    from millstream.store.records import DagRunRecord
+    from millstream.store.state_store_records import TaskStateScope
+
+    store.runs.add(DagRunRecord("etl", "r1", NOW, NOW, NOW))
+    scope = TaskStateScope("etl", "r1", "load")
+    store.state_stores.set_task_state(scope, "short", "1", NOW + timedelta(minutes=1), NOW)
+    store.state_stores.set_task_state(scope, "kept", "2", None, NOW)
+    job = TriggererJob(store)
+    job.runner.start()
+    try:
+        job.tick(NOW)
+        store.state_stores.set_task_state(scope, "later", "3", NOW + timedelta(minutes=1), NOW)
+        job.tick(NOW + timedelta(minutes=30))  # not yet an hour since the last purge
+        assert store.state_stores.task_state_keys(scope, NOW) == ["kept", "later", "short"]
+        job.tick(NOW + timedelta(hours=1))
+        assert store.state_stores.task_state_keys(scope, NOW) == ["kept"]
+    finally:
+        job.shutdown()
