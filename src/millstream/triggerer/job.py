@@ -4,7 +4,8 @@
 ended (resuming or failing their tasks), fail deferrals past their timeout, drop triggers
 nobody waits on, heartbeat, take free or abandoned triggers up to the capacity, and tell
 the runner which to run; hourly, it removes expired task state store keys, and if it
-leads, it runs the asset watchers (see asset_watch.py). ``run()`` repeats it, waking early when a trigger ends.
+leads, it runs the asset watchers (see asset_watch.py). ``run()`` repeats it, waking
+early when a trigger ends.
 
 Every trigger row names the triggerer running it and that triggerer's latest heartbeat.
 A triggerer that stops cleanly gives its triggers back; one that was killed leaves them
