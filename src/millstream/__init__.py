@@ -17,6 +17,7 @@ from millstream.authoring.params import Param
 from millstream.authoring.task import BaseOperator
 from millstream.authoring.taskgroup import TaskGroup
 from millstream.authoring.xcom_arg import XComArg
+from millstream.model.state_retention import NEVER_EXPIRE
 from millstream.model.states import DagRunState
 from millstream.model.trigger_rules import TriggerRule
 from millstream.operators.decorators import (
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DAG",
+    "NEVER_EXPIRE",
     "Asset",
     "BaseOperator",
     "DeadlineAlert",

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from millstream.authoring.asset_watchers import AssetWatcher, check_watchers
 from millstream.exceptions import DagDefinitionError
 from millstream.model.intervals import NoSchedule
 
@@ -42,7 +43,7 @@ class Asset:
     is wrong.
     """
 
-    __slots__ = ("access_control", "extra", "group", "name", "uri")
+    __slots__ = ("access_control", "extra", "group", "name", "uri", "watchers")
 
     def __init__(
         self,
@@ -54,10 +55,6 @@ class Asset:
         access_control: Any = None,
         watchers: Any = None,
     ) -> None:
-        if watchers:
-            raise DagDefinitionError(
-                f"Asset {name or uri!r}: event-driven scheduling (watchers=[AssetWatcher(...)]) "
-                "is not supported; schedule on the asset and update it from a sensor task")
         if name is None and uri is None:
             raise DagDefinitionError("an Asset needs a name or a uri, e.g. Asset('sales_fact')")
         label = name if name is not None else uri
@@ -68,12 +65,14 @@ class Asset:
         set_field(self, "group", _identifier(group, "group", label))
         set_field(self, "extra", _extra(extra, label))
         set_field(self, "access_control", access_control)  # kept for Airflow files; no teams
+        set_field(self, "watchers", check_watchers(watchers, label))
         _by_name[checked_name] = self
 
     name: str
     uri: str
     group: str
     extra: dict[str, Any]
+    watchers: tuple[AssetWatcher, ...]
 
     def __setattr__(self, attribute: str, value: object) -> None:
         raise AttributeError(f"{self!r} cannot be changed: make a new Asset instead")
@@ -116,12 +115,17 @@ class Asset:
 
     def as_json(self) -> dict[str, Any]:
         """The asset as JSON-ready data (see :meth:`from_json`)."""
-        return {"name": self.name, "uri": self.uri, "group": self.group, "extra": self.extra}
+        data: dict[str, Any] = {"name": self.name, "uri": self.uri, "group": self.group,
+                                "extra": self.extra}
+        if self.watchers:  # only then: the stored structure of other assets is unchanged
+            data["watchers"] = [w.as_json() for w in self.watchers]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Asset:
+        watchers = [AssetWatcher.from_json(w) for w in data.get("watchers", ())]
         return cls(data["name"], data["uri"], group=data.get("group", "asset"),
-                   extra=data.get("extra"))
+                   extra=data.get("extra"), watchers=watchers or None)
 
 
 def _identifier(value: object, what: str, label: object) -> str:

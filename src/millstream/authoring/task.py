@@ -15,6 +15,7 @@ from millstream.authoring.dag import DAG, checked_identifier, current_dag
 from millstream.authoring.dependencies import DependencyMixin
 from millstream.authoring.group_decorator import mapped_group_input
 from millstream.authoring.priority import is_strategy, strategy_weight
+from millstream.authoring.retry_policy import check_retry_policy
 from millstream.authoring.setup_teardown import SetupTeardownScope, mark_setup, mark_teardown
 from millstream.authoring.taskgroup import TaskGroup, current_task_group
 from millstream.authoring.xcom_arg import wire_upstream
@@ -156,6 +157,7 @@ class BaseOperator(DependencyMixin):
         retry_delay: timedelta | float = DEFAULT_RETRY_DELAY,
         retry_exponential_backoff: bool = False,
         max_retry_delay: timedelta | float | None = None,
+        retry_policy: Any = None,
         execution_timeout: timedelta | float | None = None,
         trigger_rule: str | TriggerRule = TriggerRule.ALL_SUCCESS,
         pool: str = DEFAULT_POOL,
@@ -238,6 +240,7 @@ class BaseOperator(DependencyMixin):
         self.retry_delay = _as_timedelta(retry_delay, "retry_delay", where)
         self.retry_exponential_backoff = retry_exponential_backoff
         self.max_retry_delay = _as_timedelta(max_retry_delay, "max_retry_delay", where)
+        self.retry_policy = check_retry_policy(retry_policy, where)
         self.execution_timeout = _as_timedelta(execution_timeout, "execution_timeout", where)
         self.pool = pool
         self.pool_slots = pool_slots

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -143,6 +144,56 @@ def clear_command(
     typer.echo(f"cleared {len(result.cleared)} task instance(s)")
     for run in result.requeued:
         typer.echo(f"run {run.run_id} queued again")
+
+
+@tasks_app.command("respond")
+def respond_command(
+    dag_id: DagIdArgument,
+    run: RunArgument,
+    task_id: Annotated[str, typer.Argument(help="The waiting task's id.")],
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="An option chosen (repeat for several)."),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A value for the form: NAME=VALUE (VALUE is JSON "
+                                           "if it parses as JSON, else text)."),
+    ] = None,
+    map_index: MapIndexOption = -1,
+) -> None:
+    """Answer a human-in-the-loop task (HITLOperator, ApprovalOperator ...) that is
+    waiting for a response; without --option, show what it asks."""
+    from millstream.services import hitl
+    from millstream.store.records import TaskInstanceKey
+
+    with guarded(), open_store() as store:
+        key = TaskInstanceKey(dag_id, find_run(store, dag_id, run).run_id, task_id, map_index)
+        if not option:
+            request = hitl.pending_request(store, key, utcnow())
+            typer.echo(f"{request['subject']}")
+            if request.get("body"):
+                typer.echo(request["body"])
+            typer.echo(f"options: {', '.join(request['options'])}"
+                       f"{' (several allowed)' if request['multiple'] else ''}")
+            if request["params"]:
+                typer.echo(f"params: {json.dumps(request['params'])}")
+            return
+        answer = hitl.respond(store, key, option, _params(param or []), who(), utcnow())
+    typer.echo(f"answered {dag_id}.{task_id}: {', '.join(answer['chosen_options'])}")
+
+
+def _params(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise InvalidInputError(f"--param {pair!r}: give NAME=VALUE")
+        try:
+            values[name] = json.loads(text)
+        except ValueError:
+            values[name] = text
+    return values
 
 
 @tasks_app.command("logs")

@@ -42,6 +42,7 @@ def triggerer(
     from millstream.cli.common import guarded
     from millstream.cli.engine import database_watchdog, open_sql_store
     from millstream.config import load_settings
+    from millstream.services.asset_watchers import StoredAssetWatchers
     from millstream.triggerer.job import TriggererJob
 
     # Bad settings, an unreachable database or a schema from a newer version: one line.
@@ -62,7 +63,7 @@ def triggerer(
     observability.serve_triggerer(settings)
     try:
         with database_watchdog(settings, store, "triggerer"):
-            job = TriggererJob(store, capacity=capacity)
+            job = TriggererJob(store, capacity=capacity, watch_source=StoredAssetWatchers())
             console.print(f"[green]triggerer running[/green] as {job.triggerer_id} "
                           f"(capacity {capacity}; Ctrl-C to stop)")
             job.run(stop)
@@ -75,6 +76,7 @@ def triggerer_thread(settings: Settings, capacity: int = DEFAULT_CAPACITY) -> It
     """A triggerer in a thread of this process (standalone), with a store of its own;
     it stops and gives its triggers back when the block ends."""
     from millstream.cli.engine import database_watchdog, open_sql_store
+    from millstream.services.asset_watchers import StoredAssetWatchers
     from millstream.triggerer.job import TriggererJob
 
     put_dags_folder_on_path(settings)
@@ -82,7 +84,7 @@ def triggerer_thread(settings: Settings, capacity: int = DEFAULT_CAPACITY) -> It
     store = open_sql_store(settings)
     watchdog = database_watchdog(settings, store, "triggerer")
     watchdog.__enter__()
-    job = TriggererJob(store, capacity=capacity)
+    job = TriggererJob(store, capacity=capacity, watch_source=StoredAssetWatchers())
 
     def run() -> None:
         try:

@@ -77,14 +77,8 @@ _TIMEZONE_FUNCTIONS = {
     for name in ("coerce_datetime", "convert_to_utc", "datetime", "is_localized", "is_naive",
                  "make_aware", "make_naive", "parse", "utc", "utcnow")
 }
-_STATE_STORE = unsupported(
-    "the task and asset state stores (task_state_store, asset_state_store, NEVER_EXPIRE)",
-    "keep state across tries in a Variable, or in XCom",
-)
-_RETRY_POLICY = unsupported(
-    "retry policies (ExceptionRetryPolicy, RetryRule, RetryAction)",
-    "retries=, retry_delay= and raising AirflowFailException for errors not worth retrying",
-)
+_STATE_STORE = "millstream.model.state_retention:NEVER_EXPIRE"
+_RETRY_POLICY = f"{_AUTHORING}.retry_policy"
 
 _EXTERNAL_PYTHON = "millstream.operators.external_python"
 _BRANCH = "millstream.operators.branch"
@@ -156,8 +150,16 @@ _EXCEPTIONS = {
     "ParamValidationError": "millstream.exceptions:ParamValidationError",
 }
 
+_DEADLINE = {
+    "DeadlineAlert": f"{_AUTHORING}.deadline:DeadlineAlert",
+    "DeadlineReference": f"{_AUTHORING}.deadline:DeadlineReference",
+    "AsyncCallback": "millstream.compat.airflow_deadline:AsyncCallback",
+    "SyncCallback": "millstream.compat.airflow_deadline:SyncCallback",
+}
+
 _SDK = {
     "DAG": DAG,
+    **_DEADLINE,
     "dag": DAG_DECORATOR,
     "task": TASK,
     "task_group": TASK_GROUP_DECORATOR,
@@ -180,8 +182,7 @@ _SDK = {
     **_ASSETS,
     "AssetOrTimeSchedule": f"{_EXPR}:AssetOrTimeSchedule",
     "asset": f"{_AUTHORING}.asset_decorator:asset",
-    "AssetWatcher": unsupported("event-driven scheduling (AssetWatcher)",
-                                "schedule on the asset and update it from a sensor task"),
+    "AssetWatcher": f"{_AUTHORING}.asset_watchers:AssetWatcher",
     **_BUILTIN_TIMETABLES,
     "ParamsDict": PARAMS_DICT,
     "ObjectStoragePath": OBJECT_STORAGE_PATH,
@@ -195,10 +196,12 @@ _SDK = {
         "PartitionedAssetTimetable", "PartitionedAtRuntime", "ProductMapper", "RollupMapper",
         "SegmentWindow", "StartOfDayMapper", "StartOfHourMapper", "StartOfMonthMapper",
         "StartOfWeekMapper", "StartOfYearMapper", "WaitForAll", "WeekWindow", "Window")},
-    **{name: _RETRY_POLICY for name in ("ExceptionRetryPolicy", "RetryRule", "RetryAction")},
+    **{name: f"{_RETRY_POLICY}:{name}"
+       for name in ("ExceptionRetryPolicy", "RetryRule", "RetryAction", "RetryDecision")},
 }
 
 _STANDARD = "airflow.providers.standard"
+_TRIGGERS = "millstream.triggerer.triggers"
 
 _TABLE: dict[str, dict[str, str]] = {
     # -- the DAG and the models ---------------------------------------------------------------
@@ -231,6 +234,10 @@ _TABLE: dict[str, dict[str, str]] = {
     "airflow.assets": _ASSETS,
     "airflow.sdk.definitions.asset": _ASSETS,
     "airflow.sdk.definitions.asset.metadata": {"Metadata": f"{_EXPR}:Metadata"},
+    "airflow.sdk.definitions.deadline": _DEADLINE,
+    "airflow.sdk.definitions.callback": {
+        name: _DEADLINE[name] for name in ("AsyncCallback", "SyncCallback")
+    },
     "airflow.timetables.base": _TIMETABLE_BASE,
     "airflow.io.path": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
     "airflow.sdk.io": {"ObjectStoragePath": OBJECT_STORAGE_PATH},
@@ -286,6 +293,11 @@ _TABLE: dict[str, dict[str, str]] = {
     f"{_STANDARD}.operators.datetime": _DATETIME_BRANCH,
     f"{_STANDARD}.operators.weekday": _WEEKDAY_BRANCH,
     f"{_STANDARD}.operators.branch": _BASE_BRANCH,
+    f"{_STANDARD}.operators.hitl": {
+        name: f"millstream.operators.hitl:{name}"
+        for name in ("HITLOperator", "ApprovalOperator", "HITLBranchOperator",
+                     "HITLEntryOperator")
+    },
     f"{_STANDARD}.utils.weekday": _WEEKDAY,
     "airflow.utils.weekday": _WEEKDAY,
     "airflow.utils.edgemodifier": _LABEL,
@@ -319,6 +331,19 @@ _TABLE: dict[str, dict[str, str]] = {
     f"{_STANDARD}.sensors.time": _TIME_SENSORS,
     "airflow.providers.http.sensors.http": {"HttpSensor": "millstream.sensors.http:HttpSensor"},
     "airflow.providers.common.sql.sensors.sql": {"SqlSensor": "millstream.sensors.sql:SqlSensor"},
+    # -- triggers (deferrable operators, asset watchers) -------------------------------------
+    f"{_STANDARD}.triggers.file": {
+        name: f"{_TRIGGERS}.file:{name}"
+        for name in ("FileTrigger", "FileDeleteTrigger", "DirectoryFileDeleteTrigger")
+    },
+    f"{_STANDARD}.triggers.temporal": {
+        name: f"{_TRIGGERS}.time:{name}" for name in ("DateTimeTrigger", "TimeDeltaTrigger")
+    },
+    "airflow.triggers.base": {
+        "BaseTrigger": "millstream.triggerer.base:BaseTrigger",
+        "BaseEventTrigger": "millstream.triggerer.base:BaseTrigger",
+        "TriggerEvent": "millstream.triggerer.base:TriggerEvent",
+    },
     # -- hooks --------------------------------------------------------------------------------
     "airflow.hooks.base": _BASE_HOOK,
     "airflow.providers.common.sql.hooks.sql": {"DbApiHook": "millstream.hooks.dbapi:DbApiHook"},
@@ -355,15 +380,6 @@ _TABLE: dict[str, dict[str, str]] = {
 }
 
 UNSUPPORTED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
-    "airflow.providers.standard.operators.hitl": (
-        "the human-in-the-loop operators (HITLOperator, ApprovalOperator, HITLBranchOperator, "
-        "HITLEntryOperator)",
-        "trigger a DAG run with params for the human's answer, or poll for it with a sensor",
-    ),
-    "airflow.providers.standard.triggers": (
-        "Airflow's standard triggers (used by AssetWatcher and deferrable operators)",
-        "the deferrable sensors millstream provides, or a sensor task",
-    ),
     "airflow.providers.cncf.kubernetes": (
         "the Kubernetes provider", "a BashOperator or PythonOperator that starts the workload",
     ),

@@ -118,6 +118,11 @@ class BaseNotifier:
     the task or run ends.
     """
 
+    @property
+    def log(self) -> logging.Logger:
+        """A logger for the notifier's own messages (as operators and hooks have)."""
+        return logging.getLogger(f"millstream.notify.{type(self).__name__}")
+
     def notify(self, context: Mapping[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement notify()")
 

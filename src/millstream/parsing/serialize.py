@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,16 @@ def _schedule_to_json(schedule: Schedule) -> dict[str, Any]:
                 "installed package, so the scheduler can import it")
         return {"type": "timetable", "class": path, "data": schedule.timetable.serialize()}
     return {"type": "none"}
+
+
+def scheduled_asset_json(schedule: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The assets (as :meth:`Asset.as_json` wrote them) of a stored schedule, read without
+    building it: what the triggerer needs to find the assets' watchers."""
+    if schedule.get("type") == "assets":
+        return [dict(a) for a in schedule.get("assets", [])]
+    if schedule.get("type") == "asset_or_time":
+        return scheduled_asset_json(schedule.get("assets", {}))
+    return []
 
 
 def _schedule_from_json(data: dict[str, Any]) -> Schedule:

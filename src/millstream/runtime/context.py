@@ -15,11 +15,16 @@ from millstream.runtime.asset_events import TriggeringAssetEvents
 from millstream.runtime.outlet_events import (
     InletEventAccessors,
     OutletEventAccessors,
-    UnsupportedStateStore,
+)
+from millstream.runtime.state_stores import (
+    AssetStateStores,
+    TaskStateStoreAccessor,
+    concrete_assets,
 )
 from millstream.runtime.xcom import XComReader, decode_xcom, encode_xcom
 from millstream.secrets.accessors import ConnectionAccessor, VariableAccessor
 from millstream.store.records import DagRunRecord
+from millstream.store.state_store_records import TaskStateScope
 
 if TYPE_CHECKING:
     from millstream.authoring.task import BaseOperator
@@ -200,7 +205,7 @@ def build_context(
     logical = run.logical_date
     ds = logical.strftime("%Y-%m-%d")
     merged_params = _task_params(task, run, params)
-    return {
+    context: dict[str, Any] = {
         "dag": task.dag,
         "task": task,
         "ti": ti,
@@ -232,8 +237,12 @@ def build_context(
         "inlet_events": InletEventAccessors(),
         "outlet_events": OutletEventAccessors(),
         "partition_key": None,  # runs have no asset partition key (see authoring.partitions)
-        "task_state_store": UnsupportedStateStore("task_state_store"),
-        "asset_state_store": UnsupportedStateStore("asset_state_store"),
+        "task_state_store": TaskStateStoreAccessor(
+            TaskStateScope(run.dag_id, run.run_id, task.task_id, ti.map_index)),
         "task_instance_key_str": f"{run.dag_id}__{task.task_id}__{ds.replace('-', '')}",
         "ts_nodash_with_tz": logical.isoformat().replace("-", "").replace(":", ""),
     }
+    assets = concrete_assets(getattr(task, "inlets", None), getattr(task, "outlets", None))
+    if assets:  # as in Airflow, a task with no asset has no asset_state_store
+        context["asset_state_store"] = AssetStateStores(assets)
+    return context

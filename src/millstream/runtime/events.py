@@ -85,3 +85,5 @@ class TaskFinishedEvent:
     step_id: str | None = None
     # What task code reported through millstream.metrics, as JSON texts (observability).
     metrics: tuple[str, ...] = ()
+    # up_for_retry: the delay the task's retry policy chose, in seconds (None: its own).
+    retry_delay_s: float | None = None

@@ -96,23 +96,4 @@ class InletEventAccessors:
         return []
 
 
-class UnsupportedStateStore:
-    """Airflow 3.3's ``task_state_store`` / ``asset_state_store``: any use is an error
-    saying so, instead of an AttributeError on None."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attribute: str) -> Any:
-        if attribute.startswith("__"):
-            raise AttributeError(attribute)
-        raise NotImplementedError(
-            f"{self._name} (Airflow 3.3's state store) is not supported by millstream: keep "
-            "state across tries and runs in a Variable, or pass it on with XCom")
-
-    def __repr__(self) -> str:
-        return f"<{self._name}: not supported>"
-
-
-__all__ = ["InletEventAccessors", "OutletEventAccessor", "OutletEventAccessors",
-           "UnsupportedStateStore"]
+__all__ = ["InletEventAccessors", "OutletEventAccessor", "OutletEventAccessors"]

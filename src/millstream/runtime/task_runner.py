@@ -14,7 +14,6 @@ from millstream.authoring.mapping import MappedOperator
 from millstream.authoring.templating import render_template_fields
 from millstream.exceptions import (
     TaskDeferred,
-    TaskFailedNoRetry,
     TaskRescheduled,
     TaskSkipped,
     TaskTimeout,
@@ -23,6 +22,7 @@ from millstream.model.states import TaskState
 from millstream.notify.base import quietly_failed
 from millstream.runtime.context import RuntimeTaskInstance, build_context
 from millstream.runtime.events import TaskDeferral, TaskFinishedEvent
+from millstream.runtime.retry_decision import failed_try_outcome
 from millstream.runtime.timeout import execution_timeout
 from millstream.runtime.xcom import encode_xcom
 from millstream.triggerer.base import serialize_trigger
@@ -57,6 +57,7 @@ def run_task_try(
     error: str | None = None
     reschedule_date: datetime | None = None
     deferral: TaskDeferral | None = None
+    retry_delay_s: float | None = None
     try:
         if isinstance(task, MappedOperator):
             task = task.unmap(workload.key.map_index, context)
@@ -91,13 +92,9 @@ def run_task_try(
             state, error = TaskState.FAILED, _describe(bad)
             log.error("Task %s cannot defer: %s", task.task_id, error)
     except Exception as exc:  # a task's failure is an outcome, not a crash of the runner
-        retry_allowed = not isinstance(exc, TaskFailedNoRetry)
-        state = (
-            TaskState.UP_FOR_RETRY
-            if retry_allowed and workload.try_number <= workload.max_tries
-            else TaskState.FAILED
-        )
         error = _describe(exc)
+        state, retry_delay_s = failed_try_outcome(task, exc, workload.try_number,
+                                                  workload.max_tries, context)
         log.error("Task %s failed (try %d): %s", task.task_id, workload.try_number, error)
         context["exception"] = exc
     end = clock()
@@ -126,6 +123,7 @@ def run_task_try(
         deferral=deferral,
         step_id=workload.step_id,
         metrics=observability.end_try(observed),
+        retry_delay_s=retry_delay_s,
     )
 
 

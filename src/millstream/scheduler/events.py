@@ -63,7 +63,9 @@ def apply_finished(
     fields: dict[str, object] = {"end_date": event.end_date, "error": event.error}
     if ti.start_date is None:
         fields["start_date"] = event.start_date
-    if event.state is TaskState.UP_FOR_RETRY:
+    if event.state is TaskState.UP_FOR_RETRY and event.retry_delay_s is not None:
+        fields["next_retry_at"] = event.end_date + timedelta(seconds=event.retry_delay_s)
+    elif event.state is TaskState.UP_FOR_RETRY:
         fields["next_retry_at"] = next_retry_at(
             event.end_date,
             try_number=event.try_number,

@@ -43,6 +43,7 @@ from millstream.store.records import (
     TaskInstanceRecord,
     TaskTryRecord,
 )
+from millstream.store.state_store_records import StateStoreRepo
 from millstream.store.trigger_records import TaskRescheduleRecord, TriggerRecord
 
 
@@ -257,6 +258,11 @@ class JobRepo(Protocol):
         """The process of this type with the most recent heartbeat, if any ever beat."""
         ...
 
+    def alive(self, job_type: str, since: datetime) -> builtins.list[JobRecord]:
+        """The processes of this type whose latest heartbeat is at ``since`` or later,
+        by host and pid."""
+        ...
+
 
 class BrowseRepo(Protocol):
     """Bounded read-only queries for the web UI's pages: paging and the latest N per DAG."""
@@ -456,6 +462,7 @@ class Store(Protocol):
     signals: ChangeSignalRepo
     overview: OverviewRepo
     deadline_misses: DeadlineMissRepo
+    state_stores: StateStoreRepo
 
     def transaction(self) -> AbstractContextManager[None]: ...
 

@@ -48,6 +48,7 @@ from millstream.store.memory_overview import MemoryOverviewRepo
 from millstream.store.memory_runs import MemoryRunRepo, MemoryTaskInstanceRepo
 from millstream.store.memory_secrets import MemoryConnectionRepo, MemoryVariableRepo
 from millstream.store.memory_signals import MemoryChangeSignalRepo
+from millstream.store.memory_state_stores import MemoryStateStoreRepo
 from millstream.store.memory_triggers import MemoryTaskRescheduleRepo, MemoryTriggerRepo
 from millstream.store.overview import OverviewRepo
 from millstream.store.records import (
@@ -57,6 +58,7 @@ from millstream.store.records import (
     ImportErrorRecord,
     TaskInstanceKey,
 )
+from millstream.store.state_store_records import StateStoreRepo
 
 DEFAULT_POOL_SLOTS = 128
 
@@ -272,9 +274,10 @@ class MemoryStore:
         xcoms = MemoryXComRepo(journal)
         assets = MemoryAssetRepo(dags, journal)
         reschedules = MemoryTaskRescheduleRepo(journal)
+        state_stores = MemoryStateStoreRepo(journal)
         runs.dag_stored = lambda dag_id: dags.get(dag_id) is not None
         runs.cascade = [task_instances.forget_run, xcoms.forget_run, assets.forget_run,
-                        reschedules.forget_run, dags.mark_due]
+                        reschedules.forget_run, state_stores.forget_run, dags.mark_due]
         users, api_tokens, login_sessions = memory_auth_repos(journal)
         variables, connections = MemoryVariableRepo(journal), MemoryConnectionRepo(journal)
         # Typed as the interfaces, so that the checker holds each repo to its Protocol.
@@ -303,6 +306,7 @@ class MemoryStore:
         self.signals: ChangeSignalRepo = guarded(MemoryChangeSignalRepo(journal), journal)
         self.overview: OverviewRepo = guarded(MemoryOverviewRepo(runs, task_instances), journal)
         self.deadline_misses: DeadlineMissRepo = guarded(MemoryDeadlineMissRepo(journal), journal)
+        self.state_stores: StateStoreRepo = guarded(state_stores, journal)
 
     @property
     def in_transaction(self) -> bool:

@@ -24,3 +24,8 @@ class MemoryJobRepo(JournaledRepo):
     def latest(self, job_type: str) -> JobRecord | None:
         found = [job for job in self._jobs.values() if job.job_type == job_type]
         return max(found, key=lambda job: job.latest_heartbeat, default=None)
+
+    def alive(self, job_type: str, since: datetime) -> list[JobRecord]:
+        found = [job for job in self._jobs.values()
+                 if job.job_type == job_type and job.latest_heartbeat >= since]
+        return sorted(found, key=lambda job: (job.hostname, job.pid))

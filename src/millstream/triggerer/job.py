@@ -3,7 +3,9 @@
 ``tick(now)`` does one round against the store: record the outcomes of triggers that
 ended (resuming or failing their tasks), fail deferrals past their timeout, drop triggers
 nobody waits on, heartbeat, take free or abandoned triggers up to the capacity, and tell
-the runner which to run. ``run()`` repeats it, waking early when a trigger ends.
+the runner which to run; hourly, it removes expired task state store keys, and if it
+leads, it runs the asset watchers (see asset_watch.py). ``run()`` repeats it, waking
+early when a trigger ends.
 
 Every trigger row names the triggerer running it and that triggerer's latest heartbeat.
 A triggerer that stops cleanly gives its triggers back; one that was killed leaves them
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 from millstream import observability
 from millstream.exceptions import StaleRecordError
 from millstream.processes import process_exists
+from millstream.triggerer.asset_watch import AssetWatchRunner, WatchSource, is_watch_leader
 from millstream.triggerer.loop import TriggerRunner
 from millstream.triggerer.outcomes import TriggerOutcome, apply_outcome, expire_deferrals
 
@@ -49,6 +52,7 @@ class TriggererTimings:
     poll_interval: timedelta = timedelta(seconds=1)  # new triggers, timeouts
     heartbeat_interval: timedelta = timedelta(seconds=5)
     stale_after: timedelta = timedelta(seconds=30)  # a heartbeat older: its triggers are free
+    purge_interval: timedelta = timedelta(hours=1)  # expired task state store keys removed
 
 
 class TriggererJob:
@@ -62,6 +66,7 @@ class TriggererJob:
         runner: TriggerRunner | None = None,
         clock: Callable[[], datetime] = utcnow,
         triggerer_id: str | None = None,
+        watch_source: WatchSource | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"triggerer capacity must be at least 1, got {capacity}")
@@ -74,7 +79,11 @@ class TriggererJob:
         self.pid = os.getpid()
         self.triggerer_id = triggerer_id or f"{self.hostname}:{self.pid}"
         self._next_heartbeat: datetime | None = None
+        self._next_purge: datetime | None = None
         self._unrecorded: list[TriggerOutcome] = []
+        # Asset watchers (event-driven scheduling): run by one triggerer, see asset_watch.
+        self.watch_source = watch_source
+        self.watchers = AssetWatchRunner() if watch_source is not None else None
 
     # -- one round ---------------------------------------------------------------------------
     def tick(self, now: datetime) -> int:
@@ -86,12 +95,30 @@ class TriggererJob:
         if self._next_heartbeat is None or now >= self._next_heartbeat:
             self._heartbeat(now)
             self._next_heartbeat = now + self.timings.heartbeat_interval
+        if self._next_purge is None or now >= self._next_purge:
+            with self.store.transaction():
+                purged = self.store.state_stores.purge_expired(now)
+            if purged:
+                log.info("removed %d expired task state store key(s)", purged)
+            self._next_purge = now + self.timings.purge_interval
         with self.store.transaction():
             owned = self.store.triggers.assign(self.triggerer_id, self.capacity, now,
                                                now - self.timings.stale_after)
         self.runner.update({trigger.id: trigger for trigger in owned})
         observability.triggers_running(len(owned))
+        if self.watchers is not None:
+            self._watch(now)
         return len(owned)
+
+    def _watch(self, now: datetime) -> None:
+        """Record the watchers' events, then run the watchers if this triggerer leads."""
+        assert self.watchers is not None and self.watch_source is not None
+        with self.store.transaction():
+            self.watchers.record_events(self.store, now)
+            leads = is_watch_leader(self.store, self.hostname, self.pid, JOB_TYPE,
+                                    now - self.timings.stale_after)
+            wanted = self.watch_source(self.store) if leads else {}
+        self.watchers.update(wanted, now)
 
     def _record_outcomes(self) -> None:
         outcomes = self._unrecorded + self.runner.drain()
@@ -152,6 +179,8 @@ class TriggererJob:
     def shutdown(self) -> None:
         """Stop the runner, record what already ended, and give the other triggers back."""
         self.runner.stop()
+        if self.watchers is not None:
+            self.watchers.stop()
         try:
             self._record_outcomes()
             with self.store.transaction():

@@ -66,20 +66,21 @@ def test_an_airflow_file_using_the_authoring_surface_runs(
     assert result.xcom_pull("work") == "using r"
 
 
-def test_a_human_in_the_loop_import_is_a_one_line_error_naming_file_line_and_instead(
+def test_an_unsupported_provider_import_is_a_one_line_error_naming_file_line_and_instead(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    path = tmp_path / "approval.py"
+    path = tmp_path / "pod.py"
     path.write_text("from airflow.sdk import DAG\n"
-                    "from airflow.providers.standard.operators.hitl import ApprovalOperator\n")
+                    "from airflow.providers.cncf.kubernetes.operators.pod import "
+                    "KubernetesPodOperator\n")
     monkeypatch.setenv(airflow_compat.ENV_VAR, "true")
     with pytest.raises(DagImportError) as caught:
         load_dag_file(path)
     summary = caught.value.summary
     assert "\n" not in summary.strip()
     assert summary.startswith(f"{path}, line 2: ImportError: ")
-    assert "does not support the human-in-the-loop operators" in summary
-    assert "poll for it with a sensor" in summary  # what to use instead
+    assert "does not support the Kubernetes provider" in summary
+    assert "a BashOperator or PythonOperator that starts the workload" in summary  # instead
 
 
 def test_any_unsupported_import_names_the_file_and_line(

@@ -77,11 +77,11 @@ def test_the_plugins_folder_is_on_the_import_path_of_dag_files(
 
 def test_an_unsupported_feature_is_a_one_line_error_with_file_line_and_alternative(
         tmp_path: Path) -> None:
-    dag_file = tmp_path / "hitl.py"
+    dag_file = tmp_path / "pod.py"
     dag_file.write_text(textwrap.dedent("""
         from airflow.sdk import DAG
 
-        from airflow.providers.standard.operators.hitl import ApprovalOperator
+        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     """))
     airflow_compat.enable()
     with pytest.raises(DagImportError) as info:
@@ -89,7 +89,7 @@ def test_an_unsupported_feature_is_a_one_line_error_with_file_line_and_alternati
     summary = info.value.summary
     assert "\n" not in summary
     assert summary.startswith(f"{dag_file}, line 4: ImportError")
-    assert "human-in-the-loop operators" in summary and "trigger a DAG run with params" in summary
+    assert "the Kubernetes provider" in summary and "a BashOperator or PythonOperator" in summary
 
 
 def test_object_storage_path_reads_and_writes_through_fsspec(tmp_path: Path) -> None:

@@ -150,6 +150,16 @@ def test_latest_heartbeat_is_the_most_recent_process_of_that_type(store: Store) 
     assert triggerer is not None and triggerer.pid == 30
 
 
+def test_alive_lists_the_processes_of_a_type_that_beat_since_a_moment(store: Store) -> None:
+    store.jobs.heartbeat("triggerer", "host-b", 20, DAY + timedelta(seconds=30))
+    store.jobs.heartbeat("triggerer", "host-a", 10, DAY)
+    store.jobs.heartbeat("triggerer", "host-a", 5, DAY + timedelta(seconds=20))
+    store.jobs.heartbeat("scheduler", "host-a", 1, DAY + timedelta(seconds=30))
+    alive = store.jobs.alive("triggerer", DAY + timedelta(seconds=20))
+    assert [(j.hostname, j.pid) for j in alive] == [("host-a", 5), ("host-b", 20)]
+    assert store.jobs.alive("triggerer", DAY + timedelta(minutes=1)) == []
+
+
 # -- deleting runs, listing XComs ------------------------------------------------------------------
 def _run(run_id: str, day: int) -> DagRunRecord:
     logical = DAY + timedelta(days=day)

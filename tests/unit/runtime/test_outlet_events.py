@@ -60,20 +60,3 @@ def test_inlet_events_read_the_metadata_store() -> None:
         events = InletEventAccessors()[SALES]
     assert [e.extra["day"] for e in events] == [1, 2, 3]
     assert events[-1].uri == SALES.uri
-
-
-def test_the_state_stores_of_airflow_3_3_fail_saying_they_are_not_supported() -> None:
-    errors: list[str] = []
-    with DAG("state_store", schedule=None) as dag:
-
-        @task
-        def remember(task_state_store=None):
-            try:
-                task_state_store.set("job_id", "j-1")
-            except NotImplementedError as exc:
-                errors.append(str(exc))
-                raise
-
-        remember()
-    assert dag.test().state == "failed"
-    assert errors and "task_state_store (Airflow 3.3's state store) is not supported" in errors[0]

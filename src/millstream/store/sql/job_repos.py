@@ -42,3 +42,13 @@ class SqlJobRepo:
             return None
         return JobRecord(str(row.job_type), str(row.hostname), int(row.pid),
                          row.latest_heartbeat)
+
+    def alive(self, job_type: str, since: datetime) -> list[JobRecord]:
+        check_aware(f"{job_type} heartbeats", "since", since)
+        rows = self.session.execute(
+            select(_JOB.job_type, _JOB.hostname, _JOB.pid, _JOB.latest_heartbeat)
+            .where(_JOB.job_type == job_type, _JOB.latest_heartbeat >= since)
+            .order_by(_JOB.hostname, _JOB.pid)
+        ).all()
+        return [JobRecord(str(r.job_type), str(r.hostname), int(r.pid), r.latest_heartbeat)
+                for r in rows]

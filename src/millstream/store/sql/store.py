@@ -50,7 +50,9 @@ from millstream.store.sql.repos import (
     SqlXComRepo,
 )
 from millstream.store.sql.secrets_repos import SqlConnectionRepo, SqlVariableRepo
+from millstream.store.sql.state_store_repos import SqlStateStoreRepo
 from millstream.store.sql.trigger_repos import SqlTaskRescheduleRepo, SqlTriggerRepo
+from millstream.store.state_store_records import StateStoreRepo
 from millstream.store.transaction_guard import TransactionGuard
 
 _R = TypeVar("_R")
@@ -97,6 +99,7 @@ class SqlStore:
         self.signals: ChangeSignalRepo = self._bind(SqlChangeSignalRepo(self.session))
         self.overview: OverviewRepo = self._bind(SqlOverviewRepo(self.session))
         self.deadline_misses: DeadlineMissRepo = self._bind(SqlDeadlineMissRepo(self.session))
+        self.state_stores: StateStoreRepo = self._bind(SqlStateStoreRepo(self.session))
 
     @classmethod
     def from_url(cls, url: str | URL, open_pools: bool = False) -> SqlStore:

@@ -1,4 +1,6 @@
-"""FileTrigger: fire once a file matching a path or glob pattern exists (FileSensor's wait)."""
+"""File triggers: FileTrigger fires once a file matching a path or glob pattern exists
+(FileSensor's wait); FileDeleteTrigger and DirectoryFileDeleteTrigger fire when a file
+appears and delete it (asset watchers: each new file is one event)."""
 
 from __future__ import annotations
 
@@ -62,3 +64,61 @@ class FileTrigger(BaseTrigger):
                 yield TriggerEvent({"status": "success", "filepath": found})
                 return
             await clock.sleep_until(clock.now() + timedelta(seconds=self.poke_interval))
+
+
+class FileDeleteTrigger(BaseTrigger):
+    """Fires once ``filepath`` exists as a file, and deletes it, so that watching it again
+    (an asset watcher) waits for the next one: ``{"status": "success", "filepath": ...}``."""
+
+    def __init__(self, filepath: str, poke_interval: float = 5.0) -> None:
+        super().__init__()
+        if not isinstance(filepath, str) or not filepath:
+            raise ValueError(
+                f"FileDeleteTrigger: filepath must be a non-empty string, got {filepath!r}")
+        if poke_interval < 0:
+            raise ValueError(f"FileDeleteTrigger: poke_interval must not be negative, got "
+                             f"{poke_interval!r}")
+        self.filepath = filepath
+        self.poke_interval = float(poke_interval)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return ("millstream.triggerer.triggers.file.FileDeleteTrigger",
+                {"filepath": self.filepath, "poke_interval": self.poke_interval})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        clock = current_clock()
+        while True:
+            if await asyncio.to_thread(_take_file, self.filepath):
+                log.info("Found and deleted %s", self.filepath)
+                yield TriggerEvent({"status": "success", "filepath": self.filepath})
+                return
+            await clock.sleep_until(clock.now() + timedelta(seconds=self.poke_interval))
+
+
+class DirectoryFileDeleteTrigger(FileDeleteTrigger):
+    """:class:`FileDeleteTrigger` for the file ``filename`` in ``directory``."""
+
+    def __init__(self, directory: str, filename: str, poke_interval: float = 5.0) -> None:
+        for what, value in (("directory", directory), ("filename", filename)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"DirectoryFileDeleteTrigger: {what} must be a non-empty "
+                                 f"string, got {value!r}")
+        super().__init__(os.path.join(directory, filename), poke_interval)
+        self.directory = directory
+        self.filename = filename
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return ("millstream.triggerer.triggers.file.DirectoryFileDeleteTrigger",
+                {"directory": self.directory, "filename": self.filename,
+                 "poke_interval": self.poke_interval})
+
+
+def _take_file(path: str) -> bool:
+    """Delete ``path`` if it is a file; whether it was there (another taker may win)."""
+    if not os.path.isfile(path):
+        return False
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        return False
+    return True
