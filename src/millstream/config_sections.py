@@ -145,7 +145,7 @@ class SchedulerSettings(_Section):
     parse_interval_s: float = Field(default=30.0, gt=0)
     file_parse_timeout_s: float = Field(default=30.0, gt=0)
     file_parse_memory_mb: int = Field(default=1024, ge=16)
-    max_runs_per_tick: int = Field(default=10, ge=1)
+    max_runs_per_tick: int = Field(default=100, ge=1)
     catchup_by_default: bool = False
 
     @field_validator("executor", mode="before")

@@ -157,14 +157,16 @@ def test_max_runs_per_tick_caps_each_round_and_takes_the_dags_in_turn(
     ]
 
 
-def test_without_a_cap_setting_a_round_creates_up_to_ten_runs(
+def test_without_a_cap_setting_a_round_creates_up_to_a_hundred_runs(
     backend_cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(PAUSED_SETTING, "false")
-    write_dag(backend_cli.home, "long_backlog", intervals=19, extra=", catchup=True")
+    for n in range(7):  # 7 x 16 runs (max_active_runs holds back the rest of each backlog)
+        write_dag(backend_cli.home, f"long_backlog{n}", intervals=19, extra=", catchup=True")
     with parsed_by_a_scheduler() as job:
-        assert job.create_runs(NOW) == 10
-        assert job.create_runs(NOW) == 6  # then max_active_runs (16) holds the rest back
+        assert job.create_runs(NOW) == 100
+        assert job.create_runs(NOW) == 12
+        assert job.create_runs(NOW) == 0
 
 
 # -- scheduler.catchup_by_default --------------------------------------------------------------
