@@ -159,9 +159,12 @@ class RemoteTries:
         if store is None:
             with self._running_lock:
                 if self._engine is None:
-                    # One engine for every thread; a connection that died with the
-                    # database is found out before use and replaced.
-                    self._engine = make_engine(self.config.database_url, pool_pre_ping=True)
+                    # One engine for every thread. No ping before each transaction (a
+                    # round trip per transaction, two per try): a connection that died
+                    # with the database fails its first statement, which discards every
+                    # pooled connection as old, and the write is tried again on a new one
+                    # (_until_done; a heartbeat at its next beat).
+                    self._engine = make_engine(self.config.database_url, pool_pre_ping=False)
             store = SqlStore(self._engine)
             self._stores.store = store
         return store
