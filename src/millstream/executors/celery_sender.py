@@ -1,10 +1,13 @@
-"""Handing try messages to the broker from a thread of their own.
+"""Handing try messages to the broker, and again while it does not take them.
 
-The scheduler's loop only queues a message here and goes on: the broker's round trip (and,
-when the broker is away, its connection timeout) overlaps the loop's database work instead
-of adding to it. Messages go out in the order they were queued. One the broker does not
-take stays first in line and is sent again every :data:`RESEND_S`; a message whose try is
-no longer wanted by the time its turn comes (terminated, or given up) is dropped unsent.
+A message with none waiting before it is sent at once, in the caller's thread: the quickest
+way to a worker (a hop to another thread waits for the interpreter lock behind the
+scheduler's own work, about as long again as the send). One the broker does not take is
+kept, first in line, and a thread of its own sends it again every :data:`RESEND_S`,
+followed by those queued behind it meanwhile: while the broker is away the scheduler's loop
+pays one attempt (up to the connection timeout), not one per message or per second.
+Messages go out in the order they were given. A message whose try is no longer wanted by
+the time its turn comes (terminated, or given up) is dropped unsent.
 
 Until the broker has taken a message, its try is :meth:`BrokerSender.pending`: surely not
 started anywhere.
@@ -32,7 +35,8 @@ Wanted = Callable[["TryMessage"], bool]
 
 
 class BrokerSender:
-    """Sends queued messages, in order, from one daemon thread started on first use."""
+    """Sends messages in order: at once, or (behind one the broker refused) from one
+    daemon thread started on first need."""
 
     def __init__(self, send: Send, wanted: Wanted, resend_s: float = RESEND_S) -> None:
         self._send = send
@@ -42,12 +46,19 @@ class BrokerSender:
         self._changed = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._next_attempt = 0.0  # after a refusal: when the first in line goes again
 
     def put(self, message: TryMessage, queue: str) -> None:
-        """Queue ``message`` for ``queue``; it is sent after those queued before it."""
+        """Send ``message`` to ``queue`` now if none waits before it (else, or if the broker
+        does not take it, keep it to be sent after those before it)."""
         with self._changed:
             if self._stopping:
                 raise RuntimeError("the broker sender has stopped")
+            # Nothing waits, so the thread is idle: the connection is the caller's.
+            if not self._waiting:
+                if self._send(message, queue):
+                    return
+                self._next_attempt = time.monotonic() + self.resend_s
             self._waiting.append((message, queue))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True,
@@ -77,8 +88,14 @@ class BrokerSender:
     def _run(self) -> None:
         while True:
             with self._changed:
-                while not self._waiting and not self._stopping:
-                    self._changed.wait()
+                while not self._stopping:
+                    if not self._waiting:
+                        self._changed.wait()
+                        continue
+                    left = self._next_attempt - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._changed.wait(left)  # the broker refused: the same one, later
                 if self._stopping:
                     return
                 message, queue = self._waiting[0]
@@ -87,10 +104,8 @@ class BrokerSender:
             with self._changed:
                 if sent:
                     self._waiting.popleft()
-                    continue
-                deadline = time.monotonic() + self.resend_s  # the broker is away: the
-                while not self._stopping and (left := deadline - time.monotonic()) > 0:
-                    self._changed.wait(left)  # same message again, a bit later
+                else:
+                    self._next_attempt = time.monotonic() + self.resend_s
 
 
 __all__ = ["RESEND_S", "BrokerSender"]
