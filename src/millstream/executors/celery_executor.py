@@ -1,10 +1,10 @@
 """The Celery executor: tries go to ``millstream worker`` processes through a Celery broker.
 
 The scheduler claims a try in the database (``scheduled -> queued``, with a new step id)
-and, once that commits, queues one message naming it (:class:`TryMessage`) for the Celery
-queue of the task's ``queue``; a thread of its own hands it to the broker
-(:class:`~millstream.executors.celery_sender.BrokerSender`), so the scheduler's loop does
-not wait for the broker. A worker that receives it records the start (``queued ->
+and, once that commits, sends one message naming it (:class:`TryMessage`) to the Celery
+queue of the task's ``queue`` (:class:`~millstream.executors.celery_sender.BrokerSender`:
+one the broker refuses is sent again from a thread, so the scheduler's loop does not wait
+on a broker that is away). A worker that receives it records the start (``queued ->
 running``), runs the try as the local executor would, heartbeats it and records its
 outcome, each a compare-and-set on that try number and step id, and sends a PostgreSQL
 notification with the outcome, in the same transaction. The scheduler sleeps on those
@@ -13,8 +13,8 @@ tasks each one names; it never applies a remote outcome itself.
 
 Failures:
 
-- the broker is unreachable when a try is sent: the message is kept and sent again
-  every second; the try stays queued meanwhile;
+- the broker is unreachable when a try is sent: the message (and those after it) is
+  kept and sent again every second; the try stays queued meanwhile;
 - a message is lost, or no worker takes it: the try stays queued with no sign of life,
   and the scheduler's liveness check queues it again after the zombie timeout (a later
   delivery of the old message is refused by the worker);
@@ -76,7 +76,7 @@ class CeleryExecutor:
         self.busy_tries = busy_tries
         self.default_queue = default_queue
         self._outstanding: dict[TaskInstanceKey, int] = {}
-        # Sends from a thread of its own; only that thread uses the broker connection.
+        # Sends at once, or from its thread behind a refused message (one at a time).
         self._sender = BrokerSender(self._send, self._wanted)
         self._next_reconcile = time.monotonic() + RECONCILE_S
         self._events: list[Event] = []
