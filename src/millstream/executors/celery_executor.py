@@ -2,17 +2,19 @@
 
 The scheduler claims a try in the database (``scheduled -> queued``, with a new step id)
 and, once that commits, sends one message naming it (:class:`TryMessage`) to the Celery
-queue of the task's ``queue``. A worker that receives it records the start
-(``queued -> running``), runs the try as the local executor would, heartbeats it and
-records its outcome, each a compare-and-set on that try number and step id, and sends a
-PostgreSQL notification in the same transaction. The scheduler sleeps on those
+queue of the task's ``queue`` (:class:`~millstream.executors.celery_sender.BrokerSender`:
+one the broker refuses is sent again from a thread, so the scheduler's loop does not wait
+on a broker that is away). A worker that receives it records the start (``queued ->
+running``), runs the try as the local executor would, heartbeats it and records its
+outcome, each a compare-and-set on that try number and step id, and sends a PostgreSQL
+notification with the outcome, in the same transaction. The scheduler sleeps on those
 notifications (:class:`~millstream.store.sql.notify.OutcomeListener`) and looks at the
 tasks each one names; it never applies a remote outcome itself.
 
 Failures:
 
-- the broker is unreachable when a try is sent: the message is kept here and sent again
-  every second; the try stays queued meanwhile;
+- the broker is unreachable when a try is sent: the message (and those after it) is
+  kept and sent again every second; the try stays queued meanwhile;
 - a message is lost, or no worker takes it: the try stays queued with no sign of life,
   and the scheduler's liveness check queues it again after the zombie timeout (a later
   delivery of the old message is refused by the worker);
@@ -24,11 +26,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from millstream.executors.celery_app import DEFAULT_QUEUE, RUN_TRY, TryMessage
+from millstream.executors.celery_sender import RESEND_S, BrokerSender
 from millstream.model.states import TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 
@@ -41,8 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("millstream.executors.celery")
 
-RESEND_S = 1.0
-"""How often messages the broker did not take are sent again."""
 RECONCILE_S = 10.0
 """How often the tries counted as outstanding are checked against the database."""
 
@@ -76,8 +76,8 @@ class CeleryExecutor:
         self.busy_tries = busy_tries
         self.default_queue = default_queue
         self._outstanding: dict[TaskInstanceKey, int] = {}
-        self._unsent: deque[tuple[TryMessage, str]] = deque()
-        self._next_resend = 0.0
+        # Sends at once, or from its thread behind a refused message (one at a time).
+        self._sender = BrokerSender(self._send, self._wanted)
         self._next_reconcile = time.monotonic() + RECONCILE_S
         self._events: list[Event] = []
         self._connection: Any = None
@@ -98,22 +98,12 @@ class CeleryExecutor:
         message = TryMessage(key.dag_id, key.run_id, key.task_id, key.map_index,
                              workload.try_number, workload.step_id)
         self._outstanding[key] = workload.try_number
-        if self._unsent or not self._send(message, queue):
-            self._unsent.append((message, queue))
+        self._sender.put(message, queue)
 
     def sync(self) -> None:
-        """Send again what the broker did not take; check outstanding tries now and then."""
+        """Check outstanding tries against the database now and then (the sender thread
+        sends again what the broker did not take)."""
         now = time.monotonic()
-        if self._unsent and now >= self._next_resend:
-            self._next_resend = now + RESEND_S
-            while self._unsent:
-                message, queue = self._unsent[0]
-                if self._outstanding.get(message.ref.key) != message.try_number:
-                    self._unsent.popleft()  # terminated, or given up meanwhile
-                    continue
-                if not self._send(message, queue):
-                    break
-                self._unsent.popleft()
         if now >= self._next_reconcile:
             self._next_reconcile = now + RECONCILE_S
             self._reconcile()
@@ -136,19 +126,17 @@ class CeleryExecutor:
 
     def has_work(self) -> bool:
         """Whether tries were sent (or wait to be) and have not been seen to end."""
-        return bool(self._outstanding or self._unsent or self._events)
+        return bool(self._outstanding or len(self._sender) or self._events)
 
     def wait_for_events(self, timeout: float) -> bool:
         """Sleep until a worker's note arrives or ``timeout`` seconds pass."""
         if self._events:
             return True
-        if self._unsent:
-            timeout = min(timeout, RESEND_S)
         return self.listener.wait(timeout)
 
     def in_flight(self) -> set[TaskInstanceKey]:
         """Tries not yet handed to the broker: surely not started anywhere."""
-        return {message.ref.key for message, _ in self._unsent}
+        return self._sender.pending()
 
     def running_pids(self) -> dict[TaskInstanceKey, int]:
         """No try runs on this machine."""
@@ -161,9 +149,14 @@ class CeleryExecutor:
 
     # -- beyond the protocol ----------------------------------------------------------------
     def stop(self) -> None:
-        """Close the listening connection and the broker connection."""
+        """Stop sending; close the listening connection and the broker connection."""
+        self._sender.stop()
         self.listener.close()
         self._drop_connection()
+
+    def _wanted(self, message: TryMessage) -> bool:
+        """Whether the try is still waiting for this message (the sender asks)."""
+        return self._outstanding.get(message.ref.key) == message.try_number
 
     def _send(self, message: TryMessage, queue: str) -> bool:
         # A connection of its own, not one of kombu's process-wide pools: a failed one is

@@ -268,12 +268,10 @@ class LocalExecutor:
         return bool(self._waiting or self._sent or self._orphans or self._events)
 
     # -- beyond the protocol ----------------------------------------------------------------
-    def wait_for_events(self, timeout: float) -> bool:
-        """Block until an event can be drained or ``timeout`` seconds have passed.
-
-        Returns whether events are ready. With nothing running this simply waits out
-        the timeout, so a scheduler loop can use it as its only wait.
-        """
+    def wait_for_events(self, timeout: float, wakeup_fd: int | None = None) -> bool:
+        """Block until an event can be drained, ``timeout`` seconds have passed or
+        ``wakeup_fd`` is readable (the caller has other work). Returns whether events are
+        ready. With nothing running this waits out the timeout (or the wake-up)."""
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
             self._write()
@@ -288,12 +286,13 @@ class LocalExecutor:
                 poller.register(self._server.from_server, select.POLLIN)
                 if self._outbox:
                     poller.register(self._server.to_server, select.POLLOUT)
-            for fd in self._orphans.fds():
+            for fd in (*self._orphans.fds(), *([] if wakeup_fd is None else [wakeup_fd])):
                 poller.register(fd, select.POLLIN)
-            if self._server is None and not len(self._orphans):
+            if self._server is None and not len(self._orphans) and wakeup_fd is None:
                 time.sleep(left)
                 continue
-            poller.poll(math.ceil(left * 1000))
+            if any(fd == wakeup_fd for fd, _ in poller.poll(math.ceil(left * 1000))):
+                return bool(self._events)
 
     def running_pids(self) -> dict[TaskInstanceKey, int]:
         """The process id of each running try (the leader of its process group)."""

@@ -37,6 +37,7 @@ def apply_started(store: Store, event: TaskStartedEvent) -> None:
 def apply_finished(
     store: Store, dag: DagView, event: TaskFinishedEvent, started: TaskStartedEvent | None = None,
     after_commit: list[Callable[[], None]] | None = None,
+    *, current: TaskInstanceRecord | None = None, pid: int | None = None,
 ) -> set[str]:
     """Record a try's outcome; returns the task ids whose readiness may have changed.
 
@@ -45,10 +46,14 @@ def apply_finished(
     caller's list of what to do once its transaction commits), the try's end is counted
     there, in the state recorded (metrics).
 
+    ``current`` is the instance as the caller has just read it in this transaction (with
+    its row locked), to be used instead of reading it again; ``pid`` the try's process id,
+    written with the outcome (a remote worker's, not yet recorded).
+
     An outcome of another try, or of another step of this try (a sensor's previous poke,
     the deferral now resuming), is stale and ignored.
     """
-    ti = store.task_instances.get(event.key)
+    ti = current if current is not None else store.task_instances.get(event.key)
     if ti is None or ti.try_number != event.try_number or ti.state not in (
         TaskState.QUEUED, TaskState.RUNNING
     ) or not of_current_step(event, ti):
@@ -78,6 +83,8 @@ def apply_finished(
         fields["start_date"] = started.start_date if started else event.start_date
         if started is not None:
             fields.update(hostname=started.hostname, pid=started.pid)
+    if pid is not None:
+        fields["pid"] = pid
     if event.xcoms:
         store.xcoms.set_many(event.key, event.xcoms)
     if event.state in (TaskState.UP_FOR_RESCHEDULE, TaskState.DEFERRED):

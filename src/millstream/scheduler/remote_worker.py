@@ -5,23 +5,28 @@ A worker runs tries exactly as the local executor does, through a
 before any thread, one process per try forked from the zygote of its DAG file, the
 try's log file and result file under the worker's log folder, ``execution_timeout``
 enforced by killing the try's process group. Celery's threads call :meth:`RemoteTries.run`,
-one per message; a driver thread owns the local executor, and a heartbeat thread keeps
-the database informed.
+one per message; a driver thread owns the local executor (woken by new work and by the
+tries' events), and a heartbeat thread keeps the database informed.
 
 Every write names the try's number and step (:mod:`millstream.store.sql.remote_tries`):
 
 1. start: ``queued -> running`` with this worker's hostname, or the message is refused
-   (a second delivery, or a try given up meanwhile) and nothing runs;
-2. heartbeats: while the try runs; an instance that moved on (cleared, marked, timed
-   out) has its try killed;
+   (a second delivery, or a try given up meanwhile) and nothing runs. The schedulers are
+   not told: a start frees nothing and readies nothing;
+2. heartbeats: while the try runs, with its process id; an instance that moved on
+   (cleared, marked, timed out) has its try killed;
 3. outcome: recorded with the row locked, as the scheduler records a local try's
-   (:func:`~millstream.scheduler.events.apply_finished`), and a note sent to the
-   schedulers (``NOTIFY``). A database that is away is waited for: the outcome is kept
-   and recorded when it returns.
+   (:func:`~millstream.scheduler.events.apply_finished`, with the DAG structure the try
+   started with and its process id), and a note sent to the schedulers (``NOTIFY``). A
+   database that is away is waited for: the outcome is kept and recorded when it returns.
+
+A try costs the worker two transactions: the start (three statements) and the outcome
+(four: lock, instance, try history, note).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -44,13 +49,7 @@ from millstream.store.current import set_store_factory
 from millstream.store.outcome_notes import OutcomeNote
 from millstream.store.sql.engine import DatabaseError, describe_database_error, make_engine
 from millstream.store.sql.notify import notify_outcome
-from millstream.store.sql.remote_tries import (
-    TryRef,
-    heartbeat_tries,
-    lock_try,
-    record_pid,
-    start_try,
-)
+from millstream.store.sql.remote_tries import TryRef, heartbeat_tries, lock_try, start_try
 from millstream.store.sql.store import SqlStore
 
 if TYPE_CHECKING:
@@ -61,13 +60,18 @@ log = logging.getLogger("millstream.worker")
 
 WORKER_JOB = "worker"
 """The job type under which workers heartbeat in the jobs table."""
-DRIVER_POLL_S = 0.01
-"""While tries run, how long the driver waits for their events before taking new work."""
+DRIVER_POLL_S = 1.0
+"""The longest the driver sleeps while tries run: their events and new work wake it."""
+DRIVER_ERROR_PAUSE_S = 0.01
 RECORD_RETRY_MAX_S = 5.0
 
 Event = TaskStartedEvent | TaskFinishedEvent
 T = TypeVar("T")
 _STOP = object()
+
+
+class _Refused(Exception):
+    """The try cannot run here: its start is rolled back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +110,14 @@ class RemoteTries:
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._waiters: dict[tuple[TaskInstanceKey, int], queue.SimpleQueue[Event]] = {}
         self._running: dict[TaskInstanceKey, TryRef] = {}
+        self._pids: dict[TaskInstanceKey, int] = {}  # of running tries, for the heartbeats
         self._running_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._stores = threading.local()
         self._engine: Any = None
         self._structures: dict[tuple[str, str], DagStructure] = {}
+        self._wake_read = self._wake_write = -1  # a pipe: new work wakes the driver
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -120,6 +126,9 @@ class RemoteTries:
         set_store_factory(self._store_factory)
         self.config.log_folder.mkdir(parents=True, exist_ok=True)
         self.local.start()
+        self._wake_read, self._wake_write = os.pipe()  # after the fork server: not its
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
         for target, name in ((self._drive, "millstream-worker-driver"),
                              (self._heartbeat, "millstream-worker-heartbeat")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -129,19 +138,33 @@ class RemoteTries:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the threads and the local executor (tries still running are killed)."""
         self._stop.set()
-        self._inbox.put(_STOP)
+        self._put(_STOP)
         for thread in self._threads:
             thread.join(timeout)
         self.local.stop(timeout=timeout, kill=True)
+        for fd in (self._wake_read, self._wake_write):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_read = self._wake_write = -1
+
+    def _put(self, item: object) -> None:
+        """Give the driver ``item`` and wake it."""
+        self._inbox.put(item)
+        if self._wake_write >= 0:
+            with contextlib.suppress(OSError):  # full: the driver is awake anyway
+                os.write(self._wake_write, b"\0")
 
     def _store(self) -> SqlStore:
         store: SqlStore | None = getattr(self._stores, "store", None)
         if store is None:
             with self._running_lock:
                 if self._engine is None:
-                    # One engine for every thread; a connection that died with the
-                    # database is found out before use and replaced.
-                    self._engine = make_engine(self.config.database_url, pool_pre_ping=True)
+                    # One engine for every thread. No ping before each transaction (a
+                    # round trip per transaction, two per try): a connection that died
+                    # with the database fails its first statement, which discards every
+                    # pooled connection as old, and the write is tried again on a new one
+                    # (_until_done; a heartbeat at its next beat).
+                    self._engine = make_engine(self.config.database_url, pool_pre_ping=False)
             store = SqlStore(self._engine)
             self._stores.store = store
         return store
@@ -165,9 +188,10 @@ class RemoteTries:
     def run(self, message: TryMessage) -> str:
         """Run the try ``message`` names if it is still queued; returns what happened."""
         ref = message.ref
-        workload = self._claim(ref)
-        if workload is None:
+        claimed = self._claim(ref)
+        if claimed is None:
             return "refused"
+        workload, dag = claimed
         with self._running_lock:
             self._running[ref.key] = ref
         try:
@@ -175,99 +199,92 @@ class RemoteTries:
         finally:
             with self._running_lock:
                 self._running.pop(ref.key, None)
-        recorded = self._record(ref, event)
+                pid = self._pids.pop(ref.key, None)
+        recorded = self._record(ref, dag, event, pid)
         if recorded:  # this worker recorded the outcome, so it counts the try
             observability.task_event(None, event)
         return event.state.value if recorded else "not recorded"
 
-    def _claim(self, ref: TryRef) -> TaskWorkload | None:
-        return self._until_done(f"start {ref.describe()}",
-                                lambda store: self._claim_in(store, ref))
-
-    def _claim_in(self, store: SqlStore, ref: TryRef) -> TaskWorkload | None:
-        ti = store.task_instances.get(ref.key)
-        if ti is None or ti.try_number != ref.try_number or ti.step_id != ref.step_id \
-                or ti.state is not TaskState.QUEUED:
-            now_at = "gone" if ti is None else (
-                f"{ti.state.value}, try {ti.try_number}, step {ti.step_id}")
-            log.info("refusing %s: the instance is %s", ref.describe(), now_at)
+    def _claim(self, ref: TryRef) -> tuple[TaskWorkload, DagStructure] | None:
+        try:
+            return self._until_done(f"start {ref.describe()}",
+                                    lambda store: self._claim_in(store, ref))
+        except _Refused:
             return None
+
+    def _claim_in(self, store: SqlStore, ref: TryRef) -> tuple[TaskWorkload, DagStructure]:
+        ti = start_try(store, ref, self.config.hostname, utc_now())
+        if ti is None:
+            now = store.task_instances.get(ref.key)
+            if now is not None and (now.try_number, now.step_id, now.state) == (
+                    ref.try_number, ref.step_id, TaskState.RUNNING):
+                log.info("refusing %s: another worker started it", ref.describe())
+            else:
+                now_at = "gone" if now is None else (
+                    f"{now.state.value}, try {now.try_number}, step {now.step_id}")
+                log.info("refusing %s: the instance is %s", ref.describe(), now_at)
+            raise _Refused
         run = store.runs.get(ref.key.dag_id, ref.key.run_id)
         dag = self._dag(store, ref.key.dag_id)
         if run is None or dag is None:
             log.error("refusing %s: its run or DAG is not in the database", ref.describe())
-            return None
-        if not start_try(store, ref, self.config.hostname, utc_now()):
-            log.info("refusing %s: another worker started it", ref.describe())
-            return None
-        notify_outcome(store, OutcomeNote(ref.key, ref.try_number, TaskState.RUNNING.value))
+            raise _Refused  # the start is rolled back
         workload = TaskWorkload(ti.key, ref.try_number, ti.max_tries, run,
                                 dag.resolve_params(run.conf), dag.fileloc,
                                 step_id=ref.step_id)
         if ti.resuming:
             workload = resumed_workload(store, ti, workload)
         log.info("running %s", ref.describe())
-        return workload
+        return workload, dag
 
     def _dag(self, store: SqlStore, dag_id: str) -> DagStructure | None:
         record = store.dags.get(dag_id)
         if record is None or record.latest_version is None:
             return None
         cache_key = (dag_id, record.latest_version)
-        dag = self._structures.get(cache_key)
+        with self._running_lock:
+            dag = self._structures.get(cache_key)
         if dag is None:
             text = store.dags.structure(dag_id)
             if text is None:
                 return None
             dag = DagStructure.from_json_text(text)
-            self._structures[cache_key] = dag
+            with self._running_lock:
+                self._structures[cache_key] = dag
         return dag
 
     def _execute(self, workload: TaskWorkload) -> TaskFinishedEvent:
         events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._inbox.put((workload, events))
-        ref = TryRef(workload.key, workload.try_number, workload.step_id)
+        self._put((workload, events))
         while True:
             event = events.get()
             if isinstance(event, TaskFinishedEvent):
                 return event
-            pid = event.pid
-            if pid is not None:
-                def write_pid(store: SqlStore, pid: int = pid) -> None:
-                    record_pid(store, ref, pid)
+            if event.pid is not None:  # written by the next heartbeat, or with the outcome
+                with self._running_lock:
+                    self._pids[workload.key] = event.pid
 
-                self._quietly(write_pid)
-
-    def _record(self, ref: TryRef, event: TaskFinishedEvent) -> bool:
+    def _record(self, ref: TryRef, dag: DagStructure, event: TaskFinishedEvent,
+                pid: int | None) -> bool:
         """Record the outcome (waiting for the database if it is away); False if the
         instance had moved on and the outcome was not wanted."""
         recorded = self._until_done(f"record the outcome of {ref.describe()}",
-                                    lambda store: self._record_in(store, ref, event))
+                                    lambda store: self._record_in(store, ref, dag, event, pid))
         if recorded:
             log.info("%s ended %s", ref.describe(), event.state.value)
         return recorded
 
-    def _record_in(self, store: SqlStore, ref: TryRef, event: TaskFinishedEvent) -> bool:
-        if not lock_try(store, ref):
+    def _record_in(self, store: SqlStore, ref: TryRef, dag: DagStructure,
+                   event: TaskFinishedEvent, pid: int | None) -> bool:
+        ti = lock_try(store, ref)
+        if ti is None:
             log.info("not recording the outcome of %s: the instance moved on", ref.describe())
             return False
-        dag = self._dag(store, ref.key.dag_id)
-        if dag is None:
-            log.error("cannot record %s: its DAG is gone", ref.describe())
-            return False
-        changed = apply_finished(store, dag, event)
+        # The structure the try started with: its retries and downstream tasks.
+        changed = apply_finished(store, dag, event, current=ti, pid=pid)
         notify_outcome(store, OutcomeNote(ref.key, ref.try_number, event.state.value,
                                           tuple(sorted(changed))))
         return True
-
-    def _quietly(self, work: Callable[[SqlStore], object]) -> None:
-        store = self._store()
-        try:
-            with store.transaction():
-                work(store)
-        except Exception as exc:  # only informative writes go through here
-            log.warning("could not write to the database: %s", exc)
-            store.close()
 
     # -- the driver thread: the only one that touches the local executor --------------------
     def _drive(self) -> None:
@@ -277,11 +294,14 @@ class RemoteTries:
                     return
             except Exception:  # a bug here must not leave every waiting try hanging
                 log.exception("the worker's driver failed; carrying on")
-                time.sleep(DRIVER_POLL_S)
+                time.sleep(DRIVER_ERROR_PAUSE_S)
 
     def _drive_once(self) -> bool:
-        """Take new work, hand out events, wait a little; False once told to stop."""
+        """Take new work, hand out events, wait for either; False once told to stop."""
         item: object | None
+        with contextlib.suppress(BlockingIOError):  # the wake-ups of the items taken below
+            while os.read(self._wake_read, 4096):
+                pass
         try:  # with nothing running there is nothing to wait for but new work
             item = self._inbox.get_nowait() if self.local.has_work() else self._inbox.get()
         except queue.Empty:
@@ -301,7 +321,7 @@ class RemoteTries:
             if waiter is not None:
                 waiter.put(event)
         if self.local.has_work():
-            self.local.wait_for_events(DRIVER_POLL_S)
+            self.local.wait_for_events(DRIVER_POLL_S, wakeup_fd=self._wake_read)
         return True
 
     def _take(self, item: object) -> None:
@@ -326,7 +346,7 @@ class RemoteTries:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.config.heartbeat_interval_s):
             with self._running_lock:
-                refs = list(self._running.values())
+                refs = [(ref, self._pids.get(key)) for key, ref in self._running.items()]
             now = utc_now()
             store = self._store()
             try:
@@ -341,7 +361,7 @@ class RemoteTries:
                 with self._running_lock:
                     still = self._running.get(ref.key) == ref
                 if still:  # not a try that just ended and was recorded
-                    self._inbox.put(ref)
+                    self._put(ref)
 
 
 __all__ = ["WORKER_JOB", "RemoteTries", "WorkerConfig"]

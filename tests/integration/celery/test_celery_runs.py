@@ -68,6 +68,10 @@ def test_two_schedulers_and_two_workers_run_every_try_once_on_both_workers(
     assert Counter(task for task, _, _ in lines) == Counter(set(instances))
     assert {number for _, number, _ in lines} == {"1"}
     assert not {int(pid) for _, _, pid in lines} & {w1.pid, w2.pid}
+    # each instance shows the process its try ran in (written by a heartbeat, or with the
+    # outcome at the latest)
+    assert {label: ti.pid for label, ti in instances.items()} == {
+        task: int(pid) for task, _, pid in lines}
     # each try's log is in the log folder of the worker that ran it, and its XCom is stored
     for label, ti in instances.items():
         folder = home.worker_logs(ti.hostname.split("@")[0])

@@ -1,10 +1,11 @@
 """PostgreSQL ``LISTEN/NOTIFY`` for outcomes recorded away from the scheduler.
 
-A remote worker records a try's start or outcome in its own transaction and, in that
-same transaction, sends a notification naming the try and the tasks whose readiness
-may have changed. PostgreSQL delivers it to every listening session when (and only if)
-the transaction commits, so a scheduler sleeping in :meth:`OutcomeListener.wait` wakes
-within milliseconds of the commit, without polling.
+A remote worker records a try's outcome in its own transaction and, in that same
+transaction, sends a notification naming the try and the tasks whose readiness may have
+changed (a start is not notified: it frees and readies nothing). PostgreSQL delivers it
+to every listening session when (and only if) the transaction commits, so a scheduler
+sleeping in :meth:`OutcomeListener.wait` wakes within milliseconds of the commit, without
+polling.
 
 A notification is lost only if the listening connection is: after every (re)connect the
 listener says so (:attr:`OutcomeListener.reconnected`), and the scheduler then looks at

@@ -4,9 +4,11 @@ A worker of the Celery executor receives only a try's identifiers (its key, try 
 and step id). Every write it makes names all of them, so a message delivered twice, or
 delivered after the scheduler gave the try up and queued another, changes nothing:
 
-- the start is ``queued -> running`` only for that try number and step;
-- a heartbeat touches only a running instance still on that try and step, and tells the
-  worker which of its tries are no longer wanted (cleared, marked, timed out);
+- the start is ``queued -> running`` only for that try number and step, in one statement
+  that also returns the instance;
+- a heartbeat touches only a running instance still on that try and step (and records the
+  process id of its try), and tells the worker which of its tries are no longer wanted
+  (cleared, marked, timed out);
 - the outcome is recorded with the instance row locked (``FOR UPDATE``) after checking it
   is still on that try and step, queued or running.
 """
@@ -16,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from millstream.model.states import TaskState
-from millstream.store.records import TaskInstanceKey
+from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 from millstream.store.sql.common import rowcount
-from millstream.store.sql.convert import TI_TABLE
+from millstream.store.sql.convert import TI_COLUMNS, TI_TABLE, row_to_ti
 
 if TYPE_CHECKING:
     from millstream.store.sql.store import SqlStore
@@ -59,40 +61,56 @@ def _params(ref: TryRef) -> dict[str, object]:
             "k_step_id": ref.step_id}
 
 
-_START = update(TI_TABLE).where(_matches_try(), _TI.state == TaskState.QUEUED.value)
+_NOW = bindparam("v_now", type_=_TI.heartbeat_at.type)
+_START = (update(TI_TABLE).where(_matches_try(), _TI.state == TaskState.QUEUED.value)
+          .values(state=TaskState.RUNNING.value, start_date=_NOW, heartbeat_at=_NOW,
+                  hostname=bindparam("v_hostname", type_=_TI.hostname.type), pid=None,
+                  end_date=None)
+          .returning(*TI_COLUMNS))
 _RUNNING = update(TI_TABLE).where(_matches_try(), _TI.state == TaskState.RUNNING.value)
-_LOCK = (select(_TI.state).where(_matches_try())
+_BEAT = _RUNNING.values(heartbeat_at=_NOW)
+_BEAT_PID = _RUNNING.values(heartbeat_at=_NOW, pid=bindparam("v_pid", type_=_TI.pid.type))
+_LOCK = (select(*TI_COLUMNS).where(_matches_try())
          .where(_TI.state.in_([TaskState.QUEUED.value, TaskState.RUNNING.value]))
          .with_for_update())
 
 
-def start_try(store: SqlStore, ref: TryRef, hostname: str, now: datetime) -> bool:
-    """``queued -> running`` for exactly this try and step; False if it is not that (any
-    more): a second delivery, or a try the scheduler has given up and queued again."""
-    values = {"state": TaskState.RUNNING.value, "start_date": now, "heartbeat_at": now,
-              "hostname": hostname, "pid": None, "end_date": None}
-    return rowcount(store.session.execute(_START.values(**values), _params(ref))) == 1
+def _execute(store: SqlStore, statement: Any, params: dict[str, object]) -> Any:
+    # Core statements on the session's connection: the ORM path adds checks that cost
+    # a good part of a short statement and do nothing here.
+    return store.session.connection().execute(statement, params)
 
 
-def record_pid(store: SqlStore, ref: TryRef, pid: int) -> None:
-    """The process id of a running try, on the worker's host (shown, not used to judge it)."""
-    store.session.execute(_RUNNING.values(pid=pid), _params(ref))
+def start_try(store: SqlStore, ref: TryRef, hostname: str, now: datetime
+              ) -> TaskInstanceRecord | None:
+    """``queued -> running`` for exactly this try and step; returns the instance as it now
+    is, or None if it is not that try (any more): a second delivery, or a try the
+    scheduler has given up and queued again."""
+    params = {**_params(ref), "v_now": now, "v_hostname": hostname}
+    row = _execute(store, _START, params).first()
+    return row_to_ti(row) if row is not None else None
 
 
-def heartbeat_tries(store: SqlStore, refs: Iterable[TryRef], now: datetime) -> list[TryRef]:
-    """Record that these running tries are alive; returns those no longer wanted (the
-    instance has moved on: cleared, marked, failed by a timeout, or given to another try)."""
+def heartbeat_tries(store: SqlStore, refs: Iterable[tuple[TryRef, int | None]],
+                    now: datetime) -> list[TryRef]:
+    """Record that these running tries are alive, each with the process id of its try on
+    the worker's host when known (shown, not used to judge it); returns those no longer
+    wanted (the instance has moved on: cleared, marked, failed by a timeout, or given to
+    another try)."""
     gone: list[TryRef] = []
-    for ref in refs:
-        if rowcount(store.session.execute(_RUNNING.values(heartbeat_at=now), _params(ref))) != 1:
+    for ref, pid in refs:
+        params = {**_params(ref), "v_now": now, "v_pid": pid}
+        if rowcount(_execute(store, _BEAT if pid is None else _BEAT_PID, params)) != 1:
             gone.append(ref)
     return gone
 
 
-def lock_try(store: SqlStore, ref: TryRef) -> bool:
+def lock_try(store: SqlStore, ref: TryRef) -> TaskInstanceRecord | None:
     """Lock the instance row until the transaction ends, if it is still on this try and
-    step and queued or running: then (and only then) its outcome may be recorded."""
-    return store.session.execute(_LOCK, _params(ref)).first() is not None
+    step and queued or running, and return it: then (and only then) its outcome may be
+    recorded."""
+    row = _execute(store, _LOCK, _params(ref)).first()
+    return row_to_ti(row) if row is not None else None
 
 
-__all__ = ["TryRef", "heartbeat_tries", "lock_try", "record_pid", "start_try"]
+__all__ = ["TryRef", "heartbeat_tries", "lock_try", "start_try"]
