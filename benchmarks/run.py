@@ -192,11 +192,15 @@ def bench_parse200(status: Status) -> list[Figure]:
 def bench_test100(status: Status) -> list[Figure]:
     """chain100 under dag.test(); floor: the same 100 operators executed in a plain loop."""
     from millstream import DAG, chain
-    from millstream.operators.empty import EmptyOperator
+    from millstream.operators.python import PythonOperator
+
+    def nothing() -> None:
+        return None
 
     def build() -> DAG:
         with DAG("bench_test100") as dag:
-            chain(*[EmptyOperator(task_id=f"t{i:03d}") for i in range(100)])
+            chain(*[PythonOperator(task_id=f"t{i:03d}", python_callable=nothing)
+                    for i in range(100)])
         return dag
 
     status("test100: dag.test() of 100 chained tasks")
