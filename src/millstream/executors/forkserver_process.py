@@ -69,7 +69,6 @@ from millstream.runtime.events_json import (
     MessageFormatError,
     from_dict,
     from_json,
-    to_dict,
     to_json,
 )
 from millstream.runtime.worker import result_path
@@ -255,9 +254,10 @@ class _ForkServer:
         if not isinstance(workload, TaskWorkload):
             log.error("fork server: expected a workload, got %s", type(workload).__name__)
             return
-        self._start_try(workload)
+        self._start_try(workload, data)
 
-    def _start_try(self, workload: TaskWorkload) -> None:
+    def _start_try(self, workload: TaskWorkload, raw: dict[str, Any]) -> None:
+        """Hand ``workload`` to its zygote (``raw``: the message it came in, passed on as is)."""
         if os.getppid() != self.parent_pid:
             # The scheduler that sent this died before it could record the start; the
             # next scheduler hands the task out again (no log file: it never began).
@@ -278,7 +278,7 @@ class _ForkServer:
         with contextlib.suppress(FileNotFoundError):
             result_path(self.config.log_folder, workload.key, workload.try_number).unlink()
         entry = self.processes.add(zygote.pid, start, workload=workload)
-        zygote.pipe.send({"id": entry.request_id, "kind": "try", "workload": to_dict(workload)})
+        zygote.pipe.send({"id": entry.request_id, "kind": "try", "workload": raw})
 
     def _start_callback(self, request: CallbackRequest) -> None:
         try:
