@@ -131,9 +131,12 @@ class LocalExecutor:
         self._next_callback_id = 0
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the fork server (if it is not running)."""
-        if self._server is not None:
+    def start(self, unless_fresh: bool = False) -> None:
+        """Start the fork server (if it is not running). ``unless_fresh``: only one that
+        must be forked from this process (its configuration cannot reach a fresh
+        interpreter); a fresh one waits for a call without it, or for its first use."""
+        if self._server is not None or (unless_fresh and forkserver_main.can_launch(
+                self._config) and self._fresh):
             return
         make_private_folder(self.log_folder)
         self._server = handle = forkserver_process.spawn(self._config, self._fresh)
@@ -314,11 +317,10 @@ class LocalExecutor:
     def in_flight(self) -> set[TaskInstanceKey]:
         """Every task instance with a try accepted here and not yet reported finished.
 
-        Unlike :meth:`running_pids` this includes tries waiting for a slot, tries whose
-        start has not been reported yet, and tries whose end is read but not yet drained:
-        none of them may be handed out a second time, nor have its result file adopted
-        ahead of its own event.
-        """
+        Unlike :meth:`running_pids` this includes tries waiting for a slot, tries whose start
+        has not been reported yet, and tries whose end is read but not yet drained: none of
+        them may be handed out a second time, nor have its result file adopted ahead of its
+        own event."""
         self._read()
         keys = {workload.key for workload, _ in self._waiting}
         keys.update(key for key, _ in self._sent)
