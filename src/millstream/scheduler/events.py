@@ -32,18 +32,39 @@ def apply_started(store: Store, event: TaskStartedEvent) -> None:
                                       event.hostname, event.pid)
 
 
+def read_instances(store: Store, events: Iterable[TaskFinishedEvent]
+                   ) -> dict[TaskInstanceKey, TaskInstanceRecord]:
+    """The instances these outcomes are about, one query per run (mapped instances are
+    left to be read one by one: their task's other instances may be many)."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for event in events:
+        if event.key.map_index < 0:
+            wanted.setdefault((event.key.dag_id, event.key.run_id), set()).add(
+                event.key.task_id)
+    found: dict[TaskInstanceKey, TaskInstanceRecord] = {}
+    for (dag_id, run_id), task_ids in wanted.items():
+        for ti in store.task_instances.for_run(dag_id, run_id, task_ids):
+            if ti.map_index < 0:
+                found[ti.key] = ti
+    return found
+
+
 def apply_finished(
-    store: Store, dag: DagView, event: TaskFinishedEvent, started: TaskStartedEvent | None = None
+    store: Store, dag: DagView, event: TaskFinishedEvent, started: TaskStartedEvent | None = None,
+    read: dict[TaskInstanceKey, TaskInstanceRecord] | None = None,
 ) -> set[str]:
     """Record a try's outcome; returns the task ids whose readiness may have changed.
 
     ``started`` is the same try's start, when both arrived together (a short task): the
-    instance then goes from queued to its outcome in one write.
+    instance then goes from queued to its outcome in one write. ``read``: instances read
+    in this transaction (:func:`read_instances`); the one used is taken out of it.
 
     An outcome of another try, or of another step of this try (a sensor's previous poke,
     the deferral now resuming), is stale and ignored.
     """
-    ti = store.task_instances.get(event.key)
+    ti = read.pop(event.key, None) if read else None
+    if ti is None:
+        ti = store.task_instances.get(event.key)
     if ti is None or ti.try_number != event.try_number or ti.state not in (
         TaskState.QUEUED, TaskState.RUNNING
     ) or not of_current_step(event, ti):

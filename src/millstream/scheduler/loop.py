@@ -20,6 +20,7 @@ from millstream.scheduler.dispatch import choose_to_queue, claim_for_queue, obse
 from millstream.scheduler.events import (
     apply_finished,
     apply_started,
+    read_instances,
     resumed_workload,
     waiting_for_time,
 )
@@ -288,6 +289,8 @@ class Scheduler:
             (e.key, e.try_number): e for e in events
             if isinstance(e, TaskStartedEvent) and (e.key, e.try_number) in ended
         }
+        read = read_instances(self.store, (e for e in events if isinstance(e, TaskFinishedEvent)
+                                           and e.key.dag_id in self.dags))
         for event in events:
             dag = self.dags.get(event.key.dag_id)
             folded = isinstance(event, TaskStartedEvent) and (
@@ -301,7 +304,7 @@ class Scheduler:
                 run_key = (event.key.dag_id, event.key.run_id)
                 self._dirty.setdefault(run_key, set()).update(
                     apply_finished(self.store, dag, event,
-                                   starts.get((event.key, event.try_number)))
+                                   starts.get((event.key, event.try_number)), read)
                 )
                 self._touched.add(run_key)
                 self._wake_later_runs(dag, event.key.run_id, (event.key.task_id,))
