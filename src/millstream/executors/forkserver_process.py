@@ -396,8 +396,11 @@ def _warm_up() -> None:
     (Jinja, the context, XCom encoding) is in place before the first fork.
 
     Each zygote, and each try's process, then starts with them ready instead of paying
-    tens of milliseconds for them on every try.
+    tens of milliseconds for them on every try. The cryptography library, which tries
+    reading connections and secret variables need, is imported here for the same reason.
     """
+    import cryptography.fernet  # noqa: F401 - shared with every try, not imported by each
+
     from millstream.authoring.dag import DAG
     from millstream.operators.python import PythonOperator
     from millstream.runtime.task_runner import run_task_try
