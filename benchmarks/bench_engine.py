@@ -9,11 +9,12 @@ executor with its fork server), parses the folder with one ``job.step``, trigger
 manual run and lets ``job.run`` drive it to the end. Every figure comes from the
 timestamps the store recorded, not from the benchmark's own clock.
 
-- chain100: 100 ``EmptyOperator`` tasks in a chain. Figures: the median handoff (a
+- chain100: 100 no-op ``PythonOperator`` tasks in a chain (a callable that does
+  nothing, run in a worker process like any task). Figures: the median handoff (a
   task's ``start_date`` minus its upstream's ``end_date``) and the run's
   ``end_date - start_date``. Floor: 100 bare fork + exit + waitpid cycles
   (``bench_local.bench_fork_floor``; per fork, in ms, for the handoff).
-- fan1000: 1000 independent ``EmptyOperator`` tasks with ``PARALLELISM`` slots.
+- fan1000: 1000 independent no-op ``PythonOperator`` tasks with ``PARALLELISM`` slots.
   Figure: 1000 / (last task end - first task start). Floor: 1000 bare forks as forks/s;
   overhead = floor rate / measured rate (how many times slower than bare forks).
 
@@ -68,22 +69,33 @@ CHAIN_DAG = """\
 from datetime import datetime
 
 from millstream import DAG, chain
-from millstream.operators.empty import EmptyOperator
+from millstream.operators.python import PythonOperator
+
+
+def nothing():
+    return None
+
 
 with DAG("bench_chain100", start_date=datetime(2026, 1, 1), schedule=None) as dag:
-    chain(*[EmptyOperator(task_id=f"t{{i:04d}}") for i in range({tasks})])
+    chain(*[PythonOperator(task_id=f"t{{i:04d}}", python_callable=nothing)
+            for i in range({tasks})])
 """
 
 FAN_DAG = """\
 from datetime import datetime
 
 from millstream import DAG
-from millstream.operators.empty import EmptyOperator
+from millstream.operators.python import PythonOperator
+
+
+def nothing():
+    return None
+
 
 with DAG("bench_fan1000", start_date=datetime(2026, 1, 1), schedule=None,
          max_active_tasks={tasks}) as dag:
     for i in range({tasks}):
-        EmptyOperator(task_id=f"t{{i:04d}}")
+        PythonOperator(task_id=f"t{{i:04d}}", python_callable=nothing)
 """
 
 

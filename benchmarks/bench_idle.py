@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_idle.py [--json]
 
-DESIGN's target is "scheduler + webserver resident memory <= 150 MB"; ``standalone`` runs
+DESIGN's target is "scheduler + webserver resident memory <= 120 MB"; ``standalone`` runs
 the scheduler, the web server (a uvicorn thread) and the triggerer (a thread) in one
 process, beside the executor's fork server. This starts ``python -m millstream.cli.main
 standalone --no-examples`` with ``MILLSTREAM_HOME`` set to a temporary home whose dags
@@ -52,7 +52,7 @@ SAMPLES = 5
 SAMPLE_GAP_S = 0.2
 FLOOR_CODE = "import time; time.sleep(5)"
 FLOOR_SETTLE_S = 0.5
-TARGET_MB = 150.0
+TARGET_MB = 120.0
 
 Status = Callable[[str], None]
 

@@ -28,10 +28,15 @@ NOOP_DAG = textwrap.dedent(
     from datetime import datetime
 
     from millstream import DAG
-    from millstream.operators.empty import EmptyOperator
+    from millstream.operators.python import PythonOperator
+
+
+    def nothing():
+        return None
+
 
     with DAG("bench_local_noop", start_date=datetime(2026, 1, 1), schedule=None) as dag:
-        EmptyOperator(task_id="noop")
+        PythonOperator(task_id="noop", python_callable=nothing)
     """
 )
 

@@ -95,8 +95,11 @@ def scheduler_job(
         zombie_timeout=_seconds(sched.zombie_timeout_s),
     )
     observability.configure(settings)  # before the fork server: the tries inherit it
-    # The fork server copies this process: start it before any DB connection or thread.
-    executor.start()
+    # A fork server forked from this process (its configuration cannot reach a fresh
+    # interpreter) starts now, before any DB connection or thread. A fresh one starts once
+    # a DAG that may run is known, or a try or callback needs it: a scheduler whose DAGs
+    # are all paused keeps none.
+    executor.start(unless_fresh=True)
     store = open_sql_store(settings)
     watchdog = database_watchdog(settings, store, "scheduler")
     watchdog.__enter__()
@@ -117,7 +120,7 @@ def scheduler_job(
                 # A try's process creates its log file first thing: then it has started.
                 try_started=lambda key, try_number: try_log_path(log_folder, key,
                                                                  try_number).exists(),
-                max_runs_per_tick=sched.max_runs_per_tick,
+                max_runs_per_tick=sched.max_runs_per_tick, dags_to_run=executor.start,
             )
         yield job
     finally:

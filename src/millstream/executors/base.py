@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+import contextlib
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
@@ -62,3 +63,10 @@ class RecordsRemotely(Protocol):
         """Whether notes may have been missed since the last call (then every active run
         must be looked at again), and the notes received, oldest first."""
         ...
+
+
+def batched(executor: Executor) -> contextlib.AbstractContextManager[Any]:
+    """A context in which workloads submitted to ``executor`` are sent together at its
+    end, where the executor can (one write to the local executor's fork server)."""
+    batch = getattr(executor, "batched", None)
+    return batch() if callable(batch) else contextlib.nullcontext()

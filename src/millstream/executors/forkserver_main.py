@@ -44,17 +44,11 @@ def launch(config: ForkServerConfig, to_read: int, from_write: int) -> int | Non
     None if the configuration cannot be passed to another interpreter (it holds
     closures, as tests' may): the caller forks the server instead.
     """
-    buffer = io.BytesIO()
-    try:
-        _Pickler(buffer).dump({"sys_path": list(sys.path), "config": config,
-                               "limits": limits_in_force(), "observability": process_state()})
-    except (pickle.PicklingError, TypeError, AttributeError):
+    payload = _payload(config)
+    if payload is None:
         return None
-    payload = buffer.getvalue()
     config_read, config_write = os.pipe()
     try:
-        if len(payload) > 60_000:  # more than a pipe holds before it is read
-            return None
         os.write(config_write, payload)
         os.close(config_write)
         config_write = -1
@@ -71,6 +65,23 @@ def launch(config: ForkServerConfig, to_read: int, from_write: int) -> int | Non
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+
+
+def can_launch(config: ForkServerConfig) -> bool:
+    """Whether the configuration can be passed to a fresh interpreter (else the server is
+    forked from this process, which must then happen before it starts threads)."""
+    return _payload(config) is not None
+
+
+def _payload(config: ForkServerConfig) -> bytes | None:
+    buffer = io.BytesIO()
+    try:
+        _Pickler(buffer).dump({"sys_path": list(sys.path), "config": config,
+                               "limits": limits_in_force(), "observability": process_state()})
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    payload = buffer.getvalue()
+    return payload if len(payload) <= 60_000 else None  # what a pipe holds before a read
 
 
 class _Pickler(pickle.Pickler):

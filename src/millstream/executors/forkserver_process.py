@@ -71,7 +71,6 @@ from millstream.runtime.events_json import (
     MessageFormatError,
     from_dict,
     from_json,
-    to_dict,
     to_json,
 )
 from millstream.runtime.worker import metrics_path, result_path
@@ -261,9 +260,10 @@ class _ForkServer:
         if not isinstance(workload, TaskWorkload):
             log.error("fork server: expected a workload, got %s", type(workload).__name__)
             return
-        self._start_try(workload)
+        self._start_try(workload, data)
 
-    def _start_try(self, workload: TaskWorkload) -> None:
+    def _start_try(self, workload: TaskWorkload, raw: dict[str, Any]) -> None:
+        """Hand ``workload`` to its zygote (``raw``: the message it came in, passed on as is)."""
         if os.getppid() != self.parent_pid:
             # The scheduler that sent this died before it could record the start; the
             # next scheduler hands the task out again (no log file: it never began).
@@ -285,7 +285,7 @@ class _ForkServer:
             with contextlib.suppress(FileNotFoundError):
                 stale(self.config.log_folder, workload.key, workload.try_number).unlink()
         entry = self.processes.add(zygote.pid, start, workload=workload)
-        zygote.pipe.send({"id": entry.request_id, "kind": "try", "workload": to_dict(workload)})
+        zygote.pipe.send({"id": entry.request_id, "kind": "try", "workload": raw})
 
     def _start_callback(self, request: CallbackRequest) -> None:
         try:
@@ -404,8 +404,11 @@ def _warm_up() -> None:
     (Jinja, the context, XCom encoding) is in place before the first fork.
 
     Each zygote, and each try's process, then starts with them ready instead of paying
-    tens of milliseconds for them on every try.
+    tens of milliseconds for them on every try. The cryptography library, which tries
+    reading connections and secret variables need, is imported here for the same reason.
     """
+    import cryptography.fernet  # noqa: F401 - shared with every try, not imported by each
+
     from millstream.authoring.dag import DAG
     from millstream.operators.python import PythonOperator
     from millstream.runtime.task_runner import run_task_try

@@ -1,17 +1,17 @@
 """The local executor: runs task tries as processes on this machine, through a fork server.
 
-``start()`` starts the fork server (:mod:`millstream.executors.forkserver_process`), a
-fresh interpreter when it can be (:mod:`millstream.executors.forkserver_main`); every try
-then runs in a worker forked from the zygote that imported its DAG file
+``start()`` starts the fork server (:mod:`millstream.executors.forkserver_process`), a fresh
+interpreter when it can be (:mod:`millstream.executors.forkserver_main`); every try then runs
+in a worker forked from the zygote that imported its DAG file
 (:mod:`millstream.executors.zygote`), which runs up to ``tries_per_process`` tries
 (:mod:`millstream.executors.try_worker`), and every DAG callback in a fork of its own
-(:mod:`millstream.executors.callback_processes`). Workloads go to the server as JSON
-lines and events come back the same way: nothing here writes the store.
+(:mod:`millstream.executors.callback_processes`). Workloads go to the server as JSON lines
+(those a scheduler tick submits in one write) and events come back the same way: nothing
+here writes the store.
 
-At most ``parallelism`` tries run at once; workloads submitted beyond that wait here,
-in order, and go out as soon as a running try reports its end. Nothing sleeps: the
-scheduler's loop can block in :meth:`LocalExecutor.wait_for_events` until the server
-has something to say.
+At most ``parallelism`` tries run at once; workloads submitted beyond that wait here, in
+order, and go out as soon as a running try reports its end. Nothing sleeps: the scheduler's
+loop can block in :meth:`LocalExecutor.wait_for_events` until the server has something to say.
 
 Reliability:
 
@@ -30,6 +30,7 @@ Call ``start()`` early, before the scheduler starts threads, in case the server 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -40,7 +41,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -56,7 +57,7 @@ from millstream.executors.fork_config import (
 )
 from millstream.executors.forkserver_process import ForkServerHandle
 from millstream.executors.orphans import InFlightTry, OrphanedTries
-from millstream.executors.process_tools import describe_status, kill_group, kill_pid
+from millstream.executors.process_tools import kill_group, kill_pid, reap_child
 from millstream.model.states import TaskState
 from millstream.parsing.processor import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 from millstream.private_files import make_private_folder
@@ -124,6 +125,7 @@ class LocalExecutor:
         self._sent: dict[tuple[TaskInstanceKey, int], InFlightTry] = {}
         self._orphans = OrphanedTries(self.log_folder, clock)
         self._outbox = bytearray()
+        self._batching = False
         self._inbox = bytearray()
         self._events: list[Event] = []
         self._killed: set[tuple[TaskInstanceKey, int]] = set()  # killed by stop(kill=True)
@@ -131,9 +133,12 @@ class LocalExecutor:
         self._next_callback_id = 0
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the fork server (if it is not running)."""
-        if self._server is not None:
+    def start(self, unless_fresh: bool = False) -> None:
+        """Start the fork server (if it is not running). ``unless_fresh``: only one that
+        must be forked from this process (its configuration cannot reach a fresh
+        interpreter); a fresh one waits for a call without it, or for its first use."""
+        if self._server is not None or (unless_fresh and forkserver_main.can_launch(
+                self._config) and self._fresh):
             return
         make_private_folder(self.log_folder)
         self._server = handle = forkserver_process.spawn(self._config, self._fresh)
@@ -149,19 +154,18 @@ class LocalExecutor:
         self._server = None
         forkserver_process.release(handle)
         log.error("the fork server (pid %d) %s while it started; forking it from this "
-                  "process instead", handle.pid, _reap(handle.pid, block=True))
+                  "process instead", handle.pid, reap_child(handle.pid))
         self._fresh = False
         self.start()
 
     def stop(self, timeout: float = 30.0, kill: bool = False) -> None:
         """Stop taking work and wait up to ``timeout`` seconds for running tries to end.
 
-        Workloads not yet handed to a process are dropped (the scheduler queues them
-        again after a restart). Tries still running after ``timeout`` are killed with
-        their process groups when ``kill`` is true; otherwise they are left to finish
-        on their own (the fork server stays until they have, and exits) and their
-        outcomes are found later with :func:`read_result_file`. Events that arrive
-        while stopping can still be drained.
+        Workloads not yet handed to a process are dropped (the scheduler queues them again
+        after a restart). Tries still running after ``timeout`` are killed with their process
+        groups when ``kill`` is true; otherwise they are left to finish on their own (the fork
+        server stays until they have, and exits) and their outcomes are found later with
+        :func:`read_result_file`. Events that arrive while stopping can still be drained.
         """
         self._waiting.clear()
         handle = self._server
@@ -232,10 +236,8 @@ class LocalExecutor:
         return max(0, self.parallelism - busy)
 
     def submit(self, workload: TaskWorkload) -> None:
-        """Accept a workload; it starts at once if a slot is free.
-
-        The try's process is forked from the zygote of ``workload.dag_file``.
-        """
+        """Accept a workload; it starts at once if a slot is free (inside :meth:`batched`,
+        when the batch ends), in a process forked from the zygote of ``workload.dag_file``."""
         dag_file = workload.dag_file
         if not dag_file:
             self._reject(workload, f"no DAG file is known for task {workload.key.task_id!r} "
@@ -251,6 +253,16 @@ class LocalExecutor:
         self._waiting.append((workload, line))
         self._send_waiting()
         self._write()
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Workloads submitted inside go to the fork server in one write, at the end."""
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            self._write()
 
     def sync(self) -> None:
         """Send what is waiting to be sent and collect the events that have arrived."""
@@ -306,11 +318,10 @@ class LocalExecutor:
     def in_flight(self) -> set[TaskInstanceKey]:
         """Every task instance with a try accepted here and not yet reported finished.
 
-        Unlike :meth:`running_pids` this includes tries waiting for a slot, tries whose
-        start has not been reported yet, and tries whose end is read but not yet drained:
-        none of them may be handed out a second time, nor have its result file adopted
-        ahead of its own event.
-        """
+        Unlike :meth:`running_pids` this includes tries waiting for a slot, tries whose start
+        has not been reported yet, and tries whose end is read but not yet drained: none of
+        them may be handed out a second time, nor have its result file adopted ahead of its
+        own event."""
         self._read()
         keys = {workload.key for workload, _ in self._waiting}
         keys.update(key for key, _ in self._sent)
@@ -377,7 +388,7 @@ class LocalExecutor:
 
     def _write(self) -> None:
         handle = self._server
-        while self._outbox and handle is not None:
+        while self._outbox and handle is not None and not self._batching:
             try:
                 written = os.write(handle.to_server, self._outbox)
             except BlockingIOError:
@@ -462,7 +473,7 @@ class LocalExecutor:
         forkserver_process.release(handle)
         self._inbox.clear()
         self._outbox.clear()
-        status = _reap(handle.pid, block=True)
+        status = reap_child(handle.pid)
         if self._stopping:
             return
         log.error("the fork server (pid %d) %s; starting a new one", handle.pid, status)
@@ -486,14 +497,5 @@ class LocalExecutor:
         self._server = None
         forkserver_process.release(handle)
         self._inbox.clear()
-        threading.Thread(target=_reap, args=(handle.pid, True), daemon=True,
+        threading.Thread(target=reap_child, args=(handle.pid,), daemon=True,
                          name=f"millstream-reap-{handle.pid}").start()
-
-
-def _reap(pid: int, block: bool) -> str:
-    """Collect a child's exit status; returns how it ended, in words."""
-    try:
-        _, status = os.waitpid(pid, 0 if block else os.WNOHANG)
-    except ChildProcessError:
-        return "has exited"
-    return describe_status(status)

@@ -127,6 +127,15 @@ def kill_pid(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
+def reap_child(pid: int) -> str:
+    """Wait for a child to end and collect its exit status; returns how it ended, in words."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return "has exited"
+    return describe_status(status)
+
+
 def describe_status(status: int | None) -> str:
     """How a process ended, in words, from its wait status (None: nobody knows)."""
     if status is None:

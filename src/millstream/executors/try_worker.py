@@ -120,6 +120,13 @@ def _children_left() -> bool:
             return True
 
 
+def _environment() -> dict[Any, Any]:
+    """The environment variables as a plain dict: on POSIX the bytes ``os.environ`` keeps
+    (comparing them costs no decoding of every name and value), else decoded."""
+    data = getattr(os.environ, "_data", None)
+    return dict(data) if isinstance(data, dict) else dict(os.environ)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -148,7 +155,7 @@ class Health:
         self.memory_mb = memory_mb
         self.resident_mb = _resident_mb()
         self.cwd = os.getcwd()
-        self.environ = dict(os.environ)
+        self.environ = _environment()
         self.path = list(sys.path)
         self.umask = _umask()
         self.handlers = {signum: signal.getsignal(signum) for signum in _WATCHED_SIGNALS}
@@ -172,7 +179,7 @@ class Health:
                    f"{self.memory_mb} MB (executor.max_memory_growth_mb)")
         if os.getcwd() != self.cwd:
             yield "the try changed the working folder"
-        if os.environ != self.environ:
+        if _environment() != self.environ:
             yield "the try changed the environment variables"
         if sys.path != self.path:
             yield "the try changed sys.path"

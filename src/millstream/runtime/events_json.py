@@ -97,27 +97,70 @@ def decode_record(cls: type[T], data: Any) -> T:
 
 
 # -- encoding ---------------------------------------------------------------------------------
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+_ENCODINGS: dict[type[Any], int] = {}
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def _encode(value: Any, where: str) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
+    kind = _encoding(type(value))
+    if kind is _PLAIN:
         return value
-    if isinstance(value, Enum):
+    if kind is _ENUM:
         return value.value
-    if isinstance(value, datetime):
+    if kind is _DATETIME:
         return encode_datetime(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: _encode(getattr(value, f.name), f"{where}.{f.name}")
-            for f in dataclasses.fields(value)
-        }
-    if isinstance(value, tuple | list):
+    if kind is _RECORD:
+        fields = {}
+        for name in _field_names(type(value)):
+            item = getattr(value, name)
+            fields[name] = (item if _encoding(type(item)) is _PLAIN
+                            else _encode(item, f"{where}.{name}"))
+        return fields
+    if kind is _SEQUENCE:
         return [_encode(item, where) for item in value]
-    if isinstance(value, dict):
+    if kind is _MAPPING:
         return _plain_json(value, where)
     raise TypeError(f"{where}: cannot serialize a {type(value).__name__} value")
 
 
+_PLAIN, _ENUM, _DATETIME, _RECORD, _SEQUENCE, _MAPPING, _OTHER = range(7)
+
+
+def _encoding(cls: type[Any]) -> int:
+    """How values of ``cls`` are written (the same for every value of one class)."""
+    kind = _ENCODINGS.get(cls)
+    if kind is None:
+        kind = _ENCODINGS[cls] = _kind_of(cls)
+    return kind
+
+
+def _kind_of(cls: type[Any]) -> int:
+    if cls is type(None) or issubclass(cls, bool | int | float | str):
+        return _PLAIN
+    if issubclass(cls, Enum):
+        return _ENUM
+    if issubclass(cls, datetime):
+        return _DATETIME
+    if dataclasses.is_dataclass(cls):
+        return _RECORD
+    if issubclass(cls, tuple | list):
+        return _SEQUENCE
+    if issubclass(cls, dict):
+        return _MAPPING
+    return _OTHER
+
+
 def _plain_json(value: Any, where: str) -> Any:
     """A free-form value, checked to be JSON already (it is sent as is)."""
+    if not value:
+        return value
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -150,56 +193,122 @@ def decode_datetime(text: str) -> datetime:
 
 
 # -- decoding ---------------------------------------------------------------------------------
+# Every message of one kind is read the same way: the type hints are looked at once per
+# type, and the function that reads a value of that type is kept (a scheduler reads two
+# events per try, a fork server, zygote and worker a workload each).
+Decoder = typing.Callable[[Any, str], Any]
+
+
+def _decode(tp: Any, raw: Any, where: str) -> Any:
+    return _decoder(tp)(raw, where)
+
+
 @cache
 def _hints(cls: type[Any]) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _decode(tp: Any, raw: Any, where: str) -> Any:
+@cache
+def _decoder(tp: Any) -> Decoder:
+    """The function that reads a value of type ``tp`` from its JSON form."""
     if tp is Any:
-        return raw
+        return _as_is
     origin = typing.get_origin(tp)
     if origin is Union or origin is types.UnionType:
-        args = typing.get_args(tp)
-        if raw is None and type(None) in args:
-            return None
-        options = [a for a in args if a is not type(None)]
-        if len(options) != 1:
+        return _union_decoder(tp)
+    read = _value_decoder(tp, origin)
+
+    def not_null(raw: Any, where: str) -> Any:
+        if raw is None:
+            raise ValueError(f"{where} must not be null")
+        return read(raw, where)
+
+    return not_null
+
+
+def _as_is(raw: Any, where: str) -> Any:
+    return raw
+
+
+def _union_decoder(tp: Any) -> Decoder:
+    args = typing.get_args(tp)
+    nullable = type(None) in args
+    options = [a for a in args if a is not type(None)]
+    if len(options) != 1:
+        def unsupported(raw: Any, where: str) -> Any:
+            if raw is None and nullable:
+                return None
             raise TypeError(f"{where}: unsupported union type {tp!r}")
-        return _decode(options[0], raw, where)
-    if raw is None:
-        raise ValueError(f"{where} must not be null")
+        return unsupported
+    read = _decoder(options[0])
+
+    def optional(raw: Any, where: str) -> Any:
+        if raw is None and nullable:
+            return None
+        return read(raw, where)
+
+    return optional
+
+
+def _value_decoder(tp: Any, origin: Any) -> Decoder:
+    """How a non-null value of ``tp`` is read."""
     if tp is datetime:
-        return decode_datetime(raw)
+        return lambda raw, where: decode_datetime(raw)
     if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp(raw)
+        return lambda raw, where: tp(raw)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(raw, dict):
-            raise TypeError(f"{where}: expected an object, got {type(raw).__name__}")
-        hints = _hints(tp)
-        kwargs = {
-            f.name: _decode(hints[f.name], raw[f.name], f"{where}.{f.name}")
-            for f in dataclasses.fields(tp)
-            if f.init and f.name in raw
-        }
-        return tp(**kwargs)
+        return _dataclass_decoder(tp)
     if origin is tuple:
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], item, where) for item in raw)
-        if len(args) != len(raw):
-            raise ValueError(f"{where}: expected {len(args)} items, got {len(raw)}")
-        return tuple(_decode(a, item, where) for a, item in zip(args, raw, strict=True))
+        return _tuple_decoder(tp)
     if origin is list:
         (item_type,) = typing.get_args(tp)
-        return [_decode(item_type, item, where) for item in raw]
+        read_item = _decoder(item_type)
+        return lambda raw, where: [read_item(item, where) for item in raw]
     if origin is dict:
-        _, value_type = typing.get_args(tp)
+        read_value = _decoder(typing.get_args(tp)[1])
+
+        def mapping(raw: Any, where: str) -> Any:
+            if not isinstance(raw, dict):
+                raise TypeError(f"{where}: expected an object, got {type(raw).__name__}")
+            return {key: read_value(value, where) for key, value in raw.items()}
+        return mapping
+    return _scalar_decoder(tp)
+
+
+def _dataclass_decoder(cls: Any) -> Decoder:
+    hints = _hints(cls)
+    fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls) if f.init]
+
+    def record(raw: Any, where: str) -> Any:
         if not isinstance(raw, dict):
             raise TypeError(f"{where}: expected an object, got {type(raw).__name__}")
-        return {key: _decode(value_type, value, where) for key, value in raw.items()}
-    if tp is float and isinstance(raw, int) and not isinstance(raw, bool):
-        return float(raw)
-    if isinstance(tp, type) and not isinstance(raw, tp):
-        raise TypeError(f"{where}: expected {tp.__name__}, got {type(raw).__name__}")
-    return raw
+        return cls(**{name: read(raw[name], f"{where}.{name}")
+                      for name, read in fields if name in raw})
+
+    return record
+
+
+def _tuple_decoder(tp: Any) -> Decoder:
+    args = typing.get_args(tp)
+    if len(args) == 2 and args[1] is Ellipsis:
+        read_item = _decoder(args[0])
+        return lambda raw, where: tuple(read_item(item, where) for item in raw)
+    readers = [_decoder(a) for a in args]
+
+    def fixed(raw: Any, where: str) -> Any:
+        if len(readers) != len(raw):
+            raise ValueError(f"{where}: expected {len(readers)} items, got {len(raw)}")
+        return tuple(read(item, where) for read, item in zip(readers, raw, strict=True))
+
+    return fixed
+
+
+def _scalar_decoder(tp: Any) -> Decoder:
+    def scalar(raw: Any, where: str) -> Any:
+        if tp is float and isinstance(raw, int) and not isinstance(raw, bool):
+            return float(raw)
+        if isinstance(tp, type) and not isinstance(raw, tp):
+            raise TypeError(f"{where}: expected {tp.__name__}, got {type(raw).__name__}")
+        return raw
+
+    return scalar

@@ -26,8 +26,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-import httpx
-
 from millstream.runtime.worker import RESULT_SUFFIX, try_log_path
 from millstream.store.records import TaskInstanceKey
 
@@ -176,6 +174,8 @@ def fetch_log(hostname: str, port: int, secret: str, key: TaskInstanceKey, try_n
     quoted = quote(path, safe="/=")
     url = f"http://{log_server_host(hostname)}:{port}{PREFIX}{quoted}"
     headers = {"Authorization": f"{AUTH_SCHEME} {make_token(secret, quoted)}"}
+    import httpx  # on the first remote log asked for: a web server never asked keeps none
+
     try:
         response = httpx.get(url, params={"offset": offset, "max_bytes": max_bytes},
                              headers=headers, timeout=timeout_s)

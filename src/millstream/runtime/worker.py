@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import faulthandler
+import functools
 import io
 import json
 import logging
@@ -94,6 +95,13 @@ def path_component(value: str) -> str:
 
 def try_folder(log_folder: str | os.PathLike[str], key: TaskInstanceKey) -> Path:
     """The folder holding the log and result files of every try of one task instance."""
+    return _try_folder(os.fspath(log_folder), key)
+
+
+@functools.lru_cache(maxsize=64)
+def _try_folder(log_folder: str, key: TaskInstanceKey) -> Path:
+    # Kept for the last few instances: a try asks for it for each of its files, and the
+    # fork server again for its result.
     folder = (Path(log_folder) / path_component(key.dag_id) / path_component(key.run_id)
               / path_component(key.task_id))
     if key.map_index >= 0:

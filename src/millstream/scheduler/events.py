@@ -34,9 +34,27 @@ def apply_started(store: Store, event: TaskStartedEvent) -> None:
                                       event.hostname, event.pid)
 
 
+def read_instances(store: Store, events: Iterable[TaskFinishedEvent]
+                   ) -> dict[TaskInstanceKey, TaskInstanceRecord]:
+    """The instances these outcomes are about, one query per run (mapped instances are
+    left to be read one by one: their task's other instances may be many)."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for event in events:
+        if event.key.map_index < 0:
+            wanted.setdefault((event.key.dag_id, event.key.run_id), set()).add(
+                event.key.task_id)
+    found: dict[TaskInstanceKey, TaskInstanceRecord] = {}
+    for (dag_id, run_id), task_ids in wanted.items():
+        for ti in store.task_instances.for_run(dag_id, run_id, task_ids):
+            if ti.map_index < 0:
+                found[ti.key] = ti
+    return found
+
+
 def apply_finished(
     store: Store, dag: DagView, event: TaskFinishedEvent, started: TaskStartedEvent | None = None,
     after_commit: list[Callable[[], None]] | None = None,
+    read: dict[TaskInstanceKey, TaskInstanceRecord] | None = None,
     *, current: TaskInstanceRecord | None = None, pid: int | None = None,
 ) -> set[str]:
     """Record a try's outcome; returns the task ids whose readiness may have changed.
@@ -46,14 +64,18 @@ def apply_finished(
     caller's list of what to do once its transaction commits), the try's end is counted
     there, in the state recorded (metrics).
 
-    ``current`` is the instance as the caller has just read it in this transaction (with
-    its row locked), to be used instead of reading it again; ``pid`` the try's process id,
-    written with the outcome (a remote worker's, not yet recorded).
+    ``read``: instances read in this transaction (:func:`read_instances`); the one used
+    is taken out of it. ``current`` is the instance as the caller has just read it in
+    this transaction (with its row locked), to be used instead of reading it again;
+    ``pid`` the try's process id, written with the outcome (a remote worker's, not yet
+    recorded).
 
     An outcome of another try, or of another step of this try (a sensor's previous poke,
     the deferral now resuming), is stale and ignored.
     """
-    ti = current if current is not None else store.task_instances.get(event.key)
+    ti = current if current is not None else (read.pop(event.key, None) if read else None)
+    if ti is None:
+        ti = store.task_instances.get(event.key)
     if ti is None or ti.try_number != event.try_number or ti.state not in (
         TaskState.QUEUED, TaskState.RUNNING
     ) or not of_current_step(event, ti):

@@ -74,8 +74,11 @@ class SchedulerJob:
         clock: Callable[[], datetime] = utcnow,
         try_started: TryStarted | None = None,
         max_runs_per_tick: int | None = None,
+        dags_to_run: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        # Called when DAGs that may run are known (the executor gets ready for them).
+        self.dags_to_run = dags_to_run
         self.executor = executor
         self.refresh = refresh_dags
         self.read_result = read_result
@@ -118,6 +121,8 @@ class SchedulerJob:
                     self.scheduler.dag_changed(record.dag_id)
         self.scheduler.dags = dict(self._structures)
         self.scheduler.paused = paused
+        if self.dags_to_run is not None and not paused.issuperset(self._structures):
+            self.dags_to_run()
 
     def _changed_elsewhere(self) -> bool:
         """Whether the change signal moved since the last look: something outside this

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import StaleRecordError
-from millstream.executors.base import RecordsRemotely
+from millstream.executors.base import RecordsRemotely, batched
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
@@ -20,10 +20,12 @@ from millstream.scheduler.dispatch import choose_to_queue, claim_for_queue, obse
 from millstream.scheduler.events import (
     apply_finished,
     apply_started,
+    read_instances,
     resumed_workload,
     stop_timed_out_try,
     waiting_for_time,
 )
+from millstream.scheduler.pending_events import PendingEvents
 from millstream.scheduler.readiness import evaluate_dirty, past_dependents
 from millstream.scheduler.runs import (
     align_run_with_dag,
@@ -93,11 +95,8 @@ class Scheduler:
         self._next_retry_at: datetime | None = None
         self._warned_pools: set[str] = set()
         self._pool_sizes: dict[str, int | None] = {}  # read again after every poke
-        self._unapplied: list[TaskStartedEvent | TaskFinishedEvent] = []
-        # A start alone changes nothing the scheduler acts on: it waits (start_batch_delay
-        # at most) for an outcome to share a transaction; a short try's become one write.
-        self.start_batch_delay = start_batch_delay
-        self._held_since: datetime | None = None
+        # A start waits (start_batch_delay at most) for its try's outcome: one write.
+        self._unapplied = PendingEvents(start_batch_delay)
         # The running runs between ticks (None: read again), with those this scheduler
         # starts and ends; read again on a reevaluating poke, and every RUNNING_REFRESH_S.
         self._running: dict[tuple[str, str], DagRunRecord] | None = None
@@ -138,12 +137,19 @@ class Scheduler:
         """Runs were created elsewhere in this process: start them on the next tick."""
         self._look_for_queued_runs = True
 
+    @property
+    def start_batch_delay(self) -> timedelta:
+        """How long a try's start waits for its outcome to share one write."""
+        return self._unapplied.delay
+
+    @start_batch_delay.setter
+    def start_batch_delay(self, delay: timedelta) -> None:
+        self._unapplied.delay = delay
+
     def take_unapplied(self) -> list[TaskStartedEvent | TaskFinishedEvent]:
         """The executor events drained and not yet applied (held starts): the caller
         records them instead (when the scheduler stops)."""
-        events, self._unapplied = self._unapplied, []
-        self._held_since = None
-        return events
+        return self._unapplied.take_all()
 
     def poke(self, reevaluate: bool = True) -> None:
         """Something may have changed outside this scheduler (a run triggered, a DAG
@@ -161,11 +167,9 @@ class Scheduler:
     # -- the tick ---------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickResult:
         """Apply executor events, advance runs, queue ready work, and let the executor run it."""
-        # Events stay in _unapplied until their transaction commits: a rolled-back tick
-        # loses none.
-        self._unapplied.extend(observed(self.dags, self.executor.drain_events()))
+        self._unapplied.add(observed(self.dags, self.executor.drain_events()))
         noted = self._take_notes()
-        events = self._events_due(now)
+        events = self._unapplied.due(now)
         if not events and not noted and not self._has_work(now):
             return TickResult(self.executor.has_work(), self._next_wakeup(now))
         try:
@@ -181,24 +185,10 @@ class Scheduler:
             self._after_commit.clear()
             self._running = None
             raise
-        del self._unapplied[:len(events)]
-        self._held_since = None if not self._unapplied else self._held_since
+        self._unapplied.applied(events)
         self._run_after_commit()
         self.executor.sync()
         return TickResult(worked or self.executor.has_work(), self._next_wakeup(now))
-
-    def _events_due(self, now: datetime) -> list[TaskStartedEvent | TaskFinishedEvent]:
-        """The events to apply now: all of them once an outcome is among them, or once
-        the oldest held start has waited start_batch_delay; else none."""
-        if not self._unapplied:
-            return []
-        if any(isinstance(event, TaskFinishedEvent) for event in self._unapplied):
-            return list(self._unapplied)
-        if self._held_since is None:
-            self._held_since = now
-        if now - self._held_since >= self.start_batch_delay:
-            return list(self._unapplied)
-        return []
 
     def _has_work(self, now: datetime) -> bool:
         """Whether a tick with no events to apply has anything to do."""
@@ -259,8 +249,9 @@ class Scheduler:
 
     def _run_after_commit(self) -> None:
         effects, self._after_commit = self._after_commit, []
-        for effect in effects:
-            effect()
+        with batched(self.executor):
+            for effect in effects:
+                effect()
 
     def _take_notes(self) -> bool:
         """Starts and outcomes that remote workers recorded themselves (Celery): what they
@@ -299,6 +290,8 @@ class Scheduler:
             (e.key, e.try_number): e for e in events
             if isinstance(e, TaskStartedEvent) and (e.key, e.try_number) in ended
         }
+        read = read_instances(self.store, (e for e in events if isinstance(e, TaskFinishedEvent)
+                                           and e.key.dag_id in self.dags))
         for event in events:
             dag = self.dags.get(event.key.dag_id)
             folded = isinstance(event, TaskStartedEvent) and (
@@ -312,7 +305,7 @@ class Scheduler:
                 run_key = (event.key.dag_id, event.key.run_id)
                 self._dirty.setdefault(run_key, set()).update(apply_finished(
                     self.store, dag, event, starts.get((event.key, event.try_number)),
-                    self._after_commit))
+                    self._after_commit, read))
                 self._touched.add(run_key)
                 self._wake_later_runs(dag, event.key.run_id, (event.key.task_id,))
             else:
@@ -492,8 +485,8 @@ class Scheduler:
 
     def _next_wakeup(self, now: datetime) -> datetime | None:
         moments = [m for m in (self._next_retry_at, self._next_timeout) if m is not None]
-        if self._unapplied and self._held_since is not None:
-            moments.append(self._held_since + self.start_batch_delay)
+        if (held := self._unapplied.next_due()) is not None:
+            moments.append(held)
         if self._lock_busy:
             self._lock_busy = False
             moments.append(now + LOCK_RETRY)

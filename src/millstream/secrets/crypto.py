@@ -9,26 +9,29 @@ for want of a key: without one, writing a secret is a :class:`FernetKeyError`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from millstream.private_files import make_private_folder
 from millstream.secrets.errors import FernetKeyError
 from millstream.secrets.settings import current_settings
 
 if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
     from millstream.config import Settings
 
 _cache: dict[str, MultiFernet] = {}
 
 
 def generate_fernet_key() -> str:
-    """A new random Fernet key (44 characters of url-safe base64)."""
-    return Fernet.generate_key().decode("ascii")
+    """A new random Fernet key: 32 random bytes as 44 characters of url-safe base64 (what
+    ``Fernet.generate_key`` makes; the library itself is imported when a secret is first
+    encrypted or decrypted, not by every process that only makes sure a key exists)."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
 
 
 def _key_file(settings: Settings) -> Path:
@@ -55,6 +58,8 @@ def fernet(action: str = "encrypt a secret", settings: Settings | None = None) -
     text = secret.get_secret_value()
     found = _cache.get(text)
     if found is None:
+        from cryptography.fernet import Fernet, MultiFernet
+
         found = MultiFernet([Fernet(part.strip().encode("ascii")) for part in text.split(",")])
         _cache.clear()  # one key set at a time is the norm; never let this grow
         _cache[text] = found
@@ -69,6 +74,8 @@ def encrypt(plaintext: str, what: str) -> str:
 def decrypt(ciphertext: str, what: str) -> str:
     """The plain text of stored ciphertext, or a FernetKeyError naming ``what``."""
     box = fernet(f"decrypt {what}")
+    from cryptography.fernet import InvalidToken
+
     try:
         return box.decrypt(ciphertext.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError):

@@ -8,10 +8,12 @@ neither markdown links (``javascript:``) nor raw HTML can run script in the page
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _TAGS = frozenset({
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
@@ -31,6 +33,9 @@ _SCHEMES = frozenset({"http", "https", "mailto"})
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
+    # Imported on the first page with markdown: a web server that shows none keeps none.
+    from markdown_it import MarkdownIt
+
     # html=False: raw HTML in the text is shown as text, never interpreted.
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
         ["table", "strikethrough"])
@@ -40,6 +45,8 @@ def render_markdown(text: str | None) -> Markup:
     """``text`` as sanitized HTML, ready for a template (empty for None)."""
     if not text:
         return Markup("")
+    import nh3
+
     html = _parser().render(text)
     clean = nh3.clean(html, tags=set(_TAGS), attributes={k: set(v) for k, v in
                                                         _ATTRIBUTES.items()},

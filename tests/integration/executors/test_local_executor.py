@@ -348,3 +348,15 @@ def test_a_dag_file_that_never_finishes_importing_fails_the_try_not_the_server(
         assert finished_events(collect(executor, 1))["ok"].state is TaskState.SUCCESS
     finally:
         executor.stop(timeout=5.0, kill=True)
+
+
+def test_workloads_submitted_in_a_batch_start_when_the_batch_ends(make_executor, dag_file):
+    executor = make_executor()
+    with executor.batched():
+        executor.submit(workload(dag_file, "ok"))
+        # Nothing has reached the fork server yet: no try can start, whatever we wait.
+        assert not executor.wait_for_events(0.5)
+        assert executor.running_pids() == {}
+        assert executor.has_work()
+    finished = finished_events(collect(executor, 1))
+    assert finished["ok"].state is TaskState.SUCCESS

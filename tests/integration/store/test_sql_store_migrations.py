@@ -32,7 +32,7 @@ from millstream.store.sql.models import Base
 
 # Every revision, oldest first: one linear history, none missing from the package.
 REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010",
-             "0011"]
+             "0011", "0012"]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -158,3 +158,55 @@ def test_services_migrating_a_new_database_at_once_all_succeed(
     finally:
         if kind == "postgres":
             drop_postgres_schema(base, schema)
+def test_the_latest_revision_read_from_the_files_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from millstream.store.sql.schema_version import head_revisions
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert head_revisions() == frozenset(ScriptDirectory.from_config(config).get_heads())
+    assert head_revisions() == {REVISIONS[-1]}
+
+
+def test_an_up_to_date_database_is_migrated_and_checked_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    migrate(url)
+    probe = (
+        "import sys; from millstream.store.sql.migrate import check, migrate; "
+        f"migrate({url!r}); pending = check({url!r}); "
+        "print(pending, sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[] []"
+    with make_engine(url).begin() as connection:  # one behind: Alembic is asked again
+        connection.execute(text("UPDATE alembic_version SET version_num = :v"),
+                           {"v": REVISIONS[-2]})
+    assert check(url) == [REVISIONS[-1]]
+
+
+def test_runs_kept_before_the_run_counts_are_counted_by_the_migration(
+    empty_engine: Engine,
+) -> None:
+    migrate(empty_engine, "0010")
+    insert = text(
+        "INSERT INTO dag_run (dag_id, run_id, logical_date, data_interval_start, "
+        "data_interval_end, run_type, state, conf) VALUES (:dag, :run, :day, :day, :day, "
+        "'scheduled', :state, '{}')")
+    with empty_engine.begin() as connection:
+        for dag, run, day, state in [("a", "r1", "2026-01-01", "success"),
+                                     ("a", "r2", "2026-01-02", "success"),
+                                     ("a", "r3", "2026-01-03", "failed"),
+                                     ("b", "r1", "2026-01-01", "running")]:
+            connection.execute(insert, {"dag": dag, "run": run, "day": f"{day} 00:00:00",
+                                        "state": state})
+    migrate(empty_engine)
+    with empty_engine.begin() as connection:
+        connection.execute(text("UPDATE dag_run SET state = 'success' WHERE dag_id = 'b'"))
+        connection.execute(text("DELETE FROM dag_run WHERE run_id = 'r3'"))
+        counts = connection.execute(text(
+            "SELECT dag_id, state, runs FROM dag_run_count WHERE runs > 0 "
+            "ORDER BY dag_id, state")).all()
+    assert [tuple(row) for row in counts] == [("a", "success", 2), ("b", "success", 1)]

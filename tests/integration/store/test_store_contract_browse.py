@@ -118,3 +118,26 @@ def test_latest_structures_of_several_dags(store: Store) -> None:
         "etl": ("v2", '{"v": 2}'), "other": ("o1", '{"o": 1}'),
     }
     assert store.browse.latest_structures([]) == {}
+
+
+def test_run_counts_follow_deletes_state_changes_and_rollbacks(store: Store) -> None:
+    _add_runs(store, "etl", 3)
+    with store.transaction():
+        run = store.runs.get("etl", "scheduled__000")
+        assert run is not None
+        store.runs.set_state(run, DagRunState.RUNNING)
+        assert store.runs.delete("etl", "scheduled__001")
+    assert store.browse.run_state_counts(["etl"]) == {
+        "etl": {DagRunState.RUNNING: 1, DagRunState.QUEUED: 1}}
+    assert store.browse.run_count("etl") == 2
+    try:
+        with store.transaction():
+            assert store.runs.delete("etl", "scheduled__002")
+            assert store.browse.run_count("etl") == 1  # seen inside the transaction
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    assert store.browse.run_count("etl") == 2
+    assert store.listing.runs("etl", [DagRunState.QUEUED], True, 1, 0).total == 1
+    assert store.listing.runs(None, None, True, 1, 0).total == 2
+    assert store.listing.runs(None, [DagRunState.SUCCESS], True, 1, 0).total == 0

@@ -116,8 +116,12 @@ def test_a_start_alone_waits_for_an_outcome_or_the_delay() -> None:
     assert engine.ti(run, "b").state is TaskState.QUEUED
     engine.clock.advance(seconds=0.2)
     engine.executor.finish("a")
-    engine.tick()  # an outcome: the held start is applied with it
+    result = engine.tick()  # another try's outcome: b's start goes on waiting for its own
     assert engine.ti(run, "a").state is TaskState.SUCCESS
+    assert engine.ti(run, "b").state is TaskState.QUEUED
+    assert result.next_wakeup == engine.clock() + timedelta(seconds=0.8)
+    engine.clock.advance(seconds=0.8)
+    engine.tick()  # ... for the delay at most, counted from when it came
     assert engine.ti(run, "b").state is TaskState.RUNNING
     engine.executor.finish("b")
     engine.tick()

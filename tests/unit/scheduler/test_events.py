@@ -8,6 +8,7 @@ from millstream import DAG
 from millstream.model.states import DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
+from millstream.scheduler.events import read_instances
 from millstream.store.records import TaskInstanceKey
 
 from .harness import START, Engine
@@ -198,3 +199,29 @@ def test_a_start_and_end_in_one_batch_are_one_write_that_keeps_the_start() -> No
     assert ti.state is TaskState.SUCCESS
     assert (ti.hostname, ti.pid) == ("worker-1", 4242)
     assert ti.start_date == START and ti.end_date == START + timedelta(seconds=2)
+
+
+def test_the_instances_of_a_ticks_outcomes_are_read_run_by_run() -> None:
+    with DAG("wide", start_date=START, schedule=None) as dag:
+        for name in ("a", "b", "c"):
+            EmptyOperator(task_id=name)
+    engine = Engine(dag, held=True)
+    first = engine.trigger(dag)
+    second = engine.trigger(dag, START + timedelta(days=1))
+    engine.tick()
+    outcomes = [TaskFinishedEvent(TaskInstanceKey("wide", run.run_id, name, index), 1,
+                                  TaskState.SUCCESS, START, START)
+                for run, name, index in [(first, "a", -1), (first, "c", -1),
+                                         (second, "b", -1), (second, "b", 3)]]
+    with engine.store.transaction():
+        read = read_instances(engine.store, outcomes)
+    # The unmapped instances asked for, and only those (a map index is read on its own).
+    assert sorted((k.run_id, k.task_id) for k in read) == [
+        (first.run_id, "a"), (first.run_id, "c"), (second.run_id, "b")]
+    assert all(ti.state is TaskState.QUEUED and ti.key == key for key, ti in read.items())
+    for run in (first, second):  # and the outcomes of one tick are applied from them
+        for name in ("a", "b", "c"):
+            engine.executor.finish(name, run_id=run.run_id)
+    engine.tick()
+    assert all(engine.ti(run, name).state is TaskState.SUCCESS
+               for run in (first, second) for name in ("a", "b", "c"))

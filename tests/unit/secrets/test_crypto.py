@@ -104,3 +104,23 @@ def test_a_damaged_key_file_is_a_settings_error_naming_it(
         load_settings()
     assert f"core.fernet_key = *** (from {tmp_path / 'fernet.key'})" in str(caught.value)
     assert "not-a-key" not in str(caught.value)
+
+
+def test_making_sure_a_key_exists_leaves_the_cryptography_library_unimported(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from millstream.config import load_settings; "
+        "from millstream.secrets import crypto; "
+        f"path = crypto.ensure_fernet_key(load_settings(home={str(tmp_path)!r}, environ={{}})); "
+        "print(path.read_text().strip(), 'cryptography' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[1] == "False"
+    key = out[0]
+    assert len(key) == 44 and Fernet(key.encode()).decrypt(
+        Fernet(key.encode()).encrypt(b"v")) == b"v"

@@ -32,8 +32,11 @@ from millstream.store.sql.convert import (
     row_to_try,
 )
 from millstream.store.sql.dag_repos import SERIALIZED_TABLE
+from millstream.store.sql.models import DagRunCountRow
 
+RUN_COUNT_TABLE = DagRunCountRow.__table__
 _RUN = RUN_TABLE.c
+_COUNT = RUN_COUNT_TABLE.c
 _TI = TI_TABLE.c
 _LATEST = (
     select(*RUN_COLUMNS)
@@ -47,13 +50,14 @@ _LATEST_BEFORE = (
     .order_by(_RUN.logical_date.desc())
     .limit(bindparam("k_limit"))
 )
+# Runs are counted from dag_run_count, which the database keeps as runs change: one row
+# per DAG and state, however many runs history holds.
 _STATE_COUNTS = (
-    select(_RUN.dag_id, _RUN.state, func.count())
-    .where(_RUN.dag_id.in_(bindparam("dag_ids", expanding=True)))
-    .group_by(_RUN.dag_id, _RUN.state)
+    select(_COUNT.dag_id, _COUNT.state, _COUNT.runs)
+    .where(_COUNT.dag_id.in_(bindparam("dag_ids", expanding=True)), _COUNT.runs > 0)
 )
-_RUN_COUNT = select(func.count()).select_from(RUN_TABLE).where(
-    _RUN.dag_id == bindparam("k_dag_id"))
+_RUN_COUNT = select(func.coalesce(func.sum(_COUNT.runs), 0)).where(
+    _COUNT.dag_id == bindparam("k_dag_id"))
 _INSTANCES = (
     select(*TI_COLUMNS)
     .where(_TI.dag_id == bindparam("k_dag_id"),

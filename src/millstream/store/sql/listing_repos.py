@@ -20,6 +20,7 @@ from millstream.store.records import (
     TaskInstanceKey,
     TaskInstanceRecord,
 )
+from millstream.store.sql.browse_repos import RUN_COUNT_TABLE
 from millstream.store.sql.convert import (
     DAG_COLUMNS,
     DAG_TABLE,
@@ -40,6 +41,7 @@ _RUN = RUN_TABLE.c
 _TI = TI_TABLE.c
 _DAG = DAG_TABLE.c
 _XCOM = XCOM_TABLE.c
+_COUNT = RUN_COUNT_TABLE.c
 
 
 class SqlListingRepo:
@@ -59,7 +61,13 @@ class SqlListingRepo:
         order = [_RUN.logical_date, _RUN.dag_id, _RUN.run_id]
         query = select(*RUN_COLUMNS).where(*conditions).order_by(
             *(column.desc() if newest_first else column.asc() for column in order))
-        return self._page(query, row_to_run, conditions, RUN_TABLE, limit, offset)
+        # Counted from dag_run_count (kept by the database as runs change), by the same
+        # DAG and states: one row per DAG and state, not one per run of history.
+        counted = [_COUNT.dag_id == dag_id] if dag_id is not None else []
+        if states is not None:
+            counted.append(_COUNT.state.in_(sorted({DagRunState(s).value for s in states})))
+        total = select(func.coalesce(func.sum(_COUNT.runs), 0)).where(*counted)
+        return self._page(query, row_to_run, conditions, RUN_TABLE, limit, offset, total)
 
     def task_instances(self, dag_id: str, run_id: str, states: Collection[TaskState] | None,
                        limit: int, offset: int = 0) -> PageRecord[TaskInstanceRecord]:
@@ -93,7 +101,8 @@ class SqlListingRepo:
         return self._page(query, row_to_dag, conditions, DAG_TABLE, limit, offset)
 
     def _page(self, query: Select[Any], convert: Callable[[Any], T], conditions: list[Any],
-              table: Any, limit: int | None, offset: int) -> PageRecord[T]:
+              table: Any, limit: int | None, offset: int,
+              counted: Select[Any] | None = None) -> PageRecord[T]:
         """The page of ``query``; the list counted only when the page does not tell."""
         check_window(limit, offset)
         # The databases take 64-bit integers; no table holds that many rows anyway.
@@ -104,6 +113,7 @@ class SqlListingRepo:
         items = [convert(row) for row in self.session.execute(query)]
         total = known_total(len(items), limit, offset)
         if total is None:
-            counted = select(func.count()).select_from(table).where(*conditions)
+            if counted is None:
+                counted = select(func.count()).select_from(table).where(*conditions)
             total = int(self.session.execute(counted).scalar_one())
         return PageRecord(items, total)

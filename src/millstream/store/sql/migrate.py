@@ -7,24 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, MetaData, Table
 from sqlalchemy.engine import URL
 
 from millstream.store.sql.engine import make_engine
 from millstream.store.sql.models import Base
+from millstream.store.sql.schema_version import MIGRATIONS_DIR, VERSION_TABLE, is_at_head
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-VERSION_TABLE = "alembic_version"
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["MIGRATIONS_DIR", "VERSION_TABLE", "MigrationError", "check", "has_schema",
+           "is_up_to_date", "migrate", "reset", "schema_drift"]
 
 
 class MigrationError(RuntimeError):
@@ -32,19 +28,38 @@ class MigrationError(RuntimeError):
 
 
 def migrate(url: str | URL | Engine, revision: str = "heads") -> None:
-    """Apply every migration the database has not had yet (up to ``revision``)."""
-    with _engine(url) as engine, engine.begin() as connection:
-        try:
-            command.upgrade(_config(connection), revision)
-        except (CommandError, RevisionError) as exc:
-            raise MigrationError(f"cannot migrate to {revision!r}: {exc}") from None
+    """Apply every migration the database has not had yet (up to ``revision``).
+
+    A database that has every migration already is not shown to Alembic, which is then
+    never imported: a long-running process keeps none of it.
+    """
+    with _engine(url) as engine:
+        if revision == "heads" and is_at_head(engine):
+            return
+        from alembic import command
+        from alembic.script.revision import RevisionError
+        from alembic.util.exc import CommandError
+
+        with engine.begin() as connection:
+            try:
+                command.upgrade(_config(connection), revision)
+            except (CommandError, RevisionError) as exc:
+                raise MigrationError(f"cannot migrate to {revision!r}: {exc}") from None
 
 
 def check(url: str | URL | Engine) -> list[str]:
     """The revisions not yet applied, oldest first; empty when the schema is up to date."""
+    with _engine(url) as engine:
+        if is_at_head(engine):
+            return []
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+        from alembic.script.revision import RevisionError
+        from alembic.util.exc import CommandError
+
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
     script = ScriptDirectory.from_config(_config())
-    with _engine(url) as engine, engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_heads()
     try:
         pending = list(script.iterate_revisions(tuple(script.get_heads()), current or "base"))
     except (CommandError, RevisionError) as exc:
@@ -81,6 +96,9 @@ def reset(url: str | URL | Engine) -> None:
 
 def schema_drift(url: str | URL | Engine) -> list[Any]:
     """Differences between the migrated schema and the ORM rows (empty when they agree)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     with _engine(url) as engine, engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, Base.metadata))
@@ -93,6 +111,8 @@ def _dependency_order(present: MetaData, names: list[str]) -> list[str]:
 
 
 def _config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:

@@ -83,6 +83,17 @@ class DagRunRow(Base):
     dag_version: Mapped[str | None] = mapped_column(String(64))
 
 
+class DagRunCountRow(Base):
+    """How many runs a DAG has in a state, kept by triggers on ``dag_run`` (migration
+    0012) in the same transaction as the runs: pages count runs without reading them."""
+
+    __tablename__ = "dag_run_count"
+
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer())
+
+
 class TaskInstanceRow(Base):
     """One task (one map index) in one DAG run (see ``TaskInstanceRecord``).
 
