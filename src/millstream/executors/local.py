@@ -282,8 +282,7 @@ class LocalExecutor:
     # -- beyond the protocol ----------------------------------------------------------------
     def wait_for_events(self, timeout: float, wakeup_fd: int | None = None) -> bool:
         """Block until an event can be drained, ``timeout`` seconds have passed or
-        ``wakeup_fd`` is readable (the caller has other work). Returns whether events are
-        ready. With nothing running this waits out the timeout (or the wake-up)."""
+        ``wakeup_fd`` is readable (the caller has other work); True if events are ready."""
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
             self._write()
