@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import textwrap
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from millstream.executors.local import LocalExecutor
 from millstream.model.states import TaskState
-from millstream.runtime.events import TaskFinishedEvent, TaskWorkload
+from millstream.runtime.events import TaskWorkload
 from millstream.runtime.worker import try_log_path
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord, TaskInstanceKey
 from tests.integration.hooks.servers import SmtpInbox
+from tests.try_events import wait_for_finished
 
 DAG_SOURCE = textwrap.dedent('''
     from datetime import datetime
@@ -42,15 +42,10 @@ def test_the_try_process_sends_the_retry_email(smtp: SmtpInbox, tmp_path: Path) 
                            LOGICAL)
         key = TaskInstanceKey("worker_mail", "manual__1", "extract")
         executor.submit(TaskWorkload(key, 1, 2, run, {}, str(dag_file)))
-        finished: list[TaskFinishedEvent] = []
-        deadline = time.monotonic() + 30
-        while not finished:
-            assert time.monotonic() < deadline, "the try never reported its end"
-            executor.wait_for_events(1.0)
-            finished += [e for e in executor.drain_events() if isinstance(e, TaskFinishedEvent)]
+        finished = wait_for_finished(executor)
     finally:
         executor.stop(timeout=5.0, kill=True)
-    assert finished[0].state is TaskState.UP_FOR_RETRY
+    assert finished.state is TaskState.UP_FOR_RETRY
     (mail,) = smtp.mails
     assert mail.rcpt_tos == ["oncall@example.com"]
     assert mail.subject == ("millstream alert: worker_mail.extract is up for retry "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from millstream.runtime.events import TaskFinishedEvent, TaskWorkload
 from millstream.runtime.worker import try_log_path
 from millstream.store.memory import MemoryStore
 from millstream.store.records import DagRunRecord, TaskInstanceKey
+from tests.try_events import wait_for_finished
 
 DAG_SOURCE = textwrap.dedent('''
     import logging
@@ -51,15 +51,10 @@ def _run_one(tmp_path: Path) -> tuple[TaskInstanceKey, TaskFinishedEvent, Path]:
         run = DagRunRecord("forked_obs", "manual__1", LOGICAL, LOGICAL - timedelta(days=1),
                            LOGICAL)
         executor.submit(TaskWorkload(key, 1, 0, run, {}, str(dag_file)))
-        finished: list[TaskFinishedEvent] = []
-        deadline = time.monotonic() + 30
-        while not finished:
-            assert time.monotonic() < deadline, "the try never reported its end"
-            executor.wait_for_events(1.0)
-            finished += [e for e in executor.drain_events() if isinstance(e, TaskFinishedEvent)]
+        finished = wait_for_finished(executor)
     finally:
         executor.stop(timeout=5.0, kill=True)
-    return key, finished[0], try_log_path(log_folder, key, 1)
+    return key, finished, try_log_path(log_folder, key, 1)
 
 
 def test_json_try_log_metrics_and_trace_context(tmp_path: Path) -> None:
