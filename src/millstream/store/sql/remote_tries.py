@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from millstream.model.states import TaskState
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
-from millstream.store.sql.common import rowcount
+from millstream.store.sql.common import connection_of, rowcount
 from millstream.store.sql.convert import TI_COLUMNS, TI_TABLE, row_to_ti
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ _LOCK = (select(*TI_COLUMNS).where(_matches_try())
 def _execute(store: SqlStore, statement: Any, params: dict[str, object]) -> Any:
     # Core statements on the session's connection: the ORM path adds checks that cost
     # a good part of a short statement and do nothing here.
-    return store.session.connection().execute(statement, params)
+    return connection_of(store.session).execute(statement, params)
 
 
 def start_try(store: SqlStore, ref: TryRef, hostname: str, now: datetime

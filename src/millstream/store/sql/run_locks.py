@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from millstream.store.records import DagRunRecord
+from millstream.store.sql.common import connection_of
 from millstream.store.sql.convert import RUN_COLUMNS, RUN_TABLE, row_to_run
 
 _RUN = RUN_TABLE.c
@@ -29,5 +30,7 @@ class SqlRunLocking:
         """
         postgres = self.session.get_bind().dialect.name == "postgresql"
         statement = _RUN_LOCK if postgres else _RUN_BY_KEY
-        row = self.session.execute(statement, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
+        # On the session's connection: the ORM's own execute path does nothing for Core.
+        row = connection_of(self.session).execute(
+            statement, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
         return row_to_run(row) if row is not None else None

@@ -37,6 +37,7 @@ from millstream.store.sql.asset_repos import SqlAssetRepo
 from millstream.store.sql.auth_repos import SqlApiTokenRepo, SqlLoginSessionRepo, SqlUserRepo
 from millstream.store.sql.browse_repos import SqlBrowseRepo
 from millstream.store.sql.change_signal import SqlChangeSignalRepo
+from millstream.store.sql.common import forget_connection
 from millstream.store.sql.dag_repos import SqlAuditRepo, SqlDagRepo, SqlImportErrorRepo
 from millstream.store.sql.deadline_repos import SqlDeadlineMissRepo
 from millstream.store.sql.engine import make_engine
@@ -126,6 +127,7 @@ class SqlStore:
                 yield
         finally:
             self._depth = 0
+            forget_connection(self.session)
 
     def close(self) -> None:
         """Release the session's connection (the engine stays usable)."""
