@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,6 +35,27 @@ def connection_of(session: Session) -> Connection:
 def forget_connection(session: Session) -> None:
     """Drop the connection :func:`connection_of` kept: the transaction has ended."""
     session.info.pop(_CONNECTION, None)
+
+
+def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column IN (the values of the parameter name)``, as SQL that stays the same for any
+    number of values; pass the values through :func:`one_of_values`.
+
+    An expanding ``IN`` is rendered again for every call, and on SQLite prepared again:
+    about 0.15 ms a statement, twice in every handoff of a chain. SQLite reads the values
+    from a JSON array, PostgreSQL from an array parameter; other databases expand.
+    """
+    if dialect == "sqlite":
+        values = func.json_each(bindparam(name, type_=String)).table_valued("value")
+        return column.in_(select(values.c.value))
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def one_of_values(values: Collection[str], dialect: str) -> Any:
+    """The parameter value of a :func:`one_of` condition on ``dialect``."""
+    return json.dumps(list(values)) if dialect == "sqlite" else list(values)
 
 
 def rowcount(result: object) -> int:

@@ -39,6 +39,8 @@ from millstream.store.records import (
 from millstream.store.sql.common import (
     conflicts_as_value_error,
     connection_of,
+    one_of,
+    one_of_values,
     rowcount,
     upsert,
 )
@@ -124,22 +126,26 @@ _RUN_AND_TI_KEYS = (  # no row: no run; one row of NULLs: a run without instance
                                      & (_TI.run_id == _RUN.run_id)))
     .where(_by_run_key(RUN_TABLE))
 )
-_TI_FOR_RUN_TASKS = (
-    select(*TI_COLUMNS)
-    .where(_by_run_key(TI_TABLE), _TI.task_id.in_(bindparam("task_ids", expanding=True)))
+_TI_FOR_RUN_TASKS = {
+    dialect: select(*TI_COLUMNS)
+    .where(_by_run_key(TI_TABLE), one_of(_TI.task_id, "task_ids", dialect))
     .order_by(_TI.task_id, _TI.map_index)
-)
-_TI_UNFINISHED = (  # one seek of ix_task_instance_run_state: finished rows are not read
-    select(_TI.task_id)
-    .where(_by_run_key(TI_TABLE),
-           _TI.state.in_(sorted(s.value for s in TaskState if s not in FINISHED_TASK_STATES)))
+    for dialect in ("sqlite", "postgresql", "")
+}
+"""The instances of some tasks of a run, by dialect name ("" for any other)."""
+_UNFINISHED = sorted(s.value for s in TaskState if s not in FINISHED_TASK_STATES)
+_TI_UNFINISHED = {  # one seek of ix_task_instance_run_state: finished rows are not read
+    dialect: select(_TI.task_id)
+    .where(_by_run_key(TI_TABLE), one_of(_TI.state, "states", dialect))
     .limit(1)
-)
-_TI_IN_STATES = (
-    select(*TI_COLUMNS)
-    .where(_TI.state.in_(bindparam("states", expanding=True)))
+    for dialect in ("sqlite", "postgresql", "")
+}
+_TI_IN_STATES = {
+    dialect: select(*TI_COLUMNS)
+    .where(one_of(_TI.state, "states", dialect))
     .order_by(_TI.dag_id, _TI.run_id, _TI.task_id, _TI.map_index)
-)
+    for dialect in ("sqlite", "postgresql", "")
+}
 # The window is a parameter, not part of the statement: a statement built per call
 # (``.limit(n)``) has its cache key worked out anew each time, a tenth of a tick's CPU.
 _TI_SCHEDULED = (
@@ -322,13 +328,19 @@ class SqlTaskInstanceRepo:
         elif not task_ids:
             return []
         else:
-            rows = _exec(self.session, _TI_FOR_RUN_TASKS, {**params, "task_ids": list(task_ids)})
+            dialect = self._dialect()
+            statement = _TI_FOR_RUN_TASKS.get(dialect, _TI_FOR_RUN_TASKS[""])
+            rows = _exec(self.session, statement,
+                         {**params, "task_ids": one_of_values(task_ids, dialect)})
         return [row_to_ti(row) for row in rows]
 
     def has_unfinished(self, dag_id: str, run_id: str) -> bool:
         """Whether any instance of the run has not finished (an index seek, LIMIT 1)."""
-        params = {"k_dag_id": dag_id, "k_run_id": run_id}
-        return _exec(self.session, _TI_UNFINISHED, params).first() is not None
+        dialect = self._dialect()
+        params = {"k_dag_id": dag_id, "k_run_id": run_id,
+                  "states": one_of_values(_UNFINISHED, dialect)}
+        statement = _TI_UNFINISHED.get(dialect, _TI_UNFINISHED[""])
+        return _exec(self.session, statement, params).first() is not None
 
     def lock_dispatch(self) -> bool:
         """On PostgreSQL a transaction-level advisory lock, tried without waiting; SQLite
@@ -340,7 +352,10 @@ class SqlTaskInstanceRepo:
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
         """Instances in any of ``states`` (never locked: for counts and timers)."""
         wanted = sorted({TaskState(s).value for s in states})
-        return [row_to_ti(row) for row in _exec(self.session, _TI_IN_STATES, {"states": wanted})]
+        dialect = self._dialect()
+        statement = _TI_IN_STATES.get(dialect, _TI_IN_STATES[""])
+        rows = _exec(self.session, statement, {"states": one_of_values(wanted, dialect)})
+        return [row_to_ti(row) for row in rows]
 
     def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
         """Up to ``limit`` scheduled instances, highest priority first.
@@ -442,7 +457,7 @@ class SqlTaskInstanceRepo:
         return state
 
     def _dialect(self) -> str:
-        return self.session.get_bind().dialect.name
+        return connection_of(self.session).dialect.name
 
 
 class SqlXComRepo:
