@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import resource
 import statistics
 import subprocess
@@ -218,6 +219,34 @@ def loaded_fork_ms(samples: int = LOADED_FORK_SAMPLES) -> float:
     return statistics.median(runs) / samples * 1000
 
 
+FILES_SAMPLES = 200
+
+
+def try_files_ms(samples: int = FILES_SAMPLES) -> float:
+    """CPU milliseconds to create one try's files in a bare loop, on the disk the
+    benchmark's home is on: a folder per task instance, the log, and the result written
+    to a temporary name and renamed, as a worker does (the rendered fields are left out,
+    since a try of a no-op task writes none).
+
+    A file system where creating a file is slow (ext4 without a journal, for one, looks
+    past every inode deleted in the last minute before it reuses one) makes every try
+    slower, whatever the engine does; this figure says how much.
+    """
+    with tempfile.TemporaryDirectory(prefix="millstream-files-") as tmp:
+        start = time.process_time()
+        for i in range(samples):
+            folder = os.path.join(tmp, "dag", "run", f"t{i:04d}")
+            os.makedirs(folder, mode=0o700)
+            for name in ("1.log", ".1.result.json.tmp"):
+                fd = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o600)
+                os.write(fd, b"{}\n")
+                os.close(fd)
+            os.replace(os.path.join(folder, ".1.result.json.tmp"),
+                       os.path.join(folder, "1.result.json"))
+        return (time.process_time() - start) / samples * 1000
+
+
 def _span_s(start: datetime | None, end: datetime | None) -> float:
     if start is None or end is None:
         raise RuntimeError("a run or task has no start or end date")
@@ -263,6 +292,7 @@ def bench_chain100(tasks: int = CHAIN_TASKS, status: Status = _quiet) -> dict[st
         "chain100.overhead_ratio": total / floor,
         "chain100.loaded_fork_ms": loaded_fork_ms(),
         "chain100.cpu_per_task_ms": cpu_per_task_ms,
+        "chain100.try_files_ms": try_files_ms(),
     }
 
 
@@ -291,6 +321,7 @@ def bench_fan1000(tasks: int = FAN_TASKS, parallelism: int = PARALLELISM,
         "fan1000.overhead_ratio": floor_rate / rate,
         "fan1000.loaded_fork_per_s": 1000 / loaded_fork_ms(),
         "fan1000.cpu_per_task_ms": cpu_per_task_ms,
+        "fan1000.try_files_ms": try_files_ms(),
     }
 
 
