@@ -160,6 +160,10 @@ _TI_SCHEDULED_LOCKED = _TI_SCHEDULED.with_for_update(skip_locked=True)
 _DISPATCH_LOCK = select(
     func.pg_try_advisory_xact_lock(DISPATCH_LOCK_ID, func.hashtext(func.current_schema()))
 )
+# Built once: a statement built per call has its cache key worked out on every call.
+_RUN_INSERT = insert(RUN_TABLE)
+_TI_INSERT = insert(TI_TABLE)
+_TRY_INSERT = insert(TRY_TABLE)
 _TI_UPDATE = update(TI_TABLE).where(_by_ti_key(TI_TABLE), _TI.state == bindparam("k_state"))
 _TI_MARK_RUNNING = (
     update(TI_TABLE)
@@ -206,7 +210,7 @@ class SqlRunRepo(SqlRunLocking):
         with conflicts_as_value_error(
             self.session, f"cannot add run {run.run_id!r} of DAG {run.dag_id!r}", sqlite_atomic=True
         ):
-            _exec(self.session, insert(RUN_TABLE), [values])
+            _exec(self.session, _RUN_INSERT, [values])
 
     def get(self, dag_id: str, run_id: str) -> DagRunRecord | None:
         row = _exec(self.session, _RUN_GET, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
@@ -313,7 +317,7 @@ class SqlTaskInstanceRepo:
         # Checked above: on SQLite (one writer at a time) the insert cannot conflict.
         with conflicts_as_value_error(self.session, "cannot add task instances",
                                       sqlite_atomic=True):
-            _exec(self.session, insert(TI_TABLE), values)
+            _exec(self.session, _TI_INSERT, values)
 
     def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
         row = _exec(self.session, _TI_GET, _key_params(key)).first()
@@ -436,11 +440,11 @@ class SqlTaskInstanceRepo:
             with conflicts_as_value_error(
                 self.session, f"cannot expand task instance {placeholder.key}"
             ):
-                _exec(self.session, insert(TI_TABLE), [ti_values(ti) for ti in created[1:]])
+                _exec(self.session, _TI_INSERT, [ti_values(ti) for ti in created[1:]])
         return created
 
     def record_try(self, record: TaskTryRecord) -> None:
-        _exec(self.session, insert(TRY_TABLE), [try_values(record)])
+        _exec(self.session, _TRY_INSERT, [try_values(record)])
 
     def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]:
         return [row_to_try(row) for row in _exec(self.session, _TRIES, _key_params(key))]
