@@ -86,6 +86,7 @@ def utc_now() -> datetime:
 
 
 # -- where a try's files live -------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)  # the same DAG and run ids come again try after try
 def path_component(value: str) -> str:
     """``value`` as one safe, reversible path component (see the module docstring)."""
     encoded = quote(value, safe="-_.")
@@ -353,11 +354,11 @@ def _redirect_output(log_path: str) -> None:
     root = logging.getLogger()
     # The scheduler's handlers came along with the fork; this process logs to its file only.
     root.handlers = [handler]
-    root.setLevel(logging.INFO)
     task_log = logging.getLogger("millstream.task")
     task_log.handlers = []
     task_log.propagate = True
-    task_log.setLevel(logging.INFO)
+    task_log.level = logging.INFO  # root.setLevel clears every logger's cached levels
+    root.setLevel(logging.INFO)
 
 
 def _flush_output() -> None:
