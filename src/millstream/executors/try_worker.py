@@ -78,6 +78,11 @@ _LIMITS = tuple(getattr(resource, name) for name in (
 LEAKED_FILES = 32
 """More files left open than before the first try, past which a worker is replaced."""
 
+try:  # signal.getsignal without its conversion to an enum (an exception per Python handler)
+    from _signal import getsignal as _getsignal  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - another interpreter
+    _getsignal = signal.getsignal
+
 _WATCHED_SIGNALS = tuple(
     getattr(signal, name) for name in
     ("SIGTERM", "SIGINT", "SIGHUP", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGUSR1", "SIGUSR2")
@@ -161,7 +166,7 @@ class Health:
         self.environ = _environment()
         self.path = list(sys.path)
         self.umask = _umask()
-        self.handlers = {signum: signal.getsignal(signum) for signum in _WATCHED_SIGNALS}
+        self.handlers = {signum: _getsignal(signum) for signum in _WATCHED_SIGNALS}
         self.files = _open_files()
         self.limits = _limits()
         self.modules = set(sys.modules)
@@ -192,7 +197,7 @@ class Health:
             yield "the try changed resource limits, priority or blocked signals"
         if (files := _open_files()) > self.files + LEAKED_FILES:
             yield f"the try left {files - self.files} more files open"
-        if any(signal.getsignal(s) != h for s, h in self.handlers.items()) \
+        if any(_getsignal(s) != h for s, h in self.handlers.items()) \
                 or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
             yield "the try changed signal handlers or left an alarm set"
         if (modules := self._changed_modules()) is not None:
