@@ -20,8 +20,8 @@ records of every logger (the root logger's handlers are replaced in the try proc
 and the Python traceback of a crash in native code (faulthandler).
 The ``.result.json`` file holds the try's :class:`TaskFinishedEvent` as JSON
 (see :mod:`millstream.runtime.events_json`); it is written to a temporary name (a dot
-file, created as the try starts, that a try which dies leaves empty) and renamed, so a
-reader sees a whole result or none. It stays on disk after the try, so a
+file, created as the try starts; the executor removes it if the try dies) and renamed, so
+a reader sees a whole result or none. It stays on disk after the try, so a
 scheduler restarted while tries were running can adopt their outcomes
 (:func:`read_result_file`). The ``.metrics.json`` file holds what task code has counted
 so far (:func:`millstream.observability.user_metrics.spill_to`), for the outcome the
@@ -180,7 +180,8 @@ class _ResultFile:
     """A try's result file, whose temporary file is created as the try starts: at its end
     only a write and a rename remain between the task's end and the executor's news of it.
 
-    A try that dies leaves the empty temporary file (a dot file no reader looks at).
+    A try that dies leaves the empty temporary file (a dot file no reader looks at), until
+    :func:`remove_unfinished_results`.
     """
 
     def __init__(self, path: str) -> None:
@@ -216,6 +217,21 @@ class _ResultFile:
         except OSError:
             return False
         return (stat.st_dev, stat.st_ino) == self.identity and stat.st_size == 0
+
+
+def remove_unfinished_results(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
+                              try_number: int) -> None:
+    """Remove the temporary result files that processes of this try left as they died."""
+    path = result_path(log_folder, key, try_number)
+    prefix = f".{path.name}."
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(path.parent / name)
 
 
 def read_result_text(path: Path) -> str | None:
