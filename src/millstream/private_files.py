@@ -34,17 +34,19 @@ def make_private_folder(folder: str | os.PathLike[str]) -> Path:
     Unlike ``Path.mkdir(parents=True, mode=...)``, which gives missing parents the
     umask's default permissions, every folder this creates gets :data:`FOLDER_MODE`.
     """
-    path = Path(folder)
-    missing: list[Path] = []
-    for candidate in (path, *path.parents):
-        if candidate.is_dir():
-            break
+    missing: list[str] = []
+    candidate = os.fspath(folder)
+    while candidate and not os.path.isdir(candidate):
         missing.append(candidate)
+        parent = os.path.dirname(candidate.rstrip(os.sep))
+        if parent == candidate:  # a root that is not a folder: mkdir says why
+            break
+        candidate = parent
     for candidate in reversed(missing):
         with contextlib.suppress(FileExistsError):  # made meanwhile by another process
-            candidate.mkdir(mode=FOLDER_MODE)
+            os.mkdir(candidate, FOLDER_MODE)
             os.chmod(candidate, FOLDER_MODE)  # the umask may have removed owner bits
-    return path
+    return Path(folder)
 
 
 def open_private(path: str | os.PathLike[str], flags: int) -> int:
@@ -52,12 +54,16 @@ def open_private(path: str | os.PathLike[str], flags: int) -> int:
 
     A file that existed keeps its permissions; one this call creates gets :data:`FILE_MODE`.
     """
-    target = Path(path)
-    make_private_folder(target.parent)
     try:
-        fd = os.open(target, flags | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except FileExistsError:
-        return os.open(target, flags & ~os.O_EXCL)
+        return os.open(path, flags & ~os.O_EXCL)
+    except FileNotFoundError:  # its folder is missing (tried second: it is usually there)
+        make_private_folder(os.path.dirname(os.fspath(path)) or ".")
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            return os.open(path, flags & ~os.O_EXCL)
     os.fchmod(fd, FILE_MODE)
     return fd
 

@@ -36,6 +36,7 @@ from millstream.runtime.worker import (
     lost_try_event,
     metrics_path,
     read_result_text,
+    remove_unfinished_results,
     result_path,
     write_result_file,
 )
@@ -212,6 +213,7 @@ def lost_try(config: ForkServerConfig, workload: TaskWorkload, start: datetime,
     spilled = observability.take_spilled(metrics_path(config.log_folder, workload.key,
                                                       workload.try_number))
     event = lost_try_event(workload, start, config.clock(), error, spilled)
+    remove_unfinished_results(config.log_folder, workload.key, workload.try_number)
     append_to_log(config.log_folder, workload.key, workload.try_number,
                   (logging.ERROR, error),
                   (logging.INFO, f"Try {workload.try_number} ended: {event.state.value}"))

@@ -71,11 +71,17 @@ FindTask = Callable[[TaskWorkload], "BaseOperator"]
 
 _task_log = logging.getLogger("millstream.task")
 
-_LIMITS = ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_FSIZE",
-           "RLIMIT_STACK", "RLIMIT_NPROC", "RLIMIT_CORE")
+_LIMITS = tuple(getattr(resource, name) for name in (
+    "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_FSIZE",
+    "RLIMIT_STACK", "RLIMIT_NPROC", "RLIMIT_CORE") if hasattr(resource, name))
 
 LEAKED_FILES = 32
 """More files left open than before the first try, past which a worker is replaced."""
+
+try:  # signal.getsignal without its conversion to an enum (an exception per Python handler)
+    from _signal import getsignal as _getsignal  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - another interpreter
+    _getsignal = signal.getsignal
 
 _WATCHED_SIGNALS = tuple(
     getattr(signal, name) for name in
@@ -92,21 +98,24 @@ def _library_folders() -> tuple[str, ...]:
     return tuple(os.path.join(os.path.realpath(f), "") for f in folders)
 
 
-def _thread_count() -> int:
-    """Threads of this process, native ones included where /proc lists them."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return threading.active_count()
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 
 
-def _resident_mb() -> float:
+def _threads_and_resident_mb() -> tuple[int, float]:
+    """Threads of this process (native ones included) and its resident memory, from one
+    read of /proc/self/stat; elsewhere Python's threads and the peak (a safe overestimate)."""
     try:
-        with open("/proc/self/statm", "rb") as file:
-            pages = int(file.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-    except (OSError, ValueError, IndexError):  # elsewhere: the peak, a safe overestimate
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        fd = os.open("/proc/self/stat", os.O_RDONLY)
+        try:
+            data = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        # Fields after the command name (which may hold spaces): 20th num_threads, 24th rss.
+        fields = data.rpartition(b")")[2].split()
+        return int(fields[17]), int(fields[21]) * _PAGE_MB
+    except (OSError, ValueError, IndexError):
+        return (threading.active_count(),
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _children_left() -> bool:
@@ -142,8 +151,7 @@ def _open_files() -> int:
 
 def _limits() -> tuple[object, ...]:
     """Resource limits, scheduling priority and blocked signals: what a try could lower."""
-    limits = tuple(resource.getrlimit(getattr(resource, name)) for name in _LIMITS
-                   if hasattr(resource, name))
+    limits = tuple(map(resource.getrlimit, _LIMITS))
     return (*limits, os.getpriority(os.PRIO_PROCESS, 0),
             frozenset(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
 
@@ -153,13 +161,12 @@ class Health:
 
     def __init__(self, memory_mb: int) -> None:
         self.memory_mb = memory_mb
-        self.resident_mb = _resident_mb()
+        self.threads, self.resident_mb = _threads_and_resident_mb()
         self.cwd = os.getcwd()
         self.environ = _environment()
         self.path = list(sys.path)
         self.umask = _umask()
-        self.handlers = {signum: signal.getsignal(signum) for signum in _WATCHED_SIGNALS}
-        self.threads = _thread_count()
+        self.handlers = {signum: _getsignal(signum) for signum in _WATCHED_SIGNALS}
         self.files = _open_files()
         self.limits = _limits()
         self.modules = set(sys.modules)
@@ -170,11 +177,12 @@ class Health:
         return next(self._problems(), None)
 
     def _problems(self) -> Iterator[str]:
-        if threading.active_count() > 1 or _thread_count() > self.threads:
+        threads, resident_mb = _threads_and_resident_mb()
+        if threading.active_count() > 1 or threads > self.threads:
             yield "the try left threads running"
         if _children_left():
             yield "the try left child processes running"
-        if (grown := _resident_mb() - self.resident_mb) > self.memory_mb:
+        if (grown := resident_mb - self.resident_mb) > self.memory_mb:
             yield (f"its memory grew by {grown:.0f} MB, more than "
                    f"{self.memory_mb} MB (executor.max_memory_growth_mb)")
         if os.getcwd() != self.cwd:
@@ -189,16 +197,16 @@ class Health:
             yield "the try changed resource limits, priority or blocked signals"
         if (files := _open_files()) > self.files + LEAKED_FILES:
             yield f"the try left {files - self.files} more files open"
-        if any(signal.getsignal(s) != h for s, h in self.handlers.items()) \
+        if any(_getsignal(s) != h for s, h in self.handlers.items()) \
                 or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
             yield "the try changed signal handlers or left an alarm set"
         if (modules := self._changed_modules()) is not None:
             yield modules
 
     def _changed_modules(self) -> str | None:
-        now = set(sys.modules)
-        if now == self.modules:
+        if sys.modules.keys() == self.modules:  # compared in place: no set built
             return None
+        now = set(sys.modules)
         if self.modules - now:
             return "the try removed modules from sys.modules"
         for name in now - self.modules:

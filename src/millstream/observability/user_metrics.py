@@ -50,12 +50,12 @@ class _TryMetrics:
         default_factory=dict)
     shapes: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     builtin: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    spill: Path | None = None  # the file of its figures so far, if it keeps one
+    spill: str | os.PathLike[str] | None = None  # the file of its figures so far, if any
     spill_due: float = 0.0  # monotonic time from which the next call rewrites it
 
 
 _current: _TryMetrics | None = None
-_spill_path: Path | None = None
+_spill_path: str | os.PathLike[str] | None = None
 _families: dict[str, Any] = {}  # Prometheus name -> family, created on first use
 
 
@@ -128,7 +128,8 @@ def record(kind: str, name: str, value: float, labels: dict[str, Any]) -> None:
 def _spill(current: _TryMetrics) -> None:
     assert current.spill is not None
     current.spill_due = time.monotonic() + SPILL_INTERVAL_S
-    temporary = current.spill.with_name(f".{current.spill.name}.{os.getpid()}.tmp")
+    folder, name = os.path.split(os.fspath(current.spill))
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
         write_private_text(temporary, json.dumps(list(_samples(current))))
         os.replace(temporary, current.spill)
@@ -141,7 +142,7 @@ def spill_to(path: str | os.PathLike[str] | None) -> None:
     """The next try started in this process keeps its figures so far in ``path`` (see the
     module docstring); :func:`end_try` removes it."""
     global _spill_path
-    _spill_path = None if path is None else Path(path)
+    _spill_path = path
 
 
 def take_spilled(path: str | os.PathLike[str]) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import types
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
@@ -27,23 +28,44 @@ def callable_kwargs(
     A callable with ``**kwargs`` receives the whole context; otherwise only the context
     keys it names as parameters (and that are not already filled positionally).
     """
-    signature = inspect.signature(python_callable)
-    parameters = signature.parameters
-    takes_everything = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    positional = [
-        name
-        for name, p in parameters.items()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ][: len(op_args)]
+    takes_everything, positional, by_name = _parameters(python_callable)
+    filled = positional[: len(op_args)]
     kwargs: dict[str, Any] = {}
     for key, value in context.items():
-        if key in positional or key in op_kwargs:
+        if key in filled or key in op_kwargs:
             continue
-        if takes_everything or (key in parameters and parameters[key].kind is not
-                                inspect.Parameter.POSITIONAL_ONLY):
+        if takes_everything or key in by_name:
             kwargs[key] = value
     kwargs.update(op_kwargs)
     return kwargs
+
+
+_Parameters = tuple[bool, tuple[str, ...], frozenset[str]]
+_by_code: dict[int, tuple[types.CodeType, _Parameters]] = {}
+
+
+def _parameters(python_callable: Callable[..., Any]) -> _Parameters:
+    """Whether it takes ``**kwargs``, its positional parameters, those that can be given
+    by name. Kept per code object for a plain function (what a signature says of its
+    parameters comes from its code alone), so a task run again does not inspect it again."""
+    plain = (type(python_callable) is types.FunctionType
+             and "__wrapped__" not in python_callable.__dict__
+             and "__signature__" not in python_callable.__dict__)
+    if plain:
+        code = python_callable.__code__
+        known = _by_code.get(id(code))
+        if known is not None and known[0] is code:
+            return known[1]
+    parameters = inspect.signature(python_callable).parameters.values()
+    found = (any(p.kind is p.VAR_KEYWORD for p in parameters),
+             tuple(p.name for p in parameters
+                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)),
+             frozenset(p.name for p in parameters if p.kind is not p.POSITIONAL_ONLY))
+    if plain:
+        if len(_by_code) >= 1024:
+            _by_code.clear()
+        _by_code[id(code)] = (code, found)  # the code is kept: its id is not reused
+    return found
 
 
 class PythonOperator(BaseOperator):

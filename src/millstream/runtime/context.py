@@ -59,6 +59,16 @@ def task_log_url(dag_id: str, run_id: str, task_id: str, try_number: int,
     return f"{base}/dags/{quote(dag_id, safe='')}/task?{query}"
 
 
+_FIELD_NAMES: dict[type[DagRunRecord], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[DagRunRecord]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 class RuntimeDagRun(DagRunRecord):
     """The ``dag_run`` a running task sees: the run's record, and its task instances."""
 
@@ -68,7 +78,7 @@ class RuntimeDagRun(DagRunRecord):
     def of(cls, run: DagRunRecord) -> RuntimeDagRun:
         if isinstance(run, RuntimeDagRun):
             return run
-        return cls(**{f.name: getattr(run, f.name) for f in dataclasses.fields(run)})
+        return cls(**{name: getattr(run, name) for name in _field_names(type(run))})
 
     @property
     def partition_key(self) -> str | None:

@@ -19,8 +19,9 @@ subprocess writes to stdout or stderr (file descriptors 1 and 2 point at it), th
 records of every logger (the root logger's handlers are replaced in the try process),
 and the Python traceback of a crash in native code (faulthandler).
 The ``.result.json`` file holds the try's :class:`TaskFinishedEvent` as JSON
-(see :mod:`millstream.runtime.events_json`); it is written to a temporary name and
-renamed, so a reader sees a whole result or none. It stays on disk after the try, so a
+(see :mod:`millstream.runtime.events_json`); it is written to a temporary name (a dot
+file, created as the try starts; the executor removes it if the try dies) and renamed, so
+a reader sees a whole result or none. It stays on disk after the try, so a
 scheduler restarted while tries were running can adopt their outcomes
 (:func:`read_result_file`). The ``.metrics.json`` file holds what task code has counted
 so far (:func:`millstream.observability.user_metrics.spill_to`), for the outcome the
@@ -85,6 +86,7 @@ def utc_now() -> datetime:
 
 
 # -- where a try's files live -------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)  # the same DAG and run ids come again try after try
 def path_component(value: str) -> str:
     """``value`` as one safe, reversible path component (see the module docstring)."""
     encoded = quote(value, safe="-_.")
@@ -100,12 +102,18 @@ def try_folder(log_folder: str | os.PathLike[str], key: TaskInstanceKey) -> Path
 
 @functools.lru_cache(maxsize=64)
 def _try_folder(log_folder: str, key: TaskInstanceKey) -> Path:
-    # Kept for the last few instances: a try asks for it for each of its files, and the
-    # fork server again for its result.
-    folder = (Path(log_folder) / path_component(key.dag_id) / path_component(key.run_id)
-              / path_component(key.task_id))
+    # Kept for the last few instances: the fork server asks for it for each try's files.
+    return Path(_folder_text(log_folder, key))
+
+
+@functools.lru_cache(maxsize=64)
+def _folder_text(log_folder: str, key: TaskInstanceKey) -> str:
+    """:func:`try_folder` as text: a try's own process builds its paths from it, without
+    the cost of a Path for each."""
+    folder = os.path.join(log_folder, path_component(key.dag_id), path_component(key.run_id),
+                          path_component(key.task_id))
     if key.map_index >= 0:
-        folder = folder / f"map_index={key.map_index}"
+        folder = os.path.join(folder, f"map_index={key.map_index}")
     return folder
 
 
@@ -140,7 +148,10 @@ def write_rendered_file(log_folder: str | os.PathLike[str], key: TaskInstanceKey
     A value that is not JSON is kept as its repr; any failure is only logged, since what
     the UI shows must never fail the try.
     """
-    path = rendered_path(log_folder, key, try_number)
+    _write_rendered(rendered_path(log_folder, key, try_number), task)
+
+
+def _write_rendered(path: str | os.PathLike[str], task: BaseOperator) -> None:
     try:
         values: dict[str, object] = {}
         for name in task.template_fields:
@@ -163,6 +174,64 @@ def write_result_file(log_folder: str | os.PathLike[str], event: TaskFinishedEve
     write_private_text(temporary, to_json(event) + "\n")
     os.replace(temporary, path)
     return path
+
+
+class _ResultFile:
+    """A try's result file, whose temporary file is created as the try starts: at its end
+    only a write and a rename remain between the task's end and the executor's news of it.
+
+    A try that dies leaves the empty temporary file (a dot file no reader looks at), until
+    :func:`remove_unfinished_results`.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        folder, name = os.path.split(path)
+        self.temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+        self.fd: int | None = None
+        self.identity = (0, 0)
+        with contextlib.suppress(OSError):  # tried again at the end, where failing counts
+            fd = open_private(self.temporary, os.O_WRONLY | os.O_TRUNC)
+            stat = os.fstat(fd)
+            self.fd, self.identity = fd, (stat.st_dev, stat.st_ino)
+
+    def commit(self, text: str) -> None:
+        """Write ``text`` as the whole result and give the file its name."""
+        fd, self.fd = self.fd, None
+        if fd is not None and not self._still_ours(fd):
+            fd = None  # task code closed it (the number may now be a file of its own)
+        if fd is None:
+            write_private_text(self.temporary, text)
+        else:
+            try:
+                data = memoryview(text.encode("utf-8"))
+                while data:
+                    data = data[os.write(fd, data):]
+            finally:
+                os.close(fd)
+        os.replace(self.temporary, self.path)
+
+    def _still_ours(self, fd: int) -> bool:
+        try:
+            stat = os.fstat(fd)
+        except OSError:
+            return False
+        return (stat.st_dev, stat.st_ino) == self.identity and stat.st_size == 0
+
+
+def remove_unfinished_results(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
+                              try_number: int) -> None:
+    """Remove the temporary result files that processes of this try left as they died."""
+    path = result_path(log_folder, key, try_number)
+    prefix = f".{path.name}."
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(path.parent / name)
 
 
 def read_result_text(path: Path) -> str | None:
@@ -240,7 +309,10 @@ def run_try_in_this_process(
     """
     key = workload.key
     start = clock()
-    _redirect_output(try_log_path(log_folder, key, workload.try_number))
+    folder = _folder_text(os.fspath(log_folder), key)
+    number = workload.try_number
+    _redirect_output(os.path.join(folder, f"{number}.log"))
+    result = _ResultFile(os.path.join(folder, f"{number}{RESULT_SUFFIX}"))
     observability.label_task_log(workload)
     task_log = logging.getLogger("millstream.task")
     label = key.task_id if key.map_index < 0 else f"{key.task_id}[{key.map_index}]"
@@ -248,12 +320,12 @@ def run_try_in_this_process(
                   workload.try_number, label, key.run_id, key.dag_id,
                   socket.gethostname(), os.getpid())
     # Kept on disk as they come, so a kill loses only the last moment's.
-    observability.spill_to(metrics_path(log_folder, key, workload.try_number))
+    observability.spill_to(os.path.join(folder, f"{number}{METRICS_SUFFIX}"))
     try:
         event = run_task_try(
             task, workload, LazyXComReader(reader_factory), clock,
-            on_rendered=lambda done: write_rendered_file(log_folder, key, workload.try_number,
-                                                         done))
+            on_rendered=lambda done: _write_rendered(
+                os.path.join(folder, f"{number}{RENDERED_SUFFIX}"), done))
     except BaseException as exc:  # the runner itself failed: still an outcome of this try
         detail = "".join(traceback.format_exception(exc)).rstrip()
         task_log.error("The try could not run: %s", detail)
@@ -263,7 +335,7 @@ def run_try_in_this_process(
     if event.error:  # the error is shown in the UI and CLI: no password in it either
         event = dataclasses.replace(event, error=redact_text(event.error))
     try:
-        write_result_file(log_folder, event)
+        result.commit(to_json(event) + "\n")
     except Exception as exc:
         task_log.error("Could not write the result file: %s", exc)
         return 75
@@ -272,7 +344,7 @@ def run_try_in_this_process(
     return 0
 
 
-def _redirect_output(log_path: Path) -> None:
+def _redirect_output(log_path: str) -> None:
     fd = open_private(log_path, os.O_WRONLY | os.O_APPEND)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -298,11 +370,11 @@ def _redirect_output(log_path: Path) -> None:
     root = logging.getLogger()
     # The scheduler's handlers came along with the fork; this process logs to its file only.
     root.handlers = [handler]
-    root.setLevel(logging.INFO)
     task_log = logging.getLogger("millstream.task")
     task_log.handlers = []
     task_log.propagate = True
-    task_log.setLevel(logging.INFO)
+    task_log.level = logging.INFO  # root.setLevel clears every logger's cached levels
+    root.setLevel(logging.INFO)
 
 
 def _flush_output() -> None:

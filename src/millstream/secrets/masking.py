@@ -18,6 +18,7 @@ more than it protects.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -36,8 +37,11 @@ SENSITIVE_WORDS = (
 
 def is_sensitive_name(name: object) -> bool:
     """Whether a variable key, field or dict key names a secret (see the module docstring)."""
-    if not isinstance(name, str):
-        return False
+    return isinstance(name, str) and _sensitive(name)
+
+
+@functools.lru_cache(maxsize=1024)  # the same field and key names come again and again
+def _sensitive(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in SENSITIVE_WORDS)
 

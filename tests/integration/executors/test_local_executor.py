@@ -101,6 +101,9 @@ def test_a_segfault_is_a_failure_naming_the_signal_and_the_executor_goes_on(
     assert executor.fork_server_pid == server  # the fork server lived on
     log_text = try_log_path(executor.log_folder, crashed.key, 1).read_text()
     assert "Fatal Python error: Segmentation fault" in log_text  # where it crashed
+    # The result's temporary file, created as the try started, went with the lost try.
+    folder = try_log_path(executor.log_folder, crashed.key, 1).parent
+    assert sorted(os.listdir(folder)) == ["1.log", "1.rendered.json", "1.result.json"]
     executor.submit(workload(dag_file, "ok"))
     assert finished_events(collect(executor, 1))["ok"].state is TaskState.SUCCESS
 

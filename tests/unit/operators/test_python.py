@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from millstream import DAG, TaskGroup, TriggerRule, get_current_context
@@ -11,6 +13,7 @@ from millstream.operators.python import (
     BranchPythonOperator,
     PythonOperator,
     ShortCircuitOperator,
+    callable_kwargs,
 )
 
 CONTEXT_KEYS = {
@@ -306,3 +309,30 @@ def test_a_generator_callable_sets_the_extra_of_its_outlets_events():
     assert result.state == "success"
     assert result.xcom_pull("t") == "done"
     assert seen == {"rows": 3}
+
+
+def test_callable_kwargs_follow_a_function_whose_code_was_replaced() -> None:
+    context = {"ds": "2026-01-01", "ti": "the ti", "params": {}}
+
+    def task(ds):  # type: ignore[no-untyped-def]
+        return ds
+
+    def other(ti, **rest):  # type: ignore[no-untyped-def]
+        return ti
+
+    assert callable_kwargs(task, [], {}, context) == {"ds": "2026-01-01"}
+    assert callable_kwargs(task, [], {}, context) == {"ds": "2026-01-01"}  # learned once
+    task.__code__ = other.__code__
+    assert callable_kwargs(task, [], {}, context) == context
+
+
+def test_callable_kwargs_of_a_wrapped_function_follow_the_wrapped_signature() -> None:
+    def inner(ds, ti):  # type: ignore[no-untyped-def]
+        return ds
+
+    @functools.wraps(inner)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return inner(*args, **kwargs)
+
+    context = {"ds": "2026-01-01", "ti": "the ti", "params": {}}
+    assert callable_kwargs(wrapper, ["x"], {}, context) == {"ti": "the ti"}
