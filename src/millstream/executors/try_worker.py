@@ -35,8 +35,10 @@ the try: a global of the DAG file's module, a library's cache, a mutable default
 operator. Set ``tries_per_process = 1`` for tasks that rely on a fresh process.
 
 Messages (one JSON line each): zygote -> worker ``{"id": <request id>, "workload": ...}``;
-worker -> zygote ``{"kind": "done", "id": ..., "retire": <why, or null>}``. A worker exits
-at the end of its input (its zygote retired it, or died).
+worker -> zygote ``{"kind": "ended", "id": ...}`` as soon as the try's result file is written
+(the zygote passes the news on), then ``{"kind": "done", "id": ..., "retire": <why, or
+null>}`` once it has checked itself. A worker exits at the end of its input (its zygote
+retired it, or died).
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ _task_log = logging.getLogger("millstream.task")
 _LIMITS = tuple(getattr(resource, name) for name in (
     "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_FSIZE",
     "RLIMIT_STACK", "RLIMIT_NPROC", "RLIMIT_CORE") if hasattr(resource, name))
+
+CHECK_WAIT_S = 0.05
+"""How long a zygote with a try to hand out waits for a worker checking itself after its
+last try, before it forks a new one."""
 
 LEAKED_FILES = 32
 """More files left open than before the first try, past which a worker is replaced."""
@@ -246,12 +252,14 @@ def serve_tries(request_id: int, task: BaseOperator, workload: TaskWorkload,
             return code
         tries += 1
         retire = (f"it ran {tries} tries (executor.tries_per_process)"
-                  if tries >= config.tries_per_process else health.problem())
-        if retire is not None:  # said in the try's log, which the output still goes to
-            _task_log.info("Worker process %d runs no more tries: %s", os.getpid(), retire)
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
+                  if tries >= config.tries_per_process else None)
+        if retire is not None:
+            _say_retiring(retire)
+        # The result file is written: the try's outcome may go on its way now, while
+        # this worker checks itself (the check is not on the path to the next task).
+        pipe.send({"kind": "ended", "id": request_id})
+        if retire is None and (retire := health.problem()) is not None:
+            _say_retiring(retire)
         pipe.send({"kind": "done", "id": request_id, "retire": retire})
         pipe.flush_before_exit(EXIT_FLUSH_TIMEOUT_S)
         if retire is not None:
@@ -261,6 +269,14 @@ def serve_tries(request_id: int, task: BaseOperator, workload: TaskWorkload,
             return 0
         request_id, workload = request
         task = find_task(workload)
+
+
+def _say_retiring(reason: str) -> None:
+    """Say in the try's log (which the output still goes to) why this worker stops."""
+    _task_log.info("Worker process %d runs no more tries: %s", os.getpid(), reason)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
 
 
 def _next_request(pipe: JsonLinePipe) -> tuple[int, TaskWorkload] | None:
@@ -286,6 +302,7 @@ class Worker:
     pipe: JsonLinePipe
     request_id: int | None  # the request it runs; None while idle
     idle_since: float = 0.0
+    checking: int | None = None  # the request it has ended and checks itself after
 
 
 class WorkerPool:
@@ -308,8 +325,28 @@ class WorkerPool:
         """A worker just forked with its first request."""
         self.by_pid[worker.pid] = worker
 
-    def take_idle(self) -> Worker | None:
-        """The most recently idle worker that is still there, if any."""
+    def take_idle(self, wait_s: float = 0.0) -> Worker | None:
+        """The most recently idle worker that is still there, if any.
+
+        With ``wait_s``, a worker that has ended its try and is checking itself is waited
+        for, that long at most: the check takes well under a millisecond, a new worker's
+        fork several."""
+        worker = self._take_idle()
+        deadline = time.monotonic() + wait_s
+        while worker is None:
+            checking = [w.pipe.read_fd for w in self.by_pid.values()
+                        if w.checking is not None and w.pipe.read_fd is not None]
+            left = deadline - time.monotonic()
+            if not checking or left <= 0:
+                return None
+            select.select(checking, [], [], left)
+            for candidate in list(self.by_pid.values()):
+                if candidate.checking is not None:
+                    self.read(candidate)  # a checking worker runs no try: nothing ends
+            worker = self._take_idle()
+        return worker
+
+    def _take_idle(self) -> Worker | None:
         while self._idle:
             worker = self._idle.pop()
             if worker.pipe.write_fd is not None and exited_child(worker.pid) is None:
@@ -328,21 +365,29 @@ class WorkerPool:
                 kill_group(worker.pid, signum)
 
     def read(self, worker: Worker) -> list[tuple[int, int]]:
-        """Take in what a worker said: (request id, worker pid) for each try it is done with."""
-        done: list[tuple[int, int]] = []
+        """Take in what a worker said: (request id, worker pid) for each try it has ended.
+
+        A worker says ``ended`` once the try's result file is written, then ``done`` after
+        checking itself: only then is it idle (or, told to retire, left to exit)."""
+        ended: list[tuple[int, int]] = []
         for line in worker.pipe.read_lines():
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 data = json.loads(line)
-                if data["kind"] != "done" or data["id"] != worker.request_id:
+                if data["kind"] not in ("ended", "done"):
                     continue
-                done.append((int(data["id"]), worker.pid))
-                worker.request_id = None
+                if data["id"] == worker.request_id:
+                    ended.append((int(data["id"]), worker.pid))
+                    worker.request_id = None  # a late signal for that try reaches nothing
+                    worker.checking = int(data["id"])
+                if data["kind"] != "done" or data["id"] != worker.checking:
+                    continue
+                worker.checking = None
                 if data.get("retire"):  # it exits by itself; nothing more goes to it
                     worker.pipe.close_write()
                 else:
                     worker.idle_since = time.monotonic()
                     self._idle.append(worker)
-        return done
+        return ended
 
     def ended(self, pid: int) -> Worker | None:
         """A worker's process has ended: forget it (its last words are read first)."""

@@ -47,7 +47,7 @@ from millstream.executors.process_tools import (
     seconds,
     serve_signals,
 )
-from millstream.executors.try_worker import Worker, WorkerPool, serve_tries
+from millstream.executors.try_worker import CHECK_WAIT_S, Worker, WorkerPool, serve_tries
 from millstream.executors.wire import CallbackRequest
 from millstream.parsing.limits import cap_memory, die_with_parent, restore_memory_limit
 from millstream.parsing.loader import DagImportError, load_dag_file
@@ -225,7 +225,7 @@ class _Zygote:
     def _to_worker(self, request_id: int, task: BaseOperator, workload: TaskWorkload,
                    raw: dict[str, Any]) -> int:
         """Hand a try to an idle worker, or fork a new one that starts with it; its pid."""
-        worker = self.workers.take_idle()
+        worker = self.workers.take_idle(wait_s=CHECK_WAIT_S)
         if worker is not None:
             self.workers.send(worker, request_id, raw)
             return worker.pid

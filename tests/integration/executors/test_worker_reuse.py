@@ -197,9 +197,11 @@ def test_a_worker_a_try_leaves_changed_is_replaced(make_executor: ExecutorFactor
     changed_try = run_one(executor, a_try(reuse_file, task_id, 1))
     changed = returned(changed_try)
     assert changed["pid"] == first["pid"]  # a healthy worker ran it
-    log_text = try_log_path(executor.log_folder, changed_try.key, 1).read_text()
-    assert f"Worker process {changed['pid']} runs no more tries: " in log_text
-    assert reason in log_text
+    log = try_log_path(executor.log_folder, changed_try.key, 1)
+    # The worker checks itself after it has said the try ended: the line follows shortly.
+    said = f"Worker process {changed['pid']} runs no more tries: "
+    wait_until(lambda: said in log.read_text(), 5, f"the worker to say why it stops ({reason})")
+    assert reason in log.read_text()
     wait_until(lambda: not process_exists(first["pid"]), 5, f"the worker to go ({reason})")
     after = returned(run_one(executor, a_try(reuse_file, "where", 2)))
     assert after["pid"] != first["pid"]
