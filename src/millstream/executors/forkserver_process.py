@@ -63,7 +63,12 @@ from millstream.executors.try_processes import (
     lost_try,
     try_outcome,
 )
-from millstream.executors.wire import CallbackRequest, callback_ended_message, key_of_terminate
+from millstream.executors.wire import (
+    CallbackRequest,
+    callback_ended_message,
+    key_of_terminate,
+    try_request_line,
+)
 from millstream.executors.zygote_pool import CannotStart, Zygote, ZygotePool
 from millstream.parsing.limits import adopt_orphaned_descendants
 from millstream.runtime.events import TaskStartedEvent, TaskWorkload
@@ -260,10 +265,10 @@ class _ForkServer:
         if not isinstance(workload, TaskWorkload):
             log.error("fork server: expected a workload, got %s", type(workload).__name__)
             return
-        self._start_try(workload, data)
+        self._start_try(workload, line)
 
-    def _start_try(self, workload: TaskWorkload, raw: dict[str, Any]) -> None:
-        """Hand ``workload`` to its zygote (``raw``: the message it came in, passed on as is)."""
+    def _start_try(self, workload: TaskWorkload, raw: bytes) -> None:
+        """Hand ``workload`` to its zygote (``raw``: the line it came in, passed on as is)."""
         if os.getppid() != self.parent_pid:
             # The scheduler that sent this died before it could record the start; the
             # next scheduler hands the task out again (no log file: it never began).
@@ -285,7 +290,7 @@ class _ForkServer:
             with contextlib.suppress(FileNotFoundError):
                 stale(self.config.log_folder, workload.key, workload.try_number).unlink()
         entry = self.processes.add(zygote.pid, start, workload=workload)
-        zygote.pipe.send({"id": entry.request_id, "kind": "try", "workload": raw})
+        zygote.pipe.send(try_request_line(entry.request_id, raw))
 
     def _start_callback(self, request: CallbackRequest) -> None:
         try:

@@ -60,13 +60,15 @@ class JsonLinePipe:
                 lines.append(line)
         return lines
 
-    def send(self, message: dict[str, Any] | str) -> None:
-        """Queue one message (a dict, or a line of JSON already) and write what fits."""
+    def send(self, message: dict[str, Any] | str | bytes) -> None:
+        """Queue one message (a dict, or a line of JSON already, as text or bytes) and
+        write what fits."""
         if self.write_fd is None:
             return
-        text = message if isinstance(message, str) else json.dumps(message,
-                                                                    separators=(",", ":"))
-        self._outbox += text.encode() + b"\n"
+        if isinstance(message, dict):
+            message = json.dumps(message, separators=(",", ":"))
+        self._outbox += message if isinstance(message, bytes) else message.encode()
+        self._outbox += b"\n"
         self.flush()
 
     def flush(self) -> None:

@@ -48,7 +48,7 @@ from millstream.executors.process_tools import (
     serve_signals,
 )
 from millstream.executors.try_worker import Worker, WorkerPool, serve_tries
-from millstream.executors.wire import CallbackRequest
+from millstream.executors.wire import CallbackRequest, workload_json_of
 from millstream.parsing.limits import cap_memory, die_with_parent, restore_memory_limit
 from millstream.parsing.loader import DagImportError, load_dag_file
 from millstream.runtime.dag_callbacks import call_dag_run_callbacks, call_sla_miss_callback
@@ -65,6 +65,14 @@ log = logging.getLogger("millstream.executors.zygote")
 
 class _Refused(Exception):
     """A request this zygote cannot fork (its DAG or task is not in the file)."""
+
+
+def _workload(raw: Any) -> TaskWorkload:
+    """The workload a try request holds (raises MessageFormatError, _Refused)."""
+    workload = from_dict(raw)
+    if not isinstance(workload, TaskWorkload):
+        raise _Refused("the request holds no workload")
+    return workload
 
 
 def run_zygote(path: str, read_fd: int, write_fd: int, config: ForkServerConfig,
@@ -172,7 +180,7 @@ class _Zygote:
 
     def _read_worker(self, worker: Worker) -> None:
         for request_id, pid in self.workers.read(worker):
-            self.pipe.send({"kind": "ran", "id": request_id, "pid": pid})
+            self.pipe.send(b'{"kind":"ran","id":%d,"pid":%d}' % (request_id, pid))
 
     def _handle(self, line: bytes) -> None:
         request_id = -1
@@ -183,16 +191,20 @@ class _Zygote:
                 self.workers.signal(request_id, int(data["signal"]))
                 return
             if data["kind"] == "try":
-                workload = from_dict(data["workload"])
-                if not isinstance(workload, TaskWorkload):
+                # The fork server has read the workload whole; here only its task is
+                # looked up, and an idle worker gets the workload's text as it came.
+                raw = data["workload"]
+                if not isinstance(raw, dict) or raw.get("kind") != "workload":
                     raise _Refused("the request holds no workload")
-                task = self._task_for(workload)
+                task = self._task_named(raw["key"]["dag_id"], raw["key"]["task_id"])
                 timeout = seconds(getattr(task, "execution_timeout", None))
                 if self.config.reuses_workers:
-                    pid = self._to_worker(request_id, task, workload, data["workload"])
-                    self.pipe.send({"kind": "forked", "id": request_id, "pid": pid,
-                                    "timeout": timeout})
+                    pid = self._to_worker(request_id, task, raw,
+                                          workload_json_of(request_id, line, data))
+                    self.pipe.send(b'{"kind":"forked","id":%d,"pid":%d,"timeout":%s}' % (
+                        request_id, pid, json.dumps(timeout).encode()))
                     return
+                workload = _workload(raw)
                 pid = self._fork(lambda: self._become_try(task, workload))
             elif data["kind"] == "callback":
                 request = CallbackRequest.from_dict(data["callback"])
@@ -211,24 +223,29 @@ class _Zygote:
         self.pipe.send({"kind": "forked", "id": request_id, "pid": pid, "timeout": timeout})
 
     def _task_for(self, workload: TaskWorkload) -> BaseOperator:
-        key = workload.key
-        dag = self.dags.get(key.dag_id)
+        return self._task_named(workload.key.dag_id, workload.key.task_id)
+
+    def _task_named(self, dag_id: str, task_id: str) -> BaseOperator:
+        dag = self.dags.get(dag_id)
         if dag is None:
             defined = ", ".join(sorted(self.dags)) or "none"
-            raise _Refused(f"DAG {key.dag_id!r} is not defined in {self.path} "
+            raise _Refused(f"DAG {dag_id!r} is not defined in {self.path} "
                            f"(it defines: {defined})")
-        task = dag.task_dict.get(key.task_id)
+        task = dag.task_dict.get(task_id)
         if task is None:
-            raise _Refused(f"DAG {key.dag_id!r} in {self.path} has no task {key.task_id!r}")
+            raise _Refused(f"DAG {dag_id!r} in {self.path} has no task {task_id!r}")
         return task
 
-    def _to_worker(self, request_id: int, task: BaseOperator, workload: TaskWorkload,
-                   raw: dict[str, Any]) -> int:
-        """Hand a try to an idle worker, or fork a new one that starts with it; its pid."""
+    def _to_worker(self, request_id: int, task: BaseOperator, raw: dict[str, Any],
+                   workload_json: bytes) -> int:
+        """Hand a try to an idle worker, or fork a new one that starts with it; its pid.
+
+        ``raw``: the workload decoded from JSON; ``workload_json``: its text."""
         worker = self.workers.take_idle()
         if worker is not None:
-            self.workers.send(worker, request_id, raw)
+            self.workers.send(worker, request_id, workload_json)
             return worker.pid
+        workload = _workload(raw)
         to_read, to_write = os.pipe()
         from_read, from_write = os.pipe()
         try:

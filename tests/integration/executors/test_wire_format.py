@@ -9,9 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from millstream.executors.wire import (
+    try_request_line,
+    worker_request_line,
+    workload_json_of,
+    workload_line,
+)
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
-from millstream.runtime.events_json import MessageFormatError, from_json, to_json
+from millstream.runtime.events_json import MessageFormatError, from_dict, from_json, to_json
 from millstream.runtime.worker import (
     path_component,
     read_result_file,
@@ -65,6 +71,24 @@ def test_events_survive_the_round_trip():
     copy = from_json(to_json(finished))
     assert copy == finished
     assert isinstance(copy, TaskFinishedEvent) and copy.state is TaskState.UP_FOR_RETRY
+
+
+def test_a_workload_goes_to_the_zygote_and_worker_as_the_executor_wrote_it():
+    sent = workload_line(_workload()).rstrip(b"\n")
+    request = try_request_line(7, sent)
+    data = json.loads(request)
+    assert data["id"] == 7 and data["kind"] == "try"
+    assert workload_json_of(7, request, data) == sent  # the same bytes, not re-encoded
+    worker_request = json.loads(worker_request_line(7, workload_json_of(7, request, data)))
+    assert worker_request["id"] == 7
+    assert from_dict(worker_request["workload"]) == _workload()
+
+
+def test_a_try_request_laid_out_otherwise_still_yields_its_workload():
+    workload = json.loads(to_json(_workload()))
+    request = json.dumps({"kind": "try", "id": 3, "workload": workload}).encode()
+    text = workload_json_of(3, request, json.loads(request))
+    assert from_json(text) == _workload()
 
 
 def test_free_form_values_must_be_json_and_the_error_names_the_field():
