@@ -51,6 +51,7 @@ from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerCon
 from millstream.executors.process_tools import (
     JsonLinePipe,
     describe_status,
+    drain_wakeups,
     exited_child,
     is_child,
     kill_group,
@@ -208,15 +209,19 @@ class _ForkServer:
                 poller.register(pipe.read_fd, select.POLLIN)
             if pipe.wants_write and pipe.write_fd is not None:
                 poller.register(pipe.write_fd, select.POLLOUT)
-        poller.poll(self._poll_timeout_ms())
-        with contextlib.suppress(BlockingIOError):
-            os.read(self.wake_read, 4096)
+        # Only what poll() found ready is read, and children are looked for only after a
+        # SIGCHLD (its byte on the wakeup pipe): no idle read or wait each time round.
+        ready = {fd for fd, _ in poller.poll(self._poll_timeout_ms())}
+        signalled = self.wake_read in ready and drain_wakeups(self.wake_read)
         for zygote in list(self.zygotes.by_pid.values()):
             zygote.pipe.flush()
-            self._read_zygote(zygote)
+            if zygote.pipe.read_fd in ready or zygote.failure is not None:
+                self._read_zygote(zygote)
         self.executor.flush()
-        self._read_executor()
-        self._reap()
+        if self.executor.read_fd in ready:
+            self._read_executor()
+        if signalled:
+            self._reap()
         self.processes.enforce_deadlines()
         self.zygotes.enforce_deadlines(self._busy)
 

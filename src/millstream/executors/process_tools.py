@@ -202,5 +202,13 @@ def serve_signals(wake_read: int, wake_write: int) -> None:
     signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
 
 
+def drain_wakeups(wake_read: int) -> bool:
+    """Empty the wakeup pipe of :func:`serve_signals`; whether a signal had written to it."""
+    try:
+        return bool(os.read(wake_read, 4096))
+    except BlockingIOError:
+        return False
+
+
 def _wake_only(signum: int, frame: object) -> None:
     """SIGCHLD only has to wake the loop (through the wakeup fd)."""

@@ -42,6 +42,7 @@ from millstream.authoring.templating import template_environment
 from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerConfig
 from millstream.executors.process_tools import (
     JsonLinePipe,
+    drain_wakeups,
     exited_child,
     kill_group,
     seconds,
@@ -162,21 +163,26 @@ class _Zygote:
             if worker.pipe.wants_write and worker.pipe.write_fd is not None:
                 poller.register(worker.pipe.write_fd, select.POLLOUT)
         deadline = self.workers.next_deadline()
-        poller.poll(-1 if deadline is None
-                    else max(0, math.ceil((deadline - time.monotonic()) * 1000)))
-        with contextlib.suppress(BlockingIOError):
-            os.read(self.wake_read, 4096)
+        # Only the pipes poll() found ready are read (not every worker's each time round),
+        # and children are looked for only after a SIGCHLD wrote to the wakeup pipe.
+        ready = {fd for fd, _ in poller.poll(
+            -1 if deadline is None
+            else max(0, math.ceil((deadline - time.monotonic()) * 1000)))}
+        signalled = self.wake_read in ready and drain_wakeups(self.wake_read)
         self.pipe.flush()
         for worker in list(self.workers.by_pid.values()):
             worker.pipe.flush()
-            self._read_worker(worker)
-        for line in self.pipe.read_lines():
-            self._handle(line)
+            if worker.pipe.read_fd in ready:
+                self._read_worker(worker)
+        if self.pipe.read_fd in ready:
+            for line in self.pipe.read_lines():
+                self._handle(line)
         if self.pipe.read_fd is None:  # retired: no more tries, idle workers may go
             self.workers.retire_idle(everyone=True)
         else:
             self.workers.retire_idle()
-        self._reap()
+        if signalled:
+            self._reap()
 
     def _read_worker(self, worker: Worker) -> None:
         for request_id, pid in self.workers.read(worker):
