@@ -60,8 +60,11 @@ from millstream.executors.process_tools import (
 from millstream.executors.try_processes import (
     ForkedProcess,
     ForkedProcesses,
+    TryRequest,
     callback_error,
     lost_try,
+    started_json,
+    try_files,
     try_outcome,
 )
 from millstream.executors.wire import (
@@ -72,14 +75,13 @@ from millstream.executors.wire import (
 )
 from millstream.executors.zygote_pool import CannotStart, Zygote, ZygotePool
 from millstream.parsing.limits import adopt_orphaned_descendants
-from millstream.runtime.events import TaskStartedEvent, TaskWorkload
+from millstream.runtime.events import TaskWorkload
 from millstream.runtime.events_json import (
     MessageFormatError,
     from_dict,
     from_json,
     to_json,
 )
-from millstream.runtime.worker import metrics_path, result_path
 from millstream.store.current import set_store_factory
 from millstream.store.records import TaskInstanceKey
 
@@ -263,39 +265,49 @@ class _ForkServer:
             if kind == "callback":
                 self._start_callback(CallbackRequest.from_dict(data["callback"]))
                 return
-            workload = from_dict(data)
+            if kind != "workload":
+                message = from_dict(data)  # says what is wrong with it
+                log.error("fork server: expected a workload, got %s", type(message).__name__)
+                return
+            request = TryRequest.of(data)
         except (ValueError, KeyError, TypeError, MessageFormatError) as exc:
             log.error("fork server: ignoring a malformed message (%s): %.200r", exc, line)
             return
-        if not isinstance(workload, TaskWorkload):
-            log.error("fork server: expected a workload, got %s", type(workload).__name__)
-            return
-        self._start_try(workload, line)
+        self._start_try(request, line)
 
-    def _start_try(self, workload: TaskWorkload, raw: bytes) -> None:
-        """Hand ``workload`` to its zygote (``raw``: the line it came in, passed on as is)."""
+    def _start_try(self, request: TryRequest, raw: bytes) -> None:
+        """Hand a try to its zygote (``raw``: the line its workload came in, passed on as is)."""
         if os.getppid() != self.parent_pid:
             # The scheduler that sent this died before it could record the start; the
             # next scheduler hands the task out again (no log file: it never began).
-            log.warning("fork server: not starting %s, its scheduler is gone", workload.key)
+            log.warning("fork server: not starting %s, its scheduler is gone", request.key)
             return
         start = self.config.clock()
-        if not workload.dag_file:
-            self._send(lost_try(self.config, workload, start, "the workload of "
-                                f"{workload.key.task_id!r} names no DAG file to load"))
+        if not request.dag_file:
+            self._lost(request, start, f"the workload of {request.key.task_id!r} names no "
+                       "DAG file to load")
             return
         try:
-            zygote = self.zygotes.zygote_for(workload.dag_file, self._busy)
+            zygote = self.zygotes.zygote_for(request.dag_file, self._busy)
         except CannotStart as exc:
-            self._send(lost_try(self.config, workload, start, str(exc)))
+            self._lost(request, start, str(exc))
             return
         # A result left by an earlier run of the same try (a run id used again) must not
         # be taken for this one's.
-        for stale in (result_path, metrics_path):
+        result, metrics = try_files(self.config.log_folder, request.key, request.try_number)
+        for stale in (result, metrics):
             with contextlib.suppress(FileNotFoundError):
-                stale(self.config.log_folder, workload.key, workload.try_number).unlink()
-        entry = self.processes.add(zygote.pid, start, workload=workload)
+                os.unlink(stale)
+        entry = self.processes.add(zygote.pid, start, workload=request, result=result)
         zygote.pipe.send(try_request_line(entry.request_id, raw))
+
+    def _lost(self, request: TryRequest, start: datetime, error: str) -> None:
+        """Report a try that ended, or never started, without a result."""
+        try:
+            self._send(lost_try(self.config, request.workload(), start, error))
+        except MessageFormatError as exc:  # the executor never sends such a workload
+            log.error("fork server: cannot report try %d of %s (%s), its workload is "
+                      "malformed: %s", request.try_number, request.key, error, exc)
 
     def _start_callback(self, request: CallbackRequest) -> None:
         try:
@@ -345,9 +357,7 @@ class _ForkServer:
     def _forked(self, request_id: int, pid: int, timeout: float | None) -> None:
         entry = self.processes.forked(request_id, pid, timeout)
         if entry is not None and entry.workload is not None:
-            workload = entry.workload
-            self._send(to_json(TaskStartedEvent(workload.key, workload.try_number, entry.start,
-                                                self.hostname, pid)))
+            self._send(started_json(entry, self.hostname))
 
     def _zygote_ended(self, zygote: Zygote, status: int) -> None:
         self._read_zygote(zygote)  # what it said before it went
@@ -368,7 +378,7 @@ class _ForkServer:
 
     def _never_started(self, entry: ForkedProcess, error: str) -> None:
         if entry.workload is not None:
-            self._send(lost_try(self.config, entry.workload, entry.start, error))
+            self._lost(entry.workload, entry.start, error)
         elif entry.callback is not None:
             self._callback_failed(entry.callback, error)
 
@@ -378,7 +388,11 @@ class _ForkServer:
         if zygote is not None:
             zygote.last_used = time.monotonic()
         if entry.workload is not None:
-            self._send(try_outcome(self.config, entry, status))
+            try:
+                self._send(try_outcome(self.config, entry, status))
+            except MessageFormatError as exc:  # the executor never sends such a workload
+                log.error("fork server: cannot report %s, its workload is malformed: %s",
+                          entry.describe(), exc)
         elif entry.callback is not None:
             error = callback_error(entry, status)
             if error:
