@@ -162,7 +162,7 @@ class _ForkServer:
     def __init__(self, in_fd: int, out_fd: int, config: ForkServerConfig) -> None:
         self.config = config
         self.hostname = socket.gethostname()
-        self.executor = JsonLinePipe(in_fd, out_fd)
+        self.executor = JsonLinePipe(in_fd, out_fd, batched=True)
         self.processes = ForkedProcesses(self._signal)
         self.wake_read, self.wake_write = os.pipe()
         self.zygotes = ZygotePool(config, self._own_fds)
@@ -204,6 +204,10 @@ class _ForkServer:
         return 0
 
     def _step(self) -> None:
+        # What the last round said goes out now, in one write per pipe.
+        self.executor.flush()
+        for zygote in self.zygotes.by_pid.values():
+            zygote.pipe.flush()
         poller = select.poll()
         poller.register(self.wake_read, select.POLLIN)
         for pipe in [self.executor, *(z.pipe for z in self.zygotes.by_pid.values())]:

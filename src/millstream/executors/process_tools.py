@@ -18,12 +18,16 @@ class JsonLinePipe:
     """One end of a pair of non-blocking pipes carrying one JSON document per line.
 
     Writes are buffered and go out as the reader takes them; nothing here blocks except
-    :meth:`flush_before_exit`.
+    :meth:`flush_before_exit`. A ``batched`` pipe only queues what is sent: its owner
+    flushes it once each time round its loop, so the messages of one round go out in one
+    write and wake the reader once.
     """
 
-    def __init__(self, read_fd: int | None, write_fd: int | None) -> None:
+    def __init__(self, read_fd: int | None, write_fd: int | None,
+                 batched: bool = False) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
+        self.batched = batched
         self._inbox = bytearray()
         self._outbox = bytearray()
         self._close_when_flushed = False
@@ -69,7 +73,8 @@ class JsonLinePipe:
             message = json.dumps(message, separators=(",", ":"))
         self._outbox += message if isinstance(message, bytes) else message.encode()
         self._outbox += b"\n"
-        self.flush()
+        if not self.batched:
+            self.flush()
 
     def flush(self) -> None:
         """Write what the pipe takes now; a reader that has gone drops the rest."""

@@ -121,7 +121,7 @@ class _Zygote:
                  config: ForkServerConfig) -> None:
         self.path = path
         self.config = config
-        self.pipe = JsonLinePipe(read_fd, write_fd)
+        self.pipe = JsonLinePipe(read_fd, write_fd, batched=True)
         self.children: set[int] = set()
         self.reports: dict[int, int] = {}  # a callback's pid -> the pipe it reports on
         self.dags: dict[str, DAG] = {}
@@ -151,6 +151,7 @@ class _Zygote:
         serve_signals(self.wake_read, self.wake_write)  # the scheduler decides when we stop
 
     def _step(self) -> None:
+        self.pipe.flush()  # what the last round said, in one write
         poller = select.poll()
         poller.register(self.wake_read, select.POLLIN)
         if self.pipe.read_fd is not None:
