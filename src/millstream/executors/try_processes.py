@@ -97,7 +97,7 @@ def _run_folder(log_folder: str, dag_id: str, run_id: str) -> str:
 
 
 def try_files(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
-                try_number: int) -> tuple[str, str]:
+              try_number: int) -> tuple[str, str]:
     """The result and metrics files of one try, where :func:`~millstream.runtime.worker.
     result_path` and ``metrics_path`` put them, as text made without a ``Path`` per part
     (the fork server names them for every try)."""
