@@ -51,6 +51,7 @@ from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerCon
 from millstream.executors.process_tools import (
     JsonLinePipe,
     describe_status,
+    drain_wakeups,
     exited_child,
     is_child,
     kill_group,
@@ -59,21 +60,28 @@ from millstream.executors.process_tools import (
 from millstream.executors.try_processes import (
     ForkedProcess,
     ForkedProcesses,
+    TryRequest,
     callback_error,
     lost_try,
+    started_json,
+    try_files,
     try_outcome,
 )
-from millstream.executors.wire import CallbackRequest, callback_ended_message, key_of_terminate
+from millstream.executors.wire import (
+    CallbackRequest,
+    callback_ended_message,
+    key_of_terminate,
+    try_request_line,
+)
 from millstream.executors.zygote_pool import CannotStart, Zygote, ZygotePool
 from millstream.parsing.limits import adopt_orphaned_descendants
-from millstream.runtime.events import TaskStartedEvent, TaskWorkload
+from millstream.runtime.events import TaskWorkload
 from millstream.runtime.events_json import (
     MessageFormatError,
     from_dict,
     from_json,
     to_json,
 )
-from millstream.runtime.worker import metrics_path, result_path
 from millstream.store.current import set_store_factory
 from millstream.store.records import TaskInstanceKey
 
@@ -154,7 +162,7 @@ class _ForkServer:
     def __init__(self, in_fd: int, out_fd: int, config: ForkServerConfig) -> None:
         self.config = config
         self.hostname = socket.gethostname()
-        self.executor = JsonLinePipe(in_fd, out_fd)
+        self.executor = JsonLinePipe(in_fd, out_fd, batched=True)
         self.processes = ForkedProcesses(self._signal)
         self.wake_read, self.wake_write = os.pipe()
         self.zygotes = ZygotePool(config, self._own_fds)
@@ -196,6 +204,10 @@ class _ForkServer:
         return 0
 
     def _step(self) -> None:
+        # What the last round said goes out now, in one write per pipe.
+        self.executor.flush()
+        for zygote in self.zygotes.by_pid.values():
+            zygote.pipe.flush()
         poller = select.poll()
         poller.register(self.wake_read, select.POLLIN)
         for pipe in [self.executor, *(z.pipe for z in self.zygotes.by_pid.values())]:
@@ -203,15 +215,19 @@ class _ForkServer:
                 poller.register(pipe.read_fd, select.POLLIN)
             if pipe.wants_write and pipe.write_fd is not None:
                 poller.register(pipe.write_fd, select.POLLOUT)
-        poller.poll(self._poll_timeout_ms())
-        with contextlib.suppress(BlockingIOError):
-            os.read(self.wake_read, 4096)
+        # Only what poll() found ready is read, and children are looked for only after a
+        # SIGCHLD (its byte on the wakeup pipe): no idle read or wait each time round.
+        ready = {fd for fd, _ in poller.poll(self._poll_timeout_ms())}
+        signalled = self.wake_read in ready and drain_wakeups(self.wake_read)
         for zygote in list(self.zygotes.by_pid.values()):
             zygote.pipe.flush()
-            self._read_zygote(zygote)
+            if zygote.pipe.read_fd in ready or zygote.failure is not None:
+                self._read_zygote(zygote)
         self.executor.flush()
-        self._read_executor()
-        self._reap()
+        if self.executor.read_fd in ready:
+            self._read_executor()
+        if signalled:
+            self._reap()
         self.processes.enforce_deadlines()
         self.zygotes.enforce_deadlines(self._busy)
 
@@ -253,39 +269,49 @@ class _ForkServer:
             if kind == "callback":
                 self._start_callback(CallbackRequest.from_dict(data["callback"]))
                 return
-            workload = from_dict(data)
+            if kind != "workload":
+                message = from_dict(data)  # says what is wrong with it
+                log.error("fork server: expected a workload, got %s", type(message).__name__)
+                return
+            request = TryRequest.of(data)
         except (ValueError, KeyError, TypeError, MessageFormatError) as exc:
             log.error("fork server: ignoring a malformed message (%s): %.200r", exc, line)
             return
-        if not isinstance(workload, TaskWorkload):
-            log.error("fork server: expected a workload, got %s", type(workload).__name__)
-            return
-        self._start_try(workload, data)
+        self._start_try(request, line)
 
-    def _start_try(self, workload: TaskWorkload, raw: dict[str, Any]) -> None:
-        """Hand ``workload`` to its zygote (``raw``: the message it came in, passed on as is)."""
+    def _start_try(self, request: TryRequest, raw: bytes) -> None:
+        """Hand a try to its zygote (``raw``: the line its workload came in, passed on as is)."""
         if os.getppid() != self.parent_pid:
             # The scheduler that sent this died before it could record the start; the
             # next scheduler hands the task out again (no log file: it never began).
-            log.warning("fork server: not starting %s, its scheduler is gone", workload.key)
+            log.warning("fork server: not starting %s, its scheduler is gone", request.key)
             return
         start = self.config.clock()
-        if not workload.dag_file:
-            self._send(lost_try(self.config, workload, start, "the workload of "
-                                f"{workload.key.task_id!r} names no DAG file to load"))
+        if not request.dag_file:
+            self._lost(request, start, f"the workload of {request.key.task_id!r} names no "
+                       "DAG file to load")
             return
         try:
-            zygote = self.zygotes.zygote_for(workload.dag_file, self._busy)
+            zygote = self.zygotes.zygote_for(request.dag_file, self._busy)
         except CannotStart as exc:
-            self._send(lost_try(self.config, workload, start, str(exc)))
+            self._lost(request, start, str(exc))
             return
         # A result left by an earlier run of the same try (a run id used again) must not
         # be taken for this one's.
-        for stale in (result_path, metrics_path):
+        result, metrics = try_files(self.config.log_folder, request.key, request.try_number)
+        for stale in (result, metrics):
             with contextlib.suppress(FileNotFoundError):
-                stale(self.config.log_folder, workload.key, workload.try_number).unlink()
-        entry = self.processes.add(zygote.pid, start, workload=workload)
-        zygote.pipe.send({"id": entry.request_id, "kind": "try", "workload": raw})
+                os.unlink(stale)
+        entry = self.processes.add(zygote.pid, start, workload=request, result=result)
+        zygote.pipe.send(try_request_line(entry.request_id, raw))
+
+    def _lost(self, request: TryRequest, start: datetime, error: str) -> None:
+        """Report a try that ended, or never started, without a result."""
+        try:
+            self._send(lost_try(self.config, request.workload(), start, error))
+        except MessageFormatError as exc:  # the executor never sends such a workload
+            log.error("fork server: cannot report try %d of %s (%s), its workload is "
+                      "malformed: %s", request.try_number, request.key, error, exc)
 
     def _start_callback(self, request: CallbackRequest) -> None:
         try:
@@ -335,9 +361,7 @@ class _ForkServer:
     def _forked(self, request_id: int, pid: int, timeout: float | None) -> None:
         entry = self.processes.forked(request_id, pid, timeout)
         if entry is not None and entry.workload is not None:
-            workload = entry.workload
-            self._send(to_json(TaskStartedEvent(workload.key, workload.try_number, entry.start,
-                                                self.hostname, pid)))
+            self._send(started_json(entry, self.hostname))
 
     def _zygote_ended(self, zygote: Zygote, status: int) -> None:
         self._read_zygote(zygote)  # what it said before it went
@@ -358,7 +382,7 @@ class _ForkServer:
 
     def _never_started(self, entry: ForkedProcess, error: str) -> None:
         if entry.workload is not None:
-            self._send(lost_try(self.config, entry.workload, entry.start, error))
+            self._lost(entry.workload, entry.start, error)
         elif entry.callback is not None:
             self._callback_failed(entry.callback, error)
 
@@ -368,7 +392,11 @@ class _ForkServer:
         if zygote is not None:
             zygote.last_used = time.monotonic()
         if entry.workload is not None:
-            self._send(try_outcome(self.config, entry, status))
+            try:
+                self._send(try_outcome(self.config, entry, status))
+            except MessageFormatError as exc:  # the executor never sends such a workload
+                log.error("fork server: cannot report %s, its workload is malformed: %s",
+                          entry.describe(), exc)
         elif entry.callback is not None:
             error = callback_error(entry, status)
             if error:

@@ -18,12 +18,16 @@ class JsonLinePipe:
     """One end of a pair of non-blocking pipes carrying one JSON document per line.
 
     Writes are buffered and go out as the reader takes them; nothing here blocks except
-    :meth:`flush_before_exit`.
+    :meth:`flush_before_exit`. A ``batched`` pipe only queues what is sent: its owner
+    flushes it once each time round its loop, so the messages of one round go out in one
+    write and wake the reader once.
     """
 
-    def __init__(self, read_fd: int | None, write_fd: int | None) -> None:
+    def __init__(self, read_fd: int | None, write_fd: int | None,
+                 batched: bool = False) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
+        self.batched = batched
         self._inbox = bytearray()
         self._outbox = bytearray()
         self._close_when_flushed = False
@@ -60,14 +64,17 @@ class JsonLinePipe:
                 lines.append(line)
         return lines
 
-    def send(self, message: dict[str, Any] | str) -> None:
-        """Queue one message (a dict, or a line of JSON already) and write what fits."""
+    def send(self, message: dict[str, Any] | str | bytes) -> None:
+        """Queue one message (a dict, or a line of JSON already, as text or bytes) and
+        write what fits."""
         if self.write_fd is None:
             return
-        text = message if isinstance(message, str) else json.dumps(message,
-                                                                    separators=(",", ":"))
-        self._outbox += text.encode() + b"\n"
-        self.flush()
+        if isinstance(message, dict):
+            message = json.dumps(message, separators=(",", ":"))
+        self._outbox += message if isinstance(message, bytes) else message.encode()
+        self._outbox += b"\n"
+        if not self.batched:
+            self.flush()
 
     def flush(self) -> None:
         """Write what the pipe takes now; a reader that has gone drops the rest."""
@@ -198,6 +205,14 @@ def serve_signals(wake_read: int, wake_write: int) -> None:
     os.set_blocking(wake_read, False)
     signal.signal(signal.SIGCHLD, _wake_only)
     signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+
+
+def drain_wakeups(wake_read: int) -> bool:
+    """Empty the wakeup pipe of :func:`serve_signals`; whether a signal had written to it."""
+    try:
+        return bool(os.read(wake_read, 4096))
+    except BlockingIOError:
+        return False
 
 
 def _wake_only(signum: int, frame: object) -> None:

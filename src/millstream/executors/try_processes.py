@@ -13,6 +13,8 @@ result file too, and every error the executor knows of is appended to the try's 
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 import signal
@@ -20,6 +22,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from millstream import observability
 from millstream.executors.fork_config import (
@@ -29,20 +33,80 @@ from millstream.executors.fork_config import (
 )
 from millstream.executors.process_tools import describe_status, kill_group
 from millstream.executors.wire import CallbackRequest
-from millstream.runtime.events import TaskFinishedEvent, TaskWorkload
-from millstream.runtime.events_json import MessageFormatError, from_json, to_json
+from millstream.runtime.events import TaskWorkload
+from millstream.runtime.events_json import (
+    MessageFormatError,
+    encode_datetime,
+    from_dict,
+    to_json,
+)
 from millstream.runtime.worker import (
+    METRICS_SUFFIX,
+    RESULT_SUFFIX,
     append_to_log,
     lost_try_event,
     metrics_path,
-    read_result_text,
+    path_component,
     remove_unfinished_results,
-    result_path,
     write_result_file,
 )
 from millstream.store.records import TaskInstanceKey
 
 log = logging.getLogger("millstream.executors.forkserver")
+
+
+@dataclass(frozen=True, slots=True)
+class TryRequest:
+    """A try the executor asked for, as far as the fork server reads its workload.
+
+    Which try it is, and the DAG file, are all it needs to start and report the try; the
+    whole workload is decoded (:meth:`workload`) only when the fork server must write the
+    try's outcome itself. The worker that runs the try reads the workload whole.
+    """
+
+    key: TaskInstanceKey
+    try_number: int
+    dag_file: str | None
+    data: dict[str, Any]  # the workload message, decoded from JSON
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> TryRequest:
+        """The try a workload message asks for (raises KeyError, TypeError)."""
+        raw = data["key"]
+        dag_id, run_id, task_id = raw["dag_id"], raw["run_id"], raw["task_id"]
+        map_index, try_number = raw.get("map_index", -1), data["try_number"]
+        dag_file = data.get("dag_file")
+        if not (isinstance(dag_id, str) and isinstance(run_id, str)
+                and isinstance(task_id, str) and isinstance(map_index, int)
+                and isinstance(try_number, int)
+                and (dag_file is None or isinstance(dag_file, str))):
+            raise TypeError("a workload's key, try_number or dag_file has the wrong type")
+        return cls(TaskInstanceKey(dag_id, run_id, task_id, map_index), try_number,
+                   dag_file, data)
+
+    def workload(self) -> TaskWorkload:
+        """The whole workload (raises MessageFormatError)."""
+        workload = from_dict(self.data)
+        if not isinstance(workload, TaskWorkload):
+            raise MessageFormatError(f"expected a workload, got {type(workload).__name__}")
+        return workload
+
+
+@functools.lru_cache(maxsize=16)
+def _run_folder(log_folder: str, dag_id: str, run_id: str) -> str:
+    return str(Path(log_folder) / path_component(dag_id) / path_component(run_id))
+
+
+def try_files(log_folder: str | os.PathLike[str], key: TaskInstanceKey,
+              try_number: int) -> tuple[str, str]:
+    """The result and metrics files of one try, where :func:`~millstream.runtime.worker.
+    result_path` and ``metrics_path`` put them, as text made without a ``Path`` per part
+    (the fork server names them for every try)."""
+    folder = (f"{_run_folder(os.fspath(log_folder), key.dag_id, key.run_id)}/"
+              f"{path_component(key.task_id)}")
+    if key.map_index >= 0:
+        folder += f"/map_index={key.map_index}"
+    return f"{folder}/{try_number}{RESULT_SUFFIX}", f"{folder}/{try_number}{METRICS_SUFFIX}"
 
 
 @dataclass(slots=True)
@@ -52,8 +116,9 @@ class ForkedProcess:
     request_id: int
     zygote_pid: int
     start: datetime
-    workload: TaskWorkload | None = None
+    workload: TryRequest | None = None
     callback: CallbackRequest | None = None
+    result_file: str = ""  # a try's (see try_files)
     pid: int | None = None
     timeout: float | None = None  # execution_timeout or the callback's timeout, in seconds
     deadline: float | None = None  # monotonic time at which its process group is killed
@@ -89,11 +154,12 @@ class ForkedProcesses:
     def __bool__(self) -> bool:
         return bool(self.pending or self.running)
 
-    def add(self, zygote_pid: int, start: datetime, workload: TaskWorkload | None = None,
-            callback: CallbackRequest | None = None) -> ForkedProcess:
-        """A new pending request for the zygote ``zygote_pid``."""
+    def add(self, zygote_pid: int, start: datetime, workload: TryRequest | None = None,
+            callback: CallbackRequest | None = None, result: str = "") -> ForkedProcess:
+        """A new pending request for the zygote ``zygote_pid`` (``result``: a try's
+        result file)."""
         self._next_id += 1
-        entry = ForkedProcess(self._next_id, zygote_pid, start, workload, callback)
+        entry = ForkedProcess(self._next_id, zygote_pid, start, workload, callback, result)
         self.pending[entry.request_id] = entry
         return entry
 
@@ -176,18 +242,19 @@ class ForkedProcesses:
 
 
 def try_outcome(config: ForkServerConfig, entry: ForkedProcess, status: int | None) -> str:
-    """The finished event (JSON) of a try that has ended, from its result file or status."""
-    workload = entry.workload
-    assert workload is not None
-    path = result_path(config.log_folder, workload.key, workload.try_number)
-    text = read_result_text(path)
+    """The finished event (JSON) of a try that has ended, from its result file or status
+    (raises MessageFormatError if neither is there and the workload cannot be read)."""
+    request = entry.workload
+    assert request is not None
+    path = entry.result_file
+    text = _read_text(path)
     if text:
         try:
-            event = from_json(text)
-        except MessageFormatError as exc:
+            data = json.loads(text)
+        except ValueError as exc:
             log.error("fork server: unreadable result file %s: %s", path, exc)
         else:
-            if isinstance(event, TaskFinishedEvent):
+            if isinstance(data, dict) and data.get("kind") == "finished":
                 return text
     how = describe_status(status)
     if entry.kill_reason:
@@ -196,7 +263,30 @@ def try_outcome(config: ForkServerConfig, entry: ForkedProcess, status: int | No
         error = f"the task process {how} before reporting a result"
         if status is not None and os.WIFSIGNALED(status):
             error += " (a crash, the out-of-memory killer or a kill from outside)"
-    return lost_try(config, workload, entry.start, error)
+    return lost_try(config, request.workload(), entry.start, error)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def started_json(entry: ForkedProcess, hostname: str) -> str:
+    """The started event (JSON) of a try that has a pid: what ``to_json`` writes for its
+    ``TaskStartedEvent``, put together directly (the fork server sends one per try)."""
+    request = entry.workload
+    assert request is not None
+    key = request.key
+    return json.dumps({
+        "kind": "started",
+        "key": {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id,
+                "map_index": key.map_index},
+        "try_number": request.try_number, "start_date": encode_datetime(entry.start),
+        "hostname": hostname, "pid": entry.pid,
+    }, separators=(",", ":"), allow_nan=False)
 
 
 def callback_error(entry: ForkedProcess, status: int | None) -> str | None:

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerConfig
 from millstream.executors.process_tools import JsonLinePipe, exited_child, kill_group
+from millstream.executors.wire import worker_request_line
 from millstream.parsing.limits import adopt_orphaned_descendants
 from millstream.runtime.events import TaskWorkload
 from millstream.runtime.events_json import from_dict
@@ -353,10 +354,10 @@ class WorkerPool:
                 return worker
         return None
 
-    def send(self, worker: Worker, request_id: int, workload: dict[str, Any]) -> None:
-        """Hand an idle worker its next request."""
+    def send(self, worker: Worker, request_id: int, workload_json: bytes) -> None:
+        """Hand an idle worker its next request (``workload_json``: the workload's JSON)."""
         worker.request_id = request_id
-        worker.pipe.send({"id": request_id, "workload": workload})
+        worker.pipe.send(worker_request_line(request_id, workload_json))
 
     def signal(self, request_id: int, signum: int) -> None:
         """Signal the process group of the worker running ``request_id``, if one still is."""

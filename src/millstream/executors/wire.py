@@ -5,7 +5,9 @@ Every message is one line of JSON. Executor -> fork server: a workload (see
 ``callback`` (run a DAG callback) and ``kill_callbacks``. Fork server -> executor: the
 tries' ``started`` and ``finished`` events, and ``callback_ended``.
 
-Fork server -> zygote: ``try`` and ``callback``, each with a request id. Zygote -> fork
+Fork server -> zygote: ``try`` and ``callback``, each with a request id; a ``try``
+carries the workload's JSON exactly as the executor sent it, and the zygote hands the
+same text on to a worker, so no hop decodes and encodes it again. Zygote -> fork
 server: ``ready`` (the DAG file is imported) or ``failed`` (it could not be), then
 ``forked`` (a request's process exists, with its pid) or ``refused`` (with why), and
 ``exited`` (one of its processes ended, with its wait status).
@@ -67,6 +69,27 @@ def _line(message: dict[str, Any]) -> bytes:
 def workload_line(workload: TaskWorkload) -> bytes:
     """The message that asks the fork server to run ``workload``."""
     return (to_json(workload) + "\n").encode()
+
+
+def try_request_line(request_id: int, workload_json: bytes) -> bytes:
+    """Fork server -> zygote: run the try whose workload (as :func:`workload_line` wrote
+    it, without its newline) is ``workload_json``."""
+    return b'{"id":%d,"kind":"try","workload":%s}' % (request_id, workload_json)
+
+
+def workload_json_of(request_id: int, line: bytes, data: dict[str, Any]) -> bytes:
+    """The workload's JSON text in a ``try`` request ``line`` (``data``: the line decoded):
+    the very bytes :func:`try_request_line` wrapped, else the workload encoded anew."""
+    head = b'{"id":%d,"kind":"try","workload":' % request_id
+    if line.startswith(head) and line.endswith(b"}"):
+        return line[len(head):-1]
+    return json.dumps(data["workload"], separators=(",", ":")).encode()
+
+
+def worker_request_line(request_id: int, workload_json: bytes) -> bytes:
+    """Zygote -> worker: run this try next (the worker's request, see
+    :mod:`millstream.executors.try_worker`)."""
+    return b'{"id":%d,"workload":%s}' % (request_id, workload_json)
 
 
 def terminate_line(key: TaskInstanceKey, try_number: int) -> bytes:

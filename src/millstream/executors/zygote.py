@@ -42,13 +42,14 @@ from millstream.authoring.templating import template_environment
 from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerConfig
 from millstream.executors.process_tools import (
     JsonLinePipe,
+    drain_wakeups,
     exited_child,
     kill_group,
     seconds,
     serve_signals,
 )
 from millstream.executors.try_worker import CHECK_WAIT_S, Worker, WorkerPool, serve_tries
-from millstream.executors.wire import CallbackRequest
+from millstream.executors.wire import CallbackRequest, workload_json_of
 from millstream.parsing.limits import cap_memory, die_with_parent, restore_memory_limit
 from millstream.parsing.loader import DagImportError, load_dag_file
 from millstream.runtime.dag_callbacks import call_dag_run_callbacks, call_sla_miss_callback
@@ -65,6 +66,14 @@ log = logging.getLogger("millstream.executors.zygote")
 
 class _Refused(Exception):
     """A request this zygote cannot fork (its DAG or task is not in the file)."""
+
+
+def _workload(raw: Any) -> TaskWorkload:
+    """The workload a try request holds (raises MessageFormatError, _Refused)."""
+    workload = from_dict(raw)
+    if not isinstance(workload, TaskWorkload):
+        raise _Refused("the request holds no workload")
+    return workload
 
 
 def run_zygote(path: str, read_fd: int, write_fd: int, config: ForkServerConfig,
@@ -112,7 +121,7 @@ class _Zygote:
                  config: ForkServerConfig) -> None:
         self.path = path
         self.config = config
-        self.pipe = JsonLinePipe(read_fd, write_fd)
+        self.pipe = JsonLinePipe(read_fd, write_fd, batched=True)
         self.children: set[int] = set()
         self.reports: dict[int, int] = {}  # a callback's pid -> the pipe it reports on
         self.dags: dict[str, DAG] = {}
@@ -142,6 +151,7 @@ class _Zygote:
         serve_signals(self.wake_read, self.wake_write)  # the scheduler decides when we stop
 
     def _step(self) -> None:
+        self.pipe.flush()  # what the last round said, in one write
         poller = select.poll()
         poller.register(self.wake_read, select.POLLIN)
         if self.pipe.read_fd is not None:
@@ -154,25 +164,30 @@ class _Zygote:
             if worker.pipe.wants_write and worker.pipe.write_fd is not None:
                 poller.register(worker.pipe.write_fd, select.POLLOUT)
         deadline = self.workers.next_deadline()
-        poller.poll(-1 if deadline is None
-                    else max(0, math.ceil((deadline - time.monotonic()) * 1000)))
-        with contextlib.suppress(BlockingIOError):
-            os.read(self.wake_read, 4096)
+        # Only the pipes poll() found ready are read (not every worker's each time round),
+        # and children are looked for only after a SIGCHLD wrote to the wakeup pipe.
+        ready = {fd for fd, _ in poller.poll(
+            -1 if deadline is None
+            else max(0, math.ceil((deadline - time.monotonic()) * 1000)))}
+        signalled = self.wake_read in ready and drain_wakeups(self.wake_read)
         self.pipe.flush()
         for worker in list(self.workers.by_pid.values()):
             worker.pipe.flush()
-            self._read_worker(worker)
-        for line in self.pipe.read_lines():
-            self._handle(line)
+            if worker.pipe.read_fd in ready:
+                self._read_worker(worker)
+        if self.pipe.read_fd in ready:
+            for line in self.pipe.read_lines():
+                self._handle(line)
         if self.pipe.read_fd is None:  # retired: no more tries, idle workers may go
             self.workers.retire_idle(everyone=True)
         else:
             self.workers.retire_idle()
-        self._reap()
+        if signalled:
+            self._reap()
 
     def _read_worker(self, worker: Worker) -> None:
         for request_id, pid in self.workers.read(worker):
-            self.pipe.send({"kind": "ran", "id": request_id, "pid": pid})
+            self.pipe.send(b'{"kind":"ran","id":%d,"pid":%d}' % (request_id, pid))
 
     def _handle(self, line: bytes) -> None:
         request_id = -1
@@ -183,16 +198,20 @@ class _Zygote:
                 self.workers.signal(request_id, int(data["signal"]))
                 return
             if data["kind"] == "try":
-                workload = from_dict(data["workload"])
-                if not isinstance(workload, TaskWorkload):
+                # The fork server has read the workload whole; here only its task is
+                # looked up, and an idle worker gets the workload's text as it came.
+                raw = data["workload"]
+                if not isinstance(raw, dict) or raw.get("kind") != "workload":
                     raise _Refused("the request holds no workload")
-                task = self._task_for(workload)
+                task = self._task_named(raw["key"]["dag_id"], raw["key"]["task_id"])
                 timeout = seconds(getattr(task, "execution_timeout", None))
                 if self.config.reuses_workers:
-                    pid = self._to_worker(request_id, task, workload, data["workload"])
-                    self.pipe.send({"kind": "forked", "id": request_id, "pid": pid,
-                                    "timeout": timeout})
+                    pid = self._to_worker(request_id, task, raw,
+                                          workload_json_of(request_id, line, data))
+                    self.pipe.send(b'{"kind":"forked","id":%d,"pid":%d,"timeout":%s}' % (
+                        request_id, pid, json.dumps(timeout).encode()))
                     return
+                workload = _workload(raw)
                 pid = self._fork(lambda: self._become_try(task, workload))
             elif data["kind"] == "callback":
                 request = CallbackRequest.from_dict(data["callback"])
@@ -211,24 +230,29 @@ class _Zygote:
         self.pipe.send({"kind": "forked", "id": request_id, "pid": pid, "timeout": timeout})
 
     def _task_for(self, workload: TaskWorkload) -> BaseOperator:
-        key = workload.key
-        dag = self.dags.get(key.dag_id)
+        return self._task_named(workload.key.dag_id, workload.key.task_id)
+
+    def _task_named(self, dag_id: str, task_id: str) -> BaseOperator:
+        dag = self.dags.get(dag_id)
         if dag is None:
             defined = ", ".join(sorted(self.dags)) or "none"
-            raise _Refused(f"DAG {key.dag_id!r} is not defined in {self.path} "
+            raise _Refused(f"DAG {dag_id!r} is not defined in {self.path} "
                            f"(it defines: {defined})")
-        task = dag.task_dict.get(key.task_id)
+        task = dag.task_dict.get(task_id)
         if task is None:
-            raise _Refused(f"DAG {key.dag_id!r} in {self.path} has no task {key.task_id!r}")
+            raise _Refused(f"DAG {dag_id!r} in {self.path} has no task {task_id!r}")
         return task
 
-    def _to_worker(self, request_id: int, task: BaseOperator, workload: TaskWorkload,
-                   raw: dict[str, Any]) -> int:
-        """Hand a try to an idle worker, or fork a new one that starts with it; its pid."""
+    def _to_worker(self, request_id: int, task: BaseOperator, raw: dict[str, Any],
+                   workload_json: bytes) -> int:
+        """Hand a try to an idle worker, or fork a new one that starts with it; its pid.
+
+        ``raw``: the workload decoded from JSON; ``workload_json``: its text."""
         worker = self.workers.take_idle(wait_s=CHECK_WAIT_S)
         if worker is not None:
-            self.workers.send(worker, request_id, raw)
+            self.workers.send(worker, request_id, workload_json)
             return worker.pid
+        workload = _workload(raw)
         to_read, to_write = os.pipe()
         from_read, from_write = os.pipe()
         try:

@@ -100,7 +100,7 @@ class ZygotePool:
         with contextlib.suppress(OSError):  # the zygote does the same; whoever is first
             os.setpgid(pid, pid)
         now = time.monotonic()
-        return Zygote(path, stamp, pid, JsonLinePipe(from_read, to_write),
+        return Zygote(path, stamp, pid, JsonLinePipe(from_read, to_write, batched=True),
                       now + self.config.dag_import_timeout, now)
 
     def retire(self, zygote: Zygote) -> None:

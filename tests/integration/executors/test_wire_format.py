@@ -9,10 +9,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from millstream.executors.try_processes import (
+    ForkedProcess,
+    TryRequest,
+    started_json,
+    try_files,
+)
+from millstream.executors.wire import (
+    try_request_line,
+    worker_request_line,
+    workload_json_of,
+    workload_line,
+)
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
-from millstream.runtime.events_json import MessageFormatError, from_json, to_json
+from millstream.runtime.events_json import MessageFormatError, from_dict, from_json, to_json
 from millstream.runtime.worker import (
+    metrics_path,
     path_component,
     read_result_file,
     result_path,
@@ -67,6 +80,24 @@ def test_events_survive_the_round_trip():
     assert isinstance(copy, TaskFinishedEvent) and copy.state is TaskState.UP_FOR_RETRY
 
 
+def test_a_workload_goes_to_the_zygote_and_worker_as_the_executor_wrote_it():
+    sent = workload_line(_workload()).rstrip(b"\n")
+    request = try_request_line(7, sent)
+    data = json.loads(request)
+    assert data["id"] == 7 and data["kind"] == "try"
+    assert workload_json_of(7, request, data) == sent  # the same bytes, not re-encoded
+    worker_request = json.loads(worker_request_line(7, workload_json_of(7, request, data)))
+    assert worker_request["id"] == 7
+    assert from_dict(worker_request["workload"]) == _workload()
+
+
+def test_a_try_request_laid_out_otherwise_still_yields_its_workload():
+    workload = json.loads(to_json(_workload()))
+    request = json.dumps({"kind": "try", "id": 3, "workload": workload}).encode()
+    text = workload_json_of(3, request, json.loads(request))
+    assert from_json(text) == _workload()
+
+
 def test_free_form_values_must_be_json_and_the_error_names_the_field():
     workload = _workload()
     workload.params["when"] = datetime(2026, 1, 1)
@@ -115,6 +146,34 @@ def test_log_and_result_files_sit_side_by_side_per_try(tmp_path):
     assert try_log_path(tmp_path, unmapped, 1).relative_to(tmp_path).parts == (
         "etl", "r", "load", "1.log",
     )
+
+
+@pytest.mark.parametrize("folder", ["/var/logs", "/var/logs/", "logs", ""])
+@pytest.mark.parametrize("key", [
+    KEY, TaskInstanceKey("etl", "r", "load"), TaskInstanceKey("a/b", "..", ".hidden ü", 0),
+])
+def test_the_fork_server_names_a_try_s_files_as_the_try_does(folder, key):
+    assert try_files(folder, key, 3) == (str(result_path(folder, key, 3)),
+                                         str(metrics_path(folder, key, 3)))
+
+
+def test_the_fork_server_s_started_event_is_the_one_to_json_writes():
+    start = datetime(2026, 3, 1, 0, 0, 2, 123456, tzinfo=AMSTERDAM)
+    request = TryRequest.of(json.loads(to_json(_workload())))
+    assert request.workload() == _workload()
+    entry = ForkedProcess(1, 10, start, request, pid=1234)
+    assert started_json(entry, "host-1") == to_json(
+        TaskStartedEvent(KEY, 3, start, "host-1", 1234))
+
+
+@pytest.mark.parametrize("change", [
+    {"try_number": "3"}, {"key": {"dag_id": "etl", "run_id": 1, "task_id": "t"}},
+    {"dag_file": 5}, {"key": None},
+])
+def test_the_fork_server_refuses_a_workload_naming_its_try_wrongly(change):
+    data = {**json.loads(to_json(_workload())), **change}
+    with pytest.raises((KeyError, TypeError)):
+        TryRequest.of(data)
 
 
 def test_result_files_are_read_back_only_for_the_try_they_describe(tmp_path):
