@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from millstream.exceptions import ConflictError
+from millstream.store.records import TaskInstanceKey
 
 _CONNECTION = "millstream.connection"
 
@@ -35,6 +36,33 @@ def connection_of(session: Session) -> Connection:
 def forget_connection(session: Session) -> None:
     """Drop the connection :func:`connection_of` kept: the transaction has ended."""
     session.info.pop(_CONNECTION, None)
+
+def by_ti_key(table: Table) -> Any:
+    """WHERE the task instance key equals the k_dag_id, k_run_id, k_task_id, k_map_index params."""
+    return (
+        (table.c.dag_id == bindparam("k_dag_id"))
+        & (table.c.run_id == bindparam("k_run_id"))
+        & (table.c.task_id == bindparam("k_task_id"))
+        & (table.c.map_index == bindparam("k_map_index"))
+    )
+
+
+def by_run_key(table: Table) -> Any:
+    """WHERE the run key equals the k_dag_id and k_run_id params."""
+    return (table.c.dag_id == bindparam("k_dag_id")) & (table.c.run_id == bindparam("k_run_id"))
+
+
+def ti_key_params(key: TaskInstanceKey) -> dict[str, Any]:
+    """The parameters of :func:`by_ti_key` for ``key``."""
+    return {"k_dag_id": key.dag_id, "k_run_id": key.run_id, "k_task_id": key.task_id,
+            "k_map_index": key.map_index}
+
+
+def execute(session: Session, statement: Any, params: Any = None) -> Any:
+    """Run a Core statement on the session's connection: the session's own execute path
+    adds ORM checks that cost about a quarter of a short statement and do nothing here."""
+    return connection_of(session).execute(statement, params)
+
 
 
 def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:

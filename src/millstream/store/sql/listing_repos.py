@@ -32,7 +32,7 @@ from millstream.store.sql.convert import (
     row_to_run,
     row_to_ti,
 )
-from millstream.store.sql.repos import XCOM_TABLE
+from millstream.store.sql.xcom_repos import XCOM_TABLE
 
 T = TypeVar("T")
 SQL_MAX_INT = 2**63 - 1

@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from millstream.model.states import TaskState
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
-from millstream.store.sql.common import connection_of, rowcount
+from millstream.store.sql.common import execute, rowcount
 from millstream.store.sql.convert import TI_COLUMNS, TI_TABLE, row_to_ti
 
 if TYPE_CHECKING:
@@ -75,19 +75,13 @@ _LOCK = (select(*TI_COLUMNS).where(_matches_try())
          .with_for_update())
 
 
-def _execute(store: SqlStore, statement: Any, params: dict[str, object]) -> Any:
-    # Core statements on the session's connection: the ORM path adds checks that cost
-    # a good part of a short statement and do nothing here.
-    return connection_of(store.session).execute(statement, params)
-
-
 def start_try(store: SqlStore, ref: TryRef, hostname: str, now: datetime
               ) -> TaskInstanceRecord | None:
     """``queued -> running`` for exactly this try and step; returns the instance as it now
     is, or None if it is not that try (any more): a second delivery, or a try the
     scheduler has given up and queued again."""
     params = {**_params(ref), "v_now": now, "v_hostname": hostname}
-    row = _execute(store, _START, params).first()
+    row = execute(store.session, _START, params).first()
     return row_to_ti(row) if row is not None else None
 
 
@@ -100,7 +94,7 @@ def heartbeat_tries(store: SqlStore, refs: Iterable[tuple[TryRef, int | None]],
     gone: list[TryRef] = []
     for ref, pid in refs:
         params = {**_params(ref), "v_now": now, "v_pid": pid}
-        if rowcount(_execute(store, _BEAT if pid is None else _BEAT_PID, params)) != 1:
+        if rowcount(execute(store.session, _BEAT if pid is None else _BEAT_PID, params)) != 1:
             gone.append(ref)
     return gone
 
@@ -109,7 +103,7 @@ def lock_try(store: SqlStore, ref: TryRef) -> TaskInstanceRecord | None:
     """Lock the instance row until the transaction ends, if it is still on this try and
     step and queued or running, and return it: then (and only then) its outcome may be
     recorded."""
-    row = _execute(store, _LOCK, _params(ref)).first()
+    row = execute(store.session, _LOCK, _params(ref)).first()
     return row_to_ti(row) if row is not None else None
 
 

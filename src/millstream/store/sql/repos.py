@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
-    Table,
     bindparam,
     delete,
     func,
@@ -37,12 +36,15 @@ from millstream.store.records import (
     TaskTryRecord,
 )
 from millstream.store.sql.common import (
+    by_run_key,
+    by_ti_key,
     conflicts_as_value_error,
     connection_of,
+    execute,
     one_of,
     one_of_values,
     rowcount,
-    upsert,
+    ti_key_params,
 )
 from millstream.store.sql.convert import (
     DAG_TABLE,
@@ -65,46 +67,18 @@ from millstream.store.sql.convert import (
     try_values,
     update_values,
 )
-from millstream.store.sql.models import XComRow
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
 from millstream.store.sql.run_locks import SqlRunLocking
 from millstream.store.trigger_records import suspension_reset
 
-XCOM_TABLE = cast(Table, XComRow.__table__)
 DISPATCH_LOCK_ID = 0x6D696C6C  # the advisory lock every scheduler's dispatch takes
-
-
-def _by_ti_key(table: Table) -> Any:
-    """WHERE the task instance key equals the k_dag_id, k_run_id, k_task_id, k_map_index params."""
-    return (
-        (table.c.dag_id == bindparam("k_dag_id"))
-        & (table.c.run_id == bindparam("k_run_id"))
-        & (table.c.task_id == bindparam("k_task_id"))
-        & (table.c.map_index == bindparam("k_map_index"))
-    )
-
-
-def _by_run_key(table: Table) -> Any:
-    return (table.c.dag_id == bindparam("k_dag_id")) & (table.c.run_id == bindparam("k_run_id"))
-
-
-def _key_params(key: TaskInstanceKey) -> dict[str, Any]:
-    return {"k_dag_id": key.dag_id, "k_run_id": key.run_id, "k_task_id": key.task_id,
-            "k_map_index": key.map_index}
-
-
-
-def _exec(session: Session, statement: Any, params: Any = None) -> Any:
-    """Run a Core statement on the session's connection: the session's own execute path
-    adds ORM checks that cost about a quarter of a short statement and do nothing here."""
-    return connection_of(session).execute(statement, params)
 
 
 # Statements built once; the values differ per call, the compiled SQL does not.
 _RUN = RUN_TABLE.c
 _TI = TI_TABLE.c
-_RUN_GET = select(*RUN_COLUMNS).where(_by_run_key(RUN_TABLE))
-_RUN_STATE = select(_RUN.state).where(_by_run_key(RUN_TABLE))
+_RUN_GET = select(*RUN_COLUMNS).where(by_run_key(RUN_TABLE))
+_RUN_STATE = select(_RUN.state).where(by_run_key(RUN_TABLE))
 _RUN_LISTS = {
     (by_dag, by_state): select(*RUN_COLUMNS)
     .where(_RUN.dag_id == bindparam("k_dag_id") if by_dag else true())
@@ -114,21 +88,21 @@ _RUN_LISTS = {
     for by_state in (False, True)
 }
 """Listing runs, by (filtered by DAG, filtered by states)."""
-_RUN_UPDATE = update(RUN_TABLE).where(_by_run_key(RUN_TABLE), _RUN.state == bindparam("k_state"))
-_TI_GET = select(*TI_COLUMNS).where(_by_ti_key(TI_TABLE))
-_TI_STATE = select(_TI.state).where(_by_ti_key(TI_TABLE))
+_RUN_UPDATE = update(RUN_TABLE).where(by_run_key(RUN_TABLE), _RUN.state == bindparam("k_state"))
+_TI_GET = select(*TI_COLUMNS).where(by_ti_key(TI_TABLE))
+_TI_STATE = select(_TI.state).where(by_ti_key(TI_TABLE))
 _TI_FOR_RUN = (
-    select(*TI_COLUMNS).where(_by_run_key(TI_TABLE)).order_by(_TI.task_id, _TI.map_index)
+    select(*TI_COLUMNS).where(by_run_key(TI_TABLE)).order_by(_TI.task_id, _TI.map_index)
 )
 _RUN_AND_TI_KEYS = (  # no row: no run; one row of NULLs: a run without instances
     select(_TI.task_id, _TI.map_index)
     .select_from(RUN_TABLE.outerjoin(TI_TABLE, (_TI.dag_id == _RUN.dag_id)
                                      & (_TI.run_id == _RUN.run_id)))
-    .where(_by_run_key(RUN_TABLE))
+    .where(by_run_key(RUN_TABLE))
 )
 _TI_FOR_RUN_TASKS = {
     dialect: select(*TI_COLUMNS)
-    .where(_by_run_key(TI_TABLE), one_of(_TI.task_id, "task_ids", dialect))
+    .where(by_run_key(TI_TABLE), one_of(_TI.task_id, "task_ids", dialect))
     .order_by(_TI.task_id, _TI.map_index)
     for dialect in ("sqlite", "postgresql", "")
 }
@@ -136,7 +110,7 @@ _TI_FOR_RUN_TASKS = {
 _UNFINISHED = sorted(s.value for s in TaskState if s not in FINISHED_TASK_STATES)
 _TI_UNFINISHED = {  # one seek of ix_task_instance_run_state: finished rows are not read
     dialect: select(_TI.task_id)
-    .where(_by_run_key(TI_TABLE), one_of(_TI.state, "states", dialect))
+    .where(by_run_key(TI_TABLE), one_of(_TI.state, "states", dialect))
     .limit(1)
     for dialect in ("sqlite", "postgresql", "")
 }
@@ -164,28 +138,16 @@ _DISPATCH_LOCK = select(
 _RUN_INSERT = insert(RUN_TABLE)
 _TI_INSERT = insert(TI_TABLE)
 _TRY_INSERT = insert(TRY_TABLE)
-_TI_UPDATE = update(TI_TABLE).where(_by_ti_key(TI_TABLE), _TI.state == bindparam("k_state"))
+_TI_UPDATE = update(TI_TABLE).where(by_ti_key(TI_TABLE), _TI.state == bindparam("k_state"))
 _TI_MARK_RUNNING = (
     update(TI_TABLE)
-    .where(_by_ti_key(TI_TABLE), _TI.state == TaskState.QUEUED.value,
+    .where(by_ti_key(TI_TABLE), _TI.state == TaskState.QUEUED.value,
            _TI.try_number == bindparam("k_try_number"))
     .values(state=TaskState.RUNNING.value)
 )
-_TI_SET = update(TI_TABLE).where(_by_ti_key(TI_TABLE))
+_TI_SET = update(TI_TABLE).where(by_ti_key(TI_TABLE))
 """Set the columns given as parameters on one task instance, whatever its state."""
-_TRIES = select(*TRY_COLUMNS).where(_by_ti_key(TRY_TABLE)).order_by(TRY_TABLE.c.id)
-_XCOM_GET = select(XCOM_TABLE.c.value).where(
-    _by_ti_key(XCOM_TABLE), XCOM_TABLE.c.key == bindparam("k_key")
-)
-_XCOM_MAPPED = (
-    select(XCOM_TABLE.c.value)
-    .where(_by_run_key(XCOM_TABLE), XCOM_TABLE.c.task_id == bindparam("k_task_id"),
-           XCOM_TABLE.c.map_index >= 0, XCOM_TABLE.c.key == bindparam("k_key"))
-    .order_by(XCOM_TABLE.c.map_index)
-)
-_XCOM_CLEAR = delete(XCOM_TABLE).where(_by_ti_key(XCOM_TABLE))
-
-
+_TRIES = select(*TRY_COLUMNS).where(by_ti_key(TRY_TABLE)).order_by(TRY_TABLE.c.id)
 class SqlRunRepo(SqlRunLocking):
     """DAG runs in the ``dag_run`` table."""
 
@@ -194,7 +156,7 @@ class SqlRunRepo(SqlRunLocking):
 
     def add(self, run: DagRunRecord) -> None:
         values = run_values(run)
-        clashes = _exec(self.session,
+        clashes = execute(self.session,
             select(_RUN.run_id).where(
                 _RUN.dag_id == run.dag_id,
                 or_(_RUN.run_id == run.run_id, _RUN.logical_date == run.logical_date),
@@ -210,14 +172,14 @@ class SqlRunRepo(SqlRunLocking):
         with conflicts_as_value_error(
             self.session, f"cannot add run {run.run_id!r} of DAG {run.dag_id!r}", sqlite_atomic=True
         ):
-            _exec(self.session, _RUN_INSERT, [values])
+            execute(self.session, _RUN_INSERT, [values])
 
     def get(self, dag_id: str, run_id: str) -> DagRunRecord | None:
-        row = _exec(self.session, _RUN_GET, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
+        row = execute(self.session, _RUN_GET, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
         return row_to_run(row) if row is not None else None
 
     def find(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
-        row = _exec(self.session,
+        row = execute(self.session,
             select(*RUN_COLUMNS).where(_RUN.dag_id == dag_id, _RUN.logical_date == logical_date)
         ).first()
         return row_to_run(row) if row is not None else None
@@ -231,10 +193,10 @@ class SqlRunRepo(SqlRunLocking):
         if states is not None:
             params["states"] = sorted({DagRunState(s).value for s in states})
         query = _RUN_LISTS[(dag_id is not None, states is not None)]
-        return [row_to_run(row) for row in _exec(self.session, query, params)]
+        return [row_to_run(row) for row in execute(self.session, query, params)]
 
     def previous(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
-        row = _exec(self.session,
+        row = execute(self.session,
             select(*RUN_COLUMNS)
             .where(_RUN.dag_id == dag_id, _RUN.logical_date < logical_date)
             .order_by(_RUN.logical_date.desc())
@@ -249,19 +211,19 @@ class SqlRunRepo(SqlRunLocking):
         wanted = sorted(set(dag_ids))
         if not wanted:
             return {}
-        rows = _exec(self.session, LATEST_SCHEDULED, {"dag_ids": wanted})
+        rows = execute(self.session, LATEST_SCHEDULED, {"dag_ids": wanted})
         return {run.dag_id: run for run in map(row_to_run, rows)}
 
     def delete(self, dag_id: str, run_id: str) -> bool:
         """Remove a run; its instances, tries and XComs go with it (ON DELETE CASCADE).
 
         The DAG is due for a look at once: its schedule's resume point may have moved."""
-        result = _exec(self.session,
+        result = execute(self.session,
             delete(RUN_TABLE).where(_RUN.dag_id == dag_id, _RUN.run_id == run_id)
         )
         if rowcount(result) == 0:
             return False
-        _exec(self.session,
+        execute(self.session,
             update(DAG_TABLE).where(DAG_TABLE.c.dag_id == dag_id).values(next_due_at=DUE_AT_ONCE)
         )
         return True
@@ -278,8 +240,8 @@ class SqlRunRepo(SqlRunLocking):
         params = update_values(what, RUN_FIELDS, RUN_KEY_FIELDS, fields)
         params.update(state=new.value, k_dag_id=run.dag_id, k_run_id=run.run_id,
                       k_state=DagRunState(run.state).value)
-        if rowcount(_exec(self.session, _RUN_UPDATE, params)) != 1:
-            current = _exec(self.session,
+        if rowcount(execute(self.session, _RUN_UPDATE, params)) != 1:
+            current = execute(self.session,
                 _RUN_STATE, {"k_dag_id": run.dag_id, "k_run_id": run.run_id}
             ).scalar()
             raise _stale(what, run.state, current)
@@ -303,7 +265,7 @@ class SqlTaskInstanceRepo:
             keys.add(ti.key)
         values = [ti_values(ti) for ti in batch]
         for dag_id, run_id in {(k.dag_id, k.run_id) for k in keys}:
-            present = _exec(self.session,
+            present = execute(self.session,
                 _RUN_AND_TI_KEYS, {"k_dag_id": dag_id, "k_run_id": run_id}
             ).all()
             if not present:
@@ -317,10 +279,10 @@ class SqlTaskInstanceRepo:
         # Checked above: on SQLite (one writer at a time) the insert cannot conflict.
         with conflicts_as_value_error(self.session, "cannot add task instances",
                                       sqlite_atomic=True):
-            _exec(self.session, _TI_INSERT, values)
+            execute(self.session, _TI_INSERT, values)
 
     def get(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
-        row = _exec(self.session, _TI_GET, _key_params(key)).first()
+        row = execute(self.session, _TI_GET, ti_key_params(key)).first()
         return row_to_ti(row) if row is not None else None
 
     def for_run(
@@ -328,13 +290,13 @@ class SqlTaskInstanceRepo:
     ) -> list[TaskInstanceRecord]:
         params: dict[str, Any] = {"k_dag_id": dag_id, "k_run_id": run_id}
         if task_ids is None:
-            rows = _exec(self.session, _TI_FOR_RUN, params)
+            rows = execute(self.session, _TI_FOR_RUN, params)
         elif not task_ids:
             return []
         else:
             dialect = self._dialect()
             statement = _TI_FOR_RUN_TASKS.get(dialect, _TI_FOR_RUN_TASKS[""])
-            rows = _exec(self.session, statement,
+            rows = execute(self.session, statement,
                          {**params, "task_ids": one_of_values(task_ids, dialect)})
         return [row_to_ti(row) for row in rows]
 
@@ -344,21 +306,21 @@ class SqlTaskInstanceRepo:
         params = {"k_dag_id": dag_id, "k_run_id": run_id,
                   "states": one_of_values(_UNFINISHED, dialect)}
         statement = _TI_UNFINISHED.get(dialect, _TI_UNFINISHED[""])
-        return _exec(self.session, statement, params).first() is not None
+        return execute(self.session, statement, params).first() is not None
 
     def lock_dispatch(self) -> bool:
         """On PostgreSQL a transaction-level advisory lock, tried without waiting; SQLite
         transactions already run one at a time (BEGIN IMMEDIATE)."""
         if self._dialect() != "postgresql":
             return True
-        return bool(_exec(self.session, _DISPATCH_LOCK).scalar())
+        return bool(execute(self.session, _DISPATCH_LOCK).scalar())
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
         """Instances in any of ``states`` (never locked: for counts and timers)."""
         wanted = sorted({TaskState(s).value for s in states})
         dialect = self._dialect()
         statement = _TI_IN_STATES.get(dialect, _TI_IN_STATES[""])
-        rows = _exec(self.session, statement, {"states": one_of_values(wanted, dialect)})
+        rows = execute(self.session, statement, {"states": one_of_values(wanted, dialect)})
         return [row_to_ti(row) for row in rows]
 
     def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
@@ -368,7 +330,7 @@ class SqlTaskInstanceRepo:
         ends, so a second scheduler skips the rows this one is dispatching.
         """
         query = _TI_SCHEDULED_LOCKED if self._dialect() == "postgresql" else _TI_SCHEDULED
-        rows = _exec(self.session, query, {"limit": limit, "offset": offset})
+        rows = execute(self.session, query, {"limit": limit, "offset": offset})
         return [row_to_ti(row) for row in rows]
 
     def set_state(
@@ -414,16 +376,16 @@ class SqlTaskInstanceRepo:
                      hostname: str | None, pid: int | None) -> bool:
         """One ``UPDATE ... WHERE state = 'queued' AND try_number = :try_number``."""
         check_aware(f"task instance {key}", "start_date", start_date)
-        params = {**_key_params(key), "k_try_number": try_number, "start_date": start_date,
+        params = {**ti_key_params(key), "k_try_number": try_number, "start_date": start_date,
                   "hostname": hostname, "pid": pid}
-        return rowcount(_exec(self.session, _TI_MARK_RUNNING, params)) == 1
+        return rowcount(execute(self.session, _TI_MARK_RUNNING, params)) == 1
 
     def heartbeat(self, keys: Iterable[TaskInstanceKey], now: datetime) -> None:
         """Record that the tries of these instances were seen alive at ``now``."""
         check_aware("heartbeat", "now", now)
-        params = [{**_key_params(key), "heartbeat_at": now} for key in keys]
+        params = [{**ti_key_params(key), "heartbeat_at": now} for key in keys]
         if params:
-            _exec(self.session, _TI_SET, params)
+            execute(self.session, _TI_SET, params)
 
     def expand(self, placeholder: TaskInstanceRecord, count: int) -> list[TaskInstanceRecord]:
         if placeholder.map_index != -1:
@@ -432,7 +394,7 @@ class SqlTaskInstanceRepo:
             raise ValueError(
                 f"task instance {placeholder.key}: cannot expand to {count} instances"
             )
-        moved = _exec(self.session, _TI_SET, {**_key_params(placeholder.key), "map_index": 0})
+        moved = execute(self.session, _TI_SET, {**ti_key_params(placeholder.key), "map_index": 0})
         if rowcount(moved) != 1:
             raise StaleRecordError(f"task instance {placeholder.key} is not in the store")
         created = [replace(placeholder, map_index=i) for i in range(count)]
@@ -440,70 +402,28 @@ class SqlTaskInstanceRepo:
             with conflicts_as_value_error(
                 self.session, f"cannot expand task instance {placeholder.key}"
             ):
-                _exec(self.session, _TI_INSERT, [ti_values(ti) for ti in created[1:]])
+                execute(self.session, _TI_INSERT, [ti_values(ti) for ti in created[1:]])
         return created
 
     def record_try(self, record: TaskTryRecord) -> None:
-        _exec(self.session, _TRY_INSERT, [try_values(record)])
+        execute(self.session, _TRY_INSERT, [try_values(record)])
 
     def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]:
-        return [row_to_try(row) for row in _exec(self.session, _TRIES, _key_params(key))]
+        return [row_to_try(row) for row in execute(self.session, _TRIES, ti_key_params(key))]
 
     # -- helpers ------------------------------------------------------------------------------
     def _write_state(
         self, key: TaskInstanceKey, expected: TaskState, new: TaskState, values: dict[str, Any]
     ) -> int:
-        params = {**values, **_key_params(key), "state": new.value, "k_state": expected.value}
-        return rowcount(_exec(self.session, _TI_UPDATE, params))
+        params = {**values, **ti_key_params(key), "state": new.value, "k_state": expected.value}
+        return rowcount(execute(self.session, _TI_UPDATE, params))
 
     def _current_state(self, key: TaskInstanceKey) -> str | None:
-        state: str | None = _exec(self.session, _TI_STATE, _key_params(key)).scalar()
+        state: str | None = execute(self.session, _TI_STATE, ti_key_params(key)).scalar()
         return state
 
     def _dialect(self) -> str:
         return connection_of(self.session).dialect.name
-
-
-class SqlXComRepo:
-    """XCom JSON texts in the ``xcom`` table."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def set_many(self, key: TaskInstanceKey, values: Iterable[tuple[str, str]]) -> None:
-        latest = dict(values)  # the last value of a repeated key wins
-        if not latest:
-            return
-        rows = [
-            {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id,
-             "map_index": key.map_index, "key": name, "value": text}
-            for name, text in latest.items()
-        ]
-        pk = ["dag_id", "run_id", "task_id", "map_index", "key"]
-        _exec(self.session, upsert(self.session, XCOM_TABLE, pk, ["value"]), rows)
-
-    def get_xcom(
-        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str
-    ) -> str | None:
-        params = {"k_dag_id": dag_id, "k_run_id": run_id, "k_task_id": task_id,
-                  "k_map_index": map_index, "k_key": key}
-        value: str | None = _exec(self.session, _XCOM_GET, params).scalar()
-        return value
-
-    def get_mapped_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[str]:
-        params = {"k_dag_id": dag_id, "k_run_id": run_id, "k_task_id": task_id, "k_key": key}
-        return list(_exec(self.session, _XCOM_MAPPED, params).scalars())
-
-    def clear(self, key: TaskInstanceKey) -> None:
-        _exec(self.session, _XCOM_CLEAR, _key_params(key))
-
-    def entries(self, key: TaskInstanceKey) -> list[tuple[str, str]]:
-        rows = _exec(self.session,
-            select(XCOM_TABLE.c.key, XCOM_TABLE.c.value)
-            .where(_by_ti_key(XCOM_TABLE)).order_by(XCOM_TABLE.c.key),
-            _key_params(key),
-        )
-        return [(str(name), str(value)) for name, value in rows]
 
 
 def _ti_what(ti: TaskInstanceRecord) -> str:

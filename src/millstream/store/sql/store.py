@@ -45,14 +45,11 @@ from millstream.store.sql.job_repos import SqlJobRepo
 from millstream.store.sql.listing_repos import SqlListingRepo
 from millstream.store.sql.overview_repos import SqlOverviewRepo
 from millstream.store.sql.pool_repos import SqlPoolRepo
-from millstream.store.sql.repos import (
-    SqlRunRepo,
-    SqlTaskInstanceRepo,
-    SqlXComRepo,
-)
+from millstream.store.sql.repos import SqlRunRepo, SqlTaskInstanceRepo
 from millstream.store.sql.secrets_repos import SqlConnectionRepo, SqlVariableRepo
 from millstream.store.sql.state_store_repos import SqlStateStoreRepo
 from millstream.store.sql.trigger_repos import SqlTaskRescheduleRepo, SqlTriggerRepo
+from millstream.store.sql.xcom_repos import SqlXComRepo
 from millstream.store.state_store_records import StateStoreRepo
 from millstream.store.transaction_guard import TransactionGuard
 
