@@ -7,13 +7,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 from tests.autocommit import autocommit
 
-from millstream.exceptions import StoreUsageError
+from millstream.exceptions import ConflictError, StoreUsageError
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 from millstream.store.sql import SqlStore, StaleRecordError
+from millstream.store.sql.common import conflicts_as_value_error, execute
+from millstream.store.sql.convert import TI_TABLE, ti_values
 
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -48,6 +50,25 @@ def test_a_transaction_that_raises_leaves_nothing_written(sql_store: SqlStore) -
     assert sql_store.task_instances.for_run("etl", run.run_id) == []
     assert sql_store.xcoms.get_xcom("etl", run.run_id, "a", -1, "k") is None
     assert sql_store.pools.slots("db") is None
+
+
+def test_an_insert_conflict_inside_a_transaction_leaves_the_transaction_usable(
+        sql_store: SqlStore) -> None:
+    # PostgreSQL aborts a transaction on any error unless the failing insert ran inside
+    # its savepoint: the savepoint must begin even when earlier statements of the same
+    # transaction already went through its connection (which the store keeps).
+    run = make_run()
+    row = ti_values(TaskInstanceRecord("etl", run.run_id, "a"))
+    with sql_store.transaction():
+        sql_store.runs.add(run)
+        execute(sql_store.session, insert(TI_TABLE), [row])
+        with pytest.raises(ConflictError), \
+                conflicts_as_value_error(sql_store.session, "a twice"):
+            execute(sql_store.session, insert(TI_TABLE), [row])
+        sql_store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, "b")])
+    with sql_store.transaction():
+        assert [ti.task_id for ti in sql_store.task_instances.for_run("etl", run.run_id)] \
+            == ["a", "b"]
 
 
 def test_a_failed_state_change_is_rolled_back_with_its_transaction(sql_store: SqlStore) -> None:

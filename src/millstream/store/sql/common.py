@@ -21,16 +21,20 @@ _CONNECTION = "millstream.connection"
 
 
 def connection_of(session: Session) -> Connection:
-    """The connection of ``session``'s transaction, kept for the transaction's length.
+    """The connection of ``session``'s transaction, kept while the same (nested)
+    transaction lasts.
 
     ``Session.connection()`` walks the ORM's transaction state on every call, about a
-    tenth of a scheduler tick's CPU when asked once per statement; the store forgets the
-    kept connection when its transaction ends (:func:`forget_connection`).
+    tenth of a scheduler tick's CPU when asked once per statement. It is asked again when
+    a savepoint begins or ends (``begin_nested``), since the session emits the
+    ``SAVEPOINT`` only when its connection is asked for; the store forgets the kept
+    connection when its transaction ends (:func:`forget_connection`).
     """
-    connection = session.info.get(_CONNECTION)
-    if connection is None:
-        connection = session.info[_CONNECTION] = session.connection()
-    return cast(Connection, connection)
+    nested = session.get_nested_transaction()
+    kept = session.info.get(_CONNECTION)
+    if kept is None or kept[0] is not nested:
+        kept = session.info[_CONNECTION] = (nested, session.connection())
+    return cast(Connection, kept[1])
 
 
 def forget_connection(session: Session) -> None:
