@@ -137,7 +137,10 @@ def test_deferred_tasks_survive_a_triggerer_killed_mid_wait_and_fail_alone(
     assert "TaskDeferralError: trigger failed: ConnectionError: the upstream API refused" in broken
     assert "Traceback" in broken
     store = home.store()
-    assert store.triggers.list() == []
+    # A trigger whose task resumed or timed out goes at the triggerer's next round, which
+    # may come after the run's last task has ended.
+    wait_for(lambda: store.triggers.list() == [], 10, "the unused triggers to be removed",
+             lambda: detail(second))
     pushed = store.xcoms.get_xcom("gated", run_id, "gated", -1, "return_value")
     assert pushed is not None and f'"pid":{second.pid}' in pushed.replace(" ", "")
 
