@@ -33,11 +33,12 @@ from millstream.executors.fork_config import (
 )
 from millstream.executors.process_tools import describe_status, kill_group
 from millstream.executors.wire import CallbackRequest
-from millstream.runtime.events import TaskWorkload
+from millstream.runtime.events import TaskFinishedEvent, TaskWorkload
 from millstream.runtime.events_json import (
     MessageFormatError,
     encode_datetime,
     from_dict,
+    from_json,
     to_json,
 )
 from millstream.runtime.worker import (
@@ -250,11 +251,11 @@ def try_outcome(config: ForkServerConfig, entry: ForkedProcess, status: int | No
     text = _read_text(path)
     if text:
         try:
-            data = json.loads(text)
-        except ValueError as exc:
+            event = from_json(text)
+        except MessageFormatError as exc:
             log.error("fork server: unreadable result file %s: %s", path, exc)
         else:
-            if isinstance(data, dict) and data.get("kind") == "finished":
+            if isinstance(event, TaskFinishedEvent):
                 return text
     how = describe_status(status)
     if entry.kill_reason:
