@@ -41,6 +41,7 @@ def forget_connection(session: Session) -> None:
     """Drop the connection :func:`connection_of` kept: the transaction has ended."""
     session.info.pop(_CONNECTION, None)
 
+
 def by_ti_key(table: Table) -> Any:
     """WHERE the task instance key equals the k_dag_id, k_run_id, k_task_id, k_map_index params."""
     return (
@@ -66,7 +67,6 @@ def execute(session: Session, statement: Any, params: Any = None) -> Any:
     """Run a Core statement on the session's connection: the session's own execute path
     adds ORM checks that cost about a quarter of a short statement and do nothing here."""
     return connection_of(session).execute(statement, params)
-
 
 
 def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:

@@ -121,7 +121,7 @@ _TI_IN_STATES = {
     for dialect in ("sqlite", "postgresql", "")
 }
 # The window is a parameter, not part of the statement: a statement built per call
-# (``.limit(n)``) has its cache key worked out anew each time, a tenth of a tick's CPU.
+# (``.limit(n)``) has its cache key worked out anew over all its columns each time.
 _TI_SCHEDULED = (
     select(*TI_COLUMNS)
     .where(_TI.state == TaskState.SCHEDULED.value)
