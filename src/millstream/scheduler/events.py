@@ -34,28 +34,12 @@ def apply_started(store: Store, event: TaskStartedEvent) -> None:
                                       event.hostname, event.pid)
 
 
-def read_instances(store: Store, events: Iterable[TaskFinishedEvent]
-                   ) -> dict[TaskInstanceKey, TaskInstanceRecord]:
-    """The instances these outcomes are about, one query per run (mapped instances are
-    left to be read one by one: their task's other instances may be many)."""
-    wanted: dict[tuple[str, str], set[str]] = {}
-    for event in events:
-        if event.key.map_index < 0:
-            wanted.setdefault((event.key.dag_id, event.key.run_id), set()).add(
-                event.key.task_id)
-    found: dict[TaskInstanceKey, TaskInstanceRecord] = {}
-    for (dag_id, run_id), task_ids in wanted.items():
-        for ti in store.task_instances.for_run(dag_id, run_id, task_ids):
-            if ti.map_index < 0:
-                found[ti.key] = ti
-    return found
-
-
 def apply_finished(
     store: Store, dag: DagView, event: TaskFinishedEvent, started: TaskStartedEvent | None = None,
     after_commit: list[Callable[[], None]] | None = None,
     read: dict[TaskInstanceKey, TaskInstanceRecord] | None = None,
     *, current: TaskInstanceRecord | None = None, pid: int | None = None,
+    wrote: Callable[[TaskInstanceRecord], None] | None = None,
 ) -> set[str]:
     """Record a try's outcome; returns the task ids whose readiness may have changed.
 
@@ -64,11 +48,12 @@ def apply_finished(
     caller's list of what to do once its transaction commits), the try's end is counted
     there, in the state recorded (metrics).
 
-    ``read``: instances read in this transaction (:func:`read_instances`); the one used
-    is taken out of it. ``current`` is the instance as the caller has just read it in
-    this transaction (with its row locked), to be used instead of reading it again;
-    ``pid`` the try's process id, written with the outcome (a remote worker's, not yet
-    recorded).
+    ``read``: instances read in this transaction (by
+    :class:`~millstream.scheduler.tick_reads.TickReads`); the one used is taken out of
+    it. ``wrote`` is told the instance as recorded, when the outcome ends the try.
+    ``current`` is the instance as the caller has just read it in this transaction (with
+    its row locked), to be used instead of reading it again; ``pid`` the try's process
+    id, written with the outcome (a remote worker's, not yet recorded).
 
     An outcome of another try, or of another step of this try (a sensor's previous poke,
     the deferral now resuming), is stale and ignored.
@@ -112,6 +97,8 @@ def apply_finished(
     if event.state in (TaskState.UP_FOR_RESCHEDULE, TaskState.DEFERRED):
         return suspend(store, ti, event, fields, after_commit)
     ti = store.task_instances.set_state(ti, event.state, **fields)
+    if wrote is not None:
+        wrote(ti)
     _count_end(after_commit, event, event.state)
     store.task_instances.record_try(
         TaskTryRecord(event.key, event.try_number, event.state, ti.start_date, event.end_date,

@@ -20,7 +20,6 @@ from millstream.scheduler.dispatch import choose_to_queue, claim_for_queue, obse
 from millstream.scheduler.events import (
     apply_finished,
     apply_started,
-    read_instances,
     resumed_workload,
     stop_timed_out_try,
     waiting_for_time,
@@ -35,6 +34,7 @@ from millstream.scheduler.runs import (
     pause_after_failures,
     run_end_state,
 )
+from millstream.scheduler.tick_reads import TickReads
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ class Scheduler:
         self._pool_sizes: dict[str, int | None] = {}  # read again after every poke
         # A start waits (start_batch_delay at most) for its try's outcome: one write.
         self._unapplied = PendingEvents(start_batch_delay)
+        self._reads = TickReads()
         # The running runs between ticks (None: read again), with those this scheduler
         # starts and ends; read again on a reevaluating poke, and every RUNNING_REFRESH_S.
         self._running: dict[tuple[str, str], DagRunRecord] | None = None
@@ -200,7 +201,7 @@ class Scheduler:
     def _tick_in_transaction(
         self, now: datetime, events: list[TaskStartedEvent | TaskFinishedEvent]
     ) -> bool:
-        with self.store.transaction():
+        with self.store.transaction(), self._reads:
             worked = self._apply(events)
             if self._look_for_queued_runs:
                 self._look_for_queued_runs = False
@@ -240,7 +241,7 @@ class Scheduler:
     def apply_outcomes(self, events: Iterable[TaskFinishedEvent]) -> None:
         """Apply outcomes found outside the executor (adopted results, vanished tries)."""
         try:
-            with self.store.transaction():
+            with self.store.transaction(), self._reads:
                 self._apply(observed(self.dags, events))
         except Exception:
             self._after_commit.clear()
@@ -290,8 +291,9 @@ class Scheduler:
             (e.key, e.try_number): e for e in events
             if isinstance(e, TaskStartedEvent) and (e.key, e.try_number) in ended
         }
-        read = read_instances(self.store, (e for e in events if isinstance(e, TaskFinishedEvent)
-                                           and e.key.dag_id in self.dags))
+        reads = self._reads
+        read = reads.read(self.store, self.dags,
+                          (e for e in events if isinstance(e, TaskFinishedEvent)))
         for event in events:
             dag = self.dags.get(event.key.dag_id)
             folded = isinstance(event, TaskStartedEvent) and (
@@ -305,11 +307,14 @@ class Scheduler:
                 run_key = (event.key.dag_id, event.key.run_id)
                 self._dirty.setdefault(run_key, set()).update(apply_finished(
                     self.store, dag, event, starts.get((event.key, event.try_number)),
-                    self._after_commit, read))
+                    self._after_commit, read, wrote=reads.wrote))
+                if event.skip_task_ids or not reads.followed(event.key):
+                    reads.forget(run_key)  # skips, suspensions and the like are not followed
                 self._touched.add(run_key)
                 self._wake_later_runs(dag, event.key.run_id, (event.key.task_id,))
             else:
                 apply_started(self.store, event)
+                reads.forget((event.key.dag_id, event.key.run_id), event.key.task_id)
         return bool(ended)
 
     def _start_queued_runs(self, now: datetime) -> bool:
@@ -369,12 +374,13 @@ class Scheduler:
         if run.dag_id in self._changed_dags and align_run_with_dag(self.store, dag, run):
             self._dirty[key] = set(dag.task_dict)
             self._touched.add(key)
+            self._reads.forget(key)
         worked = False
         if dag.dagrun_timeout and run.start_date and run.start_date + dag.dagrun_timeout <= now:
             self._time_out(dag, run, now)
             return True
         for ti in retries:
-            self.store.task_instances.set_state(ti, TaskState.SCHEDULED)
+            self._reads.wrote(self.store.task_instances.set_state(ti, TaskState.SCHEDULED))
             worked = True
         dirty = self._dirty[key]
         if not dirty and not worked and key not in self._touched:
@@ -389,7 +395,8 @@ class Scheduler:
         self._touched.discard(key)
         self._dirty[key] = set()
         # Instances just scheduled, or still waiting, mean the run goes on: no query needed.
-        unfinished = worked | (evaluate_dirty(self.store, dag, run, dirty, now) if dirty else False)
+        unfinished = worked | (evaluate_dirty(self.store, dag, run, dirty, now,
+                                              self._reads.take(key)) if dirty else False)
         state = None if unfinished else run_end_state(self.store, dag, hold.run)
         if state is not None:
             self._finish(dag, hold.run, state, now,

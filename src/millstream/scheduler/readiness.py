@@ -69,15 +69,18 @@ def evaluate_dirty(
     run: DagRunRecord,
     dirty: Iterable[str],
     now: datetime,
+    known: dict[str, list[TaskInstanceRecord]] | None = None,
 ) -> bool:
     """Move instances of the dirty tasks (and what that cascades to) out of state none.
 
-    Only the instances of the tasks looked at and of their upstream tasks are read.
+    Only the instances of the tasks looked at and of their upstream tasks are read, but
+    for the tasks in ``known``: every instance of each, as read in this transaction
+    (the lists are taken over and changed).
     Returns whether it left or put an instance in an unfinished state (waiting, or
     scheduled): then the run has not ended, and nobody needs to ask the store.
     """
     unfinished = False
-    by_task: dict[str, list[TaskInstanceRecord]] = {}
+    by_task: dict[str, list[TaskInstanceRecord]] = known if known is not None else {}
 
     def load(task_ids: Iterable[str]) -> None:
         missing = [t for t in task_ids if t not in by_task]

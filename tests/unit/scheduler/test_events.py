@@ -8,7 +8,7 @@ from millstream import DAG
 from millstream.model.states import DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
-from millstream.scheduler.events import read_instances
+from millstream.scheduler.tick_reads import TickReads
 from millstream.store.records import TaskInstanceKey
 
 from .harness import START, Engine
@@ -214,7 +214,7 @@ def test_the_instances_of_a_ticks_outcomes_are_read_run_by_run() -> None:
                 for run, name, index in [(first, "a", -1), (first, "c", -1),
                                          (second, "b", -1), (second, "b", 3)]]
     with engine.store.transaction():
-        read = read_instances(engine.store, outcomes)
+        read = TickReads().read(engine.store, engine.scheduler.dags, outcomes)
     # The unmapped instances asked for, and only those (a map index is read on its own).
     assert sorted((k.run_id, k.task_id) for k in read) == [
         (first.run_id, "a"), (first.run_id, "c"), (second.run_id, "b")]
