@@ -54,16 +54,17 @@ def choose_to_queue(
     active_runs: Mapping[tuple[str, str], DagRunRecord],
     warned_pools: set[str] | None = None,
     pool_sizes: dict[str, int | None] | None = None,
-) -> list[TaskInstanceRecord]:
+) -> list[TaskInstanceRecord] | None:
     """Scheduled instances of ``active_runs`` (by dag id and run id) to queue now, highest
     priority first, honouring every limit.
 
     Limits: the executor's free slots, each pool's size (by pool_slots), the DAG's
     max_active_tasks and each task's max_active_tis_per_dag. A missing pool is warned
     about once per name in ``warned_pools`` (kept by the caller across calls). The slots
-    in use are read here, so the caller holds the dispatch lock (``lock_dispatch``) for
-    the limits to hold across schedulers. Pool sizes are read into ``pool_sizes`` (which
-    a caller may keep across calls, as the scheduler does until its next poke).
+    in use are read here, under the dispatch lock taken with them, so the limits hold
+    across schedulers; None if another scheduler holds that lock. Pool sizes are read
+    into ``pool_sizes`` (which a caller may keep across calls, as the scheduler does
+    until its next poke).
     """
     warned_pools = set() if warned_pools is None else warned_pools
     if open_slots <= 0:
@@ -72,12 +73,17 @@ def choose_to_queue(
     # row per handoff would dominate. Further windows are read only when the limits
     # (pools, max_active_tasks, paused DAGs) left free slots, so nothing starves.
     window = min(open_slots, 10_000) * 4 + 16
-    occupancy = Occupancy.from_active(store.task_instances.in_states(ACTIVE_STATES))
+    view = store.task_instances.dispatch_view(ACTIVE_STATES, window)
+    if view is None:
+        return None
+    in_use, batch = view
+    occupancy = Occupancy.from_active(in_use)
     pool_sizes = {} if pool_sizes is None else pool_sizes
     chosen: list[TaskInstanceRecord] = []
     offset = 0
     while len(chosen) < open_slots:
-        batch = store.task_instances.dispatchable(window, offset)
+        if offset:
+            batch = store.task_instances.dispatchable(window, offset)
         candidates = [ti for ti in batch
                       if (ti.dag_id, ti.run_id) in active_runs and ti.dag_id in dags]
         for ti in _in_dispatch_order(active_runs, candidates):

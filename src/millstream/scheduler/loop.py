@@ -460,15 +460,15 @@ class Scheduler:
         open_slots = self.executor.open_slots()
         if open_slots <= 0:
             return False
-        # Slots in use are counted, and claimed, under the dispatch lock: pools,
-        # max_active_tasks and max_active_tis_per_dag hold across schedulers.
-        if not self._lock_dispatch():
-            self._dispatch_needed = True
-            return False
         active = {key: run for key, run in running.items()
                   if run.state is DagRunState.RUNNING and run.dag_id not in self.paused}
+        # Slots in use are counted, and claimed, under the dispatch lock: pools,
+        # max_active_tasks and max_active_tis_per_dag hold across schedulers.
         chosen = choose_to_queue(self.store, self.dags, open_slots, active, self._warned_pools,
                                  self._pool_sizes)
+        if chosen is None:  # another scheduler holds the dispatch lock
+            self._lock_busy = self._dispatch_needed = True
+            return False
         for chosen_ti in chosen:
             resuming = chosen_ti.resuming
             ti = claim_for_queue(self.store, chosen_ti)

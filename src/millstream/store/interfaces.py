@@ -120,6 +120,15 @@ class TaskInstanceRepo(Protocol):
         """
         ...
 
+    def dispatch_view(
+        self, active_states: Iterable[TaskState], limit: int
+    ) -> tuple[list[TaskInstanceRecord], list[TaskInstanceRecord]] | None:
+        """What a dispatch starts from: take the dispatch lock (:meth:`lock_dispatch`),
+        then read the instances in ``active_states`` (:meth:`in_states`) and the first
+        ``limit`` dispatchable ones (:meth:`dispatchable`). None, with nothing read or
+        locked, if another transaction holds the lock."""
+        ...
+
     def set_state(
         self, ti: TaskInstanceRecord, state: TaskState, **fields: Any
     ) -> TaskInstanceRecord:

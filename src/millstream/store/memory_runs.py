@@ -216,6 +216,11 @@ class MemoryTaskInstanceRepo(JournaledRepo):
         found.sort(key=lambda ti: (ti.dag_id, ti.run_id, ti.task_id, ti.map_index))
         return found
 
+    def dispatch_view(
+        self, active_states: Iterable[TaskState], limit: int
+    ) -> tuple[list[TaskInstanceRecord], list[TaskInstanceRecord]] | None:
+        return self.in_states(active_states), self.dispatchable(limit)
+
     def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
         scheduled = self.in_states([TaskState.SCHEDULED])
         scheduled.sort(key=lambda ti: (-ti.priority_weight, ti.dag_id, ti.run_id, ti.task_id,

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     bindparam,
     delete,
-    func,
     insert,
     or_,
     select,
@@ -67,12 +66,14 @@ from millstream.store.sql.convert import (
     try_values,
     update_values,
 )
+from millstream.store.sql.dispatch_reads import (
+    DISPATCH_LOCK,
+    DISPATCH_ORDER,
+    dispatch_view_postgresql,
+)
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
 from millstream.store.sql.run_locks import SqlRunLocking
 from millstream.store.trigger_records import suspension_reset
-
-DISPATCH_LOCK_ID = 0x6D696C6C  # the advisory lock every scheduler's dispatch takes
-
 
 # Statements built once; the values differ per call, the compiled SQL does not.
 _RUN = RUN_TABLE.c
@@ -125,15 +126,11 @@ _TI_IN_STATES = {
 _TI_SCHEDULED = (
     select(*TI_COLUMNS)
     .where(_TI.state == TaskState.SCHEDULED.value)
-    .order_by(_TI.priority_weight.desc(), _TI.dag_id, _TI.run_id, _TI.task_id, _TI.map_index)
+    .order_by(*DISPATCH_ORDER)
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
 _TI_SCHEDULED_LOCKED = _TI_SCHEDULED.with_for_update(skip_locked=True)
-# Keyed by schema too: schedulers of other schemas of the same database never contend.
-_DISPATCH_LOCK = select(
-    func.pg_try_advisory_xact_lock(DISPATCH_LOCK_ID, func.hashtext(func.current_schema()))
-)
 # Built once: a statement built per call has its cache key worked out on every call.
 _RUN_INSERT = insert(RUN_TABLE)
 _TI_INSERT = insert(TI_TABLE)
@@ -313,7 +310,7 @@ class SqlTaskInstanceRepo:
         transactions already run one at a time (BEGIN IMMEDIATE)."""
         if self._dialect() != "postgresql":
             return True
-        return bool(execute(self.session, _DISPATCH_LOCK).scalar())
+        return bool(execute(self.session, DISPATCH_LOCK).scalar())
 
     def in_states(self, states: Iterable[TaskState]) -> list[TaskInstanceRecord]:
         """Instances in any of ``states`` (never locked: for counts and timers)."""
@@ -322,6 +319,16 @@ class SqlTaskInstanceRepo:
         statement = _TI_IN_STATES.get(dialect, _TI_IN_STATES[""])
         rows = execute(self.session, statement, {"states": one_of_values(wanted, dialect)})
         return [row_to_ti(row) for row in rows]
+
+    def dispatch_view(
+        self, active_states: Iterable[TaskState], limit: int
+    ) -> tuple[list[TaskInstanceRecord], list[TaskInstanceRecord]] | None:
+        """The dispatch lock, the active instances and the first window: one round trip
+        on PostgreSQL (:mod:`~millstream.store.sql.dispatch_reads`)."""
+        if self._dialect() == "postgresql":
+            wanted = sorted({TaskState(s).value for s in active_states})
+            return dispatch_view_postgresql(self.session, wanted, limit)
+        return self.in_states(active_states), self.dispatchable(limit)
 
     def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
         """Up to ``limit`` scheduled instances, highest priority first.
