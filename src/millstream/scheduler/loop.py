@@ -5,16 +5,17 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import StaleRecordError
-from millstream.executors.base import RecordsRemotely, batched
+from millstream.executors.base import RecordsRemotely
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+from millstream.scheduler.after_commit import AfterCommit
 from millstream.scheduler.dag_view import DagView
 from millstream.scheduler.dispatch import choose_to_queue, claim_for_queue, observed
 from millstream.scheduler.events import (
@@ -106,7 +107,7 @@ class Scheduler:
         self._lock_busy = False  # another scheduler held the dispatch lock
         # Effects outside the store (starting tries, callbacks, kills) wait for the commit:
         # a rolled-back tick must not have started a try or fired a callback.
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit = AfterCommit()
         self._changed_dags: set[str] = set()
 
     def trigger(
@@ -249,10 +250,7 @@ class Scheduler:
         self._run_after_commit()
 
     def _run_after_commit(self) -> None:
-        effects, self._after_commit = self._after_commit, []
-        with batched(self.executor):
-            for effect in effects:
-                effect()
+        self._after_commit.run(self.executor)
 
     def _take_notes(self) -> bool:
         """Starts and outcomes that remote workers recorded themselves (Celery): what they
@@ -481,7 +479,7 @@ class Scheduler:
                                     step_id=ti.step_id)
             if resuming:
                 workload = resumed_workload(self.store, ti, workload)
-            self._after_commit.append(functools.partial(self.executor.submit, workload))
+            self._after_commit.workloads.append(workload)
         return bool(chosen)
 
     def _run_params(self, dag: DagView, run: DagRunRecord) -> dict[str, Any]:
