@@ -25,6 +25,7 @@ from typing import Any, TypeVar, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+from millstream.store.records import DagRunRecord
 
 T = TypeVar("T")
 
@@ -108,6 +109,24 @@ def _field_names(cls: type[Any]) -> tuple[str, ...]:
     return names
 
 
+# A run's record is encoded once, not once per workload: every try of the run carries it.
+# Held by identity with the record itself (a frozen dataclass), so an id reused after
+# the record is gone never matches; the oldest is dropped past RUN_ENCODINGS_KEPT.
+_RUN_ENCODINGS: dict[int, tuple[DagRunRecord, dict[str, Any]]] = {}
+RUN_ENCODINGS_KEPT = 256
+
+
+def _encode_run(run: DagRunRecord, where: str) -> dict[str, Any]:
+    held = _RUN_ENCODINGS.get(id(run))
+    if held is not None and held[0] is run:
+        return held[1]
+    encoded = _encode_fields(run, where)
+    if len(_RUN_ENCODINGS) >= RUN_ENCODINGS_KEPT:
+        del _RUN_ENCODINGS[next(iter(_RUN_ENCODINGS))]
+    _RUN_ENCODINGS[id(run)] = (run, encoded)
+    return encoded
+
+
 def _encode(value: Any, where: str) -> Any:
     kind = _encoding(type(value))
     if kind is _PLAIN:
@@ -117,17 +136,23 @@ def _encode(value: Any, where: str) -> Any:
     if kind is _DATETIME:
         return encode_datetime(value)
     if kind is _RECORD:
-        fields = {}
-        for name in _field_names(type(value)):
-            item = getattr(value, name)
-            fields[name] = (item if _encoding(type(item)) is _PLAIN
-                            else _encode(item, f"{where}.{name}"))
-        return fields
+        if type(value) is DagRunRecord:
+            return _encode_run(value, where)
+        return _encode_fields(value, where)
     if kind is _SEQUENCE:
         return [_encode(item, where) for item in value]
     if kind is _MAPPING:
         return _plain_json(value, where)
     raise TypeError(f"{where}: cannot serialize a {type(value).__name__} value")
+
+
+def _encode_fields(value: Any, where: str) -> dict[str, Any]:
+    fields = {}
+    for name in _field_names(type(value)):
+        item = getattr(value, name)
+        fields[name] = (item if _encoding(type(item)) is _PLAIN
+                        else _encode(item, f"{where}.{name}"))
+    return fields
 
 
 _PLAIN, _ENUM, _DATETIME, _RECORD, _SEQUENCE, _MAPPING, _OTHER = range(7)

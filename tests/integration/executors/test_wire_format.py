@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import unquote
@@ -51,6 +52,20 @@ def _workload() -> TaskWorkload:
         note="ünïcode ✓",
     )
     return TaskWorkload(KEY, 3, 4, run, {"multiplier": 2, "name": "x"}, "/dags/etl.py")
+
+
+def test_the_tries_of_one_run_carry_it_and_a_changed_run_is_encoded_anew():
+    """A run's encoding is reused for its next try's workload, never for another record."""
+    first = _workload()
+    second = dataclasses.replace(first, key=dataclasses.replace(KEY, task_id="report"))
+    ended = dataclasses.replace(first.run, state=DagRunState.SUCCESS, note="done")
+    third = dataclasses.replace(first, run=ended)
+    decoded = [from_json(to_json(w)) for w in (first, second, first, third)]
+    assert [w.run for w in decoded[:3]] == [first.run] * 3
+    assert decoded[1].key.task_id == "report"
+    assert decoded[3].run == ended
+    assert (decoded[3].run.state, decoded[3].run.note) == (
+        DagRunState.SUCCESS, "done")
 
 
 def test_a_workload_survives_the_round_trip_with_its_zones_conf_and_params():
