@@ -72,7 +72,7 @@ def choose_to_queue(
     # Windows of scheduled rows, not all of them: with thousands scheduled, reading every
     # row per handoff would dominate. Further windows are read only when the limits
     # (pools, max_active_tasks, paused DAGs) left free slots, so nothing starves.
-    window = min(open_slots, 10_000) * 4 + 16
+    window = min(open_slots, 10_000) * 2 + 4
     view = store.task_instances.dispatch_view(ACTIVE_STATES, window)
     if view is None:
         return None
