@@ -1,11 +1,13 @@
-"""What a dispatch reads, on PostgreSQL in one round trip: the dispatch lock, the
-instances that hold slots, and the first window of scheduled instances (locked).
+"""What a dispatch reads, in one statement: the instances that hold slots and the first
+window of scheduled instances, with the dispatch lock on PostgreSQL.
 
-Taken one statement at a time these are three round trips on every handoff; the
-database server shares the machine's cores with the scheduler, so each costs far more
-than its work. The lock is taken first (a materialized CTE is evaluated once, before the
+Taken one statement at a time these are three round trips on every handoff on
+PostgreSQL, whose server shares the machine's cores with the scheduler, so each costs
+far more than its work; on SQLite two statements, each with its own fixed cost. On
+PostgreSQL the lock is taken first (a materialized CTE is evaluated once, before the
 rest), and the window is read, and its rows locked with ``SKIP LOCKED``, only when the
 lock was had: a scheduler that lost the lock locks no row another one might dispatch.
+SQLite needs no lock: its write transactions already run one at a time.
 """
 
 from __future__ import annotations
@@ -56,7 +58,35 @@ def _view_statement() -> Select[Any]:
                       instances.c.map_index))
 
 
+def _sqlite_view_statement() -> Select[Any]:
+    window = (select(literal(_WINDOW, Integer).label("part"), *TI_COLUMNS)
+              .where(_TI.state == TaskState.SCHEDULED.value)
+              .order_by(*DISPATCH_ORDER)
+              .limit(bindparam("limit"))
+              .subquery("dispatch_window"))
+    active = (select(literal(_ACTIVE, Integer).label("part"), *TI_COLUMNS)
+              .where(one_of(_TI.state, "states", "sqlite")))
+    instances = union_all(active, select(window)).subquery("instances")
+    return select(instances).order_by(
+        instances.c.part, instances.c.priority_weight.desc(), instances.c.dag_id,
+        instances.c.run_id, instances.c.task_id, instances.c.map_index)
+
+
 _VIEW = _view_statement()
+_SQLITE_VIEW = _sqlite_view_statement()
+
+
+def dispatch_view_sqlite(
+    session: Session, active_states: list[str], limit: int
+) -> tuple[list[TaskInstanceRecord], list[TaskInstanceRecord]]:
+    """The instances in ``active_states`` and the first ``limit`` scheduled ones."""
+    rows = execute(session, _SQLITE_VIEW, {
+        "states": one_of_values(active_states, "sqlite"), "limit": limit})
+    active: list[TaskInstanceRecord] = []
+    window: list[TaskInstanceRecord] = []
+    for row in rows:
+        (active if row[0] == _ACTIVE else window).append(row_to_ti(row[1:]))
+    return active, window
 
 
 def dispatch_view_postgresql(
@@ -76,4 +106,5 @@ def dispatch_view_postgresql(
     return active, window
 
 
-__all__ = ["DISPATCH_LOCK", "DISPATCH_ORDER", "dispatch_view_postgresql"]
+__all__ = ["DISPATCH_LOCK", "DISPATCH_ORDER", "dispatch_view_postgresql",
+           "dispatch_view_sqlite"]

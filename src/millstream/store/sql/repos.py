@@ -70,6 +70,7 @@ from millstream.store.sql.dispatch_reads import (
     DISPATCH_LOCK,
     DISPATCH_ORDER,
     dispatch_view_postgresql,
+    dispatch_view_sqlite,
 )
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
 from millstream.store.sql.run_locks import SqlRunLocking
@@ -323,11 +324,14 @@ class SqlTaskInstanceRepo:
     def dispatch_view(
         self, active_states: Iterable[TaskState], limit: int
     ) -> tuple[list[TaskInstanceRecord], list[TaskInstanceRecord]] | None:
-        """The dispatch lock, the active instances and the first window: one round trip
-        on PostgreSQL (:mod:`~millstream.store.sql.dispatch_reads`)."""
-        if self._dialect() == "postgresql":
-            wanted = sorted({TaskState(s).value for s in active_states})
+        """The dispatch lock, the active instances and the first window: one statement
+        on PostgreSQL and SQLite (:mod:`~millstream.store.sql.dispatch_reads`)."""
+        dialect = self._dialect()
+        wanted = sorted({TaskState(s).value for s in active_states})
+        if dialect == "postgresql":
             return dispatch_view_postgresql(self.session, wanted, limit)
+        if dialect == "sqlite":
+            return dispatch_view_sqlite(self.session, wanted, limit)
         return self.in_states(active_states), self.dispatchable(limit)
 
     def dispatchable(self, limit: int, offset: int = 0) -> list[TaskInstanceRecord]:
