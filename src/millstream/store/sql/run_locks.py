@@ -6,14 +6,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from millstream.store.records import DagRunRecord
-from millstream.store.sql.common import connection_of
+from millstream.store.sql.common import execute
 from millstream.store.sql.convert import RUN_COLUMNS, RUN_TABLE, row_to_run
+from millstream.store.sql.sqlite_direct import direct
 
 _RUN = RUN_TABLE.c
 _RUN_BY_KEY = select(*RUN_COLUMNS).where(
     (_RUN.dag_id == bindparam("k_dag_id")) & (_RUN.run_id == bindparam("k_run_id"))
 )
 _RUN_LOCK = _RUN_BY_KEY.with_for_update(skip_locked=True)
+direct(_RUN_BY_KEY)
 
 
 class SqlRunLocking:
@@ -30,7 +32,5 @@ class SqlRunLocking:
         """
         postgres = self.session.get_bind().dialect.name == "postgresql"
         statement = _RUN_LOCK if postgres else _RUN_BY_KEY
-        # On the session's connection: the ORM's own execute path does nothing for Core.
-        row = connection_of(self.session).execute(
-            statement, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
+        row = execute(self.session, statement, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
         return row_to_run(row) if row is not None else None

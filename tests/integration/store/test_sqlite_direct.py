@@ -1,0 +1,111 @@
+"""The statements run on SQLite's own cursor read and write what SQLAlchemy's path does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from millstream.model.states import DagRunState, TaskState
+from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
+from millstream.store.sql import SqlStore
+from millstream.store.sql import repos as sql_repos
+from millstream.store.sql.common import connection_of, execute
+from millstream.store.sql.sqlite_direct import DirectResult, is_direct, run_direct
+
+MOMENT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(sqlite_engine: Engine) -> SqlStore:
+    store = SqlStore(sqlite_engine)
+    run = DagRunRecord("etl", "manual__1", MOMENT, MOMENT, MOMENT + timedelta(hours=1),
+                       state=DagRunState.RUNNING, conf={"region": "eu"})
+    with store.transaction():
+        store.runs.add(run)
+        store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, name)
+                                       for name in ("extract", "load")])
+    return store
+
+
+def _both_ways(store: SqlStore, statement: Any, params: dict[str, Any]) -> tuple[Any, Any]:
+    """The rows of ``statement`` run directly and through SQLAlchemy, in one transaction."""
+    connection = connection_of(store.session)
+    direct = run_direct(connection, statement, params)
+    assert isinstance(direct, DirectResult)  # it did take the direct path
+    return direct.all(), [tuple(row) for row in connection.execute(statement, params)]
+
+
+def test_reads_give_the_same_values_and_types_as_sqlalchemy(store: SqlStore) -> None:
+    key = TaskInstanceKey("etl", "manual__1", "extract")
+    with store.transaction():
+        ti = store.task_instances.get(key)
+        assert ti is not None
+        scheduled = store.task_instances.set_state(ti, TaskState.SCHEDULED)
+        queued = store.task_instances.claim(
+            scheduled, TaskState.SCHEDULED, TaskState.QUEUED, try_number=1, step_id="s1")
+        assert queued is not None
+        store.task_instances.set_state(
+            queued, TaskState.DEFERRED, start_date=MOMENT, next_method="resume",
+            next_kwargs={"event": [1, "two", None]}, trigger_timeout=MOMENT)
+    with store.transaction():
+        params = {"k_dag_id": "etl", "k_run_id": "manual__1",
+                  "k_task_id": "extract", "k_map_index": -1}
+        direct, through = _both_ways(store, sql_repos._TI_GET, params)
+        assert direct == through
+        row = direct[0]
+        assert MOMENT in row and all(
+            value.tzinfo is UTC for value in row if isinstance(value, datetime))
+        assert {"event": [1, "two", None]} in row
+        run_rows = _both_ways(store, sql_repos._RUN_GET,
+                              {"k_dag_id": "etl", "k_run_id": "manual__1"})
+        assert run_rows[0] == run_rows[1] and {"region": "eu"} in run_rows[0][0]
+
+
+def test_a_compare_and_set_counts_the_rows_it_changed(store: SqlStore) -> None:
+    key = TaskInstanceKey("etl", "manual__1", "load")
+    params = {"k_dag_id": "etl", "k_run_id": "manual__1", "k_task_id": "load",
+              "k_map_index": -1, "k_state": "none", "state": "scheduled"}
+    with store.transaction():
+        connection = connection_of(store.session)
+        assert is_direct(sql_repos._TI_UPDATE)
+        first = run_direct(connection, sql_repos._TI_UPDATE, params)
+        again = run_direct(connection, sql_repos._TI_UPDATE, params)
+        assert first is not None and again is not None
+        assert (first.rowcount, again.rowcount) == (1, 0)
+        ti = store.task_instances.get(key)
+    assert ti is not None and ti.state is TaskState.SCHEDULED
+
+
+def test_a_refused_statement_is_left_to_sqlalchemy_which_raises_its_error(
+    store: SqlStore,
+) -> None:
+    row = {"dag_id": None, "run_id": "manual__1", "task_id": "load", "map_index": -1,
+           "try_number": 1, "state": "success", "start_date": MOMENT, "end_date": MOMENT,
+           "error": None}
+    with store.transaction():
+        assert run_direct(connection_of(store.session), sql_repos._TRY_INSERT, [row]) is None
+    with pytest.raises(IntegrityError, match="NOT NULL"), store.transaction():
+        execute(store.session, sql_repos._TRY_INSERT, [row])
+
+
+def test_many_rows_go_in_one_call_and_read_back(store: SqlStore) -> None:
+    rows = [{"dag_id": "etl", "run_id": "manual__1", "task_id": "load", "map_index": -1,
+             "try_number": number, "state": "failed", "start_date": MOMENT,
+             "end_date": MOMENT + timedelta(seconds=number), "error": f"try {number}"}
+            for number in (1, 2)]
+    with store.transaction():
+        result = run_direct(connection_of(store.session), sql_repos._TRY_INSERT, rows)
+        assert result is not None and result.rowcount == 2
+    with store.transaction():
+        tries = store.task_instances.tries(TaskInstanceKey("etl", "manual__1", "load"))
+    assert [(t.try_number, t.end_date, t.error) for t in tries] == [
+        (1, MOMENT + timedelta(seconds=1), "try 1"), (2, MOMENT + timedelta(seconds=2), "try 2")]
+
+
+def test_unmarked_statements_keep_sqlalchemys_path() -> None:
+    assert not is_direct(sql_repos._TI_SCHEDULED_LOCKED)
+    assert is_direct(sql_repos._TI_SCHEDULED)
