@@ -96,14 +96,10 @@ def apply_finished(
         store.xcoms.set_many(event.key, event.xcoms)
     if event.state in (TaskState.UP_FOR_RESCHEDULE, TaskState.DEFERRED):
         return suspend(store, ti, event, fields, after_commit)
-    ti = store.task_instances.set_state(ti, event.state, **fields)
+    ti = store.task_instances.end_try(ti, event.state, **fields)
     if wrote is not None:
         wrote(ti)
     _count_end(after_commit, event, event.state)
-    store.task_instances.record_try(
-        TaskTryRecord(event.key, event.try_number, event.state, ti.start_date, event.end_date,
-                      event.error)
-    )
     changed = set(task.downstream_task_ids)
     # Only a successful try's skips count: a branch that failed chose nothing.
     if event.skip_task_ids and event.state is TaskState.SUCCESS:

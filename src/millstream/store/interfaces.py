@@ -161,6 +161,14 @@ class TaskInstanceRepo(Protocol):
 
     def record_try(self, record: TaskTryRecord) -> None: ...
 
+    def end_try(
+        self, ti: TaskInstanceRecord, state: TaskState, **fields: Any
+    ) -> TaskInstanceRecord:
+        """End the try ``ti`` is on: :meth:`set_state`, and the try's history row
+        (:func:`~millstream.store.records.try_record_of` the changed record), in one
+        statement where the database can. A failed compare-and-set writes neither."""
+        ...
+
     def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]: ...
 
 

@@ -32,6 +32,7 @@ from millstream.store.records import (
     TaskInstanceKey,
     TaskInstanceRecord,
     TaskTryRecord,
+    try_record_of,
 )
 from millstream.store.trigger_records import suspension_reset
 
@@ -306,6 +307,13 @@ class MemoryTaskInstanceRepo(JournaledRepo):
     def record_try(self, record: TaskTryRecord) -> None:
         self._remember(self._tries, record.key, copy=True)
         self._tries[record.key].append(record)
+
+    def end_try(
+        self, ti: TaskInstanceRecord, state: TaskState, **fields: Any
+    ) -> TaskInstanceRecord:
+        ended = self.set_state(ti, state, **fields)
+        self.record_try(try_record_of(ended))
+        return ended
 
     def tries(self, key: TaskInstanceKey) -> list[TaskTryRecord]:
         return list(self._tries.get(key, []))

@@ -122,6 +122,11 @@ class TaskTryRecord:
     error: str | None = None
 
 
+def try_record_of(ti: TaskInstanceRecord) -> TaskTryRecord:
+    """The history row of the try ``ti`` has just ended (its state, dates and error)."""
+    return TaskTryRecord(ti.key, ti.try_number, ti.state, ti.start_date, ti.end_date, ti.error)
+
+
 @dataclass(frozen=True, slots=True)
 class DagRecord:
     """A DAG known to the store: where it came from, whether it is paused, its latest version."""

@@ -33,6 +33,7 @@ from millstream.store.records import (
     TaskInstanceKey,
     TaskInstanceRecord,
     TaskTryRecord,
+    try_record_of,
 )
 from millstream.store.sql.common import (
     by_run_key,
@@ -75,6 +76,7 @@ from millstream.store.sql.dispatch_reads import (
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
 from millstream.store.sql.run_locks import SqlRunLocking
 from millstream.store.sql.sqlite_direct import direct
+from millstream.store.sql.try_end import end_try_statement
 from millstream.store.trigger_records import suspension_reset
 
 # Statements built once; the values differ per call, the compiled SQL does not.
@@ -360,13 +362,35 @@ class SqlTaskInstanceRepo:
         The write is a compare-and-set on the state ``ti`` holds; if the row has moved
         on, :class:`StaleRecordError` is raised and nothing is written.
         """
+        return self._compare_and_set(ti, state, fields, ending=False)
+
+    def end_try(
+        self, ti: TaskInstanceRecord, state: TaskState, **fields: Any
+    ) -> TaskInstanceRecord:
+        """:meth:`set_state` and the try's history row: on PostgreSQL one statement
+        (:mod:`~millstream.store.sql.try_end`), one round trip fewer."""
+        if self._dialect() != "postgresql":
+            ended = self.set_state(ti, state, **fields)
+            self.record_try(try_record_of(ended))
+            return ended
+        return self._compare_and_set(ti, state, fields, ending=True)
+
+    def _compare_and_set(self, ti: TaskInstanceRecord, state: TaskState,
+                         fields: dict[str, Any], ending: bool) -> TaskInstanceRecord:
         what = _ti_what(ti)
         new = check_transition(ti.state, state, what)
         fields = suspension_reset(ti, new, fields)
         values = update_values(what, TI_FIELDS, TI_KEY_FIELDS, fields)
-        if self._write_state(ti.key, TaskState(ti.state), new, values) != 1:
-            current = self._current_state(ti.key)
-            raise _stale(what, ti.state, current)
+        if ending:
+            params = {f"v_{name}": value for name, value in values.items()}
+            params.update(ti_key_params(ti.key), v_state=new.value,
+                          k_state=TaskState(ti.state).value)
+            statement = end_try_statement(frozenset({*values, "state"}))
+            changed = len(execute(self.session, statement, params).all())
+        else:
+            changed = self._write_state(ti.key, TaskState(ti.state), new, values)
+        if changed != 1:
+            raise _stale(what, ti.state, self._current_state(ti.key))
         return replace(ti, state=new, **fields)
 
     def claim(
