@@ -383,7 +383,7 @@ class Scheduler:
         dirty = self._dirty[key]
         if not dirty and not worked and key not in self._touched:
             return False
-        hold = hold_run(self.store, run)
+        hold = hold_run(self.store, run, self._reads.held(key))
         if hold.look_again:  # another scheduler holds the run: look at it on a later tick
             self._touched.add(key)
             return worked

@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from millstream import observability
 from millstream.exceptions import ConflictError
@@ -266,7 +266,8 @@ class RunHold:
     ended_elsewhere: bool = False
 
 
-def hold_run(store: Store, run: DagRunRecord) -> RunHold:
+def hold_run(store: Store, run: DagRunRecord,
+             held: DagRunRecord | Literal[False] | None = False) -> RunHold:
     """Hold a running run's row before deciding what its ended tasks lead to.
 
     Two schedulers that each end one of the tasks another task waits for (or a run's
@@ -279,7 +280,8 @@ def hold_run(store: Store, run: DagRunRecord) -> RunHold:
     The run's end is then written as a compare-and-set from ``running``, so a run ends
     once, with one set of callbacks.
     """
-    held = store.runs.lock(run.dag_id, run.run_id)
+    if held is False:  # not taken yet in this transaction (``held``: as it was taken)
+        held = store.runs.lock(run.dag_id, run.run_id)
     if held is None:
         return RunHold(run, look_again=True)
     if held.state is not DagRunState.RUNNING:

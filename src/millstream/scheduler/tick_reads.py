@@ -3,9 +3,11 @@
 A tick applying a try's outcome goes on to look at the tasks downstream of it, and
 readiness needs those tasks' instances and their upstream ones. Reading them all with the
 outcome's own instance, in one query per run, saves a chain's handoff a statement (a
-round trip on PostgreSQL). What the tick writes to those instances afterwards is kept in
-step here; whatever it changes in a way not followed (skips, suspensions, retries, a DAG
-that changed) drops the affected entries, and readiness reads those again.
+round trip on PostgreSQL); on PostgreSQL the same query takes the run's row lock, which
+the tick takes before deciding what the outcome leads to. What the tick writes to those
+instances afterwards is kept in step here; whatever it changes in a way not followed
+(skips, suspensions, retries, a DAG that changed) drops the affected entries, and
+readiness reads those again.
 
 The records are as read inside the tick's transaction: every write to them is a
 compare-and-set, so one another scheduler changed meanwhile fails the tick, which reads
@@ -15,10 +17,10 @@ afresh, as it would after any read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from millstream.runtime.events import TaskFinishedEvent
-from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
+from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 
 if TYPE_CHECKING:
     from millstream.scheduler.dag_view import DagView
@@ -34,6 +36,7 @@ class TickReads:
     def __init__(self) -> None:
         self._runs: dict[RunKey, ByTask] = {}
         self._written: set[TaskInstanceKey] = set()
+        self._held: dict[RunKey, DagRunRecord | None] = {}
 
     def __enter__(self) -> TickReads:
         self.clear()
@@ -66,12 +69,19 @@ class TickReads:
         found: dict[TaskInstanceKey, TaskInstanceRecord] = {}
         for (dag_id, run_id), task_ids in wanted.items():
             by_task: ByTask = {task_id: [] for task_id in task_ids}
-            for ti in store.task_instances.for_run(dag_id, run_id, task_ids):
+            instances, held = store.task_instances.for_run_holding_run(dag_id, run_id, task_ids)
+            for ti in instances:
                 by_task[ti.task_id].append(ti)
                 if ti.map_index < 0:
                     found[ti.key] = ti
             self._runs[(dag_id, run_id)] = by_task
+            self._held[(dag_id, run_id)] = held
         return found
+
+    def held(self, run_key: RunKey) -> DagRunRecord | Literal[False] | None:
+        """The run as this tick took its row (see :func:`~millstream.scheduler.runs.hold_run`):
+        None if another transaction held it; False if this tick has not taken it."""
+        return self._held.get(run_key, False)
 
     def wrote(self, ti: TaskInstanceRecord) -> None:
         """The tick wrote ``ti``: keep the record it now is."""
@@ -105,6 +115,7 @@ class TickReads:
         """The tick has ended: nothing read in it is current any more."""
         self._runs.clear()
         self._written.clear()
+        self._held.clear()
 
 
 __all__ = ["TickReads"]

@@ -97,6 +97,14 @@ class TaskInstanceRepo(Protocol):
         """The run's instances, or only those of ``task_ids``."""
         ...
 
+    def for_run_holding_run(
+        self, dag_id: str, run_id: str, task_ids: Collection[str]
+    ) -> tuple[list[TaskInstanceRecord], DagRunRecord | None]:
+        """:meth:`for_run` of ``task_ids``, and the run as :meth:`RunRepo.lock` gives it
+        (held by this transaction; None when another holds it or it is gone), in one
+        statement where the database can."""
+        ...
+
     def has_unfinished(self, dag_id: str, run_id: str) -> bool:
         """Whether any instance of the run has not finished; found by index, so its cost
         does not grow with the run's finished instances."""

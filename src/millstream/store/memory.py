@@ -270,7 +270,7 @@ class MemoryStore:
         journal = self._journal = Journal()
         dags = MemoryDagRepo(journal)
         runs = MemoryRunRepo(journal)
-        task_instances = MemoryTaskInstanceRepo(journal)
+        task_instances = MemoryTaskInstanceRepo(journal, runs)
         xcoms = MemoryXComRepo(journal)
         assets = MemoryAssetRepo(dags, journal)
         reschedules = MemoryTaskRescheduleRepo(journal)

@@ -161,8 +161,10 @@ class MemoryRunRepo(JournaledRepo):
 class MemoryTaskInstanceRepo(JournaledRepo):
     """Task instances in dicts, indexed by key and by run."""
 
-    def __init__(self, journal: Journal | None = None) -> None:
+    def __init__(self, journal: Journal | None = None,
+                 runs: MemoryRunRepo | None = None) -> None:
         super().__init__(journal)
+        self._runs = runs
         self._by_key: dict[TaskInstanceKey, TaskInstanceRecord] = {}
         self._by_run: dict[tuple[str, str], dict[TaskInstanceKey, TaskInstanceRecord]] = (
             defaultdict(dict)
@@ -207,6 +209,12 @@ class MemoryTaskInstanceRepo(JournaledRepo):
             ti.state not in FINISHED_TASK_STATES
             for ti in self._by_run.get((dag_id, run_id), {}).values()
         )
+
+    def for_run_holding_run(
+        self, dag_id: str, run_id: str, task_ids: Collection[str]
+    ) -> tuple[list[TaskInstanceRecord], DagRunRecord | None]:
+        run = self._runs.lock(dag_id, run_id) if self._runs is not None else None
+        return self.for_run(dag_id, run_id, task_ids), run
 
     def lock_dispatch(self) -> bool:
         return True  # one process: its transactions never run side by side

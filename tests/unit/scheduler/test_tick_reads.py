@@ -10,23 +10,23 @@ import pytest
 from millstream import DAG, chain
 from millstream.model.states import DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
-from millstream.store.records import TaskInstanceRecord
 
 from .harness import START, Engine
 
 
 def _count_run_reads(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[Collection[str]]:
-    """The task ids of each ``for_run`` read the scheduler makes from now on."""
+    """The task ids of each read of a run's instances the scheduler makes from now on."""
     asked: list[Collection[str]] = []
     repo = engine.scheduler.store.task_instances
-    original: Callable[..., list[TaskInstanceRecord]] = repo.for_run
+    for name in ("for_run", "for_run_holding_run"):
+        original: Callable[..., Any] = getattr(repo, name)
 
-    def counted(dag_id: str, run_id: str, task_ids: Collection[str] | None = None,
-                ) -> list[TaskInstanceRecord]:
-        asked.append(sorted(task_ids) if task_ids is not None else ["(all)"])
-        return original(dag_id, run_id, task_ids)
+        def counted(dag_id: str, run_id: str, task_ids: Collection[str] | None = None,
+                    original: Callable[..., Any] = original) -> Any:
+            asked.append(sorted(task_ids) if task_ids is not None else ["(all)"])
+            return original(dag_id, run_id, task_ids)
 
-    monkeypatch.setattr(repo, "for_run", counted)
+        monkeypatch.setattr(repo, name, counted)
     return asked
 
 

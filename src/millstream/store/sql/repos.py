@@ -73,8 +73,9 @@ from millstream.store.sql.dispatch_reads import (
     dispatch_view_postgresql,
     dispatch_view_sqlite,
 )
+from millstream.store.sql.held_reads import for_run_holding_run_postgresql
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
-from millstream.store.sql.run_locks import SqlRunLocking
+from millstream.store.sql.run_locks import RUN_BY_KEY, SqlRunLocking
 from millstream.store.sql.sqlite_direct import direct
 from millstream.store.sql.try_end import end_try_statement
 from millstream.store.trigger_records import suspension_reset
@@ -306,6 +307,17 @@ class SqlTaskInstanceRepo:
             rows = execute(self.session, statement,
                          {**params, "task_ids": one_of_values(task_ids, dialect)})
         return [row_to_ti(row) for row in rows]
+
+    def for_run_holding_run(
+        self, dag_id: str, run_id: str, task_ids: Collection[str]
+    ) -> tuple[list[TaskInstanceRecord], DagRunRecord | None]:
+        """On PostgreSQL one round trip (:mod:`~millstream.store.sql.held_reads`)."""
+        if self._dialect() == "postgresql":
+            return for_run_holding_run_postgresql(self.session, dag_id, run_id, task_ids)
+        row = execute(self.session, RUN_BY_KEY, {"k_dag_id": dag_id, "k_run_id": run_id}
+                      ).first()  # SQLite: one writer at a time, nothing to hold
+        return self.for_run(dag_id, run_id, task_ids), (
+            row_to_run(row) if row is not None else None)
 
     def has_unfinished(self, dag_id: str, run_id: str) -> bool:
         """Whether any instance of the run has not finished (an index seek, LIMIT 1)."""

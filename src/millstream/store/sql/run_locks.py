@@ -11,11 +11,11 @@ from millstream.store.sql.convert import RUN_COLUMNS, RUN_TABLE, row_to_run
 from millstream.store.sql.sqlite_direct import direct
 
 _RUN = RUN_TABLE.c
-_RUN_BY_KEY = select(*RUN_COLUMNS).where(
+RUN_BY_KEY = select(*RUN_COLUMNS).where(
     (_RUN.dag_id == bindparam("k_dag_id")) & (_RUN.run_id == bindparam("k_run_id"))
 )
-_RUN_LOCK = _RUN_BY_KEY.with_for_update(skip_locked=True)
-direct(_RUN_BY_KEY)
+_RUN_LOCK = RUN_BY_KEY.with_for_update(skip_locked=True)
+direct(RUN_BY_KEY)
 
 
 class SqlRunLocking:
@@ -31,6 +31,6 @@ class SqlRunLocking:
         for). SQLite has one writer at a time, so there the run is simply read.
         """
         postgres = self.session.get_bind().dialect.name == "postgresql"
-        statement = _RUN_LOCK if postgres else _RUN_BY_KEY
+        statement = _RUN_LOCK if postgres else RUN_BY_KEY
         row = execute(self.session, statement, {"k_dag_id": dag_id, "k_run_id": run_id}).first()
         return row_to_run(row) if row is not None else None
