@@ -102,6 +102,18 @@ def clean_postgres_engine(postgres_engine: Engine) -> Engine:
     return postgres_engine
 
 
+@pytest.fixture
+def two_postgres_stores(clean_postgres_engine: Engine) -> Iterator[tuple[Store, Store]]:
+    """Two stores over the emptied PostgreSQL schema, as two schedulers would hold them."""
+    first = autocommit(SqlStore(clean_postgres_engine))
+    second = autocommit(SqlStore(clean_postgres_engine))
+    try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file that each test copies instead of migrating again."""

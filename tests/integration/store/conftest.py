@@ -18,4 +18,5 @@ from tests.store_fixtures import (  # noqa: F401 - fixtures, used by name
     sqlite_template,
     store,
     store_factory,
+    two_postgres_stores,
 )

@@ -77,46 +77,36 @@ def test_two_schedulers_never_queue_more_than_the_pool_holds(
 
 
 def test_the_dispatch_view_takes_the_lock_and_locks_its_window(
-    clean_postgres_engine: Engine,
+    two_postgres_stores: tuple[SqlStore, SqlStore],
 ) -> None:
     """One round trip: the lock, the instances in slots, the first window (its rows
     locked for this transaction), each as the separate reads would give them."""
-    first = autocommit(SqlStore(clean_postgres_engine))
-    second = autocommit(SqlStore(clean_postgres_engine))
-    try:
-        for task_id in ("a", "b", "c"):
-            scheduled_task(first, task_id)
-        with first.transaction():
-            (running,) = first.task_instances.for_run("etl", make_run().run_id, ["c"])
-            first.task_instances.set_state(running, TaskState.QUEUED, try_number=1)
-        with first.transaction():
-            view = first.task_instances.dispatch_view([TaskState.QUEUED], 1)
-            assert view is not None
-            active, window = view
-            assert [(t.task_id, t.state) for t in active] == [("c", TaskState.QUEUED)]
-            assert window == first.task_instances.dispatchable(1)
-            assert [t.task_id for t in window] == ["a"]
-            with second.transaction():
-                assert not second.task_instances.lock_dispatch()  # held by the view
-                assert [t.task_id for t in second.task_instances.dispatchable(10)] == ["b"]
-    finally:
-        first.close()
-        second.close()
+    first, second = two_postgres_stores
+    for task_id in ("a", "b", "c"):
+        scheduled_task(first, task_id)
+    with first.transaction():
+        (running,) = first.task_instances.for_run("etl", make_run().run_id, ["c"])
+        first.task_instances.set_state(running, TaskState.QUEUED, try_number=1)
+    with first.transaction():
+        view = first.task_instances.dispatch_view([TaskState.QUEUED], 1)
+        assert view is not None
+        active, window = view
+        assert [(t.task_id, t.state) for t in active] == [("c", TaskState.QUEUED)]
+        assert window == first.task_instances.dispatchable(1)
+        assert [t.task_id for t in window] == ["a"]
+        with second.transaction():
+            assert not second.task_instances.lock_dispatch()  # held by the view
+            assert [t.task_id for t in second.task_instances.dispatchable(10)] == ["b"]
 
 
 def test_a_dispatch_view_without_the_lock_reads_and_locks_nothing(
-    clean_postgres_engine: Engine,
+    two_postgres_stores: tuple[SqlStore, SqlStore],
 ) -> None:
-    first = autocommit(SqlStore(clean_postgres_engine))
-    second = autocommit(SqlStore(clean_postgres_engine))
-    try:
-        scheduled_task(first, "a")
-        with first.transaction():
-            assert first.task_instances.lock_dispatch()
-            with second.transaction():
-                assert second.task_instances.dispatch_view([TaskState.QUEUED], 10) is None
-            # the view that lost the lock locked no row: the holder still gets it
-            assert [t.task_id for t in first.task_instances.dispatchable(10)] == ["a"]
-    finally:
-        first.close()
-        second.close()
+    first, second = two_postgres_stores
+    scheduled_task(first, "a")
+    with first.transaction():
+        assert first.task_instances.lock_dispatch()
+        with second.transaction():
+            assert second.task_instances.dispatch_view([TaskState.QUEUED], 10) is None
+        # the view that lost the lock locked no row: the holder still gets it
+        assert [t.task_id for t in first.task_instances.dispatchable(10)] == ["a"]

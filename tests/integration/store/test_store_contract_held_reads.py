@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
-from tests.autocommit import autocommit
-
 from millstream.model.states import DagRunState
 from millstream.store.interfaces import Store
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
-from millstream.store.sql import SqlStore
 
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 RUN = DagRunRecord("etl", "manual__1", START, START, START, run_type="manual",
@@ -38,24 +34,18 @@ def test_the_instances_asked_for_and_the_run_as_it_is(store: Store) -> None:
 
 
 def test_a_run_held_elsewhere_is_none_and_its_instances_are_read_all_the_same(
-    clean_postgres_engine: Engine,
+    two_postgres_stores: tuple[Store, Store],
 ) -> None:
-    first = autocommit(SqlStore(clean_postgres_engine))
-    second = autocommit(SqlStore(clean_postgres_engine))
-    try:
-        _add(first)
-        with first.transaction():
-            instances, run = first.task_instances.for_run_holding_run(
-                "etl", RUN.run_id, ["load"])
-            assert run is not None and [ti.task_id for ti in instances] == ["load"]
-            with second.transaction():  # the first transaction holds the run's row
-                assert second.runs.lock("etl", RUN.run_id) is None
-                instances, held = second.task_instances.for_run_holding_run(
-                    "etl", RUN.run_id, ["load", "report"])
-                assert held is None
-                assert [ti.task_id for ti in instances] == ["load", "report"]
-        with second.transaction():
-            assert second.runs.lock("etl", RUN.run_id) is not None
-    finally:
-        first.close()
-        second.close()
+    first, second = two_postgres_stores
+    _add(first)
+    with first.transaction():
+        instances, run = first.task_instances.for_run_holding_run("etl", RUN.run_id, ["load"])
+        assert run is not None and [ti.task_id for ti in instances] == ["load"]
+        with second.transaction():  # the first transaction holds the run's row
+            assert second.runs.lock("etl", RUN.run_id) is None
+            instances, held = second.task_instances.for_run_holding_run(
+                "etl", RUN.run_id, ["load", "report"])
+            assert held is None
+            assert [ti.task_id for ti in instances] == ["load", "report"]
+    with second.transaction():
+        assert second.runs.lock("etl", RUN.run_id) is not None
