@@ -43,11 +43,12 @@ from millstream.store.records import (
     TaskInstanceRecord,
     TaskTryRecord,
 )
+from millstream.store.run_creation_interfaces import DueDagRepo, NewInstanceRepo, NewRunRepo
 from millstream.store.state_store_records import StateStoreRepo
 from millstream.store.trigger_records import TaskRescheduleRecord, TriggerRecord
 
 
-class RunRepo(Protocol):
+class RunRepo(NewRunRepo, Protocol):
     """DAG runs."""
 
     def add(self, run: DagRunRecord) -> None: ...
@@ -85,7 +86,7 @@ class RunRepo(Protocol):
         ...
 
 
-class TaskInstanceRepo(Protocol):
+class TaskInstanceRepo(NewInstanceRepo, Protocol):
     """Task instances and the history of their tries."""
 
     def add_many(self, instances: Iterable[TaskInstanceRecord]) -> None: ...
@@ -215,8 +216,9 @@ class PoolRepo(Protocol):
         ...
 
 
-class DagRepo(Protocol):
-    """DAGs found by parsing, their paused flag, and every serialized version of each."""
+class DagRepo(DueDagRepo, Protocol):
+    """DAGs found by parsing, their paused flag, when each is due (``DueDagRepo``), and
+    every serialized version of each."""
 
     def upsert(
         self, dag_id: str, fileloc: str | None, structure_json: str, version: str,
@@ -231,16 +233,6 @@ class DagRepo(Protocol):
 
     def set_paused(self, dag_id: str, paused: bool) -> None:
         """Pause or unpause a DAG; an unpaused DAG is due for a look at once."""
-        ...
-
-    def due(self, now: datetime) -> builtins.list[str]:
-        """The active, unpaused DAGs whose next scheduled run may be due at ``now``, by id,
-        found by index. A DAG is due at once when first stored, when its version changes,
-        when it is unpaused or reactivated, and when one of its runs is deleted."""
-        ...
-
-    def set_next_due(self, dag_id: str, moment: datetime | None) -> None:
-        """When the DAG's next scheduled run may be due; None: not until the DAG changes."""
         ...
 
     def structure(self, dag_id: str, version: str | None = None) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
@@ -193,6 +193,10 @@ class MemoryDagRepo(JournaledRepo):
         if dag_id in self._dags:
             self._changing()
             self._next_due[dag_id] = moment
+
+    def set_next_due_many(self, moments: Mapping[str, datetime | None]) -> None:
+        for dag_id, moment in moments.items():
+            self.set_next_due(dag_id, moment)
 
     def mark_due(self, dag_id: str, run_id: str = "") -> None:
         """A run of the DAG was deleted: its schedule's resume point may have moved."""

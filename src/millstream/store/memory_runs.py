@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
@@ -40,6 +40,7 @@ _RUN_FIELDS = frozenset(f.name for f in fields(DagRunRecord))
 _RUN_KEY_FIELDS = frozenset({"dag_id", "run_id"})
 _TI_FIELDS = frozenset(f.name for f in fields(TaskInstanceRecord))
 _TI_KEY_FIELDS = frozenset({"dag_id", "run_id", "task_id", "map_index"})
+_ACTIVE = frozenset({DagRunState.QUEUED, DagRunState.RUNNING})
 
 
 def _check_changes(
@@ -95,6 +96,24 @@ class MemoryRunRepo(JournaledRepo):
             )
         self._remember(self._runs, key)
         self._runs[key] = _detached_run(run)
+
+    def add_new(self, runs: Sequence[DagRunRecord]) -> list[DagRunRecord]:
+        added = []
+        for run in runs:
+            try:
+                self.add(run)
+            except ConflictError:
+                continue  # a run of the same id or date: passed over, as SQL does
+            added.append(run)
+        return added
+
+    def active_counts(self, dag_ids: Collection[str]) -> dict[str, int]:
+        wanted = set(dag_ids)
+        counts: dict[str, int] = {}
+        for run in self._runs.values():
+            if run.dag_id in wanted and run.state in _ACTIVE:
+                counts[run.dag_id] = counts.get(run.dag_id, 0) + 1
+        return counts
 
     def get(self, dag_id: str, run_id: str) -> DagRunRecord | None:
         run = self._runs.get((dag_id, run_id))
@@ -180,6 +199,9 @@ class MemoryTaskInstanceRepo(JournaledRepo):
             raise ConflictError(f"task instance {taken} already exists")
         for ti in batch:
             self._put(_detached_ti(ti))
+
+    def add_to_new_runs(self, instances: Iterable[TaskInstanceRecord]) -> None:
+        self.add_many(instances)
 
     def _put(self, ti: TaskInstanceRecord) -> None:
         key, run_key = ti.key, (ti.dag_id, ti.run_id)

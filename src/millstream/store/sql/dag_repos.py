@@ -6,7 +6,7 @@ Like the other repositories, each works in a Session and never commits.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from millstream.exceptions import NotFoundError
 from millstream.store.records import DUE_AT_ONCE, AuditRecord, DagRecord, ImportErrorRecord
-from millstream.store.sql.common import rowcount, upsert
+from millstream.store.sql.common import execute, rowcount, upsert
 from millstream.store.sql.convert import (
     AUDIT_COLUMNS,
     AUDIT_TABLE,
@@ -118,6 +118,16 @@ class SqlDagRepo:
         if moment is not None:
             check_aware(f"DAG {dag_id!r}", "next due moment", moment)
         self.session.execute(_SET_NEXT_DUE, {"k_dag_id": dag_id, "next_due_at": moment})
+
+    def set_next_due_many(self, moments: Mapping[str, datetime | None]) -> None:
+        """``set_next_due`` for many DAGs, in one statement."""
+        for dag_id, moment in moments.items():
+            if moment is not None:
+                check_aware(f"DAG {dag_id!r}", "next due moment", moment)
+        params = [{"k_dag_id": dag_id, "next_due_at": moment}
+                  for dag_id, moment in moments.items()]
+        if params:
+            execute(self.session, _SET_NEXT_DUE, params)
 
     def structure(self, dag_id: str, version: str | None = None) -> str | None:
         """The serialized structure (JSON) of a version, by default the latest."""

@@ -75,6 +75,7 @@ from millstream.store.sql.dispatch_reads import (
 )
 from millstream.store.sql.held_reads import for_run_holding_run_postgresql
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
+from millstream.store.sql.run_batches import SqlInstanceBatches, SqlRunBatches
 from millstream.store.sql.run_locks import RUN_BY_KEY, SqlRunLocking
 from millstream.store.sql.sqlite_direct import direct
 from millstream.store.sql.try_end import end_try_statement
@@ -156,7 +157,7 @@ for _statement in (_RUN_GET, _RUN_STATE, _RUN_UPDATE, _TI_GET, _TI_STATE, _TI_FO
                    _TI_IN_STATES["sqlite"], _TI_SCHEDULED, _TRY_INSERT, _TI_UPDATE,
                    _TI_MARK_RUNNING, _TI_SET, _TRIES):
     direct(_statement)
-class SqlRunRepo(SqlRunLocking):
+class SqlRunRepo(SqlRunLocking, SqlRunBatches):
     """DAG runs in the ``dag_run`` table."""
 
     def __init__(self, session: Session) -> None:
@@ -256,7 +257,7 @@ class SqlRunRepo(SqlRunLocking):
         return replace(run, state=new, **fields)
 
 
-class SqlTaskInstanceRepo:
+class SqlTaskInstanceRepo(SqlInstanceBatches):
     """Task instances in ``task_instance``, and their tries' history in ``task_try``."""
 
     def __init__(self, session: Session) -> None:
