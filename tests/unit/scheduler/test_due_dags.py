@@ -10,6 +10,7 @@ from millstream.operators.empty import EmptyOperator
 from millstream.parsing.serialize import DagStructure
 from millstream.scheduler.callbacks import InlineCallbackRunner
 from millstream.scheduler.job import SchedulerJob
+from millstream.scheduler.runs import create_run
 from millstream.store.interfaces import Store
 
 from . import harness
@@ -93,6 +94,85 @@ def test_a_round_stopped_by_the_cap_goes_on_at_the_next_step() -> None:
         world.step(seconds=0.01)  # well within the schedule interval
         made.append(sum(len(world.logical_dates(f"dag{i:02d}")) for i in range(25)))
     assert made == [10, 20, 25]
+
+
+def _catching_up(dag_id: str, max_active_runs: int = 16) -> DAG:
+    with DAG(dag_id, start_date=START, schedule="@hourly", catchup=True,
+             max_active_runs=max_active_runs) as dag:
+        EmptyOperator(task_id="a")
+    return dag
+
+
+def _trigger(world: World, dag_id: str, logical_date: datetime) -> None:
+    """A manual run of the DAG on ``logical_date``, as a user would make it."""
+    structure = DagStructure.from_dag(world.dags[dag_id])
+    interval = structure.timetable.data_interval_for(logical_date)
+    with world.store.transaction():
+        create_run(world.store, structure, logical_date, interval, world.clock(), "manual")
+
+
+def _run_types(world: World, dag_id: str) -> list[tuple[int, str]]:
+    """(minutes after START, run type) of each of the DAG's runs."""
+    with world.store.transaction():
+        return [((run.logical_date - START) // timedelta(minutes=1), run.run_type)
+                for run in world.store.runs.list(dag_id)]
+
+
+def test_a_manual_run_on_the_due_date_is_passed_over_and_the_others_get_theirs() -> None:
+    world = World(*[_minutely(f"dag{i}") for i in range(3)], cap=10)
+    _trigger(world, "dag1", START + timedelta(minutes=29))  # the date due at 12:30
+    world.step(seconds=0)
+    assert _run_types(world, "dag0") == [(29, "scheduled")]
+    assert _run_types(world, "dag1") == [(29, "manual")]
+    assert _run_types(world, "dag2") == [(29, "scheduled")]
+    with world.store.transaction():  # dealt with: not due until the next interval ends
+        assert world.store.dags.due(world.clock()) == []
+    world.step(minutes=1)
+    assert _run_types(world, "dag1") == [(29, "manual"), (30, "scheduled")]
+
+
+def test_a_catchup_past_a_date_with_a_manual_run_keeps_the_slot_it_would_have_used() -> None:
+    world = World(_catching_up("hourly", max_active_runs=3), _minutely("other"), cap=10)
+    world.clock.now = START + timedelta(hours=5, seconds=5)  # five hours have ended
+    _trigger(world, "hourly", START + timedelta(hours=1))
+    world.step(seconds=0)
+    # The manual run takes one of the three slots; the schedule passes over its hour.
+    assert _run_types(world, "hourly") == [(0, "scheduled"), (60, "manual"),
+                                           (120, "scheduled")]
+    assert _run_types(world, "other") == [(60 * 5 - 1, "scheduled")]
+    with world.store.transaction():  # two hours are left for when a slot is free
+        assert world.store.dags.due(world.clock()) == ["hourly"]
+
+
+def test_a_full_dag_stays_due_and_the_others_of_the_round_get_their_runs() -> None:
+    full = _minutely("full")
+    full.max_active_runs = 1
+    world = World(_minutely("early"), full, _minutely("late"), cap=10)
+    _trigger(world, "full", START)
+    world.step(seconds=0)
+    assert [len(world.logical_dates(d)) for d in ("early", "full", "late")] == [1, 1, 1]
+    assert _run_types(world, "full") == [(0, "manual")]
+    with world.store.transaction():
+        assert world.store.dags.due(world.clock()) == ["full"]
+
+
+def test_the_cap_shares_long_catchups_dag_after_dag() -> None:
+    world = World(_catching_up("a"), _catching_up("b"), _catching_up("c"), cap=4)
+    world.clock.now = START + timedelta(hours=5, seconds=5)  # five runs due for each
+    made = []
+    for _ in range(5):
+        world.step(seconds=0.01)
+        made.append([len(world.logical_dates(d)) for d in ("a", "b", "c")])
+    assert made == [[4, 0, 0], [4, 4, 0], [4, 4, 4], [5, 5, 5], [5, 5, 5]]
+
+
+def test_the_cap_stops_a_round_within_a_dags_catchup() -> None:
+    world = World(_catching_up("a"), _catching_up("b"), cap=7)
+    world.clock.now = START + timedelta(hours=5, seconds=5)
+    world.step(seconds=0)
+    assert [len(world.logical_dates(d)) for d in ("a", "b")] == [5, 2]
+    world.step(seconds=0.01)  # the next round begins after b, the DAG the cap stopped at
+    assert [len(world.logical_dates(d)) for d in ("a", "b")] == [5, 5]
 
 
 def test_a_start_alone_waits_for_an_outcome_or_the_delay() -> None:
