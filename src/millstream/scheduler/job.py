@@ -87,6 +87,7 @@ class SchedulerJob:
         self.clock = clock
         self.max_runs_per_tick = max_runs_per_tick  # scheduled runs created per round
         self._resume_after: str | None = None  # the DAG the cap last stopped at
+        self._next_due: datetime | None = None  # when the next DAG becomes due, if known
         # The scheduler never runs user code: in production, callbacks go to processes
         # forked from their DAG file's zygote (ForkedCallbackRunner).
         callbacks = observability.observed_callbacks(callbacks)  # run ends counted
@@ -140,21 +141,28 @@ class SchedulerJob:
         most ``max_runs_per_tick`` scheduled runs per round; when the cap stops a round, the
         next one follows on the next step (not a schedule interval later), starting with
         the DAG after the one the cap stopped at, so one long catchup starves no other DAG.
+        The moment the next DAG becomes due is read too: a round begins then, not up to a
+        schedule interval later.
         """
         self.assets.register(self.store, self._structures, now)
+        self._next_due = None  # unknown until a round succeeds
         with self.store.transaction():
             done = create_runs_of_due_dags(self.store, self._structures, self.scheduler.paused,
                                            now, self.max_runs_per_tick, self._resume_after)
             created = done.created + len(self.assets.create_runs(
                 self.store, self._structures, self.scheduler.paused, now))
+            next_due = self.store.dags.next_due_after(now)
         self._resume_after = done.stopped_at
+        self._next_due = next_due
         if created:
             self.scheduler.runs_queued()
         return created
 
     def _create_more_runs(self, now: datetime) -> bool:
-        """Continue a round of run creation the cap stopped; True if it created any."""
-        if self._resume_after is None:
+        """Continue a round of run creation the cap stopped, or begin one when a DAG's due
+        moment has come between schedule intervals; True if it created any."""
+        due = self._next_due is not None and now >= self._next_due
+        if self._resume_after is None and not due:
             return False
         return bool(self._shared(self.create_runs, now))
 
@@ -230,7 +238,7 @@ class SchedulerJob:
             return 0.0
         # Everything a tick can do it has done; only new executor events or a timed
         # moment make another tick worth it, and wait_for_events returns on the former.
-        moments = [self._next_parse, self._next_schedule, self._next_liveness]
+        moments = [self._next_parse, self._next_schedule, self._next_liveness, self._next_due]
         if result.next_wakeup is not None:
             moments.append(result.next_wakeup)
         soonest = min(m for m in moments if m is not None)

@@ -189,6 +189,12 @@ class MemoryDagRepo(JournaledRepo):
             and self._dags[dag_id].is_active and not self._dags[dag_id].is_paused
         )
 
+    def next_due_after(self, now: datetime) -> datetime | None:
+        return min((moment for dag_id, moment in self._next_due.items()
+                    if moment is not None and moment > now
+                    and self._dags[dag_id].is_active and not self._dags[dag_id].is_paused),
+                   default=None)
+
     def set_next_due(self, dag_id: str, moment: datetime | None) -> None:
         if dag_id in self._dags:
             self._changing()

@@ -24,6 +24,10 @@ class DueDagRepo(Protocol):
         when it is unpaused or reactivated, and when one of its runs is deleted."""
         ...
 
+    def next_due_after(self, now: datetime) -> datetime | None:
+        """The earliest next due moment after ``now`` of the active, unpaused DAGs."""
+        ...
+
     def set_next_due(self, dag_id: str, moment: datetime | None) -> None:
         """When the DAG's next scheduled run may be due; None: not until the DAG changes."""
         ...

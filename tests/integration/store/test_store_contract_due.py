@@ -143,3 +143,22 @@ def test_mark_running_changes_only_a_queued_instance_of_the_same_try(store: Stor
         ti = store.task_instances.get(key)
     assert ti is not None
     assert (ti.state, ti.start_date, ti.hostname, ti.pid) == (TaskState.RUNNING, NOW, "host", 7)
+
+
+def test_next_due_after_is_the_first_moment_to_come_of_an_active_unpaused_dag(
+    store: Store,
+) -> None:
+    with store.transaction():
+        for dag_id in ("etl", "report", "paused", "late", "never"):
+            _dag(store, dag_id)
+        assert store.dags.next_due_after(NOW) is None  # every DAG is due already
+        store.dags.set_next_due("etl", NOW + timedelta(minutes=5))
+        store.dags.set_next_due("report", NOW + timedelta(minutes=1))
+        store.dags.set_next_due("paused", NOW + timedelta(seconds=10))
+        store.dags.set_paused("paused", True)
+        store.dags.set_next_due("late", NOW)  # due now: not a moment to come
+        store.dags.set_next_due("never", None)
+    with store.transaction():
+        assert store.dags.next_due_after(NOW) == NOW + timedelta(minutes=1)
+        assert store.dags.next_due_after(NOW + timedelta(minutes=1)) == NOW + timedelta(minutes=5)
+        assert store.dags.next_due_after(NOW + timedelta(minutes=5)) is None

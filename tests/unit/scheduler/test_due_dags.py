@@ -9,7 +9,7 @@ from millstream.model.states import DagRunState, TaskState
 from millstream.operators.empty import EmptyOperator
 from millstream.parsing.serialize import DagStructure
 from millstream.scheduler.callbacks import InlineCallbackRunner
-from millstream.scheduler.job import SchedulerJob
+from millstream.scheduler.job import JobTimings, SchedulerJob
 from millstream.scheduler.runs import create_run
 from millstream.store.interfaces import Store
 
@@ -26,13 +26,13 @@ def _minutely(dag_id: str) -> DAG:
 class World:
     """A scheduler job over the test's store kind, its DAGs parsed from live objects."""
 
-    def __init__(self, *dags: DAG, cap: int = 10) -> None:
+    def __init__(self, *dags: DAG, cap: int = 10, timings: JobTimings | None = None) -> None:
         self.dags = {dag.dag_id: dag for dag in dags}
         self.clock = FakeClock(START + timedelta(minutes=30, seconds=5))
         self.store: Store = harness.store_factory()
         self.executor = HeldExecutor(self.clock, self.dags)
         self.job = SchedulerJob(self.store, self.executor, self._parse, lambda *_: None,
-                                InlineCallbackRunner({}), clock=self.clock,
+                                InlineCallbackRunner({}), timings, clock=self.clock,
                                 max_runs_per_tick=cap)
 
     def _parse(self, store: Store, now: datetime) -> None:
@@ -94,6 +94,22 @@ def test_a_round_stopped_by_the_cap_goes_on_at_the_next_step() -> None:
         world.step(seconds=0.01)  # well within the schedule interval
         made.append(sum(len(world.logical_dates(f"dag{i:02d}")) for i in range(25)))
     assert made == [10, 20, 25]
+
+
+def test_a_round_begins_when_a_dag_becomes_due_not_a_schedule_interval_later() -> None:
+    hour = timedelta(hours=1)
+    rare = JobTimings(parse_interval=hour, schedule_interval=hour, heartbeat_interval=hour,
+                      zombie_timeout=2 * hour)
+    world = World(_minutely("every_minute"), _minutely("other"), timings=rare)
+    world.step(seconds=0)  # 12:30:05: the runs of 12:29
+    # Nothing more to do: the scheduler sleeps until the next interval ends.
+    assert world.job.step(world.clock()) == 55.0
+    world.step(seconds=54.5)
+    assert len(world.logical_dates("every_minute")) == 1
+    world.step(seconds=0.5)  # 12:31:00
+    latest = START + timedelta(minutes=30)
+    assert world.logical_dates("every_minute")[-1] == latest
+    assert world.logical_dates("other")[-1] == latest
 
 
 def _catching_up(dag_id: str, max_active_runs: int = 16) -> DAG:

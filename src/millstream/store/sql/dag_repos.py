@@ -46,6 +46,13 @@ _DUE = (  # a range of ix_dag_next_due_at: DAGs not yet due are not read
            _DAG.is_paused.is_(False))
     .order_by(_DAG.dag_id)
 )
+_NEXT_DUE_AFTER = (  # the first entry of ix_dag_next_due_at after the moment
+    select(_DAG.next_due_at)
+    .where(_DAG.next_due_at > bindparam("k_now"), _DAG.is_active.is_(True),
+           _DAG.is_paused.is_(False))
+    .order_by(_DAG.next_due_at)
+    .limit(1)
+)
 _SET_NEXT_DUE = update(DAG_TABLE).where(_DAG.dag_id == bindparam("k_dag_id"))
 _MARK_CHANGED_DUE = (
     update(DAG_TABLE)
@@ -113,6 +120,11 @@ class SqlDagRepo:
     def due(self, now: datetime) -> builtins.list[str]:
         check_aware("due DAGs", "now", now)
         return list(self.session.execute(_DUE, {"k_now": now}).scalars())
+
+    def next_due_after(self, now: datetime) -> datetime | None:
+        check_aware("due DAGs", "now", now)
+        moment: datetime | None = execute(self.session, _NEXT_DUE_AFTER, {"k_now": now}).scalar()
+        return moment
 
     def set_next_due(self, dag_id: str, moment: datetime | None) -> None:
         if moment is not None:
