@@ -17,7 +17,6 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from millstream.exceptions import ConflictError
 from millstream.model.states import DagRunState
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 from millstream.store.sql.common import (
@@ -76,19 +75,11 @@ class SqlRunBatches:
             return []
         dialect = connection_of(self.session).dialect.name
         statement = _ADD_NEW.get(dialect)
-        if statement is None:  # no ON CONFLICT: a savepoint per run
-            return [run for run in batch if self._add_one(run)]
+        if statement is None:
+            raise NotImplementedError(f"no INSERT ... ON CONFLICT for database {dialect!r}")
         rows = execute(self.session, statement, [run_values(run) for run in batch]).all()
         added = {(dag_id, run_id) for dag_id, run_id in rows}
         return [run for run in batch if (run.dag_id, run.run_id) in added]
-
-    def _add_one(self, run: DagRunRecord) -> bool:
-        try:
-            with conflicts_as_value_error(self.session, "cannot add run"):
-                execute(self.session, insert(RUN_TABLE), [run_values(run)])
-        except ConflictError:
-            return False
-        return True
 
     def active_counts(self, dag_ids: Collection[str]) -> dict[str, int]:
         """How many queued or running runs each of these DAGs has (none: left out)."""
