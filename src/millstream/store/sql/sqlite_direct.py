@@ -12,7 +12,7 @@ connection watchdog samples PostgreSQL's calls only, and on SQLite listens for e
 A statement that fails here (SQLite undoes a failed statement) is run again on
 SQLAlchemy's path, which raises its own error through its own handling and listeners.
 A statement that needs what this path does not do (Python-side column defaults,
-expanding parameters) keeps SQLAlchemy's path.
+expanding or computed parameters, many rows at once) keeps SQLAlchemy's path.
 """
 
 from __future__ import annotations
@@ -60,13 +60,10 @@ def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | Non
         return None  # Python-side defaults: SQLAlchemy works them out per execution
     binds = compiled.binds
     names = tuple(compiled.positiontup or ())
-    if any(binds[name].expanding for name in names):
+    if any(binds[name].expanding or binds[name].callable for name in names):
         return None
-    fixed = tuple(
-        _NEEDED if name in keys or binds[name].required or binds[name].callable
-        else binds[name].value
-        for name in names
-    )
+    fixed = tuple(_NEEDED if name in keys or binds[name].required else binds[name].value
+                  for name in names)
     processors = compiled._bind_processors
     binders = tuple(processors.get(name) for name in names)
     readers: tuple[Processor, ...] | None = None
@@ -124,25 +121,26 @@ def run_direct(connection: Connection, statement: Any,
     """Run a :func:`direct` statement on the connection's sqlite3 cursor; None when it
     must take SQLAlchemy's path instead (the caller then runs it there), as when the
     database refused it."""
-    many: Sequence[Mapping[str, Any]] | None = None
     if isinstance(params, Sequence):
-        if not params:
+        # One row only: sqlite3 runs each row of many as a statement of its own, so rows
+        # before a refused one would stay written and be written again by SQLAlchemy.
+        if len(params) != 1:
             return None
-        many, first = params, params[0]
-    else:
-        first = params or {}
-    key = (id(statement), frozenset(first))
+        params = params[0]
+    params = params or {}
+    key = (id(statement), frozenset(params))
     plan = _PLANS.get(key, _NEEDED)
     if plan is _NEEDED:
         plan = _PLANS[key] = _plan(statement, key[1], connection.dialect)
     if not isinstance(plan, _Plan):
         return None
+    try:
+        values = _values(plan, params)
+    except KeyError:  # a parameter is missing: SQLAlchemy says which
+        return None
     cursor = _cursor(connection)
     try:
-        if many is not None:
-            cursor.executemany(plan.sql, [_values(plan, p) for p in many])
-            return DirectResult([], cursor.rowcount)
-        cursor.execute(plan.sql, _values(plan, first))
+        cursor.execute(plan.sql, values)
         if plan.readers is None:
             return DirectResult([], cursor.rowcount)
         readers = plan.readers
@@ -154,6 +152,5 @@ def run_direct(connection: Connection, statement: Any,
         # SQLite undid the statement; SQLAlchemy runs it again and, if it fails again,
         # raises its own error, through its own error handling and listeners.
         return None
-
 
 __all__ = ["DirectResult", "direct", "is_direct", "run_direct"]
