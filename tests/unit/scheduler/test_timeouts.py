@@ -48,7 +48,10 @@ def test_a_timed_out_try_is_retried_while_retries_remain() -> None:
     engine = Engine(dag)
     started = time.monotonic()
     run = engine.run_to_end(engine.trigger(dag))
-    assert time.monotonic() - started < 3
+    # The first try's 10 s sleep was cut short. The bound stays well under the sleep but
+    # far above the usual 0.35 s: late in a full suite this once took 3.7 s. The error
+    # and the retry callback below show the timeout did it.
+    assert time.monotonic() - started < 8
     ti = engine.ti(run, "t")
     assert tries == [1, 2]
     assert retried == ["TaskTimeout"]
