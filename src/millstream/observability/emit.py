@@ -236,10 +236,8 @@ def try_ended(dag_id: str, task_id: str, state: str, start: datetime | None,
     tries finished, and its duration (from ``start``, if known) in the durations."""
     if not CONFIG.enabled or state not in TRY_ENDS:
         return
-    _child(f.TASK_TRIES_FINISHED, dag_id, task_id, state).inc()
     seconds = None if start is None else max(0.0, (end - start).total_seconds())
-    if seconds is not None:
-        _child(f.TASK_DURATION, dag_id, task_id).observe(seconds)
+    f.TASK_TRIES.ended(dag_id, task_id, state, seconds)
     statsd = CONFIG.statsd
     if statsd is not None:
         labels = {"dag": dag_id, "task": task_id}

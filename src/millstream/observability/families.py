@@ -18,6 +18,8 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from millstream.observability.task_series import TaskTrySeries
+
 # A ``_created`` series per counter and histogram doubles what is scraped for nothing a
 # dashboard uses (Prometheus infers resets from the values).
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -48,12 +50,13 @@ GROUPS = Groups(CollectorRegistry(auto_describe=True), CollectorRegistry(auto_de
 _S, _W, _T = GROUPS.scheduler, GROUPS.worker, GROUPS.triggerer
 
 # -- the scheduler: outcomes of tries and runs as it applies them ------------------------------
-TASK_TRIES_FINISHED = Counter(
-    "millstream_task_tries_finished", "Task tries that ended, by DAG, task and outcome "
-    "(up_for_retry: failed with a retry left).", ["dag", "task", "state"], registry=_S)
-TASK_DURATION = Histogram(
-    "millstream_task_duration_seconds", "How long finished task tries ran.",
-    ["dag", "task"], buckets=DURATION_BUCKETS, registry=_S)
+# A child per task would cost every new task's first end more than applying it.
+TASK_TRIES = TaskTrySeries(
+    ("millstream_task_tries_finished", "Task tries that ended, by DAG, task and outcome "
+     "(up_for_retry: failed with a retry left)."),
+    ("millstream_task_duration_seconds", "How long finished task tries ran."),
+    DURATION_BUCKETS)
+_S.register(TASK_TRIES)
 TASK_QUEUE_LATENCY = Histogram(
     "millstream_task_queue_latency_seconds", "Time a task waited, by stage: "
     "scheduled_to_queued (ready until dispatched), queued_to_running (dispatched until "

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from millstream.observability import families
+from millstream.observability.task_series import TaskTrySeries
 from millstream.observability.user_metrics import prometheus_name
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -54,7 +55,9 @@ def labels_of(sample_name: str) -> set[str] | None:
             registry._names_to_collectors.get(sample_name)
         if collector is not None:
             extra = {"le"} if sample_name.endswith("_bucket") else set()
-            return set(collector._labelnames) | {"component", "hostname"} | extra
+            names = (collector.label_names(base) if isinstance(collector, TaskTrySeries)
+                     else collector._labelnames)
+            return set(names) | {"component", "hostname"} | extra
     known = {"millstream_pool_slots": {"pool", "state"},
              "millstream_dag_import_errors": set(),
              "millstream_heartbeat_age_seconds": set()}
