@@ -47,7 +47,7 @@ class _Plan:
     names: tuple[str, ...]
     fixed: tuple[Any, ...]  # a literal's value by position; _NEEDED where a parameter goes
     binders: tuple[Processor, ...]
-    readers: tuple[Processor, ...] | None  # None: the statement returns no rows
+    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None  # None: returns no rows
 
 
 _NEEDED = object()
@@ -66,11 +66,39 @@ def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | Non
                   for name in names)
     processors = compiled._bind_processors
     binders = tuple(processors.get(name) for name in names)
-    readers: tuple[Processor, ...] | None = None
+    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
     if compiled._result_columns:
-        readers = tuple(entry.type._cached_result_processor(dialect, None)
-                        for entry in compiled._result_columns)
+        readers = _readers(entry.type._cached_result_processor(dialect, None)
+                           for entry in compiled._result_columns)
     return _Plan(str(compiled), names, fixed, binders, readers)
+
+
+def _readers(processors: Iterator[Processor]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """The columns whose values a processor turns into something else, by position.
+
+    Most columns (text, numbers) have none, and most datetimes read are NULL: a row is
+    read by changing only the values that need it rather than passing every value
+    through. A processor that gives NULL back for NULL (as the store's types do) is left
+    out for NULL values; one that makes something of NULL is called for every value.
+    """
+    readers = []
+    for at, processor in enumerate(processors):
+        if processor is not None:
+            readers.append((at, processor if processor(None) is None else _Always(processor)))
+    return tuple(readers)
+
+
+class _Always:
+    """A processor called for NULL values too (the reading loop skips NULL otherwise)."""
+
+    __slots__ = ("processor",)
+
+    def __init__(self, processor: Callable[[Any], Any]) -> None:
+        self.processor = processor
+
+    def __call__(self, value: Any) -> Any:
+        return self.processor(value)
+
 
 
 def _cursor(connection: Connection) -> sqlite3.Cursor:
@@ -143,14 +171,25 @@ def run_direct(connection: Connection, statement: Any,
         cursor.execute(plan.sql, values)
         if plan.readers is None:
             return DirectResult([], cursor.rowcount)
-        readers = plan.readers
-        rows = [tuple(value if reader is None else reader(value)
-                      for value, reader in zip(row, readers, strict=True))
-                for row in cursor.fetchall()]
-        return DirectResult(rows, cursor.rowcount)
+        return DirectResult(_read_rows(cursor.fetchall(), plan.readers), cursor.rowcount)
     except sqlite3.Error:
         # SQLite undid the statement; SQLAlchemy runs it again and, if it fails again,
         # raises its own error, through its own error handling and listeners.
         return None
+
+def _read_rows(rows: list[tuple[Any, ...]],
+               readers: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list[tuple[Any, ...]]:
+    if not readers:
+        return rows
+    read = []
+    for row in rows:
+        values = list(row)
+        for at, reader in readers:
+            value = values[at]
+            if value is not None or type(reader) is _Always:
+                values[at] = reader(value)
+        read.append(tuple(values))
+    return read
+
 
 __all__ = ["DirectResult", "direct", "is_direct", "run_direct"]
