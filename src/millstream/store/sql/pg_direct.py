@@ -53,11 +53,13 @@ class _Plan:
     fixed: tuple[Any, ...]  # a literal's value by position; _NEEDED where a parameter goes
     binders: tuple[Processor, ...]
     readers: tuple[Processor, ...] | None  # None: the statement returns no rows
-    has_readers: bool = field(init=False)
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False)
+    """The result columns whose values a reader converts, and their readers."""
 
     def __post_init__(self) -> None:
-        self.has_readers = self.readers is not None and any(
-            reader is not None for reader in self.readers)
+        self.converted = tuple((position, reader)
+                               for position, reader in enumerate(self.readers or ())
+                               if reader is not None)
 
 
 _PLANS: weakref.WeakKeyDictionary[Dialect, dict[tuple[int, frozenset[str]], _Plan | None]] = (
@@ -173,6 +175,14 @@ def _values(plan: _Plan, params: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
+def _converted(row: tuple[Any, ...],
+               converted: tuple[tuple[int, Callable[[Any], Any]], ...]) -> tuple[Any, ...]:
+    values = list(row)
+    for position, reader in converted:
+        values[position] = reader(values[position])
+    return tuple(values)
+
+
 def _takes_sqlalchemys_path(connection: Connection) -> bool:
     """Whether this connection asks for what only SQLAlchemy's path does."""
     if connection._execution_options or connection._echo:
@@ -228,11 +238,8 @@ def _run(connection: Connection, cursor: Any, plan: _Plan, values: tuple[Any, ..
         rows = cursor.fetchall()
         if len(rows) > _KEPT_ROWS:  # its cursor would keep the rows until its next call
             _forget_cursor(connection, plan)
-        if plan.has_readers:
-            readers = plan.readers
-            rows = [tuple(value if reader is None else reader(value)
-                          for value, reader in zip(row, readers, strict=True))
-                    for row in rows]
+        if plan.converted:
+            rows = [_converted(row, plan.converted) for row in rows]
         return DirectResult(rows, cursor.rowcount)
     except BaseException as exc:
         # SQLAlchemy's handling closes the cursor: the next call makes another.
