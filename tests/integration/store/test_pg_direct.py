@@ -200,3 +200,17 @@ def test_what_the_direct_path_does_not_do_is_left_to_sqlalchemy(
                                          key) is None
     finally:
         event.remove(clean_postgres_engine, "before_execute", before_execute)
+
+
+def test_a_long_read_is_read_whole_every_time(store: SqlStore) -> None:
+    """A cursor that read many rows is let go with them; the next call makes another."""
+    with store.transaction():
+        store.task_instances.add_many([TaskInstanceRecord("etl", "manual__1", f"t{i:03d}")
+                                       for i in range(150)])
+    with store.transaction():
+        connection = connection_of(store.session)
+        reads = [run_direct_postgresql(connection, sql_repos._TI_FOR_RUN, RUN)
+                 for _ in range(2)]
+        through = [tuple(row) for row in connection.execute(sql_repos._TI_FOR_RUN, RUN)]
+    assert all(read is not None and read.all() == through for read in reads)
+    assert len(through) == 152

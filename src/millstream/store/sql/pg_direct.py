@@ -47,8 +47,8 @@ _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%|%")
 
 @dataclass(slots=True)
 class _Plan:
-    sql: str
-    query: bytes  # the SQL with $n placeholders, as psycopg sends it
+    sql: str  # with $n placeholders, as the engine's listeners and errors show it
+    query: bytes  # the same, as psycopg sends it
     names: tuple[str, ...]  # the parameter of each $n
     fixed: tuple[Any, ...]  # a literal's value by position; _NEEDED where a parameter goes
     binders: tuple[Processor, ...]
@@ -117,7 +117,7 @@ def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | Non
                             for entry in compiled._result_columns)
         except Exception:
             return None
-    return _Plan(sql, query.encode(), names, fixed, binders, readers)
+    return _Plan(query, query.encode(), names, fixed, binders, readers)
 
 
 def _plan_of(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | None:
@@ -224,7 +224,7 @@ def _run(connection: Connection, cursor: Any, plan: _Plan, values: tuple[Any, ..
     events = connection._has_events or connection.engine._has_events
     sql, query = plan.sql, plan.query
     try:
-        if events:
+        if events:  # the statement as sent: $n placeholders, values by position
             for listen in connection.dispatch.before_cursor_execute:
                 sql, values = listen(connection, cursor, sql, values, None, False)
             if sql is not plan.sql:  # a listener rewrote it
@@ -236,11 +236,12 @@ def _run(connection: Connection, cursor: Any, plan: _Plan, values: tuple[Any, ..
         if plan.readers is None:
             return DirectResult([], cursor.rowcount)
         rows = cursor.fetchall()
+        counted = cursor.rowcount
         if len(rows) > _KEPT_ROWS:  # its cursor would keep the rows until its next call
             _forget_cursor(connection, plan)
         if plan.converted:
             rows = [_converted(row, plan.converted) for row in rows]
-        return DirectResult(rows, cursor.rowcount)
+        return DirectResult(rows, counted)
     except BaseException as exc:
         # SQLAlchemy's handling closes the cursor: the next call makes another.
         _forget_cursor(connection, plan)

@@ -7,7 +7,8 @@ statements marked here with :func:`direct` are compiled by SQLAlchemy once (per 
 parameter names: an UPDATE's SET clause follows them), then run with SQLAlchemy's own
 bind and result processors (datetimes, JSON) on a cursor kept per connection.
 
-Only SQLite takes this path, and only inside a transaction the store began: the
+This path is SQLite's, taken only inside a transaction the store began (PostgreSQL has
+its own, :mod:`~millstream.store.sql.pg_direct`, for the same marked statements): the
 connection watchdog samples PostgreSQL's calls only, and on SQLite listens for errors.
 A statement that fails here (SQLite undoes a failed statement) is run again on
 SQLAlchemy's path, which raises its own error through its own handling and listeners.
@@ -31,7 +32,8 @@ Processor = Callable[[Any], Any] | None
 
 
 def direct(statement: _S) -> _S:
-    """Mark a statement built once (a module constant) to run directly on SQLite."""
+    """Mark a statement built once (a module constant) to run on the driver's own cursor
+    (SQLite here, PostgreSQL in :mod:`~millstream.store.sql.pg_direct`)."""
     _DIRECT[id(statement)] = statement
     return statement
 
