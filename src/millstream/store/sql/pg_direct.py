@@ -7,8 +7,9 @@ turning the ``%(name)s`` placeholders into ``$n`` again on every call (statement
 4 kB are not cached). A chain's handoff runs five of them. A statement marked with
 :func:`~millstream.store.sql.sqlite_direct.direct` is compiled here by SQLAlchemy once
 per database dialect and set of parameter names, its placeholders numbered once, and
-then run on a ``psycopg.RawCursor`` kept per connection, with SQLAlchemy's own bind and
-result processors.
+then run on a ``psycopg.RawCursor`` kept per statement and connection, with SQLAlchemy's
+own bind and result processors (a row read as on SQLite: only the columns that have a
+processor, NULL left alone where the processor would give NULL back).
 
 What SQLAlchemy does around a statement and the rest of the process relies on is kept:
 the engine's ``before_cursor_execute`` and ``after_cursor_execute`` listeners are called
@@ -29,12 +30,12 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
 
-from millstream.store.sql.sqlite_direct import DirectResult
+from millstream.store.sql.sqlite_direct import DirectResult, read_rows, row_readers
 
 Processor = Callable[[Any], Any] | None
 
@@ -52,14 +53,7 @@ class _Plan:
     names: tuple[str, ...]  # the parameter of each $n
     fixed: tuple[Any, ...]  # a literal's value by position; _NEEDED where a parameter goes
     binders: tuple[Processor, ...]
-    readers: tuple[Processor, ...] | None  # None: the statement returns no rows
-    converted: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False)
-    """The result columns whose values a reader converts, and their readers."""
-
-    def __post_init__(self) -> None:
-        self.converted = tuple((position, reader)
-                               for position, reader in enumerate(self.readers or ())
-                               if reader is not None)
+    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None  # None: returns no rows
 
 
 _PLANS: weakref.WeakKeyDictionary[Dialect, dict[tuple[int, frozenset[str]], _Plan | None]] = (
@@ -108,13 +102,13 @@ def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | Non
                   for name in names)
     processors = compiled._bind_processors
     binders = tuple(processors.get(name) for name in names)
-    readers: tuple[Processor, ...] | None = None
+    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
     if compiled._result_columns:
         try:
             # The driver's type code is not known yet: a type whose reading depends on it
             # (numeric, for one) refuses None and keeps SQLAlchemy's path.
-            readers = tuple(entry.type._cached_result_processor(dialect, None)
-                            for entry in compiled._result_columns)
+            readers = row_readers(entry.type._cached_result_processor(dialect, None)
+                                  for entry in compiled._result_columns)
         except Exception:
             return None
     return _Plan(query, query.encode(), names, fixed, binders, readers)
@@ -175,14 +169,6 @@ def _values(plan: _Plan, params: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _converted(row: tuple[Any, ...],
-               converted: tuple[tuple[int, Callable[[Any], Any]], ...]) -> tuple[Any, ...]:
-    values = list(row)
-    for position, reader in converted:
-        values[position] = reader(values[position])
-    return tuple(values)
-
-
 def _takes_sqlalchemys_path(connection: Connection) -> bool:
     """Whether this connection asks for what only SQLAlchemy's path does."""
     if connection._execution_options or connection._echo:
@@ -239,9 +225,7 @@ def _run(connection: Connection, cursor: Any, plan: _Plan, values: tuple[Any, ..
         counted = cursor.rowcount
         if len(rows) > _KEPT_ROWS:  # its cursor would keep the rows until its next call
             _forget_cursor(connection, plan)
-        if plan.converted:
-            rows = [_converted(row, plan.converted) for row in rows]
-        return DirectResult(rows, counted)
+        return DirectResult(read_rows(rows, plan.readers), counted)
     except BaseException as exc:
         # SQLAlchemy's handling closes the cursor: the next call makes another.
         _forget_cursor(connection, plan)

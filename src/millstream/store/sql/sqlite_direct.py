@@ -70,12 +70,12 @@ def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | Non
     binders = tuple(processors.get(name) for name in names)
     readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
     if compiled._result_columns:
-        readers = _readers(entry.type._cached_result_processor(dialect, None)
+        readers = row_readers(entry.type._cached_result_processor(dialect, None)
                            for entry in compiled._result_columns)
     return _Plan(str(compiled), names, fixed, binders, readers)
 
 
-def _readers(processors: Iterator[Processor]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+def row_readers(processors: Iterator[Processor]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
     """The columns whose values a processor turns into something else, by position.
 
     Most columns (text, numbers) have none, and most datetimes read are NULL: a row is
@@ -173,14 +173,16 @@ def run_direct(connection: Connection, statement: Any,
         cursor.execute(plan.sql, values)
         if plan.readers is None:
             return DirectResult([], cursor.rowcount)
-        return DirectResult(_read_rows(cursor.fetchall(), plan.readers), cursor.rowcount)
+        return DirectResult(read_rows(cursor.fetchall(), plan.readers), cursor.rowcount)
     except sqlite3.Error:
         # SQLite undid the statement; SQLAlchemy runs it again and, if it fails again,
         # raises its own error, through its own error handling and listeners.
         return None
 
-def _read_rows(rows: list[tuple[Any, ...]],
-               readers: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list[tuple[Any, ...]]:
+
+def read_rows(rows: list[tuple[Any, ...]],
+              readers: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list[tuple[Any, ...]]:
+    """``rows`` with the values of the :func:`row_readers` columns read."""
     if not readers:
         return rows
     read = []
@@ -194,4 +196,4 @@ def _read_rows(rows: list[tuple[Any, ...]],
     return read
 
 
-__all__ = ["DirectResult", "direct", "is_direct", "run_direct"]
+__all__ = ["DirectResult", "direct", "is_direct", "read_rows", "row_readers", "run_direct"]
