@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from millstream.exceptions import ConflictError
 from millstream.store.records import TaskInstanceKey
+from millstream.store.sql.pg_checkout import begun_at_checkout
 from millstream.store.sql.pg_direct import run_direct_postgresql
 from millstream.store.sql.sqlite_direct import is_direct, run_direct
 
@@ -35,7 +36,8 @@ def connection_of(session: Session) -> Connection:
     nested = session.get_nested_transaction()
     kept = session.info.get(_CONNECTION)
     if kept is None or kept[0] is not nested:
-        kept = session.info[_CONNECTION] = (nested, session.connection())
+        with begun_at_checkout():  # on PostgreSQL its BEGIN is its check (pg_checkout)
+            kept = session.info[_CONNECTION] = (nested, session.connection())
     return cast(Connection, kept[1])
 
 
