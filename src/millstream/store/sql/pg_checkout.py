@@ -14,9 +14,10 @@ psycopg begins a transaction itself before a statement unless the connection is 
 autocommit mode, and refuses to leave that mode inside a transaction. So the ``BEGIN`` is
 sent in autocommit mode, which psycopg then keeps until the transaction ends: statements,
 ``COMMIT`` and ``ROLLBACK`` go to the server as they would otherwise (psycopg sends
-``COMMIT`` and ``ROLLBACK`` whenever a transaction is open). The mode is set back the next
-time the pool hands the connection out, when the pool has ended any transaction left on
-it. Every other checkout (a connection taken outside a store transaction, one whose
+``COMMIT`` and ``ROLLBACK`` whenever a transaction is open). The connection stays in that
+mode in the pool (which has ended any transaction left on it): the next store
+transaction begins on it as it is, and any other user gets it back in transaction mode
+first. Every other checkout (a connection taken outside a store transaction, one whose
 transactions are not plain ``BEGIN``: autocommit engines, isolation levels) is pinged as
 SQLAlchemy pings it, a connection just made not at all.
 """
@@ -35,7 +36,7 @@ from sqlalchemy.exc import InvalidatePoolError, StatementError
 _BEGIN_AT_CHECKOUT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "millstream_begin_at_checkout", default=False)
 _FRESH = "millstream.fresh"  # made since its last checkout: not pinged, as SQLAlchemy does
-_BEGUN = "millstream.begun_in_autocommit"
+_BEGUN = "millstream.begun_in_autocommit"  # -> the cursor that sends BEGIN
 
 
 @contextlib.contextmanager
@@ -60,12 +61,15 @@ def check_by_begin(engine: Engine) -> None:
 
     def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         info = record.info
-        if info.pop(_BEGUN, False):
-            dbapi_connection.autocommit = False  # no transaction: ended on its return
         fresh = info.pop(_FRESH, False)
-        if _BEGIN_AT_CHECKOUT.get() and _begins_plainly(dbapi_connection):
+        begun = info.get(_BEGUN, False)  # left in autocommit mode by a store transaction
+        if _BEGIN_AT_CHECKOUT.get() and (begun or _begins_plainly(dbapi_connection)):
             _checked(dialect, dbapi_connection, lambda: _begin(dbapi_connection, info))
-        elif not fresh and not dialect._do_ping_w_event(dbapi_connection):
+            return
+        if begun:
+            del info[_BEGUN]
+            dbapi_connection.autocommit = False  # no transaction: ended on its return
+        if not fresh and not dialect._do_ping_w_event(dbapi_connection):
             raise InvalidatePoolError()
 
     event.listen(engine, "connect", on_connect)
@@ -79,9 +83,10 @@ def _begins_plainly(dbapi_connection: Any) -> bool:
 
 
 def _begin(dbapi_connection: Any, info: dict[str, Any]) -> None:
-    dbapi_connection.autocommit = True
-    info[_BEGUN] = True
-    dbapi_connection.execute(b"BEGIN")
+    if not info.get(_BEGUN):
+        dbapi_connection.autocommit = True
+        info[_BEGUN] = dbapi_connection.cursor()
+    info[_BEGUN].execute(b"BEGIN")
 
 
 def _checked(dialect: Any, dbapi_connection: Any, check: Any) -> None:
