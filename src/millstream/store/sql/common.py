@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from millstream.exceptions import ConflictError
 from millstream.store.records import TaskInstanceKey
+from millstream.store.sql.pg_checkout import begun_at_checkout
+from millstream.store.sql.pg_direct import run_direct_postgresql
 from millstream.store.sql.sqlite_direct import is_direct, run_direct
 
 _CONNECTION = "millstream.connection"
@@ -34,7 +36,8 @@ def connection_of(session: Session) -> Connection:
     nested = session.get_nested_transaction()
     kept = session.info.get(_CONNECTION)
     if kept is None or kept[0] is not nested:
-        kept = session.info[_CONNECTION] = (nested, session.connection())
+        with begun_at_checkout():  # on PostgreSQL its BEGIN is its check (pg_checkout)
+            kept = session.info[_CONNECTION] = (nested, session.connection())
     return cast(Connection, kept[1])
 
 
@@ -67,11 +70,17 @@ def ti_key_params(key: TaskInstanceKey) -> dict[str, Any]:
 def execute(session: Session, statement: Any, params: Any = None) -> Any:
     """Run a Core statement on the session's connection: the session's own execute path
     adds ORM checks that cost about a quarter of a short statement and do nothing here.
-    On SQLite, a statement marked :func:`~millstream.store.sql.sqlite_direct.direct` runs
-    on the driver's cursor."""
+    A statement marked :func:`~millstream.store.sql.sqlite_direct.direct` runs on the
+    driver's cursor (SQLite and PostgreSQL)."""
     connection = connection_of(session)
-    if is_direct(statement) and connection.dialect.name == "sqlite":
-        result = run_direct(connection, statement, params)
+    if is_direct(statement):
+        dialect = connection.dialect.name
+        if dialect == "sqlite":
+            result = run_direct(connection, statement, params)
+        elif dialect == "postgresql":
+            result = run_direct_postgresql(connection, statement, params)
+        else:
+            result = None
         if result is not None:
             return result
     return connection.execute(statement, params)

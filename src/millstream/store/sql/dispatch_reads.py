@@ -73,7 +73,7 @@ def _sqlite_view_statement() -> Select[Any]:
         instances.c.run_id, instances.c.task_id, instances.c.map_index)
 
 
-_VIEW = _view_statement()
+_VIEW = direct(_view_statement())
 _SQLITE_VIEW = direct(_sqlite_view_statement())
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.pool import StaticPool
 
 from millstream.exceptions import InvalidInputError
 from millstream.private_files import touch_private
+from millstream.store.sql.pg_checkout import check_by_begin
 
 DatabaseError = SQLAlchemyError
 """What the database layer raises (bad URL, unreachable server, locked file ...)."""
@@ -90,18 +91,24 @@ def make_engine(
     ``statement_timeout``, ``idle_in_transaction_session_timeout`` and server-side TCP
     keepalives (a statement timeout of 0 turns all three off), so that neither a dead
     server nor a client that vanished mid-transaction holds anything for long. Values the
-    URL sets itself win.
+    URL sets itself win. With ``pool_pre_ping`` (the default) it is checked as the pool
+    hands it out: by the ``BEGIN`` of a store transaction, or else by a ping
+    (:mod:`~millstream.store.sql.pg_checkout`).
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
     if backend == "postgresql":
-        kwargs.setdefault("pool_pre_ping", True)
         kwargs["connect_args"] = postgres_connect_args(
             parsed, kwargs.get("connect_args", {}), connect_timeout_s, statement_timeout_s
         )
-        return create_engine(parsed, **kwargs)
+        # The pool's ping is replaced, not dropped: see pg_checkout.
+        pre_ping = kwargs.pop("pool_pre_ping", True)
+        engine = create_engine(parsed, pool_pre_ping=False, **kwargs)
+        if pre_ping:
+            check_by_begin(engine)
+        return engine
     raise InvalidInputError(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
         "use sqlite:///path/to/file.db or postgresql://user@host/dbname"

@@ -25,6 +25,7 @@ from millstream.store.sql.convert import (
     row_to_run,
     row_to_ti,
 )
+from millstream.store.sql.sqlite_direct import direct
 
 _TI = TI_TABLE.c
 
@@ -42,7 +43,7 @@ def _statement() -> Select[Any]:
             .order_by(instances.c.task_id, instances.c.map_index))
 
 
-_HELD = _statement()
+_HELD = direct(_statement())
 _RUN_WIDTH = len(RUN_COLUMNS)
 
 

@@ -151,11 +151,12 @@ _TI_MARK_RUNNING = (
 _TI_SET = update(TI_TABLE).where(by_ti_key(TI_TABLE))
 """Set the columns given as parameters on one task instance, whatever its state."""
 _TRIES = select(*TRY_COLUMNS).where(by_ti_key(TRY_TABLE)).order_by(TRY_TABLE.c.id)
-# A scheduler tick's statements: on SQLite, run on the driver's cursor (sqlite_direct.py).
+# A scheduler tick's statements, run on the driver's cursor (sqlite_direct.py, pg_direct.py).
 for _statement in (_RUN_GET, _RUN_STATE, _RUN_UPDATE, _TI_GET, _TI_STATE, _TI_FOR_RUN,
-                   _TI_FOR_RUN_TASKS["sqlite"], _TI_UNFINISHED["sqlite"],
-                   _TI_IN_STATES["sqlite"], _TI_SCHEDULED, _TRY_INSERT, _TI_UPDATE,
-                   _TI_MARK_RUNNING, _TI_SET, _TRIES):
+                   *(by_dialect[name] for by_dialect in (_TI_FOR_RUN_TASKS, _TI_UNFINISHED,
+                                                         _TI_IN_STATES)
+                     for name in ("sqlite", "postgresql")),
+                   _TI_SCHEDULED, _TRY_INSERT, _TI_UPDATE, _TI_MARK_RUNNING, _TI_SET, _TRIES):
     direct(_statement)
 class SqlRunRepo(SqlRunLocking, SqlRunBatches):
     """DAG runs in the ``dag_run`` table."""

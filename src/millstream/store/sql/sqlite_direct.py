@@ -7,7 +7,8 @@ statements marked here with :func:`direct` are compiled by SQLAlchemy once (per 
 parameter names: an UPDATE's SET clause follows them), then run with SQLAlchemy's own
 bind and result processors (datetimes, JSON) on a cursor kept per connection.
 
-Only SQLite takes this path, and only inside a transaction the store began: the
+This path is SQLite's, taken only inside a transaction the store began (PostgreSQL has
+its own, :mod:`~millstream.store.sql.pg_direct`, for the same marked statements): the
 connection watchdog samples PostgreSQL's calls only, and on SQLite listens for errors.
 A statement that fails here (SQLite undoes a failed statement) is run again on
 SQLAlchemy's path, which raises its own error through its own handling and listeners.
@@ -31,7 +32,8 @@ Processor = Callable[[Any], Any] | None
 
 
 def direct(statement: _S) -> _S:
-    """Mark a statement built once (a module constant) to run directly on SQLite."""
+    """Mark a statement built once (a module constant) to run on the driver's own cursor
+    (SQLite here, PostgreSQL in :mod:`~millstream.store.sql.pg_direct`)."""
     _DIRECT[id(statement)] = statement
     return statement
 
@@ -68,12 +70,12 @@ def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | Non
     binders = tuple(processors.get(name) for name in names)
     readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
     if compiled._result_columns:
-        readers = _readers(entry.type._cached_result_processor(dialect, None)
+        readers = row_readers(entry.type._cached_result_processor(dialect, None)
                            for entry in compiled._result_columns)
     return _Plan(str(compiled), names, fixed, binders, readers)
 
 
-def _readers(processors: Iterator[Processor]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+def row_readers(processors: Iterator[Processor]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
     """The columns whose values a processor turns into something else, by position.
 
     Most columns (text, numbers) have none, and most datetimes read are NULL: a row is
@@ -171,14 +173,16 @@ def run_direct(connection: Connection, statement: Any,
         cursor.execute(plan.sql, values)
         if plan.readers is None:
             return DirectResult([], cursor.rowcount)
-        return DirectResult(_read_rows(cursor.fetchall(), plan.readers), cursor.rowcount)
+        return DirectResult(read_rows(cursor.fetchall(), plan.readers), cursor.rowcount)
     except sqlite3.Error:
         # SQLite undid the statement; SQLAlchemy runs it again and, if it fails again,
         # raises its own error, through its own error handling and listeners.
         return None
 
-def _read_rows(rows: list[tuple[Any, ...]],
-               readers: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list[tuple[Any, ...]]:
+
+def read_rows(rows: list[tuple[Any, ...]],
+              readers: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list[tuple[Any, ...]]:
+    """``rows`` with the values of the :func:`row_readers` columns read."""
     if not readers:
         return rows
     read = []
@@ -192,4 +196,4 @@ def _read_rows(rows: list[tuple[Any, ...]],
     return read
 
 
-__all__ = ["DirectResult", "direct", "is_direct", "run_direct"]
+__all__ = ["DirectResult", "direct", "is_direct", "read_rows", "row_readers", "run_direct"]

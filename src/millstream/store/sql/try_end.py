@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from millstream.store.sql.common import by_ti_key
 from millstream.store.sql.convert import TI_TABLE, TRY_TABLE
+from millstream.store.sql.sqlite_direct import direct
 
 TRY_FIELDS = ("dag_id", "run_id", "task_id", "map_index", "try_number", "state",
               "start_date", "end_date", "error")
@@ -33,9 +34,9 @@ def end_try_statement(columns: frozenset[str]) -> Any:
         .returning(*(table.c[name] for name in TRY_FIELDS))
         .cte("ended")
     )
-    return insert(TRY_TABLE).from_select(
+    return direct(insert(TRY_TABLE).from_select(
         list(TRY_FIELDS), select(*(changed.c[name] for name in TRY_FIELDS))
-    ).returning(TRY_TABLE.c.id)
+    ).returning(TRY_TABLE.c.id))
 
 
 __all__ = ["TRY_FIELDS", "end_try_statement"]
