@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, String, TypeDecorator, bindparam, select, type_coerce
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from millstream.model.states import DagRunState, TaskState
@@ -14,8 +14,8 @@ from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstance
 from millstream.store.sql import SqlStore
 from millstream.store.sql import repos as sql_repos
 from millstream.store.sql.common import connection_of, execute
-from millstream.store.sql.convert import TI_TABLE
-from millstream.store.sql.sqlite_direct import DirectResult, direct, is_direct, run_direct
+from millstream.store.sql.direct_statements import DirectResult, is_direct
+from millstream.store.sql.sqlite_direct import run_direct
 
 MOMENT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
@@ -114,33 +114,3 @@ def test_many_rows_are_left_to_sqlalchemy_and_read_back(store: SqlStore) -> None
 def test_unmarked_statements_keep_sqlalchemys_path() -> None:
     assert not is_direct(sql_repos._TI_SCHEDULED_LOCKED)
     assert is_direct(sql_repos._TI_SCHEDULED)
-
-
-class _NullAsWord(TypeDecorator[str]):
-    """A column type that reads NULL as a word (as a user type might)."""
-
-    impl = String
-    cache_ok = True
-
-    def process_result_value(self, value: Any, dialect: Any) -> str:
-        return "nobody" if value is None else f"host {value}"
-
-
-_HOSTS = direct(select(TI_TABLE.c.task_id, type_coerce(TI_TABLE.c.hostname, _NullAsWord()),
-                       TI_TABLE.c.start_date)
-                .where(TI_TABLE.c.dag_id == bindparam("dag_id"))
-                .order_by(TI_TABLE.c.task_id))
-
-
-def test_a_processor_is_called_for_null_only_if_it_makes_something_of_it(
-        store: SqlStore) -> None:
-    key = TaskInstanceKey("etl", "manual__1", "load")
-    with store.transaction():
-        ti = store.task_instances.get(key)
-        assert ti is not None
-        store.task_instances.set_state(ti, TaskState.SCHEDULED, hostname="worker-1",
-                                       start_date=MOMENT)
-    with store.transaction():
-        direct_rows, through = _both_ways(store, _HOSTS, {"dag_id": "etl"})
-    assert direct_rows == through == [("extract", "nobody", None),
-                                      ("load", "host worker-1", MOMENT)]

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from millstream.exceptions import ConflictError
 from millstream.store.records import TaskInstanceKey
+from millstream.store.sql.direct_statements import is_direct
 from millstream.store.sql.pg_checkout import begun_at_checkout
 from millstream.store.sql.pg_direct import run_direct_postgresql
-from millstream.store.sql.sqlite_direct import is_direct, run_direct
+from millstream.store.sql.sqlite_direct import run_direct
 
 _CONNECTION = "millstream.connection"
 
@@ -70,7 +71,7 @@ def ti_key_params(key: TaskInstanceKey) -> dict[str, Any]:
 def execute(session: Session, statement: Any, params: Any = None) -> Any:
     """Run a Core statement on the session's connection: the session's own execute path
     adds ORM checks that cost about a quarter of a short statement and do nothing here.
-    A statement marked :func:`~millstream.store.sql.sqlite_direct.direct` runs on the
+    A statement marked :func:`~millstream.store.sql.direct_statements.direct` runs on the
     driver's cursor (SQLite and PostgreSQL)."""
     connection = connection_of(session)
     if is_direct(statement):

@@ -21,7 +21,7 @@ from millstream.model.states import TaskState
 from millstream.store.records import TaskInstanceRecord
 from millstream.store.sql.common import execute, one_of, one_of_values
 from millstream.store.sql.convert import TI_COLUMNS, TI_TABLE, row_to_ti
-from millstream.store.sql.sqlite_direct import direct
+from millstream.store.sql.direct_statements import direct
 
 DISPATCH_LOCK_ID = 0x6D696C6C
 """The advisory lock's first key: held while slots are counted and instances claimed."""

@@ -25,7 +25,7 @@ from millstream.store.sql.convert import (
     row_to_run,
     row_to_ti,
 )
-from millstream.store.sql.sqlite_direct import direct
+from millstream.store.sql.direct_statements import direct
 
 _TI = TI_TABLE.c
 

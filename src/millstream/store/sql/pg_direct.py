@@ -5,7 +5,7 @@ Through SQLAlchemy's ``Connection.execute`` a short statement on PostgreSQL cost
 description of every column (a tick's reads return 30 to 50 of them), and psycopg
 turning the ``%(name)s`` placeholders into ``$n`` again on every call (statements over
 4 kB are not cached). A chain's handoff runs five of them. A statement marked with
-:func:`~millstream.store.sql.sqlite_direct.direct` is compiled here by SQLAlchemy once
+:func:`~millstream.store.sql.direct_statements.direct` is compiled here by SQLAlchemy once
 per database dialect and set of parameter names, its placeholders numbered once, and
 then run on a ``psycopg.RawCursor`` kept per statement and connection, with SQLAlchemy's
 own bind and result processors (a row read as on SQLite: only the columns that have a
@@ -29,31 +29,33 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
 
-from millstream.store.sql.sqlite_direct import DirectResult, read_rows, row_readers
-
-Processor = Callable[[Any], Any] | None
+from millstream.store.sql.direct_statements import (
+    Binding,
+    DirectResult,
+    Readers,
+    read_rows,
+    row_readers,
+)
 
 _CURSOR = "millstream.pg_cursor"
-_NEEDED = object()
+_UNPLANNED = object()
 _KEPT_ROWS = 100
 """A cursor that read more rows is closed after the call, its result with it."""
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%|%")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Plan:
     sql: str  # with $n placeholders, as the engine's listeners and errors show it
     query: bytes  # the same, as psycopg sends it
-    names: tuple[str, ...]  # the parameter of each $n
-    fixed: tuple[Any, ...]  # a literal's value by position; _NEEDED where a parameter goes
-    binders: tuple[Processor, ...]
-    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None  # None: returns no rows
+    binding: Binding  # the parameter of each $n
+    readers: Readers | None  # None: the statement returns no rows
 
 
 _PLANS: weakref.WeakKeyDictionary[Dialect, dict[tuple[int, frozenset[str]], _Plan | None]] = (
@@ -94,15 +96,10 @@ def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | Non
     if converted is None:
         return None
     query, names = converted
-    binds = compiled.binds
-    if any(name not in binds or binds[name].expanding or binds[name].callable
-           for name in names):
+    binding = Binding.of(compiled, names, keys)
+    if binding is None:
         return None
-    fixed = tuple(_NEEDED if name in keys or binds[name].required else binds[name].value
-                  for name in names)
-    processors = compiled._bind_processors
-    binders = tuple(processors.get(name) for name in names)
-    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
+    readers: Readers | None = None
     if compiled._result_columns:
         try:
             # The driver's type code is not known yet: a type whose reading depends on it
@@ -111,7 +108,7 @@ def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | Non
                                   for entry in compiled._result_columns)
         except Exception:
             return None
-    return _Plan(query, query.encode(), names, fixed, binders, readers)
+    return _Plan(query, query.encode(), binding, readers)
 
 
 def _plan_of(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | None:
@@ -119,8 +116,8 @@ def _plan_of(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | 
     if plans is None:
         plans = _PLANS[dialect] = {}
     key = (id(statement), keys)
-    plan = plans.get(key, _NEEDED)
-    if plan is _NEEDED:
+    plan = plans.get(key, _UNPLANNED)
+    if plan is _UNPLANNED:
         plan = plans[key] = _plan(statement, keys, dialect)
     return plan  # type: ignore[return-value]
 
@@ -160,15 +157,6 @@ def _forget_cursor(connection: Connection, plan: _Plan) -> None:
             cursor.close()
 
 
-def _values(plan: _Plan, params: Mapping[str, Any]) -> tuple[Any, ...]:
-    values = []
-    for name, value, binder in zip(plan.names, plan.fixed, plan.binders, strict=True):
-        if value is _NEEDED:
-            value = params[name]
-        values.append(value if binder is None else binder(value))
-    return tuple(values)
-
-
 def _takes_sqlalchemys_path(connection: Connection) -> bool:
     """Whether this connection asks for what only SQLAlchemy's path does."""
     if connection._execution_options or connection._echo:
@@ -182,7 +170,7 @@ def _takes_sqlalchemys_path(connection: Connection) -> bool:
 def run_direct_postgresql(connection: Connection, statement: Any,
                           params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
                           ) -> DirectResult | None:
-    """Run a :func:`~millstream.store.sql.sqlite_direct.direct` statement on the
+    """Run a :func:`~millstream.store.sql.direct_statements.direct` statement on the
     connection's psycopg cursor; None when it must take SQLAlchemy's path instead (the
     caller then runs it there). An error is raised as SQLAlchemy raises it."""
     if isinstance(params, Sequence):
@@ -197,7 +185,7 @@ def run_direct_postgresql(connection: Connection, statement: Any,
     if cursor is None:
         return None
     try:
-        values = _values(plan, params)
+        values = plan.binding.values(params)
     except KeyError:  # a parameter is missing: SQLAlchemy says which
         return None
     except Exception as exc:  # a bind processor refused a value, as SQLAlchemy reports it

@@ -67,6 +67,7 @@ from millstream.store.sql.convert import (
     try_values,
     update_values,
 )
+from millstream.store.sql.direct_statements import direct
 from millstream.store.sql.dispatch_reads import (
     DISPATCH_LOCK,
     DISPATCH_ORDER,
@@ -77,7 +78,6 @@ from millstream.store.sql.held_reads import for_run_holding_run_postgresql
 from millstream.store.sql.resume_point import LATEST_SCHEDULED
 from millstream.store.sql.run_batches import SqlInstanceBatches, SqlRunBatches
 from millstream.store.sql.run_locks import RUN_BY_KEY, SqlRunLocking
-from millstream.store.sql.sqlite_direct import direct
 from millstream.store.sql.try_end import end_try_statement
 from millstream.store.trigger_records import suspension_reset
 

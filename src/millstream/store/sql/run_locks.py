@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from millstream.store.records import DagRunRecord
 from millstream.store.sql.common import execute
 from millstream.store.sql.convert import RUN_COLUMNS, RUN_TABLE, row_to_run
-from millstream.store.sql.sqlite_direct import direct
+from millstream.store.sql.direct_statements import direct
 
 _RUN = RUN_TABLE.c
 RUN_BY_KEY = select(*RUN_COLUMNS).where(

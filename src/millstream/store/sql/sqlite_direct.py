@@ -3,9 +3,10 @@
 A short statement through SQLAlchemy's ``Connection.execute`` costs about 50 µs of CPU,
 most of it building an execution context and a result object; the same statement on the
 ``sqlite3`` cursor costs about 10 µs. A chain's handoff runs eight of them, so the
-statements marked here with :func:`direct` are compiled by SQLAlchemy once (per set of
-parameter names: an UPDATE's SET clause follows them), then run with SQLAlchemy's own
-bind and result processors (datetimes, JSON) on a cursor kept per connection.
+statements marked with :func:`~millstream.store.sql.direct_statements.direct` are
+compiled by SQLAlchemy once (per set of parameter names: an UPDATE's SET clause follows
+them), then run with SQLAlchemy's own bind and result processors (datetimes, JSON) on a
+cursor kept per connection.
 
 This path is SQLite's, taken only inside a transaction the store began (PostgreSQL has
 its own, :mod:`~millstream.store.sql.pg_direct`, for the same marked statements): the
@@ -19,40 +20,31 @@ expanding or computed parameters, many rows at once) keeps SQLAlchemy's path.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
 
-_S = TypeVar("_S")
-_DIRECT: dict[int, object] = {}  # id -> the statement itself (kept, so no id is reused)
+from millstream.store.sql.direct_statements import (
+    Binding,
+    DirectResult,
+    Readers,
+    read_rows,
+    row_readers,
+)
+
 _CURSOR = "millstream.sqlite_cursor"
-Processor = Callable[[Any], Any] | None
-
-
-def direct(statement: _S) -> _S:
-    """Mark a statement built once (a module constant) to run on the driver's own cursor
-    (SQLite here, PostgreSQL in :mod:`~millstream.store.sql.pg_direct`)."""
-    _DIRECT[id(statement)] = statement
-    return statement
-
-
-def is_direct(statement: object) -> bool:
-    """Whether :func:`direct` marked ``statement``."""
-    return _DIRECT.get(id(statement)) is statement
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     sql: str
-    names: tuple[str, ...]
-    fixed: tuple[Any, ...]  # a literal's value by position; _NEEDED where a parameter goes
-    binders: tuple[Processor, ...]
-    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None  # None: returns no rows
+    binding: Binding  # the parameter at each position
+    readers: Readers | None  # None: the statement returns no rows
 
 
-_NEEDED = object()
+_UNPLANNED = object()
 _PLANS: dict[tuple[int, frozenset[str]], _Plan | None] = {}
 
 
@@ -60,47 +52,14 @@ def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | Non
     compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
     if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
         return None  # Python-side defaults: SQLAlchemy works them out per execution
-    binds = compiled.binds
-    names = tuple(compiled.positiontup or ())
-    if any(binds[name].expanding or binds[name].callable for name in names):
+    binding = Binding.of(compiled, tuple(compiled.positiontup or ()), keys)
+    if binding is None:
         return None
-    fixed = tuple(_NEEDED if name in keys or binds[name].required else binds[name].value
-                  for name in names)
-    processors = compiled._bind_processors
-    binders = tuple(processors.get(name) for name in names)
-    readers: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
+    readers: Readers | None = None
     if compiled._result_columns:
         readers = row_readers(entry.type._cached_result_processor(dialect, None)
-                           for entry in compiled._result_columns)
-    return _Plan(str(compiled), names, fixed, binders, readers)
-
-
-def row_readers(processors: Iterator[Processor]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
-    """The columns whose values a processor turns into something else, by position.
-
-    Most columns (text, numbers) have none, and most datetimes read are NULL: a row is
-    read by changing only the values that need it rather than passing every value
-    through. A processor that gives NULL back for NULL (as the store's types do) is left
-    out for NULL values; one that makes something of NULL is called for every value.
-    """
-    readers = []
-    for at, processor in enumerate(processors):
-        if processor is not None:
-            readers.append((at, processor if processor(None) is None else _Always(processor)))
-    return tuple(readers)
-
-
-class _Always:
-    """A processor called for NULL values too (the reading loop skips NULL otherwise)."""
-
-    __slots__ = ("processor",)
-
-    def __init__(self, processor: Callable[[Any], Any]) -> None:
-        self.processor = processor
-
-    def __call__(self, value: Any) -> Any:
-        return self.processor(value)
-
+                              for entry in compiled._result_columns)
+    return _Plan(str(compiled), binding, readers)
 
 
 def _cursor(connection: Connection) -> sqlite3.Cursor:
@@ -113,44 +72,12 @@ def _cursor(connection: Connection) -> sqlite3.Cursor:
     return cursor
 
 
-class DirectResult:
-    """The part of SQLAlchemy's result the store reads: rows as tuples, ``first``,
-    ``scalar`` and ``rowcount``."""
-
-    __slots__ = ("_rows", "rowcount")
-
-    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
-        self._rows = rows
-        self.rowcount = rowcount
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return iter(self._rows)
-
-    def first(self) -> tuple[Any, ...] | None:
-        return self._rows[0] if self._rows else None
-
-    def scalar(self) -> Any:
-        return self._rows[0][0] if self._rows else None
-
-    def all(self) -> list[tuple[Any, ...]]:
-        return list(self._rows)
-
-
-def _values(plan: _Plan, params: Mapping[str, Any]) -> tuple[Any, ...]:
-    values = []
-    for name, value, binder in zip(plan.names, plan.fixed, plan.binders, strict=True):
-        if value is _NEEDED:
-            value = params[name]
-        values.append(value if binder is None else binder(value))
-    return tuple(values)
-
-
 def run_direct(connection: Connection, statement: Any,
                params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
                ) -> DirectResult | None:
-    """Run a :func:`direct` statement on the connection's sqlite3 cursor; None when it
-    must take SQLAlchemy's path instead (the caller then runs it there), as when the
-    database refused it."""
+    """Run a :func:`~millstream.store.sql.direct_statements.direct` statement on the
+    connection's sqlite3 cursor; None when it must take SQLAlchemy's path instead (the
+    caller then runs it there), as when the database refused it."""
     if isinstance(params, Sequence):
         # One row only: sqlite3 runs each row of many as a statement of its own, so rows
         # before a refused one would stay written and be written again by SQLAlchemy.
@@ -159,13 +86,13 @@ def run_direct(connection: Connection, statement: Any,
         params = params[0]
     params = params or {}
     key = (id(statement), frozenset(params))
-    plan = _PLANS.get(key, _NEEDED)
-    if plan is _NEEDED:
+    plan = _PLANS.get(key, _UNPLANNED)
+    if plan is _UNPLANNED:
         plan = _PLANS[key] = _plan(statement, key[1], connection.dialect)
     if not isinstance(plan, _Plan):
         return None
     try:
-        values = _values(plan, params)
+        values = plan.binding.values(params)
     except KeyError:  # a parameter is missing: SQLAlchemy says which
         return None
     cursor = _cursor(connection)
@@ -180,20 +107,4 @@ def run_direct(connection: Connection, statement: Any,
         return None
 
 
-def read_rows(rows: list[tuple[Any, ...]],
-              readers: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list[tuple[Any, ...]]:
-    """``rows`` with the values of the :func:`row_readers` columns read."""
-    if not readers:
-        return rows
-    read = []
-    for row in rows:
-        values = list(row)
-        for at, reader in readers:
-            value = values[at]
-            if value is not None or type(reader) is _Always:
-                values[at] = reader(value)
-        read.append(tuple(values))
-    return read
-
-
-__all__ = ["DirectResult", "direct", "is_direct", "read_rows", "row_readers", "run_direct"]
+__all__ = ["run_direct"]

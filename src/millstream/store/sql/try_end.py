@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from millstream.store.sql.common import by_ti_key
 from millstream.store.sql.convert import TI_TABLE, TRY_TABLE
-from millstream.store.sql.sqlite_direct import direct
+from millstream.store.sql.direct_statements import direct
 
 TRY_FIELDS = ("dag_id", "run_id", "task_id", "map_index", "try_number", "state",
               "start_date", "end_date", "error")
