@@ -4,6 +4,7 @@ PostgreSQL, the latter with the generic plan a prepared statement gets)."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,9 @@ from sqlalchemy import Connection, Engine, event, text
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
 from millstream.store.sql import SqlStore
+from millstream.store.sql.active_rows import ACTIVE_RUN_CONDITION, UNFINISHED_TI_CONDITION
 from millstream.store.sql.common import connection_of
+from millstream.store.sql.migrate import MIGRATIONS_DIR
 
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
 HISTORY = 300
@@ -181,5 +184,43 @@ def test_a_runs_unfinished_instances_are_read_from_the_index_of_unfinished_ones(
         assert _check(store,
                       lambda: store.task_instances.has_unfinished("etl", finished.run_id),
                       "task_instance", "ix_task_instance_unfinished", 0) is False
+    finally:
+        store.close()
+
+
+def test_the_migration_creates_the_indexes_on_the_conditions_the_store_repeats() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "active_row_indexes", MIGRATIONS_DIR / "versions" / "0013_active_row_indexes.py")
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.ACTIVE_RUN == ACTIVE_RUN_CONDITION
+    assert migration.UNFINISHED_INSTANCE == UNFINISHED_TI_CONDITION
+
+
+def test_writing_instances_builds_no_temporary_table_on_sqlite(sqlite_engine: Engine) -> None:
+    """SQLite evaluates the partial indexes' conditions for each row written: a list of
+    more than two states there would build a temporary table on each insert and update."""
+    store = SqlStore(sqlite_engine)
+    try:
+        queued, _ = _fill(store)
+        with store.transaction():
+            with _sent(store) as sent:
+                [ti, *_] = store.task_instances.for_run("etl", queued.run_id)
+                store.task_instances.set_state(ti, TaskState.QUEUED)
+                [run] = store.runs.add_new([_run("etl", HISTORY + 2, DagRunState.QUEUED)])
+                store.task_instances.add_to_new_runs([TaskInstanceRecord("etl", run.run_id, "t")])
+                store.runs.set_state(run, DagRunState.RUNNING)
+            connection = connection_of(store.session)
+            # (SQLite reports a statement again for each trigger program it runs; the
+            # insert of runs returns what it added, through a temporary table of its own)
+            writes = list(dict.fromkeys(
+                statement for statement, _ in sent
+                if statement.startswith(("INSERT INTO task_instance", "UPDATE task_instance",
+                                         "UPDATE dag_run"))))
+            assert len(writes) == 3, writes
+            for statement in writes:
+                program = connection.exec_driver_sql(f"EXPLAIN {statement}").all()
+                assert "OpenEphemeral" not in {row[1] for row in program}, statement
     finally:
         store.close()

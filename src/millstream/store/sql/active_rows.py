@@ -13,13 +13,23 @@ index's condition: SQLite needs the very condition among the statement's terms, 
 PostgreSQL must prove it without the parameters' values (a generic plan). So statements
 that look for active rows add :func:`active_run` or :func:`unfinished_instance`, whose
 values are literal SQL, as the indexes' conditions are.
+
+The conditions list the states two at a time (``state IN ('queued', 'running')``, and
+for more states such lists joined by OR). SQLite evaluates a partial index's condition
+for every row written to the table: a list of two values it compares one by one, but of
+more it builds a temporary table each time a statement runs, which cost each insert
+and state change of an instance more than the index saved. A list of one value is an
+equality, ``state = 'queued'``, which SQLite matches against a statement's ``state = ?``
+by the value bound, then prepares the statement again whenever another value is bound:
+the compare-and-set updates of a state would be prepared again on most executions. So
+an odd last state is listed twice.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal_column
+from sqlalchemy import ColumnElement, literal_column, or_
 
 from millstream.model.states import UNFINISHED_RUN_STATES, UNFINISHED_TASK_STATES
 
@@ -29,28 +39,35 @@ UNFINISHED_TI_STATES = tuple(sorted(state.value for state in UNFINISHED_TASK_STA
 """The states of the instances in ``ix_task_instance_unfinished``, in the same order."""
 
 
-def _listed(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{value}'" for value in values)
+def _in_twos(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    padded = [*values, values[-1]] if len(values) % 2 else list(values)
+    return [(padded[i], padded[i + 1]) for i in range(0, len(padded), 2)]
 
 
-ACTIVE_RUN_CONDITION = f"state IN ({_listed(ACTIVE_RUN_STATES)})"
+def _condition(values: tuple[str, ...]) -> str:
+    return " OR ".join(f"state IN ('{first}', '{second}')" for first, second in _in_twos(values))
+
+
+ACTIVE_RUN_CONDITION = _condition(ACTIVE_RUN_STATES)
 """The condition of ``ix_dag_run_active``, as its CREATE INDEX has it."""
-UNFINISHED_TI_CONDITION = f"state IN ({_listed(UNFINISHED_TI_STATES)})"
+UNFINISHED_TI_CONDITION = _condition(UNFINISHED_TI_STATES)
 """The condition of ``ix_task_instance_unfinished``, as its CREATE INDEX has it."""
 
 
-def _literal_in(column: ColumnElement[Any], values: tuple[str, ...]) -> ColumnElement[bool]:
-    return column.in_([literal_column(f"'{value}'") for value in values])
+def _one_of_literals(column: ColumnElement[Any], values: tuple[str, ...]
+                     ) -> ColumnElement[bool]:
+    return or_(*(column.in_([literal_column(f"'{first}'"), literal_column(f"'{second}'")])
+                 for first, second in _in_twos(values)))
 
 
 def active_run(state: ColumnElement[Any]) -> ColumnElement[bool]:
     """``state IN ('queued', 'running')`` on a run's state column, values as literals."""
-    return _literal_in(state, ACTIVE_RUN_STATES)
+    return _one_of_literals(state, ACTIVE_RUN_STATES)
 
 
 def unfinished_instance(state: ColumnElement[Any]) -> ColumnElement[bool]:
-    """The unfinished states on a task instance's state column, values as literals."""
-    return _literal_in(state, UNFINISHED_TI_STATES)
+    """The unfinished states, two at a time, on a task instance's state column."""
+    return _one_of_literals(state, UNFINISHED_TI_STATES)
 
 
 __all__ = [

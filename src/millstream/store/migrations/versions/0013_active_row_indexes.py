@@ -31,9 +31,13 @@ down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The states two at a time (see store/sql/active_rows.py): SQLite would build a table of a
+# longer list each time it evaluates the condition, and an equality would make it prepare
+# a statement with ``state = ?`` again for each new value bound.
 ACTIVE_RUN = "state IN ('queued', 'running')"
-UNFINISHED_INSTANCE = ("state IN ('deferred', 'none', 'queued', 'running', 'scheduled', "
-                       "'up_for_reschedule', 'up_for_retry')")
+UNFINISHED_INSTANCE = ("state IN ('deferred', 'none') OR state IN ('queued', 'running') OR "
+                       "state IN ('scheduled', 'up_for_reschedule') OR "
+                       "state IN ('up_for_retry', 'up_for_retry')")
 
 
 def _create_partial(name: str, table: str, columns: list[str], condition: str) -> None:
