@@ -19,9 +19,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from millstream.store.sql.active_rows import ACTIVE_RUN_CONDITION, UNFINISHED_TI_CONDITION
 from millstream.store.sql.types import UtcDateTime
 
 ID_LEN = 250
@@ -62,8 +64,11 @@ class DagRunRow(Base):
         Index("ix_dag_run_resume", "dag_id", "run_type", "logical_date"),
         # The overview: a state's runs that ended in a window (migration 0008).
         Index("ix_dag_run_state_end", "state", "end_date"),
-        # A DAG's active runs (max_active_runs, run creation) without reading its history.
-        Index("ix_dag_run_dag_state", "dag_id", "state"),
+        # A DAG's active runs (max_active_runs, run creation) without reading its history,
+        # in an index of the active runs alone (0013; see active_rows.py).
+        Index("ix_dag_run_active", "dag_id", "logical_date", "state",
+              sqlite_where=text(ACTIVE_RUN_CONDITION),
+              postgresql_where=text(ACTIVE_RUN_CONDITION)),
         # The newest runs of every DAG (the REST API's run list) without a sort of all.
         Index("ix_dag_run_logical_date", "logical_date", "dag_id", "run_id"),
     )
@@ -105,8 +110,10 @@ class TaskInstanceRow(Base):
         _run_fk(),
         Index("ix_task_instance_state", "state"),
         Index("ix_task_instance_state_end", "state", "end_date"),  # the overview (0008)
-        # A run's unfinished instances found without reading its finished ones.
-        Index("ix_task_instance_run_state", "dag_id", "run_id", "state"),
+        # A run's unfinished instances, in an index of the unfinished ones alone (0013).
+        Index("ix_task_instance_unfinished", "dag_id", "run_id", "state",
+              sqlite_where=text(UNFINISHED_TI_CONDITION),
+              postgresql_where=text(UNFINISHED_TI_CONDITION)),
     )
 
     dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.model.states import (
-    FINISHED_TASK_STATES,
+    UNFINISHED_RUN_STATES,
     DagRunState,
     InvalidTransition,
     TaskState,
@@ -35,6 +35,7 @@ from millstream.store.records import (
     TaskTryRecord,
     try_record_of,
 )
+from millstream.store.sql.active_rows import active_run, unfinished_instance
 from millstream.store.sql.common import (
     by_run_key,
     by_ti_key,
@@ -87,14 +88,17 @@ _TI = TI_TABLE.c
 _RUN_GET = select(*RUN_COLUMNS).where(by_run_key(RUN_TABLE))
 _RUN_STATE = select(_RUN.state).where(by_run_key(RUN_TABLE))
 _RUN_LISTS = {
-    (by_dag, by_state): select(*RUN_COLUMNS)
+    (by_dag, by_state, active): select(*RUN_COLUMNS)
     .where(_RUN.dag_id == bindparam("k_dag_id") if by_dag else true())
     .where(_RUN.state.in_(bindparam("states", expanding=True)) if by_state else true())
+    .where(active_run(_RUN.state) if active else true())
     .order_by(_RUN.dag_id, _RUN.logical_date)
     for by_dag in (False, True)
     for by_state in (False, True)
+    for active in ((False, True) if by_state else (False,))
 }
-"""Listing runs, by (filtered by DAG, filtered by states)."""
+"""Listing runs, by (filtered by DAG, filtered by states, all of them active ones: then
+ix_dag_run_active gives a DAG's in order, none of its history read)."""
 _RUN_UPDATE = update(RUN_TABLE).where(by_run_key(RUN_TABLE), _RUN.state == bindparam("k_state"))
 _TI_GET = select(*TI_COLUMNS).where(by_ti_key(TI_TABLE))
 _TI_STATE = select(_TI.state).where(by_ti_key(TI_TABLE))
@@ -114,13 +118,9 @@ _TI_FOR_RUN_TASKS = {
     for dialect in ("sqlite", "postgresql", "")
 }
 """The instances of some tasks of a run, by dialect name ("" for any other)."""
-_UNFINISHED = sorted(s.value for s in TaskState if s not in FINISHED_TASK_STATES)
-_TI_UNFINISHED = {  # one seek of ix_task_instance_run_state: finished rows are not read
-    dialect: select(_TI.task_id)
-    .where(by_run_key(TI_TABLE), one_of(_TI.state, "states", dialect))
-    .limit(1)
-    for dialect in ("sqlite", "postgresql", "")
-}
+_TI_UNFINISHED = (  # one seek of ix_task_instance_unfinished, which holds no finished row
+    select(_TI.task_id).where(by_run_key(TI_TABLE), unfinished_instance(_TI.state)).limit(1)
+)
 _TI_IN_STATES = {
     dialect: select(*TI_COLUMNS)
     .where(one_of(_TI.state, "states", dialect))
@@ -153,10 +153,10 @@ _TI_SET = update(TI_TABLE).where(by_ti_key(TI_TABLE))
 _TRIES = select(*TRY_COLUMNS).where(by_ti_key(TRY_TABLE)).order_by(TRY_TABLE.c.id)
 # A scheduler tick's statements, run on the driver's cursor (sqlite_direct.py, pg_direct.py).
 for _statement in (_RUN_GET, _RUN_STATE, _RUN_UPDATE, _TI_GET, _TI_STATE, _TI_FOR_RUN,
-                   *(by_dialect[name] for by_dialect in (_TI_FOR_RUN_TASKS, _TI_UNFINISHED,
-                                                         _TI_IN_STATES)
+                   *(by_dialect[name] for by_dialect in (_TI_FOR_RUN_TASKS, _TI_IN_STATES)
                      for name in ("sqlite", "postgresql")),
-                   _TI_SCHEDULED, _TRY_INSERT, _TI_UPDATE, _TI_MARK_RUNNING, _TI_SET, _TRIES):
+                   _TI_UNFINISHED, _TI_SCHEDULED, _TRY_INSERT, _TI_UPDATE, _TI_MARK_RUNNING,
+                   _TI_SET, _TRIES):
     direct(_statement)
 class SqlRunRepo(SqlRunLocking, SqlRunBatches):
     """DAG runs in the ``dag_run`` table."""
@@ -200,9 +200,12 @@ class SqlRunRepo(SqlRunLocking, SqlRunBatches):
         params: dict[str, Any] = {}
         if dag_id is not None:
             params["k_dag_id"] = dag_id
+        active = False
         if states is not None:
-            params["states"] = sorted({DagRunState(s).value for s in states})
-        query = _RUN_LISTS[(dag_id is not None, states is not None)]
+            asked = {DagRunState(s) for s in states}
+            params["states"] = sorted(state.value for state in asked)
+            active = asked <= UNFINISHED_RUN_STATES
+        query = _RUN_LISTS[(dag_id is not None, states is not None, active)]
         return [row_to_run(row) for row in execute(self.session, query, params)]
 
     def previous(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
@@ -323,11 +326,8 @@ class SqlTaskInstanceRepo(SqlInstanceBatches):
 
     def has_unfinished(self, dag_id: str, run_id: str) -> bool:
         """Whether any instance of the run has not finished (an index seek, LIMIT 1)."""
-        dialect = self._dialect()
-        params = {"k_dag_id": dag_id, "k_run_id": run_id,
-                  "states": one_of_values(_UNFINISHED, dialect)}
-        statement = _TI_UNFINISHED.get(dialect, _TI_UNFINISHED[""])
-        return execute(self.session, statement, params).first() is not None
+        params = {"k_dag_id": dag_id, "k_run_id": run_id}
+        return execute(self.session, _TI_UNFINISHED, params).first() is not None
 
     def lock_dispatch(self) -> bool:
         """On PostgreSQL a transaction-level advisory lock, tried without waiting; SQLite

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from millstream.model.states import DagRunState
 from millstream.store.records import DagRunRecord, TaskInstanceRecord
+from millstream.store.sql.active_rows import active_run
 from millstream.store.sql.common import (
     conflicts_as_value_error,
     connection_of,
@@ -37,11 +37,13 @@ _ADD_NEW = {
     .returning(_RUN.dag_id, _RUN.run_id),
 }
 _TI_INSERT = insert(TI_TABLE)
-_ACTIVE_STATES = sorted(s.value for s in (DagRunState.QUEUED, DagRunState.RUNNING))
-_ACTIVE_COUNTS = {  # a seek of ix_dag_run_dag_state per DAG and state asked about
+_ACTIVE_COUNTS = {  # a seek of ix_dag_run_active, which holds active runs alone, per DAG
     dialect: select(_RUN.dag_id, func.count())
-    .where(one_of(_RUN.dag_id, "dag_ids", dialect),
-           one_of(_RUN.state, "states", dialect))
+    # SQLite seeks the index per DAG for a list of values, but for the rows of json_each
+    # reads every active run of every DAG instead: so the list is expanded there.
+    .where(_RUN.dag_id.in_(bindparam("dag_ids", expanding=True)) if dialect != "postgresql"
+           else one_of(_RUN.dag_id, "dag_ids", dialect),
+           active_run(_RUN.state))
     .group_by(_RUN.dag_id)
     for dialect in ("sqlite", "postgresql", "")
 }
@@ -87,9 +89,9 @@ class SqlRunBatches:
             return {}
         dialect = connection_of(self.session).dialect.name
         statement = _ACTIVE_COUNTS.get(dialect, _ACTIVE_COUNTS[""])
-        rows = execute(self.session, statement,
-                       {"dag_ids": one_of_values(sorted(set(dag_ids)), dialect),
-                        "states": one_of_values(_ACTIVE_STATES, dialect)})
+        ids = sorted(set(dag_ids))
+        rows = execute(self.session, statement, {
+            "dag_ids": one_of_values(ids, dialect) if dialect == "postgresql" else ids})
         return {dag_id: count for dag_id, count in rows}
 
 
