@@ -84,19 +84,26 @@ def _plan_sqlite(connection: Connection, statement: str) -> str:
     return " | ".join(str(row[-1]) for row in rows)
 
 
-def _rows_read_postgres(connection: Connection, statement: str, parameters: dict[str, Any],
+def _rows_read_postgres(connection: Connection, statement: str, parameters: Any,
                         table: str) -> int:
     """How many rows of ``table`` running ``statement`` reads (those it keeps and those its
     filters drop), prepared and run with a generic plan: one that holds for any value of
-    its parameters, as PostgreSQL uses for a statement the driver has prepared."""
-    names: list[str] = []
+    its parameters, as PostgreSQL uses for a statement the driver has prepared.
+
+    ``statement`` is as the driver was given it: with ``%(name)s`` placeholders and a
+    dict of parameters (SQLAlchemy's path), or ``$n`` and their values in order (the
+    direct path)."""
+    names: list[Any] = []  # a name, or a position
 
     def number(match: re.Match[str]) -> str:
         if match.group(1) not in names:
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    numbered = re.sub(r"%\((\w+)\)s", number, statement)
+    if isinstance(parameters, dict):
+        numbered = re.sub(r"%\((\w+)\)s", number, statement)
+    else:
+        numbered, names = statement, list(range(len(parameters)))
     connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
     connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
     connection.exec_driver_sql(f"PREPARE probe AS {numbered}")
