@@ -22,6 +22,8 @@ from millstream.store.sql.pg_direct import run_direct_postgresql
 from millstream.store.sql.sqlite_direct import run_direct
 
 _CONNECTION = "millstream.connection"
+_DIRECT_PATHS = {"sqlite": run_direct, "postgresql": run_direct_postgresql}
+"""The driver's own path for marked statements, by dialect name."""
 
 
 def connection_of(session: Session) -> Connection:
@@ -74,14 +76,8 @@ def execute(session: Session, statement: Any, params: Any = None) -> Any:
     A statement marked :func:`~millstream.store.sql.direct_statements.direct` runs on the
     driver's cursor (SQLite and PostgreSQL)."""
     connection = connection_of(session)
-    if is_direct(statement):
-        dialect = connection.dialect.name
-        if dialect == "sqlite":
-            result = run_direct(connection, statement, params)
-        elif dialect == "postgresql":
-            result = run_direct_postgresql(connection, statement, params)
-        else:
-            result = None
+    if is_direct(statement) and (path := _DIRECT_PATHS.get(connection.dialect.name)):
+        result = path(connection, statement, params)
         if result is not None:
             return result
     return connection.execute(statement, params)

@@ -48,7 +48,10 @@ class Binding:
            ) -> Binding | None:
         """The binding of ``compiled`` whose positions take ``names``, called with the
         parameters ``keys``; None when SQLAlchemy works a value out per execution
-        (expanding or computed parameters)."""
+        (Python-side column defaults, expanding or computed parameters)."""
+        if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch",
+                                                                 None):
+            return None
         binds = compiled.binds
         if any(name not in binds or binds[name].expanding or binds[name].callable
                for name in names):

@@ -87,8 +87,6 @@ def numbered(sql: str, escaped: Mapping[str, str] | None = None
 
 def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | None:
     compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
-    if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
-        return None  # Python-side defaults: SQLAlchemy works them out per execution
     sql = str(compiled)
     if "__[POSTCOMPILE_" in sql:
         return None  # rendered per execution (expanding IN, literal_execute)

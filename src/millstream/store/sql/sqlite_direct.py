@@ -50,8 +50,6 @@ _PLANS: dict[tuple[int, frozenset[str]], _Plan | None] = {}
 
 def _plan(statement: Any, keys: frozenset[str], dialect: Dialect) -> _Plan | None:
     compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
-    if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
-        return None  # Python-side defaults: SQLAlchemy works them out per execution
     binding = Binding.of(compiled, tuple(compiled.positiontup or ()), keys)
     if binding is None:
         return None
