@@ -1,24 +1,30 @@
-"""On both direct paths (SQLite's and PostgreSQL's) a row is read as SQLAlchemy reads it,
-although only the columns with a processor are visited and NULL is mostly passed over."""
+"""On both direct paths (SQLite's and PostgreSQL's) a row is read as SQLAlchemy reads it:
+the same values and types, although only the columns with a processor are visited and
+NULL is mostly passed over."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, String, TypeDecorator, bindparam, select, type_coerce
-from sqlalchemy.engine import Connection
 
 from millstream.model.states import DagRunState, TaskState
 from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 from millstream.store.sql import SqlStore
+from millstream.store.sql import repos as sql_repos
 from millstream.store.sql.common import connection_of
 from millstream.store.sql.convert import TI_TABLE
 from millstream.store.sql.direct_statements import DirectResult, direct
+from millstream.store.sql.dispatch_reads import _VIEW
+from millstream.store.sql.held_reads import _HELD
 from millstream.store.sql.pg_direct import run_direct_postgresql
 from millstream.store.sql.sqlite_direct import run_direct
 
 MOMENT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+RUN = {"k_dag_id": "etl", "k_run_id": "manual__1"}
 
 
 class _NullAsWord(TypeDecorator[str]):
@@ -37,32 +43,67 @@ _HOSTS = direct(select(TI_TABLE.c.task_id, type_coerce(TI_TABLE.c.hostname, _Nul
                 .order_by(TI_TABLE.c.task_id))
 
 
-def _run_direct(connection: Connection, statement: Any, params: dict[str, Any]) -> Any:
-    if connection.dialect.name == "sqlite":
-        return run_direct(connection, statement, params)
-    return run_direct_postgresql(connection, statement, params)
+@pytest.fixture
+def store(sql_engine: Engine) -> Iterator[SqlStore]:
+    """A store on either database, holding a running run of two instances."""
+    store = SqlStore(sql_engine)
+    run = DagRunRecord("etl", "manual__1", MOMENT, MOMENT, MOMENT + timedelta(hours=1),
+                       state=DagRunState.RUNNING, conf={"region": "eu"})
+    with store.transaction():
+        store.runs.add(run)
+        store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, name)
+                                       for name in ("extract", "load")])
+    yield store
+    store.close()
+
+
+def _both_ways(store: SqlStore, statement: Any, params: dict[str, Any]) -> tuple[Any, Any]:
+    """The rows of ``statement`` run on the driver's path and through SQLAlchemy, in the
+    store's open transaction."""
+    connection = connection_of(store.session)
+    path = run_direct if connection.dialect.name == "sqlite" else run_direct_postgresql
+    read = path(connection, statement, params)
+    assert isinstance(read, DirectResult)  # it did take the direct path
+    return read.all(), [tuple(row) for row in connection.execute(statement, params)]
+
+
+def test_reads_give_the_same_values_and_types_as_sqlalchemy(store: SqlStore) -> None:
+    key = TaskInstanceKey("etl", "manual__1", "extract")
+    with store.transaction():
+        ti = store.task_instances.get(key)
+        assert ti is not None
+        scheduled = store.task_instances.set_state(ti, TaskState.SCHEDULED)
+        queued = store.task_instances.claim(
+            scheduled, TaskState.SCHEDULED, TaskState.QUEUED, try_number=1, step_id="s1")
+        assert queued is not None
+        store.task_instances.set_state(
+            queued, TaskState.DEFERRED, start_date=MOMENT, next_method="resume",
+            next_kwargs={"event": [1, "two", None]}, trigger_timeout=MOMENT)
+    with store.transaction():
+        direct_rows, through = _both_ways(store, sql_repos._TI_GET,
+                                          {**RUN, "k_task_id": "extract", "k_map_index": -1})
+        assert direct_rows == through
+        row = direct_rows[0]
+        assert MOMENT in row and all(
+            value.tzinfo is UTC for value in row if isinstance(value, datetime))
+        assert {"event": [1, "two", None]} in row
+        run_rows = _both_ways(store, sql_repos._RUN_GET, RUN)
+        assert run_rows[0] == run_rows[1] and {"region": "eu"} in run_rows[0][0]
+        if connection_of(store.session).dialect.name == "postgresql":  # its own statements
+            held = _both_ways(store, _HELD, {**RUN, "task_ids": ["extract", "load"]})
+            assert held[0] == held[1] and len(held[0]) == 2 and {"region": "eu"} in held[0][0]
+            view = _both_ways(store, _VIEW, {"states": ["deferred"], "limit": 4})
+            assert view[0] == view[1] and [row[0] for row in view[0]] == [True]
 
 
 def test_a_processor_is_called_for_null_only_if_it_makes_something_of_it(
-        sql_engine: Engine) -> None:
-    store = SqlStore(sql_engine)
-    try:
-        run = DagRunRecord("etl", "manual__1", MOMENT, MOMENT, MOMENT + timedelta(hours=1),
-                           state=DagRunState.RUNNING)
-        with store.transaction():
-            store.runs.add(run)
-            store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, name)
-                                           for name in ("extract", "load")])
-            ti = store.task_instances.get(TaskInstanceKey("etl", run.run_id, "load"))
-            assert ti is not None
-            store.task_instances.set_state(ti, TaskState.SCHEDULED, hostname="worker-1",
-                                           start_date=MOMENT)
-        with store.transaction():
-            connection = connection_of(store.session)
-            read = _run_direct(connection, _HOSTS, {"dag_id": "etl"})
-            assert isinstance(read, DirectResult)  # it did take the direct path
-            through = [tuple(row) for row in connection.execute(_HOSTS, {"dag_id": "etl"})]
-        assert read.all() == through == [("extract", "nobody", None),
-                                         ("load", "host worker-1", MOMENT)]
-    finally:
-        store.close()
+        store: SqlStore) -> None:
+    with store.transaction():
+        ti = store.task_instances.get(TaskInstanceKey("etl", "manual__1", "load"))
+        assert ti is not None
+        store.task_instances.set_state(ti, TaskState.SCHEDULED, hostname="worker-1",
+                                       start_date=MOMENT)
+    with store.transaction():
+        direct_rows, through = _both_ways(store, _HOSTS, {"dag_id": "etl"})
+    assert direct_rows == through == [("extract", "nobody", None),
+                                      ("load", "host worker-1", MOMENT)]

@@ -18,9 +18,7 @@ from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstance
 from millstream.store.sql import SqlStore
 from millstream.store.sql import repos as sql_repos
 from millstream.store.sql.common import connection_of, execute
-from millstream.store.sql.direct_statements import DirectResult, is_direct
-from millstream.store.sql.dispatch_reads import _VIEW
-from millstream.store.sql.held_reads import _HELD
+from millstream.store.sql.direct_statements import is_direct
 from millstream.store.sql.pg_direct import run_direct_postgresql
 from millstream.store.sql.watchdog import DatabaseWatchdog
 
@@ -39,40 +37,6 @@ def store(clean_postgres_engine: Engine) -> Iterator[SqlStore]:
                                        for name in ("extract", "load")])
     yield store
     store.close()
-
-
-def _both_ways(store: SqlStore, statement: Any, params: dict[str, Any]) -> tuple[Any, Any]:
-    """The rows of ``statement`` run directly and through SQLAlchemy, in one transaction."""
-    connection = connection_of(store.session)
-    direct = run_direct_postgresql(connection, statement, params)
-    assert isinstance(direct, DirectResult)  # it did take the direct path
-    return direct.all(), [tuple(row) for row in connection.execute(statement, params)]
-
-
-def test_reads_give_the_same_values_and_types_as_sqlalchemy(store: SqlStore) -> None:
-    key = TaskInstanceKey("etl", "manual__1", "extract")
-    with store.transaction():
-        ti = store.task_instances.get(key)
-        assert ti is not None
-        scheduled = store.task_instances.set_state(ti, TaskState.SCHEDULED)
-        queued = store.task_instances.claim(
-            scheduled, TaskState.SCHEDULED, TaskState.QUEUED, try_number=1, step_id="s1")
-        assert queued is not None
-        store.task_instances.set_state(
-            queued, TaskState.DEFERRED, start_date=MOMENT, next_method="resume",
-            next_kwargs={"event": [1, "two", None]}, trigger_timeout=MOMENT)
-    with store.transaction():
-        params = {**RUN, "k_task_id": "extract", "k_map_index": -1}
-        direct, through = _both_ways(store, sql_repos._TI_GET, params)
-        assert direct == through
-        row = direct[0]
-        assert MOMENT in row and all(
-            value.tzinfo is UTC for value in row if isinstance(value, datetime))
-        assert {"event": [1, "two", None]} in row
-        held = _both_ways(store, _HELD, {**RUN, "task_ids": ["extract", "load"]})
-        assert held[0] == held[1] and len(held[0]) == 2 and {"region": "eu"} in held[0][0]
-        view = _both_ways(store, _VIEW, {"states": ["deferred"], "limit": 4})
-        assert view[0] == view[1] and [row[0] for row in view[0]] == [True]
 
 
 def test_a_handoffs_statements_all_take_the_drivers_cursor(

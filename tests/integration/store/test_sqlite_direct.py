@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -14,7 +13,7 @@ from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstance
 from millstream.store.sql import SqlStore
 from millstream.store.sql import repos as sql_repos
 from millstream.store.sql.common import connection_of, execute
-from millstream.store.sql.direct_statements import DirectResult, is_direct
+from millstream.store.sql.direct_statements import is_direct
 from millstream.store.sql.sqlite_direct import run_direct
 
 MOMENT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -30,40 +29,6 @@ def store(sqlite_engine: Engine) -> SqlStore:
         store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, name)
                                        for name in ("extract", "load")])
     return store
-
-
-def _both_ways(store: SqlStore, statement: Any, params: dict[str, Any]) -> tuple[Any, Any]:
-    """The rows of ``statement`` run directly and through SQLAlchemy, in one transaction."""
-    connection = connection_of(store.session)
-    direct = run_direct(connection, statement, params)
-    assert isinstance(direct, DirectResult)  # it did take the direct path
-    return direct.all(), [tuple(row) for row in connection.execute(statement, params)]
-
-
-def test_reads_give_the_same_values_and_types_as_sqlalchemy(store: SqlStore) -> None:
-    key = TaskInstanceKey("etl", "manual__1", "extract")
-    with store.transaction():
-        ti = store.task_instances.get(key)
-        assert ti is not None
-        scheduled = store.task_instances.set_state(ti, TaskState.SCHEDULED)
-        queued = store.task_instances.claim(
-            scheduled, TaskState.SCHEDULED, TaskState.QUEUED, try_number=1, step_id="s1")
-        assert queued is not None
-        store.task_instances.set_state(
-            queued, TaskState.DEFERRED, start_date=MOMENT, next_method="resume",
-            next_kwargs={"event": [1, "two", None]}, trigger_timeout=MOMENT)
-    with store.transaction():
-        params = {"k_dag_id": "etl", "k_run_id": "manual__1",
-                  "k_task_id": "extract", "k_map_index": -1}
-        direct, through = _both_ways(store, sql_repos._TI_GET, params)
-        assert direct == through
-        row = direct[0]
-        assert MOMENT in row and all(
-            value.tzinfo is UTC for value in row if isinstance(value, datetime))
-        assert {"event": [1, "two", None]} in row
-        run_rows = _both_ways(store, sql_repos._RUN_GET,
-                              {"k_dag_id": "etl", "k_run_id": "manual__1"})
-        assert run_rows[0] == run_rows[1] and {"region": "eu"} in run_rows[0][0]
 
 
 def test_a_compare_and_set_counts_the_rows_it_changed(store: SqlStore) -> None:
