@@ -5,14 +5,15 @@ NULL is mostly passed over."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, String, TypeDecorator, bindparam, select, type_coerce
+from tests.direct_cases import MOMENT, RUN, store_with_a_run
 
-from millstream.model.states import DagRunState, TaskState
-from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
+from millstream.model.states import TaskState
+from millstream.store.records import TaskInstanceKey
 from millstream.store.sql import SqlStore
 from millstream.store.sql import repos as sql_repos
 from millstream.store.sql.common import connection_of
@@ -22,9 +23,6 @@ from millstream.store.sql.dispatch_reads import _VIEW
 from millstream.store.sql.held_reads import _HELD
 from millstream.store.sql.pg_direct import run_direct_postgresql
 from millstream.store.sql.sqlite_direct import run_direct
-
-MOMENT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
-RUN = {"k_dag_id": "etl", "k_run_id": "manual__1"}
 
 
 class _NullAsWord(TypeDecorator[str]):
@@ -46,13 +44,7 @@ _HOSTS = direct(select(TI_TABLE.c.task_id, type_coerce(TI_TABLE.c.hostname, _Nul
 @pytest.fixture
 def store(sql_engine: Engine) -> Iterator[SqlStore]:
     """A store on either database, holding a running run of two instances."""
-    store = SqlStore(sql_engine)
-    run = DagRunRecord("etl", "manual__1", MOMENT, MOMENT, MOMENT + timedelta(hours=1),
-                       state=DagRunState.RUNNING, conf={"region": "eu"})
-    with store.transaction():
-        store.runs.add(run)
-        store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, name)
-                                       for name in ("extract", "load")])
+    store = store_with_a_run(sql_engine)
     yield store
     store.close()
 

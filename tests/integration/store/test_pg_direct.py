@@ -4,7 +4,6 @@ fail as it fails, and are seen by the engine's listeners (the connection watchdo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -12,9 +11,10 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import IntegrityError, OperationalError
+from tests.direct_cases import MOMENT, RUN, store_with_a_run
 
-from millstream.model.states import DagRunState, TaskState
-from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
+from millstream.model.states import TaskState
+from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 from millstream.store.sql import SqlStore
 from millstream.store.sql import repos as sql_repos
 from millstream.store.sql.common import connection_of, execute
@@ -22,19 +22,10 @@ from millstream.store.sql.direct_statements import is_direct
 from millstream.store.sql.pg_direct import run_direct_postgresql
 from millstream.store.sql.watchdog import DatabaseWatchdog
 
-MOMENT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
-RUN = {"k_dag_id": "etl", "k_run_id": "manual__1"}
-
 
 @pytest.fixture
 def store(clean_postgres_engine: Engine) -> Iterator[SqlStore]:
-    store = SqlStore(clean_postgres_engine)
-    run = DagRunRecord("etl", "manual__1", MOMENT, MOMENT, MOMENT + timedelta(hours=1),
-                       state=DagRunState.RUNNING, conf={"region": "eu"})
-    with store.transaction():
-        store.runs.add(run)
-        store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, name)
-                                       for name in ("extract", "load")])
+    store = store_with_a_run(clean_postgres_engine)
     yield store
     store.close()
 

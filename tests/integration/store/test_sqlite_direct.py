@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
+from tests.direct_cases import MOMENT, store_with_a_run
 
-from millstream.model.states import DagRunState, TaskState
-from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
+from millstream.model.states import TaskState
+from millstream.store.records import TaskInstanceKey
 from millstream.store.sql import SqlStore
 from millstream.store.sql import repos as sql_repos
 from millstream.store.sql.common import connection_of, execute
 from millstream.store.sql.direct_statements import is_direct
 from millstream.store.sql.sqlite_direct import run_direct
 
-MOMENT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
-
 
 @pytest.fixture
 def store(sqlite_engine: Engine) -> SqlStore:
-    store = SqlStore(sqlite_engine)
-    run = DagRunRecord("etl", "manual__1", MOMENT, MOMENT, MOMENT + timedelta(hours=1),
-                       state=DagRunState.RUNNING, conf={"region": "eu"})
-    with store.transaction():
-        store.runs.add(run)
-        store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, name)
-                                       for name in ("extract", "load")])
-    return store
+    return store_with_a_run(sqlite_engine)
 
 
 def test_a_compare_and_set_counts_the_rows_it_changed(store: SqlStore) -> None:
