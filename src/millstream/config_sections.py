@@ -169,11 +169,19 @@ class ExecutorSettings(_Section):
     """``[executor]``: the worker processes of the local executor."""
 
     # Tries a worker process runs, one after another, before it is replaced (1: a fresh
-    # process for every try). A try that leaves its worker unhealthy has it replaced sooner.
-    tries_per_process: int = Field(default=100, ge=1)
+    # process for every try); each worker runs up to a tenth more, so that workers started
+    # together are replaced at different times. A try that leaves its worker unhealthy
+    # (threads or processes left, memory grown, settings changed) has it replaced sooner.
+    tries_per_process: int = Field(default=1000, ge=1)
     # A worker whose resident memory has grown by more than this since it started (what
     # its tries added to what it shares with the DAG file's zygote) is replaced.
     max_memory_growth_mb: int = Field(default=512, ge=16)
+    # Tries the local executor takes ahead of its free slots, as a multiple of
+    # [scheduler] parallelism (Celery's worker_prefetch_multiplier): they wait in the
+    # executor, queued, and each starts the moment a running try ends, not at the next
+    # scheduler tick; under load the scheduler then applies ends in batches. Running tries
+    # stay within parallelism. 0: queue only to free slots.
+    prefetch_multiplier: int = Field(default=1, ge=0, le=16)
 
 
 class LoggingSettings(_Section):

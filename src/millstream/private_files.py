@@ -21,6 +21,7 @@ __all__ = [
     "make_private_folder",
     "open_private",
     "touch_private",
+    "write_all",
     "write_private_text",
 ]
 
@@ -75,8 +76,23 @@ def append_private(path: str | os.PathLike[str]) -> TextIO:
 
 def write_private_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``path``, replacing what it held; a new file is owner-only."""
-    with os.fdopen(open_private(path, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as file:
-        file.write(text)
+    fd = open_private(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        write_all(fd, text)
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, text: str) -> None:
+    """Write all of ``text`` (UTF-8) to the descriptor ``fd``.
+
+    Straight to the descriptor: a file object would cost a buffer, an encoder and three
+    system calls asking what the file is, for a text written once (a worker writes a few
+    such files for every try).
+    """
+    data = memoryview(text.encode("utf-8"))
+    while data:
+        data = data[os.write(fd, data):]
 
 
 def touch_private(path: str | os.PathLike[str]) -> Path:

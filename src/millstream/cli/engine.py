@@ -87,7 +87,9 @@ def scheduler_job(
                              dag_import_memory_mb=sched.file_parse_memory_mb,
                              tries_per_process=settings.executor.tries_per_process,
                              worker_memory_growth_mb=settings.executor.max_memory_growth_mb,
-                             store_factory=store_factory)
+                             store_factory=store_factory,
+                             prefetch=0 if on_celery else
+                             sched.parallelism * settings.executor.prefetch_multiplier)
     callbacks = ForkedCallbackRunner(executor)
     timings = JobTimings(
         parse_interval=_seconds(sched.parse_interval_s),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,8 +33,18 @@ ZYGOTE_IDLE_S = 300.0
 MAX_ZYGOTES = 32
 """How many zygotes may live at once; past that the least recently used idle one goes."""
 
-TRIES_PER_PROCESS = 100
-"""How many tries a worker process runs before it is replaced (1: a process per try)."""
+TRIES_PER_PROCESS = 1000
+"""How many tries a worker process runs before it is replaced (1: a process per try).
+
+Each worker runs up to a tenth more (:func:`tries_for_a_worker`), so that workers started
+together are not all replaced together."""
+
+
+def tries_for_a_worker(tries_per_process: int) -> int:
+    """How many tries one worker runs: ``tries_per_process`` and up to a tenth more, drawn
+    for each worker (gunicorn's ``max_requests_jitter``). A replacement costs a fork and a
+    first try several times slower than the next ones; all at once, it stalls the slots."""
+    return tries_per_process + random.randrange(tries_per_process // 10 + 1)
 
 WORKER_MEMORY_GROWTH_MB = 512
 """A worker whose resident memory has grown by more than this since it started is replaced."""

@@ -10,8 +10,11 @@ in a worker forked from the zygote that imported its DAG file
 here writes the store.
 
 At most ``parallelism`` tries run at once; workloads submitted beyond that wait here, in
-order, and go out as soon as a running try reports its end. Nothing sleeps: the scheduler's
-loop can block in :meth:`LocalExecutor.wait_for_events` until the server has something to say.
+order, and go out as soon as a running try reports its end. With ``prefetch`` the executor
+takes that many workloads beyond its free slots (as Celery's ``worker_prefetch_multiplier``
+does), so a slot freed under load is filled at once, not at the next tick, and ticks apply
+batches of events (:mod:`millstream.model.gathering`). Nothing sleeps: the scheduler's loop
+can block in :meth:`LocalExecutor.wait_for_events` until the server has something to say.
 
 Reliability:
 
@@ -32,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -58,13 +60,12 @@ from millstream.executors.fork_config import (
 from millstream.executors.forkserver_process import ForkServerHandle
 from millstream.executors.orphans import InFlightTry, OrphanedTries
 from millstream.executors.process_tools import kill_group, kill_pid, reap_child
+from millstream.model.gathering import EventGathering
 from millstream.model.states import TaskState
 from millstream.parsing.processor import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 from millstream.private_files import make_private_folder
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
-from millstream.runtime.events_json import from_dict
 from millstream.runtime.worker import (
-    lost_try_event,
     read_result_file,
     result_path,
     try_log_path,
@@ -84,6 +85,7 @@ KILL_WAIT_S = 5.0
 """How long ``stop(kill=True)`` waits for killed tries to be reported before giving up."""
 
 _READ_SIZE = 1 << 16
+
 
 Event = TaskStartedEvent | TaskFinishedEvent
 
@@ -107,10 +109,15 @@ class LocalExecutor:
         worker_memory_growth_mb: int = WORKER_MEMORY_GROWTH_MB,
         store_factory: Callable[[], Store] | None = None,
         tries_outlive_executor: bool = True,
+        prefetch: int = 0,
     ) -> None:
         if parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        if prefetch < 0:
+            raise ValueError(f"prefetch must be at least 0, got {prefetch}")
         self.parallelism = parallelism
+        self.prefetch = prefetch
+        self._gathering = EventGathering(prefetch)
         self.log_folder = Path(log_folder)
         self._config = ForkServerConfig(self.log_folder, xcom_reader_factory, clock,
                                         dag_import_timeout, dag_import_memory_mb,
@@ -231,9 +238,9 @@ class LocalExecutor:
 
     # -- the Executor protocol --------------------------------------------------------------
     def open_slots(self) -> int:
-        """``parallelism`` minus the tries submitted and not yet finished."""
+        """``parallelism`` and ``prefetch`` minus the tries submitted and not yet finished."""
         busy = len(self._sent) + len(self._waiting) + len(self._orphans)
-        return max(0, self.parallelism - busy)
+        return max(0, self.parallelism + self.prefetch - busy)
 
     def submit(self, workload: TaskWorkload) -> None:
         """Accept a workload; it starts at once if a slot is free (inside :meth:`batched`,
@@ -273,6 +280,7 @@ class LocalExecutor:
         """Events since the last call, oldest first (a try's start before its end)."""
         self._read()
         events, self._events = self._events, []
+        self._gathering.forget()
         return events
 
     def has_work(self) -> bool:
@@ -281,15 +289,20 @@ class LocalExecutor:
 
     # -- beyond the protocol ----------------------------------------------------------------
     def wait_for_events(self, timeout: float, wakeup_fd: int | None = None) -> bool:
-        """Block until an event can be drained, ``timeout`` seconds have passed or
-        ``wakeup_fd`` is readable (the caller has other work); True if events are ready."""
+        """Block until events can be drained, ``timeout`` seconds have passed or
+        ``wakeup_fd`` is readable (the caller has other work); True if events are ready.
+        With prefetched workloads waiting, events are held a moment for more to join them
+        (see :class:`~millstream.model.gathering.EventGathering`)."""
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
             self._write()
             self._read()
-            if self._events:
+            now = time.monotonic()
+            until = self._gathering.wait_until(now, deadline, bool(self._events),
+                                               len(self._waiting))
+            if until is None:
                 return True
-            left = deadline - time.monotonic()
+            left = until - now
             if left <= 0:
                 return False
             poller = select.poll()
@@ -317,10 +330,9 @@ class LocalExecutor:
     def in_flight(self) -> set[TaskInstanceKey]:
         """Every task instance with a try accepted here and not yet reported finished.
 
-        Unlike :meth:`running_pids` this includes tries waiting for a slot, tries whose start
-        has not been reported yet, and tries whose end is read but not yet drained: none of
-        them may be handed out a second time, nor have its result file adopted ahead of its
-        own event."""
+        Unlike :meth:`running_pids` this includes tries waiting for a slot (prefetched),
+        tries not reported started yet, and tries whose end is read but not yet drained: none
+        may be handed out again, nor have its result file adopted ahead of its own event."""
         self._read()
         keys = {workload.key for workload, _ in self._waiting}
         keys.update(key for key, _ in self._sent)
@@ -432,17 +444,13 @@ class LocalExecutor:
             line = bytes(self._inbox[:end])
             del self._inbox[: end + 1]
             try:
-                data = json.loads(line)
-                if isinstance(data, dict) and data.get("kind") == "callback_ended":
-                    self._callbacks.discard(wire.callback_ended(data))
-                    continue
-                if isinstance(data, dict) and data.get("kind") == "ready":
-                    continue  # a restarted fresh server is warm: nothing to do
-                event = from_dict(data)
+                event = wire.server_message(line)
             except (ValueError, KeyError, TypeError) as exc:
                 log.error("ignoring a malformed message from the fork server: %s", exc)
                 continue
-            if isinstance(event, TaskStartedEvent):
+            if isinstance(event, int):
+                self._callbacks.discard(event)
+            elif isinstance(event, TaskStartedEvent):
                 running = self._sent.get((event.key, event.try_number))
                 if running is not None:
                     running.pid = event.pid
@@ -477,15 +485,7 @@ class LocalExecutor:
             return
         log.error("the fork server (pid %d) %s; starting a new one", handle.pid, status)
         self._callbacks.clear()  # they died with their zygotes
-        now = self._clock()
-        for running in list(self._sent.values()):
-            if running.pid is None:
-                self._events.append(lost_try_event(
-                    running.workload, now, now,
-                    "the executor's fork server exited before it started the try",
-                ))
-            elif (event := self._orphans.watch(running)) is not None:
-                self._events.append(event)
+        self._events.extend(self._orphans.take_over(list(self._sent.values())))
         self._sent.clear()
         self.start()
         self._send_waiting()

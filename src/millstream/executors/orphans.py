@@ -63,6 +63,20 @@ class OrphanedTries:
         self._by_fd[fd] = running
         return None
 
+    def take_over(self, sent: list[InFlightTry]) -> list[TaskFinishedEvent]:
+        """The tries of a fork server that has died: those it had started are watched here
+        from now on; returns the events of those that never started, or ended already."""
+        events = []
+        for running in sent:
+            if running.pid is None:
+                now = self.clock()
+                events.append(lost_try_event(
+                    running.workload, now, now,
+                    "the executor's fork server exited before it started the try"))
+            elif (event := self.watch(running)) is not None:
+                events.append(event)
+        return events
+
     def check(self) -> list[TaskFinishedEvent]:
         """The finished events of the watched tries that have ended since the last check."""
         if not self._by_fd:

@@ -58,7 +58,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from millstream.executors.fork_config import EXIT_FLUSH_TIMEOUT_S, ForkServerConfig
+from millstream.executors.fork_config import (
+    EXIT_FLUSH_TIMEOUT_S,
+    ForkServerConfig,
+    tries_for_a_worker,
+)
 from millstream.executors.process_tools import JsonLinePipe, exited_child, kill_group
 from millstream.executors.wire import worker_request_line
 from millstream.parsing.limits import adopt_orphaned_descendants
@@ -163,6 +167,17 @@ def _limits() -> tuple[object, ...]:
             frozenset(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
 
 
+def _modules_mark() -> tuple[int, str | None]:
+    """How many modules are imported, and the name imported last.
+
+    An import adds its name at the end of ``sys.modules`` (a dict keeps its order) and a
+    removal shortens it, so the mark moves unless a try removed modules and imported as
+    many others, the last under the name that was last before. Comparing it costs
+    nothing; comparing every name after each try cost more than the rest of the check.
+    """
+    return len(sys.modules), next(reversed(sys.modules), None)
+
+
 class Health:
     """How a worker was before its first try; :meth:`problem` says what a try changed."""
 
@@ -177,6 +192,7 @@ class Health:
         self.files = _open_files()
         self.limits = _limits()
         self.modules = set(sys.modules)
+        self.modules_seen = _modules_mark()
         self.libraries = _library_folders()
 
     def problem(self) -> str | None:
@@ -211,7 +227,7 @@ class Health:
             yield modules
 
     def _changed_modules(self) -> str | None:
-        if sys.modules.keys() == self.modules:  # compared in place: no set built
+        if _modules_mark() == self.modules_seen:
             return None
         now = set(sys.modules)
         if self.modules - now:
@@ -221,6 +237,7 @@ class Health:
             if path and not os.path.realpath(path).startswith(self.libraries):
                 return f"the try imported module {name!r} from {path}, outside the libraries"
         self.modules = now  # a library imported on first use is kept: that is the point
+        self.modules_seen = _modules_mark()
         return None
 
 
@@ -245,7 +262,7 @@ def serve_tries(request_id: int, task: BaseOperator, workload: TaskWorkload,
     adopt_orphaned_descendants()  # whatever a try starts stays ours to see and reap
     health = Health(config.worker_memory_growth_mb)
     reader = _OnceFactory(config.reader_factory)
-    tries = 0
+    tries, most = 0, tries_for_a_worker(config.tries_per_process)
     while True:
         code = run_try_in_this_process(task, workload, config.log_folder, reader,
                                        config.clock)
@@ -253,7 +270,7 @@ def serve_tries(request_id: int, task: BaseOperator, workload: TaskWorkload,
             return code
         tries += 1
         retire = (f"it ran {tries} tries (executor.tries_per_process)"
-                  if tries >= config.tries_per_process else None)
+                  if tries >= most else None)
         if retire is not None:
             _say_retiring(retire)
         # The result file is written: the try's outcome may go on its way now, while

@@ -21,8 +21,8 @@ from typing import Any
 
 from millstream import observability
 from millstream.runtime.dag_callbacks import SlaMiss
-from millstream.runtime.events import TaskWorkload
-from millstream.runtime.events_json import decode_record, encode_record, to_json
+from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
+from millstream.runtime.events_json import decode_record, encode_record, from_dict, to_json
 from millstream.store.records import DagRunRecord, TaskInstanceKey
 
 CALLBACK_TIMEOUT_S = 300.0
@@ -60,6 +60,23 @@ class CallbackRequest:
     def from_dict(cls, data: Any) -> CallbackRequest:
         """The request :meth:`to_dict` described (raises MessageFormatError)."""
         return decode_record(cls, data)
+
+
+def server_message(line: bytes) -> TaskStartedEvent | TaskFinishedEvent | int | None:
+    """What a line from the fork server says: a try's event, the id of a DAG callback that
+    has ended (counted here, see :func:`callback_ended`), or None (a restarted fresh
+    server's ``ready``, which asks for nothing). Raises ValueError, KeyError or TypeError
+    (MessageFormatError among them) for a malformed line."""
+    data = json.loads(line)
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "callback_ended":
+        return callback_ended(data)
+    if kind == "ready":
+        return None
+    event = from_dict(data)
+    if not isinstance(event, TaskStartedEvent | TaskFinishedEvent):
+        raise TypeError(f"expected a try's event, got {type(event).__name__}")
+    return event
 
 
 def _line(message: dict[str, Any]) -> bytes:

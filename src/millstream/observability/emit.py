@@ -149,7 +149,7 @@ def _child(family: Any, *values: str) -> Any:
     return child
 
 
-_slots_seen: tuple[int, int] | None = None
+_slots_seen: tuple[int, int, int] | None = None
 
 
 # -- the scheduler ------------------------------------------------------------------------------
@@ -292,19 +292,27 @@ def timed_tick(step: Callable[..., T], *args: Any) -> T:
 
 
 def executor_slots(executor: Any) -> None:
-    """How many of the executor's slots are used and free now."""
+    """How many of the executor's slots are used and free now, and how many tries it has
+    taken ahead of a free slot (``executor.prefetch_multiplier``): those use no slot."""
     if not CONFIG.enabled:
         return
     global _slots_seen
-    free = executor.open_slots()
-    used = len(executor.in_flight())
-    if _slots_seen == (used, free):  # most rounds change nothing
+    held = len(executor.in_flight())
+    slots = getattr(executor, "parallelism", None)
+    if slots is None:  # an executor of no fixed size: as it says
+        used, free, prefetched = held, executor.open_slots(), 0
+    else:
+        used = min(held, slots)
+        free, prefetched = slots - used, held - used
+    if _slots_seen == (used, free, prefetched):  # most rounds change nothing
         return
-    _slots_seen = (used, free)
+    _slots_seen = (used, free, prefetched)
     f.EXECUTOR_SLOTS.labels("used").set(used)
     f.EXECUTOR_SLOTS.labels("free").set(free)
+    f.EXECUTOR_SLOTS.labels("prefetched").set(prefetched)
     if CONFIG.statsd is not None:
         CONFIG.statsd.gauge("executor_slots", used, {"state": "used"})
+        CONFIG.statsd.gauge("executor_slots", prefetched, {"state": "prefetched"})
         CONFIG.statsd.gauge("executor_slots", free, {"state": "free"})
 
 

@@ -93,7 +93,8 @@ DEADLINE_MISSES = Counter(
 
 # -- the worker side: slots, and what task code reported ---------------------------------------
 EXECUTOR_SLOTS = Gauge(
-    "millstream_executor_slots", "The executor's slots, used and free.", ["state"],
+    "millstream_executor_slots", "The executor's slots, used and free, and tries prefetched.",
+    ["state"],
     registry=_W)
 
 # -- the triggerer -------------------------------------------------------------------------------

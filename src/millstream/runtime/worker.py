@@ -54,7 +54,12 @@ from urllib.parse import quote
 
 from millstream import observability
 from millstream.model.states import TaskState
-from millstream.private_files import append_private, open_private, write_private_text
+from millstream.private_files import (
+    append_private,
+    open_private,
+    write_all,
+    write_private_text,
+)
 from millstream.runtime.events import TaskFinishedEvent
 from millstream.runtime.events_json import MessageFormatError, from_json, to_json
 from millstream.runtime.task_runner import run_task_try
@@ -151,17 +156,21 @@ def write_rendered_file(log_folder: str | os.PathLike[str], key: TaskInstanceKey
     _write_rendered(rendered_path(log_folder, key, try_number), task)
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+"""Without indentation, so the C encoder writes it: the UI lays the values out itself."""
+
+
 def _write_rendered(path: str | os.PathLike[str], task: BaseOperator) -> None:
     try:
-        values: dict[str, object] = {}
-        for name in task.template_fields:
+        fields = []
+        for name in sorted(set(task.template_fields)):
             value = getattr(task, name, None)
             try:
-                json.dumps(value)
+                text = _COMPACT_JSON.encode(redact(value, name))
             except (TypeError, ValueError):
-                value = repr(value)
-            values[name] = redact(value, name)
-        write_private_text(path, json.dumps(values, indent=1, sort_keys=True))
+                text = _COMPACT_JSON.encode(redact(repr(value), name))
+            fields.append(f"{_COMPACT_JSON.encode(name)}:{text}")
+        write_private_text(path, "{" + ",".join(fields) + "}")
     except Exception as exc:
         log.warning("could not write the rendered fields of %s: %s", path, exc)
 
@@ -204,9 +213,7 @@ class _ResultFile:
             write_private_text(self.temporary, text)
         else:
             try:
-                data = memoryview(text.encode("utf-8"))
-                while data:
-                    data = data[os.write(fd, data):]
+                write_all(fd, text)
             finally:
                 os.close(fd)
         os.replace(self.temporary, self.path)
@@ -352,29 +359,55 @@ def _redirect_output(log_path: str) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     os.close(null)
-    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as the process
-    sys.stdout = open(1, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
-                      errors="backslashreplace", closefd=False)
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
-                      errors="backslashreplace", closefd=False)
+    global _try_streams
+    streams = _try_streams
+    if streams is None or not streams.in_place():
+        _try_streams = streams = _TryStreams()
+    streams.handler.setLevel(logging.NOTSET)  # as a try may have left the handler
+    streams.handler.setFormatter(streams.formatter)
+    streams.handler.filters = [streams.redacting]
     # A crash in native code leaves the Python traceback in the try's log, not the scheduler's.
-    faulthandler.enable(file=sys.stderr, all_threads=True)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    faulthandler.enable(file=streams.raw_stderr, all_threads=True)
     # Connection passwords and secret variables the task reads show as *** in its log,
     # whether logged or printed (subprocesses writing to the file directly are not seen).
     clear_secrets()
-    handler.addFilter(RedactingFilter())
-    sys.stdout = RedactingStream(sys.stdout)
-    sys.stderr = RedactingStream(sys.stderr)
     root = logging.getLogger()
     # The scheduler's handlers came along with the fork; this process logs to its file only.
-    root.handlers = [handler]
+    root.handlers = [streams.handler]
     task_log = logging.getLogger("millstream.task")
     task_log.handlers = []
     task_log.propagate = True
     task_log.level = logging.INFO  # root.setLevel clears every logger's cached levels
     root.setLevel(logging.INFO)
+
+
+class _TryStreams:
+    """``sys.stdin``, ``sys.stdout``, ``sys.stderr`` and the log handler over descriptors
+    0, 1 and 2. A worker that runs many tries points the descriptors at each try's log and
+    keeps these objects, unless a try replaced or closed them: building them anew cost more
+    than any other part of pointing the output at a new file."""
+
+    def __init__(self) -> None:
+        self.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+        self.raw_stdout = open(1, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
+                               errors="backslashreplace", closefd=False)
+        self.raw_stderr = open(2, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
+                               errors="backslashreplace", closefd=False)
+        self.stdout = RedactingStream(self.raw_stdout)
+        self.stderr = RedactingStream(self.raw_stderr)
+        self.handler = logging.StreamHandler(self.stderr)
+        self.formatter = logging.Formatter(LOG_FORMAT)
+        self.redacting = RedactingFilter()
+        sys.stdin, sys.stdout, sys.stderr = self.stdin, self.stdout, self.stderr
+
+    def in_place(self) -> bool:
+        """Whether the last try left them as they were, and open."""
+        return (sys.stdin is self.stdin and sys.stdout is self.stdout
+                and sys.stderr is self.stderr and self.handler.stream is self.stderr
+                and not any(s.closed for s in (self.stdin, self.raw_stdout, self.raw_stderr)))
+
+
+_try_streams: _TryStreams | None = None
 
 
 def _flush_output() -> None:

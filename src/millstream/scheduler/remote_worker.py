@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from millstream import observability
+from millstream.executors.fork_config import TRIES_PER_PROCESS
 from millstream.executors.local import LocalExecutor
 from millstream.executors.sql_factories import SqlStoreFactory, SqlXComReaderFactory
 from millstream.model.states import TaskState
@@ -85,7 +86,7 @@ class WorkerConfig:
     heartbeat_interval_s: float = 5.0
     dag_import_timeout_s: float = 30.0
     dag_import_memory_mb: int = 1024
-    tries_per_process: int = 100
+    tries_per_process: int = TRIES_PER_PROCESS
     max_memory_growth_mb: int = 512
 
 

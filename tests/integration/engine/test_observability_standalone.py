@@ -135,6 +135,7 @@ def test_every_family_is_scraped_with_the_values_of_a_run(blank_home: Home) -> N
     slots = families["millstream_executor_slots"]
     used = one(slots, "millstream_executor_slots", state="used")
     assert used + one(slots, "millstream_executor_slots", state="free") == 4
+    assert one(slots, "millstream_executor_slots", state="prefetched") == 0  # all ran
     pools = families["millstream_pool_slots"]
     size = sum(values(pools, "millstream_pool_slots", pool="default_pool"))
     assert size == 128

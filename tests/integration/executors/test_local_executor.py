@@ -7,6 +7,8 @@ import os
 import time
 from datetime import UTC, datetime
 
+import pytest
+
 from millstream.executors.local import LocalExecutor
 from millstream.model.states import TaskState
 from millstream.processes import process_exists
@@ -196,15 +198,45 @@ def test_parallelism_bounds_the_tries_running_at_once(make_executor, dag_file, t
     assert {key.map_index for key in executor.in_flight()} == {0, 1, 2, 3, 4}
     events = collect(executor, 5, timeout=30)
     assert all(e.state is TaskState.SUCCESS for e in events if isinstance(e, TaskFinishedEvent))
-    spans = [json.loads((tmp_path / f"{i}.json").read_text()) for i in range(5)]
+    assert _peak_running(tmp_path, 5) == 2
+    assert executor.open_slots() == 2
+    assert executor.in_flight() == set()
+
+
+def _peak_running(folder, tries: int) -> int:
+    """The most tries running at one moment, from the spans the ``record`` tasks wrote."""
+    spans = [json.loads((folder / f"{i}.json").read_text()) for i in range(tries)]
     moments = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     running = peak = 0
     for _, change in moments:
         running += change
         peak = max(peak, running)
-    assert peak == 2
-    assert executor.open_slots() == 2
+    return peak
+
+
+def test_prefetched_tries_start_as_slots_free_with_parallelism_still_bounding_them(
+    make_executor, dag_file, tmp_path
+):
+    executor = make_executor(parallelism=2, prefetch=3)
+    assert executor.open_slots() == 5
+    for index in range(5):
+        executor.submit(workload(dag_file, "record", map_index=index,
+                                 params={"folder": str(tmp_path), "seconds": 0.2}))
+    assert executor.open_slots() == 0
+    assert {key.map_index for key in executor.in_flight()} == {0, 1, 2, 3, 4}
+    # Nothing more is submitted: the executor starts the prefetched tries on its own.
+    events = collect(executor, 5, timeout=30)
+    finished = [e for e in events if isinstance(e, TaskFinishedEvent)]
+    assert sorted(e.key.map_index for e in finished) == [0, 1, 2, 3, 4]
+    assert all(e.state is TaskState.SUCCESS for e in finished), finished
+    assert _peak_running(tmp_path, 5) == 2
+    assert executor.open_slots() == 5
     assert executor.in_flight() == set()
+
+
+def test_a_negative_prefetch_is_refused(log_folder):
+    with pytest.raises(ValueError, match="prefetch must be at least 0, got -1"):
+        LocalExecutor(2, log_folder, memory_reader, prefetch=-1)
 
 
 def test_wait_for_events_wakes_when_a_try_ends_and_times_out_when_idle(

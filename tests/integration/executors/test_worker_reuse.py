@@ -90,6 +90,20 @@ REUSE_DAG = textwrap.dedent(
     KEPT = []
 
 
+    def talk(params):
+        import logging
+
+        print(f"printed by {params['word']}")
+        logging.getLogger("user").warning("logged by %s", params["word"])
+        # What the next try in this worker must not inherit:
+        if params.get("mess_up") == "handler":
+            logging.getLogger().handlers[0].setLevel(logging.CRITICAL)
+            logging.getLogger().handlers[0].addFilter(lambda record: False)
+        elif params.get("mess_up") == "stdout":
+            sys.stdout = open(os.devnull, "w")
+        return {"pid": os.getpid()}
+
+
     def hoard():
         KEPT.append(bytearray(96 * 1024 * 1024))
         return {"pid": os.getpid()}
@@ -111,6 +125,7 @@ REUSE_DAG = textwrap.dedent(
         PythonOperator(task_id="change_limits", python_callable=change_limits)
         PythonOperator(task_id="leave_files_open", python_callable=leave_files_open)
         PythonOperator(task_id="hoard", python_callable=hoard)
+        PythonOperator(task_id="talk", python_callable=talk)
         PythonOperator(task_id="hang_with_child", python_callable=hang_with_child,
                        execution_timeout=timedelta(seconds=1))
     '''
@@ -161,6 +176,25 @@ def test_tries_one_after_another_run_in_the_same_worker(make_executor: ExecutorF
         text = try_log_path(executor.log_folder, TaskInstanceKey(DAG_ID, f"manual__{i}",
                                                                  "where"), 1).read_text()
         assert f"run manual__{i} " in text and f"manual__{i + 1} " not in text
+
+
+def test_each_try_in_a_worker_prints_and_logs_to_its_own_log_whatever_the_last_did(
+        make_executor: ExecutorFactory, reuse_file: Path) -> None:
+    executor = make_executor(parallelism=1, tries_per_process=5)
+    words = ["one", "two", "three"]
+    mess = {"one": "handler", "two": "stdout", "three": None}
+    pids = {returned(run_one(executor, a_try(reuse_file, "talk", i, word=word,
+                                             mess_up=mess[word])))["pid"]
+            for i, word in enumerate(words)}
+    assert len(pids) == 1  # the same worker ran all three
+    for i, word in enumerate(words):
+        text = try_log_path(executor.log_folder, TaskInstanceKey(DAG_ID, f"manual__{i}",
+                                                                 "talk"), 1).read_text()
+        assert f"printed by {word}\n" in text and f"logged by {word}\n" in text, text
+        assert f"run manual__{i} " in text
+        # The first try silenced its own handler before its last line; the next ones not.
+        assert ("Try 1 of talk ended: success" in text) == (word != "one")
+        assert not [other for other in words if other != word and f"by {other}" in text]
 
 
 def test_one_try_per_process_forks_a_process_for_every_try(make_executor: ExecutorFactory,
@@ -294,7 +328,16 @@ def test_the_scheduler_gives_its_executor_the_executor_settings(tmp_path: Path) 
     with scheduler_job(load_settings(tmp_path, environ=environ)) as job:
         assert job.executor.tries_per_process == 1  # type: ignore[attr-defined]
     with scheduler_job(load_settings(tmp_path, environ={})) as job:
-        assert job.executor.tries_per_process == 100  # type: ignore[attr-defined]
+        assert job.executor.tries_per_process == 1000  # type: ignore[attr-defined]
+        assert job.executor.prefetch == 8  # type: ignore[attr-defined]  # parallelism x 1
+    environ = {"MILLSTREAM__EXECUTOR__PREFETCH_MULTIPLIER": "2",
+               "MILLSTREAM__SCHEDULER__PARALLELISM": "3"}
+    with scheduler_job(load_settings(tmp_path, environ=environ)) as job:
+        assert job.executor.prefetch == 6  # type: ignore[attr-defined]
+        assert job.executor.open_slots() == 9
+    environ = {"MILLSTREAM__EXECUTOR__PREFETCH_MULTIPLIER": "0"}
+    with scheduler_job(load_settings(tmp_path, environ=environ)) as job:
+        assert job.executor.open_slots() == 8
 
 
 @pytest.mark.parametrize("option", ["tries_per_process", "worker_memory_growth_mb"])

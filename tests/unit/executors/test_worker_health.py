@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -76,3 +77,41 @@ def test_threads_left_running_and_memory_grown_are_seen() -> None:
     threads, grown, _ = _in_a_fork(check)
     assert threads == "the try left threads running"
     assert grown.startswith("its memory grew by ") and "more than 50 MB" in grown
+
+
+def test_a_module_imported_from_outside_the_libraries_is_seen(tmp_path) -> None:
+    (tmp_path / "millstream_health_user_code.py").write_text("VALUE = 1\n")
+
+    def check() -> Any:
+        import sys
+
+        sys.path.insert(0, str(tmp_path))  # before the first try: not a change it made
+        health = Health(100)
+        import colorsys  # noqa: F401 - a library imported on first use is fine
+
+        library = [health.problem(), health.problem()]
+        import millstream_health_user_code  # noqa: F401
+
+        return [*library, health.problem()]
+
+    library_first, library_again, user = _in_a_fork(check)
+    assert (library_first, library_again) == (None, None)
+    assert user.startswith("the try imported module 'millstream_health_user_code' from ")
+    assert user.endswith("outside the libraries")
+
+
+def test_a_module_removed_is_seen_even_when_as_many_were_imported() -> None:
+    def check() -> Any:
+        import sys
+
+        health = Health(100)
+        removed_only = Health(100)
+        del sys.modules["json.decoder"]
+        seen = removed_only.problem()
+        count = len(sys.modules)
+        sys.modules["millstream_health_stand_in"] = types.ModuleType("stand_in")
+        del sys.modules["json.scanner"]
+        assert len(sys.modules) == count  # one in, one out
+        return [seen, health.problem()]
+
+    assert _in_a_fork(check) == ["the try removed modules from sys.modules"] * 2
