@@ -11,8 +11,9 @@ from millstream.config import SettingsError, load_settings
 
 def test_workers_run_many_tries_by_default(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, environ={})
-    assert settings.executor.tries_per_process == 100
+    assert settings.executor.tries_per_process == 1000
     assert settings.executor.max_memory_growth_mb == 512
+    assert settings.executor.prefetch_multiplier == 1
 
 
 def test_one_try_per_process_from_the_file_or_the_environment(tmp_path: Path) -> None:
@@ -29,6 +30,8 @@ def test_one_try_per_process_from_the_file_or_the_environment(tmp_path: Path) ->
     ("TRIES_PER_PROCESS", "0"),
     ("TRIES_PER_PROCESS", "many"),
     ("MAX_MEMORY_GROWTH_MB", "8"),
+    ("PREFETCH_MULTIPLIER", "-1"),
+    ("PREFETCH_MULTIPLIER", "17"),
 ])
 def test_a_bad_value_names_the_setting_and_the_variable(tmp_path: Path, key: str,
                                                         value: str) -> None:
