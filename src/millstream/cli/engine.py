@@ -136,6 +136,7 @@ def scheduler_job(
         if job is not None:
             try:  # the ends of the tries stop() waited for: into the store, not lost
                 job.record_final_events()
+                job.give_back(executor.dropped)
             except Exception:
                 log.exception("could not record the outcomes of the last tries")
         watchdog.__exit__(None, None, None)

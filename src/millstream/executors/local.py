@@ -86,7 +86,6 @@ KILL_WAIT_S = 5.0
 
 _READ_SIZE = 1 << 16
 
-
 Event = TaskStartedEvent | TaskFinishedEvent
 
 
@@ -129,6 +128,7 @@ class LocalExecutor:
         self._server: ForkServerHandle | None = None
         self._stopping = False
         self._waiting: deque[tuple[TaskWorkload, bytes]] = deque()
+        self.dropped: list[TaskWorkload] = []  # waiting for a slot when stop() was called
         self._sent: dict[tuple[TaskInstanceKey, int], InFlightTry] = {}
         self._orphans = OrphanedTries(self.log_folder, clock)
         self._outbox = bytearray()
@@ -168,12 +168,13 @@ class LocalExecutor:
     def stop(self, timeout: float = 30.0, kill: bool = False) -> None:
         """Stop taking work and wait up to ``timeout`` seconds for running tries to end.
 
-        Workloads not yet handed to a process are dropped (the scheduler queues them again
-        after a restart). Tries still running after ``timeout`` are killed with their process
+        Workloads not yet handed to a process are dropped and kept in ``dropped``, for the
+        caller to give back. Tries still running after ``timeout`` are killed with their process
         groups when ``kill`` is true; otherwise they are left to finish on their own (the fork
         server stays until they have, and exits) and their outcomes are found later with
         :func:`read_result_file`. Events that arrive while stopping can still be drained.
         """
+        self.dropped = [workload for workload, _ in self._waiting]
         self._waiting.clear()
         handle = self._server
         if handle is None:
@@ -432,12 +433,10 @@ class LocalExecutor:
             self._parse_lines()
             if len(chunk) < _READ_SIZE:
                 break
-        if len(self._orphans):
-            ended = self._orphans.check()
+        if len(self._orphans) and (ended := self._orphans.check()):
             self._events.extend(ended)
-            if ended:
-                self._send_waiting()
-                self._write()
+            self._send_waiting()
+            self._write()
 
     def _parse_lines(self) -> None:
         while (end := self._inbox.find(b"\n")) >= 0:

@@ -10,7 +10,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,11 +20,16 @@ from millstream.exceptions import ConflictError, StaleRecordError
 from millstream.model.states import DagRunState
 from millstream.parsing.serialize import DagStructure
 from millstream.runtime.dag_callbacks import SlaMiss
-from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent
+from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
 from millstream.scheduler.assets import AssetScheduling
 from millstream.scheduler.due_runs import create_runs_of_due_dags
 from millstream.scheduler.events import apply_started
-from millstream.scheduler.liveness import ResultReader, TryStarted, check_liveness
+from millstream.scheduler.liveness import (
+    ResultReader,
+    TryStarted,
+    check_liveness,
+    give_back_unstarted,
+)
 from millstream.scheduler.loop import Scheduler
 from millstream.scheduler.sla import find_sla_misses
 from millstream.triggerer.outcomes import expire_deferrals
@@ -301,6 +306,14 @@ class SchedulerJob:
                     apply_started(self.store, event)
         if finished:
             self.scheduler.apply_outcomes(finished)
+
+    def give_back(self, workloads: Sequence[TaskWorkload]) -> None:
+        """Tries the executor dropped unstarted as it stopped (``LocalExecutor.dropped``):
+        scheduled again now, not after the zombie timeout of the next start."""
+        if workloads:
+            with self.store.transaction():
+                given = give_back_unstarted(self.store, workloads)
+            log.info("gave back %d queued tries that had not started", given)
 
     def active_runs(self) -> int:
         """How many runs are queued or running (for callers that wait for a quiet store)."""

@@ -21,14 +21,14 @@ server removes it before starting a step.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from millstream import observability
 from millstream.model.states import TaskState
 from millstream.processes import process_exists
-from millstream.runtime.events import TaskFinishedEvent
+from millstream.runtime.events import TaskFinishedEvent, TaskWorkload
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
 
 if TYPE_CHECKING:
@@ -121,3 +121,22 @@ def check_liveness(
     if alive:
         store.task_instances.heartbeat(alive, now)
     return outcomes
+
+
+def give_back_unstarted(store: Store, workloads: Iterable[TaskWorkload]) -> int:
+    """Queued tries that this scheduler's executor dropped before starting them (it was
+    stopping with prefetched workloads): scheduled again at once, as :func:`check_liveness`
+    would only after the zombie timeout of the next start. A try the store has moved on
+    from is left alone. Returns how many were given back."""
+    given = 0
+    for workload in workloads:
+        ti = store.task_instances.get(workload.key)
+        if ti is None or ti.state is not TaskState.QUEUED \
+                or ti.try_number != workload.try_number or ti.step_id != workload.step_id:
+            continue
+        # A continuing try (next poke, resumed deferral) kept its number when queued.
+        number = ti.try_number if ti.resuming else ti.try_number - 1
+        if store.task_instances.claim(ti, TaskState.QUEUED, TaskState.SCHEDULED,
+                                      try_number=number) is not None:
+            given += 1
+    return given
