@@ -44,6 +44,7 @@ retired it, or died).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -101,6 +102,7 @@ _WATCHED_SIGNALS = tuple(
 )
 
 
+@functools.cache  # the zygote asks first (prepare_to_fork_workers): every worker inherits it
 def _library_folders() -> tuple[str, ...]:
     """Where the interpreter's and the installed packages' modules live (not user code)."""
     folders = {sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib",
@@ -178,6 +180,25 @@ def _modules_mark() -> tuple[int, str | None]:
     return len(sys.modules), next(reversed(sys.modules), None)
 
 
+_MODULES_BEFORE_FORK: tuple[tuple[int, str | None], frozenset[str]] | None = None
+
+
+def prepare_to_fork_workers() -> None:
+    """In a zygote, before it forks workers: what each worker's :class:`Health` would
+    otherwise work out anew in its first moments (the library folders, the names of the
+    modules imported), each name touched, so copied, in every fork."""
+    global _MODULES_BEFORE_FORK
+    _library_folders()
+    _MODULES_BEFORE_FORK = (_modules_mark(), frozenset(sys.modules))
+
+
+def _modules_now() -> frozenset[str]:
+    """The names in ``sys.modules``: the zygote's set while nothing has changed since."""
+    if _MODULES_BEFORE_FORK is not None and _MODULES_BEFORE_FORK[0] == _modules_mark():
+        return _MODULES_BEFORE_FORK[1]
+    return frozenset(sys.modules)
+
+
 class Health:
     """How a worker was before its first try; :meth:`problem` says what a try changed."""
 
@@ -191,7 +212,7 @@ class Health:
         self.handlers = {signum: _getsignal(signum) for signum in _WATCHED_SIGNALS}
         self.files = _open_files()
         self.limits = _limits()
-        self.modules = set(sys.modules)
+        self.modules = _modules_now()
         self.modules_seen = _modules_mark()
         self.libraries = _library_folders()
 
@@ -229,7 +250,7 @@ class Health:
     def _changed_modules(self) -> str | None:
         if _modules_mark() == self.modules_seen:
             return None
-        now = set(sys.modules)
+        now = frozenset(sys.modules)
         if self.modules - now:
             return "the try removed modules from sys.modules"
         for name in now - self.modules:

@@ -48,7 +48,13 @@ from millstream.executors.process_tools import (
     seconds,
     serve_signals,
 )
-from millstream.executors.try_worker import CHECK_WAIT_S, Worker, WorkerPool, serve_tries
+from millstream.executors.try_worker import (
+    CHECK_WAIT_S,
+    Worker,
+    WorkerPool,
+    prepare_to_fork_workers,
+    serve_tries,
+)
 from millstream.executors.wire import CallbackRequest, workload_json_of
 from millstream.parsing.limits import cap_memory, die_with_parent, restore_memory_limit
 from millstream.parsing.loader import DagImportError, load_dag_file
@@ -140,6 +146,7 @@ class _Zygote:
             # Built once here, the DAG's template environment is inherited by every try.
             with contextlib.suppress(Exception):
                 template_environment(dag)
+        prepare_to_fork_workers()
         gc.freeze()  # the imported DAGs are never collected here: less copying per try
         self.pipe.send({"kind": "ready"})
         while self.pipe.read_fd is not None or self.children or self.workers:

@@ -11,7 +11,9 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from millstream.executors.try_worker import Health
+import pytest
+
+from millstream.executors.try_worker import Health, prepare_to_fork_workers
 
 
 def _in_a_fork(check: Callable[[], Any]) -> Any:
@@ -79,13 +81,17 @@ def test_threads_left_running_and_memory_grown_are_seen() -> None:
     assert grown.startswith("its memory grew by ") and "more than 50 MB" in grown
 
 
-def test_a_module_imported_from_outside_the_libraries_is_seen(tmp_path) -> None:
+@pytest.mark.parametrize("prepared_in_the_zygote", [False, True])
+def test_a_module_imported_from_outside_the_libraries_is_seen(
+        tmp_path, prepared_in_the_zygote: bool) -> None:
     (tmp_path / "millstream_health_user_code.py").write_text("VALUE = 1\n")
 
     def check() -> Any:
         import sys
 
         sys.path.insert(0, str(tmp_path))  # before the first try: not a change it made
+        if prepared_in_the_zygote:  # the names of the modules taken before the fork
+            prepare_to_fork_workers()
         health = Health(100)
         import colorsys  # noqa: F401 - a library imported on first use is fine
 
