@@ -136,9 +136,12 @@ def scheduler_job(
         if job is not None:
             try:  # the ends of the tries stop() waited for: into the store, not lost
                 job.record_final_events()
-                job.give_back(executor.dropped)
             except Exception:
                 log.exception("could not record the outcomes of the last tries")
+            try:  # prefetched and never started: for the dispatcher again, not stranded
+                job.give_back(executor.dropped)
+            except Exception:
+                log.exception("could not give back the queued tries that had not started")
         watchdog.__exit__(None, None, None)
         store.close()
 

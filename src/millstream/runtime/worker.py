@@ -363,8 +363,8 @@ def _redirect_output(log_path: str) -> None:
     streams = _try_streams
     if streams is None or not streams.in_place():
         _try_streams = streams = _TryStreams()
-    streams.handler.setLevel(logging.NOTSET)  # as a try may have left the handler
-    streams.handler.setFormatter(streams.formatter)
+    # As a try may have left the handler (label_task_log sets its formatter next).
+    streams.handler.setLevel(logging.NOTSET)
     streams.handler.filters = [streams.redacting]
     # A crash in native code leaves the Python traceback in the try's log, not the scheduler's.
     faulthandler.enable(file=streams.raw_stderr, all_threads=True)
@@ -396,7 +396,7 @@ class _TryStreams:
         self.stdout = RedactingStream(self.raw_stdout)
         self.stderr = RedactingStream(self.raw_stderr)
         self.handler = logging.StreamHandler(self.stderr)
-        self.formatter = logging.Formatter(LOG_FORMAT)
+        self.handler.setFormatter(logging.Formatter(LOG_FORMAT))
         self.redacting = RedactingFilter()
         sys.stdin, sys.stdout, sys.stderr = self.stdin, self.stdout, self.stderr
 

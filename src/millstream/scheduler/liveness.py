@@ -100,9 +100,8 @@ def check_liveness(
             try_started is not None and try_started(key, ti.try_number)
         )):
             log.info("%s was queued but never started: queueing it again", ti.label)
-            # A continuing try (next poke, resumed deferral) kept its number when queued.
-            number = ti.try_number if ti.resuming else ti.try_number - 1
-            store.task_instances.set_state(ti, TaskState.SCHEDULED, try_number=number)
+            store.task_instances.set_state(ti, TaskState.SCHEDULED,
+                                           try_number=number_before_queued(ti))
             continue
         retry = ti.try_number <= ti.max_tries
         observability.zombie_found(ti.dag_id)
@@ -134,9 +133,13 @@ def give_back_unstarted(store: Store, workloads: Iterable[TaskWorkload]) -> int:
         if ti is None or ti.state is not TaskState.QUEUED \
                 or ti.try_number != workload.try_number or ti.step_id != workload.step_id:
             continue
-        # A continuing try (next poke, resumed deferral) kept its number when queued.
-        number = ti.try_number if ti.resuming else ti.try_number - 1
         if store.task_instances.claim(ti, TaskState.QUEUED, TaskState.SCHEDULED,
-                                      try_number=number) is not None:
+                                      try_number=number_before_queued(ti)) is not None:
             given += 1
     return given
+
+
+def number_before_queued(ti: TaskInstanceRecord) -> int:
+    """The try number a queued instance that never started goes back to ``scheduled``
+    with: a continuing try (next poke, resumed deferral) kept its number when queued."""
+    return ti.try_number if ti.resuming else ti.try_number - 1
