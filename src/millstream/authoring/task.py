@@ -61,27 +61,34 @@ def _signature(init: Callable[..., None]) -> inspect.Signature:
     return inspect.signature(init)
 
 
-def _check_call(
+def _call_checked(
     init: Callable[..., None],
     task: BaseOperator,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     dag: DAG | None,
 ) -> None:
-    """Raise a DagDefinitionError naming DAG, task and arguments if ``init`` cannot take them.
+    """Call ``init``; a DagDefinitionError naming DAG, task and arguments if it cannot take
+    them.
 
     A misspelt required argument (``bash_comand=``) would otherwise be a bare TypeError.
+    Python refuses such a call before the body runs, so the arguments are checked against
+    the signature only once a call has raised: a TypeError the body raised is the body's.
     """
     try:
-        _signature(init).bind(task, *args, **kwargs)
-    except TypeError as exc:
-        task_id = kwargs.get("task_id")
-        where = f"DAG {dag.dag_id!r}, task {task_id!r}" if dag else f"task {task_id!r}"
-        problem = f"{type(task).__name__}: {exc}"
-        unknown = sorted(set(kwargs) - _init_parameters(type(task)))
-        if unknown:
-            problem += f" (unknown arguments: {', '.join(unknown)})"
-        raise DagDefinitionError(f"{where}: {problem}") from None
+        init(task, *args, **kwargs)
+    except TypeError:
+        try:
+            _signature(init).bind(task, *args, **kwargs)
+        except TypeError as exc:
+            task_id = kwargs.get("task_id")
+            where = f"DAG {dag.dag_id!r}, task {task_id!r}" if dag else f"task {task_id!r}"
+            problem = f"{type(task).__name__}: {exc}"
+            unknown = sorted(set(kwargs) - _init_parameters(type(task)))
+            if unknown:
+                problem += f" (unknown arguments: {', '.join(unknown)})"
+            raise DagDefinitionError(f"{where}: {problem}") from None
+        raise
 
 
 def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
@@ -90,8 +97,7 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(init)
     def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> None:
         if getattr(self, "_defaults_applied", False):  # a subclass's super().__init__()
-            _check_call(init, self, args, kwargs, kwargs.get("dag") or current_dag())
-            init(self, *args, **kwargs)
+            _call_checked(init, self, args, kwargs, kwargs.get("dag") or current_dag())
             return
         self._defaults_applied = True
         dag = kwargs.get("dag") or current_dag()
@@ -108,8 +114,7 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
                 kwargs[key] = value
         if "params" in merged and "params" in kwargs and kwargs["params"] is not merged["params"]:
             kwargs["params"] = {**merged["params"], **kwargs["params"]}
-        _check_call(init, self, args, kwargs, dag)
-        init(self, *args, **kwargs)
+        _call_checked(init, self, args, kwargs, dag)
         if self.dag is not None:
             # an XComArg in a templated field (op_kwargs, bash_command ...) is an upstream
             wire_upstream(self, *(getattr(self, name, None) for name in self.template_fields))

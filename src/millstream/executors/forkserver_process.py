@@ -433,10 +433,12 @@ def _warm_up() -> None:
 
     Each zygote, and each try's process, then starts with them ready instead of paying
     tens of milliseconds for them on every try. The cryptography library, which tries
-    reading connections and secret variables need, is imported here for the same reason.
+    reading connections and secret variables need, is imported here for the same reason,
+    and so is the Airflow compatibility layer, which loading any DAG file imports first.
     """
     import cryptography.fernet  # noqa: F401 - shared with every try, not imported by each
 
+    import millstream.compat.airflow  # noqa: F401 - imported by every load of a DAG file
     from millstream.authoring.dag import DAG
     from millstream.operators.python import PythonOperator
     from millstream.runtime.task_runner import run_task_try

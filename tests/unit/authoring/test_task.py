@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -168,6 +169,30 @@ def test_positional_arguments_are_a_definition_error():
     with pytest.raises(DagDefinitionError, match=r"DAG 'positional'.*positional"), \
             DAG("positional"):
         PythonOperator("p", python_callable=print)
+
+
+def test_a_type_error_raised_by_an_operators_own_code_is_left_as_it_is():
+    class Strict(BaseOperator):
+        def __init__(self, limit: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            if not isinstance(limit, int):
+                raise TypeError("limit must be a whole number")
+            self.limit = limit
+
+    with pytest.raises(TypeError, match=r"^limit must be a whole number$") as info, \
+            DAG("strict"):
+        Strict(task_id="s", limit="ten")
+    assert not isinstance(info.value, DagDefinitionError)
+
+
+def test_a_subclass_passing_a_wrong_argument_to_its_base_is_a_definition_error():
+    class Careless(BaseOperator):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(colour="red", **kwargs)
+
+    with pytest.raises(DagDefinitionError, match=r"DAG 'careless'.*unknown arguments: colour"), \
+            DAG("careless"):
+        Careless(task_id="c")
 
 
 def test_unknown_kwargs_are_rejected_outside_a_dag_too():
