@@ -35,6 +35,7 @@ import signal
 import sys
 import time
 import traceback
+from collections import deque
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from millstream import observability
@@ -133,6 +134,8 @@ class _Zygote:
         self.dags: dict[str, DAG] = {}
         self.wake_read, self.wake_write = os.pipe()
         self.workers = WorkerPool(config.worker_idle_s)
+        self.requests: deque[bytes] = deque()  # read and not yet handled
+        self.forks = 0
 
     def serve(self) -> int:
         self._install_signals()
@@ -149,7 +152,7 @@ class _Zygote:
         prepare_to_fork_workers()
         gc.freeze()  # the imported DAGs are never collected here: less copying per try
         self.pipe.send({"kind": "ready"})
-        while self.pipe.read_fd is not None or self.children or self.workers:
+        while self.pipe.read_fd is not None or self.requests or self.children or self.workers:
             self._step()
         self.pipe.flush_before_exit(EXIT_FLUSH_TIMEOUT_S)
         return 0
@@ -170,7 +173,7 @@ class _Zygote:
                 poller.register(worker.pipe.read_fd, select.POLLIN)
             if worker.pipe.wants_write and worker.pipe.write_fd is not None:
                 poller.register(worker.pipe.write_fd, select.POLLOUT)
-        deadline = self.workers.next_deadline()
+        deadline = time.monotonic() if self.requests else self.workers.next_deadline()
         # Only the pipes poll() found ready are read (not every worker's each time round),
         # and children are looked for only after a SIGCHLD wrote to the wakeup pipe.
         ready = {fd for fd, _ in poller.poll(
@@ -183,14 +186,22 @@ class _Zygote:
             if worker.pipe.read_fd in ready:
                 self._read_worker(worker)
         if self.pipe.read_fd in ready:
-            for line in self.pipe.read_lines():
-                self._handle(line)
-        if self.pipe.read_fd is None:  # retired: no more tries, idle workers may go
+            self.requests.extend(self.pipe.read_lines())
+        self._handle_requests()
+        if self.pipe.read_fd is None and not self.requests:  # retired: idle workers may go
             self.workers.retire_idle(everyone=True)
         else:
             self.workers.retire_idle()
         if signalled:
             self._reap()
+
+    def _handle_requests(self) -> None:
+        """Handle requests up to the first that forks. A batch of requests that each fork
+        (the first tries of a fan) would otherwise keep the first worker's pid and end
+        from the fork server until the last fork of the batch: they go out in between."""
+        forks = self.forks
+        while self.requests and self.forks == forks:
+            self._handle(self.requests.popleft())
 
     def _read_worker(self, worker: Worker) -> None:
         for request_id, pid in self.workers.read(worker):
@@ -276,6 +287,7 @@ class _Zygote:
         for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
             with contextlib.suppress(Exception):
                 stream.flush()
+        self.forks += 1
         pid = os.fork()
         if pid == 0:
             code = 70
