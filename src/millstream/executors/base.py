@@ -70,3 +70,11 @@ def batched(executor: Executor) -> contextlib.AbstractContextManager[Any]:
     end, where the executor can (one write to the local executor's fork server)."""
     batch = getattr(executor, "batched", None)
     return batch() if callable(batch) else contextlib.nullcontext()
+
+
+def prepare(executor: Executor, dag_file: str | None) -> None:
+    """Ask ``executor`` to load ``dag_file`` now, ahead of the tries it is about to get,
+    where it can (the local executor's zygote of that file); nothing runs."""
+    prepare_file = getattr(executor, "prepare", None)
+    if dag_file and callable(prepare_file):
+        prepare_file(dag_file)

@@ -263,6 +263,9 @@ class _ForkServer:
             if kind == "terminate":
                 self.processes.terminate(*key_of_terminate(data))
                 return
+            if kind == "prepare":
+                self.zygotes.prepare(str(data["dag_file"]))
+                return
             if kind == "kill_callbacks":
                 self.processes.kill_callbacks()
                 return

@@ -26,9 +26,8 @@ Reliability:
 - If the scheduler dies, the fork server lets the running tries finish and exits; a
   restarted scheduler adopts their outcomes with :func:`read_result_file`.
 
-Anything the XCom reader factory opens (database connections) must be opened by the
-factory itself, in the worker: share an engine URL, not an engine with open connections.
-Call ``start()`` early, before the scheduler starts threads, in case the server is forked.
+The XCom reader factory opens its own connections in the worker (share an engine URL, not
+an engine). Call ``start()`` before the scheduler starts threads: the server may be forked.
 """
 
 from __future__ import annotations
@@ -65,12 +64,7 @@ from millstream.model.states import TaskState
 from millstream.parsing.processor import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 from millstream.private_files import make_private_folder
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
-from millstream.runtime.worker import (
-    read_result_file,
-    result_path,
-    try_log_path,
-    utc_now,
-)
+from millstream.runtime.worker import read_result_file, result_path, try_log_path, utc_now
 from millstream.store.records import TaskInstanceKey
 
 if TYPE_CHECKING:
@@ -261,6 +255,13 @@ class LocalExecutor:
         self._waiting.append((workload, line))
         self._send_waiting()
         self._write()
+
+    def prepare(self, dag_file: str) -> None:
+        """Have the fork server start the zygote of ``dag_file`` now, so the file is
+        imported while the scheduler readies a run's first tries, not after they are sent."""
+        if self._server is not None:
+            self._outbox += wire.prepare_line(dag_file)
+            self._write()
 
     @contextlib.contextmanager
     def batched(self) -> Iterator[None]:

@@ -88,6 +88,11 @@ def workload_line(workload: TaskWorkload) -> bytes:
     return (to_json(workload) + "\n").encode()
 
 
+def prepare_line(dag_file: str) -> bytes:
+    """The message that asks the fork server to start the zygote of ``dag_file`` now."""
+    return _line({"kind": "prepare", "dag_file": dag_file})
+
+
 def try_request_line(request_id: int, workload_json: bytes) -> bytes:
     """Fork server -> zygote: run the try whose workload (as :func:`workload_line` wrote
     it, without its newline) is ``workload_json``."""

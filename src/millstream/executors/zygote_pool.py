@@ -1,7 +1,9 @@
 """The fork server's zygotes: one per DAG file version, started on demand, retired when idle.
 
 A zygote (:mod:`millstream.executors.zygote`) serves one version of one DAG file, as
-its stamp (modification time, size, inode) identifies it. A try of a file whose stamp
+its stamp (modification time, size, inode) identifies it. The scheduler may have one
+started ahead, as a run starts (:meth:`ZygotePool.prepare`), so the file's import
+overlaps the run's first tick. A try of a file whose stamp
 changed goes to a new zygote, and the old one is retired: its input is closed, it
 forks nothing more and exits when its processes have ended. So is a zygote idle for
 ``zygote_idle_s``, the least recently used idle zygote when :data:`MAX_ZYGOTES` are
@@ -84,6 +86,15 @@ class ZygotePool:
         self.current[path] = zygote
         self.by_pid[zygote.pid] = zygote
         return zygote
+
+    def prepare(self, path: str) -> None:
+        """Start the zygote of ``path`` ahead of its first try, where there is room: a
+        zygote started ahead never retires another, and a file that cannot be read waits
+        for its try to say so."""
+        if path not in self.current and len(self.current) >= MAX_ZYGOTES:
+            return
+        with contextlib.suppress(CannotStart):
+            self.zygote_for(path, is_busy=lambda _zygote: True)
 
     def _start(self, path: str, stamp: Stamp) -> Zygote:
         to_read, to_write = os.pipe()

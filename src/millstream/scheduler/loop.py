@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from millstream.exceptions import StaleRecordError
-from millstream.executors.base import RecordsRemotely
+from millstream.executors.base import RecordsRemotely, prepare
 from millstream.model.intervals import DataInterval, ensure_utc
 from millstream.model.states import DagRunState, TaskState
 from millstream.runtime.events import TaskFinishedEvent, TaskStartedEvent, TaskWorkload
@@ -333,6 +333,7 @@ class Scheduler:
             if active >= dag.max_active_runs:
                 continue
             run = self.store.runs.set_state(run, DagRunState.RUNNING, start_date=now)
+            prepare(self.executor, dag.fileloc)  # its import overlaps the tasks' evaluation
             key = (run.dag_id, run.run_id)
             running[key] = run
             if dag.dagrun_timeout and (

@@ -98,6 +98,41 @@ def test_the_fork_server_never_imports_a_dag_file_its_tries_come_from_a_zygote(
         assert where["parent"] == zygote and where["pid"] not in (zygote, server)
 
 
+def test_a_prepared_file_is_imported_before_its_first_try_which_its_zygote_runs(
+    make_executor, tmp_path,
+):
+    dags, markers = folders(tmp_path)
+    path = write_dag(dags, markers, "ahead")
+    executor = make_executor()
+    executor.prepare(str(path))
+    wait_until(lambda: importers(markers, "ahead"), 10, "the prepared file to be imported")
+    (zygote,) = importers(markers, "ahead")
+    assert parent_of(zygote) == executor.fork_server_pid
+    executor.prepare(str(path))  # already prepared: nothing more is started
+    executor.submit(try_of(path, "ahead"))
+    finished = [e for e in collect(executor, 1) if isinstance(e, TaskFinishedEvent)]
+    assert finished[0].state is TaskState.SUCCESS, finished[0].error
+    assert json.loads(dict(finished[0].xcoms)["return_value"])["parent"] == zygote
+    assert importers(markers, "ahead") == [zygote]
+
+
+def test_preparing_a_file_that_cannot_be_read_leaves_its_try_to_say_why(
+    make_executor, tmp_path,
+):
+    dags, markers = folders(tmp_path)
+    missing = dags / "missing.py"
+    executor = make_executor()
+    executor.prepare(str(missing))
+    executor.submit(try_of(missing, "missing", max_tries=0))
+    (failed,) = [e for e in collect(executor, 1) if isinstance(e, TaskFinishedEvent)]
+    assert failed.state is TaskState.FAILED
+    assert f"DAG file {missing} cannot be read" in (failed.error or "")
+    fine = write_dag(dags, markers, "fine")
+    executor.submit(try_of(fine, "fine"))
+    done = [e for e in collect(executor, 1) if isinstance(e, TaskFinishedEvent)]
+    assert done[0].state is TaskState.SUCCESS
+
+
 def test_a_file_that_hangs_at_import_fails_its_tries_while_another_files_run(
     make_executor, tmp_path,
 ):

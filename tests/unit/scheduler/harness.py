@@ -61,6 +61,7 @@ class HeldExecutor:
         self.submitted: list[TaskInstanceKey] = []
         self.events: list[TaskStartedEvent | TaskFinishedEvent] = []
         self.terminated: list[TaskInstanceKey] = []
+        self.calls: list[str] = []  # "prepare <file>" and "submit <task>", in order
 
     # -- the Executor protocol ---------------------------------------------------------------
     def open_slots(self) -> int:
@@ -71,6 +72,10 @@ class HeldExecutor:
         task = self.dags[workload.key.dag_id].task_dict[workload.key.task_id]
         self.held[workload.key] = (workload, task)
         self.submitted.append(workload.key)
+        self.calls.append(f"submit {workload.key.task_id}")
+
+    def prepare(self, dag_file: str) -> None:
+        self.calls.append(f"prepare {dag_file}")
 
     def sync(self) -> None:
         return None

@@ -80,3 +80,18 @@ def test_runs_of_dags_the_scheduler_does_not_know_are_left_alone() -> None:
     assert engine.run_record(run).state is DagRunState.SUCCESS
     assert stray.state is DagRunState.QUEUED
     assert engine.ti(stray, "x").state is TaskState.NONE
+
+
+def test_a_starting_run_has_its_dag_file_prepared_before_its_first_task_is_sent() -> None:
+    dag = _chain()
+    engine = Engine(dag, held=True)
+    engine.trigger(dag)
+    engine.tick()
+    assert engine.executor.calls == [f"prepare {dag.fileloc}", "submit a"]
+    engine.executor.finish("a")
+    engine.tick()
+    assert engine.executor.calls[2:] == ["submit b"]  # once per run, as it starts
+    second = engine.trigger(dag, START + timedelta(days=1))
+    engine.tick()
+    assert engine.executor.calls[3:] == [f"prepare {dag.fileloc}", "submit a"]
+    assert engine.run_record(second).state is DagRunState.RUNNING
