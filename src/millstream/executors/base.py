@@ -74,7 +74,8 @@ def batched(executor: Executor) -> contextlib.AbstractContextManager[Any]:
 
 def prepare(executor: Executor, dag_file: str | None) -> None:
     """Ask ``executor`` to load ``dag_file`` now, ahead of the tries it is about to get,
-    where it can (the local executor's zygote of that file); nothing runs."""
+    where it can (the local executor's zygote of that file). Nothing runs, so asking from
+    a transaction that is then rolled back does no harm."""
     prepare_file = getattr(executor, "prepare", None)
     if dag_file and callable(prepare_file):
         prepare_file(dag_file)

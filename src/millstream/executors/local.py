@@ -26,8 +26,8 @@ Reliability:
 - If the scheduler dies, the fork server lets the running tries finish and exits; a
   restarted scheduler adopts their outcomes with :func:`read_result_file`.
 
-The XCom reader factory opens its own connections in the worker (share an engine URL, not
-an engine). Call ``start()`` before the scheduler starts threads: the server may be forked.
+The XCom reader factory must open its own connections, in the worker (share an engine URL,
+not an engine). Call ``start()`` before the scheduler starts threads: the server may fork.
 """
 
 from __future__ import annotations

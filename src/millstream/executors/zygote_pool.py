@@ -3,12 +3,12 @@
 A zygote (:mod:`millstream.executors.zygote`) serves one version of one DAG file, as
 its stamp (modification time, size, inode) identifies it. The scheduler may have one
 started ahead, as a run starts (:meth:`ZygotePool.prepare`), so the file's import
-overlaps the run's first tick. A try of a file whose stamp
-changed goes to a new zygote, and the old one is retired: its input is closed, it
-forks nothing more and exits when its processes have ended. So is a zygote idle for
-``zygote_idle_s``, the least recently used idle zygote when :data:`MAX_ZYGOTES` are
-alive, and every zygote when the fork server winds down. A zygote still importing at
-its deadline (``dag_import_timeout``) is killed with its process group.
+overlaps the run's first tick. A try of a file whose stamp changed goes to a new
+zygote, and the old one is retired: its input is closed, it forks nothing more and
+exits when its processes have ended. So is a zygote idle for ``zygote_idle_s``, the
+least recently used idle zygote when :data:`MAX_ZYGOTES` are alive, and every zygote
+when the fork server winds down. A zygote still importing at its deadline
+(``dag_import_timeout``) is killed with its process group.
 """
 
 from __future__ import annotations
