@@ -2,15 +2,17 @@
 
 Every message is one line of JSON. Executor -> fork server: a workload (see
 :mod:`millstream.runtime.events_json`), ``terminate`` (stop a running try),
-``callback`` (run a DAG callback) and ``kill_callbacks``. Fork server -> executor: the
+``callback`` (run a DAG callback), ``kill_callbacks`` and ``prepare`` (start a DAG
+file's zygote ahead of its tries, as a run starts). Fork server -> executor: the
 tries' ``started`` and ``finished`` events, and ``callback_ended``.
 
 Fork server -> zygote: ``try`` and ``callback``, each with a request id; a ``try``
 carries the workload's JSON exactly as the executor sent it, and the zygote hands the
 same text on to a worker, so no hop decodes and encodes it again. Zygote -> fork
 server: ``ready`` (the DAG file is imported) or ``failed`` (it could not be), then
-``forked`` (a request's process exists, with its pid) or ``refused`` (with why), and
-``exited`` (one of its processes ended, with its wait status).
+``forked`` (a request's process exists, with its pid) or ``refused`` (with why), ``ran``
+(a reused worker finished a try and lives on) and ``exited`` (one of its processes
+ended, with its wait status).
 """
 
 from __future__ import annotations
