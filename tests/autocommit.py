@@ -53,8 +53,8 @@ class AutoCommit:
         return repo
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.raw.transaction():
+    def transaction(self, read_only: bool = False) -> Iterator[None]:
+        with self.raw.transaction(read_only):
             yield
 
 

@@ -4,8 +4,9 @@ A SQL store (like its session) belongs to one thread, so each request gets a sto
 own over the one engine of the application, closed when the request ends. The request is
 one transaction: it opens before the route runs, commits when the route returns (before
 the response is sent, so a failed commit is a 500, not a success that did not happen) and
-rolls back if the route raises. A streaming response runs after that transaction has
-ended; what it reads meanwhile, it reads in short transactions of its own.
+rolls back if the route raises. A GET or HEAD request's transaction is read-only. A
+streaming response runs after that transaction has ended; what it reads meanwhile, it
+reads in short transactions of its own.
 """
 
 from __future__ import annotations
@@ -49,9 +50,15 @@ def get_settings(request: Request) -> Settings:
     return app_context(request).settings
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+"""Requests that change nothing: their transaction is read-only, so on SQLite a page
+being drawn holds no write lock and the scheduler goes on meanwhile."""
+
+
 def get_store(request: Request) -> Iterator[Store]:
     """A store for this request, inside the request's one transaction (a dependency)."""
-    with app_context(request).open_store() as store, store.transaction():
+    read_only = request.method in READ_ONLY_METHODS
+    with app_context(request).open_store() as store, store.transaction(read_only):
         yield store
 
 

@@ -53,7 +53,7 @@ def _allowed(request: Request, context: AppContext) -> bool:
     if not bearer and not secret:
         return False
     now = utcnow()
-    with context.open_store() as store, store.transaction():
+    with context.open_store() as store, store.transaction(read_only=True):
         user = (accounts.user_for_token(store, bearer, now) if bearer
                 else accounts.user_for_session(store, secret or "", now))
     return user is not None and user.has_role(Role.ADMIN)

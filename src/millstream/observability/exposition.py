@@ -61,7 +61,7 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            with self.open_store() as store, store.transaction():
+            with self.open_store() as store, store.transaction(read_only=True):
                 pools = store.pools.list()
                 busy = store.task_instances.in_states([TaskState.RUNNING, TaskState.QUEUED])
                 errors = [e for e in store.import_errors.list() if e.traceback]

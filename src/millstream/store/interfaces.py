@@ -481,7 +481,9 @@ class Store(Protocol):
     deadline_misses: DeadlineMissRepo
     state_stores: StateStoreRepo
 
-    def transaction(self) -> AbstractContextManager[None]: ...
+    def transaction(self, read_only: bool = False) -> AbstractContextManager[None]:
+        """Commit at the end, roll back if the block raises; nested calls join. A
+        ``read_only`` one holds no write lock and raises StoreUsageError on a write."""
 
 
 __all__ = [

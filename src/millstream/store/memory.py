@@ -322,6 +322,7 @@ class MemoryStore:
     def in_transaction(self) -> bool:
         return self._journal.in_transaction
 
-    def transaction(self) -> AbstractContextManager[None]:
-        """Commit at the end, roll back everything if the block raises; nested calls join."""
-        return self._journal.transaction()
+    def transaction(self, read_only: bool = False) -> AbstractContextManager[None]:
+        """Commit at the end, roll back everything if the block raises; nested calls join.
+        ``read_only``: a write in it raises StoreUsageError."""
+        return self._journal.transaction(read_only)

@@ -14,6 +14,7 @@ import copy
 from collections.abc import Iterator, MutableMapping
 from typing import Any, ClassVar, TypeVar, cast
 
+from millstream.exceptions import StoreUsageError
 from millstream.store.transaction_guard import TransactionGuard
 
 _R = TypeVar("_R")
@@ -42,6 +43,7 @@ class Journal:
 
     def __init__(self) -> None:
         self.depth = 0
+        self.read_only = False
         self._saved: dict[int, tuple[JournaledRepo, dict[str, Any]]] = {}
         self._undo: list[tuple[MutableMapping[Any, Any], Any, Any]] = []
 
@@ -50,8 +52,9 @@ class Journal:
         return self.depth > 0
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Commit at the end, roll back if the block raises; nested calls join the outer one."""
+    def transaction(self, read_only: bool = False) -> Iterator[None]:
+        """Commit at the end, roll back if the block raises; nested calls join the outer one.
+        ``read_only``: a change in it raises StoreUsageError."""
         if self.depth:
             self.depth += 1
             try:
@@ -60,6 +63,7 @@ class Journal:
                 self.depth -= 1
             return
         self.depth = 1
+        self.read_only = read_only
         try:
             yield
         except BaseException:
@@ -67,11 +71,13 @@ class Journal:
             raise
         finally:
             self.depth = 0
+            self.read_only = False
             self._saved.clear()
             self._undo.clear()
 
     def before_change(self, repo: JournaledRepo) -> None:
         """Save ``repo``'s state, once per transaction, before it changes."""
+        self._refuse_in_read_only()
         if self.depth and id(repo) not in self._saved:
             self._saved[id(repo)] = (repo, repo.snapshot())
 
@@ -80,9 +86,15 @@ class Journal:
         changes, to put it back on rollback. A list or dict held there that is about to be
         changed in place is saved as a copy (``copy``); one that is only replaced or
         removed is saved as itself, so that the saved entries of its own still apply."""
+        self._refuse_in_read_only()
         if self.depth:
             old = mapping.get(key, _MISSING)
             self._undo.append((mapping, key, copy_containers(old) if copy else old))
+
+    def _refuse_in_read_only(self) -> None:
+        if self.read_only:
+            raise StoreUsageError("a read-only store transaction cannot write; "
+                                  "use store.transaction() to change data")
 
     def _roll_back(self) -> None:
         for repo, state in self._saved.values():

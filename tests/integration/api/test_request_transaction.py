@@ -1,5 +1,6 @@
 """Each request owns one transaction: committed when the route returns, rolled back when it
-raises, and over before a streaming response starts (so a stream holds no lock)."""
+raises, and over before a streaming response starts (so a stream holds no lock); a GET
+request's transaction is read-only (it holds no lock either, and cannot write)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,22 @@ def client(api: ApiEnv) -> Iterator[TestClient]:
 
         return StreamingResponse(body(), media_type="text/plain")
 
+    @app.get("/test/pool-on-get")
+    def pool_on_get(store: StoreDep) -> None:
+        store.pools.set("written_by_a_get", 1, "")
+
+    @app.get("/test/write-elsewhere")
+    def write_elsewhere(store: StoreDep) -> dict[str, float]:
+        store.pools.list()  # the request's read-only transaction has begun: no lock on SQLite
+        started = time.monotonic()
+        other = SqlStore(engine)
+        try:
+            with other.transaction():
+                other.pools.set("written_while_reading", 1, "")
+        finally:
+            other.close()
+        return {"waited_s": time.monotonic() - started}
+
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     engine.dispose()
@@ -68,3 +85,15 @@ def test_a_streaming_response_holds_no_transaction(client: TestClient, api: ApiE
     assert response.status_code == 200, response.text
     assert float(response.text) < 1.0  # no wait for a lock the request still held
     assert api.store().pools.slots("written_while_streaming") == 1
+
+
+def test_a_get_request_cannot_write(client: TestClient, api: ApiEnv) -> None:
+    assert client.get("/test/pool-on-get").status_code == 500
+    assert api.store().pools.slots("written_by_a_get") is None
+
+
+def test_a_get_request_holds_no_write_lock(client: TestClient, api: ApiEnv) -> None:
+    response = client.get("/test/write-elsewhere")
+    assert response.status_code == 200, response.text
+    assert response.json()["waited_s"] < 1.0  # SQLite's busy timeout is 30 s
+    assert api.store().pools.slots("written_while_reading") == 1

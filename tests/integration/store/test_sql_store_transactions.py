@@ -111,6 +111,34 @@ def test_committed_work_is_visible_to_another_store_and_uncommitted_is_not(
         reader.close()
 
 
+def test_a_read_only_transaction_lets_a_writer_commit_while_it_reads(
+        sql_engine: Engine) -> None:
+    reader, writer = SqlStore(sql_engine), autocommit(SqlStore(sql_engine))
+    try:
+        writer.runs.add(make_run(0))
+        committed = threading.Event()
+
+        def write() -> None:
+            with writer.transaction():
+                writer.runs.add(make_run(1))
+            committed.set()
+
+        with reader.transaction(read_only=True):
+            assert [r.run_id for r in reader.runs.list()] == ["scheduled__0"]
+            racer = threading.Thread(target=write)
+            racer.start()
+            # An ordinary transaction on SQLite would hold the write lock until it ends.
+            assert committed.wait(timeout=10), "the writer waited for a read-only reader"
+            if sql_engine.dialect.name == "sqlite":  # one snapshot, as first read
+                assert [r.run_id for r in reader.runs.list()] == ["scheduled__0"]
+        racer.join(timeout=30)
+        with reader.transaction(read_only=True):
+            assert [r.run_id for r in reader.runs.list()] == ["scheduled__0", "scheduled__1"]
+    finally:
+        reader.close()
+        writer.close()
+
+
 def test_a_repository_call_outside_a_transaction_is_refused_and_names_the_call(
         sql_engine: Engine) -> None:
     store = SqlStore(sql_engine)

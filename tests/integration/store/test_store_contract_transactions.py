@@ -1,6 +1,7 @@
 """The transaction contract, on every store kind: a transaction that raises leaves the store
-exactly as it was, a record read cannot change the store, a repository refuses calls made
-outside a transaction, and state changes are compare-and-sets on the state the record holds.
+exactly as it was, a record read cannot change the store, a read-only transaction refuses
+every write, a repository refuses calls made outside a transaction, and state changes are
+compare-and-sets on the state the record holds.
 
 These tests get ``raw_store``, the store as production code gets it (no autocommit view).
 """
@@ -146,6 +147,36 @@ def test_a_nested_transaction_joins_the_outer_one(raw_store: Store) -> None:
     with raw_store.transaction():
         stored = raw_store.runs.get("etl", run.run_id)
     assert stored is not None and stored.state is DagRunState.RUNNING
+
+
+def test_a_read_only_transaction_reads_and_refuses_every_write(raw_store: Store) -> None:
+    run = _seed(raw_store)
+    before = _picture(raw_store)
+    key = TaskInstanceKey("etl", run.run_id, "a")
+    with raw_store.transaction(read_only=True):
+        stored = raw_store.runs.get("etl", run.run_id)
+        ti = raw_store.task_instances.get(key)
+        assert stored is not None and stored.conf == {"region": "north", "ids": [1, 2]}
+        assert ti is not None and ti.state is TaskState.SCHEDULED
+    writes = [
+        lambda: raw_store.runs.set_state(stored, DagRunState.RUNNING),
+        lambda: raw_store.task_instances.set_state(ti, TaskState.QUEUED),
+        lambda: raw_store.task_instances.add_many([TaskInstanceRecord("etl", run.run_id, "z")]),
+        lambda: raw_store.pools.set("db", 9),
+        lambda: raw_store.variables.set(VariableRecord("colour", "red")),
+        lambda: raw_store.dags.set_paused("etl", True),
+    ]
+    for write in writes:
+        with pytest.raises(StoreUsageError, match="read-only store transaction cannot write"), \
+                raw_store.transaction(read_only=True):
+            write()
+    assert _picture(raw_store) == before
+    # The connection a read-only transaction used writes again in an ordinary one.
+    with raw_store.transaction():
+        raw_store.runs.set_state(stored, DagRunState.RUNNING)
+    with raw_store.transaction(read_only=True):
+        again = raw_store.runs.get("etl", run.run_id)
+    assert again is not None and again.state is DagRunState.RUNNING
 
 
 def test_records_read_cannot_change_the_store(raw_store: Store) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.pool import StaticPool
 from millstream.exceptions import InvalidInputError
 from millstream.private_files import touch_private
 from millstream.store.sql.pg_checkout import check_by_begin
+from millstream.store.sql.read_only import begin_sqlite, refuse_writes_clearly
 
 DatabaseError = SQLAlchemyError
 """What the database layer raises (bad URL, unreachable server, locked file ...)."""
@@ -83,7 +84,8 @@ def make_engine(
 
     Every SQLite transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock
     up front (waiting up to the busy timeout), so two processes never deadlock
-    upgrading a read to a write. An in-memory SQLite database (``sqlite://``) lives in
+    upgrading a read to a write; a read-only one (:mod:`~millstream.store.sql.read_only`)
+    takes no lock. An in-memory SQLite database (``sqlite://``) lives in
     one shared connection, so it suits one store at a time (quick experiments, not
     services). Extra keyword arguments go to ``create_engine``.
 
@@ -108,6 +110,7 @@ def make_engine(
         engine = create_engine(parsed, pool_pre_ping=False, **kwargs)
         if pre_ping:
             check_by_begin(engine)
+        refuse_writes_clearly(engine)
         return engine
     raise InvalidInputError(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
@@ -161,8 +164,6 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         finally:
             cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
+    event.listen(engine, "begin", begin_sqlite)
+    refuse_writes_clearly(engine)
     return engine

@@ -33,6 +33,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InvalidatePoolError, StatementError
 
+from millstream.store.sql.read_only import postgresql_begin
+
 _BEGIN_AT_CHECKOUT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "millstream_begin_at_checkout", default=False)
 _FRESH = "millstream.fresh"  # made since its last checkout: not pinged, as SQLAlchemy does
@@ -86,7 +88,7 @@ def _begin(dbapi_connection: Any, info: dict[str, Any]) -> None:
     if not info.get(_BEGUN):
         dbapi_connection.autocommit = True
         info[_BEGUN] = dbapi_connection.cursor()
-    info[_BEGUN].execute(b"BEGIN")
+    info[_BEGUN].execute(postgresql_begin())
 
 
 def _checked(dialect: Any, dbapi_connection: Any, check: Any) -> None:

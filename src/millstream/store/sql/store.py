@@ -37,7 +37,7 @@ from millstream.store.sql.asset_repos import SqlAssetRepo
 from millstream.store.sql.auth_repos import SqlApiTokenRepo, SqlLoginSessionRepo, SqlUserRepo
 from millstream.store.sql.browse_repos import SqlBrowseRepo
 from millstream.store.sql.change_signal import SqlChangeSignalRepo
-from millstream.store.sql.common import forget_connection
+from millstream.store.sql.common import READ_ONLY, connection_of, forget_connection
 from millstream.store.sql.dag_repos import SqlAuditRepo, SqlDagRepo, SqlImportErrorRepo
 from millstream.store.sql.deadline_repos import SqlDeadlineMissRepo
 from millstream.store.sql.engine import make_engine
@@ -109,8 +109,10 @@ class SqlStore:
         return self._depth > 0
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One database transaction: commit at the end, roll back on error; nested calls join."""
+    def transaction(self, read_only: bool = False) -> Iterator[None]:
+        """One database transaction: commit at the end, roll back on error; nested calls
+        join. ``read_only``: it takes no write lock and refuses writes (see
+        :mod:`~millstream.store.sql.read_only`)."""
         if self._depth:
             self._depth += 1
             try:
@@ -119,11 +121,16 @@ class SqlStore:
                 self._depth -= 1
             return
         self._depth = 1
+        if read_only:
+            self.session.info[READ_ONLY] = True
         try:
             with self.session.begin():
+                if read_only:  # begun now, as read-only, whichever path reads first
+                    connection_of(self.session)
                 yield
         finally:
             self._depth = 0
+            self.session.info.pop(READ_ONLY, None)
             forget_connection(self.session)
 
     def close(self) -> None:
