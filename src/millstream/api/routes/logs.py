@@ -181,7 +181,7 @@ def _has_ended(context: AppContext, folder: Path, key: TaskInstanceKey,
                try_number: int) -> tuple[bool, TaskInstanceRecord | None]:
     if result_path(folder, key, try_number).exists():
         return True, None  # ended here: its log is here too
-    with context.open_store() as store, store.transaction():
+    with context.open_store() as store, store.transaction(read_only=True):
         ti = store.task_instances.get(key)
     return ti is None or try_finished(ti, try_number, folder), ti
 
