@@ -40,6 +40,9 @@ Workloads (DESIGN.md section 5; each lives in a module of its own, this file com
   web pages, with 1,000,000 task instances of history against a page of history (the
   floor), on SQLite and (with a PostgreSQL URL as for etl) PostgreSQL.
 - pg_chain100 (bench_scale.py): chain100's handoff with the metadata in PostgreSQL.
+- browsing (bench_browsing.py): chain100's median and p95 handoff on SQLite while another
+  process draws the chain's grid, live grid and API run list through the web app without
+  a pause (floor: the same chain alone, in the same run).
 
 The machine's load average is printed before and after: figures taken on a busy machine
 are not comparable with those of an idle one.
@@ -387,6 +390,23 @@ def bench_dags1000(status: Status) -> list[Figure]:
     ]
 
 
+def bench_browsing(status: Status) -> list[Figure]:
+    """chain100 on SQLite while the web server draws its pages; floor: the chain alone."""
+    from bench_browsing import MEDIAN_TARGET_MS, P95_TARGET_MS
+    from bench_browsing import bench_browsing as run
+
+    f = run(status=status)
+    return [
+        Figure("browsing.handoff_median_ms", f["browsing.handoff_median_ms"], "ms",
+               MEDIAN_TARGET_MS, f["browsing.floor"], "ms (alone)",
+               detail=f"{f['browsing.pages']:.0f} pages drawn meanwhile (grid, live grid, "
+                      "API runs), one after another; floor: the same chain alone, in this run"),
+        Figure("browsing.handoff_p95_ms", f["browsing.handoff_p95_ms"], "ms", P95_TARGET_MS,
+               f["browsing.floor_p95_ms"], "ms (alone)", "browsing.floor_p95_ms",
+               "browsing.p95_overhead_ratio"),
+    ]
+
+
 def bench_history(status: Status) -> list[Figure]:
     """Scheduler and web pages with 1,000,000 task instances of history, per database."""
     from bench_history import bench_history_postgres, bench_history_sqlite
@@ -474,6 +494,7 @@ WORKLOADS: dict[str, Callable[[Status], list[Figure]]] = {
     "fan20000": bench_fan20000,
     "dags1000": bench_dags1000,
     "history": bench_history,
+    "browsing": bench_browsing,
     "pg_chain100": bench_pg_chain100,
     "celery": bench_celery,
 }

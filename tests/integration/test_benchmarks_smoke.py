@@ -48,5 +48,5 @@ def test_run_py_offers_every_workload() -> None:
     done = subprocess.run([sys.executable, str(RUN), "--help"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0
-    for name in ("chain100", "fan1000", "parse200", "test100", "import", "idle"):
+    for name in ("chain100", "fan1000", "parse200", "test100", "import", "idle", "browsing"):
         assert name in done.stdout
