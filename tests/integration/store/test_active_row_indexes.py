@@ -8,6 +8,7 @@ import importlib.util
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from psycopg.sql import Literal
 from sqlalchemy import Connection, Engine, event, text
 
 from millstream.model.states import DagRunState, TaskState
-from millstream.store.records import DagRunRecord, TaskInstanceRecord
+from millstream.store.records import DagRunRecord, TaskInstanceKey, TaskInstanceRecord
 from millstream.store.sql import SqlStore
 from millstream.store.sql.active_rows import ACTIVE_RUN_CONDITION, UNFINISHED_TI_CONDITION
 from millstream.store.sql.common import connection_of
@@ -24,6 +25,8 @@ from millstream.store.sql.migrate import MIGRATIONS_DIR
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
 HISTORY = 300
 OTHERS = 40
+NEW_INSTANCES = 400
+FINISHED_RUNS = 25
 TASKS = ("extract", "load")
 
 
@@ -85,10 +88,11 @@ def _plan_sqlite(connection: Connection, statement: str) -> str:
 
 
 def _rows_read_postgres(connection: Connection, statement: str, parameters: Any,
-                        table: str) -> int:
+                        table: str, plan: str = "generic") -> int:
     """How many rows of ``table`` running ``statement`` reads (those it keeps and those its
     filters drop), prepared and run with a generic plan: one that holds for any value of
-    its parameters, as PostgreSQL uses for a statement the driver has prepared.
+    its parameters, as PostgreSQL uses for a statement the driver has prepared (or, with
+    ``plan="custom"``, one made for the values given, as for its first executions).
 
     ``statement`` is as the driver was given it: with ``%(name)s`` placeholders and a
     dict of parameters (SQLAlchemy's path), or ``$n`` and their values in order (the
@@ -104,7 +108,7 @@ def _rows_read_postgres(connection: Connection, statement: str, parameters: Any,
         numbered = re.sub(r"%\((\w+)\)s", number, statement)
     else:
         numbered, names = statement, list(range(len(parameters)))
-    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    connection.exec_driver_sql(f"SET LOCAL plan_cache_mode = force_{plan}_plan")
     connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
     connection.exec_driver_sql(f"PREPARE probe AS {numbered}")
     try:
@@ -231,3 +235,65 @@ def test_writing_instances_builds_no_temporary_table_on_sqlite(sqlite_engine: En
                 assert "OpenEphemeral" not in {row[1] for row in program}, statement
     finally:
         store.close()
+
+
+def test_a_compare_and_set_finds_its_row_by_key_however_rare_its_state_looks(
+    sql_engine: Engine,
+) -> None:
+    """Statistics taken while every instance had finished make ``none``, ``queued`` and
+    the rest look rare. A new run's instances are then changed one by one: each change
+    must read its own row through the key, not every instance in its state (on
+    PostgreSQL that read all of a new run's instances for each one a tick changed)."""
+    store = SqlStore(sql_engine)
+    try:
+        _fill(store)
+        with store.transaction():  # a longer history, every instance of it finished
+            store.dags.upsert("history", "/dags/history.py", "{}", "v1", DAY)
+            runs = store.runs.add_new([_run("history", minute, DagRunState.SUCCESS)
+                                       for minute in range(FINISHED_RUNS)])
+            store.task_instances.add_to_new_runs(
+                TaskInstanceRecord(run.dag_id, run.run_id, f"t{index:03d}",
+                                   state=TaskState.SUCCESS)
+                for run in runs for index in range(NEW_INSTANCES))
+        with sql_engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+        [run] = _added(store)
+        with store.transaction():
+            with _sent(store) as sent:
+                ti = store.task_instances.get(TaskInstanceKey("etl", run.run_id, "t000"))
+                assert ti is not None
+                ti = store.task_instances.set_state(ti, TaskState.SCHEDULED)
+                ti = store.task_instances.claim(ti, TaskState.SCHEDULED, TaskState.QUEUED,
+                                                try_number=1)
+                assert ti is not None
+                assert store.task_instances.mark_running(ti.key, 1, DAY, "host", 1)
+                store.task_instances.end_try(replace(ti, state=TaskState.RUNNING),
+                                             TaskState.SUCCESS, end_date=DAY)
+                store.runs.set_state(run, DagRunState.RUNNING)
+            connection = connection_of(store.session)
+            # (SQLite reports a statement again for each trigger program it runs)
+            changes = list({statement: parameters for statement, parameters in sent
+                            if re.match(r"(WITH .*)?UPDATE (task_instance|dag_run)\b",
+                                        statement, re.DOTALL)}.items())
+            assert len(changes) == 5, changes
+            for statement, parameters in changes:
+                table = "dag_run" if "UPDATE dag_run" in statement else "task_instance"
+                if connection.dialect.name == "sqlite":
+                    plan = _plan_sqlite(connection, statement)
+                    assert f"USING INDEX sqlite_autoindex_{table}_1 " in plan, plan
+                    continue
+                for kind in ("custom", "generic"):
+                    assert _rows_read_postgres(connection, statement, parameters, table,
+                                               kind) <= 1, (kind, statement)
+    finally:
+        store.close()
+
+
+def _added(store: SqlStore) -> list[DagRunRecord]:
+    """A new queued run of many instances, added after the statistics were taken."""
+    with store.transaction():
+        added = store.runs.add_new([_run("etl", HISTORY + 5, DagRunState.QUEUED)])
+        store.task_instances.add_to_new_runs(
+            TaskInstanceRecord("etl", added[0].run_id, f"t{index:03d}")
+            for index in range(NEW_INSTANCES))
+    return added

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from millstream.model.states import TaskState
 from millstream.store.records import TaskInstanceKey, TaskInstanceRecord
-from millstream.store.sql.common import execute, rowcount
+from millstream.store.sql.common import checked_state, execute, rowcount
 from millstream.store.sql.convert import TI_COLUMNS, TI_TABLE, row_to_ti
 
 if TYPE_CHECKING:
@@ -62,12 +62,14 @@ def _params(ref: TryRef) -> dict[str, object]:
 
 
 _NOW = bindparam("v_now", type_=_TI.heartbeat_at.type)
-_START = (update(TI_TABLE).where(_matches_try(), _TI.state == TaskState.QUEUED.value)
+_START = (update(TI_TABLE)
+          .where(_matches_try(), checked_state(_TI.state, TaskState.QUEUED.value))
           .values(state=TaskState.RUNNING.value, start_date=_NOW, heartbeat_at=_NOW,
                   hostname=bindparam("v_hostname", type_=_TI.hostname.type), pid=None,
                   end_date=None)
           .returning(*TI_COLUMNS))
-_RUNNING = update(TI_TABLE).where(_matches_try(), _TI.state == TaskState.RUNNING.value)
+_RUNNING = update(TI_TABLE).where(_matches_try(),
+                                  checked_state(_TI.state, TaskState.RUNNING.value))
 _BEAT = _RUNNING.values(heartbeat_at=_NOW)
 _BEAT_PID = _RUNNING.values(heartbeat_at=_NOW, pid=bindparam("v_pid", type_=_TI.pid.type))
 _LOCK = (select(*TI_COLUMNS).where(_matches_try())

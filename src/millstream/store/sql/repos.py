@@ -39,6 +39,7 @@ from millstream.store.sql.active_rows import active_run, unfinished_instance
 from millstream.store.sql.common import (
     by_run_key,
     by_ti_key,
+    checked_state,
     conflicts_as_value_error,
     connection_of,
     execute,
@@ -99,7 +100,8 @@ _RUN_LISTS = {
 }
 """Listing runs, by (filtered by DAG, filtered by states, all of them active ones: then
 ix_dag_run_active gives a DAG's in order, none of its history read)."""
-_RUN_UPDATE = update(RUN_TABLE).where(by_run_key(RUN_TABLE), _RUN.state == bindparam("k_state"))
+_RUN_UPDATE = update(RUN_TABLE).where(by_run_key(RUN_TABLE),
+                                      checked_state(_RUN.state, bindparam("k_state")))
 _TI_GET = select(*TI_COLUMNS).where(by_ti_key(TI_TABLE))
 _TI_STATE = select(_TI.state).where(by_ti_key(TI_TABLE))
 _TI_FOR_RUN = (
@@ -141,10 +143,11 @@ _TI_SCHEDULED_LOCKED = _TI_SCHEDULED.with_for_update(skip_locked=True)
 _RUN_INSERT = insert(RUN_TABLE)
 _TI_INSERT = insert(TI_TABLE)
 _TRY_INSERT = insert(TRY_TABLE)
-_TI_UPDATE = update(TI_TABLE).where(by_ti_key(TI_TABLE), _TI.state == bindparam("k_state"))
+_TI_UPDATE = update(TI_TABLE).where(by_ti_key(TI_TABLE),
+                                    checked_state(_TI.state, bindparam("k_state")))
 _TI_MARK_RUNNING = (
     update(TI_TABLE)
-    .where(by_ti_key(TI_TABLE), _TI.state == TaskState.QUEUED.value,
+    .where(by_ti_key(TI_TABLE), checked_state(_TI.state, TaskState.QUEUED.value),
            _TI.try_number == bindparam("k_try_number"))
     .values(state=TaskState.RUNNING.value)
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from millstream.store.sql.common import by_ti_key
+from millstream.store.sql.common import by_ti_key, checked_state
 from millstream.store.sql.convert import TI_TABLE, TRY_TABLE
 from millstream.store.sql.direct_statements import direct
 
@@ -28,7 +28,7 @@ def end_try_statement(columns: frozenset[str]) -> Any:
     table = TI_TABLE
     changed = (
         update(table)
-        .where(by_ti_key(table), table.c.state == bindparam("k_state"))
+        .where(by_ti_key(table), checked_state(table.c.state, bindparam("k_state")))
         .values({name: bindparam(f"v_{name}", type_=table.c[name].type)
                  for name in sorted(columns)})
         .returning(*(table.c[name] for name in TRY_FIELDS))
