@@ -32,7 +32,7 @@ from millstream.store.sql.models import Base
 
 # Every revision, oldest first: one linear history, none missing from the package.
 REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010",
-             "0011", "0012", "0013"]
+             "0011", "0012", "0013", "0014"]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -59,11 +59,10 @@ class DagRunRow(Base):
     __tablename__ = "dag_run"
     __table_args__ = (
         UniqueConstraint("dag_id", "logical_date"),
-        Index("ix_dag_run_state", "state"),
         # The schedule's resume point: the newest scheduled run of a DAG is one seek.
         Index("ix_dag_run_resume", "dag_id", "run_type", "logical_date"),
         # The overview: a state's runs that ended in a window (migration 0008).
-        Index("ix_dag_run_state_end", "state", "end_date"),
+        Index("ix_dag_run_state_end", "state", "end_date"),  # also by state alone (0014)
         # A DAG's active runs (max_active_runs, run creation) without reading its history,
         # in an index of the active runs alone (0013; see active_rows.py).
         Index("ix_dag_run_active", "dag_id", "logical_date", "state",
@@ -108,8 +107,8 @@ class TaskInstanceRow(Base):
     __tablename__ = "task_instance"
     __table_args__ = (
         _run_fk(),
-        Index("ix_task_instance_state", "state"),
-        Index("ix_task_instance_state_end", "state", "end_date"),  # the overview (0008)
+        # The overview (0008), and instances by state alone (0014).
+        Index("ix_task_instance_state_end", "state", "end_date"),
         # A run's unfinished instances, in an index of the unfinished ones alone (0013).
         Index("ix_task_instance_unfinished", "dag_id", "run_id", "state",
               sqlite_where=text(UNFINISHED_TI_CONDITION),
