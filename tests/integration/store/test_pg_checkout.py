@@ -16,6 +16,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from tests.store_fixtures import postgres_schema_engine, postgres_url
 
+from millstream.exceptions import StoreUsageError
 from millstream.store.sql import SqlStore
 from millstream.store.sql import repos as sql_repos
 from millstream.store.sql.common import connection_of, execute
@@ -150,6 +151,31 @@ def test_without_the_ping_or_in_autocommit_psycopg_begins_as_it_does(
                     driver = _driver(store)
                     assert driver.info.transaction_status == pq.TransactionStatus.IDLE
                     assert execute(store.session, sql_repos._RUN_GET, RUN).first() is None
+        finally:
+            store.close()
+            made.dispose()
+
+
+def test_a_read_only_transaction_begins_read_only_with_or_without_the_ping(
+    clean_postgres_engine: Engine,
+) -> None:
+    with clean_postgres_engine.connect() as connection:
+        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    options = {"options": f"-csearch_path={schema}"}
+    for kwargs in ({}, {"pool_pre_ping": False}):
+        made = make_engine(postgres_url(), connect_args=options, **kwargs)
+        store = SqlStore(made)
+        try:
+            for _ in range(2):  # a fresh connection, then the pooled one
+                with store.transaction(read_only=True):
+                    read_only = execute(store.session, text("SHOW transaction_read_only"))
+                    assert read_only.scalar_one() == "on", kwargs
+                    with pytest.raises(StoreUsageError, match="read-only"):
+                        store.pools.set("refused", 1)
+                with store.transaction():  # and the next one writes
+                    store.pools.set("written", 1)
+                    assert execute(store.session, text("SHOW transaction_read_only")
+                                   ).scalar_one() == "off"
         finally:
             store.close()
             made.dispose()

@@ -13,7 +13,11 @@ from sqlalchemy.pool import StaticPool
 from millstream.exceptions import InvalidInputError
 from millstream.private_files import touch_private
 from millstream.store.sql.pg_checkout import check_by_begin
-from millstream.store.sql.read_only import begin_sqlite, refuse_writes_clearly
+from millstream.store.sql.read_only import (
+    begin_postgresql,
+    begin_sqlite,
+    refuse_writes_clearly,
+)
 
 DatabaseError = SQLAlchemyError
 """What the database layer raises (bad URL, unreachable server, locked file ...)."""
@@ -110,6 +114,7 @@ def make_engine(
         engine = create_engine(parsed, pool_pre_ping=False, **kwargs)
         if pre_ping:
             check_by_begin(engine)
+        event.listen(engine, "begin", begin_postgresql)
         refuse_writes_clearly(engine)
         return engine
     raise InvalidInputError(

@@ -29,6 +29,7 @@ _READ_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "millstream_read_only", default=False)
 _QUERY_ONLY = "millstream.query_only"  # what PRAGMA query_only is set to on a connection
 _PG_READ_ONLY_TRANSACTION = "25006"  # SQLSTATE read_only_sql_transaction
+_PG_IDLE = 0  # libpq's PQTRANS_IDLE: no transaction begun on the connection
 
 
 @contextlib.contextmanager
@@ -44,6 +45,18 @@ def beginning(read_only: bool) -> Iterator[None]:
 def postgresql_begin() -> bytes:
     """The statement that begins a store transaction on PostgreSQL."""
     return b"BEGIN READ ONLY" if _READ_ONLY.get() else b"BEGIN"
+
+
+def begin_postgresql(connection: Connection) -> None:
+    """Make a read-only store transaction read-only on PostgreSQL where the pool's checkout
+    did not begin it (``database.pool_pre_ping`` off): by its first statement, before
+    psycopg's own ``BEGIN``."""
+    if not _READ_ONLY.get():
+        return
+    driver = connection.connection.driver_connection
+    if not getattr(driver, "autocommit", True) \
+            and driver.info.transaction_status == _PG_IDLE:  # type: ignore[union-attr]
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def begin_sqlite(connection: Connection) -> None:
@@ -77,4 +90,5 @@ def refuse_writes_clearly(engine: Engine) -> None:
             ) from error
 
 
-__all__ = ["begin_sqlite", "beginning", "postgresql_begin", "refuse_writes_clearly"]
+__all__ = ["begin_postgresql", "begin_sqlite", "beginning", "postgresql_begin",
+           "refuse_writes_clearly"]
