@@ -33,19 +33,23 @@ def client(api: ApiEnv) -> Iterator[TestClient]:
         store.pools.set("committed", 2, "")
         return {"ok": True}
 
-    @app.get("/test/stream")
+    def seconds_to_write_pool(name: str) -> float:
+        """Write a pool in a store of its own; how long that took (waiting for locks)."""
+        started = time.monotonic()
+        other = SqlStore(engine)
+        try:
+            with other.transaction():
+                other.pools.set(name, 1, "")
+        finally:
+            other.close()
+        return time.monotonic() - started
+
+    @app.post("/test/stream")  # a POST: its transaction holds SQLite's write lock
     def stream(store: StoreDep) -> StreamingResponse:
-        store.pools.list()  # the request's transaction has begun (on SQLite: the write lock)
+        store.pools.list()  # the request's transaction has begun
 
         def body() -> Iterator[bytes]:
-            started = time.monotonic()
-            other = SqlStore(engine)
-            try:
-                with other.transaction():
-                    other.pools.set("written_while_streaming", 1, "")
-            finally:
-                other.close()
-            yield f"{time.monotonic() - started:.3f}".encode()
+            yield f"{seconds_to_write_pool('written_while_streaming'):.3f}".encode()
 
         return StreamingResponse(body(), media_type="text/plain")
 
@@ -56,14 +60,7 @@ def client(api: ApiEnv) -> Iterator[TestClient]:
     @app.get("/test/write-elsewhere")
     def write_elsewhere(store: StoreDep) -> dict[str, float]:
         store.pools.list()  # the request's read-only transaction has begun: no lock on SQLite
-        started = time.monotonic()
-        other = SqlStore(engine)
-        try:
-            with other.transaction():
-                other.pools.set("written_while_reading", 1, "")
-        finally:
-            other.close()
-        return {"waited_s": time.monotonic() - started}
+        return {"waited_s": seconds_to_write_pool("written_while_reading")}
 
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
@@ -81,7 +78,7 @@ def test_a_route_that_returns_is_committed(client: TestClient, api: ApiEnv) -> N
 
 
 def test_a_streaming_response_holds_no_transaction(client: TestClient, api: ApiEnv) -> None:
-    response = client.get("/test/stream")
+    response = client.post("/test/stream")
     assert response.status_code == 200, response.text
     assert float(response.text) < 1.0  # no wait for a lock the request still held
     assert api.store().pools.slots("written_while_streaming") == 1

@@ -25,14 +25,33 @@ from millstream.store.sql.engine import make_engine
 RUN = {"k_dag_id": "etl", "k_run_id": "manual__1"}
 
 
+def _schema(engine: Engine) -> str:
+    with engine.connect() as connection:
+        schema: str = connection.execute(text("SELECT current_schema()")).scalar_one()
+    return schema
+
+
 @pytest.fixture
 def engine(clean_postgres_engine: Engine) -> Iterator[Engine]:
     """An engine of its own (one pooled connection) on the test session's schema."""
-    with clean_postgres_engine.connect() as connection:
-        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
-    made = postgres_schema_engine(postgres_url(), schema)
+    made = postgres_schema_engine(postgres_url(), _schema(clean_postgres_engine))
     yield made
     made.dispose()
+
+
+def _stores(clean_postgres_engine: Engine, *variants: dict[str, Any]
+            ) -> Iterator[tuple[dict[str, Any], SqlStore]]:
+    """A store over a new engine on the test session's schema, made with each variant of
+    ``make_engine``'s keyword arguments in turn (the engine is disposed of after)."""
+    options = {"options": f"-csearch_path={_schema(clean_postgres_engine)}"}
+    for kwargs in variants:
+        made = make_engine(postgres_url(), connect_args=options, **kwargs)
+        store = SqlStore(made)
+        try:
+            yield kwargs, store
+        finally:
+            store.close()
+            made.dispose()
 
 
 def _driver(store: SqlStore) -> Any:
@@ -139,43 +158,26 @@ def test_whoever_takes_the_connection_next_gets_transactions_again(
 def test_without_the_ping_or_in_autocommit_psycopg_begins_as_it_does(
     clean_postgres_engine: Engine,
 ) -> None:
-    with clean_postgres_engine.connect() as connection:
-        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
-    options = {"options": f"-csearch_path={schema}"}
-    for kwargs in ({"pool_pre_ping": False}, {"isolation_level": "AUTOCOMMIT"}):
-        made = make_engine(postgres_url(), connect_args=options, **kwargs)
-        store = SqlStore(made)
-        try:
-            for _ in range(2):  # a fresh connection, then the pooled one
-                with store.transaction():
-                    driver = _driver(store)
-                    assert driver.info.transaction_status == pq.TransactionStatus.IDLE
-                    assert execute(store.session, sql_repos._RUN_GET, RUN).first() is None
-        finally:
-            store.close()
-            made.dispose()
+    for _, store in _stores(clean_postgres_engine, {"pool_pre_ping": False},
+                            {"isolation_level": "AUTOCOMMIT"}):
+        for _ in range(2):  # a fresh connection, then the pooled one
+            with store.transaction():
+                driver = _driver(store)
+                assert driver.info.transaction_status == pq.TransactionStatus.IDLE
+                assert execute(store.session, sql_repos._RUN_GET, RUN).first() is None
 
 
 def test_a_read_only_transaction_begins_read_only_with_or_without_the_ping(
     clean_postgres_engine: Engine,
 ) -> None:
-    with clean_postgres_engine.connect() as connection:
-        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
-    options = {"options": f"-csearch_path={schema}"}
-    for kwargs in ({}, {"pool_pre_ping": False}):
-        made = make_engine(postgres_url(), connect_args=options, **kwargs)
-        store = SqlStore(made)
-        try:
-            for _ in range(2):  # a fresh connection, then the pooled one
-                with store.transaction(read_only=True):
-                    read_only = execute(store.session, text("SHOW transaction_read_only"))
-                    assert read_only.scalar_one() == "on", kwargs
-                    with pytest.raises(StoreUsageError, match="read-only"):
-                        store.pools.set("refused", 1)
-                with store.transaction():  # and the next one writes
-                    store.pools.set("written", 1)
-                    assert execute(store.session, text("SHOW transaction_read_only")
-                                   ).scalar_one() == "off"
-        finally:
-            store.close()
-            made.dispose()
+    for kwargs, store in _stores(clean_postgres_engine, {}, {"pool_pre_ping": False}):
+        for _ in range(2):  # a fresh connection, then the pooled one
+            with store.transaction(read_only=True):
+                read_only = execute(store.session, text("SHOW transaction_read_only"))
+                assert read_only.scalar_one() == "on", kwargs
+                with pytest.raises(StoreUsageError, match="read-only"):
+                    store.pools.set("refused", 1)
+            with store.transaction():  # and the next one writes
+                store.pools.set("written", 1)
+                assert execute(store.session, text("SHOW transaction_read_only")
+                               ).scalar_one() == "off"
