@@ -28,12 +28,9 @@ from millstream.store.records import TaskInstanceKey
 from millstream.store.sql.direct_statements import is_direct
 from millstream.store.sql.pg_checkout import begun_at_checkout
 from millstream.store.sql.pg_direct import run_direct_postgresql
-from millstream.store.sql.read_only import beginning
 from millstream.store.sql.sqlite_direct import run_direct
 
 _CONNECTION = "millstream.connection"
-READ_ONLY = "millstream.read_only"
-"""Set in a session's ``info`` while its store transaction only reads."""
 _DIRECT_PATHS = {"sqlite": run_direct, "postgresql": run_direct_postgresql}
 """The driver's own path for marked statements, by dialect name."""
 
@@ -51,8 +48,7 @@ def connection_of(session: Session) -> Connection:
     nested = session.get_nested_transaction()
     kept = session.info.get(_CONNECTION)
     if kept is None or kept[0] is not nested:
-        # On PostgreSQL its BEGIN is its check (pg_checkout).
-        with begun_at_checkout(), beginning(session.info.get(READ_ONLY, False)):
+        with begun_at_checkout():  # on PostgreSQL its BEGIN is its check (pg_checkout)
             kept = session.info[_CONNECTION] = (nested, session.connection())
     return cast(Connection, kept[1])
 

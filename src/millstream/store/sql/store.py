@@ -37,7 +37,7 @@ from millstream.store.sql.asset_repos import SqlAssetRepo
 from millstream.store.sql.auth_repos import SqlApiTokenRepo, SqlLoginSessionRepo, SqlUserRepo
 from millstream.store.sql.browse_repos import SqlBrowseRepo
 from millstream.store.sql.change_signal import SqlChangeSignalRepo
-from millstream.store.sql.common import READ_ONLY, connection_of, forget_connection
+from millstream.store.sql.common import connection_of, forget_connection
 from millstream.store.sql.dag_repos import SqlAuditRepo, SqlDagRepo, SqlImportErrorRepo
 from millstream.store.sql.deadline_repos import SqlDeadlineMissRepo
 from millstream.store.sql.engine import make_engine
@@ -45,6 +45,7 @@ from millstream.store.sql.job_repos import SqlJobRepo
 from millstream.store.sql.listing_repos import SqlListingRepo
 from millstream.store.sql.overview_repos import SqlOverviewRepo
 from millstream.store.sql.pool_repos import SqlPoolRepo
+from millstream.store.sql.read_only import beginning
 from millstream.store.sql.repos import SqlRunRepo, SqlTaskInstanceRepo
 from millstream.store.sql.secrets_repos import SqlConnectionRepo, SqlVariableRepo
 from millstream.store.sql.state_store_repos import SqlStateStoreRepo
@@ -121,16 +122,14 @@ class SqlStore:
                 self._depth -= 1
             return
         self._depth = 1
-        if read_only:
-            self.session.info[READ_ONLY] = True
         try:
             with self.session.begin():
                 if read_only:  # begun now, as read-only, whichever path reads first
-                    connection_of(self.session)
+                    with beginning(read_only=True):
+                        connection_of(self.session)
                 yield
         finally:
             self._depth = 0
-            self.session.info.pop(READ_ONLY, None)
             forget_connection(self.session)
 
     def close(self) -> None:
