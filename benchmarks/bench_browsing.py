@@ -18,9 +18,7 @@ percentile <= 5 ms.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_engine import CHAIN_DAG, CHAIN_TIMEOUT_S, _instances, engine_for, run_to_end
+from bench_engine import CHAIN_DAG, CHAIN_TIMEOUT_S, chain_handoffs, engine_for
 
 TASKS = 100
 DAG_ID = "bench_chain100"
@@ -92,16 +90,10 @@ def _chain(browsing: bool, status: Status) -> dict[str, float]:
                 status(f"browsing: running {TASKS} chained tasks while pages are drawn")
             else:
                 status(f"browsing: running {TASKS} chained tasks alone")
-            run = run_to_end(job, DAG_ID, CHAIN_TIMEOUT_S)
+            handoffs = chain_handoffs(job, DAG_ID, CHAIN_TIMEOUT_S)
         finally:
             drawn = _stop(browser) if browser is not None else 0
-        instances = _instances(job, run)
-    handoffs = sorted((downstream.start_date - upstream.end_date).total_seconds() * 1000
-                      for upstream, downstream in itertools.pairwise(instances)
-                      if downstream.start_date is not None and upstream.end_date is not None)
-    return {"median": statistics.median(handoffs),
-            "p95": handoffs[max(0, round(len(handoffs) * 0.95) - 1)],
-            "pages": float(drawn)}
+    return {**handoffs, "pages": float(drawn)}
 
 
 def _wait_until_ready(browser: subprocess.Popen[str]) -> None:

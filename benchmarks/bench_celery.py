@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,7 +41,14 @@ from urllib.parse import urlsplit, urlunsplit
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_engine import CHAIN_DAG, FAN_DAG, _instances, _span_s, run_to_end  # noqa: E402
+from bench_engine import (  # noqa: E402
+    CHAIN_DAG,
+    FAN_DAG,
+    _instances,
+    _span_s,
+    chain_handoffs,
+    run_to_end,
+)
 
 if TYPE_CHECKING:
     from millstream.scheduler.job import SchedulerJob
@@ -179,16 +184,6 @@ def delete_queue(broker: str, queue: str) -> None:
         client.close()
 
 
-def chain_handoff_ms(job: SchedulerJob) -> dict[str, float]:
-    run = run_to_end(job, "bench_chain100", TIMEOUT_S)
-    instances = _instances(job, run)
-    handoffs = sorted(_span_s(up.end_date, down.start_date) * 1000
-                      for up, down in itertools.pairwise(instances))
-    return {"median": statistics.median(handoffs),
-            "p95": handoffs[max(0, round(len(handoffs) * 0.95) - 1)],
-            "total_s": _span_s(run.start_date, run.end_date)}
-
-
 def fan_rate(job: SchedulerJob) -> dict[str, float]:
     run = run_to_end(job, "bench_fan1000", TIMEOUT_S)
     instances = _instances(job, run)
@@ -212,7 +207,7 @@ def bench_celery(status: Status = _quiet, chain_tasks: int = CHAIN_TASKS,
     for name, chosen in (("local", None), ("celery", broker)):
         status(f"{name}: chain100 on PostgreSQL")
         with engine("bench_chain100", chain, postgres, chosen, status) as job:
-            handoff = chain_handoff_ms(job)
+            handoff = chain_handoffs(job, "bench_chain100", TIMEOUT_S)
         status(f"{name}: fan1000 on PostgreSQL")
         with engine("bench_fan1000", fan, postgres, chosen, status) as job:
             rate = fan_rate(job)

@@ -186,6 +186,17 @@ def _instances(job: SchedulerJob, run: DagRunRecord) -> list[TaskInstanceRecord]
     return sorted(instances, key=lambda ti: ti.task_id)
 
 
+def chain_handoffs(job: SchedulerJob, dag_id: str, timeout_s: float) -> dict[str, float]:
+    """Run a chain to its end: its median and 95th percentile handoff (ms), whole run (s)."""
+    run = run_to_end(job, dag_id, timeout_s)
+    instances = _instances(job, run)
+    handoffs = sorted(_span_s(up.end_date, down.start_date) * 1000
+                      for up, down in itertools.pairwise(instances))
+    return {"median": statistics.median(handoffs),
+            "p95": handoffs[max(0, round(len(handoffs) * 0.95) - 1)],
+            "total_s": _span_s(run.start_date, run.end_date)}
+
+
 FLOOR_SCRIPT = """\
 import statistics, sys
 sys.path.insert(0, sys.argv[1])
